@@ -1,0 +1,129 @@
+/**
+ * colony.config.json: validated once at start with zod, every problem listed,
+ * then frozen. Each layer owns its section; defaults make an empty file (or no
+ * file) a working configuration with the exec engine and no API keys.
+ */
+import { z } from 'zod';
+
+const price = z.strictObject({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cache_read: z.number().nonnegative().optional(),
+  cache_write: z.number().nonnegative().optional(),
+});
+
+const provider = z.strictObject({
+  base_url: z.url(),
+  api_key_env: z.string().min(1).nullable().default(null), // null: no key (local Ollama, vLLM)
+  models: z.array(z.string().min(1)).min(1),
+  default_model: z.string().min(1),
+  cheap_model: z.string().min(1).optional(),
+});
+
+export const configSchema = z.strictObject({
+  budget: z
+    .strictObject({
+      default_task_usd: z.number().nonnegative().default(1),
+      default_graph_usd: z.number().nonnegative().nullable().default(null),
+    })
+    .prefault({}),
+  runner: z
+    .strictObject({
+      concurrency: z.number().int().min(1).max(256).default(4),
+      max_attempts: z.number().int().min(1).max(20).default(1),
+      kill_grace_ms: z.number().int().min(0).default(3000),
+      silence_timeout_s: z.number().positive().nullable().default(null),
+    })
+    .prefault({}),
+  engines: z
+    .strictObject({
+      claude: z
+        .strictObject({
+          bin: z.string().min(1).optional(), // default: $CLAUDE_BIN or 'claude' on PATH
+          default_model: z.string().min(1).default('sonnet'),
+          permission_mode: z.string().min(1).default('acceptEdits'),
+          allowed_tools: z.array(z.string()).default([]),
+          extra_args: z.array(z.string()).default([]),
+        })
+        .prefault({}),
+      providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), provider).default({
+        groq: {
+          base_url: 'https://api.groq.com/openai/v1',
+          api_key_env: 'GROQ_API_KEY',
+          models: ['llama-3.1-8b-instant', 'llama-3.3-70b-versatile'],
+          default_model: 'llama-3.3-70b-versatile',
+          cheap_model: 'llama-3.1-8b-instant',
+        },
+      }),
+    })
+    .prefault({}),
+  router: z
+    .strictObject({
+      cheap_budget_usd: z.number().nonnegative().default(0.1),
+      complexity_threshold: z.number().min(0).max(1).default(0.55),
+      simple_threshold: z.number().min(0).max(1).default(0.3), // complexity at or below: cheap engine
+      adaptive: z.boolean().default(true), // learn from task history (core/adaptive.ts)
+      success_threshold: z.number().min(0).max(1).default(0.8),
+      explore_rate: z.number().min(0).max(1).default(0.05),
+      default_engine: z.string().min(1).default('claude'),
+    })
+    .prefault({}),
+  pricing: z.record(z.string().min(1), price).default({}),
+  safety: z
+    .strictObject({
+      intent: z.boolean().default(true),
+      injection: z.boolean().default(true),
+      sandbox: z.boolean().default(true),
+      network: z.boolean().default(true),
+      allowed_roots: z.array(z.string().min(1)).default([]), // empty: the workspace of each graph file / the cwd
+      protected_globs: z.array(z.string().min(1)).default([]),
+      network_allow: z.array(z.string().min(1)).default([]),
+      env_allow: z.array(z.string().min(1)).default([]),
+      extra_deny_patterns: z.array(z.string().min(1)).default([]),
+      extra_approval_patterns: z.array(z.string().min(1)).default([]), // like extra_deny_patterns, but needs_approval
+      neutralise: z.boolean().default(true), // strip zero-width/bidi/control chars from prompts; the cleaned text is what runs
+      require_approval_of_changes: z.boolean().default(false),
+    })
+    .prefault({}),
+  lan: z
+    .strictObject({
+      access_code: z.string().min(4).nullable().default(null),
+      allow_cidrs: z
+        .array(z.string().min(1))
+        .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fe80::/10', 'fc00::/7']),
+      rate_limit_read_per_min: z.number().int().positive().default(600),
+      rate_limit_submit_per_min: z.number().int().positive().default(20),
+      max_body_bytes: z.number().int().positive().default(64 * 1024),
+    })
+    .prefault({}),
+});
+
+export type ColonyConfig = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof provider>;
+export type PriceOverride = z.infer<typeof price>;
+
+export type ConfigResult = { ok: true; config: ColonyConfig } | { ok: false; problems: string[] };
+
+/** Parses a raw config object; on failure lists every problem as `path: message`. */
+export function parseConfig(raw: unknown): ConfigResult {
+  const r = configSchema.safeParse(raw ?? {});
+  if (r.success) return { ok: true, config: deepFreeze(r.data) };
+  return {
+    ok: false,
+    problems: r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+  };
+}
+
+export function defaultConfig(): ColonyConfig {
+  const r = parseConfig({});
+  if (!r.ok) throw new Error(`default config invalid: ${r.problems.join('; ')}`);
+  return r.config;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,73 @@
+/**
+ * One error type for the whole product. Each code is stable (clients and tests
+ * match on it), carries the HTTP status it maps to and a default hint. The
+ * catalogue is the single place codes are declared; a test keeps it documented.
+ */
+export const ERROR_CODES = {
+  E_BAD_INPUT: { status: 400, doc: 'The request or file does not match the expected shape.' },
+  E_BAD_JSON: { status: 400, doc: 'The body or file is not valid JSON/YAML.' },
+  E_CYCLE: { status: 400, doc: 'The dependency edges form a cycle; the message names the path.' },
+  E_UNKNOWN_DEP: { status: 400, doc: 'A task depends on an id that is not in the graph.' },
+  E_DUPLICATE_ID: { status: 400, doc: 'Two tasks share an id.' },
+  E_SELF_DEP: { status: 400, doc: 'A task depends on itself.' },
+  E_INVALID_TRANSITION: { status: 409, doc: 'The task is not in a state that allows this action.' },
+  E_NOT_FOUND: { status: 404, doc: 'No such task, graph, session or worker (or it is not yours).' },
+  E_BUDGET: { status: 402, doc: 'The estimated or reported cost exceeds the budget that is left.' },
+  E_PRICE_UNKNOWN: { status: 400, doc: 'No price is known for this model; cost cannot be estimated.' },
+  E_UNAUTHORIZED: { status: 401, doc: 'No valid admin token, session or signature was presented.' },
+  E_FORBIDDEN: { status: 403, doc: 'The caller is known but not allowed to do this.' },
+  E_BAD_HOST: { status: 403, doc: 'The Host header is not one this server answers to (DNS rebinding guard).' },
+  E_BAD_ORIGIN: { status: 403, doc: 'The Origin header does not match this server (CSRF guard).' },
+  E_NOT_LOOPBACK: { status: 403, doc: 'The admin app only answers connections from this machine.' },
+  E_IP_DENIED: { status: 403, doc: 'The client address is outside the allowed networks.' },
+  E_ACCESS_CODE: { status: 401, doc: 'The LAN access code is missing or wrong.' },
+  E_RATE_LIMITED: { status: 429, doc: 'Too many requests; retry after the Retry-After delay.' },
+  E_TOO_LARGE: { status: 413, doc: 'The request body is larger than allowed.' },
+  E_HALTED: { status: 409, doc: 'The kill switch is engaged; nothing new is dispatched until resume.' },
+  E_SAFETY_DENIED: { status: 403, doc: 'A safety check refused the task; the reason names the rule.' },
+  E_ENGINE: { status: 502, doc: 'The engine failed (process error, API error or bad stream).' },
+  E_ENGINE_AUTH: { status: 502, doc: 'The engine refused our credentials (401/403).' },
+  E_ENGINE_RATE_LIMITED: { status: 503, doc: 'The engine provider is rate limiting us (429).' },
+  E_ENGINE_MISSING: { status: 500, doc: 'The engine binary or configuration is missing.' },
+  E_TIMEOUT: { status: 504, doc: 'A wall-clock, silence or wait timeout fired.' },
+  E_CONFIG: { status: 500, doc: 'The configuration file or environment is invalid.' },
+  E_NO_HOST: { status: 503, doc: 'No colony host is running for this home directory.' },
+  E_PROTOCOL: { status: 400, doc: 'A remote-execution message was malformed, unsigned, replayed or stale.' },
+  E_CONFLICT: { status: 409, doc: 'A merge or state conflict prevented the change.' },
+  E_STORE: { status: 500, doc: 'The database could not be written (disk full, read-only, corrupt).' },
+  E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
+  E_INTERNAL: { status: 500, doc: 'An unexpected error; the log has details.' },
+} as const satisfies Record<string, { status: number; doc: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ColonyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'ColonyError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isColonyError(e: unknown): e is ColonyError {
+  return e instanceof ColonyError;
+}
+
+/** Wraps anything thrown into a ColonyError without leaking stack traces to clients. */
+export function toColonyError(e: unknown): ColonyError {
+  if (e instanceof ColonyError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new ColonyError('E_INTERNAL', message);
+}

@@ -1,0 +1,154 @@
+/**
+ * Spawning an engine's child process in its own process group, so a cancel
+ * or timeout kills everything it started (SIGTERM, grace, SIGKILL to -pid),
+ * and turning its stdout/stderr into an async stream of chunks. Timeouts are
+ * on wall clock and on silence separately (DESIGN §11: a timeout that starts
+ * only after output ends never fires on a stalled stream).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export type ChildChunk =
+  | { kind: 'stdout'; text: string }
+  | { kind: 'stderr'; text: string }
+  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null; reason: StopReason | null }
+  | { kind: 'spawn_error'; error: NodeJS.ErrnoException };
+
+export type StopReason = 'aborted' | 'wall_timeout' | 'silence_timeout' | 'budget' | 'requested';
+
+export interface ChildOptions {
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+  wallTimeoutMs: number | null;
+  silenceTimeoutMs: number | null;
+  killGraceMs: number;
+  stdin?: string;
+}
+
+export interface ChildHandle {
+  pid: number | undefined;
+  chunks: AsyncIterable<ChildChunk>;
+  /** Stops the process group for a reason of the caller's (e.g. budget spent). */
+  stop(reason: StopReason): void;
+}
+
+export function killGroup(child: ChildProcess, graceMs: number): void {
+  const pid = child.pid;
+  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const send = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        child.kill(sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  send('SIGTERM');
+  const t = setTimeout(() => send('SIGKILL'), graceMs);
+  t.unref();
+  child.once('exit', () => {
+    clearTimeout(t);
+    // The leader is gone; make sure nothing it left in the group outlives it.
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* group empty */
+    }
+  });
+}
+
+export function startChild(o: ChildOptions): ChildHandle {
+  const queue: ChildChunk[] = [];
+  let wake: (() => void) | null = null;
+  let finished = false;
+  let stopReason: StopReason | null = null;
+  const push = (c: ChildChunk): void => {
+    queue.push(c);
+    wake?.();
+    wake = null;
+  };
+
+  const child = spawn(o.command, [...o.args], {
+    cwd: o.cwd,
+    env: o.env,
+    detached: true,
+    stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  if (o.stdin !== undefined) child.stdin?.end(o.stdin);
+
+  const stop = (reason: StopReason): void => {
+    if (stopReason || finished) return;
+    stopReason = reason;
+    killGroup(child, o.killGraceMs);
+  };
+
+  let silence: NodeJS.Timeout | undefined;
+  const armSilence = (): void => {
+    if (o.silenceTimeoutMs === null) return;
+    clearTimeout(silence);
+    silence = setTimeout(() => stop('silence_timeout'), o.silenceTimeoutMs);
+  };
+  const wall = o.wallTimeoutMs === null ? undefined : setTimeout(() => stop('wall_timeout'), o.wallTimeoutMs);
+  armSilence();
+  const onAbort = (): void => stop('aborted');
+  if (o.signal.aborted) onAbort();
+  else o.signal.addEventListener('abort', onAbort, { once: true });
+
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', (text: string) => (armSilence(), push({ kind: 'stdout', text })));
+  child.stderr?.on('data', (text: string) => (armSilence(), push({ kind: 'stderr', text })));
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    if (finished) return;
+    finished = true;
+    cleanup();
+    push({ kind: 'spawn_error', error });
+  });
+  // 'close' (not 'exit') so every byte of stdout/stderr has been delivered first.
+  child.on('close', (code, sig) => {
+    if (finished) return;
+    finished = true;
+    cleanup();
+    push({ kind: 'exit', code, signal: sig, reason: stopReason });
+  });
+
+  function cleanup(): void {
+    clearTimeout(silence);
+    clearTimeout(wall);
+    o.signal.removeEventListener('abort', onAbort);
+  }
+
+  async function* chunks(): AsyncGenerator<ChildChunk> {
+    for (;;) {
+      const c = queue.shift();
+      if (c) {
+        yield c;
+        if (c.kind === 'exit' || c.kind === 'spawn_error') return;
+        continue;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  }
+
+  return { pid: child.pid, chunks: chunks(), stop };
+}
+
+/** Splits a text stream into complete lines, keeping the partial tail for the next chunk. */
+export class LineSplitter {
+  private tail = '';
+  push(text: string): string[] {
+    const parts = (this.tail + text).split('\n');
+    this.tail = parts.pop() ?? '';
+    return parts;
+  }
+  flush(): string[] {
+    const rest = this.tail;
+    this.tail = '';
+    return rest ? [rest] : [];
+  }
+}

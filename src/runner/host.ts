@@ -1,0 +1,79 @@
+/**
+ * Assembles a host: store, task service, kill switch, engines, router, safety
+ * gate and local pool, from a home directory and a config. `colony run` and
+ * `colony serve` both start one; tests start one on a temp home.
+ */
+import { Store } from '../store/store.js';
+import type { ColonyConfig } from '../core/config.js';
+import { Killswitch } from '../safety/killswitch.js';
+import { ensureHome, type HomePaths } from './home.js';
+import { acquireHostLock, type HostLock } from './host-lock.js';
+import { LocalPool, type GateFn, type RouteFn } from './pool.js';
+import { TaskService } from './service.js';
+import { createRouting } from './routing.js';
+
+export interface HostOptions {
+  paths: HomePaths;
+  config: ColonyConfig;
+  configFile?: string | null;
+  concurrency?: number;
+  accept?: (taskId: string) => boolean;
+  route?: RouteFn;
+  gate?: GateFn;
+  env?: NodeJS.ProcessEnv;
+  lock?: boolean;
+}
+
+export interface Host {
+  paths: HomePaths;
+  config: ColonyConfig;
+  store: Store;
+  service: TaskService;
+  killswitch: Killswitch;
+  pool: LocalPool;
+  recovered: { requeued: string[]; failed: string[] };
+  close(): Promise<void>;
+}
+
+export function openHost(o: HostOptions): Host {
+  ensureHome(o.paths);
+  const lock: HostLock | null = o.lock === false ? null : acquireHostLock(o.paths.hostLock, o.paths.home);
+  let store: Store | null = null;
+  try {
+    store = Store.open(o.paths.db);
+    const service = new TaskService(store, o.config);
+    const recovered = service.recover();
+    const killswitch = new Killswitch(store, o.paths.haltFile);
+    const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
+    const pool = new LocalPool({
+      service,
+      route: o.route ?? routing.route,
+      gate: o.gate ?? routing.gate,
+      envFor: routing.envFor,
+      concurrency: o.concurrency ?? o.config.runner.concurrency,
+      canDispatch: () => killswitch.canDispatch(),
+      silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
+      accept: o.accept,
+    });
+    killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
+    const s = store;
+    return {
+      paths: o.paths,
+      config: o.config,
+      store: s,
+      service,
+      killswitch,
+      pool,
+      recovered,
+      async close() {
+        await pool.stop();
+        s.close();
+        lock?.release();
+      },
+    };
+  } catch (e) {
+    store?.close();
+    lock?.release();
+    throw e;
+  }
+}

@@ -1,0 +1,363 @@
+/**
+ * The local worker pool: N slots that take ready host tasks, pass them through
+ * the safety gate and the router, run the chosen engine, and record every
+ * transition through the TaskService/Store. Each slot is a "worker" on the
+ * dashboard (id, engine/model, status, current task, cost, tokens).
+ */
+import type { AttemptOutcome, Engine, EngineEvent } from '../core/engine.js';
+import { toColonyError } from '../core/errors.js';
+import { ZERO_USAGE } from '../core/task.js';
+import type { Transition } from '../core/scheduler.js';
+import { SYSTEM } from '../store/store.js';
+import type { StoredTask } from '../store/rows.js';
+import type { TaskService } from './service.js';
+
+export interface RouteChoice {
+  engine: Engine;
+  model: string | null;
+  rule: string;
+  explanation: string;
+}
+
+export interface RouteContext {
+  previous: { engine: string; model: string | null; error_code: string | null }[];
+  remaining_usd: number;
+}
+
+export type RouteFn = (task: StoredTask, ctx: RouteContext) => RouteChoice;
+
+export type GateVerdict =
+  | { verdict: 'allow'; prompt?: string }
+  | { verdict: 'deny'; reason: string }
+  | { verdict: 'needs_approval'; reason: string };
+export type GateFn = (task: StoredTask) => GateVerdict | Promise<GateVerdict>;
+
+export interface PoolOptions {
+  service: TaskService;
+  route: RouteFn;
+  gate?: GateFn;
+  envFor?: (task: StoredTask, engine: string) => Record<string, string>;
+  concurrency: number;
+  canDispatch?: () => boolean;
+  silenceTimeoutMs?: number | null;
+  maxOutputBytes?: number;
+  /** Only tasks accepted here are dispatched (e.g. `colony run` runs its own graph). */
+  accept?: (taskId: string) => boolean;
+  /** Runs after the engine finished successfully, before the task is marked succeeded (e.g. collect a pending change). */
+  afterSuccess?: (task: StoredTask, attempt: number) => Promise<void> | void;
+  beforeStart?: (task: StoredTask, attempt: number) => Promise<{ workspace?: string; cleanup?: () => void } | void>;
+}
+
+export interface SlotView {
+  id: string;
+  kind: 'local';
+  status: 'idle' | 'running';
+  task_id: string | null;
+  task_title: string | null;
+  owner: string | null;
+  engine: string | null;
+  model: string | null;
+  session_cost_usd: number;
+  tokens_used: number;
+  origin_ip: string;
+}
+
+interface Slot extends SlotView {
+  abort: AbortController | null;
+  cancelReason: string | null;
+}
+
+const DEFAULT_MAX_OUTPUT = 1024 * 1024;
+
+export class LocalPool {
+  private readonly slots: Slot[];
+  private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private stopped = true;
+  private readonly running = new Set<Promise<void>>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly o: PoolOptions) {
+    this.slots = Array.from({ length: o.concurrency }, (_, i) => ({
+      id: `host-${i + 1}`,
+      kind: 'local' as const,
+      status: 'idle' as const,
+      task_id: null,
+      task_title: null,
+      owner: null,
+      engine: null,
+      model: null,
+      session_cost_usd: 0,
+      tokens_used: 0,
+      origin_ip: '127.0.0.1',
+      abort: null,
+      cancelReason: null,
+    }));
+    this.unsubscribe = o.service.store.subscribe((events) => {
+      if (events.some((e) => e.kind === 'task.state' && e.data['to'] === 'ready')) this.kick();
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => {
+      try {
+        this.o.service.expireWaits();
+      } catch {
+        /* reported by the store; retried next tick */
+      }
+      this.kick();
+    }, 500);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Stops dispatching; running tasks finish unless cancelled. Resolves when they have. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe();
+    await Promise.allSettled([...this.running]);
+  }
+
+  workers(): SlotView[] {
+    return this.slots.map(({ abort: _a, cancelReason: _c, ...view }) => view);
+  }
+
+  busy(): number {
+    return this.slots.filter((s) => s.status === 'running').length;
+  }
+
+  /** Cancels a running task (SIGTERM → grace → SIGKILL of its process group via the engine). */
+  cancel(taskId: string, reason: string): boolean {
+    const slot = this.slots.find((s) => s.task_id === taskId);
+    if (!slot?.abort) return false;
+    slot.cancelReason = reason;
+    slot.abort.abort();
+    return true;
+  }
+
+  cancelAll(reason: string): number {
+    let n = 0;
+    for (const s of this.slots) if (s.task_id && this.cancel(s.task_id, reason)) n++;
+    return n;
+  }
+
+  /** Resolves when every task accepted by `accept` has ended (for `colony run`). */
+  idle(): Promise<void> {
+    return Promise.allSettled([...this.running]).then(() => undefined);
+  }
+
+  kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    if (this.stopped || (this.o.canDispatch && !this.o.canDispatch())) return;
+    const free = this.slots.filter((s) => s.status === 'idle');
+    if (free.length === 0) return;
+    const { service } = this.o;
+    let claimed: Transition[];
+    try {
+      claimed = service.persist(service.scheduler.claim('host', free.length, this.o.accept), SYSTEM);
+    } catch {
+      return; // store refused; the scheduler was rebuilt and the next tick retries
+    }
+    claimed.forEach((tr, i) => {
+      const slot = free[i] as Slot;
+      const p = this.runOne(slot, tr.id).finally(() => this.running.delete(p));
+      this.running.add(p);
+    });
+  }
+
+  private async runOne(slot: Slot, taskId: string): Promise<void> {
+    const { service } = this.o;
+    const task = service.requireTask(taskId);
+    slot.status = 'running';
+    slot.task_id = task.id;
+    slot.task_title = task.title;
+    slot.owner = task.submitted_by;
+    slot.cancelReason = null;
+    slot.abort = new AbortController();
+    try {
+      await this.attempt(slot, task);
+    } catch (e) {
+      // Anything unexpected ends the task as failed rather than leaving it assigned forever.
+      const err = toColonyError(e);
+      const st = service.scheduler.state(task.id);
+      if (st === 'assigned' || st === 'running') {
+        try {
+          service.persist(service.scheduler.finish(task.id, 'failed', `${err.code}: ${err.message}`), SYSTEM);
+        } catch {
+          /* store unavailable; recovery on next start requeues it */
+        }
+      }
+    } finally {
+      slot.status = 'idle';
+      slot.task_id = null;
+      slot.task_title = null;
+      slot.owner = null;
+      slot.abort = null;
+      this.publishSlot(slot);
+      this.kick();
+    }
+  }
+
+  private async attempt(slot: Slot, task: StoredTask): Promise<void> {
+    const { service } = this.o;
+    const sched = service.scheduler;
+    const verdict = this.o.gate ? await this.o.gate(task) : ({ verdict: 'allow' } as GateVerdict);
+    if (verdict.verdict === 'deny') {
+      service.persist(sched.finish(task.id, 'failed', `safety: ${verdict.reason}`), SYSTEM);
+      return;
+    }
+    if (verdict.verdict === 'needs_approval' && !task.approved) {
+      service.persist(sched.hold(task.id, `needs approval: ${verdict.reason}`), SYSTEM);
+      return;
+    }
+    const previous = service.store
+      .attemptsOf(task.id)
+      .filter((a) => a.finished_at !== null)
+      .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
+    const remaining = Math.max(0, task.budget_usd - task.cost_usd);
+    let choice: RouteChoice;
+    try {
+      choice = this.o.route(task, { previous, remaining_usd: remaining });
+    } catch (e) {
+      const err = toColonyError(e);
+      service.persist(sched.finish(task.id, 'failed', `${err.code}: ${err.message}`), SYSTEM);
+      return;
+    }
+    const prepared = this.o.beforeStart ? await this.o.beforeStart(task, task.attempt + 1) : undefined;
+    const attempt = service.store.startAttempt(
+      task.id,
+      { engine: choice.engine.name, model: choice.model, worker_id: slot.id, route_rule: choice.rule, route_explanation: choice.explanation },
+      sched.start(task.id),
+      SYSTEM,
+    );
+    slot.engine = choice.engine.name;
+    slot.model = choice.model;
+    this.publishSlot(slot);
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await this.drive(slot, task, attempt, choice, prepared?.workspace ?? task.workspace, remaining, verdict.verdict === 'allow' ? verdict.prompt : undefined);
+    } finally {
+      prepared?.cleanup?.();
+    }
+    if (outcome.ok && this.o.afterSuccess) {
+      try {
+        await this.o.afterSuccess(task, attempt);
+      } catch (e) {
+        const err = toColonyError(e);
+        outcome = { ...outcome, ok: false, error_code: err.code, summary: err.message };
+      }
+    }
+    this.finish(task, attempt, outcome, slot.cancelReason);
+  }
+
+  private async drive(slot: Slot, task: StoredTask, attempt: number, choice: RouteChoice, workspace: string, budget: number, cleanPrompt: string | undefined): Promise<AttemptOutcome> {
+    const { service } = this.o;
+    const signal = (slot.abort as AbortController).signal;
+    const out: AttemptOutcome = { ok: false, summary: 'engine ended without a result', error_code: 'E_ENGINE', engine: choice.engine.name, model: choice.model, usage: ZERO_USAGE, cost_usd: 0, cost_source: 'none' };
+    let outputBytes = 0;
+    let truncated = false;
+    const maxOut = this.o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+    const costBefore = slot.session_cost_usd;
+    const tokensBefore = slot.tokens_used;
+    const events: AsyncIterable<EngineEvent> = choice.engine.run({
+      task_id: task.id,
+      attempt,
+      prompt: cleanPrompt ?? task.prompt,
+      model: choice.model,
+      workspace,
+      budget_usd: budget,
+      env: this.o.envFor ? this.o.envFor(task, choice.engine.name) : (process.env as Record<string, string>),
+      run_timeout_ms: task.run_timeout_s === null ? null : task.run_timeout_s * 1000,
+      silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
+      signal,
+    });
+    for await (const ev of events) {
+      switch (ev.type) {
+        case 'output':
+          if (outputBytes < maxOut) {
+            const text = ev.text.slice(0, maxOut - outputBytes);
+            outputBytes += text.length;
+            service.store.appendOutput(task.id, attempt, ev.stream, text);
+          } else if (!truncated) {
+            truncated = true;
+            service.store.appendOutput(task.id, attempt, 'stderr', `\n[colony: output truncated at ${maxOut} bytes]\n`);
+          }
+          break;
+        case 'usage':
+          out.usage = ev.usage;
+          slot.tokens_used = tokensBefore + ev.usage.input + ev.usage.output;
+          break;
+        case 'cost':
+          out.cost_usd = ev.usd;
+          out.cost_source = ev.source;
+          slot.session_cost_usd = costBefore + (ev.usd ?? 0);
+          this.publishSlot(slot);
+          if (ev.usd !== null && budget > 0 && ev.usd >= budget && !signal.aborted) {
+            slot.cancelReason = `budget: spent $${ev.usd.toFixed(4)} ≥ $${budget.toFixed(4)}`;
+            (slot.abort as AbortController).abort();
+          }
+          break;
+        case 'info':
+          out.engine = ev.engine;
+          out.model = ev.model ?? out.model;
+          slot.model = out.model;
+          break;
+        case 'done':
+          out.ok = ev.ok;
+          out.summary = ev.summary;
+          out.error_code = ev.ok ? null : (ev.error_code ?? 'E_ENGINE');
+          break;
+      }
+    }
+    return out;
+  }
+
+  private finish(task: StoredTask, attempt: number, outcome: AttemptOutcome, cancelReason: string | null): void {
+    const { service } = this.o;
+    const sched = service.scheduler;
+    const budgetStop = cancelReason?.startsWith('budget') ?? false;
+    let trs: Transition[];
+    let state: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+    if (outcome.ok) {
+      state = 'succeeded';
+      trs = sched.finish(task.id, 'succeeded', outcome.summary);
+    } else if (cancelReason && !budgetStop) {
+      state = 'cancelled';
+      trs = sched.finish(task.id, 'cancelled', cancelReason);
+    } else {
+      state = outcome.error_code === 'E_TIMEOUT' ? 'timed_out' : 'failed';
+      const reason = budgetStop ? (cancelReason as string) : `${outcome.error_code ?? 'E_ENGINE'}: ${outcome.summary}`;
+      const retryable = !budgetStop && outcome.error_code !== 'E_BUDGET';
+      trs = attempt < task.max_attempts && retryable
+        ? sched.requeue(task.id, `retry after attempt ${attempt}/${task.max_attempts}: ${reason}`)
+        : sched.finish(task.id, state, reason);
+    }
+    try {
+      service.store.finishAttempt(
+        task.id,
+        attempt,
+        { state, engine: outcome.engine, model: outcome.model, cost_usd: outcome.cost_usd, cost_source: outcome.cost_source, usage: outcome.usage, error_code: outcome.error_code, summary: outcome.summary },
+        trs,
+        SYSTEM,
+      );
+    } catch (e) {
+      service.resync();
+      throw e;
+    }
+  }
+
+  private publishSlot(slot: Slot): void {
+    const { abort: _a, cancelReason: _c, ...view } = slot;
+    this.o.service.store.publish('worker', slot.owner, { ...view });
+  }
+}

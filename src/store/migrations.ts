@@ -1,0 +1,120 @@
+/**
+ * Append-only numbered migrations. Never edit or reorder one that has shipped;
+ * add a new one. Each runs in its own transaction with its version row.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'init',
+    sql: `
+CREATE TABLE graphs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  budget_usd REAL,
+  submitted_by TEXT NOT NULL,
+  workspace TEXT NOT NULL,
+  source TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  graph_id TEXT NOT NULL REFERENCES graphs(id),
+  title TEXT NOT NULL,
+  prompt TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT,
+  budget_usd REAL NOT NULL,
+  workspace TEXT NOT NULL,
+  target TEXT NOT NULL,
+  lane TEXT NOT NULL,
+  wait_timeout_s REAL,
+  run_timeout_s REAL,
+  max_attempts INTEGER NOT NULL,
+  trigger TEXT NOT NULL,
+  state TEXT NOT NULL,
+  state_reason TEXT,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  approved INTEGER NOT NULL DEFAULT 0,
+  submitted_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  cost_unknown INTEGER NOT NULL DEFAULT 0,
+  tokens_in INTEGER NOT NULL DEFAULT 0,
+  tokens_out INTEGER NOT NULL DEFAULT 0,
+  tokens_cache_read INTEGER NOT NULL DEFAULT 0,
+  tokens_cache_write INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tasks_by_graph ON tasks(graph_id, seq);
+CREATE INDEX tasks_by_state ON tasks(state);
+CREATE INDEX tasks_by_submitter ON tasks(submitted_by, seq);
+CREATE TABLE edges (
+  task_id TEXT NOT NULL,
+  depends_on TEXT NOT NULL,
+  PRIMARY KEY (task_id, depends_on)
+) WITHOUT ROWID;
+CREATE INDEX edges_by_dep ON edges(depends_on);
+CREATE TABLE attempts (
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  engine TEXT,
+  model TEXT,
+  worker_id TEXT NOT NULL,
+  route_rule TEXT,
+  route_explanation TEXT,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  cost_usd REAL,
+  cost_source TEXT,
+  tokens_in INTEGER NOT NULL DEFAULT 0,
+  tokens_out INTEGER NOT NULL DEFAULT 0,
+  tokens_cache_read INTEGER NOT NULL DEFAULT 0,
+  tokens_cache_write INTEGER NOT NULL DEFAULT 0,
+  error_code TEXT,
+  summary TEXT,
+  PRIMARY KEY (task_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE task_output (
+  id INTEGER PRIMARY KEY,
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  stream TEXT NOT NULL,
+  text TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX task_output_by_task ON task_output(task_id, attempt, id);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  task_id TEXT,
+  owner TEXT,
+  data TEXT NOT NULL
+);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_by_action ON audit(action, id);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
+];

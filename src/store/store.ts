@@ -1,0 +1,410 @@
+/**
+ * The store behind a semantic interface: callers say what happened (a graph
+ * was submitted, transitions were decided, an attempt started or finished) and
+ * each call is one transaction that also appends the audit record(s) and the
+ * live event(s). Only this folder writes SQL.
+ *
+ * Single writer: one host process owns a COLONY_HOME (see runner/host-lock),
+ * so the audit chain's last hash can be kept in memory.
+ */
+import { auditHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditRecord, type ChainCheck } from '../core/audit-chain.js';
+import { ColonyError } from '../core/errors.js';
+import type { Transition } from '../core/scheduler.js';
+import type { TaskSpec, TaskState, TokenUsage } from '../core/task.js';
+import { openDb, type Db } from './db.js';
+import { taskFromRow, type AttemptRow, type EventRecord, type GraphRow, type OutputRow, type StoredTask, type TaskRow } from './rows.js';
+
+export interface Actor {
+  actor: string; // 'admin', 'system', 'session:<id>', 'worker:<id>'
+  origin: string; // remote address or 'local'
+}
+
+export const SYSTEM: Actor = Object.freeze({ actor: 'system', origin: 'local' });
+
+export interface NewGraph {
+  id: string;
+  name: string;
+  budget_usd: number | null;
+  submitted_by: string;
+  workspace: string;
+  source: string | null; // the graph file it came from, for `colony run --resume`
+}
+
+export interface NewTask extends TaskSpec {
+  lane: string;
+  state: TaskState; // 'waiting' or 'awaiting_approval'
+}
+
+export interface AttemptStart {
+  engine: string | null;
+  model: string | null;
+  worker_id: string;
+  route_rule: string | null;
+  route_explanation: string | null;
+}
+
+export interface AttemptEnd {
+  state: 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'lost';
+  engine: string | null;
+  model: string | null;
+  cost_usd: number | null;
+  cost_source: string;
+  usage: TokenUsage;
+  error_code: string | null;
+  summary: string;
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  graph_id?: string;
+  submitted_by?: string;
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+  target?: string;
+  before_id?: number;
+  limit?: number;
+}
+
+type Listener = (events: EventRecord[]) => void;
+
+export class Store {
+  readonly db: Db;
+  private lastHash: string;
+  private nextAuditId: number;
+  private seq: number;
+  private readonly listeners = new Set<Listener>();
+  private pendingEvents: EventRecord[] = [];
+  private readonly now: () => number;
+  private readonly st;
+
+  static open(file: string, now: () => number = Date.now): Store {
+    return new Store(openDb(file), now);
+  }
+
+  constructor(db: Db, now: () => number = Date.now) {
+    this.db = db;
+    this.now = now;
+    const last = db.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
+    this.lastHash = last?.hash ?? GENESIS_HASH;
+    this.nextAuditId = (last?.id ?? 0) + 1;
+    this.seq = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM tasks').get() as { s: number }).s;
+    this.st = {
+      insertGraph: db.prepare('INSERT INTO graphs (id, name, budget_usd, submitted_by, workspace, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertTask: db.prepare(`INSERT INTO tasks (id, seq, graph_id, title, prompt, engine, model, budget_usd, workspace, target, lane,
+        wait_timeout_s, run_timeout_s, max_attempts, trigger, state, submitted_by, created_at, updated_at)
+        VALUES (@id, @seq, @graph_id, @title, @prompt, @engine, @model, @budget_usd, @workspace, @target, @lane,
+        @wait_timeout_s, @run_timeout_s, @max_attempts, @trigger, @state, @submitted_by, @created_at, @created_at)`),
+      insertEdge: db.prepare('INSERT INTO edges (task_id, depends_on) VALUES (?, ?)'),
+      setState: db.prepare('UPDATE tasks SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING submitted_by, graph_id'),
+      insertEvent: db.prepare('INSERT INTO events (at, kind, task_id, owner, data) VALUES (?, ?, ?, ?, ?)'),
+      insertAudit: db.prepare('INSERT INTO audit (id, at, actor, origin, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      bumpAttempt: db.prepare('UPDATE tasks SET attempt = attempt + 1 WHERE id = ? RETURNING attempt'),
+      insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, state, engine, model, worker_id, route_rule, route_explanation, started_at)
+        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`),
+      endAttempt: db.prepare(`UPDATE attempts SET state = @state, engine = COALESCE(@engine, engine), model = COALESCE(@model, model),
+        finished_at = @at, cost_usd = @cost_usd, cost_source = @cost_source, tokens_in = @input, tokens_out = @output,
+        tokens_cache_read = @cache_read, tokens_cache_write = @cache_write, error_code = @error_code, summary = @summary
+        WHERE task_id = @task_id AND attempt = @attempt AND finished_at IS NULL`),
+      addTaskCost: db.prepare(`UPDATE tasks SET cost_usd = cost_usd + @cost, cost_unknown = MAX(cost_unknown, @unknown),
+        tokens_in = tokens_in + @input, tokens_out = tokens_out + @output, tokens_cache_read = tokens_cache_read + @cache_read,
+        tokens_cache_write = tokens_cache_write + @cache_write WHERE id = @task_id`),
+      insertOutput: db.prepare('INSERT INTO task_output (task_id, attempt, stream, text, at) VALUES (?, ?, ?, ?, ?)'),
+      getTask: db.prepare('SELECT * FROM tasks WHERE id = ?'),
+      depsOf: db.prepare('SELECT depends_on FROM edges WHERE task_id = ?'),
+      setApproved: db.prepare('UPDATE tasks SET approved = 1 WHERE id = ?'),
+      getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
+      putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Live events are published to listeners only after their transaction committed. */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Runs fn in one transaction; events and audit records it appends commit or vanish together. */
+  transaction<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    const saved = { hash: this.lastHash, id: this.nextAuditId };
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+    } catch (e) {
+      this.lastHash = saved.hash;
+      this.nextAuditId = saved.id;
+      this.pendingEvents = [];
+      throw wrapStoreError(e);
+    }
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    if (events.length > 0) for (const l of this.listeners) l(events);
+    return result;
+  }
+
+  // ---- writes ------------------------------------------------------------
+
+  submitGraph(graph: NewGraph, tasks: readonly NewTask[], initial: readonly Transition[], who: Actor): void {
+    this.transaction(() => {
+      const at = this.now();
+      this.st.insertGraph.run(graph.id, graph.name, graph.budget_usd, graph.submitted_by, graph.workspace, graph.source, at);
+      for (const t of tasks) {
+        this.st.insertTask.run({
+          id: t.id, seq: ++this.seq, graph_id: graph.id, title: t.title, prompt: t.prompt, engine: t.engine, model: t.model,
+          budget_usd: t.budget_usd, workspace: t.workspace, target: t.target, lane: t.lane, wait_timeout_s: t.wait_timeout_s,
+          run_timeout_s: t.run_timeout_s, max_attempts: t.max_attempts, trigger: t.trigger, state: t.state,
+          submitted_by: graph.submitted_by, created_at: at,
+        });
+        for (const dep of t.depends_on) this.st.insertEdge.run(t.id, dep);
+      }
+      this.audit({ at, ...who, action: 'graph.submitted', target: graph.id, detail: { name: graph.name, tasks: tasks.length, budget_usd: graph.budget_usd } });
+      this.event('graph.submitted', null, graph.submitted_by, { graph_id: graph.id, name: graph.name, tasks: tasks.map((t) => t.id) });
+      this.applyTransitions(initial, who);
+    });
+  }
+
+  /** Persists scheduler transitions; each gets its event and audit record. Fails if a row's state moved underneath. */
+  applyTransitions(trs: readonly Transition[], who: Actor): void {
+    if (trs.length === 0) return;
+    this.transaction(() => {
+      const at = this.now();
+      for (const t of trs) {
+        const row = this.st.setState.get(t.to, t.reason, at, t.id, t.from) as { submitted_by: string; graph_id: string } | undefined;
+        if (!row) throw new ColonyError('E_INVALID_TRANSITION', `task ${t.id} is not ${t.from} in the store`);
+        this.audit({ at, ...who, action: 'task.transition', target: t.id, detail: { from: t.from, to: t.to, reason: t.reason } });
+        this.event('task.state', t.id, row.submitted_by, { graph_id: row.graph_id, from: t.from, to: t.to, reason: t.reason });
+      }
+    });
+  }
+
+  /** assigned → running plus a new attempt row; returns the attempt number. */
+  startAttempt(taskId: string, info: AttemptStart, trs: readonly Transition[], who: Actor): number {
+    return this.transaction(() => {
+      const { attempt } = this.st.bumpAttempt.get(taskId) as { attempt: number };
+      this.st.insertAttempt.run(taskId, attempt, info.engine, info.model, info.worker_id, info.route_rule, info.route_explanation, this.now());
+      this.applyTransitions(trs, who);
+      const owner = this.ownerOf(taskId);
+      this.event('attempt.started', taskId, owner, { attempt, ...info });
+      return attempt;
+    });
+  }
+
+  finishAttempt(taskId: string, attempt: number, end: AttemptEnd, trs: readonly Transition[], who: Actor): void {
+    this.transaction(() => {
+      const at = this.now();
+      const changed = this.st.endAttempt.run({
+        task_id: taskId, attempt, state: end.state, engine: end.engine, model: end.model, at, cost_usd: end.cost_usd,
+        cost_source: end.cost_source, ...end.usage, error_code: end.error_code, summary: end.summary.slice(0, 4000),
+      }).changes;
+      if (changed === 0) throw new ColonyError('E_INVALID_TRANSITION', `attempt ${attempt} of task ${taskId} is not running`);
+      this.st.addTaskCost.run({ task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage });
+      this.audit({ at, ...who, action: 'attempt.finished', target: taskId, detail: { attempt, state: end.state, cost_usd: end.cost_usd, error_code: end.error_code } });
+      this.event('attempt.finished', taskId, this.ownerOf(taskId), { attempt, ...end, summary: end.summary.slice(0, 500) });
+      this.applyTransitions(trs, who);
+    });
+  }
+
+  appendOutput(taskId: string, attempt: number, stream: string, text: string): void {
+    this.transaction(() => {
+      const at = this.now();
+      this.st.insertOutput.run(taskId, attempt, stream, text, at);
+      this.event('task.output', taskId, this.ownerOf(taskId), { attempt, stream, text });
+    });
+  }
+
+  markApproved(taskId: string): void {
+    this.st.setApproved.run(taskId);
+  }
+
+  /** A security or control event not tied to a transition (kill switch, refusals, logins). */
+  appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: number }): AuditRecord {
+    return this.transaction(() => this.audit({ ...entry, at: entry.at ?? this.now() }));
+  }
+
+  /** A live event not tied to a task row change (worker status, kill switch state). */
+  publish(kind: string, owner: string | null, data: Record<string, unknown>, taskId: string | null = null): void {
+    this.transaction(() => this.event(kind, taskId, owner, data));
+  }
+
+  getSetting(key: string): string | null {
+    return (this.st.getSetting.get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.st.putSetting.run(key, value);
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  getTask(id: string): StoredTask | null {
+    const row = this.st.getTask.get(id) as TaskRow | undefined;
+    return row ? taskFromRow(row, this.depsOf(id)) : null;
+  }
+
+  depsOf(id: string): string[] {
+    return (this.st.depsOf.all(id) as { depends_on: string }[]).map((r) => r.depends_on);
+  }
+
+  attemptsOf(id: string): AttemptRow[] {
+    return this.db.prepare('SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt').all(id) as AttemptRow[];
+  }
+
+  outputOf(id: string, opts: { attempt?: number; after_id?: number; limit?: number } = {}): OutputRow[] {
+    return this.db
+      .prepare(`SELECT * FROM task_output WHERE task_id = ? AND (? IS NULL OR attempt = ?) AND id > ? ORDER BY id LIMIT ?`)
+      .all(id, opts.attempt ?? null, opts.attempt ?? null, opts.after_id ?? 0, opts.limit ?? 10_000) as OutputRow[];
+  }
+
+  listTasks(f: TaskFilter = {}): StoredTask[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.state) (where.push('state = ?'), args.push(f.state));
+    if (f.graph_id) (where.push('graph_id = ?'), args.push(f.graph_id));
+    if (f.submitted_by) (where.push('submitted_by = ?'), args.push(f.submitted_by));
+    if (f.search) (where.push("(instr(lower(title), lower(?)) > 0 OR instr(lower(prompt), lower(?)) > 0 OR instr(id, ?) > 0)"), args.push(f.search, f.search, f.search));
+    const sql = `SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare(sql).all(...args, f.limit ?? 1000, f.offset ?? 0) as TaskRow[];
+    return this.withDeps(rows);
+  }
+
+  /** Every task with its dependencies, for rebuilding the scheduler at start. One pass over each table. */
+  loadAll(): StoredTask[] {
+    const rows = this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[];
+    return this.withDeps(rows);
+  }
+
+  /** The newest graph submitted from this file that still has unfinished tasks. */
+  unfinishedGraphFrom(source: string): GraphRow | null {
+    return (
+      (this.db
+        .prepare(`SELECT g.* FROM graphs g WHERE g.source = ? AND EXISTS (SELECT 1 FROM tasks t WHERE t.graph_id = g.id
+          AND t.state NOT IN ('succeeded','failed','cancelled','timed_out','upstream_failed','skipped')) ORDER BY g.created_at DESC LIMIT 1`)
+        .get(source) as GraphRow | undefined) ?? null
+    );
+  }
+
+  getGraph(id: string): GraphRow | null {
+    return (this.db.prepare('SELECT * FROM graphs WHERE id = ?').get(id) as GraphRow | undefined) ?? null;
+  }
+
+  listGraphs(limit = 200): (GraphRow & { counts: Record<string, number>; cost_usd: number })[] {
+    const graphs = this.db.prepare('SELECT * FROM graphs ORDER BY created_at DESC LIMIT ?').all(limit) as GraphRow[];
+    const counts = this.db.prepare('SELECT state, COUNT(*) AS n, SUM(cost_usd) AS c FROM tasks WHERE graph_id = ? GROUP BY state');
+    return graphs.map((g) => {
+      const rows = counts.all(g.id) as { state: string; n: number; c: number }[];
+      return { ...g, counts: Object.fromEntries(rows.map((r) => [r.state, r.n])), cost_usd: rows.reduce((s, r) => s + r.c, 0) };
+    });
+  }
+
+  eventsSince(afterId: number, limit = 1000): EventRecord[] {
+    const rows = this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as (Omit<EventRecord, 'data'> & { data: string })[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
+  }
+
+  lastEventId(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
+  }
+
+  listAudit(f: AuditFilter = {}): AuditRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.action) (where.push('action LIKE ?'), args.push(f.action.endsWith('*') ? f.action.slice(0, -1) + '%' : f.action));
+    if (f.actor) (where.push('actor = ?'), args.push(f.actor));
+    if (f.target) (where.push('target = ?'), args.push(f.target));
+    if (f.before_id) (where.push('id < ?'), args.push(f.before_id));
+    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, Math.min(f.limit ?? 100, 1000)) as (Omit<AuditRecord, 'detail'> & { detail: string })[]).map(
+      (r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }),
+    );
+  }
+
+  verifyAudit(): ChainCheck {
+    const rows = this.db.prepare('SELECT * FROM audit ORDER BY id').iterate() as IterableIterator<Omit<AuditRecord, 'detail'> & { detail: string }>;
+    return verifyChain(mapIter(rows, (r) => ({ ...r, detail: safeParse(r.detail) })));
+  }
+
+  /** Cost and tokens grouped by a dimension, for the dashboard and the APIs. */
+  costBy(dim: 'engine' | 'model' | 'submitted_by' | 'graph_id' | 'worker_id', submittedBy?: string): { key: string | null; cost_usd: number; tokens: number; attempts: number }[] {
+    const col = dim === 'submitted_by' || dim === 'graph_id' ? `t.${dim}` : `a.${dim}`;
+    return this.db
+      .prepare(`SELECT ${col} AS key, COALESCE(SUM(a.cost_usd), 0) AS cost_usd, SUM(a.tokens_in + a.tokens_out) AS tokens, COUNT(*) AS attempts
+        FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE (? IS NULL OR t.submitted_by = ?) GROUP BY ${col} ORDER BY cost_usd DESC`)
+      .all(submittedBy ?? null, submittedBy ?? null) as { key: string | null; cost_usd: number; tokens: number; attempts: number }[];
+  }
+
+  /** Finished attempts as the adaptive router's history. */
+  attemptHistory(limit = 5000): (AttemptRow & { prompt: string })[] {
+    return this.db
+      .prepare(`SELECT a.*, t.prompt FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE a.finished_at IS NOT NULL ORDER BY a.finished_at DESC LIMIT ?`)
+      .all(limit) as (AttemptRow & { prompt: string })[];
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private audit(e: AuditEntry): AuditRecord {
+    const id = this.nextAuditId;
+    const hash = auditHash(id, e, this.lastHash);
+    this.st.insertAudit.run(id, e.at, e.actor, e.origin, e.action, e.target, JSON.stringify(e.detail ?? null), this.lastHash, hash);
+    const rec: AuditRecord = { id, ...e, prev_hash: this.lastHash, hash };
+    this.lastHash = hash;
+    this.nextAuditId = id + 1;
+    return rec;
+  }
+
+  private event(kind: string, taskId: string | null, owner: string | null, data: Record<string, unknown>): void {
+    const at = this.now();
+    const info = this.st.insertEvent.run(at, kind, taskId, owner, JSON.stringify(data));
+    this.pendingEvents.push({ id: Number(info.lastInsertRowid), at, kind, task_id: taskId, owner, data });
+  }
+
+  private ownerOf(taskId: string): string | null {
+    return (this.db.prepare('SELECT submitted_by FROM tasks WHERE id = ?').get(taskId) as { submitted_by: string } | undefined)?.submitted_by ?? null;
+  }
+
+  private withDeps(rows: TaskRow[]): StoredTask[] {
+    if (rows.length === 0) return [];
+    const deps = new Map<string, string[]>();
+    if (rows.length > 200) {
+      for (const e of this.db.prepare('SELECT task_id, depends_on FROM edges').iterate() as IterableIterator<{ task_id: string; depends_on: string }>) {
+        let l = deps.get(e.task_id);
+        if (!l) deps.set(e.task_id, (l = []));
+        l.push(e.depends_on);
+      }
+    } else {
+      for (const r of rows) deps.set(r.id, this.depsOf(r.id));
+    }
+    return rows.map((r) => taskFromRow(r, deps.get(r.id) ?? []));
+  }
+}
+
+function* mapIter<A, B>(it: Iterable<A>, fn: (a: A) => B): Generator<B> {
+  for (const a of it) yield fn(a);
+}
+
+function safeParse(s: string): unknown {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    return s;
+  }
+}
+
+function wrapStoreError(e: unknown): unknown {
+  if (e instanceof ColonyError) return e;
+  const err = e as { code?: string; message?: string };
+  if (typeof err.code === 'string' && err.code.startsWith('SQLITE_')) {
+    const hint = err.code === 'SQLITE_FULL' ? ' (disk full: free space and retry)' : err.code === 'SQLITE_READONLY' ? ' (database is read-only)' : '';
+    return new ColonyError('E_STORE', `database write failed: ${err.message ?? err.code}${hint}`);
+  }
+  return e;
+}
