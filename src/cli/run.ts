@@ -6,6 +6,7 @@ import { isTerminal, type TaskState } from '../core/task.js';
 import { readGraphFile } from '../runner/graph-file.js';
 import { loadConfig, resolveHome } from '../runner/home.js';
 import { openHost } from '../runner/host.js';
+import { checkGraphInput } from '../runner/service.js';
 import { SYSTEM } from '../store/store.js';
 import { createReporter, formatDuration, formatUsd, table } from './output.js';
 
@@ -41,6 +42,7 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
   const source = resolve(file);
   const graph = readGraphFile(file); // bad files fail here, before anything is written
   const { config, file: configFile } = loadConfig(opts.config);
+  checkGraphInput(graph, config, dirname(source), file); // ids, deps, cycles, budget: still before the store is opened
   const paths = resolveHome(opts.home);
   const mine = new Set<string>();
   const host = openHost({ paths, config, configFile, concurrency, accept: (id) => mine.has(id) });

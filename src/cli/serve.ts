@@ -1,0 +1,67 @@
+/** `colony serve`: the host with its admin app (and with --lan the user app). */
+import type { Command } from 'commander';
+import { ColonyError } from '../core/errors.js';
+import { loadConfig, resolveHome } from '../runner/home.js';
+import { startHost } from '../server/host-server.js';
+
+interface ServeFlags {
+  lan?: boolean;
+  adminPort: string;
+  userPort: string;
+  hostIp?: string;
+  home?: string;
+  config?: string;
+  concurrency?: string;
+  pretty?: boolean;
+  quiet?: boolean;
+}
+
+function port(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ColonyError('E_BAD_INPUT', `${name} must be a port number 0-65535, got "${v}"`);
+  return n;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the host: admin app on 127.0.0.1 (and the LAN user app with --lan), running tasks as they become ready')
+    .option('--lan', 'also start the user app for people on your LAN')
+    .option('--admin-port <port>', 'admin app port (always bound to 127.0.0.1)', '8080')
+    .option('--user-port <port>', 'user app port', '8081')
+    .option('--host-ip <addr>', 'address the user app binds to (default 0.0.0.0)')
+    .option('--concurrency <n>', 'local tasks run at the same time (default: config runner.concurrency)')
+    .option('--home <dir>', 'colony home (default $COLONY_HOME or ./.colony)')
+    .option('--config <file>', 'config file (default ./colony.config.json)')
+    .option('--pretty', 'human-readable logs instead of JSON')
+    .option('--quiet', 'no request logs')
+    .action(async (f: ServeFlags) => {
+      const { config, file } = loadConfig(f.config);
+      const paths = resolveHome(f.home);
+      const concurrency = f.concurrency === undefined ? undefined : Number(f.concurrency);
+      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new ColonyError('E_BAD_INPUT', '--concurrency must be a positive integer');
+      const logger = f.quiet ? false : f.pretty ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : { level: 'warn' };
+      const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, hostIp: f.hostIp, concurrency, logger });
+      const lines = [
+        `colony host running (home ${paths.home})`,
+        `  admin app: ${h.adminTokenUrl}`,
+        `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
+        h.userUrl ? `  LAN app:   ${h.userUrl}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
+        `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}`,
+        '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+      let stopping = false;
+      const stop = (sig: string): void => {
+        if (stopping) {
+          process.stdout.write('forced exit\n');
+          process.exit(130);
+        }
+        stopping = true;
+        process.stdout.write(`${sig}: stopping (running tasks get ${config.runner.kill_grace_ms} ms to finish; Ctrl-C again to force)\n`);
+        void h.close().then(() => process.exit(0));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+}

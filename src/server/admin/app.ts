@@ -1,0 +1,52 @@
+/**
+ * The admin app: 127.0.0.1 only, full control. Built from its own route
+ * modules; nothing here is registered on the user app.
+ */
+import cookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { adminCookieValue, safeEqual } from '../../core/http-guards.js';
+import type { ServerContext } from '../context.js';
+import { installErrorHandling } from '../errors.js';
+import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
+import { registerAdminRoutes } from './routes.js';
+import { serveClient } from '../web.js';
+
+export interface AdminAppOptions {
+  logger?: boolean | object;
+  bodyLimit?: number;
+}
+
+export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {}): Promise<FastifyInstance> {
+  // trustProxy stays off: request.ip is the socket peer and X-Forwarded-For is never read.
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024, trustProxy: false });
+  installErrorHandling(app);
+  await app.register(cookie);
+  installAdminGuard(app, ctx);
+
+  app.get('/', async (request, reply) => {
+    const token = (request.query as Record<string, unknown>)['token'];
+    if (typeof token === 'string') {
+      if (!safeEqual(token, ctx.adminToken)) {
+        ctx.host.store.appendAudit({ actor: 'anonymous', origin: request.socket.remoteAddress ?? 'unknown', action: 'admin.bad_token', target: '/', detail: {} });
+        return reply.code(401).type('text/html').send(page('Wrong token', 'That admin token is not valid. Use the URL printed by <code>colony serve</code>.'));
+      }
+      reply.setCookie(ADMIN_COOKIE, adminCookieValue(ctx.adminToken), { httpOnly: true, sameSite: 'strict', path: '/', secure: false });
+      ctx.host.store.appendAudit({ actor: 'admin', origin: request.socket.remoteAddress ?? 'unknown', action: 'admin.login', target: '/', detail: {} });
+      return reply.redirect('/', 303);
+    }
+    const cookieVal = request.cookies[ADMIN_COOKIE];
+    if (!cookieVal || !safeEqual(cookieVal, adminCookieValue(ctx.adminToken))) {
+      return reply.code(401).type('text/html').send(page('colony admin', 'Open the admin URL printed by <code>colony serve</code> (it carries the token once), or run <code>colony open</code>.'));
+    }
+    return serveClient(reply, ctx.webRoot, 'admin');
+  });
+
+  if (ctx.webRoot) await app.register(fastifyStatic, { root: ctx.webRoot, prefix: '/assets/', decorateReply: false, index: false });
+  registerAdminRoutes(app, ctx);
+  return app;
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:system-ui;margin:3rem"><h1>${title}</h1><p>${body}</p></body></html>`;
+}

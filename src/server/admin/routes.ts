@@ -1,0 +1,124 @@
+/** Admin API routes: thin adapters from HTTP to the TaskService, the kill switch and the store. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ColonyError } from '../../core/errors.js';
+import { TASK_STATES, isTerminal, type TaskState } from '../../core/task.js';
+import type { Actor } from '../../store/store.js';
+import { allWorkers, statusOf, type ServerContext } from '../context.js';
+import { streamEvents } from '../live.js';
+import { auditQuery, dropEdgeSchema, executeSchema, idParam, singleTaskGraph, taskQuery } from '../schemas.js';
+
+export function adminActor(request: FastifyRequest): Actor {
+  return { actor: 'admin', origin: request.socket.remoteAddress ?? 'unknown' };
+}
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { service, store, killswitch, pool } = ctx.host;
+
+  app.get('/api/status', async () => statusOf(ctx));
+
+  app.post('/admin/execute', async (request, reply) => {
+    const body = executeSchema.parse(request.body);
+    const graph = 'graph' in body ? body.graph : singleTaskGraph(body);
+    const r = service.submitGraph(graph, {
+      submittedBy: 'admin',
+      who: adminActor(request),
+      workspace: process.cwd(),
+      defaultTarget: 'host',
+      holdHostTasks: false,
+    }, 'graph' in body ? `graph "${graph.name}"` : 'task');
+    return reply.code(201).send(r);
+  });
+
+  app.post('/admin/approve/:id', async (request) => {
+    const { id } = idParam.parse(request.params);
+    return { id, transitions: service.approve(id, adminActor(request)) };
+  });
+
+  app.post('/admin/reject/:id', async (request) => {
+    const { id } = idParam.parse(request.params);
+    return { id, transitions: service.reject(id, adminActor(request)) };
+  });
+
+  app.get('/admin/pending', async () => ({ tasks: store.listTasks({ state: 'awaiting_approval', limit: 1000 }) }));
+
+  app.post('/admin/kill', async (request) => {
+    killswitch.halt(adminActor(request), 'kill switch from the admin app');
+    return { state: killswitch.state() };
+  });
+  app.post('/admin/pause', async (request) => {
+    killswitch.pause(adminActor(request));
+    return { state: killswitch.state() };
+  });
+  app.post('/admin/resume', async (request) => {
+    killswitch.resume(adminActor(request));
+    pool.kick();
+    return { state: killswitch.state() };
+  });
+
+  app.get('/admin/sessions', async () => ({ sessions: [] as unknown[] }));
+
+  app.get('/admin/audit', async (request) => {
+    const q = auditQuery.parse(request.query);
+    const records = store.listAudit(q);
+    return { records, next_before_id: records.length === (q.limit ?? 100) ? records[records.length - 1]?.id ?? null : null };
+  });
+  app.get('/admin/audit/verify', async () => store.verifyAudit());
+
+  app.get('/admin/graphs', async () => ({ graphs: store.listGraphs() }));
+  app.get('/admin/graphs/:id', async (request) => {
+    const { id } = idParam.parse(request.params);
+    const graph = store.getGraph(id);
+    if (!graph) throw new ColonyError('E_NOT_FOUND', `no graph ${id}`);
+    return { graph, tasks: store.listTasks({ graph_id: id, limit: 100_000 }) };
+  });
+
+  app.get('/admin/tasks', async (request) => {
+    const q = taskQuery.parse(request.query);
+    if (q.state && !(TASK_STATES as readonly string[]).includes(q.state)) {
+      throw new ColonyError('E_BAD_INPUT', `state must be one of ${TASK_STATES.join(', ')}`);
+    }
+    return { tasks: store.listTasks({ state: q.state as TaskState | undefined, graph_id: q.graph_id, search: q.q, limit: q.limit ?? 500, offset: q.offset }) };
+  });
+
+  app.get('/admin/tasks/:id', async (request) => {
+    const { id } = idParam.parse(request.params);
+    const task = service.requireTask(id);
+    return { task, attempts: store.attemptsOf(id), output: store.outputOf(id, { limit: 5000 }) };
+  });
+
+  const override = (path: string, fn: (id: string, who: Actor) => unknown): void => {
+    app.post(`/admin/tasks/:id/${path}`, async (request) => {
+      const { id } = idParam.parse(request.params);
+      return { id, transitions: fn(id, adminActor(request)) };
+    });
+  };
+  override('force-run', (id, who) => service.forceRun(id, who));
+  override('skip', (id, who) => service.skip(id, who));
+  override('retry', (id, who) => service.retry(id, who));
+  override('cancel', (id, who) => {
+    const t = service.requireTask(id);
+    if (isTerminal(t.state)) throw new ColonyError('E_INVALID_TRANSITION', `task ${id} already ended (${t.state})`);
+    if (t.state === 'assigned' || t.state === 'running') {
+      const reason = `cancelled by ${who.actor}`;
+      if (pool.cancel(id, reason) || ctx.cancelRemote?.(id, reason)) return [];
+    }
+    return service.cancelPending(id, who);
+  });
+  app.post('/admin/tasks/:id/drop-edge', async (request) => {
+    const { id } = idParam.parse(request.params);
+    const { depends_on } = dropEdgeSchema.parse(request.body);
+    return { id, transitions: service.dropEdge(id, depends_on, adminActor(request)) };
+  });
+
+  app.get('/admin/workers', async () => ({ workers: allWorkers(ctx) }));
+
+  app.get('/admin/costs', async () => ({
+    by_engine: store.costBy('engine'),
+    by_model: store.costBy('model'),
+    by_user: store.costBy('submitted_by'),
+    by_graph: store.costBy('graph_id'),
+    by_worker: store.costBy('worker_id'),
+  }));
+
+  app.get('/events', (request, reply) => streamEvents(request, reply, store, (e) => e));
+}

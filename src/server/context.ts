@@ -1,0 +1,39 @@
+/** What both apps need from the host, as a narrow interface so tests can build one on a temp home. */
+import type { Host } from '../runner/host.js';
+import type { SlotView } from '../runner/pool.js';
+
+export interface WorkerView extends Omit<SlotView, 'kind'> {
+  kind: 'local' | 'remote';
+  owner_name?: string | null;
+  connected?: boolean;
+}
+
+export interface ServerContext {
+  host: Host;
+  adminToken: string;
+  /** The port the admin app really listens on (known after listen; port 0 in tests). */
+  adminPort: () => number;
+  webRoot: string | null;
+  startedAt: number;
+  /** Extra workers besides the local pool (remote workers, when that layer is wired). */
+  remoteWorkers?: () => WorkerView[];
+  /** Cancels a running remote task; false when no remote worker holds it. */
+  cancelRemote?: (taskId: string, reason: string) => boolean;
+}
+
+export function allWorkers(ctx: ServerContext): WorkerView[] {
+  return [...ctx.host.pool.workers().map((w) => ({ ...w, kind: 'local' as const })), ...(ctx.remoteWorkers?.() ?? [])];
+}
+
+export function statusOf(ctx: ServerContext): Record<string, unknown> {
+  const counts = ctx.host.service.scheduler.countByState();
+  const workers = allWorkers(ctx);
+  return {
+    ok: true,
+    version: '0.1.0',
+    killswitch: ctx.host.killswitch.state(),
+    uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000),
+    tasks: counts,
+    workers: { total: workers.length, busy: workers.filter((w) => w.status === 'running').length },
+  };
+}

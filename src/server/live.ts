@@ -1,0 +1,69 @@
+/**
+ * Server-Sent Events from the store's event log. Every event has its id, so a
+ * client that reconnects with Last-Event-ID gets exactly what it missed
+ * (replayed from SQLite) and then the live tail. Each viewer passes a `view`
+ * function: the stream a viewer receives is built for that viewer only.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Store } from '../store/store.js';
+import type { EventRecord } from '../store/rows.js';
+
+export type EventView = (e: EventRecord) => EventRecord | null;
+
+const HEARTBEAT_MS = 15_000;
+const REPLAY_LIMIT = 5000;
+
+export function lastEventId(request: FastifyRequest): number {
+  const header = request.headers['last-event-id'];
+  const q = (request.query as Record<string, unknown> | undefined)?.['lastEventId'];
+  const raw = (Array.isArray(header) ? header[0] : header) ?? (typeof q === 'string' ? q : undefined);
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isInteger(n) && n >= 0 ? n : -1;
+}
+
+export function formatSse(e: EventRecord): string {
+  return `id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify({ id: e.id, at: e.at, kind: e.kind, task_id: e.task_id, ...e.data })}\n\n`;
+}
+
+export function streamEvents(request: FastifyRequest, reply: FastifyReply, store: Store, view: EventView): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+  let last = lastEventId(request);
+  // Subscribe before replaying so nothing committed in between is lost; drop duplicates by id.
+  const buffered: EventRecord[] = [];
+  let replaying = true;
+  const send = (e: EventRecord): void => {
+    if (e.id <= last) return;
+    last = e.id;
+    const v = view(e);
+    if (v) res.write(formatSse(v));
+  };
+  const unsubscribe = store.subscribe((events) => {
+    if (replaying) buffered.push(...events);
+    else for (const e of events) send(e);
+  });
+  if (last >= 0) {
+    for (let batch = store.eventsSince(last, REPLAY_LIMIT); batch.length > 0; batch = store.eventsSince(last, REPLAY_LIMIT)) {
+      for (const e of batch) send(e);
+      if (batch.length < REPLAY_LIMIT) break;
+    }
+  } else {
+    last = store.lastEventId();
+  }
+  replaying = false;
+  for (const e of buffered) send(e);
+  const hb = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const close = (): void => {
+    clearInterval(hb);
+    unsubscribe();
+  };
+  request.raw.on('close', close);
+  res.on('error', close);
+}

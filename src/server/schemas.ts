@@ -1,0 +1,46 @@
+/** Request body schemas shared by the admin and user apps (validated once at the edge). */
+import { z } from 'zod';
+import { ENGINE_NAME, graphFileSchema, MAX_PROMPT_CHARS } from '../core/graph-schema.js';
+
+export const singleTaskSchema = z.strictObject({
+  title: z.string().min(1).max(200).optional(),
+  prompt: z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS),
+  engine: z.string().regex(ENGINE_NAME).optional(),
+  model: z.string().min(1).max(100).optional(),
+  budget_usd: z.number().finite().nonnegative('must be ≥ 0').max(1000).optional(),
+  depends_on: z.array(z.string().min(1).max(200)).max(100).optional(),
+  workspace: z.string().min(1).max(4096).optional(),
+  target: z.string().min(1).max(128).optional(),
+  wait_timeout_s: z.number().finite().positive().optional(),
+  run_timeout_s: z.number().finite().positive().optional(),
+  max_attempts: z.number().int().min(1).max(20).optional(),
+});
+export type SingleTask = z.infer<typeof singleTaskSchema>;
+
+export const executeSchema = z.union([z.strictObject({ graph: graphFileSchema }), singleTaskSchema]);
+
+export const idParam = z.strictObject({ id: z.string().min(1).max(300) });
+
+export const taskQuery = z.strictObject({
+  state: z.string().max(40).optional(),
+  graph_id: z.string().max(200).optional(),
+  q: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).optional(),
+  offset: z.coerce.number().int().min(0).optional(),
+});
+
+export const auditQuery = z.strictObject({
+  action: z.string().max(100).optional(),
+  actor: z.string().max(200).optional(),
+  target: z.string().max(300).optional(),
+  before_id: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+export const dropEdgeSchema = z.strictObject({ depends_on: z.string().min(1).max(300) });
+
+/** A single task becomes a one-task graph, so both shapes share one submission path. */
+export function singleTaskGraph(t: SingleTask): z.infer<typeof graphFileSchema> {
+  const { depends_on, ...rest } = t;
+  return graphFileSchema.parse({ name: 'task', tasks: [{ id: 'task', ...rest, depends_on: depends_on ?? [] }] });
+}
