@@ -117,4 +117,21 @@ CREATE TABLE settings (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'sessions',
+    sql: `
+CREATE TABLE sessions (
+  user_id TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL,
+  origin_ip TEXT NOT NULL,
+  is_local INTEGER NOT NULL,
+  permissions TEXT NOT NULL,
+  tasks_submitted INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0
+);
+`,
+  },
 ];
