@@ -3,6 +3,23 @@ import type { Command } from 'commander';
 import { ColonyError } from '../core/errors.js';
 import { loadConfig, resolveHome } from '../runner/home.js';
 import { startHost } from '../server/host-server.js';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readGraphFile } from '../runner/graph-file.js';
+import type { Host } from '../runner/host.js';
+
+/** The offline example graphs shipped in examples/, submitted once on an empty home. */
+function submitDemoGraphs(host: Host): string[] {
+  if (host.store.listGraphs(1).length > 0) return [];
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
+  const workspace = join(host.paths.home, 'demo-workspace');
+  mkdirSync(workspace, { recursive: true });
+  const files = readdirSync(dir).filter((f) => /^(release|flaky-pipeline)\.(json|ya?ml)$/.test(f)).sort();
+  return files.map((f) => host.service.submitGraph(readGraphFile(join(dir, f)), {
+    submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace, defaultTarget: 'host', holdHostTasks: false, source: join(dir, f),
+  }, f).graph_id);
+}
 
 interface ServeFlags {
   lan?: boolean;
@@ -14,6 +31,7 @@ interface ServeFlags {
   concurrency?: string;
   pretty?: boolean;
   quiet?: boolean;
+  demo?: boolean;
 }
 
 function port(name: string, v: string): number {
@@ -33,6 +51,7 @@ export function registerServe(program: Command): void {
     .option('--concurrency <n>', 'local tasks run at the same time (default: config runner.concurrency)')
     .option('--home <dir>', 'colony home (default $COLONY_HOME or ./.colony)')
     .option('--config <file>', 'config file (default ./colony.config.json)')
+    .option('--demo', 'on an empty home, submit the offline example graphs (exec engine) so there is something to watch')
     .option('--pretty', 'human-readable logs instead of JSON')
     .option('--quiet', 'no request logs')
     .action(async (f: ServeFlags) => {
@@ -42,13 +61,14 @@ export function registerServe(program: Command): void {
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new ColonyError('E_BAD_INPUT', '--concurrency must be a positive integer');
       const logger = f.quiet ? false : f.pretty ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : { level: 'warn' };
       const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, hostIp: f.hostIp, concurrency, logger });
+      const demo = f.demo ? submitDemoGraphs(h.host) : [];
       const lines = [
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
         `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
         h.userUrl ? `  LAN app:   ${h.userUrl}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
         `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}`,
-        '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
+        demo.length ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)` : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
       ];
       process.stdout.write(lines.join('\n') + '\n');
       let stopping = false;
