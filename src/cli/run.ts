@@ -78,15 +78,20 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
       }
       return { done, running, failed };
     };
+    // Done when every task ended; "stuck" when nothing of ours is ready or running
+    // for two consecutive ticks (e.g. tasks awaiting approval): report and stop.
     const finished = new Promise<void>((resolveDone) => {
+      let idleTicks = 0;
       const check = (): void => {
         const { done, running, failed } = tally();
         out.progress(done, states.size, running, failed);
-        if (done === states.size) return resolveDone();
+        if (done === states.size) return finish();
         const active = [...states.values()].some((s) => s === 'ready' || s === 'assigned' || s === 'running');
-        if (!active && host.pool.busy() === 0) setTimeout(() => { if (![...states.values()].some((s) => s === 'ready' || s === 'assigned' || s === 'running') && host.pool.busy() === 0 && tally().done < states.size) resolveDone(); }, 1500);
+        idleTicks = active || host.pool.busy() > 0 ? 0 : idleTicks + 1;
+        if (idleTicks >= 3) finish();
       };
-      host.store.subscribe((events) => {
+      const ticker = setInterval(check, 500);
+      const unsubscribe = host.store.subscribe((events) => {
         for (const e of events) {
           if (e.kind !== 'task.state' || !e.task_id || !mine.has(e.task_id)) continue;
           const to = e.data['to'] as TaskState;
@@ -97,8 +102,15 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
             out.line(`${symbol(to)} ${short(e.task_id)} ${to}${took}${to === 'succeeded' ? '' : `: ${String(e.data['reason'] ?? '')}`}`);
           }
         }
-        check();
+        const { done, running, failed } = tally();
+        out.progress(done, states.size, running, failed);
+        if (done === states.size) finish();
       });
+      function finish(): void {
+        clearInterval(ticker);
+        unsubscribe();
+        resolveDone();
+      }
       check();
     });
     const onSigint = (): void => {
