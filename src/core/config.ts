@@ -33,6 +33,8 @@ export const configSchema = z.strictObject({
       max_attempts: z.number().int().min(1).max(20).default(1),
       kill_grace_ms: z.number().int().min(0).default(3000),
       silence_timeout_s: z.number().positive().nullable().default(null),
+      // git worktree per host-run task on a repository: for agent engines (default), all engines, or never
+      worktrees: z.enum(['agents', 'all', 'off']).default('agents'),
     })
     .prefault({}),
   engines: z

@@ -22,6 +22,7 @@ export interface SchedTask {
   state: TaskState;
   lane: string; // dispatch queue: 'host', 'user:<session>', 'worker:<id>'
   wait_deadline: number | null; // ms since epoch; fails with wait_timeout if not ready by then
+  held_after_run?: boolean; // ran already; awaiting_approval of its pending change
 }
 
 export interface Transition {
@@ -41,6 +42,7 @@ interface Node {
   remaining: number;
   failed: number;
   forced: boolean;
+  heldAfterRun: boolean;
 }
 
 export type FinishState = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
@@ -100,6 +102,7 @@ export class Scheduler {
         remaining: 0,
         failed: 0,
         forced: false,
+        heldAfterRun: t.held_after_run === true,
       };
       this.nodes.set(t.id, node);
       this.bump(t.state, 1);
@@ -116,7 +119,8 @@ export class Scheduler {
         else if (!isSuccessOutcome(dep.state)) node.failed++;
       }
     }
-    this.pending.push(...batch.reverse());
+    // No spread: push(...batch) overflows the call stack beyond ~120k tasks (e.g. reloading a big store).
+    for (let i = batch.length - 1; i >= 0; i--) this.pending.push(batch[i] as Node);
     this.drain(out);
     return out;
   }
@@ -162,8 +166,32 @@ export class Scheduler {
     return this.run((out) => this.move(this.get(id), 'awaiting_approval', reason, out));
   }
 
+  /** The task ran and its change waits for the admin; dependents keep waiting until settleHeld. */
+  holdAfterRun(id: string, reason: string): Transition[] {
+    const node = this.get(id);
+    return this.run((out) => {
+      this.move(node, 'awaiting_approval', reason, out);
+      node.heldAfterRun = true;
+    });
+  }
+
+  /** The admin decided a held task's change: approved → succeeded, rejected → failed. */
+  settleHeld(id: string, ok: boolean, reason: string): Transition[] {
+    const node = this.get(id);
+    if (node.state !== 'awaiting_approval' || !node.heldAfterRun) {
+      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is not waiting for its change to be decided`);
+    }
+    return this.run((out) => {
+      node.heldAfterRun = false;
+      this.move(node, ok ? 'succeeded' : 'failed', reason, out);
+    });
+  }
+
   approve(id: string, reason = 'approved'): Transition[] {
     const node = this.get(id);
+    if (node.heldAfterRun) {
+      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} already ran; approve or reject its pending change instead`);
+    }
     if (node.state !== 'awaiting_approval') {
       throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${node.state}, not awaiting_approval`);
     }
@@ -222,7 +250,7 @@ export class Scheduler {
     while ((this.deadlines.peekKey() ?? Infinity) <= now) {
       const id = this.deadlines.pop() as string;
       const node = this.nodes.get(id);
-      if (node && (node.state === 'waiting' || node.state === 'awaiting_approval' || node.state === 'paused')) {
+      if (node && !node.heldAfterRun && (node.state === 'waiting' || node.state === 'awaiting_approval' || node.state === 'paused')) {
         this.move(node, 'failed', 'wait_timeout', out);
         this.drain(out);
       }
@@ -281,7 +309,7 @@ export class Scheduler {
           break;
         case 'awaiting_approval':
         case 'paused':
-          if (blockedByFailure && !node.forced) this.move(node, 'upstream_failed', 'a dependency did not succeed', out);
+          if (blockedByFailure && !node.forced && !node.heldAfterRun) this.move(node, 'upstream_failed', 'a dependency did not succeed', out);
           break;
         case 'upstream_failed':
           if (!blockedByFailure) {

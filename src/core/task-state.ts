@@ -10,8 +10,9 @@ const LEGAL: Record<TaskState, readonly TaskState[]> = {
   waiting: ['ready', 'upstream_failed', 'skipped', 'cancelled', 'failed', 'awaiting_approval', 'paused'],
   ready: ['assigned', 'waiting', 'skipped', 'cancelled', 'failed', 'awaiting_approval', 'paused', 'upstream_failed'],
   assigned: ['running', 'ready', 'succeeded', 'failed', 'cancelled', 'timed_out', 'awaiting_approval'],
-  running: ['succeeded', 'failed', 'cancelled', 'timed_out', 'ready'],
-  awaiting_approval: ['ready', 'waiting', 'cancelled', 'failed', 'skipped', 'upstream_failed'],
+  // running → awaiting_approval: the task's change waits for the admin before it counts as done.
+  running: ['succeeded', 'failed', 'cancelled', 'timed_out', 'ready', 'awaiting_approval'],
+  awaiting_approval: ['ready', 'waiting', 'cancelled', 'failed', 'skipped', 'upstream_failed', 'succeeded'],
   paused: ['ready', 'waiting', 'cancelled', 'skipped', 'upstream_failed'],
   // Terminal states re-open only through an admin retry or a dropped edge.
   failed: ['ready', 'waiting'],

@@ -11,6 +11,9 @@ import { acquireHostLock, type HostLock } from './host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
 import { createRouting } from './routing.js';
+import { createWorkspacePreparer } from './task-workspace.js';
+import { ChangeStore } from '../store/changes.js';
+import type { StoredTask } from '../store/rows.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -54,6 +57,10 @@ export function openHost(o: HostOptions): Host {
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
       accept: o.accept,
+      prepare: (() => {
+        const prep = createWorkspacePreparer({ config: o.config, changes: new ChangeStore(store), home: o.paths.home, configFile: o.configFile ?? null });
+        return (task: StoredTask, engine: string, workspace: string) => prep({ ...task, workspace }, engine);
+      })(),
     });
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
     const s = store;

@@ -3,6 +3,11 @@
  * the safety gate and the router, run the chosen engine, and record every
  * transition through the TaskService/Store. Each slot is a "worker" on the
  * dashboard (id, engine/model, status, current task, cost, tokens).
+ *
+ * Starting and finishing an attempt go through the store's group commit
+ * (`store.grouped`): the slots that start or finish in the same event-loop
+ * turn share one SQLite transaction, and a slot acts (runs the engine, frees
+ * itself) only after its write committed.
  */
 import type { AttemptOutcome, Engine, EngineEvent } from '../core/engine.js';
 import { toColonyError } from '../core/errors.js';
@@ -11,6 +16,7 @@ import type { Transition } from '../core/scheduler.js';
 import { SYSTEM } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { TaskService } from './service.js';
+import type { PreparedWorkspace } from './task-workspace.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -27,9 +33,10 @@ export interface RouteContext {
 export type RouteFn = (task: StoredTask, ctx: RouteContext) => RouteChoice;
 
 export type GateVerdict =
-  | { verdict: 'allow'; prompt?: string }
+  | { verdict: 'allow'; prompt?: string; workspace?: string } // use these (screened text, checked real path)
   | { verdict: 'deny'; reason: string }
-  | { verdict: 'needs_approval'; reason: string };
+  | { verdict: 'needs_approval'; reason: string }
+  | { verdict: 'defer'; reason: string }; // not now (kill switch): back to the queue
 export type GateFn = (task: StoredTask) => GateVerdict | Promise<GateVerdict>;
 
 export interface PoolOptions {
@@ -43,9 +50,8 @@ export interface PoolOptions {
   maxOutputBytes?: number;
   /** Only tasks accepted here are dispatched (e.g. `colony run` runs its own graph). */
   accept?: (taskId: string) => boolean;
-  /** Runs after the engine finished successfully, before the task is marked succeeded (e.g. collect a pending change). */
-  afterSuccess?: (task: StoredTask, attempt: number) => Promise<void> | void;
-  beforeStart?: (task: StoredTask, attempt: number) => Promise<{ workspace?: string; cleanup?: () => void } | void>;
+  /** Sets up where the attempt runs (worktree, protected-file guard) and checks it afterwards. */
+  prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
 }
 
 export interface SlotView {
@@ -212,6 +218,10 @@ export class LocalPool {
     const { service } = this.o;
     const sched = service.scheduler;
     const verdict = this.o.gate ? await this.o.gate(task) : ({ verdict: 'allow' } as GateVerdict);
+    if (verdict.verdict === 'defer') {
+      service.persist(sched.requeue(task.id, verdict.reason), SYSTEM);
+      return;
+    }
     if (verdict.verdict === 'deny') {
       service.persist(sched.finish(task.id, 'failed', `safety: ${verdict.reason}`), SYSTEM);
       return;
@@ -220,20 +230,22 @@ export class LocalPool {
       service.persist(sched.hold(task.id, `needs approval: ${verdict.reason}`), SYSTEM);
       return;
     }
+    const allowed = verdict.verdict === 'allow' ? verdict : { prompt: undefined, workspace: undefined };
     const previous = service.store
       .attemptsOf(task.id)
       .filter((a) => a.finished_at !== null)
       .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
     const remaining = Math.max(0, task.budget_usd - task.cost_usd);
     let choice: RouteChoice;
+    let prepared: PreparedWorkspace | undefined;
     try {
       choice = this.o.route(task, { previous, remaining_usd: remaining });
+      prepared = await this.o.prepare?.(task, choice.engine.name, allowed.workspace ?? task.workspace);
     } catch (e) {
       const err = toColonyError(e);
       service.persist(sched.finish(task.id, 'failed', `${err.code}: ${err.message}`), SYSTEM);
       return;
     }
-    const prepared = this.o.beforeStart ? await this.o.beforeStart(task, task.attempt + 1) : undefined;
     const attempt = service.store.startAttempt(
       task.id,
       { engine: choice.engine.name, model: choice.model, worker_id: slot.id, route_rule: choice.rule, route_explanation: choice.explanation },
@@ -243,21 +255,19 @@ export class LocalPool {
     slot.engine = choice.engine.name;
     slot.model = choice.model;
     this.publishSlot(slot);
-    let outcome: AttemptOutcome;
-    try {
-      outcome = await this.drive(slot, task, attempt, choice, prepared?.workspace ?? task.workspace, remaining, verdict.verdict === 'allow' ? verdict.prompt : undefined);
-    } finally {
-      prepared?.cleanup?.();
-    }
-    if (outcome.ok && this.o.afterSuccess) {
+    let outcome = await this.drive(slot, task, attempt, choice, prepared?.workspace ?? allowed.workspace ?? task.workspace, remaining, allowed.prompt);
+    let hold = false;
+    if (prepared) {
       try {
-        await this.o.afterSuccess(task, attempt);
+        const checked = await prepared.complete(outcome.ok);
+        hold = checked.hold === true;
+        if (!checked.ok && outcome.ok) outcome = { ...outcome, ok: false, error_code: 'E_SAFETY_DENIED', summary: checked.reason ?? 'workspace check failed' };
       } catch (e) {
         const err = toColonyError(e);
         outcome = { ...outcome, ok: false, error_code: err.code, summary: err.message };
       }
     }
-    this.finish(task, attempt, outcome, slot.cancelReason);
+    await this.finish(task, attempt, outcome, slot.cancelReason, hold);
   }
 
   private async drive(slot: Slot, task: StoredTask, attempt: number, choice: RouteChoice, workspace: string, budget: number, cleanPrompt: string | undefined): Promise<AttemptOutcome> {
@@ -322,7 +332,7 @@ export class LocalPool {
     return out;
   }
 
-  private finish(task: StoredTask, attempt: number, outcome: AttemptOutcome, cancelReason: string | null): void {
+  private async finish(task: StoredTask, attempt: number, outcome: AttemptOutcome, cancelReason: string | null, hold = false): Promise<void> {
     const { service } = this.o;
     const sched = service.scheduler;
     const budgetStop = cancelReason?.startsWith('budget') ?? false;
@@ -330,7 +340,7 @@ export class LocalPool {
     let state: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
     if (outcome.ok) {
       state = 'succeeded';
-      trs = sched.finish(task.id, 'succeeded', outcome.summary);
+      trs = hold ? sched.holdAfterRun(task.id, 'change pending approval') : sched.finish(task.id, 'succeeded', outcome.summary);
     } else if (cancelReason && !budgetStop) {
       state = 'cancelled';
       trs = sched.finish(task.id, 'cancelled', cancelReason);
@@ -343,12 +353,14 @@ export class LocalPool {
         : sched.finish(task.id, state, reason);
     }
     try {
-      service.store.finishAttempt(
-        task.id,
-        attempt,
-        { state, engine: outcome.engine, model: outcome.model, cost_usd: outcome.cost_usd, cost_source: outcome.cost_source, usage: outcome.usage, error_code: outcome.error_code, summary: outcome.summary },
-        trs,
-        SYSTEM,
+      await service.store.grouped(() =>
+        service.store.finishAttempt(
+          task.id,
+          attempt,
+          { state, engine: outcome.engine, model: outcome.model, cost_usd: outcome.cost_usd, cost_source: outcome.cost_source, usage: outcome.usage, error_code: outcome.error_code, summary: outcome.summary },
+          trs,
+          SYSTEM,
+        ),
       );
     } catch (e) {
       service.resync();
@@ -356,7 +368,14 @@ export class LocalPool {
     }
   }
 
+  /** The slot's dashboard card, in the next group commit (a failed publish is only a stale card). */
   private publishSlot(slot: Slot): void {
+    const { abort: _a, cancelReason: _c, ...view } = slot;
+    const { store } = this.o.service;
+    store.grouped(() => store.publish('worker', view.owner, { ...view })).catch(() => undefined);
+  }
+
+  private publishSlotNow(slot: Slot): void {
     const { abort: _a, cancelReason: _c, ...view } = slot;
     this.o.service.store.publish('worker', slot.owner, { ...view });
   }

@@ -251,6 +251,35 @@ export class TaskService {
   }
 }
 
+/**
+ * Checks a graph input the way submitGraph will (ids, dependencies, cycles,
+ * budget reservation) without touching a store, so `colony run` can refuse a
+ * bad file before it opens (or creates) the database. Dependencies written as
+ * global ids (`other-graph:task`) are left to submitGraph, which knows the store.
+ */
+export function checkGraphInput(input: GraphInput, config: ColonyConfig, workspace: string, label = 'graph'): void {
+  const placeholder = '(file)'; // never a real graph id: makeGraphId yields [a-z0-9-]
+  const specs = compileGraph(
+    input,
+    {
+      graphId: placeholder,
+      workspace,
+      resolveWorkspace: (ws) => (isAbsolute(ws) ? ws : resolve(workspace, ws)),
+      defaultBudgetUsd: config.budget.default_task_usd,
+      defaultMaxAttempts: config.runner.max_attempts,
+      defaultTarget: 'host',
+      isKnown: (id) => !id.startsWith(`${placeholder}:`),
+    },
+    label,
+  );
+  const graphBudget = input.budget_usd ?? config.budget.default_graph_usd;
+  try {
+    if (graphBudget !== null) checkGraphReservation(specs, graphBudget);
+  } catch (e) {
+    throw e instanceof ColonyError ? new ColonyError(e.code, `${label}: ${e.message}`, e.details) : e;
+  }
+}
+
 /** A graph whose worst case (every task spending its budget on every attempt) exceeds its budget is refused up front. */
 export function checkGraphReservation(specs: readonly TaskSpec[], graphBudget: number): void {
   const worst = specs.reduce((s, t) => s + t.budget_usd * t.max_attempts, 0);

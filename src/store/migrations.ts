@@ -134,4 +134,62 @@ CREATE TABLE sessions (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'remote_workers',
+    sql: `
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  public_key TEXT NOT NULL UNIQUE,
+  fingerprint TEXT NOT NULL,
+  engines TEXT NOT NULL,
+  open_to_admin INTEGER NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  enrolled_from TEXT NOT NULL,
+  last_seen_at INTEGER,
+  last_ip TEXT,
+  revoked_at INTEGER,
+  revoked_by TEXT
+);
+CREATE INDEX workers_by_owner ON workers(owner);
+CREATE TABLE pairing_codes (
+  code_hash TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  worker_id TEXT
+);
+CREATE INDEX pairing_codes_by_owner ON pairing_codes(owner, created_at);
+`,
+  },
+  {
+    version: 4,
+    name: 'pending_changes',
+    sql: `
+CREATE TABLE pending_changes (
+  task_id TEXT PRIMARY KEY,
+  repo_dir TEXT NOT NULL,
+  worktree_path TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  base_commit TEXT NOT NULL,
+  head_commit TEXT NOT NULL,
+  target_branch TEXT NOT NULL,
+  files TEXT NOT NULL,
+  stat TEXT NOT NULL,
+  patch TEXT NOT NULL,
+  status TEXT NOT NULL,
+  hold INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  decided_at INTEGER,
+  decided_by TEXT,
+  merge_commit TEXT,
+  error TEXT
+);
+CREATE INDEX pending_changes_by_status ON pending_changes(status, created_at);
+`,
+  },
 ];
+

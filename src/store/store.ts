@@ -6,6 +6,13 @@
  *
  * Single writer: one host process owns a COLONY_HOME (see runner/host-lock),
  * so the audit chain's last hash can be kept in memory.
+ *
+ * Group commit (`grouped`): a hot path that runs many small writes (the local
+ * pool starting and finishing tasks) queues them; every write queued in one
+ * event-loop turn commits in one SQLite transaction, each in its own savepoint
+ * so a failing write rolls back alone, and each caller's promise settles only
+ * after the commit. Any other write or a full reload first flushes the queue,
+ * so the store sees writes in the order they were asked for.
  */
 import { auditHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditRecord, type ChainCheck } from '../core/audit-chain.js';
 import { ColonyError } from '../core/errors.js';
@@ -73,6 +80,14 @@ export interface AuditFilter {
 
 type Listener = (events: EventRecord[]) => void;
 
+interface GroupedWrite {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 export class Store {
   readonly db: Db;
   private lastHash: string;
@@ -82,6 +97,9 @@ export class Store {
   private pendingEvents: EventRecord[] = [];
   private readonly now: () => number;
   private readonly st;
+  private readonly tx: <T>(fn: () => T) => T;
+  private group: GroupedWrite[] = [];
+  private groupScheduled = false;
 
   static open(file: string, now: () => number = Date.now): Store {
     return new Store(openDb(file), now);
@@ -94,6 +112,10 @@ export class Store {
     this.lastHash = last?.hash ?? GENESIS_HASH;
     this.nextAuditId = (last?.id ?? 0) + 1;
     this.seq = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM tasks').get() as { s: number }).s;
+    // One wrapper for every transaction (better-sqlite3 builds a new one per db.transaction call);
+    // nested calls become savepoints.
+    const run = db.transaction((fn: () => unknown) => fn());
+    this.tx = <T>(fn: () => T): T => run(fn) as T;
     this.st = {
       insertGraph: db.prepare('INSERT INTO graphs (id, name, budget_usd, submitted_by, workspace, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       insertTask: db.prepare(`INSERT INTO tasks (id, seq, graph_id, title, prompt, engine, model, budget_usd, workspace, target, lane,
@@ -104,7 +126,7 @@ export class Store {
       setState: db.prepare('UPDATE tasks SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING submitted_by, graph_id'),
       insertEvent: db.prepare('INSERT INTO events (at, kind, task_id, owner, data) VALUES (?, ?, ?, ?, ?)'),
       insertAudit: db.prepare('INSERT INTO audit (id, at, actor, origin, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      bumpAttempt: db.prepare('UPDATE tasks SET attempt = attempt + 1 WHERE id = ? RETURNING attempt'),
+      bumpAttempt: db.prepare('UPDATE tasks SET attempt = attempt + 1 WHERE id = ? RETURNING attempt, submitted_by'),
       insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, state, engine, model, worker_id, route_rule, route_explanation, started_at)
         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`),
       endAttempt: db.prepare(`UPDATE attempts SET state = @state, engine = COALESCE(@engine, engine), model = COALESCE(@model, model),
@@ -113,10 +135,12 @@ export class Store {
         WHERE task_id = @task_id AND attempt = @attempt AND finished_at IS NULL`),
       addTaskCost: db.prepare(`UPDATE tasks SET cost_usd = cost_usd + @cost, cost_unknown = MAX(cost_unknown, @unknown),
         tokens_in = tokens_in + @input, tokens_out = tokens_out + @output, tokens_cache_read = tokens_cache_read + @cache_read,
-        tokens_cache_write = tokens_cache_write + @cache_write WHERE id = @task_id`),
+        tokens_cache_write = tokens_cache_write + @cache_write WHERE id = @task_id RETURNING submitted_by`),
       insertOutput: db.prepare('INSERT INTO task_output (task_id, attempt, stream, text, at) VALUES (?, ?, ?, ?, ?)'),
       getTask: db.prepare('SELECT * FROM tasks WHERE id = ?'),
       depsOf: db.prepare('SELECT depends_on FROM edges WHERE task_id = ?'),
+      attemptsOf: db.prepare('SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt'),
+      ownerOf: db.prepare('SELECT submitted_by FROM tasks WHERE id = ?'),
       setApproved: db.prepare('UPDATE tasks SET approved = 1 WHERE id = ?'),
       getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
       putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -124,7 +148,9 @@ export class Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.flushGroup();
+    this.db.close();
   }
 
   /** Live events are published to listeners only after their transaction committed. */
@@ -136,10 +162,11 @@ export class Store {
   /** Runs fn in one transaction; events and audit records it appends commit or vanish together. */
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
+    if (this.group.length > 0) this.flushGroup();
     const saved = { hash: this.lastHash, id: this.nextAuditId };
     let result: T;
     try {
-      result = this.db.transaction(fn)();
+      result = this.tx(fn);
     } catch (e) {
       this.lastHash = saved.hash;
       this.nextAuditId = saved.id;
@@ -150,6 +177,52 @@ export class Store {
     this.pendingEvents = [];
     if (events.length > 0) for (const l of this.listeners) l(events);
     return result;
+  }
+
+  /**
+   * Group commit: runs fn in the transaction shared by every write queued in
+   * this event-loop turn, in its own savepoint (if fn throws, only its writes
+   * roll back and only its promise rejects). Resolves with fn's result after
+   * the commit; if the commit fails, every write of the group rejects with E_STORE.
+   */
+  grouped<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.group.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        setImmediate(() => {
+          this.groupScheduled = false;
+          if (this.db.open) this.flushGroup();
+        });
+      }
+    });
+  }
+
+  /** Commits the queued grouped writes now (also done before any other write, a reload and close). */
+  flushGroup(): void {
+    const items = this.group;
+    if (items.length === 0) return;
+    this.group = [];
+    const outcomes: Outcome[] = [];
+    try {
+      this.transaction(() => {
+        for (const item of items) {
+          const o = this.savepoint(item.fn);
+          // SQLite may roll back the whole transaction on some errors (disk full, I/O):
+          // then the writes before this one are gone too, so the group fails as a whole.
+          if (!o.ok && !this.db.inTransaction) throw o.error;
+          outcomes.push(o);
+        }
+      });
+    } catch (e) {
+      for (const item of items) item.reject(e);
+      return;
+    }
+    items.forEach((item, i) => {
+      const o = outcomes[i] as Outcome;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
   }
 
   // ---- writes ------------------------------------------------------------
@@ -190,10 +263,11 @@ export class Store {
   /** assigned → running plus a new attempt row; returns the attempt number. */
   startAttempt(taskId: string, info: AttemptStart, trs: readonly Transition[], who: Actor): number {
     return this.transaction(() => {
-      const { attempt } = this.st.bumpAttempt.get(taskId) as { attempt: number };
+      const bumped = this.st.bumpAttempt.get(taskId) as { attempt: number; submitted_by: string } | undefined;
+      if (!bumped) throw new ColonyError('E_NOT_FOUND', `no task ${taskId}`);
+      const { attempt, submitted_by: owner } = bumped;
       this.st.insertAttempt.run(taskId, attempt, info.engine, info.model, info.worker_id, info.route_rule, info.route_explanation, this.now());
       this.applyTransitions(trs, who);
-      const owner = this.ownerOf(taskId);
       this.event('attempt.started', taskId, owner, { attempt, ...info });
       return attempt;
     });
@@ -207,9 +281,9 @@ export class Store {
         cost_source: end.cost_source, ...end.usage, error_code: end.error_code, summary: end.summary.slice(0, 4000),
       }).changes;
       if (changed === 0) throw new ColonyError('E_INVALID_TRANSITION', `attempt ${attempt} of task ${taskId} is not running`);
-      this.st.addTaskCost.run({ task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage });
+      const row = this.st.addTaskCost.get({ task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage }) as { submitted_by: string } | undefined;
       this.audit({ at, ...who, action: 'attempt.finished', target: taskId, detail: { attempt, state: end.state, cost_usd: end.cost_usd, error_code: end.error_code } });
-      this.event('attempt.finished', taskId, this.ownerOf(taskId), { attempt, ...end, summary: end.summary.slice(0, 500) });
+      this.event('attempt.finished', taskId, row?.submitted_by ?? null, { attempt, ...end, summary: end.summary.slice(0, 500) });
       this.applyTransitions(trs, who);
     });
   }
@@ -256,7 +330,7 @@ export class Store {
   }
 
   attemptsOf(id: string): AttemptRow[] {
-    return this.db.prepare('SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt').all(id) as AttemptRow[];
+    return this.st.attemptsOf.all(id) as AttemptRow[];
   }
 
   outputOf(id: string, opts: { attempt?: number; after_id?: number; limit?: number } = {}): OutputRow[] {
@@ -279,6 +353,7 @@ export class Store {
 
   /** Every task with its dependencies, for rebuilding the scheduler at start. One pass over each table. */
   loadAll(): StoredTask[] {
+    if (!this.db.inTransaction) this.flushGroup(); // the rebuilt scheduler must see every write already decided
     const rows = this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[];
     return this.withDeps(rows);
   }
@@ -368,7 +443,20 @@ export class Store {
   }
 
   private ownerOf(taskId: string): string | null {
-    return (this.db.prepare('SELECT submitted_by FROM tasks WHERE id = ?').get(taskId) as { submitted_by: string } | undefined)?.submitted_by ?? null;
+    return (this.st.ownerOf.get(taskId) as { submitted_by: string } | undefined)?.submitted_by ?? null;
+  }
+
+  /** fn in a savepoint; on failure its SQL, audit-chain head and events roll back alone. */
+  private savepoint(fn: () => unknown): Outcome {
+    const saved = { hash: this.lastHash, id: this.nextAuditId, events: this.pendingEvents.length };
+    try {
+      return { ok: true, value: this.tx(fn) };
+    } catch (e) {
+      this.lastHash = saved.hash;
+      this.nextAuditId = saved.id;
+      this.pendingEvents.length = saved.events;
+      return { ok: false, error: wrapStoreError(e) };
+    }
   }
 
   private withDeps(rows: TaskRow[]): StoredTask[] {
