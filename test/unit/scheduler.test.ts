@@ -168,4 +168,26 @@ describe('Scheduler', () => {
     s.start('n0');
     expect(s.finish('n0', 'failed', 'x')).toHaveLength(100_000);
   });
+
+  it('holds a task that ran until its change is decided, keeping dependents waiting', () => {
+    const s = new Scheduler();
+    s.add([t('edit'), t('after', ['edit'])]);
+    s.claim('host', 1);
+    s.start('edit');
+    expect(s.holdAfterRun('edit', 'change pending').map((x) => x.to)).toEqual(['awaiting_approval']);
+    expect(s.state('after')).toBe('waiting');
+    expect(() => s.approve('edit')).toThrow(/pending change/);
+    expect(s.expireWaits(Number.MAX_SAFE_INTEGER)).toEqual([]);
+    expect(s.settleHeld('edit', true, 'approved').map((x) => `${x.id}:${x.to}`)).toEqual(['edit:succeeded', 'after:ready']);
+  });
+
+  it('a rejected held change fails the task and its dependents', () => {
+    const s = new Scheduler();
+    s.add([t('edit'), t('after', ['edit'])]);
+    s.claim('host', 1);
+    s.start('edit');
+    s.holdAfterRun('edit', 'change pending');
+    expect(s.settleHeld('edit', false, 'rejected').map((x) => `${x.id}:${x.to}`)).toEqual(['edit:failed', 'after:upstream_failed']);
+    expect(() => s.settleHeld('edit', true, 'again')).toThrow(/not waiting/);
+  });
 });
