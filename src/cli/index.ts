@@ -10,6 +10,7 @@ import { registerRun } from './run.js';
 import { registerGraph } from './graph.js';
 import { registerAudit } from './audit.js';
 import { registerExtraCommands } from './commands.js';
+import { registerWorker } from './worker.js';
 
 export function exitCodeFor(e: ColonyError): number {
   if (e.code === 'E_NO_HOST') return 3;
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerGraph(program);
   registerAudit(program);
   registerExtraCommands(program);
+  registerWorker(program); // colony worker (src/cli/worker.ts)
   return program;
 }
 

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { ColonyError } from '../core/errors.js';
 import { loadConfig, resolveHome } from '../runner/home.js';
-import { startHost } from '../server/host-server.js';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readGraphFile } from '../runner/graph-file.js';
 import type { Host } from '../runner/host.js';
@@ -13,7 +13,7 @@ import type { Host } from '../runner/host.js';
 function submitDemoGraphs(host: Host): string[] {
   if (host.store.listGraphs(1).length > 0) return [];
   const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
-  const workspace = join(host.paths.home, 'demo-workspace');
+  const workspace = join(tmpdir(), 'colony-demo');
   mkdirSync(workspace, { recursive: true });
   const files = readdirSync(dir).filter((f) => /^(release|flaky-pipeline)\.(json|ya?ml)$/.test(f)).sort();
   return files.map((f) => host.service.submitGraph(readGraphFile(join(dir, f)), {
@@ -32,6 +32,7 @@ interface ServeFlags {
   pretty?: boolean;
   quiet?: boolean;
   demo?: boolean;
+  lanCode?: string;
 }
 
 function port(name: string, v: string): number {
@@ -48,6 +49,7 @@ export function registerServe(program: Command): void {
     .option('--admin-port <port>', 'admin app port (always bound to 127.0.0.1)', '8080')
     .option('--user-port <port>', 'user app port', '8081')
     .option('--host-ip <addr>', 'address the user app binds to (default 0.0.0.0)')
+    .option('--lan-code <code>', 'LAN visitors must enter this access code ("auto": generate one and print it); default: config lan.access_code')
     .option('--concurrency <n>', 'local tasks run at the same time (default: config runner.concurrency)')
     .option('--home <dir>', 'colony home (default $COLONY_HOME or ./.colony)')
     .option('--config <file>', 'config file (default ./colony.config.json)')
@@ -60,13 +62,16 @@ export function registerServe(program: Command): void {
       const concurrency = f.concurrency === undefined ? undefined : Number(f.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new ColonyError('E_BAD_INPUT', '--concurrency must be a positive integer');
       const logger = f.quiet ? false : f.pretty ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : { level: 'warn' };
-      const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, hostIp: f.hostIp, concurrency, logger });
+      if (f.lanCode !== undefined && f.lanCode !== 'auto' && f.lanCode.replace(/[\s-]/g, '').length < 4) throw new ColonyError('E_BAD_INPUT', '--lan-code must have at least 4 characters (or be "auto")');
+      // Loaded here, not at the top: every other command (status, submit, ...) would pay for fastify's start-up.
+      const { startHost } = await import('../server/host-server.js');
+      const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, hostIp: f.hostIp, concurrency, logger, lanCode: f.lanCode });
       const demo = f.demo ? submitDemoGraphs(h.host) : [];
       const lines = [
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
         `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
-        h.userUrl ? `  LAN app:   ${h.userUrl}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
+        h.userUrl ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
         `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}`,
         demo.length ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)` : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
       ];

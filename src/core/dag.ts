@@ -26,29 +26,44 @@ export interface GraphProblem {
  */
 export function validateGraph(nodes: readonly GraphNode[], isKnown: (id: string) => boolean = () => false): GraphProblem[] {
   const problems: GraphProblem[] = [];
-  const byId = new Map<string, GraphNode>();
+  // Ids → indices once; the edges inside the batch are resolved in the same pass as the checks
+  // and kept as index lists (CSR) for the cycle search: one Map lookup per edge in all.
+  const index = new Map<string, number>();
+  const list: GraphNode[] = [];
   for (const n of nodes) {
-    if (byId.has(n.id)) {
+    if (index.has(n.id)) {
       problems.push({ code: 'E_DUPLICATE_ID', task: n.id, message: `task id "${n.id}" is used more than once` });
       continue;
     }
-    byId.set(n.id, n);
+    index.set(n.id, list.length);
+    list.push(n);
   }
-  for (const n of byId.values()) {
-    const seen = new Set<string>();
-    for (const dep of n.depends_on) {
+  const depStart = new Int32Array(list.length + 1);
+  const depList: number[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const n = list[i] as GraphNode;
+    const deps = n.depends_on;
+    depStart[i] = depList.length;
+    // Repeats: a short list is scanned (no Set per task — this runs for every task of a 100k graph).
+    const seen = deps.length > 16 ? new Set<string>() : null;
+    for (let d = 0; d < deps.length; d++) {
+      const dep = deps[d] as string;
+      const j = dep === n.id ? -1 : index.get(dep);
       if (dep === n.id) {
         problems.push({ code: 'E_SELF_DEP', task: n.id, message: `task "${n.id}" depends on itself` });
-      } else if (!byId.has(dep) && !isKnown(dep)) {
+      } else if (j === undefined && !isKnown(dep)) {
         problems.push({ code: 'E_UNKNOWN_DEP', task: n.id, message: `task "${n.id}" depends on unknown task "${dep}"` });
-      } else if (seen.has(dep)) {
+      } else if (seen ? seen.has(dep) : deps.indexOf(dep) < d) {
         problems.push({ code: 'E_DUPLICATE_ID', task: n.id, message: `task "${n.id}" lists dependency "${dep}" twice` });
+      } else if (j !== undefined) {
+        depList.push(j);
       }
-      seen.add(dep);
+      seen?.add(dep);
     }
   }
+  depStart[list.length] = depList.length;
   if (problems.length > 0) return problems;
-  const cycle = findCycle(byId);
+  const cycle = cycleIn(list, depStart, depList);
   if (cycle) {
     problems.push({
       code: 'E_CYCLE',
@@ -62,50 +77,84 @@ export function validateGraph(nodes: readonly GraphNode[], isKnown: (id: string)
 
 /** Kahn's algorithm over the batch; returns one cycle as a closed path (a → b → a) or null. */
 export function findCycle(byId: ReadonlyMap<string, GraphNode>): string[] | null {
-  const indegree = new Map<string, number>();
-  const dependents = new Map<string, string[]>();
-  for (const n of byId.values()) {
-    let d = 0;
+  const list = [...byId.values()];
+  const index = new Map<string, number>();
+  list.forEach((n, i) => index.set(n.id, i));
+  const depStart = new Int32Array(list.length + 1);
+  const depList: number[] = [];
+  list.forEach((n, i) => {
+    depStart[i] = depList.length;
     for (const dep of n.depends_on) {
-      if (!byId.has(dep)) continue;
-      d++;
-      let list = dependents.get(dep);
-      if (!list) dependents.set(dep, (list = []));
-      list.push(n.id);
+      const j = index.get(dep);
+      if (j !== undefined) depList.push(j);
     }
-    indegree.set(n.id, d);
-  }
-  const queue: string[] = [];
-  for (const [id, d] of indegree) if (d === 0) queue.push(id);
-  let sorted = 0;
-  for (let i = 0; i < queue.length; i++) {
-    const id = queue[i] as string;
-    sorted++;
-    for (const child of dependents.get(id) ?? []) {
-      const d = (indegree.get(child) ?? 0) - 1;
-      indegree.set(child, d);
-      if (d === 0) queue.push(child);
+  });
+  depStart[list.length] = depList.length;
+  return cycleIn(list, depStart, depList);
+}
+
+/**
+ * Kahn over index arrays: node i depends on depList[depStart[i] .. depStart[i+1]) (edges inside
+ * the batch only, in declared order). Counters and adjacency are typed arrays, so a 100k-task
+ * graph allocates a handful of arrays, not an object per node. If nodes are left unsorted, walks
+ * their dependencies to name one cycle.
+ */
+function cycleIn(list: readonly GraphNode[], depStart: Int32Array, depList: readonly number[]): string[] | null {
+  const n = list.length;
+  const outDegree = new Int32Array(n);
+  for (const j of depList) outDegree[j] = (outDegree[j] as number) + 1;
+  // dependents of node j: childList[childStart[j] .. childStart[j+1])
+  const childStart = new Int32Array(n + 1);
+  for (let j = 0; j < n; j++) childStart[j + 1] = (childStart[j] as number) + (outDegree[j] as number);
+  const fill = childStart.slice(0, n);
+  const childList = new Int32Array(depList.length);
+  const indegree = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const end = depStart[i + 1] as number;
+    indegree[i] = end - (depStart[i] as number);
+    for (let e = depStart[i] as number; e < end; e++) {
+      const j = depList[e] as number;
+      childList[fill[j] as number] = i;
+      fill[j] = (fill[j] as number) + 1;
     }
   }
-  if (sorted === byId.size) return null;
+  const queue = new Int32Array(n);
+  let tail = 0;
+  for (let i = 0; i < n; i++) if (indegree[i] === 0) queue[tail++] = i;
+  for (let head = 0; head < tail; head++) {
+    const j = queue[head] as number;
+    const end = childStart[j + 1] as number;
+    for (let e = childStart[j] as number; e < end; e++) {
+      const child = childList[e] as number;
+      indegree[child] = (indegree[child] as number) - 1;
+      if (indegree[child] === 0) queue[tail++] = child;
+    }
+  }
+  if (tail === n) return null;
   // Every node left with indegree > 0 has a dependency that is also left, so
   // following dependencies from any of them must revisit a node: that's a cycle.
-  const start = [...indegree].find(([, d]) => d > 0)?.[0];
-  if (start === undefined) return null;
-  const order: string[] = [];
-  const position = new Map<string, number>();
-  let cur: string = start;
-  while (!position.has(cur)) {
-    position.set(cur, order.length);
+  let start = -1;
+  for (let i = 0; i < n && start < 0; i++) if ((indegree[i] as number) > 0) start = i;
+  if (start < 0) return null;
+  const order: number[] = [];
+  const position = new Int32Array(n).fill(-1);
+  let cur = start;
+  while (position[cur] === -1) {
+    position[cur] = order.length;
     order.push(cur);
-    const node = byId.get(cur);
-    const next = node?.depends_on.find((dep) => (indegree.get(dep) ?? 0) > 0);
-    if (next === undefined) return null;
+    let next = -1;
+    const end = depStart[cur + 1] as number;
+    for (let e = depStart[cur] as number; e < end && next < 0; e++) {
+      const j = depList[e] as number;
+      if ((indegree[j] as number) > 0) next = j;
+    }
+    if (next < 0) return null;
     cur = next;
   }
   // order runs along "depends on" edges; report it in the same direction, closed.
-  const cyc = order.slice(position.get(cur));
-  cyc.push(cur);
+  const ids = (i: number): string => (list[i] as GraphNode).id;
+  const cyc = order.slice(position[cur]).map(ids);
+  cyc.push(ids(cur));
   return cyc;
 }
 

@@ -10,7 +10,7 @@
  * itself) only after its write committed.
  */
 import type { AttemptOutcome, Engine, EngineEvent } from '../core/engine.js';
-import { toColonyError } from '../core/errors.js';
+import { isColonyError, toColonyError } from '../core/errors.js';
 import { ZERO_USAGE } from '../core/task.js';
 import type { Transition } from '../core/scheduler.js';
 import { SYSTEM } from '../store/store.js';
@@ -82,6 +82,7 @@ export class LocalPool {
   private stopped = true;
   private readonly running = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
+  private readonly unsettled = new Map<string, () => void>();
 
   constructor(private readonly o: PoolOptions) {
     this.slots = Array.from({ length: o.concurrency }, (_, i) => ({
@@ -107,6 +108,7 @@ export class LocalPool {
   start(): void {
     this.stopped = false;
     this.timer = setInterval(() => {
+      this.retryUnsettled();
       try {
         this.o.service.expireWaits();
       } catch {
@@ -193,15 +195,19 @@ export class LocalPool {
     try {
       await this.attempt(slot, task);
     } catch (e) {
-      // Anything unexpected ends the task as failed rather than leaving it assigned forever.
+      // Anything unexpected ends the task as failed rather than leaving it assigned forever;
+      // a task that never started because the store refused a write goes back to the queue.
       const err = toColonyError(e);
-      const st = service.scheduler.state(task.id);
-      if (st === 'assigned' || st === 'running') {
-        try {
-          service.persist(service.scheduler.finish(task.id, 'failed', `${err.code}: ${err.message}`), SYSTEM);
-        } catch {
-          /* store unavailable; recovery on next start requeues it */
-        }
+      const release = (): void => {
+        const sched = service.scheduler;
+        const st = sched.state(task.id);
+        if (st === 'assigned' && err.code === 'E_STORE') service.persist(sched.requeue(task.id, `requeued: ${err.message}`), SYSTEM);
+        else if (st === 'assigned' || st === 'running') service.persist(sched.finish(task.id, 'failed', `${err.code}: ${err.message}`), SYSTEM);
+      };
+      try {
+        release();
+      } catch {
+        this.settleLater(task.id, release); // store unavailable: retried every tick
       }
     } finally {
       slot.status = 'idle';
@@ -231,10 +237,12 @@ export class LocalPool {
       return;
     }
     const allowed = verdict.verdict === 'allow' ? verdict : { prompt: undefined, workspace: undefined };
-    const previous = service.store
-      .attemptsOf(task.id)
-      .filter((a) => a.finished_at !== null)
-      .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
+    const previous = task.attempt === 0
+      ? [] // first attempt: no history to read
+      : service.store
+        .attemptsOf(task.id)
+        .filter((a) => a.finished_at !== null)
+        .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
     const remaining = Math.max(0, task.budget_usd - task.cost_usd);
     let choice: RouteChoice;
     let prepared: PreparedWorkspace | undefined;
@@ -246,15 +254,7 @@ export class LocalPool {
       service.persist(sched.finish(task.id, 'failed', `${err.code}: ${err.message}`), SYSTEM);
       return;
     }
-    const attempt = service.store.startAttempt(
-      task.id,
-      { engine: choice.engine.name, model: choice.model, worker_id: slot.id, route_rule: choice.rule, route_explanation: choice.explanation },
-      sched.start(task.id),
-      SYSTEM,
-    );
-    slot.engine = choice.engine.name;
-    slot.model = choice.model;
-    this.publishSlot(slot);
+    const attempt = await this.startAttempt(slot, task, choice);
     let outcome = await this.drive(slot, task, attempt, choice, prepared?.workspace ?? allowed.workspace ?? task.workspace, remaining, allowed.prompt);
     let hold = false;
     if (prepared) {
@@ -268,6 +268,29 @@ export class LocalPool {
       }
     }
     await this.finish(task, attempt, outcome, slot.cancelReason, hold);
+  }
+
+  /** assigned → running with its attempt row and the slot's card, in the next group commit; the engine starts after it committed. */
+  private async startAttempt(slot: Slot, task: StoredTask, choice: RouteChoice): Promise<number> {
+    const { service } = this.o;
+    const trs = service.scheduler.start(task.id);
+    try {
+      return await service.store.grouped(() => {
+        const attempt = service.store.startAttempt(
+          task.id,
+          { engine: choice.engine.name, model: choice.model, worker_id: slot.id, route_rule: choice.rule, route_explanation: choice.explanation },
+          trs,
+          SYSTEM,
+        );
+        slot.engine = choice.engine.name;
+        slot.model = choice.model;
+        this.publishSlotNow(slot);
+        return attempt;
+      });
+    } catch (e) {
+      service.resync();
+      throw e;
+    }
   }
 
   private async drive(slot: Slot, task: StoredTask, attempt: number, choice: RouteChoice, workspace: string, budget: number, cleanPrompt: string | undefined): Promise<AttemptOutcome> {
@@ -336,35 +359,74 @@ export class LocalPool {
     const { service } = this.o;
     const sched = service.scheduler;
     const budgetStop = cancelReason?.startsWith('budget') ?? false;
-    let trs: Transition[];
-    let state: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
-    if (outcome.ok) {
-      state = 'succeeded';
-      trs = hold ? sched.holdAfterRun(task.id, 'change pending approval') : sched.finish(task.id, 'succeeded', outcome.summary);
-    } else if (cancelReason && !budgetStop) {
-      state = 'cancelled';
-      trs = sched.finish(task.id, 'cancelled', cancelReason);
-    } else {
-      state = outcome.error_code === 'E_TIMEOUT' ? 'timed_out' : 'failed';
-      const reason = budgetStop ? (cancelReason as string) : `${outcome.error_code ?? 'E_ENGINE'}: ${outcome.summary}`;
-      const retryable = !budgetStop && outcome.error_code !== 'E_BUDGET';
-      trs = attempt < task.max_attempts && retryable
-        ? sched.requeue(task.id, `retry after attempt ${attempt}/${task.max_attempts}: ${reason}`)
-        : sched.finish(task.id, state, reason);
-    }
-    try {
-      await service.store.grouped(() =>
-        service.store.finishAttempt(
-          task.id,
-          attempt,
-          { state, engine: outcome.engine, model: outcome.model, cost_usd: outcome.cost_usd, cost_source: outcome.cost_source, usage: outcome.usage, error_code: outcome.error_code, summary: outcome.summary },
-          trs,
-          SYSTEM,
-        ),
+    type End = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+    // Decides (and applies to the scheduler) the task's next state; called again if the write is retried.
+    const decide = (): { state: End; trs: Transition[] } => {
+      let trs: Transition[];
+      let state: End;
+      if (outcome.ok) {
+        state = 'succeeded';
+        trs = hold ? sched.holdAfterRun(task.id, 'change pending approval') : sched.finish(task.id, 'succeeded', outcome.summary);
+      } else if (cancelReason && !budgetStop) {
+        state = 'cancelled';
+        trs = sched.finish(task.id, 'cancelled', cancelReason);
+      } else {
+        state = outcome.error_code === 'E_TIMEOUT' ? 'timed_out' : 'failed';
+        const reason = budgetStop ? (cancelReason as string) : `${outcome.error_code ?? 'E_ENGINE'}: ${outcome.summary}`;
+        const retryable = !budgetStop && outcome.error_code !== 'E_BUDGET';
+        // An auto-routed task gets one fallback attempt on a stronger engine even with max_attempts 1 (DESIGN §3).
+        const allowed = task.engine === 'auto' && outcome.engine !== 'exec' ? Math.max(task.max_attempts, 2) : task.max_attempts;
+        trs = attempt < allowed && retryable
+          ? sched.requeue(task.id, `retry after attempt ${attempt}/${task.max_attempts}: ${reason}`)
+          : sched.finish(task.id, state, reason);
+      }
+      return { state, trs };
+    };
+    const write = (d: { state: End; trs: Transition[] }): void =>
+      service.store.finishAttempt(
+        task.id,
+        attempt,
+        { state: d.state, engine: outcome.engine, model: outcome.model, cost_usd: outcome.cost_usd, cost_source: outcome.cost_source, usage: outcome.usage, error_code: outcome.error_code, summary: outcome.summary },
+        d.trs,
+        SYSTEM,
       );
+    const first = decide();
+    try {
+      await service.store.grouped(() => write(first));
     } catch (e) {
-      service.resync();
-      throw e;
+      service.resync(); // memory back to what the store has: the task is still running there
+      if (!isStoreRefusal(e)) throw e;
+      // The result is known but the store refused it (e.g. disk full): keep it and write it once writes go through again.
+      this.settleLater(task.id, () => {
+        if (service.scheduler.state(task.id) !== 'running') return; // ended by someone else meanwhile (admin, kill switch)
+        try {
+          write(decide());
+        } catch (e2) {
+          service.resync();
+          throw e2;
+        }
+      });
+    }
+  }
+
+  /**
+   * A task this pool holds (assigned or running in the store) whose closing
+   * write the store refused: `write` is retried on every tick until it goes
+   * through, so the task neither stays assigned/running forever nor needs a
+   * restart once the disk has space again.
+   */
+  private settleLater(taskId: string, write: () => void): void {
+    this.unsettled.set(taskId, write);
+  }
+
+  private retryUnsettled(): void {
+    for (const [id, write] of this.unsettled) {
+      try {
+        write();
+        this.unsettled.delete(id);
+      } catch {
+        return; // the store still refuses; next tick
+      }
     }
   }
 
@@ -379,4 +441,9 @@ export class LocalPool {
     const { abort: _a, cancelReason: _c, ...view } = slot;
     this.o.service.store.publish('worker', slot.owner, { ...view });
   }
+}
+
+/** The store refused a write (disk full, read-only, I/O): worth retrying later, unlike a logic error. */
+function isStoreRefusal(e: unknown): boolean {
+  return isColonyError(e) && e.code === 'E_STORE';
 }

@@ -5,8 +5,8 @@
 import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ColonyConfig } from '../core/config.js';
-import { ColonyError } from '../core/errors.js';
-import { createExecEngine } from '../engines/exec.js';
+import { createEngineRegistry } from '../engines/registry.js';
+import { createEngineRouting } from './engine-routing.js';
 import { runGateway, compileGatewayConfig } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
 import type { Killswitch } from '../safety/killswitch.js';
@@ -74,12 +74,10 @@ export function createEnvFor(config: ColonyConfig, env: NodeJS.ProcessEnv): (tas
 }
 
 export function createRouting(d: RoutingDeps): Routing {
-  const exec = createExecEngine({ killGraceMs: d.config.runner.kill_grace_ms });
+  const registry = createEngineRegistry(d.config, { env: d.env });
+  const engines = createEngineRouting({ config: d.config, store: d.store, registry, env: d.env });
   return {
-    route: (task) => {
-      if (task.engine === 'exec') return { engine: exec, model: null, rule: 'forced', explanation: 'engine exec requested by the task' };
-      throw new ColonyError('E_ENGINE_MISSING', `engine "${task.engine}" is not available yet`);
-    },
+    route: (task, ctx) => engines.route(task, ctx),
     gate: createGate(d),
     envFor: createEnvFor(d.config, d.env),
   };

@@ -14,6 +14,7 @@ import { isTerminal, type TaskSpec } from '../core/task.js';
 import type { ColonyConfig } from '../core/config.js';
 import { SYSTEM, type Actor, type NewTask, type Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
+import { ChangeStore } from '../store/changes.js';
 
 export interface SubmitOptions {
   submittedBy: string; // 'admin' or 'session:<id>'
@@ -135,6 +136,12 @@ export class TaskService {
     });
   }
 
+  /** A task held for its pending change: approved → succeeded, rejected → failed. */
+  settleHeld(id: string, ok: boolean, reason: string, who: Actor): Transition[] {
+    this.requireTask(id);
+    return this.mutate(who, () => this.scheduler.settleHeld(id, ok, reason));
+  }
+
   reject(id: string, who: Actor): Transition[] {
     const t = this.requireTask(id);
     if (t.state !== 'awaiting_approval') throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${t.state}, not awaiting_approval`);
@@ -160,7 +167,7 @@ export class TaskService {
     this.requireTask(id);
     return this.mutate(who, () => {
       const trs = this.scheduler.dropEdge(id, dep);
-      this.store.db.prepare('DELETE FROM edges WHERE task_id = ? AND depends_on = ?').run(id, dep);
+      this.store.deleteEdge(id, dep);
       this.store.appendAudit({ ...who, action: 'task.drop_edge', target: id, detail: { depends_on: dep } });
       return trs;
     });
@@ -205,6 +212,7 @@ export class TaskService {
   private reload(): void {
     const s = new Scheduler();
     const all = this.store.loadAll();
+    const held = new Set(new ChangeStore(this.store).heldTaskIds());
     s.add(
       all.map((t) => ({
         id: t.id,
@@ -213,6 +221,7 @@ export class TaskService {
         state: t.state,
         lane: t.lane,
         wait_deadline: t.wait_timeout_s === null ? null : t.created_at + t.wait_timeout_s * 1000,
+        held_after_run: held.has(t.id),
       })),
     );
     // add() may derive transitions the store has not seen (e.g. a crash between

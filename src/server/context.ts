@@ -1,6 +1,7 @@
 /** What both apps need from the host, as a narrow interface so tests can build one on a temp home. */
 import type { Host } from '../runner/host.js';
 import type { SlotView } from '../runner/pool.js';
+import type { ChangeService } from '../runner/change-service.js';
 
 export interface WorkerView extends Omit<SlotView, 'kind'> {
   kind: 'local' | 'remote';
@@ -15,6 +16,8 @@ export interface ServerContext {
   adminPort: () => number;
   webRoot: string | null;
   startedAt: number;
+  /** Pending changes of host-run tasks (approve merges, reject discards). */
+  changes?: ChangeService;
   /** Extra workers besides the local pool (remote workers, when that layer is wired). */
   remoteWorkers?: () => WorkerView[];
   /** Cancels a running remote task; false when no remote worker holds it. */

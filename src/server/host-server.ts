@@ -16,7 +16,10 @@ import { loadOrCreateSecret, type HomePaths } from '../runner/home.js';
 import { openHost, type Host } from '../runner/host.js';
 import { buildAdminApp } from './admin/app.js';
 import { buildUserApp } from './user/app.js';
+import { generateAccessCode } from './user/deps.js';
 import type { ServerContext } from './context.js';
+import { ChangeService } from '../runner/change-service.js';
+import { closeLiveStreams } from './live.js';
 
 export interface ServeOptions {
   paths: HomePaths;
@@ -30,6 +33,8 @@ export interface ServeOptions {
   logger?: boolean | object;
   env?: NodeJS.ProcessEnv;
   webRoot?: string | null;
+  /** LAN access code: a code, 'auto' (generate one), null (none); undefined: config lan.access_code. */
+  lanCode?: string | null;
 }
 
 export interface RunningHost {
@@ -40,6 +45,8 @@ export interface RunningHost {
   adminUrl: string;
   adminTokenUrl: string;
   userUrl: string | null;
+  /** The LAN access code in force (print it), or null. */
+  lanCode: string | null;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -55,7 +62,8 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
   const host = openHost({ paths: o.paths, config: o.config, configFile: o.configFile, concurrency: o.concurrency, env: o.env });
   const adminToken = loadOrCreateSecret(o.paths.adminToken, () => randomBytes(24).toString('base64url'));
   let adminPort = o.adminPort;
-  const ctx: ServerContext = { host, adminToken, adminPort: () => adminPort, webRoot: o.webRoot === undefined ? defaultWebRoot() : o.webRoot, startedAt: Date.now() };
+  const lanCode = o.lanCode === 'auto' ? generateAccessCode() : o.lanCode === undefined ? o.config.lan.access_code : o.lanCode;
+  const ctx: ServerContext = { host, adminToken, adminPort: () => adminPort, webRoot: o.webRoot === undefined ? defaultWebRoot() : o.webRoot, startedAt: Date.now(), changes: new ChangeService(host.service) };
   let admin: FastifyInstance | null = null;
   let user: FastifyInstance | null = null;
   try {
@@ -63,7 +71,7 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
     await admin.listen({ host: '127.0.0.1', port: o.adminPort });
     adminPort = (admin.server.address() as AddressInfo).port;
     if (o.lan) {
-      user = await buildUserApp(ctx, { logger: o.logger });
+      user = await buildUserApp(ctx, { logger: o.logger, accessCode: lanCode });
       await user.listen({ host: o.hostIp ?? '0.0.0.0', port: o.userPort });
     }
   } catch (e) {
@@ -86,9 +94,12 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
     adminUrl,
     adminTokenUrl: `${adminUrl}?token=${adminToken}`,
     userUrl: user ? `http://${o.hostIp ?? lanAddressHint()}:${userPort}/` : null,
+    lanCode: user ? lanCode : null,
     async close(graceMs = o.config.runner.kill_grace_ms) {
       if (closed) return;
       closed = true;
+      // Open SSE streams never end on their own; end them or close() waits for the clients forever.
+      for (const app of [user, a]) if (app) closeLiveStreams(app.server);
       await Promise.allSettled([user?.close(), a.close()]);
       const stopping = host.pool.stop();
       const timer = setTimeout(() => host.pool.cancelAll('host shutting down'), graceMs);

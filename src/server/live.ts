@@ -4,6 +4,7 @@
  * (replayed from SQLite) and then the live tail. Each viewer passes a `view`
  * function: the stream a viewer receives is built for that viewer only.
  */
+import type { Server } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../store/store.js';
 import type { EventRecord } from '../store/rows.js';
@@ -13,6 +14,16 @@ export type EventView = (e: EventRecord) => EventRecord | null;
 const HEARTBEAT_MS = 15_000;
 const REPLAY_LIMIT = 5000;
 
+/** Open streams per HTTP server, so shutdown can end them: an SSE response never ends by itself and would hold `app.close()` forever. */
+const openStreams = new WeakMap<Server, Set<() => void>>();
+
+/** Ends every event stream served by this server (call before `app.close()`); clients reconnect with Last-Event-ID elsewhere or later. */
+export function closeLiveStreams(server: Server): void {
+  const set = openStreams.get(server);
+  if (!set) return;
+  for (const end of [...set]) end();
+}
+
 export function lastEventId(request: FastifyRequest): number {
   const header = request.headers['last-event-id'];
   const q = (request.query as Record<string, unknown> | undefined)?.['lastEventId'];
@@ -21,29 +32,29 @@ export function lastEventId(request: FastifyRequest): number {
   return Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
-export function formatSse(e: EventRecord): string {
-  return `id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify({ id: e.id, at: e.at, kind: e.kind, task_id: e.task_id, ...e.data })}\n\n`;
+/** The JSON an event is sent as, on SSE (`data:`) and on WebSocket streams alike. */
+export function eventJson(e: EventRecord): string {
+  return JSON.stringify({ id: e.id, at: e.at, kind: e.kind, task_id: e.task_id, ...e.data });
 }
 
-export function streamEvents(request: FastifyRequest, reply: FastifyReply, store: Store, view: EventView): void {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.write('retry: 2000\n\n');
-  let last = lastEventId(request);
-  // Subscribe before replaying so nothing committed in between is lost; drop duplicates by id.
+export function formatSse(e: EventRecord): string {
+  return `id: ${e.id}\nevent: ${e.kind}\ndata: ${eventJson(e)}\n\n`;
+}
+
+/**
+ * Calls `onEvent` once per event in id order: first those after `after`
+ * (replayed from SQLite; -1 = none, live tail only), then live ones.
+ * Subscribes before replaying so nothing committed in between is lost;
+ * duplicates are dropped by id. Returns the unsubscribe function.
+ */
+export function followEvents(store: Store, after: number, onEvent: (e: EventRecord) => void): () => void {
+  let last = after;
   const buffered: EventRecord[] = [];
   let replaying = true;
   const send = (e: EventRecord): void => {
     if (e.id <= last) return;
     last = e.id;
-    const v = view(e);
-    if (v) res.write(formatSse(v));
+    onEvent(e);
   };
   const unsubscribe = store.subscribe((events) => {
     if (replaying) buffered.push(...events);
@@ -59,11 +70,37 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
   }
   replaying = false;
   for (const e of buffered) send(e);
+  return unsubscribe;
+}
+
+export function streamEvents(request: FastifyRequest, reply: FastifyReply, store: Store, view: EventView): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+  const unsubscribe = followEvents(store, lastEventId(request), (e) => {
+    const v = view(e);
+    if (v) res.write(formatSse(v));
+  });
   const hb = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const server = request.server.server;
+  const streams = openStreams.get(server) ?? new Set<() => void>();
+  openStreams.set(server, streams);
   const close = (): void => {
     clearInterval(hb);
     unsubscribe();
+    streams.delete(end);
   };
+  const end = (): void => {
+    close();
+    res.end();
+  };
+  streams.add(end);
   request.raw.on('close', close);
   res.on('error', close);
 }

@@ -53,6 +53,11 @@ export class ChangeStore {
     return (rows as Row[]).map(fromRow);
   }
 
+  /** Tasks waiting in awaiting_approval for their change to be decided (rebuilt into the scheduler at start). */
+  heldTaskIds(): string[] {
+    return (this.store.db.prepare("SELECT task_id FROM pending_changes WHERE hold = 1 AND status IN ('pending', 'conflict')").all() as { task_id: string }[]).map((r) => r.task_id);
+  }
+
   decide(taskId: string, status: Exclude<ChangeStatus, 'pending'>, who: Actor, extra: { merge_commit?: string; error?: string } = {}): void {
     this.store.transaction(() => {
       this.store.db

@@ -296,6 +296,10 @@ export class Store {
     });
   }
 
+  deleteEdge(taskId: string, dependsOn: string): void {
+    this.db.prepare('DELETE FROM edges WHERE task_id = ? AND depends_on = ?').run(taskId, dependsOn);
+  }
+
   markApproved(taskId: string): void {
     this.st.setApproved.run(taskId);
   }

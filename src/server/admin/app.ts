@@ -10,6 +10,8 @@ import type { ServerContext } from '../context.js';
 import { installErrorHandling } from '../errors.js';
 import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
 import { registerAdminRoutes } from './routes.js';
+import { registerChangeRoutes } from './changes-routes.js';
+import { registerRemoteAdminRoutes } from '../../remote/routes.js';
 import { serveClient } from '../web.js';
 
 export interface AdminAppOptions {
@@ -44,6 +46,8 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
 
   if (ctx.webRoot) await app.register(fastifyStatic, { root: ctx.webRoot, prefix: '/assets/', decorateReply: false, index: false });
   registerAdminRoutes(app, ctx);
+  if (ctx.changes) registerChangeRoutes(app, ctx.changes);
+  registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/remote/routes.ts)
   return app;
 }
 

@@ -5,6 +5,7 @@ import { TASK_STATES, isTerminal, type TaskState } from '../../core/task.js';
 import type { Actor } from '../../store/store.js';
 import { allWorkers, statusOf, type ServerContext } from '../context.js';
 import { streamEvents } from '../live.js';
+import { registerAdminSessionRoutes } from './sessions.js';
 import { auditQuery, dropEdgeSchema, executeSchema, idParam, singleTaskGraph, taskQuery } from '../schemas.js';
 
 export function adminActor(request: FastifyRequest): Actor {
@@ -29,13 +30,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return reply.code(201).send(r);
   });
 
+  // One approve/reject for both things that wait for the admin: a queued task
+  // (LAN task asking for the host, safety needs_approval) and a pending change.
   app.post('/admin/approve/:id', async (request) => {
     const { id } = idParam.parse(request.params);
+    if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.approve(id, adminActor(request)) };
     return { id, transitions: service.approve(id, adminActor(request)) };
   });
 
   app.post('/admin/reject/:id', async (request) => {
     const { id } = idParam.parse(request.params);
+    if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.reject(id, adminActor(request)) };
     return { id, transitions: service.reject(id, adminActor(request)) };
   });
 
@@ -55,7 +60,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { state: killswitch.state() };
   });
 
-  app.get('/admin/sessions', async () => ({ sessions: [] as unknown[] }));
+  registerAdminSessionRoutes(app, ctx); // GET /admin/sessions, PATCH /admin/sessions/:id, POST /admin/sessions/:id/revoke
 
   app.get('/admin/audit', async (request) => {
     const q = auditQuery.parse(request.query);

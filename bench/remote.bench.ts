@@ -1,0 +1,191 @@
+/**
+ * Remote dispatch (issue 8): a real host (store on disk, user app on
+ * 127.0.0.1, WS /ws/remote-exec) and 32 worker agents paired through the real
+ * enrolment API, every protocol message signed and verified on both sides.
+ * Tasks are no-op: the workers run an Engine that ends at once, so what is
+ * measured is the protocol, the crypto, the fencing and the store.
+ *
+ *   full load: N tasks submitted at once → tasks/s, schedule-to-start, end-to-end
+ *   half load: tasks arriving (open loop) at half the full-load rate for a few seconds
+ *
+ * schedule-to-start = task ready → the host records TASK_ACCEPTED (task running);
+ * end-to-end        = task ready → the host records TASK_COMPLETED (task succeeded).
+ * Targets: ≥ 5,000 tasks/s; p99 schedule-to-start < 5 ms at half load.
+ *
+ *   npx tsx bench/remote.bench.ts [--tasks 10000] [--workers 32] [--slots 4] [--agents main|thread]
+ * `--agents thread` runs the 32 agents in a worker thread (same process, own
+ * core), as real workers on other machines do not use the host's CPU.
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parseConfig } from '../src/core/config.js';
+import { configureRemote, remoteOf } from '../src/remote/host-endpoint.js';
+import { pairWorker } from '../src/remote/worker-identity.js';
+import { openHost } from '../src/runner/host.js';
+import { resolveHome } from '../src/runner/home.js';
+import type { ServerContext } from '../src/server/context.js';
+import { buildUserApp } from '../src/server/user/app.js';
+import { SYSTEM } from '../src/store/store.js';
+import { isMain, machine, percentile, round, sleep, tempDir, writeResult } from './perf-kit.js';
+import { startAgents, type AgentSpec } from './remote-agents.js';
+
+export interface RemoteBenchOptions {
+  tasks?: number;
+  workers?: number;
+  slotsPerWorker?: number;
+  halfSeconds?: number;
+  agents?: 'main' | 'thread';
+}
+
+export interface LoadFigures {
+  tasks: number;
+  seconds: number;
+  tasks_per_s: number;
+  schedule_to_start_ms: { p50: number; p99: number; max: number };
+  end_to_end_ms: { p50: number; p99: number; max: number };
+  cpu_us_per_task: number;
+}
+
+export interface RemoteBenchResult {
+  benchmark: 'remote';
+  machine: ReturnType<typeof machine>;
+  workers: number;
+  slots_per_worker: number;
+  agents: 'main' | 'thread';
+  full: LoadFigures;
+  half: LoadFigures & { offered_per_s: number };
+  targets: { tasks_per_s: number; half_p99_schedule_to_start_ms: number };
+  pass: { tasks_per_s: boolean; half_p99_schedule_to_start_ms: boolean };
+}
+
+export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<RemoteBenchResult> {
+  const nTasks = o.tasks ?? 10_000;
+  const nWorkers = o.workers ?? 32;
+  const slots = o.slotsPerWorker ?? 4;
+  const mode = o.agents ?? 'main';
+  const tmp = tempDir('colony-bench-remote-');
+  const cfg = parseConfig({ lan: { rate_limit_read_per_min: 1_000_000, rate_limit_submit_per_min: 1_000_000 }, budget: { default_task_usd: 0 } });
+  if (!cfg.ok) throw new Error(cfg.problems.join('; '));
+  const host = openHost({ paths: resolveHome(join(tmp.dir, 'home')), config: cfg.config, concurrency: 1, lock: false });
+  const ctx: ServerContext = { host, adminToken: 'bench', adminPort: () => 0, webRoot: null, startedAt: Date.now() };
+  configureRemote(ctx, { slotsPerWorker: slots });
+  const app = await buildUserApp(ctx, { logger: false, accessCode: null });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const remote = remoteOf(ctx);
+  if (!remote) throw new Error('no remote host');
+  const owner = 'session:bench-user';
+  const specs: AgentSpec[] = [];
+  for (let i = 0; i < nWorkers; i++) {
+    const home = join(tmp.dir, `w${i}`);
+    mkdirSync(join(home, 'work'), { recursive: true });
+    const { code } = remote.pairing.createCode(owner, SYSTEM);
+    await pairWorker({ home, hostUrl: url, code, name: `bench-${i}`, engines: ['noop'], openToAdmin: false });
+    specs.push({ home, root: join(home, 'work'), concurrency: slots });
+  }
+  const agents = await startAgents(specs, mode);
+
+  // Timestamps per task from the store's committed events (the host's view).
+  const ready = new Map<string, number>();
+  const started = new Map<string, number>();
+  const finished = new Map<string, number>();
+  const unsubscribe = host.store.subscribe((events) => {
+    const t = performance.now();
+    for (const e of events) {
+      if (e.kind !== 'task.state' || e.task_id === null) continue;
+      if (e.data['to'] === 'running') started.set(e.task_id, t);
+      else if (e.data['to'] === 'succeeded') finished.set(e.task_id, t);
+    }
+  });
+  let seq = 0;
+  const submit = (n: number): void => {
+    const tasks = Array.from({ length: n }, () => ({ id: `t${seq++}`, prompt: 'noop', engine: 'noop', depends_on: [], trigger: 'all_success' as const }));
+    const r = host.service.submitGraph({ name: 'bench', tasks }, { submittedBy: owner, who: SYSTEM, workspace: tmp.dir, defaultTarget: 'own-worker', holdHostTasks: true });
+    const t = performance.now();
+    for (const id of r.task_ids) ready.set(id, t);
+  };
+  const waitAll = async (limitMs: number): Promise<void> => {
+    const deadline = Date.now() + limitMs;
+    while (finished.size < ready.size) {
+      if (Date.now() > deadline) throw new Error(`only ${finished.size}/${ready.size} tasks finished within ${limitMs} ms`);
+      await sleep(5);
+    }
+  };
+  const measure = (ids: string[], seconds: number, cpuUs: number): LoadFigures => {
+    const s2s = ids.map((id) => (started.get(id) ?? NaN) - (ready.get(id) ?? NaN));
+    const e2e = ids.map((id) => (finished.get(id) ?? NaN) - (ready.get(id) ?? NaN));
+    const stats = (v: number[]) => ({ p50: round(percentile(v, 50), 2), p99: round(percentile(v, 99), 2), max: round(Math.max(...v), 2) });
+    return { tasks: ids.length, seconds: round(seconds, 2), tasks_per_s: Math.round(ids.length / seconds), schedule_to_start_ms: stats(s2s), end_to_end_ms: stats(e2e), cpu_us_per_task: round(cpuUs / ids.length, 1) };
+  };
+  const reset = () => [ready, started, finished].forEach((m) => m.clear());
+
+  try {
+    submit(Math.min(2000, nTasks)); // warm-up: JIT, prepared statements, connections
+    await waitAll(120_000);
+    reset();
+
+    let cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    submit(nTasks);
+    await waitAll(600_000);
+    const fullIds = [...ready.keys()];
+    const fullSeconds = (Math.max(...finished.values()) - t0) / 1000;
+    let cpu = process.cpuUsage(cpu0);
+    const full = measure(fullIds, fullSeconds, cpu.user + cpu.system);
+    reset();
+
+    const rate = full.tasks_per_s / 2;
+    const seconds = o.halfSeconds ?? 5;
+    cpu0 = process.cpuUsage();
+    const h0 = performance.now();
+    let sent = 0;
+    while (performance.now() - h0 < seconds * 1000) {
+      const due = Math.floor(((performance.now() - h0) / 1000) * rate) - sent;
+      if (due > 0) {
+        submit(due);
+        sent += due;
+      }
+      await sleep(2);
+    }
+    await waitAll(120_000);
+    cpu = process.cpuUsage(cpu0);
+    const halfIds = [...ready.keys()];
+    const half = { ...measure(halfIds, (performance.now() - h0) / 1000, cpu.user + cpu.system), offered_per_s: Math.round(rate) };
+    const targets = { tasks_per_s: 5000, half_p99_schedule_to_start_ms: 5 };
+    return {
+      benchmark: 'remote',
+      machine: machine(),
+      workers: nWorkers,
+      slots_per_worker: slots,
+      agents: mode,
+      full,
+      half,
+      targets,
+      pass: { tasks_per_s: full.tasks_per_s >= targets.tasks_per_s, half_p99_schedule_to_start_ms: half.schedule_to_start_ms.p99 < targets.half_p99_schedule_to_start_ms },
+    };
+  } finally {
+    unsubscribe();
+    await agents.stop();
+    await app.close();
+    await host.close();
+    tmp.cleanup();
+  }
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (isMain(import.meta.url)) {
+  const agentsArg = arg('agents');
+  const r = await runRemoteBench({
+    tasks: arg('tasks') ? Number(arg('tasks')) : undefined,
+    workers: arg('workers') ? Number(arg('workers')) : undefined,
+    slotsPerWorker: arg('slots') ? Number(arg('slots')) : undefined,
+    agents: agentsArg === 'thread' ? 'thread' : 'main',
+  });
+  console.log(JSON.stringify(r, null, 2));
+  console.log(`results: ${writeResult(r.agents === 'thread' ? 'remote-thread' : 'remote', r)}`);
+}

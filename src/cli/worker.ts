@@ -1,0 +1,153 @@
+/**
+ * `colony worker`: runs tasks from a colony host on this machine, with this
+ * machine's engines, workspace root, safety checks and budget cap.
+ *
+ *   colony worker --host http://ADDR:8081 --code CODE   first run: pair (key pair in --home, host key pinned)
+ *   colony worker                                       later runs: reuse the saved identity
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ColonyError } from '../core/errors.js';
+import type { Engine } from '../core/engine.js';
+import { createEngineRegistry } from '../engines/registry.js';
+import { loadConfig } from '../runner/home.js';
+import { runGateway } from '../safety/gateway.js';
+import { scrubEnv } from '../safety/sandbox.js';
+import { WorkerAgent } from '../remote/worker-agent.js';
+import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
+import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
+
+interface WorkerFlags {
+  host?: string;
+  code?: string;
+  workspaceRoot?: string;
+  budgetCap?: string;
+  engines: string;
+  openToAdmin?: boolean;
+  concurrency: string;
+  name?: string;
+  home?: string;
+  config?: string;
+}
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run tasks from a colony host on this machine (pair once with --code from the dashboard)')
+    .option('--host <url>', 'the host\'s LAN app, e.g. http://192.168.1.10:8081 (remembered after pairing)')
+    .option('--code <code>', 'one-time pairing code from the dashboard (first run, or to pair again with a new key)')
+    .option('--workspace-root <dir>', 'tasks run only inside this directory (default ~/colony-work)')
+    .option('--budget-cap <usd>', 'never let a task spend more than this, whatever the host asks')
+    .option('--engines <list>', 'comma-separated engines this worker runs: exec, claude, groq, ...', 'exec')
+    .option('--open-to-admin', 'also run tasks the host\'s admin sends to this worker (fixed at pairing)')
+    .option('--concurrency <n>', 'tasks run at the same time', '1')
+    .option('--name <name>', 'name shown on the dashboards (default: this machine\'s hostname)')
+    .option('--home <dir>', 'worker home for its key and the pinned host key (default $COLONY_WORKER_HOME or ~/.colony-worker)')
+    .option('--config <file>', 'config file for engines and safety checks (default ./colony.config.json)')
+    .action(async (f: WorkerFlags) => {
+      const home = resolve(f.home ?? process.env['COLONY_WORKER_HOME'] ?? join(homedir(), '.colony-worker'));
+      const root = resolve(f.workspaceRoot ?? join(homedir(), 'colony-work'));
+      const budgetCap = f.budgetCap === undefined ? null : Number(f.budgetCap);
+      if (budgetCap !== null && (!Number.isFinite(budgetCap) || budgetCap < 0)) throw new ColonyError('E_BAD_INPUT', `--budget-cap must be a number ≥ 0, got "${f.budgetCap}"`);
+      const concurrency = Number(f.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new ColonyError('E_BAD_INPUT', '--concurrency must be an integer 1-64');
+      const { config, file } = loadConfig(f.config);
+      const registry = createEngineRegistry(config);
+      const names = [...new Set(f.engines.split(',').map((s) => s.trim()).filter(Boolean))];
+      const engines = new Map<string, Engine>();
+      for (const n of names) {
+        if (!registry.has(n)) throw new ColonyError('E_BAD_INPUT', `--engines: unknown engine "${n}"; known: ${registry.names().join(', ')}`);
+        engines.set(n, registry.get(n));
+      }
+      mkdirSync(root, { recursive: true });
+      const identity = await identify(f, home, names);
+      const gate: WorkerGate = (t) => {
+        const r = runGateway(
+          {
+            killswitch: { state: () => (existsSync(join(home, 'HALT')) ? 'halted' : 'running') },
+            config: config.safety,
+            allowedRoots: [root],
+            home,
+            configFile: file,
+            providerHosts: Object.values(config.engines.providers).map((p) => p.base_url),
+          },
+          { id: t.id, prompt: t.prompt, engine: t.engine, workspace: t.workspace, endpoint: config.engines.providers[t.engine]?.base_url ?? null },
+        );
+        if (r.verdict === 'allow') return { allow: true, prompt: r.prompt, workspace: r.workspace ?? t.workspace };
+        const why = r.reason ?? 'denied';
+        return { allow: false, reason: r.verdict === 'needs_approval' ? `needs approval (${why}); nobody approves on a worker, so it is refused` : why };
+      };
+      const runner = new TaskRunner({
+        engines,
+        workspaceRoot: root,
+        budgetCap,
+        gate,
+        env: scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.includes('claude') ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : [] }),
+        silenceTimeoutMs: config.runner.silence_timeout_s === null ? null : config.runner.silence_timeout_s * 1000,
+      });
+      const agent = new WorkerAgent({ identity, runner, openToAdmin: f.openToAdmin === true, concurrency });
+      await runUntilStopped(agent, identity, { root, names, budgetCap });
+    });
+}
+
+async function identify(f: WorkerFlags, home: string, engines: string[]): Promise<WorkerIdentity> {
+  const saved = await loadIdentity(home);
+  if (f.code) {
+    const hostUrl = f.host ?? saved?.host_url;
+    if (!hostUrl) throw new ColonyError('E_BAD_INPUT', '--host is required to pair: the LAN app\'s address, e.g. --host http://192.168.1.10:8081');
+    const id = await pairWorker({ home, hostUrl, code: f.code, name: f.name, engines, openToAdmin: f.openToAdmin === true });
+    out(`paired with ${id.host_url} as worker ${id.worker_id} ("${id.name}")`);
+    out(`  this worker's key:  ${id.fingerprint}`);
+    out(`  host key (pinned):  ${id.host_fingerprint}   (compare with the host's dashboard)`);
+    return id;
+  }
+  if (!saved) throw new ColonyError('E_BAD_INPUT', `this worker is not paired yet (no identity in ${home}): get a code on the host's dashboard and run colony worker --host http://ADDR:8081 --code CODE`);
+  if (f.host && f.host.replace(/\/+$/, '') !== saved.host_url) {
+    throw new ColonyError('E_BAD_INPUT', `this worker is paired with ${saved.host_url}; pass --code to pair with ${f.host}, or use another --home`);
+  }
+  out(`worker ${saved.worker_id} ("${saved.name}"), key ${saved.fingerprint}, host key pinned ${saved.host_fingerprint}`);
+  return saved;
+}
+
+function runUntilStopped(agent: WorkerAgent, id: WorkerIdentity, info: { root: string; names: string[]; budgetCap: number | null }): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    agent.on((e) => {
+      switch (e.type) {
+        case 'connected':
+          return out(`connected to ${id.host_url} as worker ${e.worker_id}; engines ${info.names.join(', ')}; workspace root ${info.root}; budget cap ${info.budgetCap === null ? 'none (host budget)' : `$${info.budgetCap} per task`}`);
+        case 'disconnected':
+          return out(`disconnected (${e.code}${e.reason ? ` ${e.reason}` : ''}); reconnecting`);
+        case 'accepted':
+          return out(`task ${e.task_id} attempt ${e.attempt}: accepted`);
+        case 'rejected':
+          return out(`task ${e.task_id} attempt ${e.attempt}: rejected: ${e.reason}`);
+        case 'cancelled':
+          return out(`task ${e.task_id} attempt ${e.attempt}: cancelled by the host`);
+        case 'finished':
+          return out(`task ${e.task_id} attempt ${e.attempt}: ${e.ok ? 'succeeded' : 'failed'}: ${e.summary.split('\n')[0]?.slice(0, 200) ?? ''}`);
+        case 'host_error':
+          return out(`host refused a message: ${e.code}: ${e.message}`);
+        case 'fatal':
+          void agent.stop(0);
+          return reject(new ColonyError('E_UNAUTHORIZED', e.reason));
+        default:
+          return undefined;
+      }
+    });
+    let stopping = false;
+    const stop = (sig: string): void => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      out(`${sig}: stopping (running tasks are stopped and handed back to the host)`);
+      void agent.stop().then(() => resolvePromise());
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    out(`connecting to ${id.host_url} ...`);
+    agent.start();
+  });
+}

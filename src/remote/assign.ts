@@ -1,0 +1,140 @@
+/**
+ * Choosing and offering remote work, for the dispatcher: which ready tasks of
+ * a lane a connection may take (ownership, admin opt-in, engines), and the
+ * signed TASK_ASSIGNED plus the attempt row and the offered lease for each.
+ * Runs inside the dispatcher's store transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import { grantLease } from '../core/lease.js';
+import { taskAssignedSchema, type MessageOf, type ProtocolMessage } from '../core/protocol.js';
+import type { TaskService } from '../runner/service.js';
+import { SYSTEM } from '../store/store.js';
+import type { StoredTask } from '../store/rows.js';
+import type { LeaseRec } from './lease-book.js';
+import type { HostIdentity } from './pairing.js';
+import { signMessage } from './signing.js';
+
+export interface AssignDeps {
+  service: TaskService;
+  hostKey: HostIdentity;
+  now: () => number;
+  leaseMs: number;
+  ttlMs: number;
+}
+
+/** At most this many ready tasks are examined per lane and round (bounds the work when a worker can run none of them). */
+const MAX_LOOK = 256;
+
+/** An authenticated worker connection, as the dispatcher sees it. */
+export interface WorkerLink {
+  readonly workerId: string;
+  readonly owner: string;
+  readonly name: string;
+  readonly engines: ReadonlySet<string>;
+  readonly openToAdmin: boolean; // effective: enrolled with it and asked for it in HELLO
+  readonly enrolledOpenToAdmin: boolean;
+  readonly ip: string;
+  send(msg: ProtocolMessage): void;
+  close(code: number, reason: string): void;
+}
+
+
+/** Claims up to `limit` ready tasks of `lane` that `link` may and can run; fails tasks it may never run. */
+export function claimFor(service: TaskService, link: WorkerLink, lane: string, limit: number): StoredTask[] {
+  const store = service.store;
+  const picked = new Map<string, StoredTask>();
+  const forbidden: Array<[string, string]> = [];
+  let looked = 0;
+  const trs = service.scheduler.claim(lane, limit, (id) => {
+    if (++looked > MAX_LOOK) return false; // bound the work per round
+    const t = store.getTask(id);
+    if (!t) return false;
+    if (lane.startsWith('worker:') && t.submitted_by !== link.owner) {
+      if (t.submitted_by !== 'admin') {
+        forbidden.push([id, `worker ${link.workerId} belongs to another user; a task can only name your own workers`]);
+        return false;
+      }
+      if (!link.enrolledOpenToAdmin) {
+        forbidden.push([id, `worker ${link.workerId} was not opened to admin tasks by its owner (colony worker --open-to-admin)`]);
+        return false;
+      }
+      if (!link.openToAdmin) return false;
+    }
+    if (!canRun(link, t.engine)) return false;
+    picked.set(id, t);
+    return true;
+  });
+  store.applyTransitions(trs, SYSTEM);
+  for (const [id, why] of forbidden) store.applyTransitions(service.scheduler.finish(id, 'failed', why), SYSTEM);
+  return trs.map((tr) => picked.get(tr.id)).filter((t): t is StoredTask => t !== undefined);
+}
+
+/** The signed offer of `t` to `link`, with its attempt row started (state stays assigned) and its lease; null if it cannot be sent. */
+export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask): { rec: LeaseRec; msg: MessageOf<'TASK_ASSIGNED'> } | null {
+const { service } = d;
+const now = d.now();
+  const budget = Math.max(0, t.budget_usd - t.cost_usd);
+  const nonce = randomBytes(16).toString('base64url');
+  const attempt = t.attempt + 1;
+  const unsigned = {
+    type: 'TASK_ASSIGNED' as const,
+    task_id: t.id,
+    attempt,
+    task: { prompt: t.prompt, title: clip(t.title, 120) },
+    budget,
+    engine: t.engine,
+    model: t.model,
+    workspace: remoteWorkspace(t.workspace, service.store.getGraph(t.graph_id)?.workspace ?? null),
+    nonce,
+    expires_at: now + d.ttlMs,
+    lease_ms: d.leaseMs,
+  };
+  const msg = signMessage(unsigned, d.hostKey.privateKey);
+  if (!taskAssignedSchema.safeParse(msg).success) {
+    service.store.applyTransitions(service.scheduler.finish(t.id, 'failed', 'the task does not fit the remote protocol (prompt over 64 KiB or a field out of bounds)'), SYSTEM);
+    return null;
+  }
+  const started = service.store.startAttempt(
+    t.id,
+    { engine: t.engine, model: t.model, worker_id: link.workerId, route_rule: 'remote', route_explanation: `sent to worker ${link.name} (${link.workerId}) of ${link.owner} at ${link.ip}` },
+    [],
+    SYSTEM,
+  );
+  if (started !== attempt) throw new Error(`attempt numbering drifted for ${t.id}: ${started} != ${attempt}`);
+  const lease = grantLease({ task_id: t.id, attempt, worker_id: link.workerId }, now, d.leaseMs, unsigned.expires_at);
+  const rec: LeaseRec = {
+    lease, nonce, budget, title: t.title, owner: t.submitted_by, maxAttempts: t.max_attempts, assignedAt: now,
+    progressSeq: null, outputBytes: 0, truncated: false, engine: null, model: null, cost: 0,
+    tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+  };
+  return { rec, msg };
+}
+
+export function cancelMessage(hostKey: HostIdentity, taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {
+  const unsigned = { type: 'TASK_CANCELLED' as const, task_id: taskId, attempt, reason: clip(reason, 500), nonce: randomBytes(16).toString('base64url') };
+  return signMessage(unsigned, hostKey.privateKey);
+}
+
+/** 'auto' needs an AI engine on the worker: exec would run the prompt as a shell command. */
+export function canRun(link: WorkerLink, engine: string): boolean {
+  if (engine === 'auto') return [...link.engines].some((e) => e !== 'exec');
+  return link.engines.has(engine);
+}
+
+export function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/**
+ * The workspace as the worker sees it: relative to its --workspace-root. The
+ * graph's default workspace (a host path, meaningless on the worker) becomes
+ * '.', a directory inside it becomes that relative path, and anything else is
+ * passed as written (the worker accepts it only inside its root).
+ */
+export function remoteWorkspace(taskWs: string, graphWs: string | null): string {
+  if (graphWs === null) return taskWs;
+  const base = graphWs.endsWith('/') ? graphWs : `${graphWs}/`;
+  if (taskWs === graphWs || `${taskWs}/` === base) return '.';
+  if (taskWs.startsWith(base)) return taskWs.slice(base.length) || '.';
+  return taskWs;
+}

@@ -1,0 +1,272 @@
+/**
+ * Host-side dispatch to remote workers (DESIGN §6). Lanes and who may take them:
+ *   user:<owner>   (target own-worker) → any connected worker of that owner
+ *   worker:<id>    (target a worker)   → that worker, if the task's submitter owns
+ *                  it, or is the admin and the worker is open to the admin
+ * Never another user's worker, never the host pool (it only claims 'host').
+ *
+ * Every step is one store transaction: claim (ready → assigned) plus the
+ * attempt row; TASK_ACCEPTED (assigned → running); the result (attempt row
+ * closed + transition). The messages themselves were verified by the
+ * connection (signature) and are fenced here (core/replay, core/lease).
+ */
+import { activate, renew } from '../core/lease.js';
+import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf } from '../core/protocol.js';
+import { checkCostWithinBudget, checkSequence } from '../core/replay.js';
+import type { Killswitch } from '../safety/killswitch.js';
+import type { TaskService } from '../runner/service.js';
+import type { Actor } from '../store/store.js';
+import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type WorkerLink } from './assign.js';
+import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
+import { Settler, type Outcome } from './settle.js';
+import type { HostIdentity } from './pairing.js';
+
+export type { WorkerLink } from './assign.js';
+
+export interface DispatcherOptions {
+  service: TaskService;
+  killswitch: Killswitch;
+  hostKey: HostIdentity;
+  leaseMs?: number;
+  assignmentTtlMs?: number;
+  slotsPerWorker?: number;
+  /** Extra attempts a task gets when its worker vanished (not the task's fault). */
+  lostRetries?: number;
+  maxOutputBytes?: number;
+  sweepIntervalMs?: number;
+  now?: () => number;
+}
+
+export type TaskMsg = MessageOf<'TASK_ACCEPTED' | 'TASK_REJECTED' | 'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
+export type Verdict = { ok: true } | Refusal;
+
+const OK: Verdict = { ok: true };
+
+export class RemoteDispatcher {
+  readonly leases = new LeaseBook();
+  readonly links = new Map<string, WorkerLink>();
+  private readonly settle: Settler;
+  private readonly dirty = new Set<string>();
+  /** Per connection: has its first HEARTBEAT arrived, and how many tasks it runs that the host no longer leases to it. */
+  private readonly sync = new WeakMap<WorkerLink, { synced: boolean; strays: number }>();
+  private readonly now: () => number;
+  private readonly leaseMs: number;
+  private readonly ttlMs: number;
+  private readonly slots: number;
+  private readonly assignDeps: AssignDeps;
+  private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private stopped = true;
+  private unsubscribe: (() => void) | null = null;
+  private unHalt: (() => void) | null = null;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.now = o.now ?? Date.now;
+    this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
+    this.ttlMs = o.assignmentTtlMs ?? ASSIGNMENT_TTL_MS;
+    this.slots = o.slotsPerWorker ?? 1;
+    this.assignDeps = { service: o.service, hostKey: o.hostKey, now: this.now, leaseMs: this.leaseMs, ttlMs: this.ttlMs };
+    this.settle = new Settler({
+      service: o.service,
+      leases: this.leases,
+      lostRetries: o.lostRetries ?? 2,
+      maxOutputBytes: o.maxOutputBytes ?? 1024 * 1024,
+      cancel: (rec, reason) => this.sendCancel(rec, reason),
+      changed: (workerId) => {
+        this.dirty.add(workerId);
+        this.kick();
+      },
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.unsubscribe = this.o.service.store.subscribe((events) => {
+      if (events.some((e) => e.kind === 'task.state' && e.data['to'] === 'ready')) this.kick();
+    });
+    this.unHalt = this.o.killswitch.onHalt({ onHalt: (reason) => this.cancelAll(`halted: ${reason}`) });
+    this.timer = setInterval(() => this.tick(), this.o.sweepIntervalMs ?? 250);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    this.unHalt?.();
+  }
+
+  /** Workers whose dashboard view changed since the last call. */
+  takeDirty(): string[] {
+    const out = [...this.dirty];
+    this.dirty.clear();
+    return out;
+  }
+
+  attach(link: WorkerLink): void {
+    this.dirty.add(link.workerId);
+    this.sync.set(link, { synced: false, strays: 0 });
+    const old = this.links.get(link.workerId);
+    this.links.set(link.workerId, link);
+    if (old && old !== link) old.close(4000, 'replaced by a newer connection of this worker');
+    this.kick();
+  }
+
+  detach(link: WorkerLink): void {
+    if (this.links.get(link.workerId) === link) this.links.delete(link.workerId);
+    this.dirty.add(link.workerId);
+  }
+
+  kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /** Task refs leased to a worker (for the host's HEARTBEAT). */
+  runningOf(workerId: string): Array<{ task_id: string; attempt: number }> {
+    return this.leases.ofWorker(workerId).map((r) => ({ task_id: r.lease.task_id, attempt: r.lease.attempt }));
+  }
+
+  /**
+   * A worker's HEARTBEAT renews its leases. What it runs without a lease (an
+   * attempt that lapsed, or from before a host restart) is cancelled, and
+   * occupies one of its slots until it is gone. Nothing is dispatched to a
+   * connection before its first heartbeat says what it is still running.
+   */
+  onHeartbeat(link: WorkerLink, running: ReadonlyArray<{ task_id: string; attempt: number }>): void {
+    const unknown = this.leases.heartbeat(link.workerId, running, this.now());
+    for (const u of unknown) {
+      link.send(this.cancelMessage(u.task_id, u.attempt, 'this attempt is not leased to you (it expired, ended or was requeued)'));
+    }
+    const st = this.sync.get(link);
+    if (st && (!st.synced || st.strays !== unknown.length)) {
+      st.synced = true;
+      st.strays = unknown.length;
+      this.kick();
+    }
+  }
+
+  /** A verified (signed by `link`'s key) message about a task. */
+  onTaskMessage(link: WorkerLink, msg: TaskMsg, who: Actor): Verdict {
+    const now = this.now();
+    const f = this.leases.fence(link.workerId, msg, now);
+    if (!f.ok) {
+      if (f.lapsed) this.settle.expire(f.lapsed, now);
+      return { ok: false, code: f.code, reason: f.reason };
+    }
+    const rec = f.rec;
+    const phase = rec.lease.phase;
+    switch (msg.type) {
+      case 'TASK_ACCEPTED': {
+        if (phase !== 'offered') return { ok: false, code: 'replayed', reason: `task ${msg.task_id} attempt ${msg.attempt} was already accepted` };
+        const a = activate(rec.lease, now);
+        if (!a.ok) return { ok: false, code: 'expired', reason: a.reason };
+        rec.lease = a.lease;
+        return this.settle.started(rec, who);
+      }
+      case 'TASK_REJECTED': {
+        if (phase !== 'offered') return { ok: false, code: 'out_of_order', reason: 'an accepted task ends with TASK_FAILED, not TASK_REJECTED' };
+        this.settle.rejected(rec, msg.reason, link.workerId, who);
+        return OK;
+      }
+      default:
+        break;
+    }
+    if (phase !== 'running') return { ok: false, code: 'out_of_order', reason: `task ${msg.task_id} was not accepted yet` };
+    const cost = checkCostWithinBudget(msg.cost, rec.budget);
+    if (!cost.ok) {
+      this.settle.overBudget(rec, msg, cost.reason, who);
+      return { ok: false, code: 'over_budget', reason: cost.reason };
+    }
+    if (msg.type === 'TASK_PROGRESS') {
+      const seq = checkSequence(rec.progressSeq, msg.seq);
+      if (!seq.ok) return { ok: false, code: seq.code, reason: seq.reason };
+      rec.progressSeq = msg.seq;
+      const r = renew(rec.lease, now);
+      if (r.ok) rec.lease = r.lease;
+      this.settle.progress(rec, msg);
+      return OK;
+    }
+    const outcome: Outcome =
+      msg.type === 'TASK_COMPLETED'
+        ? { ok: true, summary: msg.summary, error_code: null }
+        : { ok: false, summary: msg.error, error_code: msg.error_code ?? 'E_ENGINE' };
+    this.settle.finished(rec, msg, outcome, who);
+    return OK;
+  }
+
+  /** Cancels a remote task (admin cancel, kill switch). False when no remote worker holds it. */
+  cancel(taskId: string, reason: string): boolean {
+    const rec = this.leases.get(taskId);
+    if (!rec) return false;
+    this.settle.cancelled(rec, reason);
+    return true;
+  }
+
+  cancelAll(reason: string): number {
+    let n = 0;
+    for (const rec of this.leases.all()) {
+      this.settle.cancelled(rec, reason);
+      n++;
+    }
+    return n;
+  }
+
+  /** Live numbers per worker for the dashboards. */
+  stats(workerId: string): { cost: number; tokens: number; engine: string | null; model: string | null; tasks: LeaseRec[] } {
+    return this.settle.stats(workerId, this.leases.ofWorker(workerId));
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const rec of this.leases.lapsed(now)) this.settle.expire(rec, now);
+    this.kick();
+  }
+
+  private dispatch(): void {
+    if (this.stopped || !this.o.killswitch.canDispatch()) return;
+    const { service } = this.o;
+    const store = service.store;
+    const plans: Array<{ link: WorkerLink; rec: LeaseRec; msg: MessageOf<'TASK_ASSIGNED'> }> = [];
+    try {
+      store.transaction(() => {
+        for (const link of this.links.values()) {
+          const st = this.sync.get(link);
+          if (!st?.synced) continue;
+          let free = this.slots - this.leases.countOf(link.workerId) - st.strays;
+          for (const lane of [`worker:${link.workerId}`, `user:${link.owner}`]) {
+            if (free <= 0) break;
+            if (service.scheduler.readyCount(lane) === 0) continue;
+            for (const task of claimFor(service, link, lane, free)) {
+              const plan = buildAssignment(this.assignDeps, link, task);
+              if (plan) {
+                plans.push({ link, ...plan });
+                free--;
+              }
+            }
+          }
+        }
+      });
+    } catch {
+      service.resync(); // the store refused: memory follows disk, nothing was sent
+      return;
+    }
+    for (const p of plans) {
+      this.leases.add(p.rec);
+      this.dirty.add(p.link.workerId);
+      p.link.send(p.msg);
+    }
+  }
+
+  private sendCancel(rec: LeaseRec, reason: string): void {
+    this.links.get(rec.lease.worker_id)?.send(this.cancelMessage(rec.lease.task_id, rec.lease.attempt, reason));
+  }
+
+  private cancelMessage(taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {
+    return cancelMessage(this.o.hostKey, taskId, attempt, reason);
+  }
+}

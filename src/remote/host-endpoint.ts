@@ -1,0 +1,184 @@
+/**
+ * The host side of remote execution, assembled: worker persistence, pairing,
+ * the dispatcher and the WebSocket connections, plus the worker cards the
+ * dashboards show. One RemoteHost per ServerContext; it lives as long as the
+ * user app (the only place workers can connect to) and is reachable from the
+ * admin app through `remoteOf(ctx)`.
+ */
+import type { WebSocket } from 'ws';
+import { loadOrCreateHostKey } from './signing.js';
+import type { Host } from '../runner/host.js';
+import type { ServerContext, WorkerView } from '../server/context.js';
+import { SessionStore } from '../store/sessions.js';
+import type { Actor } from '../store/store.js';
+import { WorkerStore, type WorkerRecord } from '../store/workers.js';
+import { HostConnection } from './connection.js';
+import { RemoteDispatcher } from './dispatcher.js';
+import { PairingService, type HostIdentity } from './pairing.js';
+
+export interface RemoteHostOptions {
+  leaseMs?: number;
+  assignmentTtlMs?: number;
+  slotsPerWorker?: number;
+  lostRetries?: number;
+  maxBadMessages?: number;
+  heartbeatIntervalMs?: number;
+  handshakeTimeoutMs?: number;
+  sweepIntervalMs?: number;
+  now?: () => number;
+}
+
+/** A worker card: what every dashboard shows, plus the enrolment facts its owner and the admin see. */
+export interface RemoteWorkerView extends WorkerView {
+  kind: 'remote';
+  name: string;
+  fingerprint: string;
+  engines: string[];
+  open_to_admin: boolean;
+  enrolled_at: number;
+  last_seen_at: number | null;
+  revoked: boolean;
+}
+
+const DEFAULT_MAX_BAD = 20;
+const remotes = new WeakMap<ServerContext, RemoteHost>();
+const pendingOptions = new WeakMap<ServerContext, RemoteHostOptions>();
+
+/** Options for the RemoteHost that the user app will create for `ctx` (tests: short leases). Call before building the user app. */
+export function configureRemote(ctx: ServerContext, opts: RemoteHostOptions): void {
+  pendingOptions.set(ctx, opts);
+}
+
+export function remoteOf(ctx: ServerContext): RemoteHost | null {
+  return remotes.get(ctx) ?? null;
+}
+
+/** The RemoteHost of `ctx`, created (and wired into the context) on first use. */
+export async function ensureRemote(ctx: ServerContext): Promise<RemoteHost> {
+  const existing = remotes.get(ctx);
+  if (existing) return existing;
+  const remote = await RemoteHost.create(ctx.host, pendingOptions.get(ctx) ?? {});
+  remotes.set(ctx, remote);
+  ctx.remoteWorkers = () => remote.views();
+  ctx.cancelRemote = (taskId, reason) => remote.dispatcher.cancel(taskId, reason);
+  remote.start();
+  return remote;
+}
+
+export class RemoteHost {
+  readonly workers: WorkerStore;
+  readonly sessions: SessionStore;
+  readonly pairing: PairingService;
+  readonly dispatcher: RemoteDispatcher;
+  private readonly connections = new Set<HostConnection>();
+  private publisher: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+
+  static async create(host: Host, opts: RemoteHostOptions = {}): Promise<RemoteHost> {
+    return new RemoteHost(host, await loadOrCreateHostKey(host.paths.home), opts);
+  }
+
+  constructor(
+    readonly host: Host,
+    readonly hostKey: HostIdentity,
+    private readonly opts: RemoteHostOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.workers = new WorkerStore(host.store);
+    this.sessions = new SessionStore(host.store);
+    this.pairing = new PairingService(this.workers, host.store, hostKey, this.now);
+    this.dispatcher = new RemoteDispatcher({
+      service: host.service,
+      killswitch: host.killswitch,
+      hostKey,
+      leaseMs: opts.leaseMs,
+      assignmentTtlMs: opts.assignmentTtlMs,
+      slotsPerWorker: opts.slotsPerWorker,
+      lostRetries: opts.lostRetries,
+      sweepIntervalMs: opts.sweepIntervalMs,
+      now: this.now,
+    });
+  }
+
+  start(): void {
+    this.dispatcher.start();
+    this.publisher = setInterval(() => this.publishChanged(), 250);
+    this.publisher.unref();
+  }
+
+  /** Stops dispatching and closes every worker connection (leases stay in the store; the next start recovers them). */
+  stop(): void {
+    this.dispatcher.stop();
+    if (this.publisher) clearInterval(this.publisher);
+    for (const c of this.connections) c.close(1001, 'host shutting down');
+  }
+
+  /** A new `WS /ws/remote-exec` connection from the socket address `ip`. */
+  accept(ws: WebSocket, ip: string): void {
+    const conn = new HostConnection(ws, ip, {
+      hostKey: this.hostKey,
+      workers: this.workers,
+      store: this.host.store,
+      dispatcher: this.dispatcher,
+      now: this.now,
+      maxBadMessages: this.opts.maxBadMessages ?? DEFAULT_MAX_BAD,
+      heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+    });
+    this.connections.add(conn);
+    ws.on('close', () => this.connections.delete(conn));
+  }
+
+  /** Revokes the worker's key and disconnects it; its leased tasks are requeued when their leases lapse. */
+  revoke(id: string, who: Actor): WorkerRecord {
+    const rec = this.workers.revoke(id, who, this.now());
+    this.dispatcher.links.get(id)?.close(4003, 'worker revoked');
+    return rec;
+  }
+
+  /** Cards of enrolled (not revoked) workers, optionally of one owner. */
+  views(owner?: string): RemoteWorkerView[] {
+    return this.workers.list({ owner }).map((w) => this.view(w));
+  }
+
+  view(w: WorkerRecord): RemoteWorkerView {
+    const link = this.dispatcher.links.get(w.id);
+    const s = this.dispatcher.stats(w.id);
+    const current = s.tasks[0] ?? null;
+    const uid = w.owner.startsWith('session:') ? w.owner.slice('session:'.length) : null;
+    return {
+      id: w.id,
+      kind: 'remote',
+      name: w.name,
+      status: s.tasks.length > 0 ? 'running' : 'idle',
+      task_id: current?.lease.task_id ?? null,
+      task_title: current?.title ?? null,
+      owner: w.owner,
+      owner_name: uid ? (this.sessions.get(uid)?.display_name ?? null) : null,
+      engine: s.engine,
+      model: s.model,
+      session_cost_usd: s.cost,
+      tokens_used: s.tokens,
+      origin_ip: link?.ip ?? w.last_ip ?? w.enrolled_from,
+      connected: link !== undefined,
+      fingerprint: w.fingerprint,
+      engines: link ? [...link.engines] : w.engines,
+      open_to_admin: link ? link.openToAdmin : w.open_to_admin,
+      enrolled_at: w.enrolled_at,
+      last_seen_at: w.last_seen_at,
+      revoked: w.revoked_at !== null,
+    };
+  }
+
+  private publishChanged(): void {
+    for (const id of this.dispatcher.takeDirty()) {
+      const w = this.workers.get(id);
+      if (!w) continue;
+      try {
+        this.host.store.publish('worker', w.owner, { ...this.view(w) });
+      } catch {
+        /* the store reports its own failures; the next change republishes */
+      }
+    }
+  }
+}

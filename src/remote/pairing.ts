@@ -1,0 +1,140 @@
+/**
+ * Pairing (DESIGN §6): a signed-in LAN user gets a one-time code (5 minutes,
+ * single use); `colony worker --code` enrols its Ed25519 public key with it,
+ * bound to that user, and learns the host's public key to pin.
+ *
+ * Codes are 8 Crockford base32 characters (40 bits) shown as XXXX-XXXX; the
+ * store keeps only a hash. Failed enrolments are audited and limited per
+ * address, so guessing codes within their lifetime is hopeless.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ColonyError } from '../core/errors.js';
+import { field } from '../core/protocol.js';
+import type { Actor, Store } from '../store/store.js';
+import type { WorkerRecord, WorkerStore } from '../store/workers.js';
+import { exportPublicKeyRaw, fingerprint, importPublicKey, type KeyPair } from './signing.js';
+
+export const PAIRING_CODE_TTL_MS = 5 * 60_000;
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford: no I, L, O, U
+const FAILURES_PER_WINDOW = 20;
+const FAILURE_WINDOW_MS = 10 * 60_000;
+
+export interface HostIdentity extends KeyPair {
+  fingerprint: string;
+}
+
+export const enrollSchema = z.strictObject({
+  code: z.string().min(4).max(64),
+  public_key: z.string().min(32).max(1000),
+  name: z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters are not allowed'),
+  engines: z.array(field.engineName).max(32),
+  open_to_admin: z.boolean(),
+});
+export type EnrollRequest = z.infer<typeof enrollSchema>;
+
+export const enrollResponseSchema = z.strictObject({
+  worker_id: z.string().min(1),
+  owner: z.string().min(1),
+  name: z.string(),
+  host_public_key: z.string().min(1),
+  host_fingerprint: z.string().min(1),
+  worker_fingerprint: z.string().min(1),
+});
+export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
+
+/** A fresh code from 5 random bytes: 8 base32 characters as XXXX-XXXX. */
+export function newPairingCode(bytes: Buffer = randomBytes(5)): string {
+  let bits = 0n;
+  for (const b of bytes.subarray(0, 5)) bits = (bits << 8n) | BigInt(b);
+  let out = '';
+  for (let i = 7; i >= 0; i--) out += ALPHABET[Number((bits >> BigInt(i * 5)) & 31n)];
+  return `${out.slice(0, 4)}-${out.slice(4)}`;
+}
+
+/** What people type: any case, with or without the dash or spaces, O for 0 and I/L for 1. */
+export function normalisePairingCode(input: string): string {
+  return input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+}
+
+export function hashPairingCode(code: string): string {
+  return createHash('sha256').update('colony-pairing-code\n').update(normalisePairingCode(code)).digest('hex');
+}
+
+export class PairingService {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly workers: WorkerStore,
+    private readonly store: Store,
+    private readonly hostKey: HostIdentity,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  createCode(owner: string, who: Actor): { code: string; expires_at: number } {
+    const code = newPairingCode();
+    const now = this.now();
+    const expires_at = now + PAIRING_CODE_TTL_MS;
+    this.workers.createPairingCode(hashPairingCode(code), owner, now, expires_at, who);
+    return { code, expires_at };
+  }
+
+  enroll(req: EnrollRequest, origin: string): { worker: WorkerRecord; response: EnrollResponse } {
+    const now = this.now();
+    this.checkFailures(origin, now);
+    let publicKeyRaw: string;
+    try {
+      publicKeyRaw = exportPublicKeyRaw(importPublicKey(req.public_key));
+    } catch (e) {
+      throw this.refused(origin, now, e instanceof ColonyError ? e : new ColonyError('E_BAD_INPUT', 'public_key is not an Ed25519 key'));
+    }
+    const workerFp = fingerprint(importPublicKey(publicKeyRaw));
+    let worker: WorkerRecord;
+    try {
+      worker = this.workers.enroll(
+        hashPairingCode(req.code),
+        {
+          id: `w-${randomBytes(5).toString('hex')}`,
+          name: req.name,
+          public_key: publicKeyRaw,
+          fingerprint: workerFp,
+          engines: [...new Set(req.engines)],
+          open_to_admin: req.open_to_admin,
+        },
+        now,
+        origin,
+      );
+    } catch (e) {
+      throw this.refused(origin, now, e);
+    }
+    return {
+      worker,
+      response: {
+        worker_id: worker.id,
+        owner: worker.owner,
+        name: worker.name,
+        host_public_key: exportPublicKeyRaw(this.hostKey.publicKey),
+        host_fingerprint: this.hostKey.fingerprint,
+        worker_fingerprint: workerFp,
+      },
+    };
+  }
+
+  private refused(origin: string, now: number, e: unknown): unknown {
+    const list = this.failures.get(origin) ?? [];
+    list.push(now);
+    this.failures.set(origin, list);
+    const code = e instanceof ColonyError ? e.code : 'E_INTERNAL';
+    this.store.appendAudit({ actor: 'anonymous', origin, action: 'worker.enroll_refused', target: null, detail: { code } });
+    return e;
+  }
+
+  private checkFailures(origin: string, now: number): void {
+    const recent = (this.failures.get(origin) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    if (recent.length === 0) this.failures.delete(origin);
+    else this.failures.set(origin, recent);
+    if (recent.length >= FAILURES_PER_WINDOW) {
+      throw new ColonyError('E_RATE_LIMITED', `too many failed pairing attempts from ${origin}; wait a few minutes and ask for a new code`);
+    }
+  }
+}

@@ -1,0 +1,318 @@
+/**
+ * The `colony worker` agent: one WebSocket to the host's /ws/remote-exec,
+ * re-established with capped exponential backoff (and jitter) until stopped.
+ *
+ *   → HELLO {versions, engines, open_to_admin}   ← CHALLENGE {nonce, host_time}
+ *   → AUTH (signed nonce)                        ← AUTH_OK {host_key_fingerprint} (must match the pinned key)
+ *   ← TASK_ASSIGNED: host signature (pinned key) → expiry (host clock) → nonce
+ *     (never twice) → capacity → engine → workspace → own safety gateway;
+ *     any failure answers TASK_REJECTED {reason}; else TASK_ACCEPTED, then
+ *     TASK_PROGRESS*, then TASK_COMPLETED | TASK_FAILED, all signed.
+ *   ← TASK_CANCELLED (signed, fresh nonce): the engine is aborted (process group killed).
+ *   ↔ HEARTBEAT every few seconds; a task the host no longer lists is aborted.
+ * Task messages produced while disconnected wait in an outbox and are sent
+ * after the next AUTH_OK; the host fences any that are stale, so a result is
+ * never counted twice. A task whose lease must have lapsed while offline is aborted.
+ */
+import WebSocket, { type RawData } from 'ws';
+import {
+  acceptsFrom,
+  encodeMessage,
+  HEARTBEAT_INTERVAL_MS,
+  MAX_ERROR_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_REASON_BYTES,
+  MAX_RUNNING,
+  MAX_SUMMARY_BYTES,
+  parseMessage,
+  SUPPORTED_VERSIONS,
+  utf8Length,
+  type MessageOf,
+  type ProtocolMessage,
+} from '../core/protocol.js';
+import { checkAssignment, checkSequence, NonceCache } from '../core/replay.js';
+import { sameFingerprint, signMessage, verifyMessage } from './signing.js';
+import type { WorkerIdentity } from './worker-identity.js';
+import type { Final, Progress, TaskRunner } from './worker-runner.js';
+
+export type AgentEvent =
+  | { type: 'connected'; worker_id: string }
+  | { type: 'disconnected'; code: number; reason: string }
+  | { type: 'assigned' | 'accepted' | 'cancelled'; task_id: string; attempt: number }
+  | { type: 'rejected'; task_id: string; attempt: number; reason: string }
+  | { type: 'finished'; task_id: string; attempt: number; ok: boolean; summary: string }
+  | { type: 'host_error'; code: string; message: string }
+  | { type: 'fatal'; reason: string };
+
+export interface WorkerAgentOptions {
+  identity: WorkerIdentity;
+  runner: TaskRunner;
+  openToAdmin: boolean;
+  concurrency?: number;
+  hostUrl?: string;
+  backoff?: { initialMs: number; maxMs: number };
+  heartbeatIntervalMs?: number;
+  outboxLimit?: number;
+}
+
+interface Running {
+  task_id: string;
+  attempt: number;
+  lease_ms: number;
+  abort: AbortController;
+  stop: 'cancelled' | 'stopping' | null;
+  done: Promise<void>;
+}
+
+type TaskOut = Omit<MessageOf<'TASK_ACCEPTED'>, 'sig'> | Omit<MessageOf<'TASK_REJECTED'>, 'sig'> | Omit<MessageOf<'TASK_PROGRESS'>, 'sig'> | Omit<MessageOf<'TASK_COMPLETED'>, 'sig'> | Omit<MessageOf<'TASK_FAILED'>, 'sig'>;
+
+export class WorkerAgent {
+  private ws: WebSocket | null = null;
+  private phase: 'idle' | 'hello' | 'challenged' | 'ready' = 'idle';
+  private challenge = '';
+  private offset = 0; // host clock - our clock
+  private hbOut = 0;
+  private hbIn: number | null = null;
+  private hbTimer: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private stopped = false;
+  private offlineSince: number | null = null;
+  private readonly outbox: string[] = [];
+  private readonly nonces = new NonceCache();
+  private readonly tasks = new Map<string, Running>();
+  private readonly listeners = new Set<(e: AgentEvent) => void>();
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(private readonly o: WorkerAgentOptions) {
+    this.watchdog = setInterval(() => this.abandonLapsed(), 1000);
+    this.watchdog.unref();
+  }
+
+  on(fn: (e: AgentEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get connected(): boolean {
+    return this.phase === 'ready';
+  }
+
+  runningTasks(): Array<{ task_id: string; attempt: number }> {
+    return [...this.tasks.values()].map((t) => ({ task_id: t.task_id, attempt: t.attempt }));
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Stops: running tasks are aborted and reported as E_WORKER_STOPPED (the host requeues them), then the socket closes. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    clearInterval(this.watchdog);
+    for (const t of this.tasks.values()) (t.stop = t.stop ?? 'stopping'), t.abort.abort();
+    await Promise.race([Promise.allSettled([...this.tasks.values()].map((t) => t.done)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) await new Promise<void>((r) => (ws.once('close', () => r()), ws.close(1000, 'worker stopping'), setTimeout(r, 1000).unref()));
+    else ws?.terminate();
+    this.clearHeartbeat();
+  }
+
+  /** Drops the connection as a network failure would (tests); the agent reconnects. */
+  dropConnection(): void {
+    this.ws?.terminate();
+  }
+
+  private emit(e: AgentEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const base = (this.o.hostUrl ?? this.o.identity.host_url).replace(/^http/, 'ws').replace(/\/+$/, '');
+    const ws = new WebSocket(`${base}/ws/remote-exec`, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 10_000 });
+    this.ws = ws;
+    this.phase = 'hello';
+    ws.on('open', () => {
+      this.send({ type: 'HELLO', worker_id: this.o.identity.worker_id, versions: [...SUPPORTED_VERSIONS], engines: this.o.runner.engineNames, open_to_admin: this.o.openToAdmin });
+    });
+    ws.on('message', (data: RawData) => this.onFrame(ws, data));
+    ws.on('error', () => {
+      /* 'close' follows and schedules the reconnect */
+    });
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(ws, code, reason.toString('utf8')));
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string): void {
+    if (this.ws !== ws) return;
+    const wasReady = this.phase === 'ready';
+    this.phase = 'idle';
+    this.ws = null;
+    this.clearHeartbeat();
+    this.offlineSince ??= Date.now();
+    if (wasReady) this.emit({ type: 'disconnected', code, reason });
+    if (this.stopped) return;
+    const b = this.o.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    const delay = Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random() / 2);
+    this.failures++;
+    this.retry = setTimeout(() => this.connect(), delay);
+    this.retry.unref();
+  }
+
+  private fatal(reason: string): void {
+    this.stopped = true;
+    this.emit({ type: 'fatal', reason });
+    this.ws?.close(1000, 'giving up');
+  }
+
+  private onFrame(ws: WebSocket, data: RawData): void {
+    if (this.ws !== ws) return;
+    const p = parseMessage(data);
+    if (!p.ok || !acceptsFrom(p.msg.type, 'host')) return; // nothing the host may not send is acted on
+    const msg = p.msg;
+    switch (msg.type) {
+      case 'CHALLENGE':
+        if (this.phase !== 'hello') return;
+        this.offset = msg.host_time - Date.now();
+        this.challenge = msg.nonce;
+        this.phase = 'challenged';
+        return this.send(signMessage({ type: 'AUTH' as const, worker_id: this.o.identity.worker_id, nonce: msg.nonce }, this.o.identity.keys.privateKey));
+      case 'AUTH_OK':
+        if (this.phase !== 'challenged') return;
+        if (!sameFingerprint(msg.host_key_fingerprint, this.o.identity.host_fingerprint)) {
+          return this.fatal(`the host's key changed (pinned ${this.o.identity.host_fingerprint}, host says ${msg.host_key_fingerprint}); refusing to work for it`);
+        }
+        return this.onReady(ws);
+      case 'AUTH_FAILED':
+        return this.fatal(`the host refused this worker: ${msg.reason}`);
+      case 'ERROR':
+        if (msg.code === 'unsupported_version') return this.fatal(msg.message);
+        return this.emit({ type: 'host_error', code: msg.code, message: msg.message });
+      case 'TASK_ASSIGNED':
+        if (this.phase === 'ready') void this.onAssigned(msg);
+        return;
+      case 'TASK_CANCELLED':
+        return this.onCancelled(msg);
+      case 'HEARTBEAT':
+        return this.onHeartbeat(msg);
+      default:
+        return;
+    }
+  }
+
+  private onReady(ws: WebSocket): void {
+    this.phase = 'ready';
+    this.failures = 0;
+    this.offlineSince = null;
+    this.hbOut = 0;
+    this.hbIn = null;
+    this.hbTimer = setInterval(() => this.sendHeartbeat(), this.o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
+    this.hbTimer.unref();
+    this.emit({ type: 'connected', worker_id: this.o.identity.worker_id });
+    while (this.outbox.length > 0 && this.ws === ws && ws.readyState === WebSocket.OPEN) ws.send(this.outbox.shift() as string);
+    this.sendHeartbeat(); // tells the host what still runs here; it dispatches only after this
+
+  }
+
+  private async onAssigned(msg: MessageOf<'TASK_ASSIGNED'>): Promise<void> {
+    const ref = { task_id: msg.task_id, attempt: msg.attempt };
+    this.emit({ type: 'assigned', ...ref });
+    const reject = (reason: string): void => {
+      this.sendTask({ type: 'TASK_REJECTED', ...ref, reason: clipBytes(reason, MAX_REASON_BYTES), nonce: msg.nonce });
+      this.emit({ type: 'rejected', ...ref, reason });
+    };
+    if (!verifyMessage(msg, this.o.identity.hostKey)) return reject('bad_signature: the assignment is not signed by the pinned host key');
+    const fresh = checkAssignment(msg, Date.now() + this.offset, this.nonces);
+    if (!fresh.ok) return reject(`${fresh.code}: ${fresh.reason}`);
+    if (this.tasks.has(msg.task_id)) return reject(`already running task ${msg.task_id}`);
+    if (this.tasks.size >= (this.o.concurrency ?? 1)) return reject(`busy: this worker runs at most ${this.o.concurrency ?? 1} task(s) at a time`);
+    const abort = new AbortController();
+    let release: () => void = () => {};
+    const run: Running = { ...ref, lease_ms: msg.lease_ms, abort, stop: null, done: new Promise<void>((r) => (release = r)) };
+    this.tasks.set(msg.task_id, run);
+    try {
+      const prep = await this.o.runner.prepare(msg);
+      if (!prep.ok) return reject(prep.reason);
+      if (run.stop) return;
+      this.sendTask({ type: 'TASK_ACCEPTED', ...ref, nonce: msg.nonce });
+      this.emit({ type: 'accepted', ...ref });
+      let seq = 0;
+      const progress = (p: Progress): void => void (run.stop !== 'cancelled' && this.sendTask({ type: 'TASK_PROGRESS', ...ref, seq: seq++, status: 'running', ...p, nonce: msg.nonce }));
+      const final = await this.o.runner.run(prep.prepared, { signal: abort.signal, stopReason: () => run.stop }, progress);
+      if (run.stop === 'cancelled') return;
+      this.sendTask(finalMessage(final, ref, msg.nonce));
+      this.emit({ type: 'finished', ...ref, ok: final.ok, summary: final.ok ? final.summary : final.error });
+    } finally {
+      if (this.tasks.get(msg.task_id) === run) this.tasks.delete(msg.task_id);
+      release();
+    }
+  }
+
+  private onCancelled(msg: MessageOf<'TASK_CANCELLED'>): void {
+    if (!verifyMessage(msg, this.o.identity.hostKey)) return;
+    if (!checkAssignment(msg, Date.now() + this.offset, this.nonces).ok) return;
+    const t = this.tasks.get(msg.task_id);
+    if (!t || t.attempt !== msg.attempt) return;
+    this.abandon(t);
+  }
+
+  private onHeartbeat(msg: MessageOf<'HEARTBEAT'>): void {
+    if (this.phase !== 'ready' || msg.worker_id !== this.o.identity.worker_id || msg.nonce !== this.challenge) return;
+    if (!verifyMessage(msg, this.o.identity.hostKey) || !checkSequence(this.hbIn, msg.seq).ok) return;
+    this.hbIn = msg.seq;
+    const leased = new Set(msg.running.map((r) => `${r.attempt}:${r.task_id}`));
+    for (const t of this.tasks.values()) if (!leased.has(`${t.attempt}:${t.task_id}`)) this.abandon(t);
+  }
+
+  /** The host no longer wants this attempt: stop it and send nothing more about it. */
+  private abandon(t: Running): void {
+    if (t.stop) return;
+    t.stop = 'cancelled';
+    t.abort.abort();
+    this.emit({ type: 'cancelled', task_id: t.task_id, attempt: t.attempt });
+  }
+
+  private abandonLapsed(): void {
+    if (this.offlineSince === null) return;
+    const offline = Date.now() - this.offlineSince;
+    for (const t of this.tasks.values()) if (offline > t.lease_ms) this.abandon(t);
+  }
+
+  private sendHeartbeat(): void {
+    if (this.phase !== 'ready') return;
+    const running = this.runningTasks().slice(0, MAX_RUNNING);
+    this.send(signMessage({ type: 'HEARTBEAT' as const, worker_id: this.o.identity.worker_id, seq: this.hbOut++, running, nonce: this.challenge }, this.o.identity.keys.privateKey));
+  }
+
+  private clearHeartbeat(): void {
+    if (this.hbTimer) clearInterval(this.hbTimer);
+    this.hbTimer = null;
+  }
+
+  private send(msg: ProtocolMessage): void {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(msg));
+  }
+
+  /** Signs a task message; sends it now, or keeps it for the next connection. */
+  private sendTask(unsigned: TaskOut): void {
+    const text = encodeMessage(signMessage(unsigned, this.o.identity.keys.privateKey) as ProtocolMessage);
+    if (this.phase === 'ready' && this.ws && this.ws.readyState === WebSocket.OPEN) return this.ws.send(text);
+    if (this.outbox.length >= (this.o.outboxLimit ?? 10_000)) this.outbox.shift();
+    this.outbox.push(text);
+  }
+}
+
+function finalMessage(f: Final, ref: { task_id: string; attempt: number }, nonce: string): TaskOut {
+  const common = { ...ref, cost: f.cost, engine_used: f.engine_used, model_used: f.model_used, tokens: f.tokens, nonce };
+  if (f.ok) return { type: 'TASK_COMPLETED', ...common, summary: clipBytes(f.summary, MAX_SUMMARY_BYTES) };
+  const code = /^[A-Za-z0-9_]{1,64}$/.test(f.error_code) ? f.error_code : 'E_ENGINE';
+  return { type: 'TASK_FAILED', ...common, error: clipBytes(f.error, MAX_ERROR_BYTES), error_code: code };
+}
+
+function clipBytes(s: string, max: number): string {
+  let out = s;
+  while (utf8Length(out) > max) out = out.slice(0, Math.floor(out.length * 0.9));
+  return out;
+}

@@ -1,0 +1,64 @@
+/** What the user app's modules share: the host context, the session store, the cookie secret, the access code. */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { formatIp, parseCidr, parseIp, unmapIp, type Cidr } from '../../core/cidr.js';
+import type { Opaque } from '../../core/redact.js';
+import { loadOrCreateSecret } from '../../runner/home.js';
+import { SessionStore } from '../../store/sessions.js';
+import type { ServerContext } from '../context.js';
+
+export interface LanDeps {
+  ctx: ServerContext;
+  sessions: SessionStore;
+  /** Signs the session cookie and keys the opaque ids; kept in COLONY_HOME so cookies survive a restart. */
+  secret: string;
+  /** Normalised LAN access code, or null when none is required. */
+  accessCode: string | null;
+  allow: readonly Cidr[];
+  opaque: Opaque;
+  now: () => number;
+}
+
+export function makeLanDeps(ctx: ServerContext, accessCode: string | null): LanDeps {
+  const secret = loadOrCreateSecret(ctx.host.paths.cookieSecret, () => randomBytes(32).toString('base64url'));
+  const opaqueKey = createHmac('sha256', secret).update('colony opaque ids').digest();
+  return {
+    ctx,
+    sessions: new SessionStore(ctx.host.store),
+    secret,
+    accessCode: accessCode === null ? null : normaliseCode(accessCode),
+    allow: ctx.host.config.lan.allow_cidrs.map(parseCidr),
+    opaque: (id) => `x-${createHmac('sha256', opaqueKey).update(id).digest('hex').slice(0, 16)}`,
+    now: Date.now,
+  };
+}
+
+/** Codes are compared without case, spaces or dashes, so "abcd efgh" matches the printed "ABCD-EFGH". */
+export function normaliseCode(code: string): string {
+  return code.trim().toUpperCase().replace(/[\s-]+/g, '');
+}
+
+const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I/L
+
+/** A fresh access code for `--lan-code auto`: 8 characters (~39 bits), printed as XXXX-XXXX. */
+export function generateAccessCode(): string {
+  const bytes = randomBytes(8);
+  const chars = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length] ?? 'X').join('');
+  return `${chars.slice(0, 4)}-${chars.slice(4)}`;
+}
+
+/** The peer's address from the socket (never a header), IPv4-mapped IPv6 written as plain IPv4. */
+export function clientIp(request: FastifyRequest): string {
+  const raw = request.socket.remoteAddress;
+  const ip = raw === undefined ? null : parseIp(raw);
+  return ip ? formatIp(unmapIp(ip)) : 'unknown';
+}
+
+/** Rate-limit key for an address: IPv4 as is, IPv6 by its /64 (one machine can hold a whole /64). */
+export function ipBucket(ip: string): string {
+  const parsed = parseIp(ip);
+  if (!parsed) return ip;
+  const a = unmapIp(parsed);
+  if (a.family === 4) return formatIp(a);
+  return `${formatIp({ family: 6, value: a.value & ~((1n << 64n) - 1n) })}/64`;
+}

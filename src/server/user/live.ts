@@ -1,0 +1,105 @@
+/**
+ * Live progress for LAN users: `GET /events` (SSE) and `WS /ws/progress`
+ * carry the same event JSON (on the socket framed as {event, id, data}, see
+ * wsFrame), built per viewer by core/redact.ts (own tasks in
+ * full, others' redacted, others' output never). Both replay from
+ * Last-Event-ID (header, or `?lastEventId=` on either). The viewer's session
+ * is re-read every few seconds, so a revoked session's stream ends and a
+ * newly granted `view_all` takes effect without reconnecting.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { can, type UserSession } from '../../core/permissions.js';
+import { viewEvent } from '../../core/redact.js';
+import type { EventRecord } from '../../store/rows.js';
+import { eventJson, followEvents, lastEventId, streamEvents } from '../live.js';
+import type { LanDeps } from './deps.js';
+import { requireSession } from './session.js';
+
+const REFRESH_MS = 2000;
+const PING_MS = 15_000;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** Some publishers (e.g. pending changes) name a task but leave the owner null: the task's submitter owns such an event. */
+function withOwner(deps: LanDeps, e: EventRecord): EventRecord {
+  if (e.owner !== null || e.task_id === null) return e;
+  const owner = deps.ctx.host.store.getTask(e.task_id)?.submitted_by ?? null;
+  return owner === null ? e : { ...e, owner };
+}
+
+/** The per-viewer view; returns 'closed' once the session is revoked or loses `view`. */
+function viewerView(deps: LanDeps, first: UserSession): (e: EventRecord) => EventRecord | null | 'closed' {
+  let s: UserSession | null = first;
+  let checkedAt = deps.now();
+  return (e) => {
+    const now = deps.now();
+    if (s && now - checkedAt > REFRESH_MS) {
+      s = deps.sessions.get(s.user_id);
+      checkedAt = now;
+    }
+    if (!s || !can(s, 'view')) return 'closed';
+    return viewEvent(s, withOwner(deps, e), deps.opaque);
+  };
+}
+
+/**
+ * One WebSocket message per event, framed like SSE: `event` and `id` as the
+ * SSE `event:` and `id:` lines, `data` exactly the SSE `data:` JSON (whose own
+ * `id`/`kind` may belong to the subject, e.g. a worker card).
+ */
+export function wsFrame(e: EventRecord): string {
+  return `{"event":${JSON.stringify(e.kind)},"id":${e.id},"data":${eventJson(e)}}`;
+}
+
+export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
+  const { store } = deps.ctx.host;
+
+  app.get('/events', (request, reply) => {
+    const view = viewerView(deps, requireSession(request, 'view'));
+    streamEvents(request, reply, store, (e) => {
+      const v = view(e);
+      if (v === 'closed') {
+        reply.raw.destroy();
+        return null;
+      }
+      return v;
+    });
+  });
+
+  app.get(
+    '/ws/progress',
+    {
+      websocket: true,
+      // Runs before the upgrade: no session or no `view` → a plain HTTP 401/403, no socket.
+      preHandler: async (request: FastifyRequest) => {
+        requireSession(request, 'view');
+      },
+    },
+    (socket: WebSocket, request: FastifyRequest) => {
+      const view = viewerView(deps, requireSession(request, 'view'));
+      let unsubscribe: () => void = () => {};
+      let stopped = false;
+      const stop = (code: number, reason: string): void => {
+        stopped = true;
+        unsubscribe();
+        socket.close(code, reason);
+      };
+      unsubscribe = followEvents(store, lastEventId(request), (e) => {
+        if (stopped) return;
+        const v = view(e);
+        if (v === 'closed') return stop(1008, 'session revoked');
+        if (!v) return;
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) return stop(1013, 'too slow: reconnect with lastEventId');
+        socket.send(wsFrame(v));
+      });
+      const ping = setInterval(() => socket.ping(), PING_MS);
+      socket.on('message', () => {
+        /* the stream is one-way; client messages are ignored */
+      });
+      socket.on('close', () => {
+        clearInterval(ping);
+        unsubscribe();
+      });
+    },
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * The user API (DESIGN §5): thin adapters over the TaskService and the store,
+ * each answering only with what the calling session may see. Another user's
+ * task is a 404 (never a 403: its existence is not revealed).
+ */
+import type { FastifyInstance } from 'fastify';
+import { ColonyError } from '../../core/errors.js';
+import { canSeeTask, submitterOf } from '../../core/permissions.js';
+import { viewWorker } from '../../core/redact.js';
+import { outputTail } from '../../store/output.js';
+import { allWorkers, statusOf } from '../context.js';
+import { idParam, singleTaskGraph } from '../schemas.js';
+import { serveClient } from '../web.js';
+import { noteRefusal } from './audit.js';
+import { accessCodePage } from './code-page.js';
+import type { LanDeps } from './deps.js';
+import { parseLanSubmission } from './schemas.js';
+import { lanActor, lanState, requireSession } from './session.js';
+
+const MY_TASKS_LIMIT = 200;
+const OUTPUT_TAIL_CHARS = 2000;
+
+export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
+  const { ctx, opaque } = deps;
+  const { store, service } = ctx.host;
+
+  app.get('/healthz', { config: { accessCode: false } }, async () => ({ ok: true }));
+  app.get('/', { config: { accessCode: false } }, async (_request, reply) => reply.redirect('/dashboard', 302));
+  app.get('/dashboard', { config: { accessCode: false } }, async (request, reply) => {
+    if (lanState(request)?.codeOk !== true) return reply.type('text/html').header('cache-control', 'no-store').send(accessCodePage());
+    return serveClient(reply, ctx.webRoot, 'user');
+  });
+
+  app.get('/api/status', async (request) => {
+    requireSession(request, 'view');
+    return statusOf(ctx);
+  });
+
+  app.get('/api/workers', async (request) => {
+    const s = requireSession(request, 'view');
+    return { workers: allWorkers(ctx).map((w) => viewWorker(s, w, opaque)) };
+  });
+
+  app.post('/api/submit-task', async (request, reply) => {
+    const s = requireSession(request, 'submit_task');
+    const body = parseLanSubmission(request.body);
+    const graph = 'graph' in body ? body.graph : singleTaskGraph(body);
+    const mine = submitterOf(s);
+    const r = service.submitGraph(
+      graph,
+      {
+        submittedBy: mine,
+        who: lanActor(request),
+        workspace: process.cwd(),
+        defaultTarget: 'own-worker',
+        holdHostTasks: true, // target 'host' waits in awaiting_approval for the admin
+        canDependOn: (t) => t.submitted_by === mine, // others' tasks read as unknown ids
+      },
+      'graph' in body ? `graph "${graph.name}"` : 'task',
+    );
+    deps.sessions.countSubmission(s.user_id, r.task_ids.length);
+    const states = Object.fromEntries(r.task_ids.map((id) => [id, store.getTask(id)?.state ?? null]));
+    return reply.code(201).send({ ...r, ...('graph' in body ? {} : { id: r.task_ids[0] }), states });
+  });
+
+  app.get('/api/my-sessions', async (request) => {
+    const s = requireSession(request, 'view_own_sessions');
+    const all = store.listTasks({ submitted_by: submitterOf(s), limit: 100_000 });
+    const tasks = all.slice(-MY_TASKS_LIMIT).reverse().map((t) => ({
+      id: t.id,
+      graph_id: t.graph_id,
+      title: t.title,
+      prompt: t.prompt,
+      engine: t.engine,
+      model: t.model,
+      target: t.target,
+      state: t.state,
+      state_reason: t.state_reason,
+      attempt: t.attempt,
+      cost_usd: t.cost_usd,
+      tokens_in: t.tokens_in,
+      tokens_out: t.tokens_out,
+      created_at: t.created_at,
+      updated_at: t.updated_at,
+      output_tail: outputTail(store, t.id, OUTPUT_TAIL_CHARS),
+    }));
+    return {
+      session: s,
+      tasks,
+      total_tasks: all.length,
+      total_cost_usd: all.reduce((sum, t) => sum + t.cost_usd, 0),
+    };
+  });
+
+  app.get('/api/tasks/:id', async (request) => {
+    const s = requireSession(request);
+    const { id } = idParam.parse(request.params);
+    const task = store.getTask(id);
+    if (!task || !canSeeTask(s, task.submitted_by)) {
+      if (task) noteRefusal(request, 'task of another user');
+      throw new ColonyError('E_NOT_FOUND', `no task ${id}`);
+    }
+    return { task, attempts: store.attemptsOf(id), output: store.outputOf(id, { limit: 5000 }) };
+  });
+}

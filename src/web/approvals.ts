@@ -1,0 +1,182 @@
+/**
+ * Approvals: LAN tasks that ask to run on the host (approve / reject), and
+ * pending changes left by host-run tasks, with their diff (approve merges,
+ * reject throws the branch away). Both go through POST /admin/approve|reject/:id,
+ * which decides by what is waiting. Lists reload when an event says they changed.
+ */
+import { api, isMissingEndpoint } from './api.js';
+import { ago, debounce, engineModel, h, put, usd } from './dom.js';
+import { renderDiff } from './diff.js';
+import type { Live } from './live.js';
+import { busy, confirmDialog, emptyState, errorBox, notice, section, showError } from './ui.js';
+import type { PendingChangeView, TaskView } from './types.js';
+
+export class ApprovalsView {
+  readonly el: HTMLElement;
+  readonly badge: HTMLElement;
+  private readonly tasksBox: HTMLElement;
+  private readonly changesBox: HTMLElement;
+  private readonly reloadSoon = debounce(() => void this.refresh(), 300);
+  private last: { tasks: TaskView[] | null; changes: PendingChangeView[] | null } = { tasks: null, changes: null };
+
+  constructor(
+    live: Live,
+    private readonly openTask: (id: string) => void,
+    private readonly who: (submittedBy: string | null | undefined) => string,
+  ) {
+    this.badge = h('span', { class: 'badge', hidden: true, 'aria-label': 'items waiting' });
+    this.tasksBox = h('div', { class: 'approval-list' });
+    this.changesBox = h('div', { class: 'approval-list' });
+    this.el = h(
+      'div',
+      {},
+      section('Pending LAN tasks', { id: 'pending-tasks', description: 'Tasks from LAN users that ask to run on this host. They run only after you approve them.' }, this.tasksBox),
+      section('Pending changes', { id: 'pending-changes', description: 'Work left by host-run tasks in their own git branch. Approve merges it; reject discards the branch.' }, this.changesBox),
+    );
+    live.on('task.state', (e) => {
+      if (e.data['to'] === 'awaiting_approval' || e.data['from'] === 'awaiting_approval' || e.data['to'] === 'succeeded') this.reloadSoon();
+    });
+    live.on('graph.submitted', () => this.reloadSoon()); // LAN host tasks are born awaiting approval, without a transition
+    live.on('change', () => this.reloadSoon());
+    live.onResync(() => void this.refresh());
+  }
+
+  async refresh(): Promise<void> {
+    const [tasks, changes] = await Promise.all([this.loadTasks(), this.loadChanges()]);
+    this.last = { tasks, changes };
+    this.render(tasks, changes);
+  }
+
+  /** Re-renders the last lists (e.g. once the submitters' display names are known). */
+  relabel(): void {
+    this.render(this.last.tasks, this.last.changes);
+  }
+
+  private render(tasks: TaskView[] | null, changes: PendingChangeView[] | null): void {
+    // A task held for its pending change is decided there (approve merges), so it is listed once, as a change.
+    const held = new Set((changes ?? []).map((c) => c.task_id));
+    const waiting = (tasks ?? []).filter((t) => !held.has(t.id));
+    if (tasks) put(this.tasksBox, waiting.length ? waiting.map((t) => this.taskCard(t)) : emptyState('Nothing waiting for approval', 'LAN tasks that ask to run on the host appear here.'));
+    if (changes) put(this.changesBox, changes.length ? changes.map((c) => this.changeCard(c)) : emptyState('No pending changes', 'When a host-run task changes files in a git repository, its diff waits here for review.'));
+    const n = waiting.length + (changes?.length ?? 0);
+    this.badge.hidden = n === 0;
+    this.badge.textContent = String(n);
+  }
+
+  private async loadTasks(): Promise<TaskView[] | null> {
+    try {
+      return (await api.get<{ tasks: TaskView[] }>('/admin/pending')).tasks;
+    } catch (e) {
+      showError(e, 'pending tasks');
+      return null;
+    }
+  }
+
+  private async loadChanges(): Promise<PendingChangeView[] | null> {
+    try {
+      return (await api.get<{ changes?: PendingChangeView[] }>('/admin/pending-changes')).changes ?? [];
+    } catch (e) {
+      if (isMissingEndpoint(e)) {
+        put(this.changesBox, emptyState('Pending changes are not available on this host', 'This host version does not collect task diffs.'));
+        return [];
+      }
+      showError(e, 'pending changes');
+      return null;
+    }
+  }
+
+  private decide(button: HTMLButtonElement, err: HTMLElement, id: string, verb: 'approve' | 'reject', done: string): void {
+    void busy(
+      button,
+      async () => {
+        await api.post(`/admin/${verb}/${encodeURIComponent(id)}`);
+        notice('success', `${done} ${id}`);
+        await this.refresh();
+      },
+      err,
+    );
+  }
+
+  private taskCard(t: TaskView): HTMLElement {
+    const err = errorBox();
+    const approve = h('button', { type: 'button', class: 'btn btn-primary btn-small' }, 'Approve');
+    const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Reject');
+    approve.addEventListener('click', () => this.decide(approve, err, t.id, 'approve', 'Approved'));
+    reject.addEventListener('click', () =>
+      void (async () => {
+        if (!(await confirmDialog({ title: `Reject ${t.id}?`, body: 'The task is cancelled and will not run on this host.', confirm: 'Reject', danger: true }))) return;
+        this.decide(reject, err, t.id, 'reject', 'Rejected');
+      })(),
+    );
+    return h(
+      'article',
+      { class: 'approval', 'data-task-id': t.id },
+      h(
+        'header',
+        { class: 'approval-head' },
+        h('button', { type: 'button', class: 'link strong', onclick: () => this.openTask(t.id) }, t.title ?? t.id),
+        h('span', { class: 'muted small' }, 'from ', h('strong', {}, this.who(t.submitted_by)), ` · ${ago(t.created_at)}`),
+      ),
+      t.state_reason ? h('p', { class: 'muted small' }, t.state_reason) : null,
+      t.prompt && t.prompt !== t.title ? h('pre', { class: 'prompt' }, t.prompt) : null,
+      h('p', { class: 'small muted' }, `engine ${engineModel(t.engine, t.model)} · budget ${usd(t.budget_usd)} · `, h('span', { class: 'mono' }, t.id)),
+      err,
+      h('div', { class: 'approval-actions' }, approve, reject),
+    );
+  }
+
+  private changeCard(c: PendingChangeView): HTMLElement {
+    const id = c.task_id;
+    const err = errorBox();
+    const approve = h('button', { type: 'button', class: 'btn btn-primary btn-small' }, 'Approve and merge');
+    const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Reject');
+    approve.addEventListener('click', () =>
+      void (async () => {
+        if (!(await confirmDialog({ title: `Merge ${id}?`, body: `The branch ${c.branch ?? ''} is merged into ${c.target_branch ?? 'its target branch'}.`, confirm: 'Merge' }))) return;
+        this.decide(approve, err, id, 'approve', 'Merged');
+      })(),
+    );
+    reject.addEventListener('click', () =>
+      void (async () => {
+        if (!(await confirmDialog({ title: `Reject ${id}?`, body: 'The task branch and its worktree are thrown away.', confirm: 'Reject', danger: true }))) return;
+        this.decide(reject, err, id, 'reject', 'Rejected');
+      })(),
+    );
+    const stat = c.stat ? `${c.stat.files_changed} file${c.stat.files_changed === 1 ? '' : 's'}, +${c.stat.insertions} −${c.stat.deletions}` : '';
+    const diffBox = h('div', {}, h('p', { class: 'muted small' }, 'Loading the diff…'));
+    const details = h('details', { class: 'diff-details' }, h('summary', {}, 'Diff'), diffBox);
+    let loaded = false;
+    const loadDiff = async (): Promise<void> => {
+      if (loaded) return;
+      loaded = true;
+      try {
+        const patch = c.patch ?? c.diff ?? (await api.get<{ change: PendingChangeView }>(`/admin/pending-changes/${encodeURIComponent(id)}`)).change.patch ?? '';
+        put(diffBox, renderDiff(patch));
+      } catch (e) {
+        loaded = false;
+        put(diffBox, h('p', { class: 'muted small' }, 'The diff could not be loaded.'));
+        showError(e, `diff of ${id}`);
+      }
+    };
+    details.addEventListener('toggle', () => {
+      if (details.open) void loadDiff();
+    });
+    details.open = true;
+    return h(
+      'article',
+      { class: 'approval change', 'data-change-id': id },
+      h(
+        'header',
+        { class: 'approval-head' },
+        h('button', { type: 'button', class: 'link strong', onclick: () => this.openTask(id) }, c.task_title ?? id),
+        h('span', { class: 'mono small muted' }, [c.branch && c.target_branch ? `${c.branch} → ${c.target_branch}` : c.branch, stat].filter(Boolean).join(' · ')),
+      ),
+      c.files?.length
+        ? h('ul', { class: 'file-list mono small' }, ...c.files.map((f) => h('li', {}, h('span', { class: `fstat fstat-${f.status}` }, f.status), ` ${f.path} `, h('span', { class: 'muted' }, f.additions === null ? 'binary' : `+${f.additions} −${f.deletions ?? 0}`))))
+        : null,
+      details,
+      err,
+      h('div', { class: 'approval-actions' }, approve, reject),
+    );
+  }
+}

@@ -1,0 +1,48 @@
+/** The overview's headline numbers, from /api/status and kept current by task.state and worker events. */
+import { debounce, h, put, str } from './dom.js';
+import type { Shell } from './shell.js';
+
+const GROUPS: { label: string; states: string[]; cls: string }[] = [
+  { label: 'Running', states: ['assigned', 'running'], cls: 'state-running' },
+  { label: 'Queued', states: ['waiting', 'ready', 'paused'], cls: 'state-ready' },
+  { label: 'Awaiting approval', states: ['awaiting_approval'], cls: 'state-awaiting_approval' },
+  { label: 'Succeeded', states: ['succeeded'], cls: 'state-succeeded' },
+  { label: 'Failed', states: ['failed', 'timed_out', 'upstream_failed'], cls: 'state-failed' },
+  { label: 'Cancelled / skipped', states: ['cancelled', 'skipped'], cls: 'state-cancelled' },
+];
+
+export class StatsRow {
+  readonly el: HTMLElement;
+  private counts: Record<string, number> = {};
+
+  constructor(shell: Shell) {
+    this.el = h('div', { class: 'stats', 'aria-label': 'Task counts' });
+    shell.onStatus((s) => {
+      this.counts = { ...s.tasks };
+      this.render();
+    });
+    // Between snapshots the counts follow the events; once a burst settles, one
+    // snapshot corrects them (new tasks enter without a transition event).
+    const settle = debounce(() => void shell.refreshStatus(), 1000);
+    shell.live.on('graph.submitted', settle);
+    shell.live.on('task.state', (e) => {
+      settle();
+      const from = str(e.data['from']);
+      const to = str(e.data['to']);
+      if (from) this.counts[from] = Math.max(0, (this.counts[from] ?? 0) - 1);
+      if (to) this.counts[to] = (this.counts[to] ?? 0) + 1;
+      this.render();
+    });
+    this.render();
+  }
+
+  private render(): void {
+    put(
+      this.el,
+      GROUPS.map((g) => {
+        const n = g.states.reduce((s, st) => s + (this.counts[st] ?? 0), 0);
+        return h('div', { class: `stat ${g.cls}`, 'data-stat': g.label }, h('span', { class: 'stat-label' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), g.label), h('span', { class: 'stat-value' }, String(n)));
+      }),
+    );
+  }
+}

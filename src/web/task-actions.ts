@@ -1,0 +1,30 @@
+/** Admin overrides shown in the task drawer: force-run, retry, skip, cancel. */
+import { api } from './api.js';
+import { h } from './dom.js';
+import { busy, confirmDialog, notice } from './ui.js';
+import type { TaskView } from './types.js';
+
+const ACTIVE = new Set(['waiting', 'ready', 'assigned', 'running', 'awaiting_approval', 'paused']);
+
+export function taskActions(t: TaskView, reload: () => void): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  const btn = (label: string, path: string, cls: string, confirm?: { title: string; body: string; danger?: boolean }): HTMLElement => {
+    const b = h('button', { type: 'button', class: `btn btn-small ${cls}` }, label);
+    b.addEventListener('click', () => {
+      void (async () => {
+        if (confirm && !(await confirmDialog({ ...confirm, confirm: label }))) return;
+        await busy(b, async () => {
+          await api.post(`/admin/tasks/${encodeURIComponent(t.id)}/${path}`);
+          notice('success', `${label}: ${t.id}`);
+          reload();
+        });
+      })();
+    });
+    return b;
+  };
+  if (t.state === 'waiting') out.push(btn('Force run', 'force-run', '', { title: `Force-run ${t.id}?`, body: 'It starts now, ignoring its dependencies.' }));
+  if (['failed', 'timed_out', 'cancelled', 'upstream_failed'].includes(t.state)) out.push(btn('Retry', 'retry', 'btn-primary'));
+  if (t.state === 'waiting' || t.state === 'ready' || t.state === 'awaiting_approval') out.push(btn('Skip', 'skip', ''));
+  if (ACTIVE.has(t.state)) out.push(btn('Cancel', 'cancel', 'btn-danger-outline', { title: `Cancel ${t.id}?`, body: 'A running task is stopped; its dependents become upstream_failed.', danger: true }));
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * What the dashboard reads from the APIs. Task shapes come from src/core;
+ * the rest mirrors the JSON the servers send (the client never imports the
+ * server or store layers).
+ */
+import type { Task, TaskState } from '../core/task.js';
+import type { Permission } from '../core/permissions.js';
+
+export type { Task, TaskState, Permission };
+export type Capability = 'admin' | 'user';
+export type SwitchState = 'running' | 'paused' | 'halted';
+
+/** A task as listed by the APIs; the user API may leave out or redact fields of other users' tasks. */
+export type TaskView = Partial<Task> & { id: string; state: TaskState; redacted?: boolean };
+
+export interface WorkerView {
+  id: string;
+  kind: 'local' | 'remote';
+  status: string;
+  task_id: string | null;
+  task_title: string | null;
+  owner: string | null;
+  owner_name?: string | null;
+  engine: string | null;
+  model: string | null;
+  session_cost_usd: number;
+  tokens_used: number;
+  origin_ip: string | null;
+  connected?: boolean;
+  redacted?: boolean;
+}
+
+export interface AttemptView {
+  task_id: string;
+  attempt: number;
+  state: string;
+  engine: string | null;
+  model: string | null;
+  worker_id: string | null;
+  route_rule: string | null;
+  route_explanation: string | null;
+  started_at: number;
+  finished_at: number | null;
+  cost_usd: number | null;
+  cost_source?: string | null;
+  tokens_in: number;
+  tokens_out: number;
+  error_code: string | null;
+  summary: string | null;
+}
+
+export interface OutputChunk {
+  id?: number;
+  attempt: number;
+  stream: string;
+  text: string;
+  at?: number;
+}
+
+export interface TaskDetail {
+  task: TaskView;
+  attempts: AttemptView[];
+  output: OutputChunk[];
+}
+
+export interface GraphSummary {
+  id: string;
+  name: string;
+  submitted_by: string;
+  created_at: number;
+  counts: Record<string, number>;
+  cost_usd: number;
+}
+
+export interface Status {
+  ok: boolean;
+  version: string;
+  killswitch: SwitchState;
+  uptime_s: number;
+  tasks: Record<string, number>;
+  workers: { total: number; busy: number };
+}
+
+export interface CostRow {
+  key: string | null;
+  cost_usd: number;
+  tokens: number | null;
+  attempts: number;
+}
+
+export interface Costs {
+  by_engine: CostRow[];
+  by_model: CostRow[];
+  by_user: CostRow[];
+  by_graph?: CostRow[];
+  by_worker?: CostRow[];
+}
+
+export interface AuditView {
+  id: number;
+  at: number;
+  actor: string;
+  origin: string;
+  action: string;
+  target: string | null;
+  detail: unknown;
+  hash: string;
+}
+
+export type ChainCheck = { ok: true; count: number; last_hash: string } | { ok: false; count: number; broken_id: number; reason: string };
+
+export interface SessionView {
+  user_id: string;
+  display_name: string;
+  origin_ip: string;
+  is_local: boolean;
+  permissions: Permission[];
+  tasks_submitted: number;
+  created_at: number;
+  last_seen_at: number;
+  revoked: boolean;
+  cost_usd?: number;
+}
+
+export interface ChangedFileView {
+  path: string;
+  status: string;
+  additions: number | null;
+  deletions: number | null;
+}
+
+export interface PendingChangeView {
+  id?: string;
+  task_id: string;
+  task_title?: string | null;
+  branch?: string;
+  target_branch?: string;
+  status?: string;
+  stat?: { files_changed: number; insertions: number; deletions: number; text?: string };
+  files?: ChangedFileView[];
+  patch?: string;
+  diff?: string;
+  created_at?: number;
+}
+
+/** A live event from GET /events: `kind` is the SSE event name, `data` its JSON payload. */
+export interface LiveEvent {
+  kind: string;
+  data: Record<string, unknown>;
+}

@@ -1,0 +1,170 @@
+/**
+ * The worker's side of the protocol, from the attacker's side: a fake host
+ * (a plain ws server holding the pinned host key, or not) sends assignments
+ * and the real WorkerAgent must refuse the forged, replayed, expired and
+ * escaping ones with a signed TASK_REJECTED naming the reason — and run the
+ * legitimate one next to them.
+ */
+import { mkdirSync, mkdtempSync, existsSync, rmSync, symlinkSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
+import { createExecEngine } from '../../src/engines/exec.js';
+import { exportPublicKeyRaw, fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
+import { WorkerAgent, type AgentEvent } from '../../src/remote/worker-agent.js';
+import type { WorkerIdentity } from '../../src/remote/worker-identity.js';
+import { TaskRunner } from '../../src/remote/worker-runner.js';
+import { processGone, readPid, waitFor } from '../helpers/proc.js';
+
+const hostKeys = generateKeyPair();
+const workerKeys = generateKeyPair();
+let wss: WebSocketServer;
+let conn: WebSocket | null = null;
+const inbox: ProtocolMessage[] = [];
+let agent: WorkerAgent;
+const events: AgentEvent[] = [];
+let dir: string;
+let root: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'colony-fakehost-'));
+  root = join(dir, 'root');
+  mkdirSync(root);
+  mkdirSync(join(dir, 'outside'));
+  symlinkSync(join(dir, 'outside'), join(root, 'escape'));
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  wss.on('connection', (ws) => {
+    conn = ws;
+    ws.on('message', (d) => {
+      const p = parseMessage(d as Buffer);
+      if (!p.ok) return;
+      const m = p.msg;
+      if (m.type === 'HELLO') ws.send(encodeMessage({ type: 'CHALLENGE', nonce: 'challenge-nonce-0123456789', host_time: Date.now(), version: 1 }));
+      else if (m.type === 'AUTH') ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) }));
+      else inbox.push(m);
+    });
+  });
+  await new Promise((r) => wss.once('listening', r));
+  const port = (wss.address() as AddressInfo).port;
+  const identity: WorkerIdentity = {
+    worker_id: 'w-under-test', name: 'test', owner: 'session:x', host_url: `http://127.0.0.1:${port}`,
+    host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), enrolled_at: 0,
+    keys: workerKeys, fingerprint: fingerprint(workerKeys.publicKey), hostKey: hostKeys.publicKey,
+  };
+  const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
+  agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: 4, heartbeatIntervalMs: 60_000 });
+  agent.on((e) => events.push(e));
+  agent.start();
+  await waitFor(() => events.some((e) => e.type === 'connected'), 'agent connected', 5000);
+});
+
+afterAll(async () => {
+  await agent?.stop(500);
+  wss?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function assignment(over: Partial<MessageOf<'TASK_ASSIGNED'>> = {}, key: KeyPair = hostKeys): MessageOf<'TASK_ASSIGNED'> {
+  const unsigned = {
+    type: 'TASK_ASSIGNED' as const,
+    task_id: `t-${randomBytes(4).toString('hex')}`,
+    attempt: 1,
+    task: { prompt: 'true', title: 't' },
+    budget: 1,
+    engine: 'exec',
+    model: null,
+    workspace: '.',
+    nonce: randomBytes(16).toString('base64url'),
+    expires_at: Date.now() + 30_000,
+    lease_ms: 30_000,
+    ...over,
+  };
+  return signMessage(unsigned, key.privateKey);
+}
+
+function send(m: ProtocolMessage): void {
+  conn?.send(encodeMessage(m));
+}
+
+async function answer(taskId: string, type?: ProtocolMessage['type']): Promise<ProtocolMessage> {
+  return waitFor(() => {
+    const i = inbox.findIndex((m) => 'task_id' in m && m.task_id === taskId && (type === undefined || m.type === type));
+    return i >= 0 ? inbox.splice(i, 1)[0] : undefined;
+  }, `answer about ${taskId}`, 5000, 5);
+}
+
+async function rejected(m: MessageOf<'TASK_ASSIGNED'>): Promise<string> {
+  send(m);
+  const r = await answer(m.task_id);
+  expect(r.type).toBe('TASK_REJECTED');
+  expect(verifyMessage(r, workerKeys.publicKey)).toBe(true);
+  if (r.type !== 'TASK_REJECTED') throw new Error('not a rejection');
+  expect(r.nonce).toBe(m.nonce);
+  return r.reason;
+}
+
+describe('worker refuses what the pinned host did not legitimately send', () => {
+  it('runs a legitimate assignment (signed, fresh, inside the root) and reports it signed', async () => {
+    const m = assignment({ task: { prompt: 'echo ok > legit.txt', title: 'legit' }, workspace: 'proj' });
+    send(m);
+    expect((await answer(m.task_id)).type).toBe('TASK_ACCEPTED');
+    const done = await answer(m.task_id, 'TASK_COMPLETED');
+    expect(verifyMessage(done, workerKeys.publicKey)).toBe(true);
+    expect(existsSync(join(root, 'proj', 'legit.txt'))).toBe(true);
+  });
+
+  it('rejects an assignment signed by another key (forged host signature)', async () => {
+    expect(await rejected(assignment({}, generateKeyPair()))).toMatch(/bad_signature/);
+  });
+
+  it('rejects an assignment whose fields were changed after signing', async () => {
+    const m = assignment();
+    expect(await rejected({ ...m, task: { prompt: 'rm -rf ~', title: 't' } })).toMatch(/bad_signature/);
+  });
+
+  it('rejects a replayed assignment (same nonce twice)', async () => {
+    const m = assignment();
+    send(m);
+    expect((await answer(m.task_id)).type).toBe('TASK_ACCEPTED');
+    expect((await answer(m.task_id)).type).toBe('TASK_COMPLETED');
+    expect(await rejected(m)).toMatch(/replayed/);
+  });
+
+  it('rejects an expired assignment, and one that expires implausibly far ahead', async () => {
+    expect(await rejected(assignment({ expires_at: Date.now() - 1000 }))).toMatch(/expired/);
+    expect(await rejected(assignment({ expires_at: Date.now() + 3_600_000 }))).toMatch(/too far ahead/);
+  });
+
+  it('rejects workspaces outside the root: ../../etc, an absolute path, a symlink escape', async () => {
+    expect(await rejected(assignment({ workspace: '../../etc' }))).toMatch(/\.\./);
+    expect(await rejected(assignment({ workspace: 'a/../../b' }))).toMatch(/\.\./);
+    expect(await rejected(assignment({ workspace: '/etc' }))).toMatch(/outside/);
+    expect(await rejected(assignment({ workspace: 'escape' }))).toMatch(/symlink escape/);
+    expect(await rejected(assignment({ workspace: 'escape/deeper' }))).toMatch(/symlink escape/);
+    expect(existsSync(join(dir, 'outside', 'deeper'))).toBe(false);
+  });
+
+  it('rejects an engine it did not enable', async () => {
+    expect(await rejected(assignment({ engine: 'claude' }))).toMatch(/not enabled/);
+    expect(await rejected(assignment({ engine: 'auto' }))).toMatch(/AI engine/);
+  });
+
+  it('kills the process group on a signed TASK_CANCELLED and ignores a forged one', async () => {
+    const m = assignment({ task: { prompt: 'sleep 30 & echo $! > pid; wait', title: 'long' }, workspace: 'long' });
+    send(m);
+    await answer(m.task_id, 'TASK_ACCEPTED');
+    const pid = await waitFor(() => readPid(join(root, 'long', 'pid')), 'pid', 5000);
+    const cancel = (key: KeyPair) => signMessage({ type: 'TASK_CANCELLED' as const, task_id: m.task_id, attempt: 1, reason: 'stop', nonce: randomBytes(16).toString('base64url') }, key.privateKey);
+    send(cancel(generateKeyPair()));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(processGone(pid)).toBe(false);
+    send(cancel(hostKeys));
+    await waitFor(() => processGone(pid), 'sleep killed', 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(inbox.some((x) => 'task_id' in x && x.task_id === m.task_id)).toBe(false); // nothing more about a cancelled task
+  });
+});

@@ -1,0 +1,258 @@
+/**
+ * Remote execution over loopback (real HTTP + WebSocket, in-process worker
+ * agents): pairing and enrolment, the happy path, who may receive which task,
+ * revocation, the kill switch, the worker's budget cap, and faults (a worker
+ * dying mid-task, a dropped connection, a host restart). Attacks from either
+ * side are in remote-host-security / remote-worker-security.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Engine, EngineEvent } from '../../src/core/engine.js';
+import { createExecEngine } from '../../src/engines/exec.js';
+import { hashPairingCode } from '../../src/remote/pairing.js';
+import { waitFor, processGone, readPid } from '../helpers/proc.js';
+import {
+  api, audits, enrolKey, newSession, pairingCode, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type TestAgent,
+} from '../helpers/remote-host.js';
+
+let h: RemoteTestHost;
+const agents: TestAgent[] = [];
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+  await h?.close();
+});
+const track = (a: TestAgent): TestAgent => (agents.push(a), a);
+const got = (a: TestAgent, type: string, taskId?: string) => a.events.some((e) => e.type === type && (taskId === undefined || ('task_id' in e && e.task_id === taskId)));
+const done = (id: string) => ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(stateOf(h, id) ?? '');
+
+describe('pairing', () => {
+  it('gives a signed-in user a one-time code with the command to run, and enrols a key bound to that user', async () => {
+    h = await startRemoteHost();
+    expect((await api(h, null, 'POST', '/api/pairing-codes')).status).toBe(401);
+    const ada = await newSession(h, 'Ada');
+    const r = await api(h, ada, 'POST', '/api/pairing-codes');
+    expect(r.status).toBe(201);
+    const { code, expires_at, command, host_fingerprint } = r.json as { code: string; expires_at: number; command: string; host_fingerprint: string };
+    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    expect(expires_at - Date.now()).toBeGreaterThan(4.5 * 60_000);
+    expect(expires_at - Date.now()).toBeLessThanOrEqual(5 * 60_000);
+    expect(command).toBe(`colony worker --host ${h.url} --code ${code}`);
+    expect(host_fingerprint).toBe(h.remote.hostKey.fingerprint);
+    const a = track(await startAgent(h, ada, { name: 'ada-laptop' }));
+    expect(a.identity.host_fingerprint).toBe(h.remote.hostKey.fingerprint);
+    expect(h.remote.workers.get(a.identity.worker_id)).toMatchObject({ owner: ada.submitter, name: 'ada-laptop', fingerprint: a.identity.fingerprint });
+    const keyFile = join(a.root, '..', 'home', 'keys', 'worker.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(statSync(join(a.root, '..', 'home', 'worker.json')).mode & 0o777).toBe(0o600);
+    expect(audits(h, 'worker.enrolled')[0]).toMatchObject({ actor: ada.submitter, target: a.identity.worker_id });
+  });
+
+  it('refuses a reused code and an expired one, and audits both', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const code = await pairingCode(h, ada);
+    const body = (c: string) => ({ code: c, public_key: 'A'.repeat(43), name: 'x', engines: ['exec'], open_to_admin: false });
+    await enrolWith(code);
+    const reuse = await api(h, null, 'POST', '/api/workers/enroll', body(code));
+    expect(reuse.status).toBe(401);
+    expect(reuse.json['code']).toBe('E_UNAUTHORIZED');
+    const old = 'ABCD-EFGH';
+    const now = Date.now();
+    h.remote.workers.createPairingCode(hashPairingCode(old), ada.submitter, now - 6 * 60_000, now - 60_000, { actor: 'test', origin: 'local' });
+    expect((await api(h, null, 'POST', '/api/workers/enroll', body(old))).status).toBe(401);
+    expect(audits(h, 'worker.enroll_refused').length).toBeGreaterThanOrEqual(2);
+    expect(h.remote.workers.list()).toHaveLength(1);
+
+    async function enrolWith(c: string): Promise<void> {
+      const k = await import('../../src/remote/signing.js');
+      const pair = k.generateKeyPair();
+      const r = await api(h, null, 'POST', '/api/workers/enroll', { ...body(c), public_key: k.exportPublicKeyRaw(pair.publicKey) });
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+    }
+  });
+});
+
+describe('dispatch', () => {
+  it('runs a submitted exec task on the user\'s own worker: output streamed, engine and cost recorded, file written only in the worker root', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const a = track(await startAgent(h, ada));
+    const r = await api(h, ada, 'POST', '/api/submit-task', { prompt: 'echo hello from the worker; echo made > out.txt', engine: 'exec' });
+    expect(r.status).toBe(201);
+    const id = String(r.json['id']);
+    await waitFor(() => done(id), 'task done', 10_000);
+    expect(stateOf(h, id)).toBe('succeeded');
+    const [att] = h.host.store.attemptsOf(id);
+    expect(att).toMatchObject({ attempt: 1, state: 'succeeded', engine: 'exec', model: null, worker_id: a.identity.worker_id, cost_usd: 0, route_rule: 'remote' });
+    expect(h.host.store.outputOf(id).map((o) => o.text).join('')).toContain('hello from the worker');
+    expect(readFileSync(join(a.root, 'out.txt'), 'utf8')).toBe('made\n');
+    expect(existsSync(join(h.home.workspace, 'out.txt'))).toBe(false);
+    const mine = await api(h, ada, 'GET', '/api/my-workers');
+    expect(mine.json['workers']).toEqual([expect.objectContaining({ id: a.identity.worker_id, kind: 'remote', connected: true, origin_ip: '127.0.0.1', status: 'idle', engine: 'exec', owner_name: 'Ada' })]);
+    const adminView = await h.admin.inject({ method: 'GET', url: '/admin/workers', remoteAddress: '127.0.0.1', headers: { host: '127.0.0.1:8080', authorization: `Bearer ${h.ctx.adminToken}` } });
+    expect(adminView.json().workers).toEqual(expect.arrayContaining([expect.objectContaining({ id: a.identity.worker_id, kind: 'remote' })]));
+    const task = await api(h, ada, 'GET', `/api/tasks/${encodeURIComponent(id)}`);
+    expect(task.status).toBe(200);
+  });
+
+  it('never gives user A\'s task to user B\'s worker; A\'s worker gets it when it connects', async () => {
+    h = await startRemoteHost();
+    const [ada, bob] = [await newSession(h, 'Ada'), await newSession(h, 'Bob')];
+    const b = track(await startAgent(h, bob));
+    const id = submitTask(h, ada.submitter, { prompt: 'echo ada' });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(got(b, 'assigned')).toBe(false);
+    expect(stateOf(h, id)).toBe('ready');
+    const a = track(await startAgent(h, ada));
+    await waitFor(() => done(id), 'A\'s task done', 10_000);
+    expect(stateOf(h, id)).toBe('succeeded');
+    expect(got(a, 'finished', id)).toBe(true);
+    expect(got(b, 'assigned')).toBe(false);
+  });
+
+  it('runs a task naming a worker only for its owner, and admin tasks only on a worker opened to the admin', async () => {
+    h = await startRemoteHost();
+    const [ada, bob] = [await newSession(h, 'Ada'), await newSession(h, 'Bob')];
+    const closed = track(await startAgent(h, ada));
+    const open = track(await startAgent(h, ada, { openToAdmin: true }));
+    const stolen = submitTask(h, bob.submitter, { prompt: 'echo bob', target: closed.identity.worker_id });
+    const adminNo = submitTask(h, 'admin', { prompt: 'echo admin', target: closed.identity.worker_id });
+    const adminYes = submitTask(h, 'admin', { prompt: 'echo admin', target: open.identity.worker_id });
+    const own = submitTask(h, ada.submitter, { prompt: 'echo own', target: closed.identity.worker_id });
+    await waitFor(() => [stolen, adminNo, adminYes, own].every(done), 'all decided', 10_000);
+    expect(h.host.store.getTask(stolen)).toMatchObject({ state: 'failed', state_reason: expect.stringContaining('belongs to another user') });
+    expect(h.host.store.getTask(adminNo)).toMatchObject({ state: 'failed', state_reason: expect.stringContaining('not opened to admin') });
+    expect(stateOf(h, adminYes)).toBe('succeeded');
+    expect(h.host.store.attemptsOf(adminYes)[0]?.worker_id).toBe(open.identity.worker_id);
+    expect(stateOf(h, own)).toBe('succeeded');
+    expect(got(closed, 'assigned', stolen) || got(open, 'assigned', stolen)).toBe(false);
+  });
+});
+
+describe('revocation', () => {
+  it('lets a user revoke only their own worker; a revoked worker is disconnected and refused', async () => {
+    h = await startRemoteHost();
+    const [ada, bob] = [await newSession(h, 'Ada'), await newSession(h, 'Bob')];
+    const a = track(await startAgent(h, ada));
+    expect((await api(h, bob, 'POST', `/api/my-workers/${a.identity.worker_id}/revoke`)).status).toBe(404);
+    expect((await api(h, ada, 'POST', `/api/my-workers/${a.identity.worker_id}/revoke`)).status).toBe(200);
+    await waitFor(() => a.events.find((e) => e.type === 'fatal'), 'fatal after revoke', 5000);
+    expect(a.events.find((e) => e.type === 'fatal')).toMatchObject({ reason: expect.stringContaining('revoked') });
+    expect(audits(h, 'remote.auth_failed').length).toBeGreaterThan(0);
+    expect((await api(h, ada, 'GET', '/api/my-workers')).json['workers']).toEqual([]);
+  });
+
+  it('lets the admin revoke any worker', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const id = await enrolKey(h, ada);
+    const raw = await RawWorker.open(h, id);
+    const r = await h.admin.inject({ method: 'POST', url: `/admin/workers/${id.worker_id}/revoke`, remoteAddress: '127.0.0.1', headers: { host: '127.0.0.1:8080', authorization: `Bearer ${h.ctx.adminToken}` } });
+    expect(r.statusCode).toBe(200);
+    await waitFor(() => raw.closed, 'disconnected', 3000);
+    await expect(RawWorker.open(h, id)).rejects.toThrow(/revoked/);
+  });
+});
+
+describe('kill switch and budgets', () => {
+  it('halt cancels remote tasks (the worker kills the process group) and stops dispatch until resume', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const a = track(await startAgent(h, ada));
+    const id = submitTask(h, ada.submitter, { prompt: 'sleep 30 & echo $! > pid; wait' });
+    await waitFor(() => stateOf(h, id) === 'running', 'running', 5000);
+    const pid = await waitFor(() => readPid(join(a.root, 'pid')), 'pid file', 5000);
+    h.host.killswitch.halt({ actor: 'admin', origin: 'local' }, 'test');
+    expect(stateOf(h, id)).toBe('cancelled');
+    await waitFor(() => got(a, 'cancelled', id), 'worker got TASK_CANCELLED', 3000);
+    await waitFor(() => processGone(pid), 'sleep killed', 5000);
+    const next = submitTask(h, ada.submitter, { prompt: 'echo later', id: 'later' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(stateOf(h, next)).toBe('ready');
+    h.host.killswitch.resume({ actor: 'admin', origin: 'local' });
+    await waitFor(() => done(next), 'dispatched after resume', 5000);
+    expect(stateOf(h, next)).toBe('succeeded');
+  });
+
+  it('stops the engine at the worker\'s own budget cap although the host allowed more; the cost is recorded', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    let aborted = false;
+    const paid: Engine = {
+      name: 'paid',
+      async *run(req): AsyncGenerator<EngineEvent> {
+        yield { type: 'info', engine: 'paid', model: 'm-1' };
+        for (let i = 1; i <= 200; i++) {
+          if (req.signal.aborted) return void (aborted = true), yield { type: 'done', ok: false, summary: 'aborted', error_code: 'E_CANCELLED' };
+          yield { type: 'usage', usage: { input: i * 10, output: i * 5, cache_read: 0, cache_write: 0 } };
+          yield { type: 'cost', usd: i * 0.02, source: 'reported' };
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        yield { type: 'done', ok: true, summary: 'spent it all' };
+      },
+    };
+    track(await startAgent(h, ada, { engines: new Map([['paid', paid], ['exec', createExecEngine()]]), budgetCap: 0.05 }));
+    const id = submitTask(h, ada.submitter, { prompt: 'spend', engine: 'paid', budget_usd: 3, max_attempts: 3 });
+    await waitFor(() => done(id), 'done', 10_000);
+    expect(aborted).toBe(true);
+    expect(h.host.store.getTask(id)).toMatchObject({ state: 'failed', attempt: 1, state_reason: expect.stringContaining('E_BUDGET') });
+    const [att] = h.host.store.attemptsOf(id);
+    expect(att).toMatchObject({ engine: 'paid', model: 'm-1', error_code: 'E_BUDGET', tokens_in: 30, tokens_out: 15 });
+    expect(att?.cost_usd).toBeCloseTo(0.06, 6);
+  });
+});
+
+describe('faults', () => {
+  it('requeues the task of a worker that dies mid-task once its lease lapses; another worker of the same user completes it', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const victim = await RawWorker.open(h, await enrolKey(h, ada));
+    const id = submitTask(h, ada.submitter, { prompt: 'echo second > done.txt' });
+    const m = await victim.next('TASK_ASSIGNED');
+    if (m.type !== 'TASK_ASSIGNED') throw new Error('no assignment');
+    victim.signed({ type: 'TASK_ACCEPTED', task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
+    await waitFor(() => stateOf(h, id) === 'running', 'running on the victim', 3000);
+    victim.close(); // SIGKILL-like: no goodbye, no more heartbeats
+    const b = track(await startAgent(h, ada));
+    await waitFor(() => done(id), 'completed by the other worker', 10_000);
+    expect(stateOf(h, id)).toBe('succeeded');
+    const atts = h.host.store.attemptsOf(id);
+    expect(atts.map((x) => [x.attempt, x.state, x.worker_id])).toEqual([[1, 'lost', victim.id.worker_id], [2, 'succeeded', b.identity.worker_id]]);
+    expect(existsSync(join(b.root, 'done.txt'))).toBe(true);
+    expect(audits(h, 'remote.lease_expired')).toHaveLength(1);
+  });
+
+  it('delivers a result produced while disconnected after reconnecting, exactly once', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const a = track(await startAgent(h, ada, { backoff: { initialMs: 700, maxMs: 700 } }));
+    const id = submitTask(h, ada.submitter, { prompt: 'sleep 0.3; echo finished' });
+    await waitFor(() => got(a, 'accepted', id), 'accepted', 5000);
+    a.agent.dropConnection();
+    await waitFor(() => got(a, 'finished', id), 'finished while offline', 5000);
+    expect(a.agent.connected).toBe(false);
+    await waitFor(() => done(id), 'result delivered after reconnect', 5000);
+    a.agent.dropConnection(); // and once more: the outbox is empty, nothing is resent
+    await waitFor(() => a.events.filter((e) => e.type === 'connected').length >= 3, 'reconnected twice', 5000);
+    expect(stateOf(h, id)).toBe('succeeded');
+    expect(h.host.store.attemptsOf(id)).toHaveLength(1);
+    expect(h.host.store.listAudit({ action: 'attempt.finished', target: id })).toHaveLength(1);
+  });
+
+  it('keeps a consistent state across a host restart while a worker holds a lease', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const a = track(await startAgent(h, ada));
+    const id = submitTask(h, ada.submitter, { prompt: 'sleep 3; echo ran >> runs.txt', max_attempts: 2 });
+    await waitFor(() => stateOf(h, id) === 'running', 'running', 5000);
+    await h.restart();
+    await waitFor(() => done(id), 'done after restart', 15_000);
+    expect(stateOf(h, id)).toBe('succeeded');
+    const atts = h.host.store.attemptsOf(id);
+    expect(atts[0]).toMatchObject({ attempt: 1, state: 'lost' });
+    expect(atts.filter((x) => x.state === 'succeeded')).toHaveLength(1);
+    expect(got(a, 'cancelled', id)).toBe(true); // the stale attempt was stopped on the worker
+    expect(readFileSync(join(a.root, 'runs.txt'), 'utf8')).toBe('ran\n'); // and never completed
+  });
+});
