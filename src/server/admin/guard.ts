@@ -18,6 +18,7 @@ import {
   safeEqual,
 } from '../../core/http-guards.js';
 import { sendError } from '../errors.js';
+import { RefusalWindow } from '../../core/refusal-window.js';
 import type { ServerContext } from '../context.js';
 
 export const ADMIN_COOKIE = 'colony_admin';
@@ -29,9 +30,15 @@ export function isPublicPath(url: string): boolean {
 }
 
 export function installAdminGuard(app: FastifyInstance, ctx: ServerContext): void {
+  const refusals = new RefusalWindow();
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const fail = (e: ColonyError): FastifyReply => {
-      ctx.host.store.appendAudit({ actor: 'anonymous', origin: request.socket.remoteAddress ?? 'unknown', action: 'admin.refused', target: request.url.split('?')[0] ?? null, detail: { code: e.code, method: request.method, host: request.headers.host ?? null, origin: request.headers.origin ?? null } });
+      const origin = request.socket.remoteAddress ?? 'unknown';
+      const target = request.url.split('?')[0]?.slice(0, 300) ?? null;
+      const { write, suppressed } = refusals.admit(`${origin}|${e.code}|${target}`, Date.now());
+      if (write) {
+        ctx.host.store.appendAudit({ actor: 'anonymous', origin, action: 'admin.refused', target, detail: { code: e.code, method: request.method, host: request.headers.host ?? null, origin: request.headers.origin ?? null, ...(suppressed ? { repeats_not_recorded: suppressed } : {}) } });
+      }
       return sendError(reply, e);
     };
     if (!peerIsLoopback(request.socket.remoteAddress)) {

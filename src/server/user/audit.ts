@@ -10,6 +10,7 @@ import { ColonyError } from '../../core/errors.js';
 import { sendError, toHttpError } from '../errors.js';
 import type { Store } from '../../store/store.js';
 import { lanActor } from './session.js';
+import { RefusalWindow } from '../../core/refusal-window.js';
 
 const notes = new WeakMap<FastifyRequest, string>();
 
@@ -18,14 +19,20 @@ export function noteRefusal(request: FastifyRequest, note: string): void {
   notes.set(request, note);
 }
 
+const refusals = new RefusalWindow();
+
 function auditRefusal(store: Store, request: FastifyRequest, err: ColonyError): void {
   const note = notes.get(request);
+  const who = lanActor(request);
+  const target = request.url.split('?')[0]?.slice(0, 300) ?? null;
+  const { write, suppressed } = refusals.admit(`${who.actor}|${who.origin}|${err.code}|${target}`, Date.now());
+  if (!write) return;
   try {
     store.appendAudit({
-      ...lanActor(request),
+      ...who,
       action: 'lan.refused',
-      target: request.url.split('?')[0]?.slice(0, 300) ?? null,
-      detail: { code: err.code, status: err.status, method: request.method, ...(note ? { note } : {}) },
+      target,
+      detail: { code: err.code, status: err.status, method: request.method, ...(note ? { note } : {}), ...(suppressed ? { repeats_not_recorded: suppressed } : {}) },
     });
   } catch (e) {
     request.log.error({ err: e }, 'could not audit a refused LAN request'); // the refusal itself still goes out
