@@ -79,7 +79,25 @@ export function startChild(o: ChildOptions): ChildHandle {
     detached: true,
     stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
-  if (o.stdin !== undefined) child.stdin?.end(o.stdin);
+  if (o.stdin !== undefined) {
+    child.stdin?.on('error', () => undefined); // EPIPE when the child exits before reading: not our failure
+    child.stdin?.end(o.stdin);
+  }
+  // A background process left by the task can hold stdout open forever, so
+  // 'close' would never come: once the leader exited, give the pipes a moment,
+  // then kill what is left of its process group (tasks must not leave daemons).
+  child.once('exit', () => {
+    const t = setTimeout(() => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* group already empty */
+      }
+    }, 1000);
+    t.unref();
+    child.once('close', () => clearTimeout(t));
+  });
 
   const stop = (reason: StopReason): void => {
     if (stopReason || finished) return;
