@@ -95,7 +95,7 @@ export function mountAdmin(shell: Shell): void {
     for (const s of list) sessionNames.set(s.user_id, s.display_name);
     approvals.relabel();
   });
-  const audit = new AuditView(live);
+  const audit = new AuditView();
 
   const panels = {
     overview: h('div', {}, overview),

@@ -1,11 +1,10 @@
 /**
  * The audit log: newest first, filters (action prefix with `*`, actor,
  * target), "load older" paging by id, and the hash chain's verify status.
- * New records are not streamed (they are not events); "Refresh" reloads.
+ * Records are not live events: "Apply" (re)loads with the current filters.
  */
 import { api, withQuery } from './api.js';
 import { h, put, time } from './dom.js';
-import type { Live } from './live.js';
 import { busy, emptyState, errorBox, field, section } from './ui.js';
 import type { AuditView as AuditRecord, ChainCheck } from './types.js';
 
@@ -23,7 +22,7 @@ export class AuditView {
   private next: number | null = null;
   private loaded = false;
 
-  constructor(_live: Live) {
+  constructor() {
     this.action = h('input', { type: 'search', placeholder: 'e.g. killswitch.* or task.transition', list: 'audit-actions' });
     this.actor = h('input', { type: 'search', placeholder: 'admin, system, session:…' });
     this.target = h('input', { type: 'search', placeholder: 'task id, graph id…' });

@@ -40,6 +40,7 @@ export class PairingView {
         }
       },
       accept: (w, known) => known || (w.kind === 'remote' && !w.redacted && this.mine.has(w.id)),
+      revoke: async (w) => void (await api.post(`/api/my-workers/${encodeURIComponent(w.id)}/revoke`)),
       empty: () =>
         emptyState(
           'No workers yet — here is how to connect one',
@@ -72,11 +73,11 @@ export class PairingView {
       }
       throw e;
     }
-    const cmd = h('pre', { class: 'cmd', id: 'pairing-command' }, r.command);
+    const cmd = h('pre', { class: 'cmd', id: 'pairing-command', tabindex: '0' }, r.command);
     const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy command');
     copy.addEventListener('click', () => void copyText(r.command, cmd).then((ok) => notice(ok ? 'success' : 'info', ok ? 'Command copied' : 'Command selected: press Ctrl+C to copy')));
     const left = h('span', { class: 'muted small' });
-    put(this.codeBox, h('p', {}, 'Code ', h('strong', { class: 'code mono' }, r.code), ' ', left), h('p', { class: 'small' }, 'Run this on the machine to pair:'), h('div', { class: 'cmd-row' }, cmd, copy));
+    put(this.codeBox, h('p', {}, 'Code ', h('strong', { class: 'code mono', id: 'pairing-code' }, r.code), ' ', left), h('p', { class: 'small' }, 'Run this on the machine to pair:'), h('div', { class: 'cmd-row' }, cmd, copy));
     if (this.timer) clearInterval(this.timer);
     const tick = (): void => {
       const s = Math.round((r.expires_at - Date.now()) / 1000);

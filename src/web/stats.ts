@@ -21,10 +21,26 @@ export class StatsRow {
       this.counts = { ...s.tasks };
       this.render();
     });
-    // Between snapshots the counts follow the events; once a burst settles, one
-    // snapshot corrects them (new tasks enter without a transition event).
-    const settle = debounce(() => void shell.refreshStatus(), 1000);
-    shell.live.on('graph.submitted', settle);
+    // Between snapshots the counts follow the events. New tasks are born without a
+    // transition event (as `waiting`, or `awaiting_approval` for LAN host tasks),
+    // so a snapshot is also taken once a burst of events settles, and at least
+    // every few seconds while events keep coming: event-driven, never a timer on its own.
+    let lastSnapshot = Date.now();
+    const quiet = debounce(() => snapshot(), 800);
+    const snapshot = (): void => {
+      lastSnapshot = Date.now();
+      void shell.refreshStatus();
+    };
+    const settle = (): void => {
+      if (Date.now() - lastSnapshot > 3000) snapshot();
+      else quiet();
+    };
+    shell.live.on('graph.submitted', (e) => {
+      const n = Array.isArray(e.data['tasks']) ? e.data['tasks'].length : 0;
+      this.counts['waiting'] = (this.counts['waiting'] ?? 0) + n;
+      this.render();
+      settle();
+    });
     shell.live.on('task.state', (e) => {
       settle();
       const from = str(e.data['from']);
