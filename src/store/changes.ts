@@ -37,8 +37,13 @@ export class ChangeStore {
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`)
         .run(c.task_id, c.repo_dir, c.worktree_path, c.branch, c.base_commit, c.head_commit, c.target_branch, JSON.stringify(c.files), JSON.stringify(c.stat), c.patch, c.hold ? 1 : 0, c.created_at);
       this.store.appendAudit({ ...who, action: 'change.pending', target: c.task_id, detail: { branch: c.branch, files_changed: c.stat.files_changed, head_commit: c.head_commit } });
-      this.store.publish('change', null, { task_id: c.task_id, status: 'pending', files_changed: c.stat.files_changed }, c.task_id);
+      this.store.publish('change', this.ownerOf(c.task_id), { task_id: c.task_id, status: 'pending', files_changed: c.stat.files_changed }, c.task_id);
     });
+  }
+
+  /** Change events belong to the task's submitter, so per-viewer streams redact them for everyone else. */
+  private ownerOf(taskId: string): string | null {
+    return this.store.getTask(taskId)?.submitted_by ?? null;
   }
 
   get(taskId: string): ChangeRecord | null {
@@ -64,7 +69,7 @@ export class ChangeStore {
         .prepare('UPDATE pending_changes SET status = ?, decided_at = ?, decided_by = ?, merge_commit = ?, error = ? WHERE task_id = ?')
         .run(status, Date.now(), who.actor, extra.merge_commit ?? null, extra.error ?? null, taskId);
       this.store.appendAudit({ ...who, action: `change.${status}`, target: taskId, detail: extra });
-      this.store.publish('change', null, { task_id: taskId, status }, taskId);
+      this.store.publish('change', this.ownerOf(taskId), { task_id: taskId, status }, taskId);
     });
   }
 }

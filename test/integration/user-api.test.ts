@@ -53,6 +53,11 @@ describe('POST /api/submit-task', () => {
     expect(code(await a.call('POST', '/api/submit-task', { prompt: 'x', submitted_by: 'admin' }))).toBe('E_BAD_INPUT');
     expect(code(await a.call('POST', '/api/submit-task', { graph: { tasks: [{ id: 'a', prompt: 'x', submitted_by: 'admin' }] } }))).toBe('E_BAD_INPUT');
     expect(code(await a.call('POST', '/api/submit-task', { prompt: '' }))).toBe('E_BAD_INPUT');
+    // A LAN user never picks a host path.
+    for (const workspace of ['/etc', '../..', 'sub/../../x', '~/.ssh']) {
+      expect(code(await a.call('POST', '/api/submit-task', { prompt: 'x', target: 'host', workspace }))).toBe('E_BAD_INPUT');
+      expect(code(await a.call('POST', '/api/submit-task', { graph: { tasks: [{ id: 'a', prompt: 'x', workspace }] } }))).toBe('E_BAD_INPUT');
+    }
   });
 
   it('lets depends_on name the caller\'s own tasks only; another user\'s task reads as unknown', async () => {

@@ -23,15 +23,22 @@ export const renameSessionSchema = z.strictObject({ display_name: displayName })
 /** A LAN task runs on the submitter's own paired worker, or on the host once the admin approves it; never on a worker named by id. */
 const lanTarget = z.enum(['own-worker', 'host'], { message: 'target must be "own-worker" (your paired machine) or "host" (needs the admin\'s approval)' });
 
+/** LAN users never choose a host path: a workspace is relative (no `..`), inside the host's or their worker's root. */
+const lanWorkspace = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((w) => !w.startsWith('/') && !w.startsWith('~') && !w.split(/[\\/]/).includes('..'), 'workspace must be a relative path without ".." (it is resolved inside the workspace root)');
+
 const lanGraphSchema = z.strictObject({
   graph: graphFileSchema.extend({
     tasks: z
-      .array(taskInputSchema.extend({ target: lanTarget.optional() }))
+      .array(taskInputSchema.extend({ target: lanTarget.optional(), workspace: lanWorkspace.optional() }))
       .min(1, 'a graph needs at least one task')
       .max(MAX_LAN_GRAPH_TASKS, `a LAN submission has at most ${MAX_LAN_GRAPH_TASKS} tasks`),
   }),
 });
-const lanTaskSchema = singleTaskSchema.extend({ target: lanTarget.optional() });
+const lanTaskSchema = singleTaskSchema.extend({ target: lanTarget.optional(), workspace: lanWorkspace.optional() });
 
 export type LanSubmission = { graph: z.infer<typeof lanGraphSchema>['graph'] } | z.infer<typeof lanTaskSchema>;
 
