@@ -11,17 +11,9 @@
  */
 import { priceUsage, type PriceTable } from '../src/core/pricing.js';
 import type { TokenUsage } from '../src/core/task.js';
+import { mulberry32 } from '../src/core/rng.js';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export interface SimOption {
   engine: string;

@@ -11,6 +11,7 @@ import {
   utf8Length,
 } from '../../src/core/protocol.js';
 import { samples, tokens } from '../helpers/protocol-samples.js';
+import { mulberry32 } from '../../src/core/rng.js';
 
 function parse(value: unknown) {
   return parseMessage(JSON.stringify(value));
@@ -144,17 +145,6 @@ describe('version negotiation', () => {
   });
 });
 
-// Seeded PRNG so a failure reproduces.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('parser fuzz', () => {
   it('never throws on 10k mutated messages, and whatever it accepts re-parses identically', () => {

@@ -1,0 +1,15 @@
+/**
+ * A seeded PRNG (mulberry32): small, fast and reproducible. core/ takes its
+ * randomness as a parameter; benchmarks, simulations and fuzz tests use this
+ * one so a seed in a report reproduces the run.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
