@@ -93,7 +93,7 @@ export async function runFanoutBench(o: FanoutOptions = {}): Promise<Record<stri
       sse,
       ws,
       targets: { p99_ms: 50, rss_mib: 250 },
-      meets_target: { p99: Math.max(...p99s) < 50, rss: peak < 250 },
+      pass: { 'p99 < 50 ms': Math.max(...p99s) < 50, 'RSS < 250 MB': peak < 250 },
     };
     writeResult('fanout', result);
     return result;

@@ -165,6 +165,8 @@ export interface ServeOptions {
   /** Working directory of the host (the default workspace of admin submissions). */
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Extra node flags for the host, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']; default from $BENCH_HOST_NODE_ARGS. */
+  nodeArgs?: string[];
 }
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'index.js');
@@ -179,7 +181,8 @@ export async function startServe(o: ServeOptions = {}): Promise<ServeHandle> {
   const home = mkdtempSync(join(tmpdir(), 'colony-bench-home-'));
   const configFile = join(home, 'colony.config.json');
   writeFileSync(configFile, JSON.stringify(o.config ?? {}));
-  const args = [CLI, 'serve', '--home', home, '--config', configFile, '--admin-port', '0', '--user-port', '0', '--quiet'];
+  const nodeArgs = o.nodeArgs ?? (process.env['BENCH_HOST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, CLI, 'serve', '--home', home, '--config', configFile, '--admin-port', '0', '--user-port', '0', '--quiet'];
   if (o.lan) args.push('--lan', '--host-ip', '127.0.0.1');
   if (o.concurrency) args.push('--concurrency', String(o.concurrency));
   // The workspace must not be the home: the sandbox refuses tasks inside the data dir.

@@ -4,7 +4,6 @@
  * thread or in a worker thread of this process (`thread`), which gives them a
  * core of their own as real workers on other machines have.
  */
-import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Engine, EngineEvent } from '../src/core/engine.js';
 import { WorkerAgent } from '../src/remote/worker-agent.js';
@@ -52,7 +51,10 @@ async function inThisThread(specs: readonly AgentSpec[]): Promise<Agents> {
 
 export async function startAgents(specs: readonly AgentSpec[], mode: 'main' | 'thread'): Promise<Agents> {
   if (mode === 'main') return inThisThread(specs);
-  const w = new Worker(fileURLToPath(import.meta.url), { workerData: { remoteAgents: specs } });
+  // The thread imports this same .ts module; module hooks are per thread, so it registers tsx's loader first.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const code = `import(${tsx}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const w = new Worker(code, { eval: true, workerData: { remoteAgents: specs } });
   await new Promise<void>((resolve, reject) => {
     w.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
     w.once('error', reject);

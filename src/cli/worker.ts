@@ -121,6 +121,8 @@ function runUntilStopped(agent: WorkerAgent, id: WorkerIdentity, info: { root: s
           return out(`connected to ${id.host_url} as worker ${e.worker_id}; engines ${info.names.join(', ')}; workspace root ${info.root}; budget cap ${info.budgetCap === null ? 'none (host budget)' : `$${info.budgetCap} per task`}`);
         case 'disconnected':
           return out(`disconnected (${e.code}${e.reason ? ` ${e.reason}` : ''}); reconnecting`);
+        case 'retrying':
+          return out(`cannot reach the host (${e.error}); retrying in ${(e.in_ms / 1000).toFixed(1)} s`);
         case 'accepted':
           return out(`task ${e.task_id} attempt ${e.attempt}: accepted`);
         case 'rejected':

@@ -96,6 +96,8 @@ export const configSchema = z.strictObject({
       rate_limit_read_per_min: z.number().int().positive().default(600),
       rate_limit_submit_per_min: z.number().int().positive().default(20),
       max_body_bytes: z.number().int().positive().default(64 * 1024),
+      // where approved LAN tasks run on the host (LAN users only name paths relative to it); null: the host's working directory
+      host_workspace: z.string().min(1).nullable().default(null),
     })
     .prefault({}),
 });

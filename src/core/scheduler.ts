@@ -34,8 +34,8 @@ export interface Transition {
 
 interface Node {
   id: string;
-  deps: string[];
-  dependents: string[];
+  deps: readonly string[]; // the caller's array, never mutated (dropEdge replaces it)
+  dependents: Node[]; // references, not ids: completing a task touches its dependents without a lookup each
   trigger: Trigger;
   state: TaskState;
   lane: string;
@@ -63,7 +63,7 @@ export class Scheduler {
   }
 
   dependents(id: string): readonly string[] {
-    return this.nodes.get(id)?.dependents ?? [];
+    return this.nodes.get(id)?.dependents.map((d) => d.id) ?? [];
   }
 
   size(): number {
@@ -94,7 +94,7 @@ export class Scheduler {
       if (this.nodes.has(t.id)) throw new ColonyError('E_DUPLICATE_ID', `task id "${t.id}" already exists`);
       const node: Node = {
         id: t.id,
-        deps: [...t.depends_on],
+        deps: t.depends_on,
         dependents: [],
         trigger: t.trigger,
         state: t.state,
@@ -114,7 +114,7 @@ export class Scheduler {
       for (const depId of node.deps) {
         const dep = this.nodes.get(depId);
         if (!dep) throw new ColonyError('E_UNKNOWN_DEP', `task "${node.id}" depends on unknown task "${depId}"`);
-        dep.dependents.push(node.id);
+        dep.dependents.push(node);
         if (!isTerminal(dep.state)) node.remaining++;
         else if (!isSuccessOutcome(dep.state)) node.failed++;
       }
@@ -237,8 +237,8 @@ export class Scheduler {
     const dep = this.get(depId);
     const at = node.deps.indexOf(depId);
     if (at < 0) throw new ColonyError('E_NOT_FOUND', `task ${id} does not depend on ${depId}`);
-    node.deps.splice(at, 1);
-    dep.dependents.splice(dep.dependents.indexOf(id), 1);
+    node.deps = node.deps.filter((_, i) => i !== at);
+    dep.dependents.splice(dep.dependents.indexOf(node), 1);
     if (!isTerminal(dep.state)) node.remaining--;
     else if (!isSuccessOutcome(dep.state)) node.failed--;
     return this.run(() => this.pending.push(node));
@@ -284,8 +284,7 @@ export class Scheduler {
     const isT = isTerminal(to);
     if (wasT === isT && (!wasT || isSuccessOutcome(from) === isSuccessOutcome(to))) return;
     // The node's terminal-ness or outcome changed: adjust each dependent's counters.
-    for (const childId of node.dependents) {
-      const child = this.nodes.get(childId) as Node;
+    for (const child of node.dependents) {
       if (!wasT) child.remaining--;
       if (!isT) child.remaining++;
       if (wasT && !isSuccessOutcome(from)) child.failed--;

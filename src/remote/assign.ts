@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { grantLease } from '../core/lease.js';
-import { taskAssignedSchema, type MessageOf, type ProtocolMessage } from '../core/protocol.js';
+import { taskAssignedSchema, type MessageOf, type ProtocolMessage, type Unsigned } from '../core/protocol.js';
 import type { TaskService } from '../runner/service.js';
 import { SYSTEM } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
@@ -24,6 +24,8 @@ export interface AssignDeps {
 
 /** At most this many ready tasks are examined per lane and round (bounds the work when a worker can run none of them). */
 const MAX_LOOK = 256;
+/** A well-formed stand-in signature: the offer is validated against the wire schema before it is signed (off-thread) and sent. */
+const SIG_SHAPE = 'A'.repeat(86);
 
 /** An authenticated worker connection, as the dispatcher sees it. */
 export interface WorkerLink {
@@ -69,8 +71,8 @@ export function claimFor(service: TaskService, link: WorkerLink, lane: string, l
   return trs.map((tr) => picked.get(tr.id)).filter((t): t is StoredTask => t !== undefined);
 }
 
-/** The signed offer of `t` to `link`, with its attempt row started (state stays assigned) and its lease; null if it cannot be sent. */
-export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask): { rec: LeaseRec; msg: MessageOf<'TASK_ASSIGNED'> } | null {
+/** The offer of `t` to `link` (to be signed), with its attempt row started (state stays assigned) and its lease; null if it cannot be sent. */
+export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
 const { service } = d;
 const now = d.now();
   const budget = Math.max(0, t.budget_usd - t.cost_usd);
@@ -84,13 +86,12 @@ const now = d.now();
     budget,
     engine: t.engine,
     model: t.model,
-    workspace: remoteWorkspace(t.workspace, service.store.getGraph(t.graph_id)?.workspace ?? null),
+    workspace: remoteWorkspace(t.workspace, graphWorkspace(service, t.graph_id)),
     nonce,
     expires_at: now + d.ttlMs,
     lease_ms: d.leaseMs,
   };
-  const msg = signMessage(unsigned, d.hostKey.privateKey);
-  if (!taskAssignedSchema.safeParse(msg).success) {
+  if (!taskAssignedSchema.safeParse({ ...unsigned, sig: SIG_SHAPE }).success) {
     service.store.applyTransitions(service.scheduler.finish(t.id, 'failed', 'the task does not fit the remote protocol (prompt over 64 KiB or a field out of bounds)'), SYSTEM);
     return null;
   }
@@ -107,7 +108,21 @@ const now = d.now();
     progressSeq: null, outputBytes: 0, truncated: false, engine: null, model: null, cost: 0,
     tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
   };
-  return { rec, msg };
+  return { rec, unsigned };
+}
+
+/** A graph's default workspace never changes: remember the last few (one SELECT per graph, not per task). */
+const graphWs = new WeakMap<TaskService, Map<string, string | null>>();
+function graphWorkspace(service: TaskService, graphId: string): string | null {
+  let cache = graphWs.get(service);
+  if (!cache) graphWs.set(service, (cache = new Map()));
+  let ws = cache.get(graphId);
+  if (ws === undefined) {
+    ws = service.store.getGraph(graphId)?.workspace ?? null;
+    if (cache.size >= 1024) cache.delete(cache.keys().next().value as string);
+    cache.set(graphId, ws);
+  }
+  return ws;
 }
 
 export function cancelMessage(hostKey: HostIdentity, taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {

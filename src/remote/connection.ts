@@ -34,7 +34,7 @@ import type { Actor, Store } from '../store/store.js';
 import type { WorkerStore } from '../store/workers.js';
 import type { RemoteDispatcher, TaskMsg, WorkerLink } from './dispatcher.js';
 import type { HostIdentity } from './pairing.js';
-import { importPublicKey, signMessage, verifyMessage } from './signing.js';
+import { importPublicKey, signMessage, verifyMessage, verifyMessageAsync } from './signing.js';
 
 export interface ConnectionDeps {
   hostKey: HostIdentity;
@@ -67,6 +67,7 @@ export class HostConnection implements WorkerLink {
   private readonly timers: NodeJS.Timeout[] = [];
   private handshake: NodeJS.Timeout | null = null;
   private awaitingPong = false;
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ws: WebSocket,
@@ -83,6 +84,7 @@ export class HostConnection implements WorkerLink {
     // Liveness of the TCP peer (trpc-style defaults from core/protocol): ping, and terminate without a pong in time.
     ws.on('pong', () => (this.awaitingPong = false));
     const ping = setInterval(() => {
+      if (ws.readyState !== ws.OPEN) return; // ping() throws on a closing socket
       this.awaitingPong = true;
       ws.ping();
       const t = setTimeout(() => this.awaitingPong && ws.terminate(), WS_PONG_TIMEOUT_MS);
@@ -105,9 +107,22 @@ export class HostConnection implements WorkerLink {
     return { actor: this.workerId ? `worker:${this.workerId}` : 'anonymous', origin: this.ip };
   }
 
+  /**
+   * Frames are handled strictly in arrival order. The signature of an
+   * authenticated connection's message is checked on the thread pool as soon
+   * as the frame is parsed; its verdict is applied in order.
+   */
   private onFrame(data: RawData): void {
     if (this.phase === 'closed') return;
     const p = parseMessage(data);
+    const early = p.ok && this.phase === 'ready' && this.key && 'sig' in p.msg ? verifyMessageAsync(p.msg, this.key) : null;
+    this.chain = this.chain
+      .then(async () => this.handle(p, early ? await early : null))
+      .catch(() => this.refuse('internal', 'the host failed to handle this message'));
+  }
+
+  private handle(p: ReturnType<typeof parseMessage>, signatureOk: boolean | null): void {
+    if (this.phase === 'closed') return;
     if (!p.ok) return this.refuse(p.code, p.message);
     const msg = p.msg;
     if (!acceptsFrom(msg.type, 'worker')) return this.refuse('invalid_message', `${msg.type} is a host message; a worker may not send it`, msg);
@@ -119,7 +134,7 @@ export class HostConnection implements WorkerLink {
       return msg.type === 'AUTH' ? this.onAuth(msg) : this.refuse('unauthenticated', 'answer the CHALLENGE with AUTH first', msg);
     }
     if (msg.type === 'HELLO' || msg.type === 'AUTH') return this.refuse('invalid_message', 'this connection is already authenticated', msg);
-    if (!this.key || !verifyMessage(msg, this.key)) return this.refuse('bad_signature', `${msg.type} is not signed by worker ${this.workerId}'s key`, msg);
+    if (!this.key || !(signatureOk ?? verifyMessage(msg, this.key))) return this.refuse('bad_signature', `${msg.type} is not signed by worker ${this.workerId}'s key`, msg);
     if (msg.type === 'HEARTBEAT') return this.onHeartbeat(msg);
     const task = asTaskMessage(msg);
     if (!task) return this.refuse('invalid_message', `${msg.type} is not expected from a worker here`, msg);

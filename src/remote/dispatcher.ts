@@ -11,7 +11,7 @@
  * connection (signature) and are fenced here (core/replay, core/lease).
  */
 import { activate, renew } from '../core/lease.js';
-import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf } from '../core/protocol.js';
+import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../core/protocol.js';
 import { checkCostWithinBudget, checkSequence } from '../core/replay.js';
 import type { Killswitch } from '../safety/killswitch.js';
 import type { TaskService } from '../runner/service.js';
@@ -20,6 +20,7 @@ import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type WorkerL
 import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
 import { Settler, type Outcome } from './settle.js';
 import type { HostIdentity } from './pairing.js';
+import { signMessageAsync } from './signing.js';
 
 export type { WorkerLink } from './assign.js';
 
@@ -48,7 +49,7 @@ export class RemoteDispatcher {
   private readonly settle: Settler;
   private readonly dirty = new Set<string>();
   /** Per connection: has its first HEARTBEAT arrived, and how many tasks it runs that the host no longer leases to it. */
-  private readonly sync = new WeakMap<WorkerLink, { synced: boolean; strays: number }>();
+  private readonly sync = new WeakMap<WorkerLink, { synced: boolean; strays: number; capacity: number }>();
   private readonly now: () => number;
   private readonly leaseMs: number;
   private readonly ttlMs: number;
@@ -105,7 +106,7 @@ export class RemoteDispatcher {
 
   attach(link: WorkerLink): void {
     this.dirty.add(link.workerId);
-    this.sync.set(link, { synced: false, strays: 0 });
+    this.sync.set(link, { synced: false, strays: 0, capacity: this.slots });
     const old = this.links.get(link.workerId);
     this.links.set(link.workerId, link);
     if (old && old !== link) old.close(4000, 'replaced by a newer connection of this worker');
@@ -170,7 +171,11 @@ export class RemoteDispatcher {
       }
       case 'TASK_REJECTED': {
         if (phase !== 'offered') return { ok: false, code: 'out_of_order', reason: 'an accepted task ends with TASK_FAILED, not TASK_REJECTED' };
-        this.settle.rejected(rec, msg.reason, link.workerId, who);
+        // "busy: …": the worker runs fewer tasks at once than the host offered; learn its capacity, requeue as not the task's fault.
+        const busy = msg.reason.startsWith('busy');
+        const st = this.sync.get(link);
+        if (busy && st) st.capacity = Math.max(1, this.leases.countOf(link.workerId) - 1);
+        this.settle.rejected(rec, msg.reason, link.workerId, who, busy);
         return OK;
       }
       default:
@@ -231,13 +236,13 @@ export class RemoteDispatcher {
     if (this.stopped || !this.o.killswitch.canDispatch()) return;
     const { service } = this.o;
     const store = service.store;
-    const plans: Array<{ link: WorkerLink; rec: LeaseRec; msg: MessageOf<'TASK_ASSIGNED'> }> = [];
+    const plans: Array<{ link: WorkerLink; rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> }> = [];
     try {
       store.transaction(() => {
         for (const link of this.links.values()) {
           const st = this.sync.get(link);
           if (!st?.synced) continue;
-          let free = this.slots - this.leases.countOf(link.workerId) - st.strays;
+          let free = Math.min(this.slots, st.capacity) - this.leases.countOf(link.workerId) - st.strays;
           for (const lane of [`worker:${link.workerId}`, `user:${link.owner}`]) {
             if (free <= 0) break;
             if (service.scheduler.readyCount(lane) === 0) continue;
@@ -255,15 +260,23 @@ export class RemoteDispatcher {
       service.resync(); // the store refused: memory follows disk, nothing was sent
       return;
     }
+    // Leases exist from now on (fencing); each offer is signed on the thread pool and sent when ready.
     for (const p of plans) {
       this.leases.add(p.rec);
       this.dirty.add(p.link.workerId);
-      p.link.send(p.msg);
+      p.rec.offered = signMessageAsync(p.unsigned, this.o.hostKey.privateKey).then(
+        (msg) => this.links.get(p.link.workerId)?.send(msg), // the worker's current connection
+        () => undefined, // never sent: the offer lapses at expires_at and the task is requeued
+      );
     }
   }
 
+  /** TASK_CANCELLED for a leased attempt, never ahead of its TASK_ASSIGNED. */
   private sendCancel(rec: LeaseRec, reason: string): void {
-    this.links.get(rec.lease.worker_id)?.send(this.cancelMessage(rec.lease.task_id, rec.lease.attempt, reason));
+    const msg = this.cancelMessage(rec.lease.task_id, rec.lease.attempt, reason);
+    const send = (): void => this.links.get(rec.lease.worker_id)?.send(msg);
+    if (rec.offered) void rec.offered.then(send);
+    else send();
   }
 
   private cancelMessage(taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {

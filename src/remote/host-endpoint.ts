@@ -129,10 +129,22 @@ export class RemoteHost {
     ws.on('close', () => this.connections.delete(conn));
   }
 
-  /** Revokes the worker's key and disconnects it; its leased tasks are requeued when their leases lapse. */
+  /**
+   * Revokes the worker's key and disconnects it. Its leased tasks are requeued
+   * when their leases lapse; tasks waiting for this very worker can never run
+   * and fail now.
+   */
   revoke(id: string, who: Actor): WorkerRecord {
     const rec = this.workers.revoke(id, who, this.now());
     this.dispatcher.links.get(id)?.close(4003, 'worker revoked');
+    const { service } = this.host;
+    for (const taskId of service.scheduler.peekReady(`worker:${id}`)) {
+      try {
+        service.persist(service.scheduler.finish(taskId, 'failed', `worker ${id} was revoked`), who);
+      } catch {
+        /* persist rebuilt the scheduler from the store; the task stays as the store has it */
+      }
+    }
     return rec;
   }
 

@@ -24,6 +24,8 @@ export interface LeaseRec {
   model: string | null;
   cost: number;
   tokens: TokenCounts;
+  /** Settles once TASK_ASSIGNED was handed to the socket (signing runs off-thread); later messages about the attempt wait for it. */
+  offered?: Promise<void>;
 }
 
 export type Refusal = { ok: false; code: ProtocolErrorCode; reason: string };

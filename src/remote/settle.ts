@@ -5,7 +5,8 @@
  *
  *   TASK_COMPLETED            → succeeded
  *   TASK_FAILED               → retried while attempts remain (not E_BUDGET), else failed / timed_out / cancelled
- *   TASK_REJECTED             → a failed attempt (E_REJECTED), retried while attempts remain
+ *   TASK_REJECTED             → a failed attempt (E_REJECTED), retried while attempts remain;
+ *                               "busy: …" (no free slot on the worker) is requeued like a lost lease
  *   cost over budget          → failed (E_BUDGET), never retried, audited, worker told to stop
  *   lease lapsed / worker     → lost; requeued as attempt+1 while attempt < max_attempts + lostRetries
  *   stopped (E_WORKER_STOPPED)  (the worker vanishing is not the task's fault)
@@ -54,12 +55,14 @@ export class Settler {
   /** TASK_ACCEPTED: assigned → running. */
   started(rec: LeaseRec, who: Actor): { ok: true } | Refusal {
     const { service } = this.d;
+    let trs: Transition[];
     try {
-      service.persist(service.scheduler.start(rec.lease.task_id), who);
+      trs = service.scheduler.start(rec.lease.task_id);
     } catch (e) {
       service.resync();
       return { ok: false, code: 'internal', reason: `cannot start ${rec.lease.task_id}: ${e instanceof Error ? e.message : String(e)}` };
     }
+    this.grouped(() => service.store.applyTransitions(trs, who));
     this.d.changed(rec.lease.worker_id);
     return { ok: true };
   }
@@ -72,10 +75,10 @@ export class Settler {
       if (rec.outputBytes < this.d.maxOutputBytes) {
         const text = msg.output.slice(0, this.d.maxOutputBytes - rec.outputBytes);
         rec.outputBytes += text.length;
-        store.appendOutput(task_id, attempt, 'stdout', text);
+        this.grouped(() => store.appendOutput(task_id, attempt, 'stdout', text));
       } else if (!rec.truncated) {
         rec.truncated = true;
-        store.appendOutput(task_id, attempt, 'stderr', `\n[colony: output truncated at ${this.d.maxOutputBytes} bytes]\n`);
+        this.grouped(() => store.appendOutput(task_id, attempt, 'stderr', `\n[colony: output truncated at ${this.d.maxOutputBytes} bytes]\n`));
       }
     }
     this.d.changed(rec.lease.worker_id);
@@ -85,7 +88,7 @@ export class Settler {
     this.note(rec, msg);
     const code = o.error_code;
     const state: AttemptEnd['state'] = o.ok ? 'succeeded' : code === 'E_TIMEOUT' ? 'timed_out' : code === 'E_CANCELLED' ? 'cancelled' : code === 'E_WORKER_STOPPED' ? 'lost' : 'failed';
-    this.close(rec, this.end(rec, state, code, o.summary), who, (sched, id) => {
+    this.close(rec, this.end(rec, state, code, o.summary), who, true, (sched, id) => {
       if (state === 'succeeded') return sched.finish(id, 'succeeded', o.summary.slice(0, 500));
       const reason = `${code ?? 'E_ENGINE'}: ${o.summary}`.slice(0, 1000);
       if (state === 'cancelled') return sched.finish(id, 'cancelled', reason);
@@ -94,15 +97,16 @@ export class Settler {
     });
   }
 
-  rejected(rec: LeaseRec, reason: string, workerId: string, who: Actor): void {
+  /** `busy`: the worker had no free slot — requeued like a lost lease, not counted against the task. */
+  rejected(rec: LeaseRec, reason: string, workerId: string, who: Actor, busy = false): void {
     const summary = `rejected by worker ${workerId}: ${reason}`;
-    this.close(rec, this.end(rec, 'failed', 'E_REJECTED', summary), who, () => this.retryOrFail(rec, 'failed', summary, 0));
+    this.close(rec, this.end(rec, busy ? 'lost' : 'failed', 'E_REJECTED', summary), who, false, () => this.retryOrFail(rec, 'failed', summary, busy ? this.d.lostRetries : 0));
     this.audit(who, 'remote.task_rejected', rec, { reason });
   }
 
   overBudget(rec: LeaseRec, msg: Result, reason: string, who: Actor): void {
     this.note(rec, msg);
-    this.close(rec, this.end(rec, 'failed', 'E_BUDGET', reason), who, (sched, id) => sched.finish(id, 'failed', `E_BUDGET: ${reason}`));
+    this.close(rec, this.end(rec, 'failed', 'E_BUDGET', reason), who, false, (sched, id) => sched.finish(id, 'failed', `E_BUDGET: ${reason}`));
     this.d.cancel(rec, `over budget: ${reason}`);
     this.audit(who, 'remote.over_budget', rec, { cost_usd: msg.cost, budget_usd: rec.budget, message: msg.type });
   }
@@ -114,14 +118,14 @@ export class Settler {
       l.phase === 'offered'
         ? `worker ${l.worker_id} did not accept within the schedule-to-start timeout`
         : `worker ${l.worker_id} went silent: no heartbeat for ${l.lease_ms} ms`;
-    this.close(rec, this.end(rec, 'lost', 'E_TIMEOUT', why), SYSTEM, () => this.retryOrFail(rec, 'failed', why, this.d.lostRetries));
+    this.close(rec, this.end(rec, 'lost', 'E_TIMEOUT', why), SYSTEM, false, () => this.retryOrFail(rec, 'failed', why, this.d.lostRetries));
     this.d.cancel(rec, `lease expired: ${why}`);
     this.audit(SYSTEM, 'remote.lease_expired', rec, { phase: l.phase, expired_at: l.expires_at, now });
   }
 
   /** Admin cancel or kill switch. */
   cancelled(rec: LeaseRec, reason: string): void {
-    this.close(rec, this.end(rec, 'cancelled', 'E_CANCELLED', reason), SYSTEM, (sched, id) => sched.finish(id, 'cancelled', reason));
+    this.close(rec, this.end(rec, 'cancelled', 'E_CANCELLED', reason), SYSTEM, false, (sched, id) => sched.finish(id, 'cancelled', reason));
     this.d.cancel(rec, reason);
   }
 
@@ -167,7 +171,12 @@ export class Settler {
       : sched.finish(task_id, state, reason.slice(0, 1000));
   }
 
-  private close(rec: LeaseRec, end: AttemptEnd, who: Actor, decide: (sched: TaskService['scheduler'], id: string) => Transition[]): void {
+  /**
+   * Drops the lease, decides the task's next state (scheduler, now) and
+   * persists the attempt's end with it: in the next group commit for results
+   * (the hot path), at once for everything else.
+   */
+  private close(rec: LeaseRec, end: AttemptEnd, who: Actor, grouped: boolean, decide: (sched: TaskService['scheduler'], id: string) => Transition[]): void {
     if (!this.d.leases.drop(rec)) return;
     const { service } = this.d;
     const { task_id, attempt, worker_id } = rec.lease;
@@ -177,10 +186,14 @@ export class Settler {
     } catch {
       trs = []; // the task moved underneath (e.g. an admin override); still close the attempt
     }
-    try {
-      service.store.finishAttempt(task_id, attempt, end, trs, who);
-    } catch {
-      service.resync();
+    const write = (): void => service.store.finishAttempt(task_id, attempt, end, trs, who);
+    if (grouped) this.grouped(write);
+    else {
+      try {
+        write();
+      } catch {
+        service.resync();
+      }
     }
     const t = this.totals.get(worker_id) ?? { cost: 0, tokens: 0, engine: null, model: null };
     t.cost += end.cost_usd ?? 0;
@@ -188,6 +201,11 @@ export class Settler {
     if (end.engine) (t.engine = end.engine), (t.model = end.model);
     this.totals.set(worker_id, t);
     this.d.changed(worker_id);
+  }
+
+  /** A write in the store's next group commit; if it fails, memory is rebuilt from the store. */
+  private grouped(fn: () => void): void {
+    this.d.service.store.grouped(fn).catch(() => this.d.service.resync());
   }
 
   private audit(who: Actor, action: string, rec: LeaseRec, detail: Record<string, unknown>): void {

@@ -128,6 +128,34 @@ export function verifyMessage(msg: unknown, publicKey: KeyObject): boolean {
   }
 }
 
+/** signMessage on libuv's thread pool (node:crypto's callback form): the event loop keeps going meanwhile. */
+export function signMessageAsync<T extends object>(msg: T, privateKey: KeyObject): Promise<Omit<T, 'sig'> & { sig: string }> {
+  return new Promise((resolve, reject) => {
+    const { sig: _old, ...rest } = msg as T & { sig?: unknown };
+    edSign(null, signedBytes(msg), privateKey, (err, sig) => (err ? reject(err) : resolve({ ...(rest as Omit<T, 'sig'>), sig: sig.toString('base64url') })));
+  });
+}
+
+/**
+ * verifyMessage on libuv's thread pool (node:crypto's callback form), so a
+ * busy host verifies on its other cores while the event loop keeps going.
+ * Same answer as verifyMessage; never rejects.
+ */
+export function verifyMessageAsync(msg: unknown, publicKey: KeyObject): Promise<boolean> {
+  return new Promise((resolve) => {
+    try {
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return resolve(false);
+      const sig = (msg as Record<string, unknown>).sig;
+      if (typeof sig !== 'string' || !/^[A-Za-z0-9_-]{86}$/.test(sig)) return resolve(false);
+      const sigBytes = Buffer.from(sig, 'base64url');
+      if (sigBytes.length !== SIG_BYTES) return resolve(false);
+      edVerify(null, signedBytes(msg), publicKey, sigBytes, (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
 // ------------------------------------------------------------------ key files
 
 const PRIVATE_FILE = (name: string) => `${name}.key`;

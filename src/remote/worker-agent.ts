@@ -19,30 +19,21 @@ import {
   acceptsFrom,
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
-  MAX_ERROR_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_REASON_BYTES,
   MAX_RUNNING,
-  MAX_SUMMARY_BYTES,
   parseMessage,
   SUPPORTED_VERSIONS,
-  utf8Length,
   type MessageOf,
   type ProtocolMessage,
 } from '../core/protocol.js';
 import { checkAssignment, checkSequence, NonceCache } from '../core/replay.js';
-import { sameFingerprint, signMessage, verifyMessage } from './signing.js';
+import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
 import type { WorkerIdentity } from './worker-identity.js';
-import type { Final, Progress, TaskRunner } from './worker-runner.js';
+import { clipBytes, finalMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
 
-export type AgentEvent =
-  | { type: 'connected'; worker_id: string }
-  | { type: 'disconnected'; code: number; reason: string }
-  | { type: 'assigned' | 'accepted' | 'cancelled'; task_id: string; attempt: number }
-  | { type: 'rejected'; task_id: string; attempt: number; reason: string }
-  | { type: 'finished'; task_id: string; attempt: number; ok: boolean; summary: string }
-  | { type: 'host_error'; code: string; message: string }
-  | { type: 'fatal'; reason: string };
+export type { AgentEvent } from './worker-messages.js';
+import type { Progress, TaskRunner } from './worker-runner.js';
 
 export interface WorkerAgentOptions {
   identity: WorkerIdentity;
@@ -55,17 +46,6 @@ export interface WorkerAgentOptions {
   outboxLimit?: number;
 }
 
-interface Running {
-  task_id: string;
-  attempt: number;
-  lease_ms: number;
-  abort: AbortController;
-  stop: 'cancelled' | 'stopping' | null;
-  done: Promise<void>;
-}
-
-type TaskOut = Omit<MessageOf<'TASK_ACCEPTED'>, 'sig'> | Omit<MessageOf<'TASK_REJECTED'>, 'sig'> | Omit<MessageOf<'TASK_PROGRESS'>, 'sig'> | Omit<MessageOf<'TASK_COMPLETED'>, 'sig'> | Omit<MessageOf<'TASK_FAILED'>, 'sig'>;
-
 export class WorkerAgent {
   private ws: WebSocket | null = null;
   private phase: 'idle' | 'hello' | 'challenged' | 'ready' = 'idle';
@@ -76,9 +56,11 @@ export class WorkerAgent {
   private hbTimer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private failures = 0;
+  private lastError: string | null = null;
   private stopped = false;
   private offlineSince: number | null = null;
   private readonly outbox: string[] = [];
+  private sendChain: Promise<void> = Promise.resolve();
   private readonly nonces = new NonceCache();
   private readonly tasks = new Map<string, Running>();
   private readonly listeners = new Set<(e: AgentEvent) => void>();
@@ -114,6 +96,7 @@ export class WorkerAgent {
     clearInterval(this.watchdog);
     for (const t of this.tasks.values()) (t.stop = t.stop ?? 'stopping'), t.abort.abort();
     await Promise.race([Promise.allSettled([...this.tasks.values()].map((t) => t.done)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.race([this.sendChain, new Promise((r) => setTimeout(r, 1000).unref())]); // the final reports go out before the socket closes
     const ws = this.ws;
     if (ws && ws.readyState === WebSocket.OPEN) await new Promise<void>((r) => (ws.once('close', () => r()), ws.close(1000, 'worker stopping'), setTimeout(r, 1000).unref()));
     else ws?.terminate();
@@ -139,9 +122,7 @@ export class WorkerAgent {
       this.send({ type: 'HELLO', worker_id: this.o.identity.worker_id, versions: [...SUPPORTED_VERSIONS], engines: this.o.runner.engineNames, open_to_admin: this.o.openToAdmin });
     });
     ws.on('message', (data: RawData) => this.onFrame(ws, data));
-    ws.on('error', () => {
-      /* 'close' follows and schedules the reconnect */
-    });
+    ws.on('error', (e: Error) => (this.lastError = e.message)); // 'close' follows and schedules the reconnect
     ws.on('close', (code: number, reason: Buffer) => this.onClose(ws, code, reason.toString('utf8')));
   }
 
@@ -155,10 +136,11 @@ export class WorkerAgent {
     if (wasReady) this.emit({ type: 'disconnected', code, reason });
     if (this.stopped) return;
     const b = this.o.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    const delay = Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random() / 2);
+    const delay = Math.round(Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random() / 2));
     this.failures++;
-    this.retry = setTimeout(() => this.connect(), delay);
-    this.retry.unref();
+    if (!wasReady) this.emit({ type: 'retrying', in_ms: delay, error: this.lastError ?? `closed (${code}${reason ? ` ${reason}` : ''})` });
+    this.lastError = null;
+    this.retry = setTimeout(() => this.connect(), delay); // keeps the process alive while the host is away
   }
 
   private fatal(reason: string): void {
@@ -223,7 +205,7 @@ export class WorkerAgent {
       this.sendTask({ type: 'TASK_REJECTED', ...ref, reason: clipBytes(reason, MAX_REASON_BYTES), nonce: msg.nonce });
       this.emit({ type: 'rejected', ...ref, reason });
     };
-    if (!verifyMessage(msg, this.o.identity.hostKey)) return reject('bad_signature: the assignment is not signed by the pinned host key');
+    if (!(await verifyMessageAsync(msg, this.o.identity.hostKey))) return reject('bad_signature: the assignment is not signed by the pinned host key');
     const fresh = checkAssignment(msg, Date.now() + this.offset, this.nonces);
     if (!fresh.ok) return reject(`${fresh.code}: ${fresh.reason}`);
     if (this.tasks.has(msg.task_id)) return reject(`already running task ${msg.task_id}`);
@@ -295,24 +277,21 @@ export class WorkerAgent {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(msg));
   }
 
-  /** Signs a task message; sends it now, or keeps it for the next connection. */
+  /**
+   * Signs a task message (on the thread pool) and sends it in the order the
+   * messages were produced: now if connected, else after the next AUTH_OK.
+   */
   private sendTask(unsigned: TaskOut): void {
-    const text = encodeMessage(signMessage(unsigned, this.o.identity.keys.privateKey) as ProtocolMessage);
+    const signed = signMessageAsync(unsigned, this.o.identity.keys.privateKey);
+    this.sendChain = this.sendChain.then(
+      () => signed.then((m) => this.transmit(encodeMessage(m as ProtocolMessage))),
+      () => undefined,
+    );
+  }
+
+  private transmit(text: string): void {
     if (this.phase === 'ready' && this.ws && this.ws.readyState === WebSocket.OPEN) return this.ws.send(text);
     if (this.outbox.length >= (this.o.outboxLimit ?? 10_000)) this.outbox.shift();
     this.outbox.push(text);
   }
-}
-
-function finalMessage(f: Final, ref: { task_id: string; attempt: number }, nonce: string): TaskOut {
-  const common = { ...ref, cost: f.cost, engine_used: f.engine_used, model_used: f.model_used, tokens: f.tokens, nonce };
-  if (f.ok) return { type: 'TASK_COMPLETED', ...common, summary: clipBytes(f.summary, MAX_SUMMARY_BYTES) };
-  const code = /^[A-Za-z0-9_]{1,64}$/.test(f.error_code) ? f.error_code : 'E_ENGINE';
-  return { type: 'TASK_FAILED', ...common, error: clipBytes(f.error, MAX_ERROR_BYTES), error_code: code };
-}
-
-function clipBytes(s: string, max: number): string {
-  let out = s;
-  while (utf8Length(out) > max) out = out.slice(0, Math.floor(out.length * 0.9));
-  return out;
 }

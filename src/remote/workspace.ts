@@ -20,6 +20,7 @@ export async function resolveWorkerWorkspace(root: string, requested: string): P
   } catch {
     return { ok: false, reason: `the workspace root ${root} does not exist on this worker` };
   }
+  if (requested === '.' || requested === './') return { ok: true, path: rootReal }; // the root itself: nothing to create or escape through
   if (requested.includes('\u0000')) return { ok: false, reason: 'workspace contains NUL' };
   if (requested.split(/[/\\]+/).includes('..')) return { ok: false, reason: `workspace "${requested}" contains ".." (paths must stay inside the workspace root)` };
   const target = path.isAbsolute(requested) ? path.normalize(requested) : path.resolve(rootReal, requested);

@@ -37,7 +37,8 @@ export function providerHosts(config: ColonyConfig): string[] {
 /** Roots a task's workspace must resolve inside: configured ones, else the host's working directory and the worktree area. */
 export function baseRoots(config: ColonyConfig): string[] {
   const roots = config.safety.allowed_roots.map((r) => resolve(r));
-  return roots.length > 0 ? roots : [process.cwd(), resolve(tmpdir(), 'colony-worktrees')];
+  const lan = config.lan.host_workspace ? [resolve(config.lan.host_workspace)] : [];
+  return roots.length > 0 ? [...roots, ...lan] : [process.cwd(), resolve(tmpdir(), 'colony-worktrees'), ...lan];
 }
 
 export function createGate(d: Pick<RoutingDeps, 'config' | 'store' | 'paths' | 'configFile' | 'killswitch'>): GateFn {

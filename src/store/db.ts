@@ -19,6 +19,9 @@ export function openDb(file: string, migrations: readonly Migration[] = MIGRATIO
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // Statement and savepoint sub-journals in memory: group commit runs each write in a savepoint,
+    // and a temp-file sub-journal costs a pwrite per page first touched (~25% of a grouped commit).
+    db.pragma('temp_store = MEMORY');
   } catch (e) {
     throw new ColonyError('E_STORE', `cannot open database ${file}: ${(e as Error).message}`);
   }

@@ -1,6 +1,7 @@
 /** Persistence of LAN user sessions; they survive a host restart. */
 import { ColonyError } from '../core/errors.js';
 import { isPermission, type Permission, type UserSession } from '../core/permissions.js';
+import type { Statement } from 'better-sqlite3';
 import type { Actor, Store } from './store.js';
 
 interface SessionRow {
@@ -30,7 +31,12 @@ function fromRow(r: SessionRow): UserSession {
 }
 
 export class SessionStore {
-  constructor(private readonly store: Store) {}
+  // Read on every LAN request (the gate resolves the cookie's session): prepared once.
+  private readonly byId: Statement;
+
+  constructor(private readonly store: Store) {
+    this.byId = store.db.prepare('SELECT * FROM sessions WHERE user_id = ?');
+  }
 
   create(s: UserSession, who: Actor): UserSession {
     this.store.transaction(() => {
@@ -44,7 +50,7 @@ export class SessionStore {
   }
 
   get(userId: string): UserSession | null {
-    const r = this.store.db.prepare('SELECT * FROM sessions WHERE user_id = ?').get(userId) as SessionRow | undefined;
+    const r = this.byId.get(userId) as SessionRow | undefined;
     return r ? fromRow(r) : null;
   }
 

@@ -42,7 +42,7 @@ export interface RemoteTestHost {
 }
 
 /** Short leases and timers so fault tests run in seconds. */
-export const FAST: RemoteHostOptions = { leaseMs: 1500, assignmentTtlMs: 3000, heartbeatIntervalMs: 300, sweepIntervalMs: 50 };
+export const FAST: RemoteHostOptions = { leaseMs: 3000, assignmentTtlMs: 10_000, heartbeatIntervalMs: 300, sweepIntervalMs: 50 };
 
 export async function startRemoteHost(opts: RemoteHostOptions = FAST, config: ColonyConfig = lanConfig()): Promise<RemoteTestHost> {
   const home = makeHome('colony-remote-');

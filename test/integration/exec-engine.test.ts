@@ -67,7 +67,7 @@ describe('exec engine', () => {
   });
 
   it('delivers output while the command is still running', async () => {
-    const r = await run(req('echo first; sleep 1; echo second'));
+    const r = await run(req('echo first; sleep 1.5; echo second'));
     const first = r.events.find((e) => e.ev.type === 'output' && e.ev.text.includes('first'));
     const last = r.events[r.events.length - 1];
     expect(first && last && last.at - first.at).toBeGreaterThanOrEqual(700);
@@ -102,8 +102,8 @@ describe('exec engine', () => {
   });
 
   it('does not fire the silence timeout while output keeps coming', async () => {
-    // 8 lines 0.2 s apart: 1.6 s in total, longer than the 0.8 s silence limit, but never silent that long.
-    const r = await run(req('for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.2; done', { silence_timeout_ms: 800 }));
+    // 8 lines 0.25 s apart: 2 s in total, longer than the 1.5 s silence limit, but never silent that long.
+    const r = await run(req('for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.25; done', { silence_timeout_ms: 1500 }));
     expect(r.done).toEqual({ type: 'done', ok: true, summary: 'exit 0' });
     expect(r.out.trim().split('\n')).toHaveLength(8);
   });

@@ -33,7 +33,7 @@ afterAll(async () => {
 
 async function serve(home: TestHome, lan: Record<string, unknown>, lanCode: string | null = null): Promise<{ h: RunningHost; base: string }> {
   const h = await startHost({
-    paths: home.paths, config: testConfig({ lan }), adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode,
+    paths: home.paths, config: testConfig({ lan: { host_workspace: home.workspace, ...lan } }), adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode,
   });
   return { h, base: (h.userUrl ?? '').replace(/\/$/, '') };
 }
@@ -81,7 +81,7 @@ describe('LAN users across network namespaces', () => {
       for (const [name, w] of Object.entries(streams)) await waitForLine(w, `${name} to connect`, (l) => l['kind'] === 'sse-open' || l['kind'] === 'ws-open');
       const file = join(home.workspace, 'approved.txt');
       const prompt = `echo ${MARK}; sleep 2; echo done > approved.txt`;
-      const sub = await a.run([{ kind: 'http', method: 'POST', url: `${base}/api/submit-task`, body: { prompt, engine: 'exec', target: 'host', workspace: home.workspace } }]);
+      const sub = await a.run([{ kind: 'http', method: 'POST', url: `${base}/api/submit-task`, body: { prompt, engine: 'exec', target: 'host' } }]);
       expect(sub.lines[0]).toMatchObject({ status: 201 });
       taskId = String((sub.lines[0]?.['json'] as { id: string }).id);
       const url = `${base}/api/tasks/${encodeURIComponent(taskId)}`;

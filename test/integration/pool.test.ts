@@ -96,7 +96,7 @@ function makeRig(concurrency: number): Rig {
 }
 
 /** A shell command that records its start and end in log.txt around a short sleep. */
-const logged = (name: string, secs = 0.3): string => `echo "start ${name}" >> log.txt; sleep ${secs}; echo "end ${name}" >> log.txt`;
+const logged = (name: string, secs: number): string => `echo "start ${name}" >> log.txt; sleep ${secs}; echo "end ${name}" >> log.txt`;
 /** Blocks until the file `name` exists in the workspace. */
 const blockUntil = (name: string): string => `while [ ! -f ${name} ]; do sleep 0.05; done`;
 
@@ -113,11 +113,12 @@ describe('LocalPool with the exec engine', () => {
   it('runs a diamond in dependency order with at most 2 tasks at a time', async () => {
     const r = makeRig(2);
     r.submit([
-      { id: 'a', engine: 'exec', prompt: logged('a') },
-      { id: 'b', engine: 'exec', prompt: logged('b'), depends_on: ['a'] },
-      { id: 'c', engine: 'exec', prompt: logged('c'), depends_on: ['a'] },
-      { id: 'e', engine: 'exec', prompt: logged('e'), depends_on: ['a'] },
-      { id: 'd', engine: 'exec', prompt: logged('d'), depends_on: ['b', 'c', 'e'] },
+      { id: 'a', engine: 'exec', prompt: logged('a', 0.2) },
+      // Siblings sleep long enough that the two started together surely overlap, even on a busy box.
+      { id: 'b', engine: 'exec', prompt: logged('b', 0.6), depends_on: ['a'] },
+      { id: 'c', engine: 'exec', prompt: logged('c', 0.6), depends_on: ['a'] },
+      { id: 'e', engine: 'exec', prompt: logged('e', 0.6), depends_on: ['a'] },
+      { id: 'd', engine: 'exec', prompt: logged('d', 0.2), depends_on: ['b', 'c', 'e'] },
     ]);
     r.pool.start();
     await r.waitAllEnded();
@@ -194,6 +195,7 @@ describe('LocalPool with the exec engine', () => {
       { id: 'after', engine: 'exec', prompt: 'true', depends_on: ['w'] },
     ]);
     r.pool.start();
+    await r.waitState('dep', 'running');
     await r.waitState('w', 'failed');
     expect(r.store.getTask(r.id('w'))).toMatchObject({ state: 'failed', state_reason: 'wait_timeout', attempt: 0 });
     expect(r.state('after')).toBe('upstream_failed');

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessage, type MessageType } from '../../src/core/protocol.js';
+import { mulberry32 } from '../../src/core/rng.js';
 import { signMessage } from '../../src/remote/signing.js';
 import { waitFor } from '../helpers/proc.js';
 import { samples } from '../helpers/protocol-samples.js';
@@ -15,17 +16,6 @@ import { enrolKey, newSession, RawWorker, startAgent, startRemoteHost, stateOf, 
 
 const TOTAL = 10_000;
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1_000_000);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WEIRD: unknown[] = [null, true, -1, 0, 1e308, -0, 2 ** 53, 1.5, '', ' ', '\u0000', '\u202e', 'x'.repeat(5000), 'A'.repeat(86), [], {}, [[[]]], { __proto__: { admin: true } }, 'TASK_COMPLETED', 'NaN'];
 
@@ -85,7 +75,7 @@ describe('fuzzing /ws/remote-exec', () => {
     });
     const otherTask = submitTask(h, 'session:nobody-connected', { prompt: 'echo untouched', id: 'untouched' });
     const before = snapshot();
-    const r = rng(SEED);
+    const r = mulberry32(SEED);
     let conn: RawWorker | null = null;
     const next = fuzzer(r, id.keys.privateKey, () => conn?.challenge ?? 'x');
     let sent = 0;

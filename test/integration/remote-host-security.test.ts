@@ -132,7 +132,7 @@ describe('the host refuses and audits', () => {
   it('a late result from an attempt whose lease lapsed (the task was requeued meanwhile)', async () => {
     const m = await assigned();
     accept(w1, m);
-    const m2 = await w1.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === m.task_id, 6000); // silent → requeued → offered again
+    const m2 = await w1.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === m.task_id, 10_000); // silent → requeued → offered again
     expect(m2.type === 'TASK_ASSIGNED' && m2.attempt).toBe(m.attempt + 1);
     w1.signed(result(m));
     expect(await w1.error()).toMatchObject({ code: 'stale_attempt' });
@@ -161,6 +161,15 @@ describe('the host refuses and audits', () => {
     await waitFor(() => raw.closed, 'closed', 5000);
     expect(raw.closed?.code).toBe(1008);
     expect(raw.inbox.filter((x) => x.type === 'ERROR')).toHaveLength(21);
+  });
+
+  it('wrote one audit record per refusal above, each naming the code, the worker and the origin', () => {
+    const refused = audits(h, 'remote.refused');
+    const codes = new Set(refused.map((a) => (a.detail as { code?: string }).code));
+    for (const c of ['bad_signature', 'invalid_message', 'not_yours', 'stale_attempt', 'out_of_order', 'over_budget', 'unauthenticated', 'too_large', 'bad_json']) expect(codes, c).toContain(c);
+    const forged = refused.find((a) => (a.detail as { code?: string }).code === 'not_yours');
+    expect(forged).toMatchObject({ actor: expect.stringMatching(/^worker:w-/) });
+    expect(h.host.store.listAudit({ action: 'remote.refused', limit: 1 })[0]).toMatchObject({ origin: '127.0.0.1' });
   });
 
   it('an AUTH signed by the wrong key, and an unknown worker', async () => {

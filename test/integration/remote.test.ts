@@ -13,7 +13,7 @@ import { createExecEngine } from '../../src/engines/exec.js';
 import { hashPairingCode } from '../../src/remote/pairing.js';
 import { waitFor, processGone, readPid } from '../helpers/proc.js';
 import {
-  api, audits, enrolKey, newSession, pairingCode, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type TestAgent,
+  api, audits, enrolKey, FAST, newSession, pairingCode, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type TestAgent,
 } from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
@@ -130,6 +130,20 @@ describe('dispatch', () => {
   });
 });
 
+describe('capacity', () => {
+  it('learns that a worker runs fewer tasks at once than the host offered ("busy"), without failing any task', async () => {
+    h = await startRemoteHost({ ...FAST, slotsPerWorker: 3 });
+    const ada = await newSession(h, 'Ada');
+    const a = track(await startAgent(h, ada, { concurrency: 1 }));
+    const ids = ['one', 'two', 'three'].map((id) => submitTask(h, ada.submitter, { prompt: 'sleep 0.2', id }));
+    await waitFor(() => ids.every(done), 'all three done', 15_000);
+    expect(ids.map((id) => stateOf(h, id))).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const rejected = a.events.filter((e) => e.type === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0); // three offers at once to a one-slot worker
+    expect(rejected.every((e) => 'reason' in e && e.reason.startsWith('busy'))).toBe(true);
+  });
+});
+
 describe('revocation', () => {
   it('lets a user revoke only their own worker; a revoked worker is disconnected and refused', async () => {
     h = await startRemoteHost();
@@ -152,6 +166,11 @@ describe('revocation', () => {
     expect(r.statusCode).toBe(200);
     await waitFor(() => raw.closed, 'disconnected', 3000);
     await expect(RawWorker.open(h, id)).rejects.toThrow(/revoked/);
+    const offline = await enrolKey(h, ada);
+    const waiting = submitTask(h, ada.submitter, { prompt: 'echo never', target: offline.worker_id });
+    expect(stateOf(h, waiting)).toBe('ready');
+    h.remote.revoke(offline.worker_id, { actor: 'admin', origin: 'local' });
+    expect(h.host.store.getTask(waiting)).toMatchObject({ state: 'failed', state_reason: expect.stringContaining('revoked') });
   });
 });
 
@@ -224,7 +243,7 @@ describe('faults', () => {
   });
 
   it('delivers a result produced while disconnected after reconnecting, exactly once', async () => {
-    h = await startRemoteHost();
+    h = await startRemoteHost({ ...FAST, leaseMs: 15_000 }); // reconnects well within the lease, however loaded the machine
     const ada = await newSession(h, 'Ada');
     const a = track(await startAgent(h, ada, { backoff: { initialMs: 700, maxMs: 700 } }));
     const id = submitTask(h, ada.submitter, { prompt: 'sleep 0.3; echo finished' });

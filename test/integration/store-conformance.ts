@@ -144,6 +144,9 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       store.applyTransitions([batch[0] as Transition], SYSTEM);
       expect(auditCount(store)).toBe(auditBefore + 1);
       expect(store.getTask('g:a')?.state).toBe('assigned');
+      // …and only its own event is delivered: nothing of the rolled-back batch leaks into it.
+      expect(heard.map((e) => `${e.task_id}:${String(e.data['to'])}`)).toEqual(['g:a:assigned']);
+      expect(store.eventsSince(eventsBefore).map((e) => e.task_id)).toEqual(['g:a']);
     });
 
     it('leaves nothing behind when a submit fails half way', () => {
@@ -233,6 +236,11 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       expect(heard).toHaveLength(1);
       expect(store.getTask('g:b')?.state).toBe('ready');
       expect(auditCount(store)).toBe(auditBefore);
+      // The next commit delivers its own events only. (The scheduler above believes g:b was
+      // claimed — it was, in memory — so the transition is written out by hand.)
+      store.applyTransitions([{ id: 'g:b', from: 'ready', to: 'assigned', reason: 'claimed again' }], SYSTEM);
+      expect(heard).toHaveLength(2);
+      expect(heard[1]?.events.map((e) => `${e.task_id}:${String(e.data['to'])}`)).toEqual(['g:b:assigned']);
     });
 
     it('keeps the audit chain continuous across a reopen', () => {

@@ -66,12 +66,13 @@ describe('SQLite store specifics', () => {
     expect(codeOf(() => openDb(fx.file))).toBe('E_STORE');
   });
 
-  it('runs in WAL mode with synchronous=NORMAL', () => {
+  it('runs in WAL mode with synchronous=NORMAL (and in-memory sub-journals)', () => {
     const fx = sqliteFixture();
     cleanups.push(() => fx.dispose());
     expect(fx.store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(fx.store.db.pragma('synchronous', { simple: true })).toBe(1); // 0 OFF, 1 NORMAL, 2 FULL
     expect(fx.store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(fx.store.db.pragma('temp_store', { simple: true })).toBe(2); // MEMORY: savepoint sub-journals off disk
     // WAL is a property of the file: a plain connection sees it too.
     const raw = new Database(fx.file, { readonly: true });
     try {

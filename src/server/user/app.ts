@@ -11,6 +11,7 @@ import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { MAX_MESSAGE_BYTES } from '../../core/protocol.js';
 import type { ServerContext } from '../context.js';
 import { installLanErrorHandling } from './audit.js';
 import { makeLanDeps } from './deps.js';
@@ -32,7 +33,7 @@ export async function buildUserApp(ctx: ServerContext, o: UserAppOptions = {}): 
   const deps = makeLanDeps(ctx, o.accessCode === undefined ? ctx.host.config.lan.access_code : o.accessCode);
   installLanErrorHandling(app, ctx.host.store);
   await app.register(cookie, { secret: deps.secret });
-  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } }); // the remote protocol's own limit
   await installLanGate(app, deps);
 
   registerSessionRoutes(app, deps);

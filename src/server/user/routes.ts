@@ -51,7 +51,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
       {
         submittedBy: mine,
         who: lanActor(request),
-        workspace: process.cwd(),
+        workspace: ctx.host.config.lan.host_workspace ?? process.cwd(),
         defaultTarget: 'own-worker',
         holdHostTasks: true, // target 'host' waits in awaiting_approval for the admin
         canDependOn: (t) => t.submitted_by === mine, // others' tasks read as unknown ids

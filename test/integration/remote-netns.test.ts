@@ -1,0 +1,138 @@
+/**
+ * Remote execution across a real network boundary: the host (`startHost`,
+ * --lan on the bridge address) on this machine, and a real `colony worker`
+ * process (the CLI, run from source with tsx) inside a network namespace
+ * that can reach nothing but the host's subnet. A LAN user in the same
+ * namespace pairs the worker, submits an exec task, and the task runs on the
+ * worker's side: its output reaches the host and the file it writes exists
+ * under the worker's workspace root only.
+ *
+ * Creating the namespace needs root; without it createNetns throws and the
+ * test fails (never skips). The namespace is always destroyed.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { remoteOf } from '../../src/remote/host-endpoint.js';
+import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import { lanUser, type LanUser } from '../helpers/lan-user.js';
+import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import { waitFor } from '../helpers/proc.js';
+
+const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+let net: NetnsHandle;
+let ns: NetnsNamespace;
+let home: TestHome;
+let h: RunningHost;
+let base: string;
+let worker: ChildProcess | null = null;
+let workerOut = '';
+let root = '';
+let whome = '';
+
+function startWorker(args: string[]): void {
+  workerOut = '';
+  worker = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--workspace-root', root, '--home', whome, ...args]);
+  worker.stdout?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
+  worker.stderr?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
+}
+
+function exited(p: ChildProcess): Promise<number | null> {
+  return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (code) => r(code)));
+}
+
+beforeAll(async () => {
+  net = await createNetns({ count: 1 }); // throws without root: the suite fails, it is never skipped
+  ns = net.namespaces[0] as NetnsNamespace;
+  home = makeHome('colony-remote-netns-');
+  h = await startHost({
+    paths: home.paths,
+    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
+    adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+  });
+  base = (h.userUrl ?? '').replace(/\/$/, '');
+}, 60_000);
+
+afterAll(async () => {
+  try {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await new Promise((r) => (worker?.once('exit', r), setTimeout(r, 5000)));
+    }
+    await h?.close(500);
+  } finally {
+    await net?.destroy();
+    home?.cleanup();
+  }
+}, 30_000);
+
+async function call(user: LanUser, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await user.run([{ kind: 'http', method, url: `${base}${path}`, ...(body === undefined ? {} : { body }) }]);
+  const line = r.lines[0] ?? {};
+  return { status: Number(line['status']), json: (line['json'] ?? {}) as Record<string, unknown> };
+}
+
+describe('colony worker in a network namespace', () => {
+  it('pairs, receives an exec task, runs it in its own workspace, streams the output and completes', async () => {
+    const ada = await lanUser(net, ns, base, 'Ada on lan-a');
+    const pairing = await call(ada, 'POST', '/api/pairing-codes');
+    expect(pairing.status).toBe(201);
+    const code = String(pairing.json['code']);
+    expect(pairing.json['command']).toBe(`colony worker --host ${base} --code ${code}`);
+
+    root = join(home.dir, 'worker-root');
+    whome = join(home.dir, 'worker-home');
+    mkdirSync(root);
+    startWorker(['--host', base, '--code', code, '--name', 'ada-box']);
+    await waitFor(() => /connected to .* as worker w-/.test(workerOut) || worker?.exitCode !== null, 'worker connected', 30_000);
+    expect(workerOut).toMatch(/paired with .* as worker (w-[0-9a-f]+)/);
+    expect(workerOut).toContain(`host key (pinned):  ${remoteOf(h.ctx)?.hostKey.fingerprint}`);
+    const workerId = /as worker (w-[0-9a-f]+)/.exec(workerOut)?.[1] ?? '';
+
+    const mark = randomBytes(4).toString('hex');
+    const submitted = await call(ada, 'POST', '/api/submit-task', { prompt: `echo remote-run-${mark}; echo from-worker > proof-${mark}.txt; pwd`, engine: 'exec' });
+    expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
+    const id = String(submitted.json['id']);
+    await waitFor(() => ['succeeded', 'failed'].includes(h.host.store.getTask(id)?.state ?? ''), 'task finished', 30_000);
+    expect(h.host.store.getTask(id)?.state, workerOut).toBe('succeeded');
+
+    const shown = await call(ada, 'GET', `/api/tasks/${encodeURIComponent(id)}`);
+    expect(shown.status).toBe(200);
+    const output = (shown.json['output'] as Array<{ text: string }>).map((o) => o.text).join('');
+    expect(output).toContain(`remote-run-${mark}`);
+    expect(output).toContain(root); // pwd ran in the worker's workspace root
+    expect(shown.json['attempts']).toEqual([expect.objectContaining({ state: 'succeeded', engine: 'exec', worker_id: workerId })]);
+
+    expect(readFileSync(join(root, `proof-${mark}.txt`), 'utf8')).toBe('from-worker\n');
+    expect(existsSync(join(process.cwd(), `proof-${mark}.txt`))).toBe(false); // the host's default workspace for LAN tasks
+    expect(existsSync(join(home.workspace, `proof-${mark}.txt`))).toBe(false);
+
+    const mine = await call(ada, 'GET', '/api/my-workers');
+    expect(mine.json['workers']).toEqual([expect.objectContaining({ id: workerId, connected: true, origin_ip: ns.ip, name: 'ada-box' })]);
+    await waitFor(() => workerOut.includes(`task ${id} attempt 1: succeeded`), 'worker log line', 5000);
+  }, 90_000);
+
+  it('stops on SIGTERM, and the next run reuses its key and pinned host key without a code', async () => {
+    const first = worker as ChildProcess;
+    const id = /as worker (w-[0-9a-f]+)/.exec(workerOut)?.[1];
+    first.kill('SIGTERM');
+    expect(await exited(first)).toBe(0);
+    expect(statSync(join(whome, 'keys', 'worker.key')).mode & 0o777).toBe(0o600);
+    startWorker([]);
+    await waitFor(() => /connected to .* as worker w-/.test(workerOut) || worker?.exitCode !== null, 'worker reconnected', 30_000);
+    expect(workerOut).toContain(`connected to ${base} as worker ${id}`);
+    expect(h.host.store.listAudit({ action: 'worker.enrolled' })).toHaveLength(1);
+
+    const unpaired = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--host', base, '--home', join(home.dir, 'never-paired'), '--workspace-root', root]);
+    let err = '';
+    unpaired.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    expect(await exited(unpaired)).toBe(2);
+    expect(err).toMatch(/not paired yet/);
+  }, 60_000);
+});
