@@ -6,8 +6,12 @@
  *   (a) in memory, core only: validateGraph + Scheduler add/claim/start/finish;
  *   (b) through the SQLite store: TaskService.submitGraph, then claims of 50
  *       (like a concurrency-50 pool) persisted via service.persist, and
- *       store.startAttempt / store.finishAttempt per task, on a temp file.
+ *       store.startAttempt / store.finishAttempt per task, on a temp file —
+ *       once through the store's group commit as LocalPool uses it ('pool',
+ *       the figure the target is judged on) and once with a commit per call.
  * Each task makes 4 transitions (waiting→ready→assigned→running→succeeded).
+ * Wall and CPU time are both recorded, plus a calibration of the machine, because
+ * figures from a shared machine are otherwise hard to compare. Results: bench/README.md.
  *
  * Run alone: `npx tsx bench/dag.bench.ts`; or all benches: `npm run bench`.
  */
@@ -18,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { defaultConfig } from '../src/core/config.js';
 import { validateGraph, type GraphNode } from '../src/core/dag.js';
 import { parseGraph } from '../src/core/graph-schema.js';
+import { mulberry32 } from '../src/core/rng.js';
 import { Scheduler, type SchedTask } from '../src/core/scheduler.js';
 import { TaskService } from '../src/runner/service.js';
 import { openDb } from '../src/store/db.js';
@@ -29,21 +34,9 @@ const AVG_DEPS = 3;
 const CLAIM_BATCH = 50;
 const SEED = 0xc0ffee;
 
-/** mulberry32: small, fast, seeded; good enough for graph shapes. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n tasks; task i depends on 0..6 distinct earlier tasks (uniform, mean 3, fewer near the start). */
 export function randomDag(n: number, seed = SEED): GraphNode[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const nodes: GraphNode[] = [];
   for (let i = 0; i < n; i++) {
     const want = Math.min(i, Math.floor(rnd() * (2 * AVG_DEPS + 1)));

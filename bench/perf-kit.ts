@@ -195,10 +195,19 @@ export async function startServe(o: ServeOptions = {}): Promise<ServeHandle> {
   const pid = child.pid as number;
   const info = join(home, 'host.json');
   const deadline = Date.now() + 20_000;
+  const discard = (): void => {
+    rmSync(home, { recursive: true, force: true });
+    if (!o.cwd) rmSync(workspace, { recursive: true, force: true });
+  };
   while (!existsSync(info)) {
-    if (child.exitCode !== null) throw new Error(`colony serve exited (${child.exitCode}): ${log}`);
+    if (child.exitCode !== null) {
+      discard();
+      throw new Error(`colony serve exited (${child.exitCode}): ${log}`);
+    }
     if (Date.now() > deadline) {
       process.kill(pid, 'SIGKILL');
+      await exited;
+      discard();
       throw new Error(`colony serve did not start within 20 s: ${log}`);
     }
     await sleep(50);
@@ -224,8 +233,7 @@ export async function startServe(o: ServeOptions = {}): Promise<ServeHandle> {
         await exited;
         clearTimeout(t);
       }
-      rmSync(home, { recursive: true, force: true });
-      if (!o.cwd) rmSync(workspace, { recursive: true, force: true });
+      discard();
     },
   };
 }

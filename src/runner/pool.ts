@@ -376,7 +376,9 @@ export class LocalPool {
         const retryable = !budgetStop && outcome.error_code !== 'E_BUDGET';
         // An auto-routed task gets one fallback attempt on a stronger engine even with max_attempts 1 (DESIGN §3).
         const allowed = task.engine === 'auto' && outcome.engine !== 'exec' ? Math.max(task.max_attempts, 2) : task.max_attempts;
-        trs = attempt < allowed && retryable
+        // Attempts lost to a host crash (recovery) are not charged to the task.
+        const charged = attempt - service.store.attemptsOf(task.id).filter((a) => a.state === 'lost').length;
+        trs = charged < allowed && retryable
           ? sched.requeue(task.id, `retry after attempt ${attempt}/${task.max_attempts}: ${reason}`)
           : sched.finish(task.id, state, reason);
       }

@@ -31,6 +31,9 @@ export interface SubmitResult {
   task_ids: string[];
 }
 
+/** How many attempts lost to host crashes a task may have before it is failed instead of requeued. */
+export const MAX_LOST_ATTEMPTS = 3;
+
 export function laneOf(target: string, submittedBy: string): string {
   if (target === 'host') return 'host';
   if (target === 'own-worker') return `user:${submittedBy}`;
@@ -57,11 +60,15 @@ export class TaskService {
     const failed: string[] = [];
     for (const t of this.store.listTasks({ state: 'assigned', limit: 1e9 }).concat(this.store.listTasks({ state: 'running', limit: 1e9 }))) {
       this.closeLostAttempt(t);
-      if (t.attempt < t.max_attempts || t.state === 'assigned') {
+      // A host crash is not the task's fault: a lost attempt is not charged
+      // against max_attempts, but a task that was running at MAX_LOST_ATTEMPTS
+      // crashes in a row is failed (it may be what brings the host down).
+      const lost = this.store.attemptsOf(t.id).filter((a) => a.state === 'lost').length;
+      if (lost < MAX_LOST_ATTEMPTS) {
         this.persist(this.scheduler.requeue(t.id, 'recovered after the host stopped'), SYSTEM);
         requeued.push(t.id);
       } else {
-        this.persist(this.scheduler.finish(t.id, 'failed', `attempts exhausted (${t.attempt}/${t.max_attempts}); the host stopped during the last one`), SYSTEM);
+        this.persist(this.scheduler.finish(t.id, 'failed', `the host stopped during ${lost} attempts of this task; not retried again`), SYSTEM);
         failed.push(t.id);
       }
     }
