@@ -1,8 +1,8 @@
 /**
  * The dashboard in a real browser (Debian's Chromium driven by playwright-core):
  * a real host (both apps, port 0, temp COLONY_HOME) serving the freshly built
- * client from dist/web. Screenshots go to test-artifacts/ (and one of each app
- * to docs/screenshots/ for the README).
+ * client from dist/web. Screenshots go to test-artifacts/; with
+ * UPDATE_SCREENSHOTS=1 one of each app is also copied to docs/screenshots/ for the README.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -74,7 +74,8 @@ async function shot(page: Page, name: string, docsName?: string, fullPage = true
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage, animations: 'disabled' });
-  if (docsName) {
+  // The README's screenshots are refreshed on request only, so a test run leaves the tree clean.
+  if (docsName && process.env['UPDATE_SCREENSHOTS'] === '1') {
     mkdirSync(DOCS_SHOTS, { recursive: true });
     copyFileSync(file, join(DOCS_SHOTS, docsName));
   }
