@@ -3,17 +3,8 @@ import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 
-/** mulberry32: small, seeded, good enough to pick kill points reproducibly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (mulberry32), to pick kill points reproducibly. */
+export { mulberry32 as rng } from '../../src/core/rng.js';
 
 /** The seed: RELIABILITY_SEED when set (to replay a failure), else a fixed default. Printed by the tests. */
 export function seedFromEnv(fallback: number): number {
