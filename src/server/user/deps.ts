@@ -22,13 +22,24 @@ export interface LanDeps {
 export function makeLanDeps(ctx: ServerContext, accessCode: string | null): LanDeps {
   const secret = loadOrCreateSecret(ctx.host.paths.cookieSecret, () => randomBytes(32).toString('base64url'));
   const opaqueKey = createHmac('sha256', secret).update('colony opaque ids').digest();
+  // Every redacted event goes to every viewer: memoise the HMAC per id (bounded) instead of recomputing it per delivery.
+  const opaqueCache = new Map<string, string>();
+  const opaque = (id: string): string => {
+    let v = opaqueCache.get(id);
+    if (v === undefined) {
+      v = `x-${createHmac('sha256', opaqueKey).update(id).digest('hex').slice(0, 16)}`;
+      if (opaqueCache.size >= 50_000) opaqueCache.clear();
+      opaqueCache.set(id, v);
+    }
+    return v;
+  };
   return {
     ctx,
     sessions: new SessionStore(ctx.host.store),
     secret,
     accessCode: accessCode === null ? null : normaliseCode(accessCode),
     allow: ctx.host.config.lan.allow_cidrs.map(parseCidr),
-    opaque: (id) => `x-${createHmac('sha256', opaqueKey).update(id).digest('hex').slice(0, 16)}`,
+    opaque,
     now: Date.now,
   };
 }
