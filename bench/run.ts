@@ -61,7 +61,8 @@ async function runOne(name: string): Promise<Outcome> {
     const out = join(here, 'results', `${name}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-    const pass = (result as { pass?: Record<string, boolean> } | null)?.pass;
+    const r = result as { pass?: Record<string, boolean>; targets?: Record<string, boolean> } | null;
+    const pass = r?.pass ?? r?.targets; // benches name their met/missed map one way or the other
     return { name, status: 'ok', ms, file: out, pass: pass && typeof pass === 'object' ? pass : undefined };
   } catch (e) {
     return { name, status: 'failed', ms: Math.round(performance.now() - t0), error: (e as Error).stack ?? String(e) };
