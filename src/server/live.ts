@@ -37,8 +37,17 @@ export function eventJson(e: EventRecord): string {
   return JSON.stringify({ id: e.id, at: e.at, kind: e.kind, task_id: e.task_id, ...e.data });
 }
 
+// One event object goes to many viewers (the admin's view is the identity, and
+// a user's own events pass unchanged): serialise each object once, not per client.
+const sseCache = new WeakMap<EventRecord, string>();
+
 export function formatSse(e: EventRecord): string {
-  return `id: ${e.id}\nevent: ${e.kind}\ndata: ${eventJson(e)}\n\n`;
+  let text = sseCache.get(e);
+  if (text === undefined) {
+    text = `id: ${e.id}\nevent: ${e.kind}\ndata: ${eventJson(e)}\n\n`;
+    sseCache.set(e, text);
+  }
+  return text;
 }
 
 /**
