@@ -45,14 +45,27 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
       if (task) addRecord(stats, { bucket: bucketOf(task.prompt), engine: d.engine, model: d.model ?? null, ok: d.state === 'succeeded', cost_usd: d.cost_usd ?? null, latency_ms: null });
     }
   });
+  // Dependency depth feeds the complexity score, which saturates at a few levels:
+  // computed iteratively (no recursion on a 100k chain), memoised, capped.
+  const MAX_DEPTH = 8;
   const depthMemo = new Map<string, number>();
   const depthOf = (id: string, deps: readonly string[]): number => {
-    const hit = depthMemo.get(id);
-    if (hit !== undefined) return hit;
-    let d = 0;
-    for (const dep of deps) d = Math.max(d, 1 + depthOf(dep, store.depsOf(dep)));
-    depthMemo.set(id, d);
-    return d;
+    const stack: { id: string; deps: readonly string[] }[] = [{ id, deps }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as { id: string; deps: readonly string[] };
+      if (depthMemo.has(top.id)) {
+        stack.pop();
+        continue;
+      }
+      const missing = top.deps.filter((d) => !depthMemo.has(d));
+      if (missing.length > 0) {
+        for (const d of missing) stack.push({ id: d, deps: store.depsOf(d) });
+        continue;
+      }
+      depthMemo.set(top.id, Math.min(MAX_DEPTH, top.deps.reduce((m, d) => Math.max(m, 1 + (depthMemo.get(d) ?? 0)), 0)));
+      stack.pop();
+    }
+    return depthMemo.get(id) ?? 0;
   };
   const rng = o.rng ?? Math.random;
 

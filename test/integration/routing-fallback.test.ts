@@ -6,6 +6,8 @@ import { parseConfig } from '../../src/core/config.js';
 import { resolveHome } from '../../src/runner/home.js';
 import { openHost, type Host } from '../../src/runner/host.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai-server.js';
+import { createEngineRouting } from '../../src/runner/engine-routing.js';
+import { createEngineRegistry } from '../../src/engines/registry.js';
 
 const FAKE_CLAUDE = resolve('test/fixtures/fake-claude.mjs');
 
@@ -77,4 +79,17 @@ describe('routing through the real pool', () => {
     expect(h.store.attemptsOf(id)).toHaveLength(0); // nothing was called
     expect(f.requests).toHaveLength(0);
   });
+
+  it('routes a task at the end of a 30k-task chain without recursing through it', async () => {
+    const { host: h, ws } = await setup(1);
+    const tasks = Array.from({ length: 30_000 }, (_, i) => ({ id: `n${i}`, prompt: i === 29_999 ? 'refactor the scheduler module' : 'true', engine: i === 29_999 ? 'auto' : 'exec', depends_on: i ? [`n${i - 1}`] : [], trigger: 'all_success' as const }));
+    const r = h.service.submitGraph({ name: 'chain', tasks }, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false });
+    const last = h.store.getTask(r.task_ids[29_999] as string);
+    if (!last) throw new Error('missing task');
+    const routing = createEngineRouting({ config: h.config, store: h.store, registry: createEngineRegistry(h.config, { env: { GROQ_API_KEY: 'k' } }), env: {} });
+    const choice = routing.route(last, { previous: [], remaining_usd: 1 });
+    expect(['claude', 'groq']).toContain(choice.engine.name);
+    expect(choice.explanation.length).toBeGreaterThan(0);
+  });
 });
+
