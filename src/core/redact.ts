@@ -21,36 +21,13 @@
  *   server/user/live.ts, so the owner still gets it).
  */
 import { can, canSeeTask, type UserSession } from './permissions.js';
+import type { EventRecord, WorkerCard } from './live-types.js';
 
 export type Viewer = Pick<UserSession, 'user_id' | 'permissions' | 'revoked'>;
 export type Opaque = (id: string) => string;
 
-/** Structurally the store's EventRecord. */
-export interface LiveEvent {
-  id: number;
-  at: number;
-  kind: string;
-  task_id: string | null;
-  owner: string | null; // submitter of the task concerned; null = public
-  data: Record<string, unknown>;
-}
-
-/** Structurally the server's WorkerView (local slots and remote workers). */
-export interface WorkerLike {
-  id: string;
-  kind: string;
-  status: string;
-  task_id: string | null;
-  task_title: string | null;
-  owner: string | null;
-  engine: string | null;
-  model: string | null;
-  session_cost_usd: number;
-  tokens_used: number;
-  origin_ip: string;
-  owner_name?: string | null;
-  connected?: boolean;
-}
+export type LiveEvent = EventRecord;
+export type WorkerLike = WorkerCard;
 
 /** Stands in for another user's submitter id in redacted views. */
 export const OTHER_OWNER = 'other';

@@ -17,6 +17,7 @@ import { SYSTEM } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { TaskService } from './service.js';
 import type { PreparedWorkspace } from './task-workspace.js';
+import type { WorkerCard } from '../core/live-types.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -54,18 +55,9 @@ export interface PoolOptions {
   prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
 }
 
-export interface SlotView {
-  id: string;
+export interface SlotView extends WorkerCard {
   kind: 'local';
   status: 'idle' | 'running';
-  task_id: string | null;
-  task_title: string | null;
-  owner: string | null;
-  engine: string | null;
-  model: string | null;
-  session_cost_usd: number;
-  tokens_used: number;
-  origin_ip: string;
 }
 
 interface Slot extends SlotView {

@@ -104,14 +104,7 @@ export interface GraphRow {
   created_at: number;
 }
 
-export interface EventRecord {
-  id: number;
-  at: number;
-  kind: string;
-  task_id: string | null;
-  owner: string | null; // submitter of the task concerned; null = public
-  data: Record<string, unknown>;
-}
+export type { EventRecord } from '../core/live-types.js';
 
 export interface OutputRow {
   id: number;
