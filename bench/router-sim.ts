@@ -7,6 +7,10 @@
  * (common random numbers: attempt k of option o on task t always draws the
  * same number, whichever policy makes it).
  *
+ * Outcomes are correlated across models (a Gaussian copula: a task-level
+ * factor shared by every model plus each attempt's own noise), and a world may
+ * change mid-run (a model upgraded or degraded at a given task index).
+ *
  * These are modelling assumptions, not measurements; bench/README.md lists them.
  */
 import { priceUsage, type PriceTable } from '../src/core/pricing.js';
@@ -34,6 +38,53 @@ export const optionIndex = (engine: string, model: string | null): number => OPT
 
 export function successProbability(o: SimOption, difficulty: number): number {
   return 0.97 / (1 + Math.exp((difficulty - o.capability) * 12));
+}
+
+/** A world: how strongly outcomes are correlated, how often texts mislead, and a mid-run change of models. */
+export interface SimWorld {
+  name: string;
+  rho: number; // share of an attempt's noise that is the task's own (shared by every model)
+  mislead: number; // share of texts written in another tier's style
+  change_at: number | null; // task index of the change
+  changes: { model: string; capability: number }[]; // capabilities after the change
+}
+
+export const WORLDS: SimWorld[] = [
+  { name: 'stable', rho: 0.5, mislead: 0.15, change_at: null, changes: [] },
+  // A cheap model gets much better and the default fallback model gets worse, halfway through.
+  { name: 'change', rho: 0.6, mislead: 0.25, change_at: 0.5, changes: [{ model: 'llama-3.3-70b-versatile', capability: 0.72 }, { model: 'sonnet', capability: 0.6 }] },
+];
+
+/** Options as they are at task `index` of a run of `n` tasks in `world`. */
+export function optionsAt(world: SimWorld, index: number, n: number): SimOption[] {
+  if (world.change_at === null || index < world.change_at * n) return OPTIONS;
+  return OPTIONS.map((o) => {
+    const c = world.changes.find((x) => x.model === o.model);
+    return c ? { ...o, capability: c.capability } : o;
+  });
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26, |error| < 1.5e-7). */
+export function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+const gauss = (a: number, b: number): number => Math.sqrt(-2 * Math.log(1 - a)) * Math.cos(2 * Math.PI * b);
+
+/**
+ * The uniform that decides attempt `k` of option `o` on task `t`: correlated
+ * across options and attempts through the task's shared factor (ρ), still
+ * uniform on its own, so success probabilities keep their meaning.
+ */
+export function correlatedDraw(seed: number, rho: number, t: number, o: number, k: number): [number, number] {
+  const [a, b] = draw(seed, t, -1, -1);
+  const [c, jitter] = draw(seed, t, o, k);
+  const [d] = draw(seed, t, o, k + 1000);
+  const x = Math.sqrt(rho) * gauss(a, b) + Math.sqrt(1 - rho) * gauss(c, d);
+  return [normalCdf(x), jitter];
 }
 
 export interface SimTask {
@@ -87,8 +138,8 @@ const HARD = [
 const TRACE = '\nTypeError: Cannot read properties of undefined\n    at Pool.acquire (src/runner/pool.ts:88:13)\n    at async Runner.dispatch (src/runner/runner.ts:142:5)';
 const STEPS = '\n1. reproduce it in a test\n2. fix it\n3. check the other callers\n4. update the docs';
 
-/** Tier shares 40 / 35 / 25 %; 15 % of texts are written in another tier's style (the text misleads). */
-export function generateTasks(n: number, seed: number): SimTask[] {
+/** Tier shares 40 / 35 / 25 %; `mislead` of the texts (default 15 %) are written in another tier's style. */
+export function generateTasks(n: number, seed: number, mislead = 0.15): SimTask[] {
   const rng = mulberry32(seed);
   const tasks: SimTask[] = [];
   for (let id = 0; id < n; id += 1) {
@@ -96,7 +147,7 @@ export function generateTasks(n: number, seed: number): SimTask[] {
     const tier = u < 0.4 ? 'easy' : u < 0.75 ? 'medium' : 'hard';
     const [lo, hi] = tier === 'easy' ? [0, 0.35] : tier === 'medium' ? [0.3, 0.65] : [0.6, 1];
     const difficulty = lo + (hi - lo) * rng();
-    const styleTier = rng() < 0.15 ? pick(rng, ['easy', 'medium', 'hard'] as const) : tier;
+    const styleTier = rng() < mislead ? pick(rng, ['easy', 'medium', 'hard'] as const) : tier;
     const templates = styleTier === 'easy' ? EASY : styleTier === 'medium' ? MEDIUM : HARD;
     let text = pick(rng, templates)(rng);
     if (difficulty > 0.6 && rng() < 0.35) text += TRACE;

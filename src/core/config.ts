@@ -65,8 +65,13 @@ export const configSchema = z.strictObject({
       complexity_threshold: z.number().min(0).max(1).default(0.55),
       simple_threshold: z.number().min(0).max(1).default(0.3), // complexity at or below: cheap engine
       adaptive: z.boolean().default(true), // learn from task history (core/adaptive.ts)
-      success_threshold: z.number().min(0).max(1).default(0.8),
-      explore_rate: z.number().min(0).max(1).default(0.05),
+      success_threshold: z.number().min(0).max(1).default(0.8), // kept for old configs; plans now weigh success against cost (success_value_usd)
+      // Share of adaptive decisions made on a posterior draw (Thompson sampling) rather than the posterior means; 0: no exploration.
+      explore_rate: z.number().min(0).max(1).default(1),
+      // Worth of a successful task in USD when the router weighs success against cost; null: the task's budget.
+      success_value_usd: z.number().nonnegative().nullable().default(null),
+      // About how many recent attempts of a task class the router's statistics remember (discounting).
+      memory: z.number().min(2).max(1_000_000).default(150),
       default_engine: z.string().min(1).default('claude'),
     })
     .prefault({}),

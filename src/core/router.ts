@@ -2,17 +2,25 @@
  * Picks the engine and model for one attempt of a task (DESIGN §3), in the
  * report's order:
  *
- *   forced engine → explicit words in the task → [adaptive] → complexity →
- *   budget → INFERENCE_ENGINE → default engine
+ *   forced engine → explicit words in the task → adaptive plan
+ *   (or, with adaptive off: complexity → budget → INFERENCE_ENGINE → default)
  *
- * Adaptive sits "on top" of the automatic rules: once a task class has
- * history it replaces complexity/budget/env/default, but never overrides what
- * the user asked for (forced engine, explicit words). Pure: no clock, the rng
- * is passed in. Every decision carries a one-line explanation for the UI.
+ * The adaptive layer (plan.ts) replaces the automatic rules whenever it is on:
+ * it starts from priors given by the task's complexity class and learns from
+ * there, so there is no cold-start switch. It never overrides what the user
+ * asked for (forced engine, explicit words). Every automatic choice fits the
+ * budget: the plan's expected cost and its first call's pre-call estimate
+ * must fit what is left, and when nothing does the router refuses with
+ * E_BUDGET naming the cheapest option's estimate instead of picking a model
+ * the pool would then refuse. Models are identified by their canonical price
+ * table id (model-id.ts). Pure: no clock, the rng is passed in.
  */
-import { chooseAdaptive, type AdaptiveCandidate, type AdaptiveStats, type CandidateView } from './adaptive.js';
-import { scoreComplexity, topFeatures, type ComplexityResult } from './complexity.js';
+import type { AdaptiveStats } from './adaptive.js';
+import { scoreComplexity, topFeatures, COMPLEXITY_BUCKETS, type ComplexityResult } from './complexity.js';
 import type { ColonyConfig, ProviderConfig } from './config.js';
+import { ColonyError } from './errors.js';
+import { optionId } from './model-id.js';
+import { choosePlan, describePlan, type PlanCandidate, type PlanView } from './plan.js';
 import { estimateAttemptCost, formatUsd, type PriceTable, type UsageExpectation } from './pricing.js';
 
 export type RouteRule = 'forced' | 'explicit' | 'complexity' | 'budget' | 'adaptive' | 'env' | 'default' | 'explore';
@@ -21,11 +29,13 @@ export interface RouteInput {
   prompt: string;
   engine: string; // 'auto' or a forced engine name
   model: string | null;
-  budget_usd: number;
+  budget_usd: number; // what is left of the task's budget
   depends_on_depth: number;
   env_engine: string | null; // INFERENCE_ENGINE, read by the caller
-  /** Attempts the task may still use, this one included; >1 lets adaptive count on fallbacks. Default 1. */
+  /** Attempts the task may still use, this one included, as the pool grants them (fallbacks). Default 1. */
   attempts_left?: number;
+  /** Worth of a success in USD; default router.success_value_usd, else budget_usd. */
+  value_usd?: number;
 }
 
 export interface RouteContext {
@@ -46,7 +56,11 @@ export interface RouteDecision {
   rule: RouteRule;
   explanation: string;
   complexity: ComplexityResult;
-  candidates?: CandidateView[];
+  /** The class the decision was made in: attempts are learned under it. */
+  cls: string;
+  /** The adaptive plan chosen, and every feasible plan it was compared with. */
+  plan?: PlanView;
+  plans?: PlanView[];
 }
 
 export const CLAUDE_ALIASES = ['haiku', 'sonnet', 'opus'] as const;
@@ -56,10 +70,16 @@ interface Option {
   model: string | null;
 }
 
+/** Difficulty 0..1 of a class (the middle of its band of the score), for the plan priors. */
+export function classDifficulty(cls: string): number {
+  const i = (COMPLEXITY_BUCKETS as readonly string[]).indexOf(cls);
+  return i < 0 ? 0.5 : (i + 0.5) / COMPLEXITY_BUCKETS.length;
+}
+
 export function routeTask(input: RouteInput, ctx: RouteContext): RouteDecision {
   const complexity = scoreComplexity({ prompt: input.prompt, depends_on_depth: input.depends_on_depth });
-  const decide = (o: Option, rule: RouteRule, explanation: string, candidates?: CandidateView[]): RouteDecision =>
-    candidates ? { ...o, rule, explanation, complexity, candidates } : { ...o, rule, explanation, complexity };
+  const cls = complexity.bucket;
+  const decide = (o: Option, rule: RouteRule, explanation: string): RouteDecision => ({ ...o, rule, explanation, complexity, cls });
 
   // 1. Forced engine: the task (or the user) named it.
   if (input.engine !== 'auto') {
@@ -77,53 +97,97 @@ export function routeTask(input: RouteInput, ctx: RouteContext): RouteDecision {
   const words = explicitFromText(input.prompt, ctx);
   if (words) return decide({ engine: words.engine, model: words.model }, 'explicit', `task text says "${words.phrase}" → ${label(words)}`);
 
-  // 3. Adaptive, once this class of task has history.
+  const candidates = candidatesFor(input, ctx);
+
+  // 3. Adaptive: the plan with the best expected value within the budget.
   if (ctx.stats && ctx.router.adaptive) {
-    const choice = chooseAdaptive(ctx.stats, complexity.bucket, candidatesFor(input, ctx), {
-      success_threshold: ctx.router.success_threshold,
-      explore_rate: ctx.router.explore_rate,
+    const value = input.value_usd ?? ctx.router.success_value_usd ?? input.budget_usd;
+    const r = choosePlan(ctx.stats, cls, candidates, {
       budget_usd: input.budget_usd,
-      rng: ctx.rng,
-      attempts: input.attempts_left ?? 1,
+      value_usd: value,
+      attempts: Math.max(1, Math.floor(input.attempts_left ?? 1)),
       claude_default_model: ctx.claude_default_model,
+      difficulty: classDifficulty(cls),
+      explore: ctx.router.explore_rate,
+      rng: ctx.rng,
+      idOf: (e, m) => optionId(ctx.pricing, e, m),
     });
-    if (choice) return decide({ engine: choice.engine, model: choice.model }, choice.rule, choice.explanation, choice.candidates);
+    if (!r.ok) throw budgetRefusal(input.budget_usd, r.cheapest);
+    const first = r.plan.steps[0] as PlanView['steps'][number];
+    const head = `class ${cls}: ${describePlan(r.plan, value)}`;
+    const tail = r.explored
+      ? `; exploring: a posterior draw valued it at ${formatUsd(round6(r.plan.drawn_value_usd ?? 0))}, the best plan by mean (${r.best_by_mean.steps[0]?.id}) is worth ${formatUsd(round6(r.best_by_mean.value_usd))}`
+      : `; the best of ${r.plans.length} plan(s) within ${formatUsd(input.budget_usd)}`;
+    return { ...decide({ engine: first.engine, model: first.model }, r.explored ? 'explore' : 'adaptive', head + tail), plan: r.plan, plans: r.plans };
   }
 
-  // 4. Complexity: clearly hard → the strong engine, clearly simple → the cheap one.
+  // 4.–7. The rules, each pick checked against the budget.
+  const fit = (o: Option, rule: RouteRule, why: string): RouteDecision => {
+    const est = estimateAttemptCost(ctx.pricing, o.engine, o.model, input.prompt.length, ctx.expected);
+    if (est !== null && fitsBudget(est, input.budget_usd)) return decide(o, rule, why);
+    const cheaper = cheapestFitting(candidates, input.budget_usd);
+    if (!cheaper) throw budgetRefusal(input.budget_usd, cheapestOf(candidates));
+    const because = est === null ? 'has no known price' : `needs ~${formatUsd(est)} but ${formatUsd(input.budget_usd)} is left`;
+    return decide(cheaper, 'budget', `${why}, but ${label(o)} ${because} → ${label(cheaper)} (~${formatUsd(cheaper.estimate_usd as number)}), the cheapest that fits`);
+  };
   const why = `complexity ${complexity.score.toFixed(2)} (${topFeatures(complexity) || 'no signal'})`;
   if (complexity.score >= ctx.router.complexity_threshold) {
     const strong = strongOption(ctx);
-    return decide(strong, 'complexity', `${why} ≥ ${ctx.router.complexity_threshold} → ${label(strong)}`);
+    return fit(strong, 'complexity', `${why} ≥ ${ctx.router.complexity_threshold} → ${label(strong)}`);
   }
   if (complexity.score <= ctx.router.simple_threshold) {
     const cheap = cheapOption(ctx);
-    return decide(cheap, 'complexity', `${why} ≤ ${ctx.router.simple_threshold} → ${label(cheap)}`);
+    return fit(cheap, 'complexity', `${why} ≤ ${ctx.router.simple_threshold} → ${label(cheap)}`);
   }
-
-  // 5. Small budget → cheap engine.
   if (input.budget_usd < ctx.router.cheap_budget_usd) {
     const cheap = cheapOption(ctx);
-    return decide(cheap, 'budget', `budget ${formatUsd(input.budget_usd)} < ${formatUsd(ctx.router.cheap_budget_usd)} → ${label(cheap)}`);
+    return fit(cheap, 'budget', `budget ${formatUsd(input.budget_usd)} < ${formatUsd(ctx.router.cheap_budget_usd)} → ${label(cheap)}`);
   }
-
-  // 6. INFERENCE_ENGINE, when it names a model engine that can run.
   const env = input.env_engine?.trim().toLowerCase();
   if (env && isModelEngine(env, ctx) && isAvailable(env, ctx)) {
     const o = { engine: env, model: defaultModelOf(env, ctx) };
-    return decide(o, 'env', `INFERENCE_ENGINE=${env} → ${label(o)}`);
+    return fit(o, 'env', `INFERENCE_ENGINE=${env} → ${label(o)}`);
   }
-
-  // 7. Default.
   const d = defaultOption(ctx);
-  return decide(d, 'default', `${why} is in the middle band, no other rule applies → default ${label(d)}`);
+  return fit(d, 'default', `${why} is in the middle band, no other rule applies → default ${label(d)}`);
 }
 
-/** Every engine/model the adaptive router may pick for this task, with a prior cost. */
-export function candidatesFor(input: Pick<RouteInput, 'prompt'>, ctx: RouteContext): AdaptiveCandidate[] {
-  const out: AdaptiveCandidate[] = [];
+const micros = (usd: number): number => Math.round(usd * 1_000_000);
+/** The pre-call rule of budget.checkBeforeCall: an estimate equal to what is left fits. */
+const fitsBudget = (estimate: number, remaining: number): boolean => micros(estimate) <= micros(remaining);
+const round6 = (x: number): number => Math.round(x * 1_000_000) / 1_000_000;
+
+function cheapestOf(candidates: readonly PlanCandidate[]): PlanCandidate | null {
+  let best: PlanCandidate | null = null;
+  for (const c of candidates) if (c.estimate_usd !== null && (!best || c.estimate_usd < (best.estimate_usd as number))) best = c;
+  return best;
+}
+
+function cheapestFitting(candidates: readonly PlanCandidate[], budget: number): PlanCandidate | null {
+  const c = cheapestOf(candidates);
+  return c && fitsBudget(c.estimate_usd as number, budget) ? c : null;
+}
+
+/** E_BUDGET before any call: no option's first call fits what is left. */
+export function budgetRefusal(remaining: number, cheapest: PlanCandidate | null): ColonyError {
+  const what = cheapest
+    ? `the cheapest option, ${cheapest.id}, needs ~${formatUsd(cheapest.estimate_usd as number)}`
+    : 'no available option has a known price';
+  return new ColonyError('E_BUDGET', `no engine fits the remaining budget of ${formatUsd(remaining)}: ${what}`, {
+    remaining_usd: remaining,
+    cheapest: cheapest ? { option: cheapest.id, estimate_usd: cheapest.estimate_usd } : null,
+  });
+}
+
+/** Every engine/model the router may pick for this task, by canonical id (duplicates of one model merged), with its pre-call estimate. */
+export function candidatesFor(input: Pick<RouteInput, 'prompt'>, ctx: RouteContext): PlanCandidate[] {
+  const out: PlanCandidate[] = [];
+  const seen = new Set<string>();
   const add = (engine: string, model: string): void => {
-    out.push({ engine, model, prior_cost_usd: estimateAttemptCost(ctx.pricing, engine, model, input.prompt.length, ctx.expected) });
+    const id = optionId(ctx.pricing, engine, model);
+    if (seen.has(id)) return;
+    seen.add(id);
+    out.push({ engine, model, id, estimate_usd: estimateAttemptCost(ctx.pricing, engine, model, input.prompt.length, ctx.expected) });
   };
   if (isAvailable('claude', ctx)) for (const m of CLAUDE_ALIASES) add('claude', m);
   for (const [name, p] of Object.entries(ctx.providers)) {
