@@ -10,6 +10,7 @@ import { registerRun } from './run.js';
 import { registerGraph } from './graph.js';
 import { registerAudit } from './audit.js';
 import { registerExtraCommands } from './commands.js';
+import { registerRouter } from './router.js';
 import { registerWorker } from './worker.js';
 
 export function exitCodeFor(e: ColonyError): number {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerExtraCommands(program);
   registerWorker(program); // colony worker (src/cli/worker.ts)
+  registerRouter(program); // colony router explain (src/cli/router.ts)
   return program;
 }
 

@@ -84,3 +84,12 @@ export function fallbackFor(
     reason: `${decision.engine}/${decision.model ?? 'default'} failed${after}; retrying on ${target} (~${formatUsd(estimate)} of ${formatUsd(remainingBudgetUsd)} left)`,
   };
 }
+
+/**
+ * Attempts the pool grants a task: an auto-routed task gets one fallback
+ * attempt on a stronger engine even with max_attempts 1 (DESIGN §3). The
+ * router plans with the same number (runner/pool.ts applies this rule).
+ */
+export function attemptsAllowed(engine: string, maxAttempts: number): number {
+  return engine === 'auto' ? Math.max(maxAttempts, 2) : maxAttempts;
+}

@@ -11,6 +11,7 @@ import { acquireHostLock, type HostLock } from './host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
 import { createRouting } from './routing.js';
+import type { RouterInsight } from './engine-routing.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
@@ -34,6 +35,8 @@ export interface Host {
   service: TaskService;
   killswitch: Killswitch;
   pool: LocalPool;
+  /** The adaptive router's statistics and decisions (dashboard, `colony router explain`). */
+  router: RouterInsight;
   recovered: { requeued: string[]; failed: string[] };
   close(): Promise<void>;
 }
@@ -71,6 +74,7 @@ export function openHost(o: HostOptions): Host {
       service,
       killswitch,
       pool,
+      router: routing.router,
       recovered,
       async close() {
         await pool.stop();

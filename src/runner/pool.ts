@@ -27,7 +27,7 @@ export interface RouteChoice {
 }
 
 export interface RouteContext {
-  previous: { engine: string; model: string | null; error_code: string | null }[];
+  previous: { engine: string; model: string | null; error_code: string | null; lost?: boolean }[];
   remaining_usd: number;
 }
 
@@ -234,7 +234,7 @@ export class LocalPool {
       : service.store
         .attemptsOf(task.id)
         .filter((a) => a.finished_at !== null)
-        .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
+        .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code, lost: a.state === 'lost' }));
     const remaining = Math.max(0, task.budget_usd - task.cost_usd);
     let choice: RouteChoice;
     let prepared: PreparedWorkspace | undefined;

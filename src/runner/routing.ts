@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ColonyConfig } from '../core/config.js';
 import { createEngineRegistry } from '../engines/registry.js';
-import { createEngineRouting } from './engine-routing.js';
+import { createEngineRouting, type RouterInsight } from './engine-routing.js';
 import { runGateway, compileGatewayConfig } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
 import type { Killswitch } from '../safety/killswitch.js';
@@ -28,6 +28,8 @@ export interface Routing {
   route: RouteFn;
   gate: GateFn;
   envFor: (task: StoredTask, engine: string) => Record<string, string>;
+  /** The adaptive router's state for the dashboard and `colony router explain`. */
+  router: RouterInsight;
 }
 
 export function providerHosts(config: ColonyConfig): string[] {
@@ -81,5 +83,6 @@ export function createRouting(d: RoutingDeps): Routing {
     route: (task, ctx) => engines.route(task, ctx),
     gate: createGate(d),
     envFor: createEnvFor(d.config, d.env),
+    router: engines.insight,
   };
 }

@@ -191,5 +191,34 @@ CREATE TABLE pending_changes (
 CREATE INDEX pending_changes_by_status ON pending_changes(status, created_at);
 `,
   },
+  {
+    version: 9,
+    name: 'router_stats',
+    // The adaptive router's learning log (replayed at start into its discounted
+    // statistics) and its recent decisions with their explanations (dashboard).
+    sql: `
+CREATE TABLE router_outcomes (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  cls TEXT NOT NULL,
+  path TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  cost_usd REAL
+);
+CREATE TABLE router_decisions (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  task_id TEXT,
+  cls TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT,
+  option TEXT NOT NULL,
+  explanation TEXT NOT NULL
+);
+`,
+  },
 ];
 

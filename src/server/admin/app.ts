@@ -11,6 +11,7 @@ import { installErrorHandling } from '../errors.js';
 import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
 import { registerAdminRoutes } from './routes.js';
 import { registerChangeRoutes } from './changes-routes.js';
+import { registerRouterRoutes } from './router-routes.js';
 import { registerRemoteAdminRoutes } from '../../remote/routes.js';
 import { serveClient } from '../web.js';
 
@@ -47,6 +48,7 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
   if (ctx.webRoot) await app.register(fastifyStatic, { root: ctx.webRoot, prefix: '/assets/', decorateReply: false, index: false });
   registerAdminRoutes(app, ctx);
   if (ctx.changes) registerChangeRoutes(app, ctx.changes);
+  registerRouterRoutes(app, ctx.host.router); // GET /admin/router, POST /admin/router/explain
   registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/remote/routes.ts)
   return app;
 }
