@@ -13,6 +13,7 @@ import { KillswitchControls } from './killswitch.js';
 import { SessionsView } from './sessions.js';
 import type { Shell } from './shell.js';
 import { StatsRow } from './stats.js';
+import { RouterView } from './router.js';
 import { SubmitView } from './submit.js';
 import { TaskDrawer } from './taskdetail.js';
 import { QueueView } from './tasks.js';
@@ -96,6 +97,7 @@ export function mountAdmin(shell: Shell): void {
     approvals.relabel();
   });
   const audit = new AuditView();
+  const router = new RouterView(live);
 
   const panels = {
     overview: h('div', {}, overview),
@@ -105,6 +107,7 @@ export function mountAdmin(shell: Shell): void {
     approvals: h('div', {}, approvals.el),
     sessions: h('div', {}, sessions.el),
     audit: h('div', {}, audit.el),
+    router: h('div', {}, router.el),
   };
   mountTabs(shell.nav, shell.main, [
     { id: 'overview', label: 'Overview', panel: panels.overview, onShow: () => costs.setVisible(false) },
@@ -114,6 +117,7 @@ export function mountAdmin(shell: Shell): void {
     { id: 'approvals', label: 'Approvals', panel: panels.approvals, badge: approvals.badge, onShow: () => costs.setVisible(false) },
     { id: 'sessions', label: 'Sessions', panel: panels.sessions, onShow: () => (costs.setVisible(false), void sessions.refresh()) },
     { id: 'audit', label: 'Audit', panel: panels.audit, onShow: () => (costs.setVisible(false), audit.ensureLoaded()) },
+    { id: 'router', label: 'Router', panel: panels.router, onShow: () => (costs.setVisible(false), router.show()) },
   ]);
 
   // Snapshots load from each view's onResync, i.e. once the event stream is open.
