@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { addRecord, emptyStats, type AdaptiveStats } from '../../src/core/adaptive.js';
+import { optionId } from '../../src/core/model-id.js';
 import { defaultConfig } from '../../src/core/config.js';
 import { explicitFromText, routeTask } from '../../src/core/router.js';
-import { ctx, EASY, HARD, input, MEDIUM } from './router-fixtures.js';
+import { ctx, EASY, HARD, input, MEDIUM, PRICING } from './router-fixtures.js';
 
 function trained(bucket: string, rows: [engine: string, model: string, ok: number, n: number, cost: number][]): AdaptiveStats {
   const s = emptyStats();
   for (const [engine, model, ok, n, cost] of rows) {
-    for (let i = 0; i < n; i += 1) addRecord(s, { bucket, engine, model, ok: i < ok, cost_usd: cost, latency_ms: 1000 });
+    for (let i = 0; i < n; i += 1) addRecord(s, { cls: bucket, path: [optionId(PRICING, engine, model)], ok: i < ok, cost_usd: cost });
   }
   return s;
 }
@@ -29,7 +30,7 @@ describe('routeTask rules, in order', () => {
     const d = routeTask(input({ prompt: `Use groq. ${HARD}` }), ctx({ stats }));
     expect(d).toMatchObject({ engine: 'groq', model: 'llama-3.3-70b-versatile', rule: 'explicit' });
     expect(d.explanation).toContain('"Use groq"');
-    expect(Object.keys(d).sort()).toEqual(['complexity', 'engine', 'explanation', 'model', 'rule']);
+    expect(Object.keys(d).sort()).toEqual(['cls', 'complexity', 'engine', 'explanation', 'model', 'rule']);
     expect(routeTask(input({ prompt: `${EASY}, use claude` }), ctx())).toMatchObject({ engine: 'claude', model: 'sonnet', rule: 'explicit' });
   });
 
@@ -58,8 +59,23 @@ describe('routeTask rules, in order', () => {
     expect(routeTask(input({ prompt: EASY }), ctx())).toMatchObject({ engine: 'groq', model: 'llama-3.1-8b-instant', rule: 'complexity' });
   });
 
-  it('3. complexity is consulted before the budget', () => {
-    expect(routeTask(input({ prompt: HARD, budget_usd: 0.01 }), ctx()).rule).toBe('complexity');
+  it('3. the budget constrains complexity: a hard task on a small budget gets the cheapest option that fits', () => {
+    const d = routeTask(input({ prompt: HARD, budget_usd: 0.01 }), ctx());
+    expect(d).toMatchObject({ engine: 'groq', model: 'llama-3.1-8b-instant', rule: 'budget' });
+    expect(d.explanation).toMatch(/→ claude\/sonnet, but claude\/sonnet needs ~\$0\.\d+ but \$0\.01 is left → groq\/llama-3\.1-8b-instant \(~\$0\.\d+\), the cheapest that fits$/);
+  });
+
+  it('refuses with E_BUDGET naming the cheapest option when nothing fits', () => {
+    for (const c of [ctx(), ctx({ stats: emptyStats() })]) {
+      let err: unknown;
+      try {
+        routeTask(input({ prompt: HARD, budget_usd: 0.00001 }), c);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'E_BUDGET' });
+      expect((err as Error).message).toMatch(/^no engine fits the remaining budget of \$0\.00001: the cheapest option, groq\/llama-3\.1-8b-instant, needs ~\$0\.000\d+$/);
+    }
   });
 
   it('4. a small budget sends a middle-band task to the cheap engine', () => {
@@ -92,44 +108,6 @@ describe('routeTask rules, in order', () => {
 
   it('uses Claude haiku as the cheap engine when no provider is available', () => {
     expect(routeTask(input({ prompt: EASY }), ctx({ available: ['claude', 'exec'] }))).toMatchObject({ engine: 'claude', model: 'haiku', rule: 'complexity' });
-  });
-
-  it('adaptive replaces the automatic rules once the task class has history', () => {
-    const stats = trained('hard', [
-      ['claude', 'sonnet', 19, 20, 0.12],
-      ['groq', 'llama-3.3-70b-versatile', 18, 20, 0.002],
-      ['groq', 'llama-3.1-8b-instant', 2, 20, 0.0003],
-      ['claude', 'haiku', 5, 20, 0.01],
-      ['claude', 'opus', 20, 20, 0.3],
-    ]);
-    const d = routeTask(input({ prompt: HARD }), ctx({ stats }));
-    expect(d).toMatchObject({ engine: 'groq', model: 'llama-3.3-70b-versatile', rule: 'adaptive' });
-    expect(d.explanation).toContain('class hard');
-    expect(d.candidates?.length).toBe(5);
-    // Disabled in config: the rules decide again.
-    const cfg = defaultConfig();
-    expect(routeTask(input({ prompt: HARD }), ctx({ stats, router: { ...cfg.router, adaptive: false } })).rule).toBe('complexity');
-  });
-
-  it('lets adaptive count on fallbacks when the task has attempts left', () => {
-    const stats = trained('hard', [
-      ['claude', 'sonnet', 58, 100, 0.15],
-      ['claude', 'opus', 78, 100, 0.33],
-      ['claude', 'haiku', 3, 10, 0.008],
-      ['groq', 'llama-3.3-70b-versatile', 0, 10, 0.002],
-      ['groq', 'llama-3.1-8b-instant', 0, 10, 0.0002],
-    ]);
-    expect(routeTask(input({ prompt: HARD }), ctx({ stats })).model).toBe('opus');
-    const d = routeTask(input({ prompt: HARD, attempts_left: 3 }), ctx({ stats }));
-    expect(d).toMatchObject({ engine: 'claude', model: 'sonnet', rule: 'adaptive' });
-    expect(d.explanation).toContain('then claude/opus on failure');
-  });
-
-  it('explores with the configured probability, using the injected rng', () => {
-    const stats = trained('hard', [['claude', 'sonnet', 10, 10, 0.1]]);
-    const d = routeTask(input({ prompt: HARD }), ctx({ stats, rng: () => 0 }));
-    expect(d.rule).toBe('explore');
-    expect(d.explanation).toMatch(/^exploring \(5% of decisions\)/);
   });
 
   it('explains every decision in one line', () => {
