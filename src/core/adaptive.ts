@@ -53,7 +53,8 @@ export interface AdaptiveStats {
   classes: Map<string, ClassStats>;
 }
 
-export const armKey = (path: readonly string[]): string => path.join(' > ');
+export const ARM_SEPARATOR = ' > ';
+export const armKey = (path: readonly string[]): string => path.join(ARM_SEPARATOR);
 
 export function emptyStats(memory = DEFAULT_MEMORY): AdaptiveStats {
   return { gamma: memory > 1 ? 1 - 1 / memory : 0, classes: new Map() };
@@ -135,7 +136,7 @@ export function meanCost(stats: AdaptiveStats, cls: string, option: string): num
   let sum = 0;
   let w = 0;
   for (const [key, a] of c.arms) {
-    if (a.cost_w <= 1e-9 || !(key === option || key.endsWith(` > ${option}`))) continue;
+    if (a.cost_w <= 1e-9 || !(key === option || (key.endsWith(option) && key.endsWith(ARM_SEPARATOR + option)))) continue;
     const k = Math.pow(stats.gamma, c.step - a.at);
     sum += a.cost_sum * k;
     w += a.cost_w * k;

@@ -23,7 +23,7 @@
  * mean), so opus is not "explored" on a typo fix once the cheap plans are
  * known to work. Pure: the rng is passed in.
  */
-import { armKey, armView, meanCost, type AdaptiveStats } from './adaptive.js';
+import { ARM_SEPARATOR, armView, meanCost, type AdaptiveStats } from './adaptive.js';
 import { nextOnLadder } from './fallback.js';
 import { formatUsd } from './pricing.js';
 import { sampleBeta } from './beta.js';
@@ -90,11 +90,10 @@ export function choosePlan(stats: AdaptiveStats, cls: string, candidates: readon
   const strength = strengths(candidates);
   const priorOf = new Map<string, number>(); // first-attempt posterior mean per option, the prior of its fallback steps
 
-  const step = (c: PlanCandidate, path: string[]): StepView => {
-    const key = armKey(path);
-    const first = path.length === 1;
+  const pooledCost = new Map<string, number | null>(); // meanCost per option, once per decision
+  const step = (c: PlanCandidate, key: string, first: boolean): StepView => {
     let prior = first ? priorSuccess(strength.get(c.id) ?? 0.5, o.difficulty) : priorOf.get(c.id);
-    if (prior === undefined) prior = step(c, [c.id]).p;
+    if (prior === undefined) prior = step(c, c.id, true).p;
     const a = armView(stats, cls, key);
     const successes = a?.successes ?? 0;
     const weight = a?.weight ?? 0;
@@ -107,7 +106,8 @@ export function choosePlan(stats: AdaptiveStats, cls: string, candidates: readon
       cost = a.cost_usd;
       cost_source = 'observed';
     } else {
-      const pooled = meanCost(stats, cls, c.id);
+      let pooled = pooledCost.get(c.id);
+      if (pooled === undefined) pooledCost.set(c.id, (pooled = meanCost(stats, cls, c.id)));
       if (pooled !== null) {
         cost = pooled;
         cost_source = 'class';
@@ -120,14 +120,14 @@ export function choosePlan(stats: AdaptiveStats, cls: string, candidates: readon
   for (const c of candidates) {
     if (c.estimate_usd === null || !fits(c.estimate_usd, o.budget_usd)) continue;
     const steps: StepView[] = [];
-    const path: string[] = [];
+    let key = '';
     let spent = 0;
     let cur: PlanCandidate | undefined = c;
     while (cur && steps.length < Math.max(1, o.attempts)) {
       // A fallback runs only if its pre-call estimate fits what the earlier steps are expected to leave.
       if (cur.estimate_usd === null || !fits(cur.estimate_usd, o.budget_usd - spent)) break;
-      path.push(cur.id);
-      const s = step(cur, [...path]);
+      key = key ? `${key}${ARM_SEPARATOR}${cur.id}` : cur.id; // = armKey(path so far)
+      const s = step(cur, key, steps.length === 0);
       steps.push(s);
       spent += s.cost_usd;
       const next = nextOnLadder(cur, o.claude_default_model);

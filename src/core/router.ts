@@ -180,14 +180,32 @@ export function budgetRefusal(remaining: number, cheapest: PlanCandidate | null)
 }
 
 /** Every engine/model the router may pick for this task, by canonical id (duplicates of one model merged), with its pre-call estimate. */
-export function candidatesFor(input: Pick<RouteInput, 'prompt'>, ctx: RouteContext): PlanCandidate[] {
+export function candidatesFor(input: Pick<RouteInput, 'prompt'>, ctx: RouteContext): readonly PlanCandidate[] {
+  // Memoised per price table and provider set (both immutable once built): estimates depend only on the prompt's length.
+  if (ctx.expected) return buildCandidates(input.prompt.length, ctx);
+  let byProviders = candidateMemo.get(ctx.pricing);
+  if (!byProviders) candidateMemo.set(ctx.pricing, (byProviders = new WeakMap()));
+  let memo = byProviders.get(ctx.providers);
+  if (!memo) byProviders.set(ctx.providers, (memo = new Map()));
+  const key = `${ctx.available?.join(',') ?? '*'}|${input.prompt.length}`;
+  let hit = memo.get(key);
+  if (!hit) {
+    if (memo.size >= 4096) memo.clear();
+    memo.set(key, (hit = Object.freeze(buildCandidates(input.prompt.length, ctx).map((c) => Object.freeze(c)))));
+  }
+  return hit;
+}
+
+const candidateMemo = new WeakMap<PriceTable, WeakMap<object, Map<string, readonly PlanCandidate[]>>>();
+
+function buildCandidates(promptChars: number, ctx: RouteContext): PlanCandidate[] {
   const out: PlanCandidate[] = [];
   const seen = new Set<string>();
   const add = (engine: string, model: string): void => {
     const id = optionId(ctx.pricing, engine, model);
     if (seen.has(id)) return;
     seen.add(id);
-    out.push({ engine, model, id, estimate_usd: estimateAttemptCost(ctx.pricing, engine, model, input.prompt.length, ctx.expected) });
+    out.push({ engine, model, id, estimate_usd: estimateAttemptCost(ctx.pricing, engine, model, promptChars, ctx.expected) });
   };
   if (isAvailable('claude', ctx)) for (const m of CLAUDE_ALIASES) add('claude', m);
   for (const [name, p] of Object.entries(ctx.providers)) {
