@@ -163,11 +163,11 @@ export interface FollowFigure {
 
 /**
  * How fast the router's first choices follow a model change: per class and
- * option whose share of first choices moved by ≥ 0.15 between the 300 class
- * tasks before the change and the last 300 of the run, the number of class
- * tasks after the change until the share over the last 50 is half-way.
+ * changed model whose share of first choices moved by ≥ 0.15 between the 300
+ * class tasks before the change and the last 300 of the run, the number of
+ * class tasks after the change until the share over the last 50 is half-way.
  */
-export function followLag(logs: readonly TaskLog[], changeAt: number): FollowFigure[] {
+export function followLag(logs: readonly TaskLog[], changeAt: number, changed: ReadonlySet<string>): FollowFigure[] {
   const out: FollowFigure[] = [];
   const classes = [...new Set(logs.map((l) => l.cls))].filter(Boolean);
   for (const cls of classes) {
@@ -175,7 +175,7 @@ export function followLag(logs: readonly TaskLog[], changeAt: number): FollowFig
     const after = logs.slice(changeAt).filter((l) => l.cls === cls);
     if (before.length < 100 || after.length < 400) continue;
     const tail = after.slice(-300);
-    for (const option of new Set([...before, ...after].map((l) => l.first))) {
+    for (const option of new Set([...before, ...after].map((l) => l.first).filter((o) => changed.has(o)))) {
       const share = (xs: readonly TaskLog[]): number => xs.filter((l) => l.first === option).length / Math.max(1, xs.length);
       const b = share(before);
       const a = share(tail);
@@ -202,11 +202,12 @@ export interface SeedResult {
   follow: FollowFigure[];
 }
 
-export function runOne(world: SimWorld, seed: number, n: number, stats?: AdaptiveStats, timings?: number[]): SeedResult {
+export function runOne(world: SimWorld, seed: number, n: number, stats?: AdaptiveStats, timings?: number[], router: Partial<RouteContext['router']> = {}): SeedResult {
   const pricing = loadPricing();
   const tasks = generateTasks(n, seed, world.mislead);
   const run: Run = { world, seed, n, tasks, pricing };
-  const config = defaultConfig();
+  const defaults = defaultConfig();
+  const config = { ...defaults, router: { ...defaults.router, ...router } };
   const base: Omit<RouteContext, 'rng' | 'stats'> = { router: config.router, providers: config.engines.providers, claude_default_model: 'sonnet', pricing };
   const learned = stats ?? emptyStats(config.router.memory);
   const adaptiveLogs = routed(run, { ...base, rng: mulberry32(seed + 2), stats: learned }, timings);
@@ -218,7 +219,8 @@ export function runOne(world: SimWorld, seed: number, n: number, stats?: Adaptiv
     figures('adaptive router + fallback', adaptiveLogs),
     figures('oracle (knows outcomes)', oracle(run)),
   ];
-  const follow = world.change_at === null ? [] : followLag(adaptiveLogs, Math.floor(world.change_at * n));
+  const changed = new Set(world.changes.map((c) => optionId(pricing, OPTIONS.find((o) => o.model === c.model)?.engine ?? '', c.model)));
+  const follow = world.change_at === null ? [] : followLag(adaptiveLogs, Math.floor(world.change_at * n), changed);
   return { world: world.name, seed, policies, follow };
 }
 

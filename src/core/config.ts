@@ -66,8 +66,9 @@ export const configSchema = z.strictObject({
       simple_threshold: z.number().min(0).max(1).default(0.3), // complexity at or below: cheap engine
       adaptive: z.boolean().default(true), // learn from task history (core/adaptive.ts)
       success_threshold: z.number().min(0).max(1).default(0.8), // kept for old configs; plans now weigh success against cost (success_value_usd)
-      // Share of adaptive decisions made on a posterior draw (Thompson sampling) rather than the posterior means; 0: no exploration.
-      explore_rate: z.number().min(0).max(1).default(1),
+      // Share of adaptive decisions made on a posterior draw (Thompson sampling) rather than the posterior means; 0: no
+      // exploration beyond what discounting gives (stale evidence fades back to the prior). bench/README.md shows the trade-off.
+      explore_rate: z.number().min(0).max(1).default(0.3),
       // Worth of a successful task in USD when the router weighs success against cost; null: the task's budget.
       success_value_usd: z.number().nonnegative().nullable().default(null),
       // About how many recent attempts of a task class the router's statistics remember (discounting).
