@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addRecord, armView, emptyStats, type AdaptiveStats } from '../../src/core/adaptive.js';
+import { addRecord, armView, emptyStats, nextOnLadder, type AdaptiveStats } from '../../src/core/adaptive.js';
 import { defaultConfig } from '../../src/core/config.js';
 import { optionId } from '../../src/core/model-id.js';
 import { PRIOR_WEIGHT } from '../../src/core/plan.js';
@@ -148,25 +148,50 @@ describe('adaptive plans', () => {
     expect(d.plans?.find((p) => p.steps[0]?.id === OPUS)?.plausible).toBe(false);
   });
 
-  it('follows a model that got better: the routed share moves within a few hundred tasks of the class', () => {
-    // A class where the 8b model first fails, then (upgraded) succeeds like Sonnet at a fraction of the cost.
+  /**
+   * One class of tasks run as the pool runs them (a first attempt, then one fallback up the
+   * ladder), with each option's success rate given by `success(option, t)`; returns the first choices.
+   */
+  function runClass(success: (option: string, t: number) => number, n: number, seed: number): string[] {
     const s = emptyStats(CFG.router.memory);
-    const rng = mulberry32(11);
-    const world = mulberry32(12);
-    const c = ctx({ stats: s, rng, router: CFG.router });
-    const success = (option: string, t: number): number => (option === G8 ? (t < 400 ? 0.1 : 0.9) : option === G70 ? 0.3 : option === HAIKU ? 0.4 : 0.9);
+    const c = ctx({ stats: s, rng: mulberry32(seed), router: CFG.router });
+    const world = mulberry32(seed + 1000);
+    const cost = (o: string): number => (o.startsWith('groq') ? 0.001 : o === OPUS ? 0.3 : o === SONNET ? 0.12 : 0.01);
     const firsts: string[] = [];
-    for (let t = 0; t < 800; t += 1) {
-      const d = routeTask(input({ prompt: 'Add a --json flag to the status command', attempts_left: 1 }), c);
-      const option = optionId(PRICING, d.engine, d.model);
-      firsts.push(option);
-      const cost = option.startsWith('groq') ? 0.001 : option === OPUS ? 0.3 : option === SONNET ? 0.12 : 0.01;
-      addRecord(s, { cls: d.cls, path: [option], ok: world() < success(option, t), cost_usd: cost });
+    for (let t = 0; t < n; t += 1) {
+      const d = routeTask(input({ prompt: 'Add a --json flag to the status command', attempts_left: 2 }), c);
+      const path = [optionId(PRICING, d.engine, d.model)];
+      firsts.push(path[0] as string);
+      let ok = world() < success(path[0] as string, t);
+      addRecord(s, { cls: d.cls, path: [...path], ok, cost_usd: cost(path[0] as string) });
+      const next = ok ? null : nextOnLadder(d, 'sonnet');
+      if (next) {
+        path.push(optionId(PRICING, next.engine, next.model));
+        ok = world() < success(path[1] as string, t);
+        addRecord(s, { cls: d.cls, path, ok, cost_usd: cost(path[1] as string) });
+      }
     }
-    const share = (from: number, to: number): number => firsts.slice(from, to).filter((o) => o === G8).length / (to - from);
-    expect(share(300, 400)).toBeLessThan(0.2);
-    expect(share(600, 700)).toBeGreaterThan(0.5); // within 300 tasks of the change
-    expect(share(700, 800)).toBeGreaterThan(0.6);
+    return firsts;
+  }
+  const share = (firsts: readonly string[], option: string, from: number, to: number): number => firsts.slice(from, to).filter((o) => o === option).length / (to - from);
+
+  it('follows a model that got better: the routed share moves within a few hundred tasks of the class', () => {
+    for (const seed of [1, 2, 3]) {
+      // The 8b model first fails, then (upgraded at task 400) succeeds like Sonnet at a fraction of the cost.
+      const firsts = runClass((o, t) => (o === G8 ? (t < 400 ? 0.1 : 0.9) : o === G70 ? 0.3 : o === HAIKU ? 0.4 : 0.9), 800, seed);
+      expect(share(firsts, G8, 300, 400)).toBeLessThan(0.3);
+      expect(share(firsts, G8, 600, 700)).toBeGreaterThan(0.6); // within 300 tasks of the change
+      expect(share(firsts, G8, 700, 800)).toBeGreaterThan(0.6);
+    }
+  });
+
+  it('follows a model that got worse', () => {
+    for (const seed of [4, 5, 6]) {
+      // The 70b model does the job until task 400, then (almost) never: trying it first only adds a fallback's cost.
+      const firsts = runClass((o, t) => (o === G70 ? (t < 400 ? 0.92 : 0.02) : o === G8 ? 0.1 : o === HAIKU ? 0.5 : 0.9), 800, seed);
+      expect(share(firsts, G70, 300, 400)).toBeGreaterThan(0.6);
+      expect(share(firsts, G70, 600, 700)).toBeLessThan(0.3);
+    }
   });
 
   it('learns under the class it routes with, dependency depth included', () => {
