@@ -34,7 +34,7 @@ export interface RouteInput {
   env_engine: string | null; // INFERENCE_ENGINE, read by the caller
   /** Attempts the task may still use, this one included, as the pool grants them (fallbacks). Default 1. */
   attempts_left?: number;
-  /** Worth of a success in USD; default router.success_value_usd, else budget_usd. */
+  /** The task's whole budget: the worth of a success unless router.success_value_usd is set. Default budget_usd. */
   value_usd?: number;
 }
 
@@ -101,7 +101,7 @@ export function routeTask(input: RouteInput, ctx: RouteContext): RouteDecision {
 
   // 3. Adaptive: the plan with the best expected value within the budget.
   if (ctx.stats && ctx.router.adaptive) {
-    const value = input.value_usd ?? ctx.router.success_value_usd ?? input.budget_usd;
+    const value = ctx.router.success_value_usd ?? input.value_usd ?? input.budget_usd;
     const r = choosePlan(ctx.stats, cls, candidates, {
       budget_usd: input.budget_usd,
       value_usd: value,

@@ -117,6 +117,16 @@ describe('adaptive plans', () => {
     expect(fresh.explanation).toMatch(/: p (\d\.\d{3}) \(prior \1, 0\.00 ok of 0\.00 weighted; 0 runs, 0 ok\), cost \$[\d.]+ estimate/);
   });
 
+  it('values a success at the task budget unless router.success_value_usd says otherwise', () => {
+    expect(routeTask(input({ prompt: HARD, attempts_left: 2, budget_usd: 0.5, value_usd: 2 }), adaptive(emptyStats())).explanation).toContain('value $2.00 × ');
+    expect(routeTask(input({ prompt: HARD, attempts_left: 2, budget_usd: 0.5 }), adaptive(emptyStats())).explanation).toContain('value $0.50 × ');
+    const d = routeTask(input({ prompt: HARD, attempts_left: 2, value_usd: 2 }), adaptive(emptyStats(), { success_value_usd: 5 }));
+    expect(d.explanation).toContain('value $5.00 × ');
+    // A higher worth of success never picks a plan less likely to succeed.
+    const cheapWorth = routeTask(input({ prompt: HARD, attempts_left: 2 }), adaptive(emptyStats(), { success_value_usd: 0.05 }));
+    expect(d.plan?.success).toBeGreaterThanOrEqual(cheapWorth.plan?.success ?? 1);
+  });
+
   it('explores by posterior draws, only among plausible plans, and less as a class accumulates evidence', () => {
     const rng = mulberry32(4);
     const c = (s: AdaptiveStats): RouteContext => ctx({ stats: s, rng, router: { ...CFG.router, explore_rate: 1 } });
