@@ -22,7 +22,7 @@ import { estimateAttemptCost, formatUsd } from '../core/pricing.js';
 import { isTerminal, type TaskState } from '../core/task.js';
 import { candidatesFor, classDifficulty, routeTask, type RouteContext as CoreRouteContext, type RouteDecision } from '../core/router.js';
 import type { EngineRegistry } from '../engines/registry.js';
-import { RouterStore, type RouterDecisionRow } from '../store/router.js';
+import { RouterStore, type RouterDecisionRow, type RouterOutcomeRow } from '../store/router.js';
 import type { Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { RouteChoice, RouteContext } from './pool.js';
@@ -104,6 +104,29 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
     return depthMemo.get(id) ?? 0;
   };
   const rng = o.rng ?? Math.random;
+
+  // A home from before the outcome log: learn once from the attempt history, each attempt under
+  // its task's class and the path of its task's earlier attempts, and log it so this runs once.
+  if (stats.classes.size === 0) {
+    try {
+      const paths = new Map<string, string[]>();
+      const rows = store.attemptHistory(5000).reverse(); // oldest first: a task's attempts in order
+      const imported: RouterOutcomeRow[] = [];
+      for (const a of rows) {
+        if (!a.engine || a.engine === 'exec' || a.state === 'lost' || a.state === 'cancelled') continue;
+        const task = store.getTask(a.task_id);
+        if (!task) continue;
+        const path = [...(paths.get(a.task_id) ?? []), idOf(a.engine, a.model)];
+        paths.set(a.task_id, path);
+        const cls = scoreComplexity({ prompt: task.prompt, depends_on_depth: depthOf(task.id, task.depends_on) }).bucket;
+        imported.push({ task_id: a.task_id, attempt: a.attempt, cls, path, ok: a.state === 'succeeded', cost_usd: a.cost_usd });
+      }
+      for (const r of imported) addRecord(stats, r);
+      if (imported.length > 0) store.transaction(() => imported.forEach((r) => log.addOutcome(r)));
+    } catch {
+      /* a store that cannot be read or written: the router starts from its priors */
+    }
+  }
   const coreCtx = (explore = true): CoreRouteContext => ({
     router: explore ? config.router : { ...config.router, explore_rate: 0 },
     providers: config.engines.providers,

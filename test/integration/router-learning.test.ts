@@ -82,6 +82,34 @@ describe('router learning, persistence and insight', () => {
     expect(learned.reduce((s, [, , n]) => s + n, 0)).toBe(3);
   });
 
+  it('learns once from the attempt history of a home that predates the outcome log', async () => {
+    const home = makeHome('colony-router-boot-');
+    homes.push(home);
+    host = open(home, 'success');
+    const prompt = 'Add a --json flag to the status command';
+    const [a, b] = await runGraph(host, home.workspace, [
+      { id: 'a', prompt, depends_on: [] },
+      { id: 'b', prompt, depends_on: ['a'] },
+    ]);
+    await waitFor(() => new RouterStore((host as Host).store).outcomes().length === 2, 'two outcomes', 5000);
+    const before = new RouterStore(host.store).outcomes();
+    await host.close();
+    host = null;
+    // The old schema had no log: empty it, as a home upgraded to migration 9 would be.
+    const { Store } = await import('../../src/store/store.js');
+    const raw = Store.open(home.paths.db);
+    raw.db.prepare('DELETE FROM router_outcomes').run();
+    raw.close();
+    host = open(home, 'success');
+    const after = new RouterStore(host.store).outcomes();
+    expect(after.map((o) => [o.task_id, o.cls, o.path, o.ok])).toEqual(before.map((o) => [o.task_id, o.cls, o.path, o.ok]));
+    expect(after.map((o) => o.task_id)).toEqual([a, b]);
+    // Imported once: a further restart does not import again.
+    await host.close();
+    host = open(home, 'success');
+    expect(new RouterStore(host.store).outcomes()).toHaveLength(2);
+  });
+
   it('learns a fallback attempt as the next step of the same path', async () => {
     const home = makeHome('colony-router-fb-');
     homes.push(home);
