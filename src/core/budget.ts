@@ -126,3 +126,8 @@ export function graphReservation(
     ),
   };
 }
+
+/** checkBeforeCall's rule without building an error: does a pre-call estimate fit what is left (equality fits)? */
+export function fitsBudget(estimateUsd: number, remainingUsd: number): boolean {
+  return toMicros(estimateUsd) <= toMicros(remainingUsd);
+}

@@ -24,6 +24,7 @@
  * known to work. Pure: the rng is passed in.
  */
 import { ARM_SEPARATOR, armView, meanCost, type AdaptiveStats } from './adaptive.js';
+import { fitsBudget } from './budget.js';
 import { nextOnLadder } from './fallback.js';
 import { formatUsd } from './pricing.js';
 import { sampleBeta } from './beta.js';
@@ -77,8 +78,7 @@ export type PlanResult =
   | { ok: true; plan: PlanView; plans: PlanView[]; explored: boolean; best_by_mean: PlanView }
   | { ok: false; cheapest: PlanCandidate | null };
 
-const micros = (usd: number): number => Math.round(usd * 1_000_000);
-const fits = (cost: number, budget: number): boolean => micros(cost) <= micros(budget);
+const fits = fitsBudget;
 
 /** Prior success of an option of relative strength `r` (0 cheapest .. 1 dearest) on a class of difficulty d. */
 export function priorSuccess(r: number, d: number): number {

@@ -18,6 +18,7 @@
 import type { AdaptiveStats } from './adaptive.js';
 import { scoreComplexity, topFeatures, COMPLEXITY_BUCKETS, type ComplexityResult } from './complexity.js';
 import type { ColonyConfig, ProviderConfig } from './config.js';
+import { fitsBudget } from './budget.js';
 import { ColonyError } from './errors.js';
 import { optionId } from './model-id.js';
 import { choosePlan, describePlan, type PlanCandidate, type PlanView } from './plan.js';
@@ -155,9 +156,6 @@ export function routeTask(input: RouteInput, ctx: RouteContext): RouteDecision {
   return fit(d, 'default', `${why} is in the middle band, no other rule applies → default ${label(d)}`);
 }
 
-const micros = (usd: number): number => Math.round(usd * 1_000_000);
-/** The pre-call rule of budget.checkBeforeCall: an estimate equal to what is left fits. */
-const fitsBudget = (estimate: number, remaining: number): boolean => micros(estimate) <= micros(remaining);
 const round6 = (x: number): number => Math.round(x * 1_000_000) / 1_000_000;
 
 function cheapestOf(candidates: readonly PlanCandidate[]): PlanCandidate | null {

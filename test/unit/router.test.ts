@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { addRecord, emptyStats, type AdaptiveStats } from '../../src/core/adaptive.js';
 import { optionId } from '../../src/core/model-id.js';
 import { defaultConfig } from '../../src/core/config.js';
-import { explicitFromText, routeTask } from '../../src/core/router.js';
+import { candidatesFor, explicitFromText, routeTask } from '../../src/core/router.js';
 import { ctx, EASY, HARD, input, MEDIUM, PRICING } from './router-fixtures.js';
 
 function trained(bucket: string, rows: [engine: string, model: string, ok: number, n: number, cost: number][]): AdaptiveStats {
@@ -75,6 +75,14 @@ describe('routeTask rules, in order', () => {
       }
       expect(err).toMatchObject({ code: 'E_BUDGET' });
       expect((err as Error).message).toMatch(/^no engine fits the remaining budget of \$0\.00001: the cheapest option, groq\/llama-3\.1-8b-instant, needs ~\$0\.000\d+$/);
+    }
+  });
+
+  it('an estimate equal to what is left fits (the pre-call rule of checkBeforeCall)', () => {
+    const cheapest = Math.min(...candidatesFor({ prompt: HARD }, ctx()).map((c) => c.estimate_usd ?? Infinity));
+    for (const c of [ctx(), ctx({ stats: emptyStats() })]) {
+      expect(routeTask(input({ prompt: HARD, budget_usd: cheapest }), c)).toMatchObject({ engine: 'groq', model: 'llama-3.1-8b-instant' });
+      expect(() => routeTask(input({ prompt: HARD, budget_usd: cheapest - 0.000001 }), c)).toThrow(/no engine fits/);
     }
   });
 
