@@ -86,8 +86,7 @@ export function priorSuccess(r: number, d: number): number {
 }
 
 export function choosePlan(stats: AdaptiveStats, cls: string, candidates: readonly PlanCandidate[], o: PlanOptions): PlanResult {
-  const byId = new Map(candidates.map((c) => [c.id, c]));
-  const strength = strengths(candidates);
+  const { byId, strength } = indexOf(candidates);
   const priorOf = new Map<string, number>(); // first-attempt posterior mean per option, the prior of its fallback steps
 
   const pooledCost = new Map<string, number | null>(); // meanCost per option, once per decision
@@ -184,13 +183,42 @@ function evaluate(steps: StepView[], value: number, pOf: (s: StepView) => number
   return { steps, success, cost_usd: cost, value_usd: value * success - cost, plausible: true };
 }
 
+/** The plan's value with its first step's success moved z posterior standard deviations (no allocation: every decision runs it per plan). */
 function bound(plan: PlanView, value: number, z: number): number {
-  const first = plan.steps[0] as StepView;
+  const steps = plan.steps;
+  const first = steps[0] as StepView;
   const a = PRIOR_WEIGHT * first.prior + first.successes;
   const b = PRIOR_WEIGHT * (1 - first.prior) + (first.weight - first.successes);
   const sd = Math.sqrt((a * b) / ((a + b) * (a + b) * (a + b + 1)));
-  const shifted = Math.min(1, Math.max(0, first.p + z * sd));
-  return evaluate(plan.steps, value, (s) => (s === first ? shifted : s.p)).value_usd;
+  let p = Math.min(1, Math.max(0, first.p + z * sd));
+  let reach = 1;
+  let success = 0;
+  let cost = 0;
+  for (let i = 0; i < steps.length; i += 1) {
+    const s = steps[i] as StepView;
+    if (i > 0) p = s.p;
+    cost += reach * s.cost_usd;
+    success += reach * p;
+    reach *= 1 - p;
+  }
+  return value * success - cost;
+}
+
+interface CandidateIndex {
+  byId: Map<string, PlanCandidate>;
+  strength: Map<string, number>;
+}
+
+// Per candidate list: the router's lists are memoised and frozen (router.candidatesFor), so this is computed once per list.
+const indexMemo = new WeakMap<readonly PlanCandidate[], CandidateIndex>();
+
+function indexOf(candidates: readonly PlanCandidate[]): CandidateIndex {
+  let idx = indexMemo.get(candidates);
+  if (!idx) {
+    idx = { byId: new Map(candidates.map((c) => [c.id, c])), strength: strengths(candidates) };
+    if (Object.isFrozen(candidates)) indexMemo.set(candidates, idx);
+  }
+  return idx;
 }
 
 /** Relative strength 0..1 of each option: its rank by pre-call estimate (price), cheapest 0. */

@@ -179,8 +179,12 @@ export function roundUsd(usd: number): number {
 export function formatUsd(usd: number): string {
   const abs = Math.abs(usd);
   const digits = abs !== 0 && abs < 0.01 ? 6 : 4;
-  const fixed = abs.toFixed(digits).replace(/(\.\d\d\d*?)0+$/, '$1');
-  return `${usd < 0 ? '-' : ''}$${fixed}`;
+  const fixed = abs.toFixed(digits);
+  // Trailing zeros go, down to two decimals (a loop, not a regex: the router formats several amounts per decision).
+  let end = fixed.length;
+  const keep = fixed.indexOf('.') + 3;
+  while (end > keep && fixed.charCodeAt(end - 1) === 48) end -= 1;
+  return `${usd < 0 ? '-' : ''}$${fixed.slice(0, end)}`;
 }
 
 /** Token counts assumed when estimating one attempt before it runs (no history yet). */
