@@ -136,8 +136,14 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
     rng,
     available: registry.available(),
   });
+  let sincePrune = 0;
   const remember = (taskId: string, d: { cls: string; rule: string; engine: string; model: string | null; explanation: string }): void => {
-    store.grouped(() => log.addDecision({ task_id: taskId, cls: d.cls, rule: d.rule, engine: d.engine, model: d.model, option: idOf(d.engine, d.model), explanation: d.explanation })).catch(() => undefined);
+    // A long-running host keeps its logs bounded too: prune every 1,000 decisions.
+    const prune = (sincePrune = (sincePrune + 1) % 1000) === 0;
+    store.grouped(() => {
+      log.addDecision({ task_id: taskId, cls: d.cls, rule: d.rule, engine: d.engine, model: d.model, option: idOf(d.engine, d.model), explanation: d.explanation });
+      if (prune) log.prune();
+    }).catch(() => undefined);
   };
 
   const insight: RouterInsight = {

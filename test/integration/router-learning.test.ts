@@ -110,6 +110,20 @@ describe('router learning, persistence and insight', () => {
     expect(new RouterStore(host.store).outcomes()).toHaveLength(2);
   });
 
+  it('keeps its logs bounded: pruning keeps the newest decisions', async () => {
+    const home = makeHome('colony-router-prune-');
+    homes.push(home);
+    host = open(home, 'success');
+    const log = new RouterStore(host.store);
+    host.store.transaction(() => {
+      for (let i = 0; i < 2_050; i += 1) log.addDecision({ task_id: `t${i}`, cls: 'easy', rule: 'adaptive', engine: 'claude', model: 'haiku', option: 'claude/claude-haiku-5-5', explanation: `decision ${i}` });
+    });
+    log.prune();
+    const n = (host.store.db.prepare('SELECT COUNT(*) AS n FROM router_decisions').get() as { n: number }).n;
+    expect(n).toBe(2_000);
+    expect(log.decisions(1)[0]?.explanation).toBe('decision 2049');
+  });
+
   it('learns a fallback attempt as the next step of the same path', async () => {
     const home = makeHome('colony-router-fb-');
     homes.push(home);
