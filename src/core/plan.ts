@@ -16,9 +16,11 @@
  * Each pᵢ has a Beta posterior: a prior from the task's complexity (weight
  * PRIOR_WEIGHT: a weak guess that a stronger — dearer — model does better on
  * a harder class; a fallback step's prior is the option's first-attempt
- * posterior) plus the discounted counts. Exploration is Thompson sampling:
- * the plan is chosen on one draw from each posterior, so it fades per class
- * as that class's evidence accumulates, and it is limited to plausible plans
+ * posterior) plus the discounted counts. Exploration is Thompson sampling
+ * on a share of the decisions (router.explore_rate; the others take the best
+ * plan by posterior mean): the plan is chosen on one draw from each
+ * posterior, so exploration fades per class as that class's evidence
+ * accumulates (and returns as old evidence is discounted), and it is limited to plausible plans
  * (whose optimistic value reaches the pessimistic value of the best plan by
  * mean), so opus is not "explored" on a typo fix once the cheap plans are
  * known to work. Pure: the rng is passed in.
