@@ -47,6 +47,8 @@ export interface EngineRouting {
   insight: RouterInsight;
 }
 
+const NOT_THE_MODEL = new Set(['E_CANCELLED', 'E_HALTED', 'E_SAFETY_DENIED', 'E_ENGINE_MISSING', 'E_ENGINE_AUTH']);
+
 interface Pending {
   cls: string;
   path: string[];
@@ -72,8 +74,9 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
       if (e.kind !== 'attempt.finished' || !e.task_id) continue;
       const p = pending.get(e.task_id);
       if (!p) continue;
-      const d = e.data as { state?: string; cost_usd?: number | null; attempt?: number };
-      if (d.state === 'lost' || d.state === 'cancelled') continue; // says nothing about the model
+      const d = e.data as { state?: string; cost_usd?: number | null; attempt?: number; error_code?: string | null };
+      // Says nothing about the model: lost to a crash, cancelled, halted, refused by a safety check, engine not set up.
+      if (d.state === 'lost' || d.state === 'cancelled' || NOT_THE_MODEL.has(d.error_code ?? '')) continue;
       const rec = { cls: p.cls, path: p.path, ok: d.state === 'succeeded', cost_usd: d.cost_usd ?? null };
       addRecord(stats, rec);
       const taskId = e.task_id;
@@ -113,7 +116,7 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
       const rows = store.attemptHistory(5000).reverse(); // oldest first: a task's attempts in order
       const imported: RouterOutcomeRow[] = [];
       for (const a of rows) {
-        if (!a.engine || a.engine === 'exec' || a.state === 'lost' || a.state === 'cancelled') continue;
+        if (!a.engine || a.engine === 'exec' || a.state === 'lost' || a.state === 'cancelled' || NOT_THE_MODEL.has(a.error_code ?? '')) continue;
         const task = store.getTask(a.task_id);
         if (!task) continue;
         const path = [...(paths.get(a.task_id) ?? []), idOf(a.engine, a.model)];
