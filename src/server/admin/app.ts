@@ -7,6 +7,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { adminCookieValue, safeEqual } from '../../core/http-guards.js';
 import type { ServerContext } from '../context.js';
+import { capConnections, fastifyBoundOptions } from '../stream-bounds.js';
 import { installErrorHandling } from '../errors.js';
 import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
 import { registerAdminRoutes } from './routes.js';
@@ -21,7 +22,8 @@ export interface AdminAppOptions {
 
 export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {}): Promise<FastifyInstance> {
   // trustProxy stays off: request.ip is the socket peer and X-Forwarded-For is never read.
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024, trustProxy: false });
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024, trustProxy: false, ...fastifyBoundOptions(ctx.host.config.http) });
+  capConnections(app.server, ctx.host.config.http);
   installErrorHandling(app);
   await app.register(cookie);
   installAdminGuard(app, ctx);

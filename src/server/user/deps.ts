@@ -1,5 +1,5 @@
 /** What the user app's modules share: the host context, the session store, the cookie secret, the access code. */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { formatIp, parseCidr, parseIp, unmapIp, type Cidr } from '../../core/cidr.js';
 import type { Opaque } from '../../core/redact.js';
@@ -51,11 +51,10 @@ export function normaliseCode(code: string): string {
 
 const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I/L
 
-/** A fresh access code for `--lan-code auto`: 8 characters (~39 bits), printed as XXXX-XXXX. */
+/** A fresh access code for `--lan-code auto`: 10 characters of 31 (~49 bits, no modulo bias), printed as XXXXX-XXXXX. */
 export function generateAccessCode(): string {
-  const bytes = randomBytes(8);
-  const chars = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length] ?? 'X').join('');
-  return `${chars.slice(0, 4)}-${chars.slice(4)}`;
+  const chars = Array.from({ length: 10 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)] ?? 'X').join('');
+  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
 }
 
 /** The peer's address from the socket (never a header), IPv4-mapped IPv6 written as plain IPv4. */
