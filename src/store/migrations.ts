@@ -191,5 +191,22 @@ CREATE TABLE pending_changes (
 CREATE INDEX pending_changes_by_status ON pending_changes(status, created_at);
 `,
   },
+  {
+    version: 8,
+    name: 'retention_and_audit_checkpoints',
+    sql: `
+CREATE INDEX events_by_at ON events(at);
+CREATE INDEX task_output_by_at ON task_output(at);
+CREATE TABLE audit_checkpoints (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  record_count INTEGER NOT NULL,
+  head_id INTEGER NOT NULL,
+  head_hash TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+`,
+  },
 ];
 
