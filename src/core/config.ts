@@ -110,6 +110,8 @@ export const configSchema = z.strictObject({
       host_names: z.array(z.string().min(1).max(253)).default([]),
       // other users' worker cards show their owner's name and address only when true
       show_worker_owners: z.boolean().default(false),
+      // wrong access codes accepted per hour from all addresses together; past it, code entry waits
+      code_failures_per_hour: z.number().int().min(1).default(100),
     })
     .prefault({}),
   // Bounds on both HTTP apps (issue 14): timeouts, connection cap, live streams.

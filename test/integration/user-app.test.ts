@@ -160,11 +160,16 @@ describe('who may reach the user app', () => {
   });
 
   it('refuses a state change from a foreign Origin (CSRF; upgrades: see user-live), accepts its own', async () => {
-    h = await startUserHost();
+    h = await startUserHost({ config: lanConfig({ host_names: ['colony.lan'] }) });
     const a = await visitor(h, '10.0.0.2');
-    const evil = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://evil.example', host: '10.0.0.1:8081' });
+    const evil = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://evil.example', host: 'colony.lan:8081' });
     expect([evil.statusCode, code(evil)]).toEqual([403, 'E_BAD_ORIGIN']);
-    const own = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://10.0.0.1:8081', host: '10.0.0.1:8081' });
+    // Origin is checked against the allow-list, not against the request's own Host (which a rebinding page chooses).
+    const rebound = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://evil.example:8081', host: 'evil.example:8081' });
+    expect([rebound.statusCode, code(rebound)]).toEqual([403, 'E_BAD_HOST']);
+    const otherPort = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://colony.lan:3000', host: 'colony.lan:8081' });
+    expect([otherPort.statusCode, code(otherPort)]).toEqual([403, 'E_BAD_ORIGIN']);
+    const own = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://colony.lan:8081', host: 'colony.lan:8081' });
     expect(own.statusCode).toBe(201);
     expect(h.host.store.listTasks({ submitted_by: `session:${a.userId}` })).toHaveLength(1);
   });
