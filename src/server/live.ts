@@ -125,6 +125,7 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
   });
   res.write('retry: 2000\n\n');
   let dropped = false;

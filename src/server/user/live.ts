@@ -50,7 +50,7 @@ function viewerView(deps: LanDeps, first: UserSession): (e: EventRecord) => Even
       checkedAt = now;
     }
     if (!s || !can(s, 'view')) return 'closed';
-    return viewEvent(s, withOwner(deps, e), deps.opaque);
+    return viewEvent(s, withOwner(deps, e), deps.opaque, deps.ctx.host.config.lan.show_worker_owners);
   };
 }
 
