@@ -21,6 +21,8 @@ import type { ServerContext } from './context.js';
 import { ChangeService } from '../runner/change-service.js';
 import { closeLiveStreams } from './live.js';
 import { startMaintenance } from './maintenance.js';
+import { writeCheckpoint } from './audit-anchor.js';
+import { loadOrCreateHostKey } from '../remote/signing.js';
 
 export interface ServeOptions {
   paths: HomePaths;
@@ -84,7 +86,10 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
   const userPort = user ? (user.server.address() as AddressInfo).port : null;
   writeFileSync(o.paths.hostInfo, JSON.stringify({ pid: process.pid, admin_port: adminPort, user_port: userPort, started_at: ctx.startedAt }) + '\n', { mode: 0o600 });
   host.pool.start();
-  const maintenance = startMaintenance(host);
+  const anchorKey = await loadOrCreateHostKey(o.paths.home);
+  const maintenance = startMaintenance(host, [
+    { everyMs: o.config.retention.checkpoint_interval_s * 1000, run: () => void writeCheckpoint(host.store, o.paths.home, anchorKey, Date.now()), atStop: true },
+  ]);
   const adminUrl = `http://127.0.0.1:${adminPort}/`;
   const a = admin;
   let closed = false;
