@@ -8,6 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { makeHome, startTestHost, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { waitFor } from '../helpers/proc.js';
 import type { RunningHost } from '../../src/server/host-server.js';
@@ -100,6 +101,38 @@ describe('stream caps', () => {
       status = (await openStream(port, cookies[0] as string)).status;
     }
     expect(status).toBe(200);
+  });
+});
+
+/** Opens WS /ws/progress; resolves with 101 when open (frames collected) or the HTTP status it was refused with. */
+function openWs(port: number, cookie: string, query = ''): Promise<{ status: number; frames: string[]; ws: WebSocket }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/progress${query}`, { headers: { cookie } });
+    const frames: string[] = [];
+    ws.on('message', (d) => frames.push(String(d)));
+    ws.on('open', () => resolve({ status: 101, frames, ws }));
+    ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, frames, ws }));
+    ws.on('error', () => {});
+  });
+}
+
+describe('the WebSocket progress stream', () => {
+  it('counts against the same caps (refused before the upgrade) and resyncs a far-behind client', async () => {
+    const { port, h } = await start({ replay_window: 20 });
+    const cookie = await session(port, 'ws-user');
+    const socks = await Promise.all(Array.from({ length: 12 }, () => openWs(port, cookie)));
+    expect(socks.filter((s) => s.status === 101)).toHaveLength(8);
+    expect(socks.filter((s) => s.status === 429)).toHaveLength(4);
+    for (const s of socks) s.ws.terminate();
+
+    const other = await session(port, 'ws-returning');
+    for (let i = 0; i < 50; i++) h.host.store.publish('killswitch', null, { state: 'running', n: i });
+    const head = h.host.store.lastEventId();
+    const far = await openWs(port, other, '?lastEventId=1');
+    await waitFor(() => far.frames.length > 0, 'the first frame');
+    expect(JSON.parse(far.frames[0] as string)).toMatchObject({ event: 'resync', id: head });
+    expect(far.frames.some((f) => f.includes('"event":"killswitch"'))).toBe(false);
+    far.ws.terminate();
   });
 });
 

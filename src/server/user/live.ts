@@ -86,7 +86,9 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
       // Runs before the upgrade: no session or no `view` → a plain HTTP 401/403, no socket.
       preHandler: async (request: FastifyRequest) => {
         const s = requireSession(request, 'view');
-        wsSlots.set(request, streamSlots(request.server.server).acquire(slotKeys(deps, request, s))); // past a cap: a plain 429, no socket
+        const release = streamSlots(request.server.server).acquire(slotKeys(deps, request, s)); // past a cap: a plain 429, no socket
+        wsSlots.set(request, release);
+        request.raw.socket.once('close', release); // also when the upgrade never completes (release is idempotent)
       },
     },
     (socket: WebSocket, request: FastifyRequest) => {
