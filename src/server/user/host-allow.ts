@@ -2,11 +2,11 @@
  * The user app's Host allow-list (issue 14, DNS rebinding): a page on an
  * attacker's domain whose name is rebound to this host's address reaches the
  * app with `Host: attacker.example`; only the host's own addresses, loopback
- * names and the names in `lan.host_names` are answered. `Origin` is checked
+ * names, its own hostname and the names in `lan.host_names` are answered. `Origin` is checked
  * against the same list and the app's port — never against the request's own
  * Host, which the attacker chooses.
  */
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { FastifyRequest } from 'fastify';
 
 const REFRESH_MS = 5000;
@@ -18,7 +18,9 @@ export function lanHostNames(configured: readonly string[]): () => ReadonlySet<s
   return () => {
     const now = Date.now();
     if (cached && now - at < REFRESH_MS) return cached;
-    const names = new Set<string>(['localhost', '127.0.0.1', '::1', ...configured.map((n) => n.toLowerCase().replace(/\.$/, ''))]);
+    // The machine's own name (and its mDNS form) is the admin's, not an attacker's: allowed like its addresses.
+    const own = hostname().toLowerCase();
+    const names = new Set<string>(['localhost', '127.0.0.1', '::1', own, `${own}.local`, ...configured.map((n) => n.toLowerCase().replace(/\.$/, ''))]);
     for (const addrs of Object.values(networkInterfaces())) {
       for (const a of addrs ?? []) names.add(a.address.toLowerCase().replace(/%.*$/, ''));
     }
