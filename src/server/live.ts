@@ -97,8 +97,9 @@ export function followEvents(store: Store, after: number, onEvent: (e: EventReco
   });
   if (last >= 0) {
     const head = store.lastEventId();
-    if (head - last > replayWindow) {
-      if (onEvent(resyncRecord(head, head - last)) === false) gone = true;
+    // Too far behind, or ahead of the log (a database reset or restore): start over from the head.
+    if (head - last > replayWindow || last > head) {
+      if (onEvent(resyncRecord(head, Math.max(0, head - last))) === false) gone = true;
       last = head;
     }
     for (let batch = store.eventsSince(last, REPLAY_PAGE); batch.length > 0 && !gone; batch = store.eventsSince(last, REPLAY_PAGE)) {

@@ -197,6 +197,12 @@ describe('bounded replay', () => {
     h.host.store.publish('killswitch', null, { state: 'running', n: 'live' });
     await waitFor(() => far.text().includes('"n":"live"'), 'the live tail after a resync', 5000);
 
+    // A client ahead of the log (the database was reset or restored) is resynced too, not left waiting for ids that never come.
+    const ahead = await openStream(port, cookie, `Last-Event-ID: ${head + 5000}\r\n`);
+    await waitFor(() => ahead.text().includes('event: resync'), 'a resync for a client ahead of the log', 5000);
+    h.host.store.publish('killswitch', null, { state: 'running', n: 'after-ahead' });
+    await waitFor(() => ahead.text().includes('"n":"after-ahead"'), 'the live tail after that resync', 5000);
+
     const near = await openStream(port, cookie, `Last-Event-ID: ${head - 10}\r\n`);
     await waitFor(() => (near.text().match(/event: killswitch/g) ?? []).length >= 11, 'a short replay', 5000);
     expect(near.text()).not.toContain('event: resync');
