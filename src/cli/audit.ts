@@ -4,21 +4,35 @@ import { existsSync } from 'node:fs';
 import { ColonyError } from '../core/errors.js';
 import { resolveHome } from '../runner/home.js';
 import { Store } from '../store/store.js';
+import { checkAnchors } from '../core/audit-anchor.js';
+import { listCheckpoints, logFacts } from '../store/checkpoints.js';
+import { readCheckpointFile } from '../server/audit-anchor.js';
+import { loadKeyPair } from '../remote/signing.js';
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the append-only, hash-chained audit log');
   audit
     .command('verify')
-    .description('verify every link of the audit hash chain; exit 1 at the first broken one')
+    .description('verify every link of the audit hash chain and the host-signed checkpoints (deleted records, a cut tail, re-hashing); exit 1 on any finding')
     .option('--home <dir>', 'colony home (default $COLONY_HOME or ./.colony)')
-    .action((opts: { home?: string }) => {
+    .action(async (opts: { home?: string }) => {
       const paths = resolveHome(opts.home);
       if (!existsSync(paths.db)) throw new ColonyError('E_NOT_FOUND', `no database at ${paths.db}`);
+      const key = await loadKeyPair(paths.keysDir, 'host');
       const store = Store.open(paths.db);
       try {
         const r = store.verifyAudit();
         if (r.ok) {
-          process.stdout.write(`ok ${r.count} records\n`);
+          const inDb = listCheckpoints(store);
+          const findings = checkAnchors(logFacts(store), inDb, readCheckpointFile(paths.home), key?.publicKey ?? null);
+          if (findings.length > 0) {
+            process.stdout.write(`tampered: the hash chain links, but ${findings.length} finding(s):\n${findings.map((f) => `  ${f.kind}: ${f.message}`).join('\n')}\n`);
+            process.exitCode = 1;
+            return;
+          }
+          if (inDb.length === 0) process.stderr.write('note: no signed checkpoint yet (colony serve writes them): a deleted tail could not be detected\n');
+          const anchored = inDb.length > 0 ? `, anchored by ${inDb.length} signed checkpoint(s), the latest at id ${inDb[inDb.length - 1]?.head_id}` : '';
+          process.stdout.write(`ok ${r.count} records${anchored}\n`);
         } else {
           process.stdout.write(`broken at record ${r.broken_id}: ${r.reason} (${r.count} records before it are intact)\n`);
           process.exitCode = 1;

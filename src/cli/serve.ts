@@ -1,6 +1,7 @@
 /** `colony serve`: the host with its admin app (and with --lan the user app). */
 import type { Command } from 'commander';
 import { ColonyError } from '../core/errors.js';
+import { accessCodeProblem } from '../core/access-code.js';
 import { loadConfig, resolveHome } from '../runner/home.js';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -62,7 +63,8 @@ export function registerServe(program: Command): void {
       const concurrency = f.concurrency === undefined ? undefined : Number(f.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new ColonyError('E_BAD_INPUT', '--concurrency must be a positive integer');
       const logger = f.quiet ? false : f.pretty ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : { level: 'warn' };
-      if (f.lanCode !== undefined && f.lanCode !== 'auto' && f.lanCode.replace(/[\s-]/g, '').length < 4) throw new ColonyError('E_BAD_INPUT', '--lan-code must have at least 4 characters (or be "auto")');
+      const weak = f.lanCode !== undefined && f.lanCode !== 'auto' ? accessCodeProblem(f.lanCode) : null;
+      if (weak) throw new ColonyError('E_BAD_INPUT', `--lan-code: ${weak}`);
       // Loaded here, not at the top: every other command (status, submit, ...) would pay for fastify's start-up.
       const { startHost } = await import('../server/host-server.js');
       const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, hostIp: f.hostIp, concurrency, logger, lanCode: f.lanCode });

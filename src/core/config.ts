@@ -4,6 +4,7 @@
  * file) a working configuration with the exec engine and no API keys.
  */
 import { z } from 'zod';
+import { accessCodeProblem } from './access-code.js';
 
 const price = z.strictObject({
   input: z.number().nonnegative(),
@@ -95,7 +96,14 @@ export const configSchema = z.strictObject({
     .prefault({}),
   lan: z
     .strictObject({
-      access_code: z.string().min(4).nullable().default(null),
+      access_code: z
+        .string()
+        .nullable()
+        .default(null)
+        .superRefine((c, ctx) => {
+          const problem = c === null ? null : accessCodeProblem(c);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
       allow_cidrs: z
         .array(z.string().min(1))
         .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fe80::/10', 'fc00::/7']),
@@ -104,6 +112,36 @@ export const configSchema = z.strictObject({
       max_body_bytes: z.number().int().positive().default(64 * 1024),
       // where approved LAN tasks run on the host (LAN users only name paths relative to it); null: the host's working directory
       host_workspace: z.string().min(1).nullable().default(null),
+      // names the user app answers to besides its LAN addresses and loopback (Host allow-list against DNS rebinding)
+      host_names: z.array(z.string().min(1).max(253)).default([]),
+      // other users' worker cards show their owner's name and address only when true
+      show_worker_owners: z.boolean().default(false),
+      // wrong access codes accepted per hour from all addresses together; past it, code entry waits
+      code_failures_per_hour: z.number().int().min(1).default(100),
+    })
+    .prefault({}),
+  // Bounds on both HTTP apps (issue 14): timeouts, connection cap, live streams.
+  http: z
+    .strictObject({
+      request_timeout_ms: z.number().int().min(1000).default(30_000),
+      headers_timeout_ms: z.number().int().min(500).default(10_000),
+      keep_alive_timeout_ms: z.number().int().min(500).default(5_000),
+      idle_timeout_ms: z.number().int().min(1000).default(60_000), // socket without traffic either way (streams send heartbeats)
+      max_connections: z.number().int().min(8).default(1024),
+      max_streams_per_address: z.number().int().min(1).default(16),
+      max_streams_per_session: z.number().int().min(1).default(8),
+      replay_window: z.number().int().min(10).default(500), // events replayed by Last-Event-ID; older → a resync event
+      stream_buffer_bytes: z.number().int().min(16 * 1024).default(1024 * 1024), // a viewer buffering more is dropped
+    })
+    .prefault({}),
+  // What the store keeps (issue 14).
+  retention: z
+    .strictObject({
+      max_output_bytes_per_task: z.number().int().min(1024).default(10 * 1024 * 1024),
+      events_days: z.number().positive().nullable().default(30), // null: keep forever
+      output_days: z.number().positive().nullable().default(null),
+      prune_interval_s: z.number().positive().default(3600),
+      checkpoint_interval_s: z.number().positive().default(300), // signed audit checkpoints
     })
     .prefault({}),
 });

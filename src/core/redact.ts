@@ -13,7 +13,8 @@
  *   cost, tokens, counts and codes stay; prompt, title, output, reasons,
  *   summaries, routing explanations and workspaces never appear;
  * - worker cards are rebuilt from an allow-list unless they run a task the
- *   viewer may see;
+ *   viewer may see; another user's remote worker shows neither its owner's
+ *   name nor its address unless the admin set `lan.show_worker_owners`;
  * - an unknown kind owned by someone else is dropped (default deny); an event
  *   whose owner is null and that names no task was published as public and
  *   passes unchanged; one that names a task but no owner reaches only
@@ -52,11 +53,11 @@ const REDACTED_KINDS: Record<string, Picker> = {
 };
 
 /** The event as this viewer may receive it, or null when it must not be sent at all. */
-export function viewEvent(viewer: Viewer, e: LiveEvent, opaque: Opaque): LiveEvent | null {
+export function viewEvent(viewer: Viewer, e: LiveEvent, opaque: Opaque, showOwners = false): LiveEvent | null {
   if (viewer.revoked) return null;
   if (e.kind === 'worker') {
     if (e.owner !== null && viewerSees(viewer, e.owner)) return e;
-    return { ...e, task_id: opaqueOrNull(e.task_id, opaque), owner: e.owner === null ? null : OTHER_OWNER, data: redactWorkerData(e.data, opaque) };
+    return { ...e, task_id: opaqueOrNull(e.task_id, opaque), owner: e.owner === null ? null : OTHER_OWNER, data: redactWorkerData(e.data, opaque, showOwners) };
   }
   if (e.owner === null && e.task_id !== null) return can(viewer, 'view_all') ? e : null; // about a task, owner unknown: not public
   if (viewerSees(viewer, e.owner)) return e;
@@ -71,16 +72,18 @@ export function viewEvent(viewer: Viewer, e: LiveEvent, opaque: Opaque): LiveEve
  * worker may add, such as its workspace, never reach other users), with the
  * task hidden and `redacted: true` when it is busy with someone else's task.
  */
-export function viewWorker<W extends WorkerLike>(viewer: Viewer, w: W, opaque: Opaque): W | RedactedWorker {
+export function viewWorker<W extends WorkerLike>(viewer: Viewer, w: W, opaque: Opaque, showOwners = false): W | RedactedWorker {
   if (w.owner !== null && viewerSees(viewer, w.owner)) return w;
-  return redactWorker(w, opaque);
+  return redactWorker(w, opaque, showOwners);
 }
 
 export interface RedactedWorker extends WorkerLike {
   redacted?: true;
 }
 
-export function redactWorker(w: WorkerLike, opaque: Opaque): RedactedWorker {
+export function redactWorker(w: WorkerLike, opaque: Opaque, showOwners = false): RedactedWorker {
+  // Whose machine it is and where it sits on the LAN is the owner's to share, via the admin's setting.
+  const hideOwner = !showOwners && (w.kind === 'remote' || w.owner_name !== undefined);
   const out: RedactedWorker = {
     id: w.id,
     kind: w.kind,
@@ -92,16 +95,16 @@ export function redactWorker(w: WorkerLike, opaque: Opaque): RedactedWorker {
     model: w.model,
     session_cost_usd: w.session_cost_usd,
     tokens_used: w.tokens_used,
-    origin_ip: w.origin_ip,
+    origin_ip: hideOwner ? '' : w.origin_ip,
   };
-  if (w.owner_name !== undefined) out.owner_name = w.owner_name;
+  if (w.owner_name !== undefined) out.owner_name = hideOwner ? null : w.owner_name;
   if (w.connected !== undefined) out.connected = w.connected;
   if (w.owner !== null || w.task_id !== null || w.task_title !== null) out.redacted = true;
   return out;
 }
 
 /** `worker` events carry a worker card as data; unknown fields never pass. */
-function redactWorkerData(d: Record<string, unknown>, opaque: Opaque): Record<string, unknown> {
+function redactWorkerData(d: Record<string, unknown>, opaque: Opaque, showOwners: boolean): Record<string, unknown> {
   const str = (k: string): string | null => (typeof d[k] === 'string' ? (d[k] as string) : null);
   const num = (k: string): number => (typeof d[k] === 'number' ? (d[k] as number) : 0);
   const w: WorkerLike = {
@@ -119,7 +122,7 @@ function redactWorkerData(d: Record<string, unknown>, opaque: Opaque): Record<st
   };
   if (typeof d['owner_name'] === 'string' || d['owner_name'] === null) w.owner_name = d['owner_name'] as string | null;
   if (typeof d['connected'] === 'boolean') w.connected = d['connected'];
-  return { ...redactWorker(w, opaque) };
+  return { ...redactWorker(w, opaque, showOwners) };
 }
 
 function pick(d: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {

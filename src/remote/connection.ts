@@ -30,11 +30,15 @@ import {
   type ProtocolMessage,
 } from '../core/protocol.js';
 import { checkSequence } from '../core/replay.js';
+import { RefusalWindow } from '../core/refusal-window.js';
 import type { Actor, Store } from '../store/store.js';
 import type { WorkerStore } from '../store/workers.js';
 import type { RemoteDispatcher, TaskMsg, WorkerLink } from './dispatcher.js';
 import type { HostIdentity } from './pairing.js';
 import { importPublicKey, signMessage, verifyMessage, verifyMessageAsync } from './signing.js';
+
+/** Shared by all connections: unauthenticated refusals per source address and code, once a second, at most 20 records a second in all. */
+const remoteRefusals = new RefusalWindow(1000, 10_000, 20);
 
 export interface ConnectionDeps {
   hostKey: HostIdentity;
@@ -221,6 +225,13 @@ export class HostConnection implements WorkerLink {
   }
 
   private audit(action: string, detail: Record<string, unknown>): void {
+    if (action === 'remote.refused' && !this.workerId) {
+      // Unauthenticated refusals are coalesced per source and second (issue 14): a peer sending junk frames must not grow the audit log.
+      // (An authenticated worker's are each recorded; it is disconnected past maxBadMessages and can be revoked.)
+      const { write, suppressed } = remoteRefusals.admit(`${this.actor().origin}|${String(detail['code'])}`, Date.now());
+      if (!write) return;
+      if (suppressed) detail = { ...detail, repeats_not_recorded: suppressed };
+    }
     try {
       this.d.store.appendAudit({ ...this.actor(), action, target: this.workerId || null, detail });
     } catch {

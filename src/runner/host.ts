@@ -47,6 +47,7 @@ export function openHost(o: HostOptions): Host {
   let store: Store | null = null;
   try {
     store = Store.open(o.paths.db);
+    store.outputCapBytes = o.config.retention.max_output_bytes_per_task;
     const service = new TaskService(store, o.config);
     const recovered = service.recover();
     const killswitch = new Killswitch(store, o.paths.haltFile);
@@ -59,6 +60,7 @@ export function openHost(o: HostOptions): Host {
       concurrency: o.concurrency ?? o.config.runner.concurrency,
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
+      maxOutputBytes: o.config.retention.max_output_bytes_per_task,
       accept: o.accept,
       prepare: (() => {
         const prep = createWorkspacePreparer({ config: o.config, changes: new ChangeStore(store), home: o.paths.home, configFile: o.configFile ?? null });

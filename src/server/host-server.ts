@@ -20,6 +20,9 @@ import { generateAccessCode } from './user/deps.js';
 import type { ServerContext } from './context.js';
 import { ChangeService } from '../runner/change-service.js';
 import { closeLiveStreams } from './live.js';
+import { startMaintenance } from './maintenance.js';
+import { writeCheckpoint } from './audit-anchor.js';
+import { loadOrCreateHostKey } from '../remote/signing.js';
 
 export interface ServeOptions {
   paths: HomePaths;
@@ -83,6 +86,10 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
   const userPort = user ? (user.server.address() as AddressInfo).port : null;
   writeFileSync(o.paths.hostInfo, JSON.stringify({ pid: process.pid, admin_port: adminPort, user_port: userPort, started_at: ctx.startedAt }) + '\n', { mode: 0o600 });
   host.pool.start();
+  const anchorKey = await loadOrCreateHostKey(o.paths.home);
+  const maintenance = startMaintenance(host, [
+    { everyMs: o.config.retention.checkpoint_interval_s * 1000, run: () => void writeCheckpoint(host.store, o.paths.home, anchorKey, Date.now()), atStop: true },
+  ]);
   const adminUrl = `http://127.0.0.1:${adminPort}/`;
   const a = admin;
   let closed = false;
@@ -105,6 +112,7 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
       const timer = setTimeout(() => host.pool.cancelAll('host shutting down'), graceMs);
       await stopping;
       clearTimeout(timer);
+      maintenance.stop();
       rmSync(o.paths.hostInfo, { force: true });
       await host.close();
     },

@@ -3,16 +3,39 @@
  * client that reconnects with Last-Event-ID gets exactly what it missed
  * (replayed from SQLite) and then the live tail. Each viewer passes a `view`
  * function: the stream a viewer receives is built for that viewer only.
+ *
+ * Bounded (issue 14): the replay covers at most `replay_window` events; a
+ * client further behind gets one `resync` event (id = the head) telling it to
+ * reload its snapshots instead of the history. A viewer whose unsent bytes
+ * pass `stream_buffer_bytes` (it does not read) is dropped at once; it may
+ * reconnect with Last-Event-ID. Open streams are capped per key (address,
+ * session) by StreamSlots.
  */
 import type { Server } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../store/store.js';
 import type { EventRecord } from '../store/rows.js';
+import { defaultConfig } from '../core/config.js';
+import { streamSlots, type HttpBounds } from './stream-bounds.js';
 
 export type EventView = (e: EventRecord) => EventRecord | null;
 
 const HEARTBEAT_MS = 15_000;
-const REPLAY_LIMIT = 5000;
+const REPLAY_PAGE = 100;
+const DEFAULT_BOUNDS: HttpBounds = defaultConfig().http;
+
+export interface StreamOptions {
+  bounds?: HttpBounds;
+  /** Stream caps to take a slot under (e.g. the client's address and session); past one → 429 before any byte is sent. */
+  slots?: readonly { key: string; max: number; what: string }[];
+}
+
+/** Sent instead of a replay that would be longer than the window: reload snapshots, then follow from `last_id`. */
+export const RESYNC_KIND = 'resync';
+
+function resyncRecord(head: number, missed: number): EventRecord {
+  return { id: head, at: Date.now(), kind: RESYNC_KIND, task_id: null, owner: null, data: { last_id: head, missed, reason: 'too far behind: reload the snapshots' } };
+}
 
 /** Open streams per HTTP server, so shutdown can end them: an SSE response never ends by itself and would hold `app.close()` forever. */
 const openStreams = new WeakMap<Server, Set<() => void>>();
@@ -54,35 +77,48 @@ export function formatSse(e: EventRecord): string {
  * Calls `onEvent` once per event in id order: first those after `after`
  * (replayed from SQLite; -1 = none, live tail only), then live ones.
  * Subscribes before replaying so nothing committed in between is lost;
- * duplicates are dropped by id. Returns the unsubscribe function.
+ * duplicates are dropped by id. `onEvent` returns false when its viewer is
+ * gone (dropped, closed): the replay stops there, reading nothing more.
+ * Returns the unsubscribe function.
  */
-export function followEvents(store: Store, after: number, onEvent: (e: EventRecord) => void): () => void {
+export function followEvents(store: Store, after: number, onEvent: (e: EventRecord) => boolean | void, replayWindow = DEFAULT_BOUNDS.replay_window): () => void {
   let last = after;
   const buffered: EventRecord[] = [];
   let replaying = true;
+  let gone = false;
   const send = (e: EventRecord): void => {
-    if (e.id <= last) return;
+    if (gone || e.id <= last) return;
     last = e.id;
-    onEvent(e);
+    if (onEvent(e) === false) gone = true;
   };
   const unsubscribe = store.subscribe((events) => {
     if (replaying) buffered.push(...events);
     else for (const e of events) send(e);
   });
   if (last >= 0) {
-    for (let batch = store.eventsSince(last, REPLAY_LIMIT); batch.length > 0; batch = store.eventsSince(last, REPLAY_LIMIT)) {
+    const head = store.lastEventId();
+    // Too far behind, or ahead of the log (a database reset or restore): start over from the head.
+    if (head - last > replayWindow || last > head) {
+      if (onEvent(resyncRecord(head, Math.max(0, head - last))) === false) gone = true;
+      last = head;
+    }
+    for (let batch = store.eventsSince(last, REPLAY_PAGE); batch.length > 0 && !gone; batch = store.eventsSince(last, REPLAY_PAGE)) {
       for (const e of batch) send(e);
-      if (batch.length < REPLAY_LIMIT) break;
+      if (batch.length < REPLAY_PAGE) break;
     }
   } else {
     last = store.lastEventId();
   }
   replaying = false;
   for (const e of buffered) send(e);
+  if (gone) unsubscribe();
   return unsubscribe;
 }
 
-export function streamEvents(request: FastifyRequest, reply: FastifyReply, store: Store, view: EventView): void {
+export function streamEvents(request: FastifyRequest, reply: FastifyReply, store: Store, view: EventView, o: StreamOptions = {}): void {
+  const bounds = o.bounds ?? DEFAULT_BOUNDS;
+  const server = request.server.server;
+  const release = streamSlots(server).acquire(o.slots ?? []); // throws E_RATE_LIMITED past a cap: a plain 429
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -90,21 +126,37 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
   });
   res.write('retry: 2000\n\n');
-  const unsubscribe = followEvents(store, lastEventId(request), (e) => {
-    const v = view(e);
-    if (v) res.write(formatSse(v));
-  });
-  const hb = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-  const server = request.server.server;
+  let dropped = false;
+  let unsubscribe: () => void = () => {};
+  // Backpressure: bytes the client has not taken stay in our buffer; past the bound it is dropped
+  // (it reconnects with Last-Event-ID and gets a bounded replay or a resync).
+  const write = (text: string): void => {
+    if (dropped) return;
+    res.write(text);
+    if (res.writableLength > bounds.stream_buffer_bytes) {
+      dropped = true;
+      close();
+      res.destroy();
+    }
+  };
+  const hb = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
   const streams = openStreams.get(server) ?? new Set<() => void>();
   openStreams.set(server, streams);
   const close = (): void => {
     clearInterval(hb);
     unsubscribe();
+    release();
     streams.delete(end);
   };
+  unsubscribe = followEvents(store, lastEventId(request), (e) => {
+    if (dropped) return false;
+    const v = view(e);
+    if (v) write(formatSse(v));
+    return !dropped;
+  }, bounds.replay_window);
   const end = (): void => {
     close();
     res.end();

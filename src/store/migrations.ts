@@ -220,5 +220,21 @@ CREATE TABLE router_decisions (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'retention_and_audit_checkpoints',
+    sql: `
+CREATE INDEX events_by_at ON events(at);
+CREATE INDEX task_output_by_at ON task_output(at);
+CREATE TABLE audit_checkpoints (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  record_count INTEGER NOT NULL,
+  head_id INTEGER NOT NULL,
+  head_hash TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+`,
+  },
 ];
-

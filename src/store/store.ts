@@ -288,11 +288,37 @@ export class Store {
     });
   }
 
+  /** Per-task output cap in bytes (config retention.max_output_bytes_per_task); output past it is dropped and the cut marked once. */
+  outputCapBytes = 10 * 1024 * 1024;
+  private readonly outputBytes = new Map<string, number>();
+
+  /**
+   * Output is stored once, in task_output, in rows of at most OUTPUT_CHUNK
+   * characters. Each row's `task.output` event stores only a reference
+   * (output_id, bytes); the live event carries the text too, and a replay
+   * reads it back from task_output (eventsSince).
+   */
   appendOutput(taskId: string, attempt: number, stream: string, text: string): void {
     this.transaction(() => {
       const at = this.now();
-      this.st.insertOutput.run(taskId, attempt, stream, text, at);
-      this.event('task.output', taskId, this.ownerOf(taskId), { attempt, stream, text });
+      const owner = this.ownerOf(taskId);
+      let used = this.outputBytes.get(taskId) ?? outputBytesOf(this.db, taskId);
+      if (used >= this.outputCapBytes) return; // already cut (and marked)
+      for (let i = 0; i < text.length; i += OUTPUT_CHUNK) {
+        let chunk = text.slice(i, i + OUTPUT_CHUNK);
+        let chunkStream = stream;
+        const bytes = Buffer.byteLength(chunk);
+        if (used + bytes >= this.outputCapBytes) {
+          chunk = `${chunk.slice(0, Math.max(0, this.outputCapBytes - used))}\n[colony: output of this task cut at ${this.outputCapBytes} bytes; the rest was discarded]\n`;
+          chunkStream = 'stderr';
+          used = this.outputCapBytes;
+        } else used += bytes;
+        const id = Number(this.st.insertOutput.run(taskId, attempt, chunkStream, chunk, at).lastInsertRowid);
+        this.event('task.output', taskId, owner, { attempt, stream: chunkStream, output_id: id, bytes: Buffer.byteLength(chunk) }, { text: chunk });
+        if (used >= this.outputCapBytes) break;
+      }
+      this.outputBytes.set(taskId, used);
+      if (this.outputBytes.size > 10_000) this.outputBytes.delete(this.outputBytes.keys().next().value as string);
     });
   }
 
@@ -386,8 +412,16 @@ export class Store {
   }
 
   eventsSince(afterId: number, limit = 1000): EventRecord[] {
-    const rows = this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as (Omit<EventRecord, 'data'> & { data: string })[];
-    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
+    const rows = this.db
+      .prepare(`SELECT e.*, o.text AS out_text FROM events e LEFT JOIN task_output o ON e.kind = 'task.output' AND o.id = json_extract(e.data, '$.output_id')
+        WHERE e.id > ? ORDER BY e.id LIMIT ?`)
+      .all(afterId, limit) as (Omit<EventRecord, 'data'> & { data: string; out_text: string | null })[];
+    return rows.map(({ out_text, ...r }) => {
+      const data = JSON.parse(r.data) as Record<string, unknown>;
+      // Output is stored once (task_output): put the text back; a pruned row leaves an empty, marked chunk.
+      if (r.kind === 'task.output' && 'output_id' in data) Object.assign(data, out_text === null ? { text: '', pruned: true } : { text: out_text });
+      return { ...r, data };
+    });
   }
 
   lastEventId(): number {
@@ -440,10 +474,11 @@ export class Store {
     return rec;
   }
 
-  private event(kind: string, taskId: string | null, owner: string | null, data: Record<string, unknown>): void {
+  /** `liveOnly` fields go to live listeners but are not stored in the events row (e.g. output text, stored in task_output). */
+  private event(kind: string, taskId: string | null, owner: string | null, data: Record<string, unknown>, liveOnly?: Record<string, unknown>): void {
     const at = this.now();
     const info = this.st.insertEvent.run(at, kind, taskId, owner, JSON.stringify(data));
-    this.pendingEvents.push({ id: Number(info.lastInsertRowid), at, kind, task_id: taskId, owner, data });
+    this.pendingEvents.push({ id: Number(info.lastInsertRowid), at, kind, task_id: taskId, owner, data: liveOnly ? { ...data, ...liveOnly } : data });
   }
 
   private ownerOf(taskId: string): string | null {
@@ -477,6 +512,13 @@ export class Store {
     }
     return rows.map((r) => taskFromRow(r, deps.get(r.id) ?? []));
   }
+}
+
+/** Output rows are at most this many characters: a live event and a replayed one stay bounded. */
+const OUTPUT_CHUNK = 16 * 1024;
+
+function outputBytesOf(db: Db, taskId: string): number {
+  return (db.prepare('SELECT COALESCE(SUM(length(CAST(text AS BLOB))), 0) AS n FROM task_output WHERE task_id = ?').get(taskId) as { n: number }).n;
 }
 
 function* mapIter<A, B>(it: Iterable<A>, fn: (a: A) => B): Generator<B> {

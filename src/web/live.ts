@@ -77,6 +77,8 @@ export class Live {
       for (const fn of this.handlers.get('*') ?? []) fn(e);
     };
     for (const kind of EVENT_KINDS) es.addEventListener(kind, dispatch(kind) as EventListener);
+    // The host skipped a replay longer than its window (we were away too long): reload the snapshots.
+    es.addEventListener('resync', () => this.resync());
     es.addEventListener('message', dispatch('message') as EventListener);
   }
 

@@ -373,10 +373,22 @@ describe('user dashboard (LAN app)', () => {
     });
     expect(onUserApp.status).toBe(404);
     expect(onUserApp.body.code).toBe('E_NOT_FOUND');
-    // …and the admin app refuses a cross-origin call from the user page (no token, foreign Origin).
-    await pageA.evaluate(async (url) => {
+    // …the user page's CSP (connect-src 'self') does not even let it call the admin app…
+    const blocked = await pageA.evaluate(async (url) => {
+      try {
+        await fetch(url, { method: 'POST', mode: 'no-cors', credentials: 'include', body: '{}' });
+        return false;
+      } catch {
+        return true;
+      }
+    }, new URL('/admin/kill', host.adminUrl).toString());
+    expect(blocked).toBe(true);
+    // …and the admin app refuses a cross-origin call from a page without that CSP (no token, foreign Origin).
+    const other = await pageA.context().newPage();
+    await other.evaluate(async (url) => {
       await fetch(url, { method: 'POST', mode: 'no-cors', credentials: 'include', body: '{}' }).catch(() => undefined);
     }, new URL('/admin/kill', host.adminUrl).toString());
+    await other.close();
     expect(host.host.killswitch.state()).toBe('running');
     const refused = host.host.store.listAudit({ action: 'admin.refused', limit: 5 });
     expect(refused.some((r) => r.target === '/admin/kill')).toBe(true);

@@ -136,8 +136,10 @@ describe('reading tasks', () => {
     expect(w.find((x) => x['id'] === 'host-1')).toMatchObject({ status: 'idle', kind: 'local' });
     expect(w.find((x) => x['id'] === 'remote-a')).toEqual({
       id: 'remote-a', kind: 'remote', status: 'running', task_id: expect.stringMatching(/^x-[0-9a-f]{16}$/), task_title: null, owner: 'other',
-      engine: 'claude', model: 'sonnet', session_cost_usd: 0.25, tokens_used: 1234, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true, redacted: true,
-    });
+      engine: 'claude', model: 'sonnet', session_cost_usd: 0.25, tokens_used: 1234, origin_ip: '', owner_name: null, connected: true, redacted: true,
+    }); // owner name and address hidden unless lan.show_worker_owners (issue 14)
+    expect(rb.body).not.toContain('10.0.0.2');
+    expect(rb.body).not.toContain('Ada');
     expect(code(await inject(h, '10.0.0.3', 'GET', '/api/workers'))).toBe('E_UNAUTHORIZED');
   });
 

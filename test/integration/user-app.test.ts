@@ -137,7 +137,7 @@ describe('who may reach the user app', () => {
     const home = makeHome('colony-autocode-');
     const running = await startHost({ paths: home.paths, config: lanConfig(), adminPort: 0, userPort: 0, lan: true, hostIp: '127.0.0.1', logger: false, webRoot: null, lanCode: 'auto' });
     try {
-      expect(running.lanCode).toMatch(/^[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}$/);
+      expect(running.lanCode).toMatch(/^[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}$/); // 10 of 31 characters: ≥ 40 bits (issue 14)
       const post = (body: unknown) => running.user?.inject({ method: 'POST', url: '/api/session', remoteAddress: '10.0.0.2', payload: body as object });
       expect(code((await post({ display_name: 'x' })) as never)).toBe('E_ACCESS_CODE');
       expect((await post({ display_name: 'x', code: running.lanCode }))?.statusCode).toBe(201);
@@ -160,11 +160,16 @@ describe('who may reach the user app', () => {
   });
 
   it('refuses a state change from a foreign Origin (CSRF; upgrades: see user-live), accepts its own', async () => {
-    h = await startUserHost();
+    h = await startUserHost({ config: lanConfig({ host_names: ['colony.lan'] }) });
     const a = await visitor(h, '10.0.0.2');
-    const evil = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://evil.example', host: '10.0.0.1:8081' });
+    const evil = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://evil.example', host: 'colony.lan:8081' });
     expect([evil.statusCode, code(evil)]).toEqual([403, 'E_BAD_ORIGIN']);
-    const own = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://10.0.0.1:8081', host: '10.0.0.1:8081' });
+    // Origin is checked against the allow-list, not against the request's own Host (which a rebinding page chooses).
+    const rebound = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://evil.example:8081', host: 'evil.example:8081' });
+    expect([rebound.statusCode, code(rebound)]).toEqual([403, 'E_BAD_HOST']);
+    const otherPort = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://colony.lan:3000', host: 'colony.lan:8081' });
+    expect([otherPort.statusCode, code(otherPort)]).toEqual([403, 'E_BAD_ORIGIN']);
+    const own = await a.call('POST', '/api/submit-task', { prompt: 'x' }, { origin: 'http://colony.lan:8081', host: 'colony.lan:8081' });
     expect(own.statusCode).toBe(201);
     expect(h.host.store.listTasks({ submitted_by: `session:${a.userId}` })).toHaveLength(1);
   });

@@ -88,12 +88,23 @@ describe('viewWorker', () => {
     session_cost_usd: 1.5, tokens_used: 500, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true, workspace: `/home/${SECRET}`, fingerprint: 'ab:cd',
   };
 
-  it('shows the owner the full card and others an allow-listed one', () => {
+  it('shows the owner the full card and others an allow-listed one, without owner name or address by default', () => {
     expect(viewWorker(ada, busy, opaque)).toBe(busy);
     expect(viewWorker(bob, busy, opaque)).toEqual({
       id: 'w1', kind: 'remote', status: 'running', task_id: opaque(`g:${SECRET}`), task_title: null, owner: OTHER_OWNER, engine: 'groq', model: 'llama',
-      session_cost_usd: 1.5, tokens_used: 500, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true, redacted: true,
+      session_cost_usd: 1.5, tokens_used: 500, origin_ip: '', owner_name: null, connected: true, redacted: true,
     });
+    // The admin's lan.show_worker_owners brings name and address back (the task stays hidden).
+    expect(viewWorker(bob, busy, opaque, true)).toMatchObject({ origin_ip: '10.0.0.2', owner_name: 'Ada', task_title: null, task_id: opaque(`g:${SECRET}`) });
+  });
+
+  it('hides owner name and address in worker events too, unless shown by the admin', () => {
+    const e: LiveEvent = { id: 9, at: 1, kind: 'worker', task_id: null, owner: 'session:ada', data: { ...busy } };
+    const hidden = viewEvent(bob, e, opaque);
+    expect(JSON.stringify(hidden)).not.toContain('Ada');
+    expect(JSON.stringify(hidden)).not.toContain('10.0.0.2');
+    expect(viewEvent(bob, e, opaque, true)?.data).toMatchObject({ owner_name: 'Ada', origin_ip: '10.0.0.2' });
+    expect(viewEvent(ada, e, opaque)).toBe(e);
   });
 
   it('keeps idle cards readable without fields outside the allow-list', () => {

@@ -7,6 +7,9 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { adminCookieValue, safeEqual } from '../../core/http-guards.js';
 import type { ServerContext } from '../context.js';
+import { capConnections, fastifyBoundOptions } from '../stream-bounds.js';
+import { installSecurityHeaders } from '../security-headers.js';
+import { redactingLogger } from '../log-redact.js';
 import { installErrorHandling } from '../errors.js';
 import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
 import { registerAdminRoutes } from './routes.js';
@@ -22,8 +25,10 @@ export interface AdminAppOptions {
 
 export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {}): Promise<FastifyInstance> {
   // trustProxy stays off: request.ip is the socket peer and X-Forwarded-For is never read.
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024, trustProxy: false });
+  const app = Fastify({ logger: redactingLogger(o.logger), bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024, trustProxy: false, ...fastifyBoundOptions(ctx.host.config.http) });
+  capConnections(app.server, ctx.host.config.http);
   installErrorHandling(app);
+  installSecurityHeaders(app);
   await app.register(cookie);
   installAdminGuard(app, ctx);
 
@@ -54,5 +59,5 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
 }
 
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:system-ui;margin:3rem"><h1>${title}</h1><p>${body}</p></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${body}</p></body></html>`;
 }

@@ -125,5 +125,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     by_worker: store.costBy('worker_id'),
   }));
 
-  app.get('/events', (request, reply) => streamEvents(request, reply, store, (e) => e));
+  app.get('/events', (request, reply) =>
+    streamEvents(request, reply, store, (e) => e, { bounds: ctx.host.config.http, slots: [{ key: 'admin', max: ctx.host.config.http.max_streams_per_address, what: 'address' }] }),
+  );
 }

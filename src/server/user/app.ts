@@ -13,6 +13,9 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { MAX_MESSAGE_BYTES } from '../../core/protocol.js';
 import type { ServerContext } from '../context.js';
+import { capConnections, fastifyBoundOptions } from '../stream-bounds.js';
+import { installSecurityHeaders } from '../security-headers.js';
+import { redactingLogger } from '../log-redact.js';
 import { installLanErrorHandling } from './audit.js';
 import { makeLanDeps } from './deps.js';
 import { installLanGate } from './gate.js';
@@ -29,9 +32,11 @@ export interface UserAppOptions {
 
 export async function buildUserApp(ctx: ServerContext, o: UserAppOptions = {}): Promise<FastifyInstance> {
   // trustProxy stays off: the client is the socket's peer; X-Forwarded-For is never read.
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: ctx.host.config.lan.max_body_bytes, trustProxy: false });
+  const app = Fastify({ logger: redactingLogger(o.logger), bodyLimit: ctx.host.config.lan.max_body_bytes, trustProxy: false, ...fastifyBoundOptions(ctx.host.config.http) });
+  capConnections(app.server, ctx.host.config.http);
   const deps = makeLanDeps(ctx, o.accessCode === undefined ? ctx.host.config.lan.access_code : o.accessCode);
   installLanErrorHandling(app, ctx.host.store);
+  installSecurityHeaders(app);
   await app.register(cookie, { secret: deps.secret });
   await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } }); // the remote protocol's own limit
   await installLanGate(app, deps);

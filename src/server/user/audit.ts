@@ -11,6 +11,7 @@ import { sendError, toHttpError } from '../errors.js';
 import type { Store } from '../../store/store.js';
 import { lanActor } from './session.js';
 import { RefusalWindow } from '../../core/refusal-window.js';
+import { ipBucket } from './deps.js';
 
 const notes = new WeakMap<FastifyRequest, string>();
 
@@ -19,13 +20,16 @@ export function noteRefusal(request: FastifyRequest, note: string): void {
   notes.set(request, note);
 }
 
-const refusals = new RefusalWindow();
+// Per source (session or address, IPv6 by /64) and code, once a second — not per path, or a
+// flood of distinct 404 paths would write one record each; and at most 20 records a second in all.
+const refusals = new RefusalWindow(1000, 10_000, 20);
 
 function auditRefusal(store: Store, request: FastifyRequest, err: ColonyError): void {
   const note = notes.get(request);
   const who = lanActor(request);
   const target = request.url.split('?')[0]?.slice(0, 300) ?? null;
-  const { write, suppressed } = refusals.admit(`${who.actor}|${who.origin}|${err.code}|${target}`, Date.now());
+  const source = who.actor === 'anonymous' ? ipBucket(who.origin) : who.actor;
+  const { write, suppressed } = refusals.admit(`${source}|${err.code}`, Date.now());
   if (!write) return;
   try {
     store.appendAudit({

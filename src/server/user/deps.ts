@@ -1,8 +1,10 @@
 /** What the user app's modules share: the host context, the session store, the cookie secret, the access code. */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { formatIp, parseCidr, parseIp, unmapIp, type Cidr } from '../../core/cidr.js';
 import type { Opaque } from '../../core/redact.js';
+import { FailureBudget } from '../../core/refusal-window.js';
+import { normaliseAccessCode } from '../../core/access-code.js';
 import { loadOrCreateSecret } from '../../runner/home.js';
 import { SessionStore } from '../../store/sessions.js';
 import type { ServerContext } from '../context.js';
@@ -17,6 +19,8 @@ export interface LanDeps {
   allow: readonly Cidr[];
   opaque: Opaque;
   now: () => number;
+  /** Wrong access codes from every address together (issue 14): a global budget on top of the per-address rate limits. */
+  codeFailures: FailureBudget;
 }
 
 export function makeLanDeps(ctx: ServerContext, accessCode: string | null): LanDeps {
@@ -41,21 +45,21 @@ export function makeLanDeps(ctx: ServerContext, accessCode: string | null): LanD
     allow: ctx.host.config.lan.allow_cidrs.map(parseCidr),
     opaque,
     now: Date.now,
+    codeFailures: new FailureBudget(ctx.host.config.lan.code_failures_per_hour, 3_600_000),
   };
 }
 
 /** Codes are compared without case, spaces or dashes, so "abcd efgh" matches the printed "ABCD-EFGH". */
 export function normaliseCode(code: string): string {
-  return code.trim().toUpperCase().replace(/[\s-]+/g, '');
+  return normaliseAccessCode(code);
 }
 
 const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I/L
 
-/** A fresh access code for `--lan-code auto`: 8 characters (~39 bits), printed as XXXX-XXXX. */
+/** A fresh access code for `--lan-code auto`: 10 characters of 31 (~49 bits, no modulo bias), printed as XXXXX-XXXXX. */
 export function generateAccessCode(): string {
-  const bytes = randomBytes(8);
-  const chars = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length] ?? 'X').join('');
-  return `${chars.slice(0, 4)}-${chars.slice(4)}`;
+  const chars = Array.from({ length: 10 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)] ?? 'X').join('');
+  return `${chars.slice(0, 5)}-${chars.slice(5)}`;
 }
 
 /** The peer's address from the socket (never a header), IPv4-mapped IPv6 written as plain IPv4. */

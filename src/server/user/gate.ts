@@ -3,11 +3,13 @@
  * route, so it guards API routes, static assets, the SSE stream, WebSocket
  * upgrades and unknown paths alike. In order:
  *   1. the socket's address must be in lan.allow_cidrs      → 403 E_IP_DENIED
+ *   1b. the Host must be one of the host's addresses, loopback or
+ *      lan.host_names (DNS rebinding, see host-allow.ts)      → 403 E_BAD_HOST
  *   2. the session cookie is read (see session.ts)
  *   3. rate limits per address and per session                → 429 E_RATE_LIMITED
  *   then, for paths that exist (anything else is a plain 404):
  *   4. a state-changing request or upgrade that carries an Origin must come
- *      from this app's own origin (CSRF / cross-site WebSocket) → 403 E_BAD_ORIGIN
+ *      from an allowed host on this app's port (CSRF / cross-site WebSocket) → 403 E_BAD_ORIGIN
  *   5. with a LAN access code, a session admitted with it      → 401 E_ACCESS_CODE
  * X-Forwarded-For and Forwarded are never read.
  *
@@ -15,7 +17,8 @@
  * code page, session creation, health check, and clients that authenticate
  * otherwise, such as paired workers). Steps 1-4 apply to every matched request.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { hostAllowed, lanHostNames, originAllowedLan } from './host-allow.js';
 import { ipInAnyCidr } from '../../core/cidr.js';
 import { ColonyError } from '../../core/errors.js';
 import { SAFE_METHODS } from '../../core/http-guards.js';
@@ -30,29 +33,25 @@ declare module 'fastify' {
   }
 }
 
-/** A browser's Origin must be this very host:port; requests without one (CLI, workers) are not cross-site. */
-export function sameOrigin(request: FastifyRequest): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  const host = request.headers.host;
-  return host !== undefined && origin.toLowerCase() === `http://${host.toLowerCase()}`;
-}
-
 export async function installLanGate(app: FastifyInstance, deps: LanDeps): Promise<void> {
   const lan = deps.ctx.host.config.lan;
   const limit = await createLanLimiter(app, { read_per_min: lan.rate_limit_read_per_min, write_per_min: lan.rate_limit_submit_per_min });
   const lastTouch = new Map<string, number>();
+  const allowedHosts = lanHostNames(lan.host_names);
 
   app.addHook('onRequest', async (request, reply) => {
     const ip = request.socket.remoteAddress;
     if (ip === undefined || !ipInAnyCidr(ip, deps.allow)) {
       throw new ColonyError('E_IP_DENIED', 'your address is not allowed to use this colony; ask its admin to add your network to lan.allow_cidrs');
     }
+    if (!hostAllowed(request, allowedHosts())) {
+      throw new ColonyError('E_BAD_HOST', `this colony does not answer to Host ${String(request.headers.host ?? '').slice(0, 100)}; use its address, or ask its admin to add the name to lan.host_names`);
+    }
     const st = resolveLanState(request, deps, lastTouch);
     await limit(request, reply, st);
     const matched = request.routeOptions.url !== undefined; // unknown paths (e.g. /admin/*) fall through to a plain 404
     const isUpgrade = (request.headers.upgrade ?? '').toLowerCase() === 'websocket';
-    if (matched && (isUpgrade || !SAFE_METHODS.has(request.method)) && !sameOrigin(request)) {
+    if (matched && (isUpgrade || !SAFE_METHODS.has(request.method)) && !originAllowedLan(request, allowedHosts())) {
       throw new ColonyError('E_BAD_ORIGIN', `Origin ${request.headers.origin ?? ''} is not this app`);
     }
     if (deps.accessCode !== null && !st.codeOk && matched && request.routeOptions.config.accessCode !== false) {

@@ -15,10 +15,22 @@ import type { EventRecord } from '../../store/rows.js';
 import { eventJson, followEvents, lastEventId, streamEvents } from '../live.js';
 import type { LanDeps } from './deps.js';
 import { requireSession } from './session.js';
+import { clientIp, ipBucket } from './deps.js';
+import { streamSlots } from '../stream-bounds.js';
 
 const REFRESH_MS = 2000;
 const PING_MS = 15_000;
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** The stream caps a LAN viewer counts against: its address (IPv6 by /64) and its session. */
+function slotKeys(deps: LanDeps, request: FastifyRequest, s: UserSession): { key: string; max: number; what: string }[] {
+  const b = deps.ctx.host.config.http;
+  return [
+    { key: `addr:${ipBucket(clientIp(request))}`, max: b.max_streams_per_address, what: 'address' },
+    { key: `session:${s.user_id}`, max: b.max_streams_per_session, what: 'session' },
+  ];
+}
+
+const wsSlots = new WeakMap<FastifyRequest, () => void>();
 
 /** Some publishers (e.g. pending changes) name a task but leave the owner null: the task's submitter owns such an event. */
 function withOwner(deps: LanDeps, e: EventRecord): EventRecord {
@@ -38,7 +50,7 @@ function viewerView(deps: LanDeps, first: UserSession): (e: EventRecord) => Even
       checkedAt = now;
     }
     if (!s || !can(s, 'view')) return 'closed';
-    return viewEvent(s, withOwner(deps, e), deps.opaque);
+    return viewEvent(s, withOwner(deps, e), deps.opaque, deps.ctx.host.config.lan.show_worker_owners);
   };
 }
 
@@ -55,7 +67,8 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
   const { store } = deps.ctx.host;
 
   app.get('/events', (request, reply) => {
-    const view = viewerView(deps, requireSession(request, 'view'));
+    const session = requireSession(request, 'view');
+    const view = viewerView(deps, session);
     streamEvents(request, reply, store, (e) => {
       const v = view(e);
       if (v === 'closed') {
@@ -63,7 +76,7 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
         return null;
       }
       return v;
-    });
+    }, { bounds: deps.ctx.host.config.http, slots: slotKeys(deps, request, session) });
   });
 
   app.get(
@@ -72,26 +85,36 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
       websocket: true,
       // Runs before the upgrade: no session or no `view` → a plain HTTP 401/403, no socket.
       preHandler: async (request: FastifyRequest) => {
-        requireSession(request, 'view');
+        const s = requireSession(request, 'view');
+        const release = streamSlots(request.server.server).acquire(slotKeys(deps, request, s)); // past a cap: a plain 429, no socket
+        wsSlots.set(request, release);
+        request.raw.socket.once('close', release); // also when the upgrade never completes (release is idempotent)
       },
     },
     (socket: WebSocket, request: FastifyRequest) => {
       const view = viewerView(deps, requireSession(request, 'view'));
+      const release = wsSlots.get(request) ?? (() => {});
+      const maxBuffered = deps.ctx.host.config.http.stream_buffer_bytes;
       let unsubscribe: () => void = () => {};
       let stopped = false;
-      const stop = (code: number, reason: string): void => {
+      const stop = (code: number, reason: string): false => {
         stopped = true;
         unsubscribe();
+        release();
         socket.close(code, reason);
+        // A peer that does not read would not take the close frame either: do not keep its buffer.
+        setTimeout(() => socket.terminate(), 5000).unref();
+        return false;
       };
       unsubscribe = followEvents(store, lastEventId(request), (e) => {
-        if (stopped) return;
+        if (stopped) return false;
         const v = view(e);
         if (v === 'closed') return stop(1008, 'session revoked');
-        if (!v) return;
-        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) return stop(1013, 'too slow: reconnect with lastEventId');
+        if (!v) return true;
+        if (socket.bufferedAmount > maxBuffered) return stop(1013, 'too slow: reconnect with lastEventId');
         socket.send(wsFrame(v));
-      });
+        return true;
+      }, deps.ctx.host.config.http.replay_window);
       const ping = setInterval(() => socket.ping(), PING_MS);
       socket.on('message', () => {
         /* the stream is one-way; client messages are ignored */
@@ -99,6 +122,7 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
       socket.on('close', () => {
         clearInterval(ping);
         unsubscribe();
+        release();
       });
     },
   );

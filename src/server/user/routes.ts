@@ -38,7 +38,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
 
   app.get('/api/workers', async (request) => {
     const s = requireSession(request, 'view');
-    return { workers: allWorkers(ctx).map((w) => viewWorker(s, w, opaque)) };
+    return { workers: allWorkers(ctx).map((w) => viewWorker(s, w, opaque, ctx.host.config.lan.show_worker_owners)) };
   });
 
   app.post('/api/submit-task', async (request, reply) => {

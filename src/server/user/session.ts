@@ -112,8 +112,18 @@ export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void
   app.post('/api/session', { config: { accessCode: false } }, async (request, reply) => {
     const body = createSessionSchema.parse(request.body);
     const st = states.get(request) ?? resolveLanState(request, deps, new Map());
-    if (deps.accessCode !== null && !st.codeOk && !(body.code !== undefined && safeEqual(normaliseCode(body.code), deps.accessCode))) {
-      throw new ColonyError('E_ACCESS_CODE', body.code === undefined ? 'this colony needs an access code: ask the person running it' : 'wrong access code');
+    if (deps.accessCode !== null && !st.codeOk) {
+      if (body.code === undefined) throw new ColonyError('E_ACCESS_CODE', 'this colony needs an access code: ask the person running it');
+      // The global budget is checked before the code: while it is spent, no guess is tested, right or wrong.
+      const wait = deps.codeFailures.retryAfterS(deps.now());
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw new ColonyError('E_RATE_LIMITED', `too many wrong access codes on this colony (from all addresses); retry in ${wait} s`, { retry_after_s: wait });
+      }
+      if (!safeEqual(normaliseCode(body.code), deps.accessCode)) {
+        deps.codeFailures.record(deps.now());
+        throw new ColonyError('E_ACCESS_CODE', 'wrong access code');
+      }
     }
     if (st.session?.revoked) throw new ColonyError('E_FORBIDDEN', 'this session was revoked by the host\'s admin');
     const existing = st.session;
