@@ -14,6 +14,7 @@ import { createRouting } from './routing.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
+import { sweepOrphans, type OrphanSweep } from './orphans.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -35,6 +36,8 @@ export interface Host {
   killswitch: Killswitch;
   pool: LocalPool;
   recovered: { requeued: string[]; failed: string[] };
+  /** Processes of interrupted attempts ended before recovery (runner/orphans.ts). */
+  orphans: OrphanSweep;
   close(): Promise<void>;
 }
 
@@ -44,8 +47,12 @@ export function openHost(o: HostOptions): Host {
   let store: Store | null = null;
   try {
     store = Store.open(o.paths.db);
+    const s = store;
     const service = new TaskService(store, o.config);
+    // Nothing of an interrupted attempt may run when its task is requeued: end it first.
+    const orphans = sweepOrphans(store, 'host died');
     const recovered = service.recover();
+    store.pruneAttemptProcesses();
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
     const pool = new LocalPool({
@@ -53,6 +60,7 @@ export function openHost(o: HostOptions): Host {
       route: o.route ?? routing.route,
       gate: o.gate ?? routing.gate,
       envFor: routing.envFor,
+      recordProcess: (taskId, attempt, info) => void s.grouped(() => s.recordAttemptProcess(taskId, attempt, info)).catch(() => undefined),
       concurrency: o.concurrency ?? o.config.runner.concurrency,
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
@@ -63,7 +71,6 @@ export function openHost(o: HostOptions): Host {
       })(),
     });
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
-    const s = store;
     return {
       paths: o.paths,
       config: o.config,
@@ -72,6 +79,7 @@ export function openHost(o: HostOptions): Host {
       killswitch,
       pool,
       recovered,
+      orphans,
       async close() {
         await pool.stop();
         s.close();

@@ -1,0 +1,173 @@
+/**
+ * Finding and ending an attempt's processes when the process that started
+ * them is gone (host or worker crash), without ever killing a stranger:
+ *
+ *  - boot: a record from another boot names nothing alive (a reboot ended it);
+ *  - cgroup: the attempt's own cgroup v2 (made by us, one per attempt) is
+ *    ended with `cgroup.kill`, which also reaches `setsid`-escaped children;
+ *  - process group: the leader's pid is the group id. Linux keeps a pid
+ *    allocated while it names a live group, so either the leader is still
+ *    there with the recorded start time (ours), or /proc/<pgid> is absent and
+ *    every member of the group is ours; a leader with another start time means
+ *    the pid was reused and the group is someone else's: left alone;
+ *  - tag: a random COLONY_ATTEMPT_TAG in the children's environment finds
+ *    escaped children where no cgroup could be made.
+ * Only processes that started at or after the leader are candidates.
+ *
+ * `sweepCore` is self-contained on purpose (its dependencies are parameters):
+ * the reaper (reaper.ts) runs its source text in a separate `node -e` process.
+ */
+import * as fs from 'node:fs';
+import type { AttemptProcess } from '../core/engine.js';
+
+export const TAG_VAR = 'COLONY_ATTEMPT_TAG';
+
+export interface SweepResult {
+  /** Processes that were found alive and sent SIGKILL. */
+  killed: number;
+  /** Pids still alive when the timeout passed (empty on success). */
+  remaining: number[];
+}
+
+type Fs = Pick<typeof fs, 'readFileSync' | 'readdirSync' | 'writeFileSync' | 'rmdirSync'>;
+
+/**
+ * Kills every process of `recs` (SIGKILL; these attempts are already given
+ * up) and waits until none is alive or `timeoutMs` passed. Synchronous: the
+ * caller must not requeue anything before it returns.
+ */
+export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: string, timeoutMs: number, selfPid: number): SweepResult {
+  const statOf = (pid: number): { state: string; pgid: number; start: number } | null => {
+    try {
+      const s = fsx.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      return { state: f[0] ?? '?', pgid: Number(f[2]), start: Number(f[19]) };
+    } catch {
+      return null;
+    }
+  };
+  const live = (st: { state: string } | null): boolean => st !== null && st.state !== 'Z' && st.state !== 'X';
+  const mine = recs.filter((r) => r.boot_id === bootId && r.pid > 1 && r.pgid > 1);
+  const groups = mine.map((r) => {
+    const leader = statOf(r.pgid);
+    return { r, ours: leader === null || leader.start === r.start_ticks };
+  });
+  const cgroupPids = (cg: string): number[] => {
+    try {
+      return fsx.readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const find = (): number[] => {
+    const out = new Set<number>();
+    for (const g of groups) {
+      if (!g.r.cgroup) continue;
+      try {
+        fsx.writeFileSync(`${g.r.cgroup}/cgroup.kill`, '1');
+      } catch {
+        /* gone already, or a kernel without cgroup.kill: members are still found below */
+      }
+      for (const p of cgroupPids(g.r.cgroup)) if (live(statOf(p))) out.add(p);
+    }
+    let entries: string[] = [];
+    try {
+      entries = fsx.readdirSync('/proc');
+    } catch {
+      return [...out];
+    }
+    for (const e of entries) {
+      const pid = Number(e);
+      if (!Number.isInteger(pid) || pid <= 1 || pid === selfPid || out.has(pid)) continue;
+      const st = statOf(pid);
+      if (!live(st) || st === null) continue;
+      for (const g of groups) {
+        if (st.start < g.r.start_ticks) continue;
+        if (g.ours && st.pgid === g.r.pgid) {
+          out.add(pid);
+          break;
+        }
+        if (g.r.tag) {
+          let env = '';
+          try {
+            env = fsx.readFileSync(`/proc/${pid}/environ`, 'latin1');
+          } catch {
+            /* exited, or not ours to read */
+          }
+          if (env.includes(`COLONY_ATTEMPT_TAG=${g.r.tag}\u0000`) || env.endsWith(`COLONY_ATTEMPT_TAG=${g.r.tag}`)) {
+            out.add(pid);
+            break;
+          }
+        }
+      }
+    }
+    return [...out];
+  };
+  const pause = (ms: number): void => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  };
+  let killed = 0;
+  const seen = new Set<number>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const g of groups) {
+      if (!g.ours) continue;
+      try {
+        process.kill(-g.r.pgid, 'SIGKILL'); // the whole group at once: nothing in it can fork away meanwhile
+      } catch {
+        /* no such group: its members are gone */
+      }
+    }
+    const alive = find();
+    for (const pid of alive) {
+      if (!seen.has(pid)) (seen.add(pid), killed++);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    if (alive.length === 0) break;
+    if (Date.now() > deadline) return { killed, remaining: alive };
+    pause(10);
+  }
+  for (const g of groups) {
+    if (!g.r.cgroup) continue;
+    try {
+      fsx.rmdirSync(g.r.cgroup);
+    } catch {
+      /* still has zombies, or already removed */
+    }
+  }
+  return { killed, remaining: [] };
+}
+
+let bootIdCache: string | null = null;
+
+export function bootId(): string {
+  if (bootIdCache === null) {
+    try {
+      bootIdCache = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      bootIdCache = 'unknown';
+    }
+  }
+  return bootIdCache;
+}
+
+/** Start time in clock ticks since boot (/proc/<pid>/stat field 22); null when the process is gone. */
+export function startTicks(pid: number): number | null {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Ends the processes of these attempts (see the file comment) and waits until they are gone. */
+export function sweepAttempts(recs: readonly AttemptProcess[], timeoutMs = 5000): SweepResult {
+  if (recs.length === 0) return { killed: 0, remaining: [] };
+  return sweepCore(fs, recs, bootId(), timeoutMs, process.pid);
+}
