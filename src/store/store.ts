@@ -305,12 +305,16 @@ export class Store {
       .all() as (AttemptProcess & { task_id: string; attempt: number })[];
   }
 
-  /** Drops process records of finished attempts (they only matter while an attempt may be running). */
-  pruneAttemptProcesses(): number {
+  /**
+   * Drops process records of attempts that finished more than `keepMs` ago
+   * (they matter while an attempt may run; kept a while to tell which attempt
+   * a stray process or an effect came from).
+   */
+  pruneAttemptProcesses(keepMs = 7 * 24 * 3600_000): number {
     return this.db
       .prepare(`DELETE FROM attempt_processes WHERE EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = attempt_processes.task_id
-        AND a.attempt = attempt_processes.attempt AND a.finished_at IS NOT NULL)`)
-      .run().changes;
+        AND a.attempt = attempt_processes.attempt AND a.finished_at IS NOT NULL AND a.finished_at < ?)`)
+      .run(this.now() - keepMs).changes;
   }
 
   appendOutput(taskId: string, attempt: number, stream: string, text: string): void {
