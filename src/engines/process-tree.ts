@@ -110,6 +110,7 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
   const seen = new Set<number>();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const alive = find();
     for (const g of groups) {
       if (!g.ours) continue;
       try {
@@ -118,7 +119,6 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
         /* no such group: its members are gone */
       }
     }
-    const alive = find();
     for (const pid of alive) {
       if (!seen.has(pid)) (seen.add(pid), killed++);
       try {
