@@ -25,6 +25,8 @@ export const TAG_VAR = 'COLONY_ATTEMPT_TAG';
 export interface SweepResult {
   /** Processes that were found alive and sent SIGKILL. */
   killed: number;
+  /** The same, per record (in the order given). */
+  killedPer: number[];
   /** Pids still alive when the timeout passed (empty on success). */
   remaining: number[];
 }
@@ -34,7 +36,8 @@ type Fs = Pick<typeof fs, 'readFileSync' | 'readdirSync' | 'writeFileSync' | 'rm
 /**
  * Kills every process of `recs` (SIGKILL; these attempts are already given
  * up) and waits until none is alive or `timeoutMs` passed. Synchronous: the
- * caller must not requeue anything before it returns.
+ * caller must not requeue anything before it returns. One pass over /proc per
+ * round serves every record.
  */
 export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: string, timeoutMs: number, selfPid: number): SweepResult {
   const statOf = (pid: number): { state: string; pgid: number; start: number } | null => {
@@ -47,11 +50,18 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
     }
   };
   const live = (st: { state: string } | null): boolean => st !== null && st.state !== 'Z' && st.state !== 'X';
-  const mine = recs.filter((r) => r.boot_id === bootId && r.pid > 1 && r.pgid > 1);
-  const groups = mine.map((r) => {
-    const leader = statOf(r.pgid);
-    return { r, ours: leader === null || leader.start === r.start_ticks };
-  });
+  const killedPer = recs.map(() => 0);
+  // Records of this boot; a group is ours when its leader is gone or still the recorded process.
+  const groups = recs
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => r.boot_id === bootId && r.pid > 1 && r.pgid > 1 && r.pgid !== selfPid)
+    .map(({ r, i }) => {
+      const leader = statOf(r.pgid);
+      return { r, i, ours: leader === null || leader.start === r.start_ticks };
+    });
+  const byPgid = new Map(groups.filter((g) => g.ours).map((g) => [g.r.pgid, g]));
+  const byTag = new Map(groups.filter((g) => g.r.tag).map((g) => [g.r.tag, g]));
+  const minStart = Math.min(...groups.map((g) => g.r.start_ticks));
   const cgroupPids = (cg: string): number[] => {
     try {
       return fsx.readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
@@ -59,8 +69,17 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
       return [];
     }
   };
-  const find = (): number[] => {
-    const out = new Set<number>();
+  const tagOf = (pid: number): string | null => {
+    try {
+      const m = /(?:^|\u0000)COLONY_ATTEMPT_TAG=([0-9a-f]+)(?:\u0000|$)/.exec(fsx.readFileSync(`/proc/${pid}/environ`, 'latin1'));
+      return m ? (m[1] ?? null) : null;
+    } catch {
+      return null; // exited, or not ours to read
+    }
+  };
+  /** Live processes of the attempts, each with the record it belongs to. */
+  const find = (): Map<number, number> => {
+    const out = new Map<number, number>();
     for (const g of groups) {
       if (!g.r.cgroup) continue;
       try {
@@ -68,40 +87,28 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
       } catch {
         /* gone already, or a kernel without cgroup.kill: members are still found below */
       }
-      for (const p of cgroupPids(g.r.cgroup)) if (live(statOf(p))) out.add(p);
+      for (const p of cgroupPids(g.r.cgroup)) if (p !== selfPid && live(statOf(p))) out.set(p, g.i);
     }
     let entries: string[] = [];
     try {
       entries = fsx.readdirSync('/proc');
     } catch {
-      return [...out];
+      return out;
     }
     for (const e of entries) {
       const pid = Number(e);
       if (!Number.isInteger(pid) || pid <= 1 || pid === selfPid || out.has(pid)) continue;
       const st = statOf(pid);
-      if (!live(st) || st === null) continue;
-      for (const g of groups) {
-        if (st.start < g.r.start_ticks) continue;
-        if (g.ours && st.pgid === g.r.pgid) {
-          out.add(pid);
-          break;
-        }
-        if (g.r.tag) {
-          let env = '';
-          try {
-            env = fsx.readFileSync(`/proc/${pid}/environ`, 'latin1');
-          } catch {
-            /* exited, or not ours to read */
-          }
-          if (env.includes(`COLONY_ATTEMPT_TAG=${g.r.tag}\u0000`) || env.endsWith(`COLONY_ATTEMPT_TAG=${g.r.tag}`)) {
-            out.add(pid);
-            break;
-          }
-        }
+      if (st === null || !live(st) || st.start < minStart) continue;
+      let g = byPgid.get(st.pgid);
+      if (!g || st.start < g.r.start_ticks) {
+        const tag = byTag.size > 0 ? tagOf(pid) : null;
+        g = tag === null ? undefined : byTag.get(tag);
+        if (g && st.start < g.r.start_ticks) g = undefined;
       }
+      if (g) out.set(pid, g.i);
     }
-    return [...out];
+    return out;
   };
   const pause = (ms: number): void => {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -110,7 +117,7 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
   const seen = new Set<number>();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const alive = find();
+    const alive = groups.length > 0 ? find() : new Map<number, number>();
     for (const g of groups) {
       if (!g.ours) continue;
       try {
@@ -119,16 +126,20 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
         /* no such group: its members are gone */
       }
     }
-    for (const pid of alive) {
-      if (!seen.has(pid)) (seen.add(pid), killed++);
+    for (const [pid, i] of alive) {
+      if (!seen.has(pid)) {
+        seen.add(pid);
+        killed++;
+        killedPer[i] = (killedPer[i] ?? 0) + 1;
+      }
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         /* exited meanwhile */
       }
     }
-    if (alive.length === 0) break;
-    if (Date.now() > deadline) return { killed, remaining: alive };
+    if (alive.size === 0) break;
+    if (Date.now() > deadline) return { killed, killedPer, remaining: [...alive.keys()] };
     pause(10);
   }
   for (const g of groups) {
@@ -139,7 +150,7 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
       /* still has zombies, or already removed */
     }
   }
-  return { killed, remaining: [] };
+  return { killed, killedPer, remaining: [] };
 }
 
 let bootIdCache: string | null = null;
@@ -168,6 +179,6 @@ export function startTicks(pid: number): number | null {
 
 /** Ends the processes of these attempts (see the file comment) and waits until they are gone. */
 export function sweepAttempts(recs: readonly AttemptProcess[], timeoutMs = 5000): SweepResult {
-  if (recs.length === 0) return { killed: 0, remaining: [] };
+  if (recs.length === 0) return { killed: 0, killedPer: [], remaining: [] };
   return sweepCore(fs, recs, bootId(), timeoutMs, process.pid);
 }

@@ -23,23 +23,25 @@ export interface OrphanSweep {
 
 export function sweepOrphans(store: Store, reason: string, timeoutMs = 10_000): OrphanSweep {
   const open = store.openAttemptProcesses();
-  let killed = 0;
-  for (const rec of open) {
-    const r = sweepAttempts([rec], timeoutMs);
-    killed += r.killed;
-    store.appendAudit({
-      ...SYSTEM,
-      action: 'attempt.processes_ended',
-      target: rec.task_id,
-      detail: { attempt: rec.attempt, reason, pid: rec.pid, cgroup: rec.cgroup, killed: r.killed, still_alive: r.remaining },
-    });
-    if (r.remaining.length > 0) {
-      throw new ColonyError(
-        'E_ORPHANS_ALIVE',
-        `processes ${r.remaining.join(', ')} of ${rec.task_id} attempt ${rec.attempt} are still alive after SIGKILL; not recovering while they run (end them, then start again)`,
-        { task_id: rec.task_id, attempt: rec.attempt, pids: r.remaining },
-      );
-    }
+  if (open.length === 0) return { attempts: 0, killed: 0 };
+  const r = sweepAttempts(open, timeoutMs); // one pass over /proc for all of them
+  const alive = new Set(r.remaining);
+  store.transaction(() =>
+    open.forEach((rec, i) => {
+      store.appendAudit({
+        ...SYSTEM,
+        action: 'attempt.processes_ended',
+        target: rec.task_id,
+        detail: { attempt: rec.attempt, reason, pid: rec.pid, cgroup: rec.cgroup, killed: r.killedPer[i] ?? 0 },
+      });
+    }),
+  );
+  if (alive.size > 0) {
+    throw new ColonyError(
+      'E_ORPHANS_ALIVE',
+      `processes ${r.remaining.join(', ')} of interrupted attempts are still alive after SIGKILL; not recovering while they run (end them, then start again)`,
+      { pids: r.remaining },
+    );
   }
-  return { attempts: open.length, killed };
+  return { attempts: open.length, killed: r.killed };
 }
