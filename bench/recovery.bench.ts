@@ -15,12 +15,16 @@
  * attempts' trees at once, the sweep finds nothing alive) and `sweep`
  * (COLONY_REAPER=off, COLONY_PDEATHSIG=off: the killed attempts' processes are
  * still alive at restart and the sweep at recovery ends them).
+ * In `sweep` the first run's attempts take 3 s (a `slow` flag file, removed at
+ * the kill), so the killed ones are still running at the restart.
+ * `colony --version` is timed right before each restart: node's start-up,
+ * which every figure includes, on this (shared) machine at that moment.
  * Target: first re-dispatch < 1 s.
  *
  *   npx tsx bench/recovery.bench.ts [--tasks 1000] [--concurrency 32]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CLI, isMain, machine, round, sleep, tempDir, writeResult } from './perf-kit.js';
@@ -37,6 +41,8 @@ export interface RecoveryFigures {
   restart_to_recovered_ms: number;
   restart_to_first_dispatch_ms: number;
   restart_to_all_done_ms: number;
+  /** `colony --version` wall time right before the restart: node's start-up on this machine now, part of every figure above. */
+  cli_startup_ms: number;
   lost_attempts: number;
   effects: number;
 }
@@ -56,9 +62,11 @@ async function once(variant: 'default' | 'sweep', tasks: number, concurrency: nu
     const home = join(ws, 'home');
     const out = join(ws, 'out.txt');
     const graph = join(ws, 'graph.json');
-    writeFileSync(graph, JSON.stringify({ name: 'recovery', tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, engine: 'exec', prompt: `sleep 0.2 & wait; echo t${i} >> out.txt`, max_attempts: 3 })) }));
+    writeFileSync(graph, JSON.stringify({ name: 'recovery', tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, engine: 'exec', prompt: `if [ -e slow ]; then sleep 3 & else sleep 0.2 & fi; wait; echo t${i} >> out.txt`, max_attempts: 3 })) }));
     const env = { ...process.env, COLONY_HOME: undefined, COLONY_CONFIG: undefined, ...(variant === 'sweep' ? { COLONY_REAPER: 'off', COLONY_PDEATHSIG: 'off', COLONY_ATTEMPT_CGROUP: 'off' } : {}) };
     const args = [CLI, 'run', graph, '--home', home, '--concurrency', String(concurrency), '--json'];
+    // 'sweep': the attempts of the first run take 3 s, so the killed ones are still alive at the restart.
+    if (variant === 'sweep') writeFileSync(join(ws, 'slow'), '');
     const first = spawn(process.execPath, args, { cwd: ws, env, stdio: 'ignore' });
     const deadline = Date.now() + 120_000;
     while (lines(out) < 100) {
@@ -67,10 +75,14 @@ async function once(variant: 'default' | 'sweep', tasks: number, concurrency: nu
     }
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
+    rmSync(join(ws, 'slow'), { force: true });
     const db = join(home, 'colony.db');
     const atKill = readOnly(db, (d) => d.prepare('SELECT state, COUNT(*) AS n FROM tasks GROUP BY state').all() as { state: string; n: number }[]);
     const count = (...states: string[]): number => atKill.filter((r) => states.includes(r.state)).reduce((s, r) => s + r.n, 0);
 
+    const s0 = Date.now();
+    await new Promise((r) => spawn(process.execPath, [CLI, '--version'], { stdio: 'ignore' }).once('exit', r));
+    const startup = Date.now() - s0;
     const t0 = Date.now();
     const resumed = spawn(process.execPath, [...args, '--resume'], { cwd: ws, env, stdio: 'ignore' });
     const code = await new Promise<number | null>((r) => resumed.once('exit', r));
@@ -95,6 +107,7 @@ async function once(variant: 'default' | 'sweep', tasks: number, concurrency: nu
       restart_to_recovered_ms: after.recovered === null ? NaN : after.recovered - t0,
       restart_to_first_dispatch_ms: after.first === null ? NaN : after.first - t0,
       restart_to_all_done_ms: t1 - t0,
+      cli_startup_ms: startup,
       lost_attempts: after.lost,
       effects: lines(out),
     };
@@ -122,7 +135,7 @@ export async function runRecoveryBench(o: { tasks?: number; concurrency?: number
     runs.push(r);
     console.log(
       `${variant}: at kill ${r.done_at_kill} done, ${r.in_flight_at_kill} in flight, ${r.queued_at_kill} queued; swept ${r.swept_processes} process(es); ` +
-        `restart → recovered ${r.restart_to_recovered_ms} ms, → first re-dispatch ${r.restart_to_first_dispatch_ms} ms, → all done ${r.restart_to_all_done_ms} ms`,
+        `restart → recovered ${r.restart_to_recovered_ms} ms, → first re-dispatch ${r.restart_to_first_dispatch_ms} ms, → all done ${r.restart_to_all_done_ms} ms (colony --version: ${r.cli_startup_ms} ms)`,
     );
   }
   const worst = Math.max(...runs.map((r) => r.restart_to_first_dispatch_ms));
