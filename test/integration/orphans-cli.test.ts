@@ -181,3 +181,40 @@ describe('colony serve SIGKILLed while a task with a background child runs, then
     await waitFor(() => second.child.exitCode !== null, 'serve stopped');
   }, 90_000);
 });
+
+describe('an agent CLI task (the claude engine, fake CLI) when colony run is SIGKILLed', () => {
+  it('the CLI, its child and a setsid grandchild are gone 1 s later; --resume runs the task again once', async () => {
+    const FAKE = new URL('../fixtures/fake-claude.mjs', import.meta.url).pathname;
+    const ws = join(tmp.dir, `ws${n++}`);
+    mkdirSync(ws);
+    const home = join(ws, 'home');
+    const graph = join(ws, 'graph.json');
+    const config = join(ws, 'colony.config.json');
+    const pidFile = join(ws, 'fake.json');
+    writeFileSync(config, JSON.stringify({ engines: { claude: { bin: FAKE } }, safety: { env_allow: ['FAKE_CLAUDE_SCENARIO', 'FAKE_CLAUDE_PID_FILE', 'FAKE_CLAUDE_SETSID'] } }));
+    writeFileSync(graph, JSON.stringify({ name: 'agent', tasks: [{ id: 'agent', engine: 'claude', prompt: 'Create hello.txt', max_attempts: 2, budget_usd: 1 }] }));
+    const env = { FAKE_CLAUDE_SCENARIO: 'stall', FAKE_CLAUDE_PID_FILE: pidFile, FAKE_CLAUDE_SETSID: '1' };
+    const run = startCli(['run', graph, '--home', home, '--config', config], { cwd: ws, env });
+    children.push(run.child);
+    const killedRun = run.result.catch((e: unknown) => e);
+    const rec = await waitFor(() => {
+      try {
+        return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; child: number; escaped: number };
+      } catch {
+        return undefined;
+      }
+    }, 'the fake CLI wrote its pids', 20_000);
+    const pids = [rec.pid, rec.child, rec.escaped];
+    strays.push(...pids);
+    expect(pids.filter(processGone)).toEqual([]);
+    run.child.kill('SIGKILL');
+    await killedRun;
+    await sleep(1000);
+    expect(pids.filter((p) => !processGone(p)), 'agent processes alive 1 s after the kill').toEqual([]);
+
+    const resumed = await runCli(['run', graph, '--home', home, '--config', config, '--resume'], { cwd: ws, env: { FAKE_CLAUDE_SCENARIO: 'success' }, timeoutMs: 30_000 });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(readFileSync(join(ws, 'hello.txt'), 'utf8')).toBe('hello\n');
+    expect(attemptsOf(home).map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
+  }, 60_000);
+});
