@@ -142,12 +142,17 @@ export function sweepCore(fsx: Fs, recs: readonly AttemptProcess[], bootId: stri
     if (Date.now() > deadline) return { killed, killedPer, remaining: [...alive.keys()] };
     pause(10);
   }
+  // The cgroups go too; the kernel lets go of killed tasks a moment after they die (EBUSY until then).
   for (const g of groups) {
     if (!g.r.cgroup) continue;
-    try {
-      fsx.rmdirSync(g.r.cgroup);
-    } catch {
-      /* still has zombies, or already removed */
+    for (let tries = 0; tries < 20; tries++) {
+      try {
+        fsx.rmdirSync(g.r.cgroup);
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') break;
+        pause(10);
+      }
     }
   }
   return { killed, killedPer, remaining: [] };
