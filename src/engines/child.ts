@@ -116,7 +116,16 @@ export function startChild(o: ChildOptions): ChildHandle {
       }
     }, 1000);
     t.unref();
-    child.once('close', () => (clearTimeout(t), releaseBound(bound, false)));
+    child.once('close', () => {
+      clearTimeout(t);
+      // Nothing of the attempt outlives it, also what closed its output and stayed behind (a daemon).
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* group already empty */
+      }
+      releaseBound(bound, true);
+    });
   });
 
   const stop = (reason: StopReason): void => {

@@ -108,12 +108,13 @@ export function boundSpawn(command: string, args: readonly string[], cwd: string
 
 /**
  * The attempt is over: whatever is left of its tree is ended (cgroup.kill),
- * the reaper forgets it. `thorough` (cancel, timeout) without a cgroup: also
- * a sweep by process group and tag that waits until nothing is left.
+ * the reaper forgets it. `thorough` (the attempt ended or was stopped)
+ * without a cgroup: also a sweep by process group and tag (one pass over
+ * /proc) that waits until nothing is left.
  */
 export function releaseBound(b: Bound, thorough: boolean): void {
   // With a cgroup, cgroup.kill below reaches every process; without one, children that left the
-  // process group are found by the environment tag (a scan of /proc, so only when stopping).
+  // process group are found by the environment tag (a scan of /proc).
   if (thorough && !b.swept && b.info && !b.cgroup) {
     b.swept = true;
     sweepAttempts([b.info], 1000);

@@ -113,6 +113,17 @@ describe('cancel and timeout end the whole tree', () => {
     await waitFor(() => pids.every(processGone), `pids ${pids.join(', ')} gone after cancel`, 3000);
   });
 
+  for (const cgroups of ['on', 'off'] as const) {
+    it(`a task that succeeds but leaves daemons behind (output closed, one in a session of its own): they do not outlive the attempt (cgroups ${cgroups})`, async () => {
+      if (cgroups === 'off') process.env['COLONY_ATTEMPT_CGROUP'] = 'off';
+      const ws = workspace();
+      const events = await exec(ws, { prompt: 'sleep 30 >/dev/null 2>&1 & echo $! > bg.pid; setsid sleep 30 >/dev/null 2>&1 < /dev/null & echo $! > esc.pid; echo $$ > leader.pid' });
+      expect(doneOf(events).ok).toBe(true);
+      const pids = await treePids(ws);
+      await waitFor(() => pids.every(processGone), `pids ${pids.join(', ')} gone after the attempt ended`, 3000);
+    });
+  }
+
   it('reports what identifies the tree: leader pid = group, its start time, this boot, the tag in the environment', async () => {
     const ws = workspace();
     const ac = new AbortController();
