@@ -89,8 +89,3 @@ export function watchAttempt(key: string, rec: AttemptProcess): void {
 export function forgetAttempt(key: string): void {
   if (reaper) send({ op: 'del', key });
 }
-
-/** The reaper's pid (tests), starting it if needed. */
-export function reaperPid(): number | undefined {
-  return ensure()?.pid;
-}
