@@ -306,6 +306,18 @@ export class Store {
   }
 
   /**
+   * Remote attempts closed as lost since `since` whose task is waiting to run
+   * again: after a host restart, their worker may still be running them.
+   */
+  remoteAttemptsLostSince(since: number): { task_id: string; worker_id: string; finished_at: number }[] {
+    return this.db
+      .prepare(`SELECT a.task_id, a.worker_id, a.finished_at FROM attempts a JOIN tasks t ON t.id = a.task_id
+        WHERE a.state = 'lost' AND a.finished_at >= ? AND a.attempt = t.attempt AND t.lane != 'host'
+        AND t.state IN ('waiting', 'ready')`)
+      .all(since) as { task_id: string; worker_id: string; finished_at: number }[];
+  }
+
+  /**
    * Drops process records of attempts that finished more than `keepMs` ago
    * (they matter while an attempt may run; kept a while to tell which attempt
    * a stray process or an effect came from).

@@ -5,11 +5,15 @@
  * lost (its cost so far kept), the task is offered again as the next attempt,
  * and any later result for the attempt the host gave up on is refused as
  * stale and changes nothing.
+ * After a host restart, a task whose remote attempt was lost is not offered
+ * to another worker while the first one may still be running it.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageOf } from '../../src/core/protocol.js';
-import { waitFor } from '../helpers/proc.js';
-import { enrolKey, newSession, RawWorker, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type Session } from '../helpers/remote-host.js';
+import { processGone, waitFor } from '../helpers/proc.js';
+import { enrolKey, newSession, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type Session, type TestAgent } from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
 let ada: Session;
@@ -59,4 +63,34 @@ describe('a restarted worker reports an attempt it lost', () => {
     await waitFor(() => stateOf(h, id) === 'succeeded', 'second attempt succeeded', 3000);
     expect(h.host.store.attemptsOf(id).map((a) => a.state)).toEqual(['lost', 'succeeded']);
   });
+});
+
+describe('a host restart while a remote attempt runs', () => {
+  it('the task is not offered to another worker until the first worker has stopped the attempt the host gave up on', async () => {
+    const h2 = await startRemoteHost(); // FAST: 3 s leases, 300 ms heartbeats
+    const agents: TestAgent[] = [];
+    try {
+      const bea = await newSession(h2, 'Bea');
+      // A reconnects slowly after the restart; B is connected the whole time.
+      const a = await startAgent(h2, bea, { backoff: { initialMs: 2500, maxMs: 2500 }, name: 'slow-a' });
+      agents.push(a);
+      const log = join(h2.home.dir, 'runs.log');
+      const id = submitTask(h2, bea.submitter, { prompt: `echo "start $$" >> ${log}; sleep 4; echo "end $$" >> ${log}`, max_attempts: 1 });
+      await waitFor(() => existsSync(log), 'attempt 1 started on A', 10_000);
+      const pid1 = Number(/start (\d+)/.exec(readFileSync(log, 'utf8'))?.[1]);
+      await h2.restart();
+      const b = await startAgent(h2, bea, { name: 'fast-b' });
+      agents.push(b);
+      // Attempt 2 starts only once attempt 1's shell is gone.
+      await waitFor(() => readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('start')).length === 2, 'attempt 2 started', 20_000);
+      expect(processGone(pid1), 'attempt 1 still running when attempt 2 started').toBe(true);
+      await waitFor(() => stateOf(h2, id) === 'succeeded', 'succeeded', 20_000);
+      const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      expect(lines.filter((l) => l.startsWith('end'))).toHaveLength(1); // attempt 1 never finished
+      expect(h2.host.store.attemptsOf(id).map((x) => x.state)).toEqual(['lost', 'succeeded']);
+    } finally {
+      for (const x of agents) await x.stop();
+      await h2.close();
+    }
+  }, 60_000);
 });
