@@ -8,7 +8,7 @@
  *
  * COLONY_ATTEMPT_CGROUP=off (colony's own environment) turns it off.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 let baseCache: string | null | undefined;
@@ -67,4 +67,33 @@ export function endAttemptCgroup(dir: string | null, tries = 50): void {
     }
   };
   attempt(tries);
+}
+
+/**
+ * Removes attempt cgroups left empty by a process that died before it could
+ * (e.g. killed while the kernel was still letting go of a killed tree). Only
+ * ones older than `minAgeMs`: a fresh one may be about to receive its leader.
+ */
+export function pruneEmptyAttemptCgroups(minAgeMs = 60_000, now = Date.now(), only: (name: string) => boolean = () => true): number {
+  const base = attemptCgroupBase();
+  if (!base) return 0;
+  let removed = 0;
+  let names: string[] = [];
+  try {
+    names = readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory() && only(d.name)).map((d) => d.name);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const dir = join(base, name);
+    try {
+      if (now - statSync(dir).mtimeMs < minAgeMs) continue;
+      if (!/\bpopulated 0\b/.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'))) continue;
+      rmdirSync(dir);
+      removed++;
+    } catch {
+      /* in use, or gone meanwhile */
+    }
+  }
+  return removed;
 }

@@ -57,7 +57,7 @@ export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | n
   send('SIGTERM');
   const t = setTimeout(() => {
     send('SIGKILL');
-    if (bound) releaseBound(bound, true); // the whole tree, setsid-escaped children included
+    if (bound) releaseBound(bound, 'stopped'); // the whole tree, setsid-escaped children included
   }, graceMs);
   t.unref();
   child.once('exit', () => {
@@ -68,7 +68,7 @@ export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | n
     } catch {
       /* group empty */
     }
-    if (bound) releaseBound(bound, true);
+    if (bound) releaseBound(bound, 'stopped');
   });
 }
 
@@ -107,7 +107,7 @@ export function startChild(o: ChildOptions): ChildHandle {
   // then kill what is left of its process group (tasks must not leave daemons).
   child.once('exit', () => {
     const t = setTimeout(() => {
-      releaseBound(bound, false);
+      releaseBound(bound, 'quick');
       if (child.pid === undefined) return;
       try {
         process.kill(-child.pid, 'SIGKILL');
@@ -124,7 +124,7 @@ export function startChild(o: ChildOptions): ChildHandle {
       } catch {
         /* group already empty */
       }
-      releaseBound(bound, true);
+      releaseBound(bound, 'ended');
     });
   });
 
@@ -151,7 +151,7 @@ export function startChild(o: ChildOptions): ChildHandle {
   child.stdout?.on('data', (text: string) => (armSilence(), push({ kind: 'stdout', text })));
   child.stderr?.on('data', (text: string) => (armSilence(), push({ kind: 'stderr', text })));
   child.on('error', (error: NodeJS.ErrnoException) => {
-    releaseBound(bound, false);
+    releaseBound(bound, 'quick');
     if (finished) return;
     finished = true;
     cleanup();

@@ -108,14 +108,15 @@ export function boundSpawn(command: string, args: readonly string[], cwd: string
 
 /**
  * The attempt is over: whatever is left of its tree is ended (cgroup.kill),
- * the reaper forgets it. `thorough` (the attempt ended or was stopped)
- * without a cgroup: also a sweep by process group and tag (one pass over
- * /proc) that waits until nothing is left.
+ * the reaper forgets it. Also a sweep by process group and environment tag
+ * (one pass over /proc, waiting until nothing is left) when it was `stopped`
+ * (cancel, timeout: always, in case the leader never made it into its
+ * cgroup) or `ended` without a cgroup (a daemon that left the group);
+ * `quick` skips it.
  */
-export function releaseBound(b: Bound, thorough: boolean): void {
-  // With a cgroup, cgroup.kill below reaches every process; without one, children that left the
-  // process group are found by the environment tag (a scan of /proc).
-  if (thorough && !b.swept && b.info && !b.cgroup) {
+export function releaseBound(b: Bound, how: 'stopped' | 'ended' | 'quick'): void {
+  const sweep = how === 'stopped' || (how === 'ended' && !b.cgroup);
+  if (sweep && !b.swept && b.info) {
     b.swept = true;
     sweepAttempts([b.info], 1000);
   }

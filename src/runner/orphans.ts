@@ -11,6 +11,7 @@
  * cannot belong to a live host.
  */
 import { ColonyError } from '../core/errors.js';
+import { pruneEmptyAttemptCgroups } from '../engines/attempt-cgroup.js';
 import { sweepAttempts } from '../engines/process-tree.js';
 import { SYSTEM, type Store } from '../store/store.js';
 
@@ -22,6 +23,7 @@ export interface OrphanSweep {
 }
 
 export function sweepOrphans(store: Store, reason: string, timeoutMs = 10_000): OrphanSweep {
+  pruneEmptyAttemptCgroups();
   const open = store.openAttemptProcesses();
   if (open.length === 0) return { attempts: 0, killed: 0 };
   const r = sweepAttempts(open, timeoutMs); // one pass over /proc for all of them

@@ -12,12 +12,12 @@
  *    (reused pid: other start time; other boot).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AttemptProcess } from '../../src/core/engine.js';
-import { attemptCgroupBase } from '../../src/engines/attempt-cgroup.js';
+import { attemptCgroupBase, makeAttemptCgroup, pruneEmptyAttemptCgroups } from '../../src/engines/attempt-cgroup.js';
 import { createClaudeEngine } from '../../src/engines/claude-cli.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { bootId, startTicks, sweepAttempts } from '../../src/engines/process-tree.js';
@@ -213,3 +213,25 @@ describe('the sweep kills only what it can prove is the attempt', () => {
   });
 });
 
+
+describe('attempt cgroups a dead colony could not remove', () => {
+  it('are removed at the next start once empty and old enough; a fresh or a populated one is kept', async () => {
+    if (!attemptCgroupBase()) {
+      expect(makeAttemptCgroup('prune-test')).toBeNull(); // no cgroup v2 here: nothing is made, nothing to prune
+      return;
+    }
+    const mine = (name: string): boolean => name.startsWith('prune-test');
+    const empty = makeAttemptCgroup('prune-test-empty') as string;
+    const busy = makeAttemptCgroup('prune-test-busy') as string;
+    const p = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    strays.push(p.pid as number);
+    writeFileSync(join(busy, 'cgroup.procs'), String(p.pid));
+    expect(pruneEmptyAttemptCgroups(60_000, Date.now(), mine)).toBe(0); // both fresh
+    expect(pruneEmptyAttemptCgroups(60_000, Date.now() + 120_000, mine)).toBe(1); // "old": only the empty one goes
+    expect(existsSync(empty)).toBe(false);
+    expect(existsSync(busy)).toBe(true);
+    p.kill('SIGKILL');
+    await waitFor(() => readFileSync(join(busy, 'cgroup.events'), 'utf8').includes('populated 0'), 'busy cgroup emptied');
+    expect(pruneEmptyAttemptCgroups(60_000, Date.now() + 120_000, mine)).toBe(1);
+  });
+});
