@@ -15,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { AttemptProcess } from '../core/engine.js';
 import { ColonyError } from '../core/errors.js';
+import { pruneEmptyAttemptCgroups } from '../engines/attempt-cgroup.js';
 import { sweepAttempts } from '../engines/process-tree.js';
 
 export interface InflightRec {
@@ -65,6 +66,7 @@ export class InflightBook {
    * not report the attempt lost, nor run anything, while it still runs).
    */
   recover(timeoutMs = 10_000): { lost: InflightRec[]; finals: string[]; killed: number } {
+    pruneEmptyAttemptCgroups();
     const lost: InflightRec[] = [];
     const finals: string[] = [];
     let killed = 0;
