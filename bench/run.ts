@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Benches we know about, so a missing one is named in the summary rather than silently absent. */
-const KNOWN: Record<string, string> = { dag: 'runDagBench', router: 'runRouterBench' };
+const KNOWN: Record<string, string> = { dag: 'runDagBench', router: 'runRouterBench', recovery: 'runRecoveryBench' };
 
 type BenchFn = () => Promise<unknown>;
 

@@ -52,7 +52,8 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
     const previous = opts.resume ? host.store.unfinishedGraphFrom(source) : null;
     if (previous) {
       graphId = previous.id;
-      out.line(`resuming ${graphId} (${host.recovered.requeued.length} task(s) requeued after the interrupted run)`);
+      const ended = host.orphans.killed ? `; ${host.orphans.killed} leftover process(es) of its attempts ended first` : '';
+      out.line(`resuming ${graphId} (${host.recovered.requeued.length} task(s) requeued after the interrupted run${ended})`);
     } else {
       const r = host.service.submitGraph(graph, {
         submittedBy: 'admin',

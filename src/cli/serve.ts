@@ -74,7 +74,7 @@ export function registerServe(program: Command): void {
         `  admin app: ${h.adminTokenUrl}`,
         `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
         h.userUrl ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
-        `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}`,
+        `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}${h.host.orphans.killed ? ` (${h.host.orphans.killed} leftover process(es) of their attempts ended first)` : ''}`,
         demo.length ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)` : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
       ];
       process.stdout.write(lines.join('\n') + '\n');

@@ -18,6 +18,8 @@ import { scrubEnv } from '../safety/sandbox.js';
 import { WorkerAgent } from '../remote/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
 import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
+import { InflightBook } from '../remote/inflight.js';
+import { acquireHostLock } from '../runner/host-lock.js';
 
 interface WorkerFlags {
   host?: string;
@@ -89,7 +91,15 @@ export function registerWorker(program: Command): void {
         env: scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.includes('claude') ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : [] }),
         silenceTimeoutMs: config.runner.silence_timeout_s === null ? null : config.runner.silence_timeout_s * 1000,
       });
-      const agent = new WorkerAgent({ identity, runner, openToAdmin: f.openToAdmin === true, concurrency });
+      // Attempts a previous run of this worker left (crash, kill): their processes are ended
+      // before anything else runs here, and the host is told they were lost.
+      acquireHostLock(join(home, 'worker.lock'), home); // one worker per home: the sweep assumes its records belong to a dead run
+      const inflight = new InflightBook(home);
+      const recovered = inflight.recover();
+      if (recovered.lost.length + recovered.finals.length > 0) {
+        out(`previous run stopped with ${recovered.lost.length + recovered.finals.length} attempt(s) in flight; ended ${recovered.killed} leftover process(es); reporting them to the host`);
+      }
+      const agent = new WorkerAgent({ identity, runner, openToAdmin: f.openToAdmin === true, concurrency, inflight, recovered });
       await runUntilStopped(agent, identity, { root, names, budgetCap });
     });
 }
@@ -131,6 +141,8 @@ function runUntilStopped(agent: WorkerAgent, id: WorkerIdentity, info: { root: s
           return out(`task ${e.task_id} attempt ${e.attempt}: cancelled by the host`);
         case 'finished':
           return out(`task ${e.task_id} attempt ${e.attempt}: ${e.ok ? 'succeeded' : 'failed'}: ${e.summary.split('\n')[0]?.slice(0, 200) ?? ''}`);
+        case 'lost':
+          return out(`task ${e.task_id} attempt ${e.attempt}: reported lost (it was running when this worker stopped)`);
         case 'host_error':
           return out(`host refused a message: ${e.code}: ${e.message}`);
         case 'fatal':

@@ -25,6 +25,24 @@ export interface EngineRequest {
   run_timeout_ms: number | null; // wall clock
   silence_timeout_ms: number | null; // no output for this long => timeout
   signal: AbortSignal;
+  /** Called once the attempt's leader process runs, with what identifies its tree (for the crash sweep). */
+  onProcess?: (info: AttemptProcess) => void;
+}
+
+/**
+ * What identifies an attempt's processes after the process that started them
+ * died: the leader (pid = process group id, detached), its start time in clock
+ * ticks since boot (/proc/<pid>/stat field 22) with the boot it belongs to (a
+ * reboot ends every process anyway), the attempt's own cgroup (v2) when one
+ * could be made, and a random tag put in the children's environment.
+ */
+export interface AttemptProcess {
+  pid: number;
+  pgid: number;
+  start_ticks: number;
+  boot_id: string;
+  cgroup: string | null;
+  tag: string;
 }
 
 export interface Engine {

@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   E_CONFLICT: { status: 409, doc: 'A merge or state conflict prevented the change.' },
   E_STORE: { status: 500, doc: 'The database could not be written (disk full, read-only, corrupt).' },
   E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
+  E_ORPHANS_ALIVE: { status: 500, doc: 'Processes of an interrupted attempt could not be ended; its task is not requeued while they may run.' },
   E_INTERNAL: { status: 500, doc: 'An unexpected error; the log has details.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 

@@ -6,6 +6,8 @@
  * only after output ends never fires on a stalled stream).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { AttemptProcess } from '../core/engine.js';
+import { boundSpawn, releaseBound, type Bound } from './lifecycle.js';
 
 export type ChildChunk =
   | { kind: 'stdout'; text: string }
@@ -25,6 +27,10 @@ export interface ChildOptions {
   silenceTimeoutMs: number | null;
   killGraceMs: number;
   stdin?: string;
+  /** Told what identifies the process tree once the leader runs (see lifecycle.ts). */
+  onProcess?: (info: AttemptProcess) => void;
+  /** Names the attempt's cgroup (e.g. task id and attempt). */
+  label?: string;
 }
 
 export interface ChildHandle {
@@ -34,7 +40,7 @@ export interface ChildHandle {
   stop(reason: StopReason): void;
 }
 
-export function killGroup(child: ChildProcess, graceMs: number): void {
+export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | null = null): void {
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const send = (sig: NodeJS.Signals): void => {
@@ -49,7 +55,10 @@ export function killGroup(child: ChildProcess, graceMs: number): void {
     }
   };
   send('SIGTERM');
-  const t = setTimeout(() => send('SIGKILL'), graceMs);
+  const t = setTimeout(() => {
+    send('SIGKILL');
+    if (bound) releaseBound(bound, 'stopped'); // the whole tree, setsid-escaped children included
+  }, graceMs);
   t.unref();
   child.once('exit', () => {
     clearTimeout(t);
@@ -59,6 +68,7 @@ export function killGroup(child: ChildProcess, graceMs: number): void {
     } catch {
       /* group empty */
     }
+    if (bound) releaseBound(bound, 'stopped');
   });
 }
 
@@ -73,12 +83,21 @@ export function startChild(o: ChildOptions): ChildHandle {
     wake = null;
   };
 
-  const child = spawn(o.command, [...o.args], {
+  // The leader dies with us (parent-death signal), sits in its own cgroup where
+  // one can be made, and is watched by the reaper (lifecycle.ts).
+  const bound = boundSpawn(o.command, o.args, o.cwd, o.env, o.label ?? 'attempt');
+  if ('error' in bound) {
+    const error = bound.error;
+    return { pid: undefined, chunks: (async function* () { yield { kind: 'spawn_error' as const, error }; })(), stop: () => undefined };
+  }
+  const child = spawn(bound.command, bound.args, {
     cwd: o.cwd,
-    env: o.env,
+    env: bound.env,
     detached: true,
     stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  const info = bound.started(child.pid);
+  if (info) o.onProcess?.(info);
   if (o.stdin !== undefined) {
     child.stdin?.on('error', () => undefined); // EPIPE when the child exits before reading: not our failure
     child.stdin?.end(o.stdin);
@@ -88,6 +107,7 @@ export function startChild(o: ChildOptions): ChildHandle {
   // then kill what is left of its process group (tasks must not leave daemons).
   child.once('exit', () => {
     const t = setTimeout(() => {
+      releaseBound(bound, 'quick');
       if (child.pid === undefined) return;
       try {
         process.kill(-child.pid, 'SIGKILL');
@@ -96,13 +116,22 @@ export function startChild(o: ChildOptions): ChildHandle {
       }
     }, 1000);
     t.unref();
-    child.once('close', () => clearTimeout(t));
+    child.once('close', () => {
+      clearTimeout(t);
+      // Nothing of the attempt outlives it, also what closed its output and stayed behind (a daemon).
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* group already empty */
+      }
+      releaseBound(bound, 'ended');
+    });
   });
 
   const stop = (reason: StopReason): void => {
     if (stopReason || finished) return;
     stopReason = reason;
-    killGroup(child, o.killGraceMs);
+    killGroup(child, o.killGraceMs, bound);
   };
 
   let silence: NodeJS.Timeout | undefined;
@@ -122,6 +151,7 @@ export function startChild(o: ChildOptions): ChildHandle {
   child.stdout?.on('data', (text: string) => (armSilence(), push({ kind: 'stdout', text })));
   child.stderr?.on('data', (text: string) => (armSilence(), push({ kind: 'stderr', text })));
   child.on('error', (error: NodeJS.ErrnoException) => {
+    releaseBound(bound, 'quick');
     if (finished) return;
     finished = true;
     cleanup();

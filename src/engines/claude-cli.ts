@@ -80,6 +80,8 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     cwd: req.workspace,
     env: req.env,
     signal: req.signal,
+    onProcess: req.onProcess,
+    label: `${req.task_id}.${req.attempt}`,
     wallTimeoutMs: req.run_timeout_ms,
     silenceTimeoutMs: req.silence_timeout_ms,
     killGraceMs: opts.killGraceMs ?? 3_000,

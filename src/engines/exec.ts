@@ -31,6 +31,8 @@ export function createExecEngine(opts: ExecEngineOptions = {}): Engine {
         cwd: req.workspace,
         env: req.env,
         signal: req.signal,
+        onProcess: req.onProcess,
+        label: `${req.task_id}.${req.attempt}`,
         wallTimeoutMs: req.run_timeout_ms,
         silenceTimeoutMs: req.silence_timeout_ms,
         killGraceMs: opts.killGraceMs ?? 3000,

@@ -42,13 +42,14 @@ export interface WorkerLink {
 
 
 /** Claims up to `limit` ready tasks of `lane` that `link` may and can run; fails tasks it may never run. */
-export function claimFor(service: TaskService, link: WorkerLink, lane: string, limit: number): StoredTask[] {
+export function claimFor(service: TaskService, link: WorkerLink, lane: string, limit: number, held?: (taskId: string) => boolean): StoredTask[] {
   const store = service.store;
   const picked = new Map<string, StoredTask>();
   const forbidden: Array<[string, string]> = [];
   let looked = 0;
   const trs = service.scheduler.claim(lane, limit, (id) => {
     if (++looked > MAX_LOOK) return false; // bound the work per round
+    if (held?.(id)) return false; // its previous attempt may still run on a worker (remote/orphan-hold.ts)
     const t = store.getTask(id);
     if (!t) return false;
     if (lane.startsWith('worker:') && t.submitted_by !== link.owner) {

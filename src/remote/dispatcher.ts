@@ -21,6 +21,7 @@ import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
 import { Settler, type Outcome } from './settle.js';
 import type { HostIdentity } from './pairing.js';
 import { signMessageAsync } from './signing.js';
+import { OrphanHold } from './orphan-hold.js';
 
 export type { WorkerLink } from './assign.js';
 
@@ -60,6 +61,8 @@ export class RemoteDispatcher {
   private stopped = true;
   private unsubscribe: (() => void) | null = null;
   private unHalt: (() => void) | null = null;
+  /** Tasks whose lost attempt may still run on its worker after a host restart (orphan-hold.ts). */
+  private readonly hold: OrphanHold;
 
   constructor(private readonly o: DispatcherOptions) {
     this.now = o.now ?? Date.now;
@@ -67,6 +70,7 @@ export class RemoteDispatcher {
     this.ttlMs = o.assignmentTtlMs ?? ASSIGNMENT_TTL_MS;
     this.slots = o.slotsPerWorker ?? 1;
     this.assignDeps = { service: o.service, hostKey: o.hostKey, now: this.now, leaseMs: this.leaseMs, ttlMs: this.ttlMs };
+    this.hold = new OrphanHold(o.service.store, this.now(), this.leaseMs);
     this.settle = new Settler({
       service: o.service,
       leases: this.leases,
@@ -140,6 +144,7 @@ export class RemoteDispatcher {
    */
   onHeartbeat(link: WorkerLink, running: ReadonlyArray<{ task_id: string; attempt: number }>): void {
     const unknown = this.leases.heartbeat(link.workerId, running, this.now());
+    if (this.hold.heartbeat(link.workerId, running) > 0) this.kick();
     for (const u of unknown) {
       link.send(this.cancelMessage(u.task_id, u.attempt, 'this attempt is not leased to you (it expired, ended or was requeued)'));
     }
@@ -246,7 +251,8 @@ export class RemoteDispatcher {
           for (const lane of [`worker:${link.workerId}`, `user:${link.owner}`]) {
             if (free <= 0) break;
             if (service.scheduler.readyCount(lane) === 0) continue;
-            for (const task of claimFor(service, link, lane, free)) {
+            const now = this.now();
+            for (const task of claimFor(service, link, lane, free, (id) => this.hold.isHeld(id, now))) {
               const plan = buildAssignment(this.assignDeps, link, task);
               if (plan) {
                 plans.push({ link, ...plan });

@@ -10,6 +10,7 @@
  *   cost over budget          → failed (E_BUDGET), never retried, audited, worker told to stop
  *   lease lapsed / worker     → lost; requeued as attempt+1 while attempt < max_attempts + lostRetries
  *   stopped (E_WORKER_STOPPED)  (the worker vanishing is not the task's fault)
+ *   restarted after a crash (E_WORKER_LOST: "worker lost", its processes were ended first)
  *   admin cancel / kill switch → cancelled, worker told to stop
  *
  * The lease is dropped before anything is persisted, so a second message about
@@ -85,14 +86,16 @@ export class Settler {
   }
 
   finished(rec: LeaseRec, msg: MessageOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
-    this.note(rec, msg);
     const code = o.error_code;
-    const state: AttemptEnd['state'] = o.ok ? 'succeeded' : code === 'E_TIMEOUT' ? 'timed_out' : code === 'E_CANCELLED' ? 'cancelled' : code === 'E_WORKER_STOPPED' ? 'lost' : 'failed';
+    // A restarted worker reporting an attempt its crash lost knows nothing of its cost: keep what progress said.
+    if (code !== 'E_WORKER_LOST') this.note(rec, msg);
+    const lost = code === 'E_WORKER_STOPPED' || code === 'E_WORKER_LOST';
+    const state: AttemptEnd['state'] = o.ok ? 'succeeded' : code === 'E_TIMEOUT' ? 'timed_out' : code === 'E_CANCELLED' ? 'cancelled' : lost ? 'lost' : 'failed';
     this.close(rec, this.end(rec, state, code, o.summary), who, true, (sched, id) => {
       if (state === 'succeeded') return sched.finish(id, 'succeeded', o.summary.slice(0, 500));
       const reason = `${code ?? 'E_ENGINE'}: ${o.summary}`.slice(0, 1000);
       if (state === 'cancelled') return sched.finish(id, 'cancelled', reason);
-      if (state === 'lost') return this.retryOrFail(rec, 'failed', `worker stopped: ${o.summary}`, this.d.lostRetries);
+      if (state === 'lost') return this.retryOrFail(rec, 'failed', code === 'E_WORKER_LOST' ? o.summary : `worker stopped: ${o.summary}`, this.d.lostRetries);
       return code === 'E_BUDGET' ? sched.finish(id, state, reason) : this.retryOrFail(rec, state, reason, 0);
     });
   }

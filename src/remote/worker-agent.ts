@@ -13,6 +13,10 @@
  * Task messages produced while disconnected wait in an outbox and are sent
  * after the next AUTH_OK; the host fences any that are stale, so a result is
  * never counted twice. A task whose lease must have lapsed while offline is aborted.
+ * With an InflightBook (remote/inflight.ts) each attempt is recorded in the
+ * worker home while it runs; attempts a crashed previous run left are reported
+ * (TASK_FAILED E_WORKER_LOST, or their saved final report) right after AUTH_OK,
+ * before the first HEARTBEAT, so the host closes them before dispatching.
  */
 import WebSocket, { type RawData } from 'ws';
 import {
@@ -30,7 +34,8 @@ import {
 import { checkAssignment, checkSequence, NonceCache } from '../core/replay.js';
 import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
 import type { WorkerIdentity } from './worker-identity.js';
-import { clipBytes, finalMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
+import type { InflightBook, InflightRec } from './inflight.js';
+import { clipBytes, finalMessage, lostMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
 
 export type { AgentEvent } from './worker-messages.js';
 import type { Progress, TaskRunner } from './worker-runner.js';
@@ -44,6 +49,10 @@ export interface WorkerAgentOptions {
   backoff?: { initialMs: number; maxMs: number };
   heartbeatIntervalMs?: number;
   outboxLimit?: number;
+  /** Where in-flight attempts are recorded (survives a crash of this process). */
+  inflight?: InflightBook;
+  /** What a previous run lost (InflightBook.recover(), done before start): reported after the first AUTH_OK. */
+  recovered?: { lost: InflightRec[]; finals: string[] };
 }
 
 export class WorkerAgent {
@@ -59,7 +68,9 @@ export class WorkerAgent {
   private lastError: string | null = null;
   private stopped = false;
   private offlineSince: number | null = null;
-  private readonly outbox: string[] = [];
+  private readonly outbox: Array<{ text: string; sent?: () => void }> = [];
+  private lostReports: InflightRec[];
+  private savedFinals: string[];
   private sendChain: Promise<void> = Promise.resolve();
   private readonly nonces = new NonceCache();
   private readonly tasks = new Map<string, Running>();
@@ -67,6 +78,8 @@ export class WorkerAgent {
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly o: WorkerAgentOptions) {
+    this.lostReports = [...(o.recovered?.lost ?? [])];
+    this.savedFinals = [...(o.recovered?.finals ?? [])];
     this.watchdog = setInterval(() => this.abandonLapsed(), 1000);
     this.watchdog.unref();
   }
@@ -193,9 +206,25 @@ export class WorkerAgent {
     this.hbTimer = setInterval(() => this.sendHeartbeat(), this.o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
     this.hbTimer.unref();
     this.emit({ type: 'connected', worker_id: this.o.identity.worker_id });
-    while (this.outbox.length > 0 && this.ws === ws && ws.readyState === WebSocket.OPEN) ws.send(this.outbox.shift() as string);
+    this.reportRecovered(ws);
+    while (this.outbox.length > 0 && this.ws === ws && ws.readyState === WebSocket.OPEN) {
+      const m = this.outbox.shift() as { text: string; sent?: () => void };
+      ws.send(m.text);
+      m.sent?.();
+    }
     this.sendHeartbeat(); // tells the host what still runs here; it dispatches only after this
 
+  }
+
+  /** Attempts a previous run of this worker lost, told to the host before anything else on the first connection. */
+  private reportRecovered(ws: WebSocket): void {
+    for (const rec of this.lostReports) {
+      ws.send(encodeMessage(signMessage(lostMessage(rec), this.o.identity.keys.privateKey) as ProtocolMessage));
+      this.emit({ type: 'lost', task_id: rec.task_id, attempt: rec.attempt });
+    }
+    for (const text of this.savedFinals) ws.send(text);
+    this.lostReports = [];
+    this.savedFinals = [];
   }
 
   private async onAssigned(msg: MessageOf<'TASK_ASSIGNED'>): Promise<void> {
@@ -214,19 +243,34 @@ export class WorkerAgent {
     let release: () => void = () => {};
     const run: Running = { ...ref, lease_ms: msg.lease_ms, abort, stop: null, done: new Promise<void>((r) => (release = r)) };
     this.tasks.set(msg.task_id, run);
+    const book = this.o.inflight;
+    let recorded = false;
+    let reported = false;
     try {
       const prep = await this.o.runner.prepare(msg);
       if (!prep.ok) return reject(prep.reason);
       if (run.stop) return;
+      if (book) {
+        // Recorded before anything runs: a crash from here on is found by the next start.
+        try {
+          book.begin({ ...ref, nonce: msg.nonce, engine: prep.prepared.engine.name });
+        } catch (e) {
+          return reject(`cannot record the attempt in the worker home: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        recorded = true;
+      }
       this.sendTask({ type: 'TASK_ACCEPTED', ...ref, nonce: msg.nonce });
       this.emit({ type: 'accepted', ...ref });
       let seq = 0;
       const progress = (p: Progress): void => void (run.stop !== 'cancelled' && this.sendTask({ type: 'TASK_PROGRESS', ...ref, seq: seq++, status: 'running', ...p, nonce: msg.nonce }));
-      const final = await this.o.runner.run(prep.prepared, { signal: abort.signal, stopReason: () => run.stop }, progress);
+      const onProcess = book ? (info: Parameters<InflightBook['process']>[1]) => book.process(ref, info) : undefined;
+      const final = await this.o.runner.run(prep.prepared, { signal: abort.signal, stopReason: () => run.stop, onProcess }, progress);
       if (run.stop === 'cancelled') return;
-      this.sendTask(finalMessage(final, ref, msg.nonce));
+      reported = recorded;
+      this.sendTask(finalMessage(final, ref, msg.nonce), recorded && book ? { persist: (text) => book.final(ref, text), sent: () => book.end(ref) } : undefined);
       this.emit({ type: 'finished', ...ref, ok: final.ok, summary: final.ok ? final.summary : final.error });
     } finally {
+      if (recorded && !reported) book?.end(ref); // cancelled or failed to run: nothing left to report
       if (this.tasks.get(msg.task_id) === run) this.tasks.delete(msg.task_id);
       release();
     }
@@ -281,17 +325,26 @@ export class WorkerAgent {
    * Signs a task message (on the thread pool) and sends it in the order the
    * messages were produced: now if connected, else after the next AUTH_OK.
    */
-  private sendTask(unsigned: TaskOut): void {
+  private sendTask(unsigned: TaskOut, track?: { persist: (text: string) => void; sent: () => void }): void {
     const signed = signMessageAsync(unsigned, this.o.identity.keys.privateKey);
     this.sendChain = this.sendChain.then(
-      () => signed.then((m) => this.transmit(encodeMessage(m as ProtocolMessage))),
+      () =>
+        signed.then((m) => {
+          const text = encodeMessage(m as ProtocolMessage);
+          track?.persist(text); // a final report survives a crash until it was handed to the socket
+          this.transmit(text, track?.sent);
+        }),
       () => undefined,
     );
   }
 
-  private transmit(text: string): void {
-    if (this.phase === 'ready' && this.ws && this.ws.readyState === WebSocket.OPEN) return this.ws.send(text);
+  private transmit(text: string, sent?: () => void): void {
+    if (this.phase === 'ready' && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(text);
+      sent?.();
+      return;
+    }
     if (this.outbox.length >= (this.o.outboxLimit ?? 10_000)) this.outbox.shift();
-    this.outbox.push(text);
+    this.outbox.push({ text, sent });
   }
 }

@@ -11,6 +11,7 @@ export type AgentEvent =
   | { type: 'rejected'; task_id: string; attempt: number; reason: string }
   | { type: 'finished'; task_id: string; attempt: number; ok: boolean; summary: string }
   | { type: 'host_error'; code: string; message: string }
+  | { type: 'lost'; task_id: string; attempt: number } // ran when this worker's previous run died; reported to the host
   | { type: 'fatal'; reason: string };
 
 /** A task the agent holds: from TASK_ASSIGNED (capacity reserved) until its final report is queued. */
@@ -36,6 +37,22 @@ export function finalMessage(f: Final, ref: { task_id: string; attempt: number }
   if (f.ok) return { type: 'TASK_COMPLETED', ...common, summary: clipBytes(f.summary, MAX_SUMMARY_BYTES) };
   const code = /^[A-Za-z0-9_]{1,64}$/.test(f.error_code) ? f.error_code : 'E_ENGINE';
   return { type: 'TASK_FAILED', ...common, error: clipBytes(f.error, MAX_ERROR_BYTES), error_code: code };
+}
+
+/** TASK_FAILED for an attempt a previous run of this worker lost (crash): its processes were ended before this is sent. */
+export function lostMessage(rec: { task_id: string; attempt: number; nonce: string; engine: string }): TaskOut {
+  return {
+    type: 'TASK_FAILED',
+    task_id: rec.task_id,
+    attempt: rec.attempt,
+    cost: 0, // unknown here; the host keeps what the attempt's progress reports said
+    engine_used: rec.engine,
+    model_used: null,
+    tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+    nonce: rec.nonce,
+    error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again',
+    error_code: 'E_WORKER_LOST',
+  };
 }
 
 export function clipBytes(s: string, max: number): string {

@@ -5,7 +5,7 @@
  * stopped when the reported cost reaches it, whatever the host asked for).
  * Output is batched into TASK_PROGRESS chunks; the agent signs and sends.
  */
-import type { Engine, EngineEvent } from '../core/engine.js';
+import type { AttemptProcess, Engine, EngineEvent } from '../core/engine.js';
 import type { MessageOf, TokenCounts } from '../core/protocol.js';
 import { resolveWorkerWorkspace } from './workspace.js';
 
@@ -50,6 +50,8 @@ export interface RunControl {
   signal: AbortSignal;
   /** Why the run was stopped from outside: 'cancelled' (host said so: no final message) or 'stopping' (worker shutdown). */
   stopReason(): 'cancelled' | 'stopping' | null;
+  /** Told what identifies the attempt's processes (the worker records it for the sweep after a crash). */
+  onProcess?: (info: AttemptProcess) => void;
 }
 
 const CHUNK_CHARS = 16 * 1024;
@@ -119,6 +121,7 @@ export class TaskRunner {
         run_timeout_ms: null,
         silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
         signal,
+        onProcess: ctl.onProcess,
       })) {
         if (ev.type === 'output') {
           if (sentBytes < maxOut) {

@@ -15,6 +15,7 @@ import type { RouterInsight } from './engine-routing.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
+import { sweepOrphans, type OrphanSweep } from './orphans.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -38,6 +39,8 @@ export interface Host {
   /** The adaptive router's statistics and decisions (dashboard, `colony router explain`). */
   router: RouterInsight;
   recovered: { requeued: string[]; failed: string[] };
+  /** Processes of interrupted attempts ended before recovery (runner/orphans.ts). */
+  orphans: OrphanSweep;
   close(): Promise<void>;
 }
 
@@ -48,8 +51,12 @@ export function openHost(o: HostOptions): Host {
   try {
     store = Store.open(o.paths.db);
     store.outputCapBytes = o.config.retention.max_output_bytes_per_task;
+    const s = store;
     const service = new TaskService(store, o.config);
+    // Nothing of an interrupted attempt may run when its task is requeued: end it first.
+    const orphans = sweepOrphans(store, 'host died');
     const recovered = service.recover();
+    store.pruneAttemptProcesses();
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
     const pool = new LocalPool({
@@ -57,6 +64,7 @@ export function openHost(o: HostOptions): Host {
       route: o.route ?? routing.route,
       gate: o.gate ?? routing.gate,
       envFor: routing.envFor,
+      recordProcess: (taskId, attempt, info) => void s.grouped(() => s.recordAttemptProcess(taskId, attempt, info)).catch(() => undefined),
       concurrency: o.concurrency ?? o.config.runner.concurrency,
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
@@ -68,7 +76,6 @@ export function openHost(o: HostOptions): Host {
       })(),
     });
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
-    const s = store;
     return {
       paths: o.paths,
       config: o.config,
@@ -78,6 +85,7 @@ export function openHost(o: HostOptions): Host {
       pool,
       router: routing.router,
       recovered,
+      orphans,
       async close() {
         await pool.stop();
         s.close();

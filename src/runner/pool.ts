@@ -9,7 +9,7 @@
  * turn share one SQLite transaction, and a slot acts (runs the engine, frees
  * itself) only after its write committed.
  */
-import type { AttemptOutcome, Engine, EngineEvent } from '../core/engine.js';
+import type { AttemptOutcome, AttemptProcess, Engine, EngineEvent } from '../core/engine.js';
 import { isColonyError, toColonyError } from '../core/errors.js';
 import { ZERO_USAGE } from '../core/task.js';
 import type { Transition } from '../core/scheduler.js';
@@ -51,6 +51,8 @@ export interface PoolOptions {
   maxOutputBytes?: number;
   /** Only tasks accepted here are dispatched (e.g. `colony run` runs its own graph). */
   accept?: (taskId: string) => boolean;
+  /** Records what identifies an attempt's processes (the sweep after a crash finds them by it). */
+  recordProcess?: (taskId: string, attempt: number, info: AttemptProcess) => void;
   /** Sets up where the attempt runs (worktree, protected-file guard) and checks it afterwards. */
   prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
 }
@@ -305,6 +307,7 @@ export class LocalPool {
       run_timeout_ms: task.run_timeout_s === null ? null : task.run_timeout_s * 1000,
       silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
       signal,
+      onProcess: this.o.recordProcess ? (info) => this.o.recordProcess?.(task.id, attempt, info) : undefined,
     });
     for await (const ev of events) {
       switch (ev.type) {

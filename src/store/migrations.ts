@@ -237,4 +237,26 @@ CREATE TABLE audit_checkpoints (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'attempt_processes',
+    // What identifies an attempt's process tree, for the sweep after a crash
+    // (runner/orphans.ts). A table of its own, not columns of attempts: the
+    // attempt rows are served to LAN users as they are, and host pids, cgroup
+    // paths and tags are none of their business.
+    sql: `
+CREATE TABLE attempt_processes (
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  pid INTEGER NOT NULL,
+  pgid INTEGER NOT NULL,
+  start_ticks INTEGER NOT NULL,
+  boot_id TEXT NOT NULL,
+  cgroup TEXT,
+  tag TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (task_id, attempt)
+) WITHOUT ROWID;
+`,
+  },
 ];

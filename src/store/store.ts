@@ -16,6 +16,7 @@
  */
 import { auditHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditRecord, type ChainCheck } from '../core/audit-chain.js';
 import { ColonyError } from '../core/errors.js';
+import type { AttemptProcess } from '../core/engine.js';
 import type { Transition } from '../core/scheduler.js';
 import type { TaskSpec, TaskState, TokenUsage } from '../core/task.js';
 import { openDb, type Db } from './db.js';
@@ -286,6 +287,46 @@ export class Store {
       this.event('attempt.finished', taskId, row?.submitted_by ?? null, { attempt, ...end, summary: end.summary.slice(0, 500) });
       this.applyTransitions(trs, who);
     });
+  }
+
+  /** What identifies the processes of a running attempt (the engine reports it once its leader runs). */
+  recordAttemptProcess(taskId: string, attempt: number, p: AttemptProcess): void {
+    this.db
+      .prepare(`INSERT OR REPLACE INTO attempt_processes (task_id, attempt, pid, pgid, start_ticks, boot_id, cgroup, tag, recorded_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(taskId, attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag, this.now());
+  }
+
+  /** Process records of attempts that never finished (their host died), for the sweep at recovery. */
+  openAttemptProcesses(): (AttemptProcess & { task_id: string; attempt: number })[] {
+    return this.db
+      .prepare(`SELECT p.task_id, p.attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag FROM attempt_processes p
+        JOIN attempts a ON a.task_id = p.task_id AND a.attempt = p.attempt WHERE a.finished_at IS NULL`)
+      .all() as (AttemptProcess & { task_id: string; attempt: number })[];
+  }
+
+  /**
+   * Remote attempts closed as lost since `since` whose task is waiting to run
+   * again: after a host restart, their worker may still be running them.
+   */
+  remoteAttemptsLostSince(since: number): { task_id: string; worker_id: string; finished_at: number }[] {
+    return this.db
+      .prepare(`SELECT a.task_id, a.worker_id, a.finished_at FROM attempts a JOIN tasks t ON t.id = a.task_id
+        WHERE a.state = 'lost' AND a.finished_at >= ? AND a.attempt = t.attempt AND t.lane != 'host'
+        AND t.state IN ('waiting', 'ready')`)
+      .all(since) as { task_id: string; worker_id: string; finished_at: number }[];
+  }
+
+  /**
+   * Drops process records of attempts that finished more than `keepMs` ago
+   * (they matter while an attempt may run; kept a while to tell which attempt
+   * a stray process or an effect came from).
+   */
+  pruneAttemptProcesses(keepMs = 7 * 24 * 3600_000): number {
+    return this.db
+      .prepare(`DELETE FROM attempt_processes WHERE EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = attempt_processes.task_id
+        AND a.attempt = attempt_processes.attempt AND a.finished_at IS NOT NULL AND a.finished_at < ?)`)
+      .run(this.now() - keepMs).changes;
   }
 
   /** Per-task output cap in bytes (config retention.max_output_bytes_per_task); output past it is dropped and the cut marked once. */

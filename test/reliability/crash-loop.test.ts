@@ -1,21 +1,26 @@
 /**
  * Crash loop: `colony run graph.json --concurrency 8` over a 1,000-task graph
- * of exec tasks that append their id to a file is SIGKILLed at seeded random
- * points, restarted with `--resume`, five times, then run to completion.
+ * of exec tasks with a background child (`sleep 0.05 & wait`) that then
+ * append their id and their attempt's tag (COLONY_ATTEMPT_TAG, unique per
+ * attempt, recorded in attempt_processes) to a file, is SIGKILLed at seeded
+ * random points, restarted with `--resume`, five times, then run to completion.
  *
- * Checked against the store and the file:
+ * Checked against the store and the effects in the file:
+ *  - 1 s after each kill nothing of any task is alive (no process in the workspace);
  *  - every task ends exactly once as succeeded (one `→ succeeded` audit record each), none lost;
- *  - a task that was succeeded in the DB at a kill never runs again: no new
- *    append of its id and no new attempt after that kill (its id is in the file
- *    once, or twice when an earlier kill caught it running and it was re-run);
+ *  - each task's effect happened exactly once from its succeeded attempt;
+ *  - an attempt closed as lost never has an effect that appeared after the kill
+ *    that lost it (its processes were dead): an effect of a lost attempt, if
+ *    any, was already in the file at that kill — a task killed between its
+ *    effect and colony recording its exit (the documented limit of "exactly once");
+ *  - a task that was succeeded in the DB at a kill never runs again (no new
+ *    append of its id, no new attempt after that kill);
  *  - the audit hash chain verifies (`colony audit verify`).
- * Tasks caught running by a kill are re-run (their attempt is closed as lost),
- * so they may append twice; each task allows enough attempts for five kills.
  *
  * Replay a failure with RELIABILITY_SEED=<seed printed below>. CRASH_KILLS and
  * CRASH_TASKS shrink or grow the run (defaults 5 and 1000).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertBuilt, runCli, startCli, type CliProcess } from '../helpers/cli.js';
@@ -33,13 +38,36 @@ afterAll(() => {
   tmp.cleanup();
 });
 
+/** Appends per task id (the first word of each line). */
 function lineCounts(file: string): Map<string, number> {
   const counts = new Map<string, number>();
   if (!existsSync(file)) return counts;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line) counts.set(line, (counts.get(line) ?? 0) + 1);
+    const id = line.split(' ')[0];
+    if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;
+}
+
+/** The effect lines ("<id> <attempt tag>") present now. */
+function effects(file: string): Set<string> {
+  return new Set(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+}
+
+/** Pids of processes whose working directory is `dir` (what is left of the tasks). */
+function processesIn(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (readlinkSync(`/proc/${e}/cwd`) === dir) out.push(Number(e));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
 }
 
 function lines(file: string): number {
@@ -63,7 +91,7 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
       const deps = new Set<string>();
       if (i >= 8) deps.add(`t${i - 8}`);
       if (i > 0 && i % 5 === 0) deps.add(`t${Math.floor(i / 2)}`);
-      return { id: `t${i}`, engine: 'exec', prompt: `echo t${i} >> out.txt`, depends_on: [...deps], max_attempts: KILLS + 2 };
+      return { id: `t${i}`, engine: 'exec', prompt: `sleep 0.05 & wait; echo t${i} $COLONY_ATTEMPT_TAG >> out.txt`, depends_on: [...deps], max_attempts: KILLS + 2 };
     });
     const { mkdirSync } = await import('node:fs');
     mkdirSync(ws, { recursive: true });
@@ -74,6 +102,8 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
     /** task id (local) → its attempts and its appends when first seen succeeded at a kill */
     const succeededAtKill = new Map<string, { attempts: number; appended: number }>();
     const killLog: { run: number; at_lines: number; succeeded: number; running: number }[] = [];
+    /** Effects present 1 s after each kill: an effect of a lost attempt must be in one of these. */
+    const atKill = new Set<string>();
 
     for (let k = 0; k < KILLS; k++) {
       const before = lines(out);
@@ -88,6 +118,9 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
       process.kill(p.child.pid as number, 'SIGKILL');
       await result;
       await waitFor(() => processGone(p.child.pid as number), `host pid ${p.child.pid} gone`);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(processesIn(ws), `processes of the tasks alive 1 s after kill ${k + 1}`).toEqual([]);
+      for (const e of effects(out)) atKill.add(e);
       const snap = withDb(db, (d) => d.prepare(`SELECT t.id, t.state, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.id) AS attempts FROM tasks t`).all() as { id: string; state: string; attempts: number }[]);
       let running = 0;
       const appended = lineCounts(out);
@@ -115,6 +148,25 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
     }));
     const local = (id: string): string => id.slice(id.indexOf(':') + 1);
 
+    // Effects, attributed to attempts by their tag.
+    const byTag = new Map(
+      withDb(db, (d) => d.prepare('SELECT p.tag, p.task_id, p.attempt, a.state FROM attempt_processes p JOIN attempts a USING (task_id, attempt)').all() as { tag: string; task_id: string; attempt: number; state: string }[]).map((r) => [r.tag, r]),
+    );
+    const fromSucceeded = new Map<string, number>();
+    const lateLost: string[] = [];
+    let earlyLost = 0;
+    for (const line of readFileSync(out, 'utf8').split('\n').filter(Boolean)) {
+      const [id, tag] = line.split(' ') as [string, string];
+      const a = byTag.get(tag);
+      if (a && a.state === 'succeeded') {
+        expect(local(a.task_id), `effect ${line} attributed to another task`).toBe(id);
+        fromSucceeded.set(id, (fromSucceeded.get(id) ?? 0) + 1);
+      } else if (atKill.has(line)) earlyLost++; // made before the kill that lost its attempt
+      else lateLost.push(`${line} (${a ? `attempt ${a.attempt} ${a.state}` : 'unknown attempt'})`);
+    }
+    expect(lateLost, 'effects of given-up attempts that appeared after their kill').toEqual([]);
+    expect(tasks.map((t) => t.id).filter((id) => fromSucceeded.get(id) !== 1).map((id) => `${id}: ${fromSucceeded.get(id) ?? 0}`), 'tasks whose succeeded attempt had its effect other than once').toEqual([]);
+
     // one graph: every restart resumed it rather than starting another
     expect(rows.graphs.n).toBe(1);
     // every task succeeded, exactly once
@@ -139,6 +191,6 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
 
     const lost = rows.attempts.reduce((s, a) => s + a.lost, 0);
     const twice = [...counts.values()].filter((n) => n > 1).length;
-    console.log(`crash-loop seed ${SEED}: kills ${JSON.stringify(killLog)}; ${lost} attempt(s) closed as lost and re-run; ${twice} id(s) appended twice (running at a kill); audit ${verify.stdout.trim()}`);
+    console.log(`crash-loop seed ${SEED}: kills ${JSON.stringify(killLog)}; ${lost} attempt(s) closed as lost and re-run; ${twice} id(s) appended twice (${earlyLost} effect(s) made just before a kill by an attempt then lost); audit ${verify.stdout.trim()}`);
   });
 });

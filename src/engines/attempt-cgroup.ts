@@ -1,0 +1,99 @@
+/**
+ * One cgroup (v2) per attempt, where this process may make one: a child of
+ * our own cgroup named `colony-attempts/<name>`. Every process the attempt
+ * starts stays in it, `setsid` or not, so `cgroup.kill` ends exactly the
+ * attempt's tree. Where cgroup v2 is not mounted writable (containers,
+ * unprivileged users without delegation) this returns null and the process
+ * group (plus the environment tag) is what finds the tree.
+ *
+ * COLONY_ATTEMPT_CGROUP=off (colony's own environment) turns it off.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+let baseCache: string | null | undefined;
+
+/** Where attempt cgroups are made, or null when they cannot be. */
+export function attemptCgroupBase(): string | null {
+  if (process.env['COLONY_ATTEMPT_CGROUP'] === 'off') return null;
+  if (baseCache !== undefined) return baseCache;
+  baseCache = null;
+  try {
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+    const own = readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3);
+    if (!mount || own === undefined) return null;
+    const base = join(mount, own, 'colony-attempts');
+    mkdirSync(base, { recursive: true });
+    if (!existsSync(join(base, 'cgroup.procs')) || !existsSync(join(base, 'cgroup.kill'))) return null;
+    baseCache = base;
+  } catch {
+    baseCache = null;
+  }
+  return baseCache;
+}
+
+/** A fresh cgroup for one attempt, or null. */
+export function makeAttemptCgroup(name: string): string | null {
+  const base = attemptCgroupBase();
+  if (!base) return null;
+  const dir = join(base, name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200));
+  try {
+    mkdirSync(dir);
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
+/** Kills everything left in the cgroup and removes it once empty (retried: the kernel ends the tasks asynchronously). */
+export function endAttemptCgroup(dir: string | null, tries = 50): void {
+  if (!dir) return;
+  try {
+    writeFileSync(join(dir, 'cgroup.kill'), '1');
+  } catch {
+    return; // already removed
+  }
+  const attempt = (left: number): void => {
+    try {
+      rmdirSync(dir);
+    } catch {
+      if (left > 0) setTimeout(() => attempt(left - 1), 20).unref();
+    }
+  };
+  attempt(tries);
+}
+
+/**
+ * Removes attempt cgroups left empty by a process that died before it could
+ * (e.g. killed while the kernel was still letting go of a killed tree). Only
+ * ones older than `minAgeMs`: a fresh one may be about to receive its leader.
+ */
+export function pruneEmptyAttemptCgroups(minAgeMs = 60_000, now = Date.now(), only: (name: string) => boolean = () => true): number {
+  const base = attemptCgroupBase();
+  if (!base) return 0;
+  let removed = 0;
+  let names: string[] = [];
+  try {
+    names = readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory() && only(d.name)).map((d) => d.name);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const dir = join(base, name);
+    try {
+      if (now - statSync(dir).mtimeMs < minAgeMs) continue;
+      if (!/\bpopulated 0\b/.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'))) continue;
+      rmdirSync(dir);
+      removed++;
+    } catch {
+      /* in use, or gone meanwhile */
+    }
+  }
+  return removed;
+}

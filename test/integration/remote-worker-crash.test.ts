@@ -1,0 +1,126 @@
+/**
+ * A paired `colony worker` (the real CLI, in a network namespace that reaches
+ * only the host's subnet) SIGKILLed while its task runs
+ *
+ *   echo $$ > leader.pid; sleep 4 & echo $! > bg.pid; wait; echo done >> done.log
+ *
+ * Checked: nothing of the task is alive on the worker's machine 1 s later; the
+ * killed attempt never writes `done`; the worker started again finds the
+ * attempt in its home's in-flight record, makes sure its processes are gone,
+ * and tells the host it lost it ("worker lost"); the host closes that attempt
+ * as lost and runs the task again; `done` is written exactly once.
+ *
+ * Creating the namespace needs root; without it the suite fails (never skips).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import { lanUser, type LanUser } from '../helpers/lan-user.js';
+import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import { killQuietly, processGone, readPid, waitFor } from '../helpers/proc.js';
+
+const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const TASK = 'echo $$ > leader.pid; sleep 4 & echo $! > bg.pid; wait; echo done >> done.log';
+
+let net: NetnsHandle;
+let ns: NetnsNamespace;
+let home: TestHome;
+let h: RunningHost;
+let base: string;
+let worker: ChildProcess | null = null;
+let workerOut = '';
+let root = '';
+let whome = '';
+const strays: number[] = [];
+
+function startWorker(args: string[]): ChildProcess {
+  workerOut = '';
+  const w = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--workspace-root', root, '--home', whome, ...args]);
+  w.stdout?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
+  w.stderr?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
+  worker = w;
+  return w;
+}
+
+beforeAll(async () => {
+  net = await createNetns({ count: 1 });
+  ns = net.namespaces[0] as NetnsNamespace;
+  home = makeHome('colony-worker-crash-');
+  h = await startHost({
+    paths: home.paths,
+    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
+    adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+  });
+  base = (h.userUrl ?? '').replace(/\/$/, '');
+  root = join(home.dir, 'worker-root');
+  whome = join(home.dir, 'worker-home');
+  mkdirSync(root);
+}, 60_000);
+
+afterAll(async () => {
+  try {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await new Promise((r) => (worker?.once('exit', r), setTimeout(r, 5000)));
+    }
+    for (const p of strays) killQuietly(p);
+    await h?.close(500);
+  } finally {
+    await net?.destroy();
+    home?.cleanup();
+  }
+}, 30_000);
+
+async function call(user: LanUser, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await user.run([{ kind: 'http', method, url: `${base}${path}`, ...(body === undefined ? {} : { body }) }]);
+  const line = r.lines[0] ?? {};
+  return { status: Number(line['status']), json: (line['json'] ?? {}) as Record<string, unknown> };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const doneLines = (): number => (existsSync(join(root, 'done.log')) ? readFileSync(join(root, 'done.log'), 'utf8').split('\n').filter(Boolean).length : 0);
+
+describe('colony worker SIGKILLed while its task runs, then started again', () => {
+  it('nothing of the task outlives the worker; the restarted worker reports the attempt lost; the effect happens exactly once', async () => {
+    const ada = await lanUser(net, ns, base, 'Ada on lan-a');
+    const code = String((await call(ada, 'POST', '/api/pairing-codes')).json['code']);
+    const first = startWorker(['--host', base, '--code', code, '--name', 'ada-box']);
+    await waitFor(() => /connected to .* as worker w-/.test(workerOut) || first.exitCode !== null, 'worker connected', 30_000);
+
+    const submitted = await call(ada, 'POST', '/api/submit-task', { prompt: TASK, engine: 'exec', max_attempts: 2 });
+    expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
+    const id = String(submitted.json['id']);
+    const pids = await waitFor(() => {
+      const l = readPid(join(root, 'leader.pid'));
+      const b = readPid(join(root, 'bg.pid'));
+      return l && b ? [l, b] : undefined;
+    }, 'the task wrote its pids on the worker', 30_000);
+    strays.push(...pids);
+    expect(readdirSync(join(whome, 'inflight')).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    await sleep(1500);
+    first.kill('SIGKILL');
+    await waitFor(() => first.exitCode !== null || first.signalCode !== null, 'worker exited');
+    await sleep(1000);
+    expect(pids.filter((p) => !processGone(p)), 'task processes alive 1 s after the worker was killed').toEqual([]);
+    await sleep(3000);
+    expect(doneLines(), 'the killed attempt wrote its effect').toBe(0);
+
+    const second = startWorker([]);
+    await waitFor(() => /connected to .* as worker w-/.test(workerOut) || second.exitCode !== null, 'worker reconnected', 30_000);
+    expect(workerOut).toMatch(/previous run stopped with 1 attempt\(s\) in flight/);
+    await waitFor(() => h.host.store.getTask(id)?.state === 'succeeded' || second.exitCode !== null, 'task succeeded on the second run', 30_000);
+    await sleep(500);
+    expect(doneLines()).toBe(1);
+    const attempts = h.host.store.attemptsOf(id);
+    expect(attempts.map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
+    expect(attempts[0]?.summary).toMatch(/worker lost/);
+    expect(attempts[0]?.error_code).toBe('E_WORKER_LOST');
+    expect(workerOut).toContain(`task ${id} attempt 1: reported lost`);
+    expect(readdirSync(join(whome, 'inflight')).filter((f) => f.endsWith('.json'))).toEqual([]);
+  }, 120_000);
+});
