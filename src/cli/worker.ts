@@ -131,6 +131,8 @@ function runUntilStopped(agent: WorkerAgent, id: WorkerIdentity, info: { root: s
           return out(`task ${e.task_id} attempt ${e.attempt}: cancelled by the host`);
         case 'finished':
           return out(`task ${e.task_id} attempt ${e.attempt}: ${e.ok ? 'succeeded' : 'failed'}: ${e.summary.split('\n')[0]?.slice(0, 200) ?? ''}`);
+        case 'refused':
+          return out(`refused from the network: ${e.code}: ${e.reason}`);
         case 'host_error':
           return out(`host refused a message: ${e.code}: ${e.message}`);
         case 'fatal':

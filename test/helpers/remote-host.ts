@@ -11,7 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import WebSocket, { type RawData } from 'ws';
 import type { ColonyConfig } from '../../src/core/config.js';
 import type { Engine } from '../../src/core/engine.js';
-import { encodeMessage, parseMessage, type ProtocolMessage, type SignedMessage } from '../../src/core/protocol.js';
+import { randomBytes } from 'node:crypto';
+import { encodeMessage, parseMessage, PROTOCOL_VERSION, type ProtocolMessage, type SignedMessage } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { configureRemote, remoteOf, type RemoteHost, type RemoteHostOptions } from '../../src/remote/host-endpoint.js';
 import { exportPublicKeyRaw, generateKeyPair, signMessage, type KeyPair } from '../../src/remote/signing.js';
@@ -199,7 +200,7 @@ export class RawWorker {
     await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
     const raw = new RawWorker(ws, id);
     if (o.auth === false) return raw;
-    raw.send({ type: 'HELLO', worker_id: id.worker_id, versions: [1], engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false });
+    raw.send({ type: 'HELLO', worker_id: id.worker_id, versions: [PROTOCOL_VERSION], client_nonce: randomBytes(16).toString('base64url'), engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false });
     const ch = await raw.next('CHALLENGE');
     raw.challenge = ch.type === 'CHALLENGE' ? ch.nonce : '';
     raw.signed({ type: 'AUTH', worker_id: id.worker_id, nonce: raw.challenge });
