@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseConfig } from '../src/core/config.js';
 import { configureRemote, remoteOf } from '../src/remote/host-endpoint.js';
+import { loadOrCreateHostCert } from '../src/remote/tls.js';
 import { pairWorker } from '../src/remote/worker-identity.js';
 import { openHost } from '../src/runner/host.js';
 import { resolveHome } from '../src/runner/home.js';
@@ -36,6 +37,8 @@ export interface RemoteBenchOptions {
   slotsPerWorker?: number;
   halfSeconds?: number;
   agents?: 'main' | 'thread';
+  /** Serve the user app (and /ws/remote-exec) over TLS with a self-signed certificate the workers pin, as `serve --lan` does. */
+  tls?: boolean;
 }
 
 export interface LoadFigures {
@@ -53,6 +56,7 @@ export interface RemoteBenchResult {
   workers: number;
   slots_per_worker: number;
   agents: 'main' | 'thread';
+  tls: boolean;
   full: LoadFigures;
   half: LoadFigures & { offered_per_s: number };
   targets: { tasks_per_s: number; half_p99_schedule_to_start_ms: number };
@@ -70,9 +74,10 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   const host = openHost({ paths: resolveHome(join(tmp.dir, 'home')), config: cfg.config, concurrency: 1, lock: false });
   const ctx: ServerContext = { host, adminToken: 'bench', adminPort: () => 0, webRoot: null, startedAt: Date.now() };
   configureRemote(ctx, { slotsPerWorker: slots });
-  const app = await buildUserApp(ctx, { logger: false, accessCode: null });
+  const tls = o.tls ? await loadOrCreateHostCert(host.paths.home) : null;
+  const app = await buildUserApp(ctx, { logger: false, accessCode: null, tls });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const remote = remoteOf(ctx);
   if (!remote) throw new Error('no remote host');
   const owner = 'session:bench-user';
@@ -80,7 +85,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   for (let i = 0; i < nWorkers; i++) {
     const home = join(tmp.dir, `w${i}`);
     mkdirSync(join(home, 'work'), { recursive: true });
-    const { code } = remote.pairing.createCode(owner, SYSTEM);
+    const { code } = await remote.pairing.createCode(owner, SYSTEM);
     await pairWorker({ home, hostUrl: url, code, name: `bench-${i}`, engines: ['noop'], openToAdmin: false });
     specs.push({ home, root: join(home, 'work'), concurrency: slots });
   }
@@ -159,6 +164,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
       workers: nWorkers,
       slots_per_worker: slots,
       agents: mode,
+      tls: tls !== null,
       full,
       half,
       targets,

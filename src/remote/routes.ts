@@ -2,8 +2,9 @@
  * HTTP and WebSocket routes of remote execution, thin over RemoteHost:
  *
  * user app (LAN):
- *   POST /api/pairing-codes            signed-in user → {code, expires_at, command, host_fingerprint}
- *   POST /api/workers/enroll           {code, public_key, name, engines, open_to_admin} → worker id + host key to pin
+ *   POST /api/pairing-codes            signed-in user → {code, expires_at, command, host_fingerprint, cert_fingerprint}
+ *   GET  /api/workers/pairing-info     host key and TLS certificate fingerprint (what the enrolment proof covers)
+ *   POST /api/workers/enroll           {public_key, proof, name, engines, open_to_admin} → worker id, host key, host proof
  *   GET  /api/my-workers               the caller's workers (cards + fingerprints)
  *   POST /api/my-workers/:id/revoke    revoke one of the caller's workers (others' are a 404)
  *   WS   /ws/remote-exec               the signed protocol (core/protocol.ts)
@@ -35,14 +36,19 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
 
   app.post('/api/pairing-codes', async (request, reply) => {
     const s = requireSession(request, 'submit_task');
-    const { code, expires_at } = remote.pairing.createCode(submitterOf(s), lanActor(request));
+    const { code, expires_at } = await remote.pairing.createCode(submitterOf(s), lanActor(request));
+    const cert = remote.pairing.certFingerprint;
     return reply.code(201).send({
       code,
       expires_at,
-      command: `colony worker --host http://${reachedAddress(request)} --code ${code}`,
+      // The certificate fingerprint in the command lets the worker refuse a substituted certificate before it sends anything.
+      command: `colony worker --host ${cert ? 'https' : 'http'}://${reachedAddress(request)} --code ${code}${cert ? ` --tls-fingerprint ${cert}` : ''}`,
       host_fingerprint: remote.hostKey.fingerprint,
+      cert_fingerprint: cert,
     });
   });
+
+  app.get('/api/workers/pairing-info', { config: { accessCode: false } }, async () => remote.pairing.info());
 
   app.post('/api/workers/enroll', { config: { accessCode: false } }, async (request, reply) => {
     const body = enrollSchema.parse(request.body);

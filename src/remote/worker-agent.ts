@@ -36,6 +36,7 @@ import {
 import { checkAssignment, checkBinding, checkLocalExpiry, checkSequence, NonceCache, type Check } from '../core/replay.js';
 import { randomBytes } from 'node:crypto';
 import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
+import { pinnedTls } from './tls.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import { clipBytes, finalMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
 
@@ -122,8 +123,11 @@ export class WorkerAgent {
 
   private connect(): void {
     if (this.stopped) return;
-    const base = (this.o.hostUrl ?? this.o.identity.host_url).replace(/^http/, 'ws').replace(/\/+$/, '');
-    const ws = new WebSocket(`${base}/ws/remote-exec`, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 10_000 });
+    const url = (this.o.hostUrl ?? this.o.identity.host_url).replace(/\/+$/, '');
+    const pinned = this.o.identity.host_cert_pem;
+    if (pinned && !url.startsWith('https://')) return this.fatal(`this worker pinned the host's TLS certificate; refusing to connect without TLS to ${url}`);
+    // wss accepts only the certificate pinned at pairing (remote/tls.ts): another one on the same address fails the handshake.
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/remote-exec`, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 10_000, ...(pinned ? (pinnedTls(pinned) as unknown as WebSocket.ClientOptions) : {}) }); // ws hands TLS options to tls.connect (Node's checkServerIdentity contract)
     this.ws = ws;
     this.phase = 'hello';
     this.challenge = '';

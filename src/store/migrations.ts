@@ -191,5 +191,21 @@ CREATE TABLE pending_changes (
 CREATE INDEX pending_changes_by_status ON pending_changes(status, created_at);
 `,
   },
+  {
+    version: 7,
+    name: 'lan_pairing_mac_and_bans',
+    sql: `
+ALTER TABLE pairing_codes ADD COLUMN secret TEXT;
+ALTER TABLE sessions ADD COLUMN device_id TEXT;
+CREATE TABLE bans (
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  session_id TEXT,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  PRIMARY KEY (kind, value)
+);
+`,
+  },
 ];
 

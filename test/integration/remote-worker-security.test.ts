@@ -58,7 +58,7 @@ beforeAll(async () => {
   const port = (wss.address() as AddressInfo).port;
   const identity: WorkerIdentity = {
     worker_id: 'w-under-test', name: 'test', owner: 'session:x', host_url: `http://127.0.0.1:${port}`,
-    host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), enrolled_at: 0,
+    host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), host_cert_pem: null, host_cert_fingerprint: null, enrolled_at: 0,
     keys: workerKeys, fingerprint: fingerprint(workerKeys.publicKey), hostKey: hostKeys.publicKey,
   };
   const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });

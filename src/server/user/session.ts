@@ -101,7 +101,7 @@ function setSessionCookie(reply: FastifyReply, deps: LanDeps, userId: string): v
     sameSite: 'lax',
     path: '/',
     maxAge: COOKIE_MAX_AGE_S,
-    secure: false, // plain HTTP on the LAN
+    secure: deps.ctx.lanTransport?.tls_fingerprint != null, // Secure unless the admin chose --insecure-http
   });
 }
 
