@@ -80,6 +80,8 @@ describe('pairing', () => {
     const t = { host_public_key: k.exportPublicKeyRaw(other.publicKey), cert_fingerprint: null, worker_public_key: k.exportPublicKeyRaw(mine.publicKey) };
     const substituted = { ...enrolBody(h, code, mine), proof: workerProof(pairingSecret(code), t) };
     expect((await api(h, null, 'POST', '/api/workers/enroll', substituted)).status).toBe(401);
+    const swapped = { ...enrolBody(h, code, mine), public_key: k.exportPublicKeyRaw(other.publicKey) }; // the worker's proof, the attacker's key
+    expect((await api(h, null, 'POST', '/api/workers/enroll', swapped)).status).toBe(401);
     expect((await api(h, null, 'POST', '/api/workers/enroll', { ...enrolBody(h, code, mine), code })).status).toBe(400); // the code itself is not a field
     const ok = await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, code, mine));
     expect(ok.status, JSON.stringify(ok.json)).toBe(201); // the code was not burnt by the refusals
