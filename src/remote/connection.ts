@@ -101,6 +101,11 @@ export class HostConnection implements WorkerLink {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeMessage(msg));
   }
 
+  /** The worker id its HELLO named (before AUTH: not yet proven). */
+  get helloWorkerId(): string {
+    return this.hello?.worker_id ?? '';
+  }
+
   /** The CHALLENGE nonce of this connection: host orders sent on it are bound to it. */
   get session(): string {
     return this.challenge;

@@ -138,7 +138,8 @@ export class RemoteHost {
    */
   revoke(id: string, who: Actor): WorkerRecord {
     const rec = this.workers.revoke(id, who, this.now());
-    this.dispatcher.links.get(id)?.close(4003, 'worker revoked');
+    // Every connection of it, authenticated or still in the handshake: from now on nothing it says is acted on.
+    for (const c of this.connections) if (c.workerId === id || c.helloWorkerId === id) c.close(4003, 'worker revoked');
     const { service } = this.host;
     for (const taskId of service.scheduler.peekReady(`worker:${id}`)) {
       try {

@@ -25,7 +25,8 @@ import type { ServerContext } from '../server/context.js';
 import { idParam } from '../server/schemas.js';
 import { noteRefusal } from '../server/user/audit.js';
 import { clientIp, type LanDeps } from '../server/user/deps.js';
-import { lanActor, requireSession } from '../server/user/session.js';
+import { deviceOf, lanActor, requireSession } from '../server/user/session.js';
+import { BanStore } from '../store/bans.js';
 import { WorkerStore } from '../store/workers.js';
 import { ensureRemote, remoteOf } from './host-endpoint.js';
 import { enrollSchema } from './pairing.js';
@@ -34,8 +35,15 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
   const remote = await ensureRemote(deps.ctx);
   app.addHook('onClose', async () => remote.stop());
 
+  const bans = new BanStore(deps.ctx.host.store);
+  const pairingBanned = (request: FastifyRequest): boolean => {
+    const device = deviceOf(request);
+    return bans.has('pairing', clientIp(request), device ? `device:${device}` : null);
+  };
+
   app.post('/api/pairing-codes', async (request, reply) => {
     const s = requireSession(request, 'submit_task');
+    if (pairingBanned(request)) throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned pairing from this browser or address');
     const { code, expires_at } = await remote.pairing.createCode(submitterOf(s), lanActor(request));
     const cert = remote.pairing.certFingerprint;
     return reply.code(201).send({
@@ -52,6 +60,10 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
 
   app.post('/api/workers/enroll', { config: { accessCode: false } }, async (request, reply) => {
     const body = enrollSchema.parse(request.body);
+    if (pairingBanned(request)) {
+      noteRefusal(request, 'enrolment from a banned address');
+      throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned pairing from this address');
+    }
     return reply.code(201).send(remote.pairing.enroll(body, clientIp(request)).response);
   });
 

@@ -35,7 +35,7 @@ export function sameOrigin(request: FastifyRequest): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   const host = request.headers.host;
-  return host !== undefined && origin.toLowerCase() === `http://${host.toLowerCase()}`;
+  return host !== undefined && origin.toLowerCase() === `${request.protocol}://${host.toLowerCase()}`; // https behind TLS (socket, not headers)
 }
 
 export async function installLanGate(app: FastifyInstance, deps: LanDeps): Promise<void> {
