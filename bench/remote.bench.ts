@@ -184,14 +184,52 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/**
+ * `--tls both`: the cost of TLS on the same machine in the same run — plain and
+ * TLS runs alternate (off, on, off, on, …) so drifting load hits both alike;
+ * the loss is computed from the summed full-load throughputs.
+ */
+async function compareTls(base: RemoteBenchOptions, rounds: number): Promise<void> {
+  const runs: RemoteBenchResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    for (const tls of [false, true]) {
+      const r = await runRemoteBench({ ...base, tls });
+      console.log(`${tls ? 'tls  ' : 'plain'}: ${r.full.tasks_per_s} tasks/s full load, half-load s2s p99 ${r.half.schedule_to_start_ms.p99} ms, ${r.full.cpu_us_per_task} µs CPU/task (load ${r.machine.loadavg_1m})`);
+      runs.push(r);
+    }
+  }
+  const sum = (tls: boolean, f: (r: RemoteBenchResult) => number) => runs.filter((r) => r.tls === tls).reduce((n, r) => n + f(r), 0);
+  const plain = sum(false, (r) => r.full.tasks_per_s);
+  const tls = sum(true, (r) => r.full.tasks_per_s);
+  const lossPct = Math.round((1 - tls / plain) * 1000) / 10;
+  const cpuPct = Math.round((sum(true, (r) => r.full.cpu_us_per_task) / sum(false, (r) => r.full.cpu_us_per_task) - 1) * 1000) / 10;
+  const out = {
+    benchmark: 'remote-tls',
+    machine: machine(),
+    agents: base.agents ?? 'main',
+    rounds,
+    runs: runs.map((r) => ({ tls: r.tls, tasks_per_s: r.full.tasks_per_s, cpu_us_per_task: r.full.cpu_us_per_task, half_p99_s2s_ms: r.half.schedule_to_start_ms.p99, loadavg_1m: r.machine.loadavg_1m })),
+    throughput_loss_pct: lossPct,
+    cpu_per_task_increase_pct: cpuPct,
+    target: { max_throughput_loss_pct: 15 },
+    pass: lossPct <= 15,
+  };
+  console.log(JSON.stringify(out, null, 2));
+  console.log(`results: ${writeResult('remote-tls', out)}`);
+}
+
 if (isMain(import.meta.url)) {
   const agentsArg = arg('agents');
-  const r = await runRemoteBench({
+  const base: RemoteBenchOptions = {
     tasks: arg('tasks') ? Number(arg('tasks')) : undefined,
     workers: arg('workers') ? Number(arg('workers')) : undefined,
     slotsPerWorker: arg('slots') ? Number(arg('slots')) : undefined,
     agents: agentsArg === 'thread' ? 'thread' : 'main',
-  });
-  console.log(JSON.stringify(r, null, 2));
-  console.log(`results: ${writeResult(r.agents === 'thread' ? 'remote-thread' : 'remote', r)}`);
+  };
+  if (arg('tls') === 'both') await compareTls(base, Number(arg('rounds') ?? 2));
+  else {
+    const r = await runRemoteBench({ ...base, tls: arg('tls') === 'on' });
+    console.log(JSON.stringify(r, null, 2));
+    console.log(`results: ${writeResult(r.agents === 'thread' ? 'remote-thread' : 'remote', r)}`);
+  }
 }
