@@ -19,6 +19,7 @@
  * after the next AUTH_OK; the host fences any that are stale, so a result is
  * never counted twice. A task whose lease must have lapsed while offline is aborted.
  */
+import { randomBytes } from 'node:crypto';
 import WebSocket, { type RawData } from 'ws';
 import {
   acceptsFrom,
@@ -34,7 +35,6 @@ import {
   type ProtocolMessage,
 } from '../core/protocol.js';
 import { checkAssignment, checkBinding, checkLocalExpiry, checkSequence, NonceCache, type Check } from '../core/replay.js';
-import { randomBytes } from 'node:crypto';
 import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
 import { pinnedTls } from './tls.js';
 import type { WorkerIdentity } from './worker-identity.js';
