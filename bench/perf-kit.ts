@@ -167,6 +167,8 @@ export interface ServeOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra node flags for the host, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']; default from $BENCH_HOST_NODE_ARGS. */
   nodeArgs?: string[];
+  /** With lan: serve the user app over TLS (default: plain HTTP, --insecure-http, so figures stay comparable). */
+  tls?: boolean;
 }
 
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'index.js');
@@ -183,7 +185,7 @@ export async function startServe(o: ServeOptions = {}): Promise<ServeHandle> {
   writeFileSync(configFile, JSON.stringify(o.config ?? {}));
   const nodeArgs = o.nodeArgs ?? (process.env['BENCH_HOST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const args = [...nodeArgs, CLI, 'serve', '--home', home, '--config', configFile, '--admin-port', '0', '--user-port', '0', '--quiet'];
-  if (o.lan) args.push('--lan', '--host-ip', '127.0.0.1');
+  if (o.lan) args.push('--lan', '--host-ip', '127.0.0.1', ...(o.tls ? [] : ['--insecure-http']));
   if (o.concurrency) args.push('--concurrency', String(o.concurrency));
   // The workspace must not be the home: the sandbox refuses tasks inside the data dir.
   const workspace = o.cwd ?? mkdtempSync(join(tmpdir(), 'colony-bench-ws-'));

@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseConfig } from '../src/core/config.js';
 import { configureRemote, remoteOf } from '../src/remote/host-endpoint.js';
+import { loadOrCreateHostCert } from '../src/remote/tls.js';
 import { pairWorker } from '../src/remote/worker-identity.js';
 import { openHost } from '../src/runner/host.js';
 import { resolveHome } from '../src/runner/home.js';
@@ -36,6 +37,8 @@ export interface RemoteBenchOptions {
   slotsPerWorker?: number;
   halfSeconds?: number;
   agents?: 'main' | 'thread';
+  /** Serve the user app (and /ws/remote-exec) over TLS with a self-signed certificate the workers pin, as `serve --lan` does. */
+  tls?: boolean;
 }
 
 export interface LoadFigures {
@@ -53,6 +56,7 @@ export interface RemoteBenchResult {
   workers: number;
   slots_per_worker: number;
   agents: 'main' | 'thread';
+  tls: boolean;
   full: LoadFigures;
   half: LoadFigures & { offered_per_s: number };
   targets: { tasks_per_s: number; half_p99_schedule_to_start_ms: number };
@@ -70,9 +74,10 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   const host = openHost({ paths: resolveHome(join(tmp.dir, 'home')), config: cfg.config, concurrency: 1, lock: false });
   const ctx: ServerContext = { host, adminToken: 'bench', adminPort: () => 0, webRoot: null, startedAt: Date.now() };
   configureRemote(ctx, { slotsPerWorker: slots });
-  const app = await buildUserApp(ctx, { logger: false, accessCode: null });
+  const tls = o.tls ? await loadOrCreateHostCert(host.paths.home) : null;
+  const app = await buildUserApp(ctx, { logger: false, accessCode: null, tls });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const remote = remoteOf(ctx);
   if (!remote) throw new Error('no remote host');
   const owner = 'session:bench-user';
@@ -80,7 +85,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   for (let i = 0; i < nWorkers; i++) {
     const home = join(tmp.dir, `w${i}`);
     mkdirSync(join(home, 'work'), { recursive: true });
-    const { code } = remote.pairing.createCode(owner, SYSTEM);
+    const { code } = await remote.pairing.createCode(owner, SYSTEM);
     await pairWorker({ home, hostUrl: url, code, name: `bench-${i}`, engines: ['noop'], openToAdmin: false });
     specs.push({ home, root: join(home, 'work'), concurrency: slots });
   }
@@ -159,6 +164,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
       workers: nWorkers,
       slots_per_worker: slots,
       agents: mode,
+      tls: tls !== null,
       full,
       half,
       targets,
@@ -178,14 +184,52 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/**
+ * `--tls both`: the cost of TLS on the same machine in the same run — plain and
+ * TLS runs alternate (off, on, off, on, …) so drifting load hits both alike;
+ * the loss is computed from the summed full-load throughputs.
+ */
+async function compareTls(base: RemoteBenchOptions, rounds: number): Promise<void> {
+  const runs: RemoteBenchResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    for (const tls of [false, true]) {
+      const r = await runRemoteBench({ ...base, tls });
+      console.log(`${tls ? 'tls  ' : 'plain'}: ${r.full.tasks_per_s} tasks/s full load, half-load s2s p99 ${r.half.schedule_to_start_ms.p99} ms, ${r.full.cpu_us_per_task} µs CPU/task (load ${r.machine.loadavg_1m})`);
+      runs.push(r);
+    }
+  }
+  const sum = (tls: boolean, f: (r: RemoteBenchResult) => number) => runs.filter((r) => r.tls === tls).reduce((n, r) => n + f(r), 0);
+  const plain = sum(false, (r) => r.full.tasks_per_s);
+  const tls = sum(true, (r) => r.full.tasks_per_s);
+  const lossPct = Math.round((1 - tls / plain) * 1000) / 10;
+  const cpuPct = Math.round((sum(true, (r) => r.full.cpu_us_per_task) / sum(false, (r) => r.full.cpu_us_per_task) - 1) * 1000) / 10;
+  const out = {
+    benchmark: 'remote-tls',
+    machine: machine(),
+    agents: base.agents ?? 'main',
+    rounds,
+    runs: runs.map((r) => ({ tls: r.tls, tasks_per_s: r.full.tasks_per_s, cpu_us_per_task: r.full.cpu_us_per_task, half_p99_s2s_ms: r.half.schedule_to_start_ms.p99, loadavg_1m: r.machine.loadavg_1m })),
+    throughput_loss_pct: lossPct,
+    cpu_per_task_increase_pct: cpuPct,
+    target: { max_throughput_loss_pct: 15 },
+    pass: lossPct <= 15,
+  };
+  console.log(JSON.stringify(out, null, 2));
+  console.log(`results: ${writeResult('remote-tls', out)}`);
+}
+
 if (isMain(import.meta.url)) {
   const agentsArg = arg('agents');
-  const r = await runRemoteBench({
+  const base: RemoteBenchOptions = {
     tasks: arg('tasks') ? Number(arg('tasks')) : undefined,
     workers: arg('workers') ? Number(arg('workers')) : undefined,
     slotsPerWorker: arg('slots') ? Number(arg('slots')) : undefined,
     agents: agentsArg === 'thread' ? 'thread' : 'main',
-  });
-  console.log(JSON.stringify(r, null, 2));
-  console.log(`results: ${writeResult(r.agents === 'thread' ? 'remote-thread' : 'remote', r)}`);
+  };
+  if (arg('tls') === 'both') await compareTls(base, Number(arg('rounds') ?? 2));
+  else {
+    const r = await runRemoteBench({ ...base, tls: arg('tls') === 'on' });
+    console.log(JSON.stringify(r, null, 2));
+    console.log(`results: ${writeResult(r.agents === 'thread' ? 'remote-thread' : 'remote', r)}`);
+  }
 }

@@ -34,6 +34,7 @@ interface ServeFlags {
   quiet?: boolean;
   demo?: boolean;
   lanCode?: string;
+  insecureHttp?: boolean;
 }
 
 function port(name: string, v: string): number {
@@ -51,6 +52,7 @@ export function registerServe(program: Command): void {
     .option('--user-port <port>', 'user app port', '8081')
     .option('--host-ip <addr>', 'address the user app binds to (default 0.0.0.0)')
     .option('--lan-code <code>', 'LAN visitors must enter this access code ("auto": generate one and print it); default: config lan.access_code')
+    .option('--insecure-http', 'serve the LAN app over plain HTTP instead of TLS (everything, prompts and cookies included, crosses the LAN readable)')
     .option('--concurrency <n>', 'local tasks run at the same time (default: config runner.concurrency)')
     .option('--home <dir>', 'colony home (default $COLONY_HOME or ./.colony)')
     .option('--config <file>', 'config file (default ./colony.config.json)')
@@ -67,13 +69,15 @@ export function registerServe(program: Command): void {
       if (weak) throw new ColonyError('E_BAD_INPUT', `--lan-code: ${weak}`);
       // Loaded here, not at the top: every other command (status, submit, ...) would pay for fastify's start-up.
       const { startHost } = await import('../server/host-server.js');
-      const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, hostIp: f.hostIp, concurrency, logger, lanCode: f.lanCode });
+      const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, insecureHttp: f.insecureHttp === true, hostIp: f.hostIp, concurrency, logger, lanCode: f.lanCode });
       const demo = f.demo ? submitDemoGraphs(h.host) : [];
       const lines = [
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
         `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
         h.userUrl ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
+        ...(h.userUrl && h.tlsFingerprint ? [`  LAN TLS certificate (self-signed) SHA-256: ${h.tlsFingerprint}`, '             (browsers ask to accept it once: compare this fingerprint; workers pin it when they pair)'] : []),
+        ...(h.userUrl && !h.tlsFingerprint ? ['  WARNING: --insecure-http: the LAN app is plain HTTP; prompts, output and cookies cross the network readable by anyone on it'] : []),
         `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}${h.host.orphans.killed ? ` (${h.host.orphans.killed} leftover process(es) of their attempts ended first)` : ''}`,
         demo.length ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)` : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
       ];

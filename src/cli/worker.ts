@@ -2,7 +2,8 @@
  * `colony worker`: runs tasks from a colony host on this machine, with this
  * machine's engines, workspace root, safety checks and budget cap.
  *
- *   colony worker --host http://ADDR:8081 --code CODE   first run: pair (key pair in --home, host key pinned)
+ *   colony worker --host https://ADDR:8081 --code CODE --tls-fingerprint FP
+ *                                                       first run: pair (key pair in --home, host key and certificate pinned)
  *   colony worker                                       later runs: reuse the saved identity
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { acquireHostLock } from '../runner/host-lock.js';
 interface WorkerFlags {
   host?: string;
   code?: string;
+  tlsFingerprint?: string;
   workspaceRoot?: string;
   budgetCap?: string;
   engines: string;
@@ -40,8 +42,9 @@ export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('run tasks from a colony host on this machine (pair once with --code from the dashboard)')
-    .option('--host <url>', 'the host\'s LAN app, e.g. http://192.168.1.10:8081 (remembered after pairing)')
+    .option('--host <url>', 'the host\'s LAN app, e.g. https://192.168.1.10:8081 (remembered after pairing)')
     .option('--code <code>', 'one-time pairing code from the dashboard (first run, or to pair again with a new key)')
+    .option('--tls-fingerprint <sha256>', 'the host certificate\'s fingerprint from the pairing command: any other certificate is refused')
     .option('--workspace-root <dir>', 'tasks run only inside this directory (default ~/colony-work)')
     .option('--budget-cap <usd>', 'never let a task spend more than this, whatever the host asks')
     .option('--engines <list>', 'comma-separated engines this worker runs: exec, claude, groq, ...', 'exec')
@@ -108,18 +111,19 @@ async function identify(f: WorkerFlags, home: string, engines: string[]): Promis
   const saved = await loadIdentity(home);
   if (f.code) {
     const hostUrl = f.host ?? saved?.host_url;
-    if (!hostUrl) throw new ColonyError('E_BAD_INPUT', '--host is required to pair: the LAN app\'s address, e.g. --host http://192.168.1.10:8081');
-    const id = await pairWorker({ home, hostUrl, code: f.code, name: f.name, engines, openToAdmin: f.openToAdmin === true });
+    if (!hostUrl) throw new ColonyError('E_BAD_INPUT', '--host is required to pair: the LAN app\'s address, e.g. --host https://192.168.1.10:8081');
+    const id = await pairWorker({ home, hostUrl, code: f.code, name: f.name, engines, openToAdmin: f.openToAdmin === true, tlsFingerprint: f.tlsFingerprint });
     out(`paired with ${id.host_url} as worker ${id.worker_id} ("${id.name}")`);
     out(`  this worker's key:  ${id.fingerprint}`);
     out(`  host key (pinned):  ${id.host_fingerprint}   (compare with the host's dashboard)`);
+    out(id.host_cert_fingerprint ? `  host TLS certificate (pinned): ${id.host_cert_fingerprint}` : '  WARNING: the host serves plain HTTP (--insecure-http): tasks and output cross the network readable; signatures still protect them from changes');
     return id;
   }
-  if (!saved) throw new ColonyError('E_BAD_INPUT', `this worker is not paired yet (no identity in ${home}): get a code on the host's dashboard and run colony worker --host http://ADDR:8081 --code CODE`);
+  if (!saved) throw new ColonyError('E_BAD_INPUT', `this worker is not paired yet (no identity in ${home}): get a code on the host's dashboard and run the command it shows (colony worker --host https://ADDR:8081 --code CODE --tls-fingerprint FP)`);
   if (f.host && f.host.replace(/\/+$/, '') !== saved.host_url) {
     throw new ColonyError('E_BAD_INPUT', `this worker is paired with ${saved.host_url}; pass --code to pair with ${f.host}, or use another --home`);
   }
-  out(`worker ${saved.worker_id} ("${saved.name}"), key ${saved.fingerprint}, host key pinned ${saved.host_fingerprint}`);
+  out(`worker ${saved.worker_id} ("${saved.name}"), key ${saved.fingerprint}, host key pinned ${saved.host_fingerprint}${saved.host_cert_fingerprint ? `, host TLS certificate pinned ${saved.host_cert_fingerprint}` : ' (plain HTTP)'}`);
   return saved;
 }
 
@@ -143,6 +147,8 @@ function runUntilStopped(agent: WorkerAgent, id: WorkerIdentity, info: { root: s
           return out(`task ${e.task_id} attempt ${e.attempt}: ${e.ok ? 'succeeded' : 'failed'}: ${e.summary.split('\n')[0]?.slice(0, 200) ?? ''}`);
         case 'lost':
           return out(`task ${e.task_id} attempt ${e.attempt}: reported lost (it was running when this worker stopped)`);
+        case 'refused':
+          return out(`refused from the network: ${e.code}: ${e.reason}`);
         case 'host_error':
           return out(`host refused a message: ${e.code}: ${e.message}`);
         case 'fatal':

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: signed CHALLENGE, host orders bound to worker and connection (issue 14). v1 peers are refused with unsupported_version. */
+export const PROTOCOL_VERSION = 2;
 /** Versions this build speaks, any order. */
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 
@@ -36,6 +37,13 @@ export const DEFAULT_LEASE_MS = 30_000;
 export const ASSIGNMENT_TTL_MS = 60_000;
 /** Tolerated host/worker clock difference after the worker corrects by CHALLENGE.host_time. */
 export const MAX_CLOCK_SKEW_MS = 30_000;
+/**
+ * The worker's own bound on an order's expiry, whatever the host's clock says:
+ * `expires_at` must lie within this of the worker's clock (past and future
+ * beyond the assignment window). Host and worker clocks further apart than this
+ * cannot work together (the worker says so at CHALLENGE).
+ */
+export const MAX_HOST_CLOCK_OFFSET_MS = 5 * 60_000;
 /** HELLO must arrive this soon after connect, AUTH this soon after CHALLENGE. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 

@@ -4,21 +4,31 @@
  * agent, plus a pure parser that never throws. Pure: no clock, no I/O.
  *
  * Conversation:
- *   worker → HELLO {versions}            host → CHALLENGE {nonce, version} | ERROR unsupported_version
- *   worker → AUTH {sig over nonce+id}    host → AUTH_OK | AUTH_FAILED (then closes)
- *   host   → TASK_ASSIGNED (signed, fresh nonce, expires_at)
+ *   worker → HELLO {versions, client_nonce}  host → CHALLENGE {nonce, host_time, client_nonce} (signed) | ERROR unsupported_version
+ *   worker → AUTH {sig over nonce+id}        host → AUTH_OK | AUTH_FAILED (then closes)
+ *   host   → TASK_ASSIGNED (signed, fresh nonce, expires_at, bound to worker_id + session)
  *   worker → TASK_ACCEPTED | TASK_REJECTED, TASK_PROGRESS*, TASK_COMPLETED | TASK_FAILED
- *   host   → TASK_CANCELLED (signed, fresh nonce)
+ *   host   → TASK_CANCELLED (signed, fresh nonce, bound to worker_id + session)
  *   both   → HEARTBEAT every HEARTBEAT_INTERVAL_MS
  *
  * Signing rule: every message that changes state is signed by its sender's
  * Ed25519 key (src/remote/signing.ts) over canonicalJson of all fields but
  * `sig`. HEARTBEAT is signed too, although the connection was authenticated at
- * AUTH: ws:// on a LAN has no TLS, and a heartbeat renews leases, so its
- * integrity must not rest on the transport. Its `nonce` is the CHALLENGE nonce
+ * AUTH: a heartbeat renews leases, so its integrity must not rest on the
+ * transport (which may be plain ws:// with --insecure-http). Its `nonce` is the CHALLENGE nonce
  * of the connection (binds it to that session) and `seq` strictly increases per
- * sender (blocks in-session replay). Unsigned: HELLO, CHALLENGE, AUTH_OK,
- * AUTH_FAILED, ERROR — forging them gains nothing (no task runs, no result counts).
+ * sender (blocks in-session replay). Unsigned: HELLO, AUTH_OK, AUTH_FAILED,
+ * ERROR — forging them gains nothing (no task runs, no result counts).
+ *
+ * Binding (protocol v2, issue 14): the CHALLENGE is signed by the host key and
+ * echoes the worker's fresh `client_nonce`, so the worker knows it is live and
+ * may correct its clock by `host_time` (a rewritten or replayed CHALLENGE does
+ * not verify). TASK_ASSIGNED and TASK_CANCELLED carry the `worker_id` they are
+ * for and the `session` — the CHALLENGE nonce of the connection they were sent
+ * on — inside the signed bytes: one captured on worker A's connection and
+ * replayed into worker B's (or into a later connection of A) is refused. The
+ * worker also bounds `expires_at` by its own clock (core/replay.ts
+ * checkLocalExpiry), so a wrong host clock cannot revive an old assignment.
  *
  * Nonces: TASK_ASSIGNED and TASK_CANCELLED carry a fresh host nonce the worker
  * remembers (core/replay.ts). Worker messages about a task echo the nonce of
@@ -26,8 +36,9 @@
  * assignment; TASK_PROGRESS adds a per-attempt `seq`.
  *
  * AUTH is accepted only if its nonce is the CHALLENGE nonce issued on this
- * connection, used once, within HANDSHAKE_TIMEOUT_MS. No confidentiality:
- * ws:// on the LAN is readable by anyone on path; signatures give integrity.
+ * connection, used once, within HANDSHAKE_TIMEOUT_MS. Confidentiality comes
+ * from TLS (wss:// with the host certificate pinned at pairing); the signatures
+ * do not rely on it, so `--insecure-http` loses privacy, not integrity.
  *
  * Schemas have no defaults and no transforms on purpose: the parsed value must
  * be byte-for-byte what the sender signed.
@@ -68,18 +79,26 @@ const result = {
   sig,
 };
 
+/** Who a host order is for: the worker and the connection (its CHALLENGE nonce). Signed with the rest. */
+const binding = z.strictObject({ worker_id: id, session: nonce });
+export type Binding = z.infer<typeof binding>;
+
 export const helloSchema = z.strictObject({
   type: z.literal('HELLO'),
   worker_id: id,
   versions: z.array(version).min(1).max(16),
+  client_nonce: nonce, // fresh per connection: the signed CHALLENGE echoes it (proves the CHALLENGE is live)
   engines: z.array(engineName).max(32),
   open_to_admin: z.boolean(), // the worker also runs tasks the host admin targets at it, not only its owner's
 });
 export const challengeSchema = z.strictObject({
   type: z.literal('CHALLENGE'),
-  nonce,
-  host_time: epochMs, // lets the worker correct its clock before checking expires_at
+  worker_id: id, // the HELLO's worker: a CHALLENGE cannot be moved to another worker
+  client_nonce: nonce, // the HELLO's: a CHALLENGE cannot be replayed into another connection
+  nonce, // the connection's session nonce: AUTH, HEARTBEAT and every host order are bound to it
+  host_time: epochMs, // lets the worker correct its clock before checking expires_at (trusted only once the signature verifies)
   version,
+  sig,
 });
 export const authSchema = z.strictObject({ type: z.literal('AUTH'), worker_id: id, nonce, sig });
 export const authOkSchema = z.strictObject({
@@ -90,6 +109,7 @@ export const authOkSchema = z.strictObject({
 export const authFailedSchema = z.strictObject({ type: z.literal('AUTH_FAILED'), reason: text(MAX_REASON_BYTES) });
 export const taskAssignedSchema = z.strictObject({
   type: z.literal('TASK_ASSIGNED'),
+  ...binding.shape,
   task_id: id,
   attempt,
   task: z.strictObject({ prompt: text(MAX_PROMPT_BYTES, 1), title: text(MAX_TITLE_BYTES) }),
@@ -130,6 +150,7 @@ export const taskFailedSchema = z.strictObject({
 });
 export const taskCancelledSchema = z.strictObject({
   type: z.literal('TASK_CANCELLED'),
+  ...binding.shape,
   ...taskRef.shape,
   reason: text(MAX_REASON_BYTES),
   nonce,
@@ -179,7 +200,7 @@ export const MESSAGE_TYPES: readonly MessageType[] = messageSchema.options.map((
 /** Who may send each type and whose key signs it (null: unsigned). Receivers refuse the wrong direction. */
 export const MESSAGE_RULES: Readonly<Record<MessageType, { from: 'worker' | 'host' | 'both'; signer: 'worker' | 'host' | 'sender' | null }>> = {
   HELLO: { from: 'worker', signer: null },
-  CHALLENGE: { from: 'host', signer: null },
+  CHALLENGE: { from: 'host', signer: 'host' },
   AUTH: { from: 'worker', signer: 'worker' },
   AUTH_OK: { from: 'host', signer: null },
   AUTH_FAILED: { from: 'host', signer: null },

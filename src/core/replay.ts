@@ -9,7 +9,7 @@
  * Host side: a result counts only for the current attempt, from the worker that
  * holds it, echoing the nonce of that assignment, with cost within the budget.
  */
-import { ASSIGNMENT_TTL_MS, MAX_CLOCK_SKEW_MS } from './protocol-fields.js';
+import { ASSIGNMENT_TTL_MS, MAX_CLOCK_SKEW_MS, MAX_HOST_CLOCK_OFFSET_MS } from './protocol-fields.js';
 
 export type Check<C extends string> = { ok: true } | { ok: false; code: C; reason: string };
 
@@ -104,6 +104,48 @@ export function checkAssignment(
   const verdict = nonces.check(msg.nonce, now);
   if (verdict === 'replayed') return { ok: false, code: 'replayed', reason: 'nonce already used: replayed message' };
   if (verdict === 'full') return { ok: false, code: 'replayed', reason: 'replay cache full; retry later' };
+  return { ok: true };
+}
+
+export type BindingCheckCode = 'not_yours' | 'replayed';
+
+/**
+ * Worker side, for TASK_ASSIGNED and TASK_CANCELLED: the order must name this
+ * worker and this connection's session (its CHALLENGE nonce). A signed order
+ * captured on another worker's connection, or on an earlier connection of this
+ * one, fails here even though its signature is good.
+ */
+export function checkBinding(
+  msg: { worker_id: string; session: string },
+  mine: { workerId: string; session: string },
+): Check<BindingCheckCode> {
+  if (msg.worker_id !== mine.workerId) {
+    return { ok: false, code: 'not_yours', reason: `order is bound to worker ${msg.worker_id.slice(0, 64)}, not to this worker` };
+  }
+  if (mine.session === '' || msg.session !== mine.session) {
+    return { ok: false, code: 'replayed', reason: 'order is bound to another connection (session nonce mismatch): replayed' };
+  }
+  return { ok: true };
+}
+
+/**
+ * Worker side: `expires_at` judged by the worker's own clock, not only by the
+ * host-corrected one. Even if host_time were wrong, an assignment that expired
+ * more than `toleranceMs` ago by this machine's clock, or that claims to live
+ * longer than the assignment window plus tolerance, is refused.
+ */
+export function checkLocalExpiry(
+  expiresAt: number,
+  ownNow: number,
+  windowMs: number,
+  toleranceMs: number = MAX_HOST_CLOCK_OFFSET_MS,
+): Check<'expired'> {
+  if (expiresAt <= ownNow - toleranceMs) {
+    return { ok: false, code: 'expired', reason: `assignment expired ${ownNow - expiresAt} ms ago by this worker's clock` };
+  }
+  if (expiresAt - ownNow > windowMs + toleranceMs) {
+    return { ok: false, code: 'expired', reason: `assignment expires ${expiresAt - ownNow} ms ahead of this worker's clock; check the clocks` };
+  }
   return { ok: true };
 }
 

@@ -36,6 +36,8 @@ export interface WorkerLink {
   readonly openToAdmin: boolean; // effective: enrolled with it and asked for it in HELLO
   readonly enrolledOpenToAdmin: boolean;
   readonly ip: string;
+  /** The connection's CHALLENGE nonce: orders sent on it are bound to it (core/protocol.ts, Binding). */
+  readonly session: string;
   send(msg: ProtocolMessage): void;
   close(code: number, reason: string): void;
 }
@@ -81,6 +83,8 @@ const now = d.now();
   const attempt = t.attempt + 1;
   const unsigned = {
     type: 'TASK_ASSIGNED' as const,
+    worker_id: link.workerId,
+    session: link.session,
     task_id: t.id,
     attempt,
     task: { prompt: t.prompt, title: clip(t.title, 120) },
@@ -126,8 +130,17 @@ function graphWorkspace(service: TaskService, graphId: string): string | null {
   return ws;
 }
 
-export function cancelMessage(hostKey: HostIdentity, taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {
-  const unsigned = { type: 'TASK_CANCELLED' as const, task_id: taskId, attempt, reason: clip(reason, 500), nonce: randomBytes(16).toString('base64url') };
+/** A signed TASK_CANCELLED for `link`'s current connection (bound to its worker id and session). */
+export function cancelMessage(hostKey: HostIdentity, link: WorkerLink, taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {
+  const unsigned = {
+    type: 'TASK_CANCELLED' as const,
+    worker_id: link.workerId,
+    session: link.session,
+    task_id: taskId,
+    attempt,
+    reason: clip(reason, 500),
+    nonce: randomBytes(16).toString('base64url'),
+  };
   return signMessage(unsigned, hostKey.privateKey);
 }
 

@@ -29,8 +29,8 @@ import {
   type ProtocolErrorCode,
   type ProtocolMessage,
 } from '../core/protocol.js';
-import { checkSequence } from '../core/replay.js';
 import { RefusalWindow } from '../core/refusal-window.js';
+import { checkSequence } from '../core/replay.js';
 import type { Actor, Store } from '../store/store.js';
 import type { WorkerStore } from '../store/workers.js';
 import type { RemoteDispatcher, TaskMsg, WorkerLink } from './dispatcher.js';
@@ -64,6 +64,8 @@ export class HostConnection implements WorkerLink {
   private phase: Phase = 'hello';
   private hello: MessageOf<'HELLO'> | null = null;
   private challenge = '';
+  private ended = false; // close() was called: nothing more this peer says is acted on (revocation)
+  private readonly peerRefusals = new RefusalWindow(1000, 64);
   private key: KeyObject | null = null;
   private bad = 0;
   private inSeq: number | null = null;
@@ -102,9 +104,22 @@ export class HostConnection implements WorkerLink {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeMessage(msg));
   }
 
+  /** The worker id its HELLO named (before AUTH: not yet proven). */
+  get helloWorkerId(): string {
+    return this.hello?.worker_id ?? '';
+  }
+
+  /** The CHALLENGE nonce of this connection: host orders sent on it are bound to it. */
+  get session(): string {
+    return this.challenge;
+  }
+
   close(code: number, reason: string): void {
     if (this.phase === 'closed') return;
+    this.ended = true;
     this.ws.close(code, reason.slice(0, 120));
+    // A peer that does not answer the close handshake must not keep the socket (a revoked worker is cut off at once).
+    setTimeout(() => this.ws.terminate(), 2000).unref();
   }
 
   private actor(): Actor {
@@ -117,7 +132,7 @@ export class HostConnection implements WorkerLink {
    * as the frame is parsed; its verdict is applied in order.
    */
   private onFrame(data: RawData): void {
-    if (this.phase === 'closed') return;
+    if (this.phase === 'closed' || this.ended) return;
     const p = parseMessage(data);
     const early = p.ok && this.phase === 'ready' && this.key && 'sig' in p.msg ? verifyMessageAsync(p.msg, this.key) : null;
     this.chain = this.chain
@@ -126,11 +141,11 @@ export class HostConnection implements WorkerLink {
   }
 
   private handle(p: ReturnType<typeof parseMessage>, signatureOk: boolean | null): void {
-    if (this.phase === 'closed') return;
+    if (this.phase === 'closed' || this.ended) return;
     if (!p.ok) return this.refuse(p.code, p.message);
     const msg = p.msg;
     if (!acceptsFrom(msg.type, 'worker')) return this.refuse('invalid_message', `${msg.type} is a host message; a worker may not send it`, msg);
-    if (msg.type === 'ERROR') return; // a worker's complaint; informational only
+    if (msg.type === 'ERROR') return this.onPeerError(msg);
     if (this.phase === 'hello') {
       return msg.type === 'HELLO' ? this.onHello(msg) : this.refuse('unauthenticated', 'send HELLO first', msg);
     }
@@ -157,7 +172,21 @@ export class HostConnection implements WorkerLink {
     this.challenge = randomBytes(16).toString('base64url');
     this.phase = 'challenged';
     this.armHandshake();
-    this.send({ type: 'CHALLENGE', nonce: this.challenge, host_time: this.d.now(), version: v.version });
+    const challenge = { type: 'CHALLENGE' as const, worker_id: msg.worker_id, client_nonce: msg.client_nonce, nonce: this.challenge, host_time: this.d.now(), version: v.version };
+    this.send(signMessage(challenge, this.d.hostKey.privateKey));
+  }
+
+  /**
+   * An authenticated worker refused something the host (or someone on the
+   * path) sent it — e.g. an order bound to another worker or connection.
+   * Audited, coalesced per code and second so a flood of replays cannot grow
+   * the audit log; ignored before AUTH (anyone can send an ERROR).
+   */
+  private onPeerError(msg: MessageOf<'ERROR'>): void {
+    if (this.phase !== 'ready') return;
+    const { write, suppressed } = this.peerRefusals.admit(msg.code, this.d.now());
+    if (!write) return;
+    this.audit('remote.worker_refused', { code: msg.code, message: msg.message.slice(0, 300), ...(suppressed > 0 ? { suppressed } : {}) });
   }
 
   private onAuth(msg: MessageOf<'AUTH'>): void {

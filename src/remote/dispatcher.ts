@@ -146,7 +146,7 @@ export class RemoteDispatcher {
     const unknown = this.leases.heartbeat(link.workerId, running, this.now());
     if (this.hold.heartbeat(link.workerId, running) > 0) this.kick();
     for (const u of unknown) {
-      link.send(this.cancelMessage(u.task_id, u.attempt, 'this attempt is not leased to you (it expired, ended or was requeued)'));
+      link.send(cancelMessage(this.o.hostKey, link, u.task_id, u.attempt, 'this attempt is not leased to you (it expired, ended or was requeued)'));
     }
     const st = this.sync.get(link);
     if (st && (!st.synced || st.strays !== unknown.length)) {
@@ -271,7 +271,7 @@ export class RemoteDispatcher {
       this.leases.add(p.rec);
       this.dirty.add(p.link.workerId);
       p.rec.offered = signMessageAsync(p.unsigned, this.o.hostKey.privateKey).then(
-        (msg) => this.links.get(p.link.workerId)?.send(msg), // the worker's current connection
+        (msg) => (this.links.get(p.link.workerId) === p.link ? p.link.send(msg) : undefined), // bound to that connection: a newer one would refuse it
         () => undefined, // never sent: the offer lapses at expires_at and the task is requeued
       );
     }
@@ -279,13 +279,12 @@ export class RemoteDispatcher {
 
   /** TASK_CANCELLED for a leased attempt, never ahead of its TASK_ASSIGNED. */
   private sendCancel(rec: LeaseRec, reason: string): void {
-    const msg = this.cancelMessage(rec.lease.task_id, rec.lease.attempt, reason);
-    const send = (): void => this.links.get(rec.lease.worker_id)?.send(msg);
+    // Built when sent, for the worker's connection at that moment (orders are bound to a connection).
+    const send = (): void => {
+      const link = this.links.get(rec.lease.worker_id);
+      link?.send(cancelMessage(this.o.hostKey, link, rec.lease.task_id, rec.lease.attempt, reason));
+    };
     if (rec.offered) void rec.offered.then(send);
     else send();
-  }
-
-  private cancelMessage(taskId: string, attempt: number, reason: string): MessageOf<'TASK_CANCELLED'> {
-    return cancelMessage(this.o.hostKey, taskId, attempt, reason);
   }
 }

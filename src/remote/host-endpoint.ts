@@ -26,6 +26,8 @@ export interface RemoteHostOptions {
   handshakeTimeoutMs?: number;
   sweepIntervalMs?: number;
   now?: () => number;
+  /** The user app's TLS certificate fingerprint (pairing proofs cover it); null over --insecure-http. */
+  certFingerprint?: string | null;
 }
 
 /** A worker card: what every dashboard shows, plus the enrolment facts its owner and the admin see. */
@@ -57,7 +59,7 @@ export function remoteOf(ctx: ServerContext): RemoteHost | null {
 export async function ensureRemote(ctx: ServerContext): Promise<RemoteHost> {
   const existing = remotes.get(ctx);
   if (existing) return existing;
-  const remote = await RemoteHost.create(ctx.host, pendingOptions.get(ctx) ?? {});
+  const remote = await RemoteHost.create(ctx.host, { certFingerprint: ctx.lanTransport?.tls_fingerprint ?? null, ...pendingOptions.get(ctx) });
   remotes.set(ctx, remote);
   ctx.remoteWorkers = () => remote.views();
   ctx.cancelRemote = (taskId, reason) => remote.dispatcher.cancel(taskId, reason);
@@ -86,7 +88,7 @@ export class RemoteHost {
     this.now = opts.now ?? Date.now;
     this.workers = new WorkerStore(host.store);
     this.sessions = new SessionStore(host.store);
-    this.pairing = new PairingService(this.workers, host.store, hostKey, this.now);
+    this.pairing = new PairingService(this.workers, host.store, hostKey, this.now, opts.certFingerprint ?? null);
     this.dispatcher = new RemoteDispatcher({
       service: host.service,
       killswitch: host.killswitch,
@@ -136,7 +138,8 @@ export class RemoteHost {
    */
   revoke(id: string, who: Actor): WorkerRecord {
     const rec = this.workers.revoke(id, who, this.now());
-    this.dispatcher.links.get(id)?.close(4003, 'worker revoked');
+    // Every connection of it, authenticated or still in the handshake: from now on nothing it says is acted on.
+    for (const c of this.connections) if (c.workerId === id || c.helloWorkerId === id) c.close(4003, 'worker revoked');
     const { service } = this.host;
     for (const taskId of service.scheduler.peekReady(`worker:${id}`)) {
       try {

@@ -1,7 +1,10 @@
 /**
  * Pairing (DESIGN §6): a signed-in LAN user gets a one-time code (5 minutes,
  * single use); `colony worker --code` enrols its Ed25519 public key with it,
- * bound to that user, and learns the host's public key to pin.
+ * bound to that user, and learns the host's public key and TLS certificate to
+ * pin. The code is never sent: it keys MACs both sides check over both keys
+ * and the certificate fingerprint (pairing-mac.ts), so nobody in between can
+ * substitute a key.
  *
  * Codes are 8 Crockford base32 characters (40 bits) shown as XXXX-XXXX; the
  * store keeps only a hash. Failed enrolments are audited and limited per
@@ -13,7 +16,10 @@ import { ColonyError } from '../core/errors.js';
 import { field } from '../core/protocol.js';
 import type { Actor, Store } from '../store/store.js';
 import type { WorkerRecord, WorkerStore } from '../store/workers.js';
+import { hostProof, normalisePairingCode, pairingSecretAsync, sameProof, workerProof, type PairingTranscript } from './pairing-mac.js';
 import { exportPublicKeyRaw, fingerprint, importPublicKey, type KeyPair } from './signing.js';
+
+export { normalisePairingCode } from './pairing-mac.js';
 
 export const PAIRING_CODE_TTL_MS = 5 * 60_000;
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford: no I, L, O, U
@@ -24,9 +30,21 @@ export interface HostIdentity extends KeyPair {
   fingerprint: string;
 }
 
+const proof = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url HMAC-SHA256');
+const certFp = z.string().min(1).max(200).nullable();
+
+/** GET /api/workers/pairing-info: what the worker's proof covers (it checks the certificate on its own connection). */
+export const pairingInfoSchema = z.strictObject({
+  host_public_key: z.string().min(1).max(200),
+  host_fingerprint: z.string().min(1).max(200),
+  cert_fingerprint: certFp,
+});
+export type PairingInfo = z.infer<typeof pairingInfoSchema>;
+
 export const enrollSchema = z.strictObject({
-  code: z.string().min(4).max(64),
   public_key: z.string().min(32).max(1000),
+  /** HMAC keyed from the code over the host key and certificate the worker saw and its own key (pairing-mac.ts). */
+  proof,
   name: z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters are not allowed'),
   engines: z.array(field.engineName).max(32),
   open_to_admin: z.boolean(),
@@ -39,7 +57,10 @@ export const enrollResponseSchema = z.strictObject({
   name: z.string(),
   host_public_key: z.string().min(1),
   host_fingerprint: z.string().min(1),
+  cert_fingerprint: certFp,
   worker_fingerprint: z.string().min(1),
+  /** The host's MAC over the same transcript plus worker_id and owner: proves it knew the code. */
+  proof,
 });
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 
@@ -50,11 +71,6 @@ export function newPairingCode(bytes: Buffer = randomBytes(5)): string {
   let out = '';
   for (let i = 7; i >= 0; i--) out += ALPHABET[Number((bits >> BigInt(i * 5)) & 31n)];
   return `${out.slice(0, 4)}-${out.slice(4)}`;
-}
-
-/** What people type: any case, with or without the dash or spaces, O for 0 and I/L for 1. */
-export function normalisePairingCode(input: string): string {
-  return input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
 }
 
 export function hashPairingCode(code: string): string {
@@ -69,13 +85,20 @@ export class PairingService {
     private readonly store: Store,
     private readonly hostKey: HostIdentity,
     private readonly now: () => number = Date.now,
+    /** The user app's TLS certificate fingerprint; null over --insecure-http. */
+    readonly certFingerprint: string | null = null,
   ) {}
 
-  createCode(owner: string, who: Actor): { code: string; expires_at: number } {
+  info(): PairingInfo {
+    return { host_public_key: exportPublicKeyRaw(this.hostKey.publicKey), host_fingerprint: this.hostKey.fingerprint, cert_fingerprint: this.certFingerprint };
+  }
+
+  async createCode(owner: string, who: Actor): Promise<{ code: string; expires_at: number }> {
     const code = newPairingCode();
+    const secret = await pairingSecretAsync(code);
     const now = this.now();
     const expires_at = now + PAIRING_CODE_TTL_MS;
-    this.workers.createPairingCode(hashPairingCode(code), owner, now, expires_at, who);
+    this.workers.createPairingCode(hashPairingCode(code), owner, now, expires_at, who, secret);
     return { code, expires_at };
   }
 
@@ -89,10 +112,17 @@ export class PairingService {
       throw this.refused(origin, now, e instanceof ColonyError ? e : new ColonyError('E_BAD_INPUT', 'public_key is not an Ed25519 key'));
     }
     const workerFp = fingerprint(importPublicKey(publicKeyRaw));
+    // The transcript as this host knows it: a worker that saw another host key or certificate computed another proof.
+    const info = this.info();
+    const t: PairingTranscript = { host_public_key: info.host_public_key, cert_fingerprint: info.cert_fingerprint, worker_public_key: publicKeyRaw };
+    const code = this.workers.liveCodes(now).find((c) => sameProof(workerProof(c.secret, t), req.proof));
+    if (!code) {
+      throw this.refused(origin, now, new ColonyError('E_UNAUTHORIZED', 'pairing refused: the code is unknown, used or expired, or the worker did not see this host\'s key and certificate (someone in between?); ask for a new code on the dashboard'));
+    }
     let worker: WorkerRecord;
     try {
       worker = this.workers.enroll(
-        hashPairingCode(req.code),
+        code.code_hash,
         {
           id: `w-${randomBytes(5).toString('hex')}`,
           name: req.name,
@@ -113,9 +143,11 @@ export class PairingService {
         worker_id: worker.id,
         owner: worker.owner,
         name: worker.name,
-        host_public_key: exportPublicKeyRaw(this.hostKey.publicKey),
-        host_fingerprint: this.hostKey.fingerprint,
+        host_public_key: info.host_public_key,
+        host_fingerprint: info.host_fingerprint,
+        cert_fingerprint: info.cert_fingerprint,
         worker_fingerprint: workerFp,
+        proof: hostProof(code.secret, t, { worker_id: worker.id, owner: worker.owner }),
       },
     };
   }

@@ -2,8 +2,9 @@
  * HTTP and WebSocket routes of remote execution, thin over RemoteHost:
  *
  * user app (LAN):
- *   POST /api/pairing-codes            signed-in user → {code, expires_at, command, host_fingerprint}
- *   POST /api/workers/enroll           {code, public_key, name, engines, open_to_admin} → worker id + host key to pin
+ *   POST /api/pairing-codes            signed-in user → {code, expires_at, command, host_fingerprint, cert_fingerprint}
+ *   GET  /api/workers/pairing-info     host key and TLS certificate fingerprint (what the enrolment proof covers)
+ *   POST /api/workers/enroll           {public_key, proof, name, engines, open_to_admin} → worker id, host key, host proof
  *   GET  /api/my-workers               the caller's workers (cards + fingerprints)
  *   POST /api/my-workers/:id/revoke    revoke one of the caller's workers (others' are a 404)
  *   WS   /ws/remote-exec               the signed protocol (core/protocol.ts)
@@ -24,7 +25,8 @@ import type { ServerContext } from '../server/context.js';
 import { idParam } from '../server/schemas.js';
 import { noteRefusal } from '../server/user/audit.js';
 import { clientIp, type LanDeps } from '../server/user/deps.js';
-import { lanActor, requireSession } from '../server/user/session.js';
+import { deviceOf, lanActor, requireSession } from '../server/user/session.js';
+import { BanStore } from '../store/bans.js';
 import { WorkerStore } from '../store/workers.js';
 import { ensureRemote, remoteOf } from './host-endpoint.js';
 import { enrollSchema } from './pairing.js';
@@ -33,19 +35,35 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
   const remote = await ensureRemote(deps.ctx);
   app.addHook('onClose', async () => remote.stop());
 
+  const bans = new BanStore(deps.ctx.host.store);
+  const pairingBanned = (request: FastifyRequest): boolean => {
+    const device = deviceOf(request);
+    return bans.has('pairing', clientIp(request), device ? `device:${device}` : null);
+  };
+
   app.post('/api/pairing-codes', async (request, reply) => {
     const s = requireSession(request, 'submit_task');
-    const { code, expires_at } = remote.pairing.createCode(submitterOf(s), lanActor(request));
+    if (pairingBanned(request)) throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned pairing from this browser or address');
+    const { code, expires_at } = await remote.pairing.createCode(submitterOf(s), lanActor(request));
+    const cert = remote.pairing.certFingerprint;
     return reply.code(201).send({
       code,
       expires_at,
-      command: `colony worker --host http://${reachedAddress(request)} --code ${code}`,
+      // The certificate fingerprint in the command lets the worker refuse a substituted certificate before it sends anything.
+      command: `colony worker --host ${cert ? 'https' : 'http'}://${reachedAddress(request)} --code ${code}${cert ? ` --tls-fingerprint ${cert}` : ''}`,
       host_fingerprint: remote.hostKey.fingerprint,
+      cert_fingerprint: cert,
     });
   });
 
+  app.get('/api/workers/pairing-info', { config: { accessCode: false } }, async () => remote.pairing.info());
+
   app.post('/api/workers/enroll', { config: { accessCode: false } }, async (request, reply) => {
     const body = enrollSchema.parse(request.body);
+    if (pairingBanned(request)) {
+      noteRefusal(request, 'enrolment from a banned address');
+      throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned pairing from this address');
+    }
     return reply.code(201).send(remote.pairing.enroll(body, clientIp(request)).response);
   });
 

@@ -219,19 +219,28 @@ export async function loadOrCreateHostKey(home: string): Promise<KeyPair & { fin
   if (existing) return { ...existing, fingerprint: fingerprint(existing.publicKey) };
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const pair = generateKeyPair();
-  const privPath = join(dir, PRIVATE_FILE('host'));
-  const tmp = tempName(privPath);
-  await fs.writeFile(tmp, exportPrivateKeyPem(pair.privateKey), { mode: 0o600, flag: 'wx' });
-  try {
-    await fs.link(tmp, privPath);
-  } catch (e) {
-    if (!isErrno(e, 'EEXIST')) throw new ColonyError('E_CONFIG', `cannot create ${privPath}: ${errMessage(e)}`);
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
+  await publishOnce(join(dir, PRIVATE_FILE('host')), exportPrivateKeyPem(pair.privateKey));
   const winner = await loadPrivateOnly(dir, 'host');
   await writeSecret(join(dir, PUBLIC_FILE('host')), exportPublicKeyPem(winner.publicKey));
   return { ...winner, fingerprint: fingerprint(winner.publicKey) };
+}
+
+/**
+ * Creates `path` (mode 0600) with `content` unless it exists: written to a temp
+ * name and published with link(2), which fails if another process got there
+ * first — the caller then reads the winner's file.
+ */
+export async function publishOnce(path: string, content: string): Promise<void> {
+  const tmp = tempName(path);
+  await fs.writeFile(tmp, content, { mode: 0o600, flag: 'wx' });
+  await fs.chmod(tmp, 0o600);
+  try {
+    await fs.link(tmp, path);
+  } catch (e) {
+    if (!isErrno(e, 'EEXIST')) throw new ColonyError('E_CONFIG', `cannot create ${path}: ${errMessage(e)}`);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
 }
 
 async function loadPrivateOnly(dir: string, name: string): Promise<KeyPair> {

@@ -2,10 +2,15 @@
  * The `colony worker` agent: one WebSocket to the host's /ws/remote-exec,
  * re-established with capped exponential backoff (and jitter) until stopped.
  *
- *   → HELLO {versions, engines, open_to_admin}   ← CHALLENGE {nonce, host_time}
+ *   → HELLO {versions, client_nonce, engines, open_to_admin}
+ *   ← CHALLENGE {nonce, host_time, client_nonce} signed by the pinned host key
+ *     (else the connection is dropped: its host_time is not trusted)
  *   → AUTH (signed nonce)                        ← AUTH_OK {host_key_fingerprint} (must match the pinned key)
- *   ← TASK_ASSIGNED: host signature (pinned key) → expiry (host clock) → nonce
- *     (never twice) → capacity → engine → workspace → own safety gateway;
+ *   ← TASK_ASSIGNED: host signature (pinned key) → bound to this worker and
+ *     this connection → expiry (host clock, and this machine's clock within a
+ *     tolerance) → nonce (never twice) → capacity → engine → workspace → own
+ *     safety gateway; an order for another worker or connection is not
+ *     answered but reported to the host as ERROR (audited there);
  *     any failure answers TASK_REJECTED {reason}; else TASK_ACCEPTED, then
  *     TASK_PROGRESS*, then TASK_COMPLETED | TASK_FAILED, all signed.
  *   ← TASK_CANCELLED (signed, fresh nonce): the engine is aborted (process group killed).
@@ -18,10 +23,12 @@
  * (TASK_FAILED E_WORKER_LOST, or their saved final report) right after AUTH_OK,
  * before the first HEARTBEAT, so the host closes them before dispatching.
  */
+import { randomBytes } from 'node:crypto';
 import WebSocket, { type RawData } from 'ws';
 import {
   acceptsFrom,
   encodeMessage,
+  MAX_HOST_CLOCK_OFFSET_MS,
   HEARTBEAT_INTERVAL_MS,
   MAX_MESSAGE_BYTES,
   MAX_REASON_BYTES,
@@ -31,8 +38,9 @@ import {
   type MessageOf,
   type ProtocolMessage,
 } from '../core/protocol.js';
-import { checkAssignment, checkSequence, NonceCache } from '../core/replay.js';
+import { checkAssignment, checkBinding, checkLocalExpiry, checkSequence, NonceCache, type Check } from '../core/replay.js';
 import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
+import { pinnedTls } from './tls.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import type { InflightBook, InflightRec } from './inflight.js';
 import { clipBytes, finalMessage, lostMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
@@ -59,6 +67,7 @@ export class WorkerAgent {
   private ws: WebSocket | null = null;
   private phase: 'idle' | 'hello' | 'challenged' | 'ready' = 'idle';
   private challenge = '';
+  private clientNonce = '';
   private offset = 0; // host clock - our clock
   private hbOut = 0;
   private hbIn: number | null = null;
@@ -127,12 +136,17 @@ export class WorkerAgent {
 
   private connect(): void {
     if (this.stopped) return;
-    const base = (this.o.hostUrl ?? this.o.identity.host_url).replace(/^http/, 'ws').replace(/\/+$/, '');
-    const ws = new WebSocket(`${base}/ws/remote-exec`, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 10_000 });
+    const url = (this.o.hostUrl ?? this.o.identity.host_url).replace(/\/+$/, '');
+    const pinned = this.o.identity.host_cert_pem;
+    if (pinned && !url.startsWith('https://')) return this.fatal(`this worker pinned the host's TLS certificate; refusing to connect without TLS to ${url}`);
+    // wss accepts only the certificate pinned at pairing (remote/tls.ts): another one on the same address fails the handshake.
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/remote-exec`, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 10_000, ...(pinned ? (pinnedTls(pinned) as unknown as WebSocket.ClientOptions) : {}) }); // ws hands TLS options to tls.connect (Node's checkServerIdentity contract)
     this.ws = ws;
     this.phase = 'hello';
+    this.challenge = '';
+    this.clientNonce = randomBytes(16).toString('base64url');
     ws.on('open', () => {
-      this.send({ type: 'HELLO', worker_id: this.o.identity.worker_id, versions: [...SUPPORTED_VERSIONS], engines: this.o.runner.engineNames, open_to_admin: this.o.openToAdmin });
+      this.send({ type: 'HELLO', worker_id: this.o.identity.worker_id, versions: [...SUPPORTED_VERSIONS], client_nonce: this.clientNonce, engines: this.o.runner.engineNames, open_to_admin: this.o.openToAdmin });
     });
     ws.on('message', (data: RawData) => this.onFrame(ws, data));
     ws.on('error', (e: Error) => (this.lastError = e.message)); // 'close' follows and schedules the reconnect
@@ -170,7 +184,14 @@ export class WorkerAgent {
     switch (msg.type) {
       case 'CHALLENGE':
         if (this.phase !== 'hello') return;
+        // Only a live CHALLENGE from the pinned host is trusted with our clock: signed, for us, echoing our HELLO's nonce.
+        if (msg.worker_id !== this.o.identity.worker_id || msg.client_nonce !== this.clientNonce || !verifyMessage(msg, this.o.identity.hostKey)) {
+          this.lastError = 'the CHALLENGE is not signed by the pinned host key for this connection (someone in between?)';
+          this.emit({ type: 'refused', code: 'bad_signature', reason: this.lastError });
+          return void ws.terminate();
+        }
         this.offset = msg.host_time - Date.now();
+        if (Math.abs(this.offset) > MAX_HOST_CLOCK_OFFSET_MS) this.emit({ type: 'host_error', code: 'expired', message: `the host's clock differs from this machine's by ${Math.round(this.offset / 1000)} s; assignments will be refused until the clocks agree` });
         this.challenge = msg.nonce;
         this.phase = 'challenged';
         return this.send(signMessage({ type: 'AUTH' as const, worker_id: this.o.identity.worker_id, nonce: msg.nonce }, this.o.identity.keys.privateKey));
@@ -229,14 +250,18 @@ export class WorkerAgent {
 
   private async onAssigned(msg: MessageOf<'TASK_ASSIGNED'>): Promise<void> {
     const ref = { task_id: msg.task_id, attempt: msg.attempt };
-    this.emit({ type: 'assigned', ...ref });
     const reject = (reason: string): void => {
       this.sendTask({ type: 'TASK_REJECTED', ...ref, reason: clipBytes(reason, MAX_REASON_BYTES), nonce: msg.nonce });
       this.emit({ type: 'rejected', ...ref, reason });
     };
     if (!(await verifyMessageAsync(msg, this.o.identity.hostKey))) return reject('bad_signature: the assignment is not signed by the pinned host key');
+    const bound = this.checkOrder(msg);
+    if (!bound.ok) return; // not ours to answer: reported to the host by checkOrder
+    this.emit({ type: 'assigned', ...ref });
     const fresh = checkAssignment(msg, Date.now() + this.offset, this.nonces);
     if (!fresh.ok) return reject(`${fresh.code}: ${fresh.reason}`);
+    const local = checkLocalExpiry(msg.expires_at, Date.now(), this.nonces.windowMs); // whatever host_time said
+    if (!local.ok) return reject(`${local.code}: ${local.reason}`);
     if (this.tasks.has(msg.task_id)) return reject(`already running task ${msg.task_id}`);
     if (this.tasks.size >= (this.o.concurrency ?? 1)) return reject(`busy: this worker runs at most ${this.o.concurrency ?? 1} task(s) at a time`);
     const abort = new AbortController();
@@ -276,8 +301,25 @@ export class WorkerAgent {
     }
   }
 
+  /**
+   * A signed order must be for this worker and this connection. A refusal is
+   * not answered as the order asks (it was not meant for us: a TASK_REJECTED
+   * would tell the host about another worker's task) but reported to the host
+   * as ERROR, which the host audits (coalesced).
+   */
+  private checkOrder(msg: MessageOf<'TASK_ASSIGNED'> | MessageOf<'TASK_CANCELLED'>): Check<string> {
+    const c = checkBinding(msg, { workerId: this.o.identity.worker_id, session: this.phase === 'ready' ? this.challenge : '' });
+    if (!c.ok) {
+      const what = `${msg.type} for task ${msg.task_id.slice(0, 64)} attempt ${msg.attempt}`;
+      this.emit({ type: 'refused', code: c.code, reason: `${what}: ${c.reason}` });
+      this.send({ type: 'ERROR', code: c.code, message: clipBytes(`refused ${what}: ${c.reason}`, MAX_REASON_BYTES) });
+    }
+    return c;
+  }
+
   private onCancelled(msg: MessageOf<'TASK_CANCELLED'>): void {
     if (!verifyMessage(msg, this.o.identity.hostKey)) return;
+    if (!this.checkOrder(msg).ok) return;
     if (!checkAssignment(msg, Date.now() + this.offset, this.nonces).ok) return;
     const t = this.tasks.get(msg.task_id);
     if (!t || t.attempt !== msg.attempt) return;

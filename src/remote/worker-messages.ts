@@ -12,6 +12,8 @@ export type AgentEvent =
   | { type: 'finished'; task_id: string; attempt: number; ok: boolean; summary: string }
   | { type: 'host_error'; code: string; message: string }
   | { type: 'lost'; task_id: string; attempt: number } // ran when this worker's previous run died; reported to the host
+  /** Something from the network this worker refused (an order for another worker or connection, a forged CHALLENGE). */
+  | { type: 'refused'; code: string; reason: string }
   | { type: 'fatal'; reason: string };
 
 /** A task the agent holds: from TASK_ASSIGNED (capacity reserved) until its final report is queued. */

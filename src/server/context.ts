@@ -20,8 +20,15 @@ export interface ServerContext {
   changes?: ChangeService;
   /** Extra workers besides the local pool (remote workers, when that layer is wired). */
   remoteWorkers?: () => WorkerView[];
+  /** How the user app is served (set when it is built): its TLS certificate fingerprint, or plain HTTP by --insecure-http. */
+  lanTransport?: LanTransport;
   /** Cancels a running remote task; false when no remote worker holds it. */
   cancelRemote?: (taskId: string, reason: string) => boolean;
+}
+
+export interface LanTransport {
+  tls_fingerprint: string | null;
+  insecure_http: boolean;
 }
 
 export function allWorkers(ctx: ServerContext): WorkerView[] {
@@ -38,5 +45,6 @@ export function statusOf(ctx: ServerContext): Record<string, unknown> {
     uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000),
     tasks: counts,
     workers: { total: workers.length, busy: workers.filter((w) => w.status === 'running').length },
+    lan: ctx.lanTransport ?? null, // the dashboards show the certificate fingerprint, or warn about plain HTTP
   };
 }

@@ -23,6 +23,7 @@ import { closeLiveStreams } from './live.js';
 import { startMaintenance } from './maintenance.js';
 import { writeCheckpoint } from './audit-anchor.js';
 import { loadOrCreateHostKey } from '../remote/signing.js';
+import { loadOrCreateHostCert } from '../remote/tls.js';
 
 export interface ServeOptions {
   paths: HomePaths;
@@ -31,6 +32,8 @@ export interface ServeOptions {
   adminPort: number;
   userPort: number;
   lan: boolean;
+  /** With lan: serve the user app over plain HTTP instead of TLS (an explicit, warned-about choice). */
+  insecureHttp?: boolean;
   hostIp?: string;
   concurrency?: number;
   logger?: boolean | object;
@@ -50,6 +53,8 @@ export interface RunningHost {
   userUrl: string | null;
   /** The LAN access code in force (print it), or null. */
   lanCode: string | null;
+  /** SHA-256 fingerprint of the user app's TLS certificate; null without --lan or with --insecure-http. */
+  tlsFingerprint: string | null;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -74,7 +79,8 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
     await admin.listen({ host: '127.0.0.1', port: o.adminPort });
     adminPort = (admin.server.address() as AddressInfo).port;
     if (o.lan) {
-      user = await buildUserApp(ctx, { logger: o.logger, accessCode: lanCode });
+      const tls = o.insecureHttp ? null : await loadOrCreateHostCert(o.paths.home); // made at the first start, kept in the home
+      user = await buildUserApp(ctx, { logger: o.logger, accessCode: lanCode, tls });
       await user.listen({ host: o.hostIp ?? '0.0.0.0', port: o.userPort });
     }
   } catch (e) {
@@ -100,8 +106,9 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
     user,
     adminUrl,
     adminTokenUrl: `${adminUrl}?token=${adminToken}`,
-    userUrl: user ? `http://${o.hostIp ?? lanAddressHint()}:${userPort}/` : null,
+    userUrl: user ? `${o.insecureHttp ? 'http' : 'https'}://${o.hostIp ?? lanAddressHint()}:${userPort}/` : null,
     lanCode: user ? lanCode : null,
+    tlsFingerprint: user ? (ctx.lanTransport?.tls_fingerprint ?? null) : null,
     async close(graceMs = o.config.runner.kill_grace_ms) {
       if (closed) return;
       closed = true;

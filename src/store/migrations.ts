@@ -259,4 +259,20 @@ CREATE TABLE attempt_processes (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 7,
+    name: 'lan_pairing_mac_and_bans',
+    sql: `
+ALTER TABLE pairing_codes ADD COLUMN secret TEXT;
+ALTER TABLE sessions ADD COLUMN device_id TEXT;
+CREATE TABLE bans (
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  session_id TEXT,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  PRIMARY KEY (kind, value)
+);
+`,
+  },
 ];

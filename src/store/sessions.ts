@@ -70,6 +70,16 @@ export class SessionStore {
     this.update(userId, 'revoked = 1', [], who, 'session.revoked', {});
   }
 
+  /** The browser (device cookie) a session was created from, for bans; null for sessions older than device cookies. */
+  setDevice(userId: string, deviceId: string): void {
+    this.store.db.prepare('UPDATE sessions SET device_id = ? WHERE user_id = ?').run(deviceId, userId);
+  }
+
+  deviceOf(userId: string): string | null {
+    const r = this.store.db.prepare('SELECT device_id FROM sessions WHERE user_id = ?').get(userId) as { device_id: string | null } | undefined;
+    return r?.device_id ?? null;
+  }
+
   touch(userId: string, at: number): void {
     this.store.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE user_id = ?').run(at, userId);
   }

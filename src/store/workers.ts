@@ -51,12 +51,16 @@ function fromRow(r: WorkerRow): WorkerRecord {
 export class WorkerStore {
   constructor(private readonly store: Store) {}
 
-  /** Records a new pairing code (by hash) for `owner`, valid until `expiresAt`. */
-  createPairingCode(codeHash: string, owner: string, now: number, expiresAt: number, who: Actor): void {
+  /**
+   * Records a new pairing code (by hash) for `owner`, valid until `expiresAt`,
+   * with the MAC secret derived from it (remote/pairing-mac.ts): the code itself
+   * is never sent at enrolment, so the host finds it by the proof it keys.
+   */
+  createPairingCode(codeHash: string, owner: string, now: number, expiresAt: number, who: Actor, secret: string | null = null): void {
     this.store.transaction(() => {
       this.store.db
-        .prepare('INSERT INTO pairing_codes (code_hash, owner, created_at, expires_at) VALUES (?, ?, ?, ?)')
-        .run(codeHash, owner, now, expiresAt);
+        .prepare('INSERT INTO pairing_codes (code_hash, owner, created_at, expires_at, secret) VALUES (?, ?, ?, ?, ?)')
+        .run(codeHash, owner, now, expiresAt, secret);
       this.store.appendAudit({ ...who, action: 'pairing.code_created', target: owner, detail: { expires_at: expiresAt } });
     });
   }
@@ -70,7 +74,7 @@ export class WorkerStore {
   enroll(codeHash: string, w: NewWorker, now: number, origin: string): WorkerRecord {
     return this.store.transaction(() => {
       const code = this.store.db
-        .prepare('UPDATE pairing_codes SET used_at = ?, worker_id = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING owner')
+        .prepare('UPDATE pairing_codes SET used_at = ?, worker_id = ?, secret = NULL WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING owner')
         .get(now, w.id, codeHash, now) as { owner: string } | undefined;
       if (!code) throw new ColonyError('E_UNAUTHORIZED', 'pairing code is unknown, already used or expired; ask for a new one on the dashboard');
       const dup = this.store.db.prepare('SELECT id FROM workers WHERE public_key = ?').get(w.public_key) as { id: string } | undefined;
@@ -88,6 +92,18 @@ export class WorkerStore {
       });
       return this.get(w.id) as WorkerRecord;
     });
+  }
+
+  /** Unused, unexpired codes with their MAC secrets (few: each lives 5 minutes). */
+  liveCodes(now: number, limit = 1000): Array<{ code_hash: string; owner: string; secret: string }> {
+    return this.store.db
+      .prepare('SELECT code_hash, owner, secret FROM pairing_codes WHERE used_at IS NULL AND expires_at > ? AND secret IS NOT NULL ORDER BY created_at DESC LIMIT ?')
+      .all(now, limit) as Array<{ code_hash: string; owner: string; secret: string }>;
+  }
+
+  /** Voids every unused code of `owner` (a banned user's outstanding codes). */
+  voidCodes(owner: string, now: number): number {
+    return this.store.db.prepare('UPDATE pairing_codes SET used_at = ?, secret = NULL WHERE owner = ? AND used_at IS NULL').run(now, owner).changes;
   }
 
   get(id: string): WorkerRecord | null {

@@ -77,9 +77,14 @@ export class SessionsView {
     const revoke = h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', disabled: s.revoked }, s.revoked ? 'Revoked' : 'Revoke');
     revoke.addEventListener('click', () =>
       void (async () => {
-        if (!(await confirmDialog({ title: `Revoke ${s.display_name}?`, body: 'Their session stops working at once; queued tasks stay for you to cancel or approve.', confirm: 'Revoke', danger: true }))) return;
+        // The admin chooses how far the ban goes (issue 14); their workers are revoked in every case.
+        const choices = (['browser', 'address', 'pairing'] as const).map((c) => ({ c, box: h('input', { type: 'checkbox', 'data-ban': c }) }));
+        const label: Record<string, string> = { browser: 'no new session from this browser', address: `no new session from ${s.origin_ip}`, pairing: 'no new pairing (their unused codes die)' };
+        const extra = h('fieldset', { class: 'ban-set' }, h('legend', {}, 'Also ban'), ...choices.map(({ c, box }) => h('label', { class: 'perm' }, box, ` ${label[c]}`)));
+        if (!(await confirmDialog({ title: `Revoke ${s.display_name}?`, body: 'Their session stops working at once and their workers are revoked and disconnected; queued tasks stay for you to cancel or approve.', confirm: 'Revoke', danger: true, extra }))) return;
+        const ban = choices.filter(({ box }) => (box as HTMLInputElement).checked).map(({ c }) => c);
         await busy(revoke, async () => {
-          await api.post(`/admin/sessions/${encodeURIComponent(s.user_id)}/revoke`);
+          await api.post(`/admin/sessions/${encodeURIComponent(s.user_id)}/revoke`, { ban });
           notice('success', `Revoked ${s.display_name}`);
           await this.refresh();
         }, this.err);

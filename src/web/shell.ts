@@ -29,6 +29,8 @@ export function createShell(capability: Capability): Shell {
   const ks = h('span', { class: 'pill ks ks-running', id: 'killswitch-state', title: 'Kill switch' }, 'running');
   const controls = h('div', { class: 'top-controls' });
   const banner = h('div', { class: 'banner', id: 'halt-banner', role: 'status', hidden: true });
+  // The LAN transport: a warning on both apps when it is plain HTTP; the admin sees the certificate fingerprint to compare.
+  const transport = h('div', { class: 'banner banner-paused', id: 'transport-banner', role: 'note', hidden: true });
   const nav = h('nav', { class: 'tabs', 'aria-label': 'Sections' });
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
   put(
@@ -48,6 +50,7 @@ export function createShell(capability: Capability): Shell {
       controls,
     ),
     banner,
+    transport,
     nav,
     main,
   );
@@ -75,10 +78,20 @@ export function createShell(capability: Capability): Shell {
           ? 'Paused: running tasks finish, no new task starts until the admin resumes.'
           : '';
   };
+  const showTransport = (lan: Status['lan']): void => {
+    transport.hidden = !lan || (!lan.insecure_http && capability !== 'admin');
+    transport.className = lan?.insecure_http ? 'banner banner-halted' : 'banner lan-tls';
+    transport.textContent = !lan
+      ? ''
+      : lan.insecure_http
+        ? 'Warning: the LAN app runs over plain HTTP (--insecure-http): prompts, output and session cookies cross the network readable by anyone on it.'
+        : `LAN app certificate (self-signed) SHA-256: ${lan.tls_fingerprint ?? ''}. Browsers and workers should see this same fingerprint.`;
+  };
   const refreshStatus = async (): Promise<void> => {
     try {
       status = await api.get<Status>('/api/status');
       setSwitch(status.killswitch);
+      showTransport(status.lan ?? null);
       for (const fn of listeners) fn(status);
     } catch (e) {
       showError(e, 'status');

@@ -79,6 +79,8 @@ export interface Status {
   uptime_s: number;
   tasks: Record<string, number>;
   workers: { total: number; busy: number };
+  /** How the LAN app is served: its TLS certificate fingerprint, or plain HTTP (--insecure-http); null without --lan. */
+  lan?: { tls_fingerprint: string | null; insecure_http: boolean } | null;
 }
 
 export interface CostRow {

@@ -47,6 +47,8 @@ export interface ConfirmOptions {
   body: string;
   confirm: string;
   danger?: boolean;
+  /** Extra controls under the body (e.g. choices the caller reads after confirm). */
+  extra?: Node;
 }
 
 /** A modal confirmation (native <dialog>: focus trapped, Escape cancels). Resolves true on confirm. */
@@ -59,6 +61,7 @@ export function confirmDialog(o: ConfirmOptions): Promise<boolean> {
       { class: 'dialog', 'aria-labelledby': 'dialog-title' },
       h('h2', { id: 'dialog-title' }, o.title),
       h('p', {}, o.body),
+      o.extra ?? null,
       h('div', { class: 'dialog-actions' }, cancel, ok),
     );
     const done = (v: boolean): void => {

@@ -129,6 +129,7 @@ beforeAll(async () => {
     adminPort: 0,
     userPort: 0,
     lan: true,
+    insecureHttp: true, // plain HTTP here; the browser over https is checked in test/integration/lan-tls.test.ts
     hostIp: '127.0.0.1',
     concurrency: 2,
     logger: false,

@@ -49,6 +49,7 @@ export async function startTestHost(home: TestHome, o: { lan?: boolean; config?:
     adminPort: 0,
     userPort: 0,
     lan: o.lan ?? false,
+    insecureHttp: true, // these tests speak plain HTTP to the user app; TLS is covered in test/integration/lan-tls.test.ts
     hostIp: o.lan ? '127.0.0.1' : undefined,
     concurrency: o.concurrency ?? 2,
     logger: false,

@@ -22,6 +22,7 @@
  *     → {"kind":"sse-open","status","headers"}, {"kind":"sse","event","data","id"} × n, {"kind":"sse-end","received"}
  */
 import http from 'node:http';
+import https from 'node:https';
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 
@@ -95,6 +96,10 @@ function readBody(res) {
   });
 }
 
+// A LAN visitor who accepted the host's self-signed certificate in the browser (workers pin it instead).
+const TLS = { rejectUnauthorized: false };
+const web = (u) => (u.protocol === 'https:' || u.protocol === 'wss:' ? https : http);
+
 function httpStep(step) {
   const u = checkUrl(step.url);
   const headers = withCookies(step.headers);
@@ -106,7 +111,7 @@ function httpStep(step) {
     }
   }
   return new Promise((resolve, reject) => {
-    const req = http.request(u, { method: step.method ?? 'GET', headers, agent: false, timeout: step.timeoutMs ?? 5000 }, async (res) => {
+    const req = web(u).request(u, { method: step.method ?? 'GET', headers, agent: false, timeout: step.timeoutMs ?? 5000, ...TLS }, async (res) => {
       storeCookies(res.headers['set-cookie']);
       const text = await readBody(res);
       out({ kind: 'http', status: res.statusCode, headers: res.headers, body: text, ...tryJson(text) });
@@ -123,7 +128,7 @@ function wsStep(step) {
   const want = step.receive ?? 0;
   const timeoutMs = step.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(u, { headers: withCookies(step.headers), origin: step.origin, handshakeTimeout: timeoutMs, maxPayload: 4 * MAX_BODY });
+    const ws = new WebSocket(u, { headers: withCookies(step.headers), origin: step.origin, handshakeTimeout: timeoutMs, maxPayload: 4 * MAX_BODY, ...TLS });
     let got = 0;
     const timer = setTimeout(() => {
       ws.terminate();
@@ -166,7 +171,7 @@ function sseStep(step) {
   const timeoutMs = step.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
     let received = 0;
-    const req = http.get(u, { headers: { accept: 'text/event-stream', ...withCookies(step.headers) }, agent: false }, (res) => {
+    const req = web(u).get(u, { headers: { accept: 'text/event-stream', ...withCookies(step.headers) }, agent: false, ...TLS }, (res) => {
       storeCookies(res.headers['set-cookie']);
       out({ kind: 'sse-open', status: res.statusCode, headers: res.headers });
       if (res.statusCode !== 200) {

@@ -8,13 +8,15 @@ export const tokens = { input: 10, output: 20, cache_read: 0, cache_write: 5 };
 /** One valid example of every message type. */
 export function samples(): { [T in MessageType]: MessageOf<T> } {
   return {
-    HELLO: { type: 'HELLO', worker_id: 'w-1', versions: [1], engines: ['claude', 'exec'], open_to_admin: false },
-    CHALLENGE: { type: 'CHALLENGE', nonce: NONCE, host_time: 1_700_000_000_000, version: 1 },
+    HELLO: { type: 'HELLO', worker_id: 'w-1', versions: [2], client_nonce: NONCE, engines: ['claude', 'exec'], open_to_admin: false },
+    CHALLENGE: { type: 'CHALLENGE', worker_id: 'w-1', client_nonce: NONCE, nonce: NONCE, host_time: 1_700_000_000_000, version: 2, sig: SIG },
     AUTH: { type: 'AUTH', worker_id: 'w-1', nonce: NONCE, sig: SIG },
     AUTH_OK: { type: 'AUTH_OK', worker_id: 'w-1', host_key_fingerprint: 'ab12:cd34' },
     AUTH_FAILED: { type: 'AUTH_FAILED', reason: 'unknown worker' },
     TASK_ASSIGNED: {
       type: 'TASK_ASSIGNED',
+      worker_id: 'w-1',
+      session: NONCE,
       task_id: 'g1/build',
       attempt: 1,
       task: { prompt: 'npm test', title: 'test' },
@@ -68,7 +70,7 @@ export function samples(): { [T in MessageType]: MessageOf<T> } {
       nonce: NONCE,
       sig: SIG,
     },
-    TASK_CANCELLED: { type: 'TASK_CANCELLED', task_id: 't', attempt: 1, reason: 'kill switch', nonce: NONCE, sig: SIG },
+    TASK_CANCELLED: { type: 'TASK_CANCELLED', worker_id: 'w-1', session: NONCE, task_id: 't', attempt: 1, reason: 'kill switch', nonce: NONCE, sig: SIG },
     HEARTBEAT: { type: 'HEARTBEAT', worker_id: 'w-1', seq: 3, running: [{ task_id: 't', attempt: 1 }], nonce: NONCE, sig: SIG },
     ERROR: { type: 'ERROR', code: 'bad_signature', message: 'signature does not verify' },
   };

@@ -11,10 +11,12 @@ import type { FastifyInstance } from 'fastify';
 import WebSocket, { type RawData } from 'ws';
 import type { ColonyConfig } from '../../src/core/config.js';
 import type { Engine } from '../../src/core/engine.js';
-import { encodeMessage, parseMessage, type ProtocolMessage, type SignedMessage } from '../../src/core/protocol.js';
+import { randomBytes } from 'node:crypto';
+import { encodeMessage, parseMessage, PROTOCOL_VERSION, type ProtocolMessage, type SignedMessage } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { configureRemote, remoteOf, type RemoteHost, type RemoteHostOptions } from '../../src/remote/host-endpoint.js';
 import { exportPublicKeyRaw, generateKeyPair, signMessage, type KeyPair } from '../../src/remote/signing.js';
+import { pairingSecret, workerProof } from '../../src/remote/pairing-mac.js';
 import { WorkerAgent, type AgentEvent } from '../../src/remote/worker-agent.js';
 import { pairWorker, type WorkerIdentity } from '../../src/remote/worker-identity.js';
 import { TaskRunner } from '../../src/remote/worker-runner.js';
@@ -50,7 +52,7 @@ export async function startRemoteHost(opts: RemoteHostOptions = FAST, config: Co
     const host = openHost({ paths: home.paths, config, concurrency: 1 });
     const ctx: ServerContext = { host, adminToken: 'remote-test-admin-token', adminPort: () => 8080, webRoot: null, startedAt: Date.now() };
     configureRemote(ctx, opts);
-    const user = await buildUserApp(ctx, { logger: false, accessCode: null });
+    const user = await buildUserApp(ctx, { logger: false, accessCode: null, tls: null });
     await user.listen({ host: '127.0.0.1', port });
     const admin = await buildAdminApp(ctx, { logger: false });
     const remote = remoteOf(ctx);
@@ -162,16 +164,17 @@ export function audits(h: RemoteTestHost, action: string): Array<{ actor: string
   return h.host.store.listAudit({ action, limit: 1000 }) as Array<{ actor: string; detail: unknown; target: string | null }>;
 }
 
+/** The body of POST /api/workers/enroll for `keys` with `code`: the proof over this host's key and certificate (pairing-mac.ts). */
+export function enrolBody(h: RemoteTestHost, code: string, keys: KeyPair, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const info = h.remote.pairing.info();
+  const t = { host_public_key: info.host_public_key, cert_fingerprint: info.cert_fingerprint, worker_public_key: exportPublicKeyRaw(keys.publicKey) };
+  return { public_key: t.worker_public_key, proof: workerProof(pairingSecret(code), t), name: 'raw', engines: ['exec'], open_to_admin: false, ...extra };
+}
+
 /** Enrols a key the test holds (no agent), for the raw client. */
 export async function enrolKey(h: RemoteTestHost, s: Session, o: { engines?: string[]; open_to_admin?: boolean } = {}): Promise<{ worker_id: string; keys: KeyPair }> {
   const keys = generateKeyPair();
-  const r = await api(h, null, 'POST', '/api/workers/enroll', {
-    code: await pairingCode(h, s),
-    public_key: exportPublicKeyRaw(keys.publicKey),
-    name: 'raw',
-    engines: o.engines ?? ['exec'],
-    open_to_admin: o.open_to_admin ?? false,
-  });
+  const r = await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, await pairingCode(h, s), keys, { engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false }));
   if (r.status !== 201) throw new Error(`enrol: ${r.status} ${JSON.stringify(r.json)}`);
   return { worker_id: String(r.json['worker_id']), keys };
 }
@@ -199,7 +202,7 @@ export class RawWorker {
     await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
     const raw = new RawWorker(ws, id);
     if (o.auth === false) return raw;
-    raw.send({ type: 'HELLO', worker_id: id.worker_id, versions: [1], engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false });
+    raw.send({ type: 'HELLO', worker_id: id.worker_id, versions: [PROTOCOL_VERSION], client_nonce: randomBytes(16).toString('base64url'), engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false });
     const ch = await raw.next('CHALLENGE');
     raw.challenge = ch.type === 'CHALLENGE' ? ch.nonce : '';
     raw.signed({ type: 'AUTH', worker_id: id.worker_id, nonce: raw.challenge });

@@ -47,7 +47,7 @@ export async function startUserHost(o: { config?: ColonyConfig; accessCode?: str
   const open = async (accessCode: string | null | undefined) => {
     const host = openHost({ paths: home.paths, config, concurrency: 1 });
     const ctx: ServerContext = { host, adminToken: ADMIN_TOKEN, adminPort: () => 8080, webRoot, startedAt: Date.now() };
-    const user = await buildUserApp(ctx, { logger: false, accessCode });
+    const user = await buildUserApp(ctx, { logger: false, accessCode, tls: null }) // inject() tests: the transport does not matter;
     const real = ctx.remoteWorkers; // set by the remote-execution module while the user app is built
     ctx.remoteWorkers = () => [...(real?.() ?? []), ...workers];
     const admin = await buildAdminApp(ctx, { logger: false });

@@ -33,7 +33,7 @@ afterAll(async () => {
 
 async function serve(home: TestHome, lan: Record<string, unknown>, lanCode: string | null = null): Promise<{ h: RunningHost; base: string }> {
   const h = await startHost({
-    paths: home.paths, config: testConfig({ lan: { host_workspace: home.workspace, ...lan } }), adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode,
+    paths: home.paths, config: testConfig({ lan: { host_workspace: home.workspace, ...lan } }), adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode,
   });
   return { h, base: (h.userUrl ?? '').replace(/\/$/, '') };
 }

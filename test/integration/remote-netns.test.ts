@@ -9,6 +9,10 @@
  *
  * Creating the namespace needs root; without it createNetns throws and the
  * test fails (never skips). The namespace is always destroyed.
+ *
+ * The host serves TLS (the default with --lan): the worker pairs with the
+ * command the dashboard shows (certificate fingerprint included), pins the
+ * certificate, and refuses another self-signed certificate on the same address.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -35,6 +39,7 @@ let worker: ChildProcess | null = null;
 let workerOut = '';
 let root = '';
 let whome = '';
+let impostorHome: TestHome | null = null;
 
 function startWorker(args: string[]): void {
   workerOut = '';
@@ -69,6 +74,7 @@ afterAll(async () => {
   } finally {
     await net?.destroy();
     home?.cleanup();
+    impostorHome?.cleanup();
   }
 }, 30_000);
 
@@ -84,15 +90,18 @@ describe('colony worker in a network namespace', () => {
     const pairing = await call(ada, 'POST', '/api/pairing-codes');
     expect(pairing.status).toBe(201);
     const code = String(pairing.json['code']);
-    expect(pairing.json['command']).toBe(`colony worker --host ${base} --code ${code}`);
+    expect(base).toMatch(/^https:\/\//);
+    expect(h.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(pairing.json['command']).toBe(`colony worker --host ${base} --code ${code} --tls-fingerprint ${h.tlsFingerprint}`);
 
     root = join(home.dir, 'worker-root');
     whome = join(home.dir, 'worker-home');
     mkdirSync(root);
-    startWorker(['--host', base, '--code', code, '--name', 'ada-box']);
+    startWorker(['--host', base, '--code', code, '--tls-fingerprint', String(h.tlsFingerprint), '--name', 'ada-box']);
     await waitFor(() => /connected to .* as worker w-/.test(workerOut) || worker?.exitCode !== null, 'worker connected', 30_000);
     expect(workerOut).toMatch(/paired with .* as worker (w-[0-9a-f]+)/);
     expect(workerOut).toContain(`host key (pinned):  ${remoteOf(h.ctx)?.hostKey.fingerprint}`);
+    expect(workerOut).toContain(`host TLS certificate (pinned): ${h.tlsFingerprint}`);
     const workerId = /as worker (w-[0-9a-f]+)/.exec(workerOut)?.[1] ?? '';
 
     const mark = randomBytes(4).toString('hex');
@@ -135,4 +144,34 @@ describe('colony worker in a network namespace', () => {
     expect(await exited(unpaired)).toBe(2);
     expect(err).toMatch(/not paired yet/);
   }, 60_000);
+
+  it('refuses another self-signed certificate on the same address: the paired worker does not connect, a pairing with the printed fingerprint does not start', async () => {
+    const running = worker as ChildProcess;
+    running.kill('SIGTERM');
+    expect(await exited(running)).toBe(0);
+    const oldFp = String(h.tlsFingerprint);
+    const port = Number(new URL(base).port);
+    await h.close(500);
+    // An impostor on the host's address: same IP and port, its own self-signed certificate (and host key).
+    impostorHome = makeHome('colony-impostor-');
+    h = await startHost({
+      paths: impostorHome.paths, config: testConfig(), adminPort: 0, userPort: port, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+    });
+    expect(h.tlsFingerprint).not.toBe(oldFp);
+    startWorker([]);
+    await waitFor(() => /cannot reach the host .*(self-signed|pinned)/.test(workerOut), 'TLS refusal', 30_000);
+    expect(workerOut).not.toMatch(/connected to /);
+    expect(h.host.store.listAudit({ action: 'remote.connected' })).toHaveLength(0);
+    (worker as ChildProcess).kill('SIGTERM');
+    await exited(worker as ChildProcess);
+
+    const ada = await lanUser(net, ns, base, 'Ada again');
+    const code = String((await call(ada, 'POST', '/api/pairing-codes')).json['code']);
+    const fresh = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--host', base, '--code', code, '--tls-fingerprint', oldFp, '--home', join(home.dir, 'fresh'), '--workspace-root', root]);
+    let err = '';
+    fresh.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    expect(await exited(fresh)).not.toBe(0);
+    expect(err).toMatch(/not .* from the pairing command/);
+    expect(h.host.store.listAudit({ action: 'worker.enrolled' })).toHaveLength(0);
+  }, 90_000);
 });

@@ -21,6 +21,10 @@ import { TaskRunner } from '../../src/remote/worker-runner.js';
 import { processGone, readPid, waitFor } from '../helpers/proc.js';
 
 const hostKeys = generateKeyPair();
+const SESSION = 'challenge-nonce-0123456789';
+let hostClock = 0; // how far the fake host's clock is from ours
+let tamperHostTime = false; // a man in the middle rewrites host_time in the (signed) CHALLENGE
+let auths = 0;
 const workerKeys = generateKeyPair();
 let wss: WebSocketServer;
 let conn: WebSocket | null = null;
@@ -43,8 +47,10 @@ beforeAll(async () => {
       const p = parseMessage(d as Buffer);
       if (!p.ok) return;
       const m = p.msg;
-      if (m.type === 'HELLO') ws.send(encodeMessage({ type: 'CHALLENGE', nonce: 'challenge-nonce-0123456789', host_time: Date.now(), version: 1 }));
-      else if (m.type === 'AUTH') ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) }));
+      if (m.type === 'HELLO') {
+        const ch = signMessage({ type: 'CHALLENGE' as const, worker_id: m.worker_id, client_nonce: m.client_nonce, nonce: SESSION, host_time: Date.now() + hostClock, version: 2 }, hostKeys.privateKey);
+        ws.send(encodeMessage(tamperHostTime ? { ...ch, host_time: ch.host_time - 3_600_000 } : ch));
+      } else if (m.type === 'AUTH') auths++, ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) }));
       else inbox.push(m);
     });
   });
@@ -52,7 +58,7 @@ beforeAll(async () => {
   const port = (wss.address() as AddressInfo).port;
   const identity: WorkerIdentity = {
     worker_id: 'w-under-test', name: 'test', owner: 'session:x', host_url: `http://127.0.0.1:${port}`,
-    host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), enrolled_at: 0,
+    host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), host_cert_pem: null, host_cert_fingerprint: null, enrolled_at: 0,
     keys: workerKeys, fingerprint: fingerprint(workerKeys.publicKey), hostKey: hostKeys.publicKey,
   };
   const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
@@ -71,6 +77,8 @@ afterAll(async () => {
 function assignment(over: Partial<MessageOf<'TASK_ASSIGNED'>> = {}, key: KeyPair = hostKeys): MessageOf<'TASK_ASSIGNED'> {
   const unsigned = {
     type: 'TASK_ASSIGNED' as const,
+    worker_id: 'w-under-test',
+    session: SESSION,
     task_id: `t-${randomBytes(4).toString('hex')}`,
     attempt: 1,
     task: { prompt: 'true', title: 't' },
@@ -158,7 +166,7 @@ describe('worker refuses what the pinned host did not legitimately send', () => 
     send(m);
     await answer(m.task_id, 'TASK_ACCEPTED');
     const pid = await waitFor(() => readPid(join(root, 'long', 'pid')), 'pid', 5000);
-    const cancel = (key: KeyPair) => signMessage({ type: 'TASK_CANCELLED' as const, task_id: m.task_id, attempt: 1, reason: 'stop', nonce: randomBytes(16).toString('base64url') }, key.privateKey);
+    const cancel = (key: KeyPair) => signMessage({ type: 'TASK_CANCELLED' as const, worker_id: 'w-under-test', session: SESSION, task_id: m.task_id, attempt: 1, reason: 'stop', nonce: randomBytes(16).toString('base64url') }, key.privateKey);
     send(cancel(generateKeyPair()));
     await new Promise((r) => setTimeout(r, 300));
     expect(processGone(pid)).toBe(false);
@@ -166,5 +174,70 @@ describe('worker refuses what the pinned host did not legitimately send', () => 
     await waitFor(() => processGone(pid), 'sleep killed', 5000);
     await new Promise((r) => setTimeout(r, 300));
     expect(inbox.some((x) => 'task_id' in x && x.task_id === m.task_id)).toBe(false); // nothing more about a cancelled task
+  });
+});
+
+describe('orders are bound to this worker, this connection and this machine\'s clock', () => {
+  async function reported(m: MessageOf<'TASK_ASSIGNED'> | MessageOf<'TASK_CANCELLED'>, code: string): Promise<void> {
+    send(m);
+    const e = await waitFor(() => {
+      const i = inbox.findIndex((x) => x.type === 'ERROR' && x.message.includes(m.task_id));
+      return i >= 0 ? inbox.splice(i, 1)[0] : undefined;
+    }, `ERROR about ${m.task_id}`, 5000, 5);
+    expect(e).toMatchObject({ type: 'ERROR', code });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inbox.some((x) => 'task_id' in x && x.task_id === m.task_id)).toBe(false); // not accepted, not even answered
+  }
+
+  it('does not run a host-signed order bound to another worker, and reports it to the host', async () => {
+    await reported(assignment({ worker_id: 'w-someone-else', task: { prompt: 'echo x > foreign.txt', title: 'foreign' } }), 'not_yours');
+    expect(existsSync(join(root, 'foreign.txt'))).toBe(false);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'refused', code: 'not_yours' }));
+  });
+
+  it('does not run a host-signed order bound to another connection (captured earlier, replayed)', async () => {
+    await reported(assignment({ session: 'an-earlier-connection-nonce' }), 'replayed');
+  });
+
+  it('ignores a host-signed cancel bound to another worker', async () => {
+    const m = assignment({ task: { prompt: 'sleep 30 & echo $! > pid; wait', title: 'long' }, workspace: 'bound' });
+    send(m);
+    await answer(m.task_id, 'TASK_ACCEPTED');
+    const pid = await waitFor(() => readPid(join(root, 'bound', 'pid')), 'pid', 5000);
+    const cancel = signMessage({ type: 'TASK_CANCELLED' as const, worker_id: 'w-someone-else', session: SESSION, task_id: m.task_id, attempt: 1, reason: 'stop', nonce: randomBytes(16).toString('base64url') }, hostKeys.privateKey);
+    await reported(cancel, 'not_yours');
+    expect(processGone(pid)).toBe(false);
+    send(signMessage({ ...cancel, worker_id: 'w-under-test', nonce: randomBytes(16).toString('base64url') }, hostKeys.privateKey));
+    await waitFor(() => processGone(pid), 'sleep killed', 5000);
+  });
+
+  it('drops a CHALLENGE whose host_time was rewritten on the way (no AUTH is sent), and works again once it is genuine', async () => {
+    const before = auths;
+    tamperHostTime = true;
+    events.length = 0;
+    agent.dropConnection();
+    await waitFor(() => events.filter((e) => e.type === 'refused' && /CHALLENGE/.test(e.reason)).length >= 2, 'tampered CHALLENGE refused twice', 5000);
+    expect(auths).toBe(before);
+    tamperHostTime = false;
+    await waitFor(() => events.some((e) => e.type === 'connected'), 'reconnected', 10_000);
+    expect(auths).toBe(before + 1);
+  });
+
+  it('refuses an assignment expired by its own clock even when the host\'s (signed) clock says it is fresh', async () => {
+    hostClock = -3_600_000; // the host believes it is an hour earlier
+    events.length = 0;
+    agent.dropConnection();
+    await waitFor(() => events.some((e) => e.type === 'connected'), 'reconnected', 10_000);
+    try {
+      const stale = assignment({ expires_at: Date.now() + hostClock + 30_000 }); // fresh in host time, an hour old here
+      expect(await rejected(stale)).toMatch(/expired .* by this worker's clock/);
+    } finally {
+      hostClock = 0;
+      agent.dropConnection();
+      await waitFor(() => events.filter((e) => e.type === 'connected').length >= 2, 'reconnected', 10_000);
+    }
+    const ok = assignment();
+    send(ok);
+    expect((await answer(ok.task_id)).type).toBe('TASK_ACCEPTED');
   });
 });

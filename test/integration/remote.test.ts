@@ -11,9 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine, EngineEvent } from '../../src/core/engine.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { hashPairingCode } from '../../src/remote/pairing.js';
+import { pairingSecret, workerProof } from '../../src/remote/pairing-mac.js';
 import { waitFor, processGone, readPid } from '../helpers/proc.js';
 import {
-  api, audits, enrolKey, FAST, newSession, pairingCode, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type TestAgent,
+  api, audits, enrolBody, enrolKey, FAST, newSession, pairingCode, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type TestAgent,
 } from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
@@ -52,24 +53,38 @@ describe('pairing', () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     const code = await pairingCode(h, ada);
-    const body = (c: string) => ({ code: c, public_key: 'A'.repeat(43), name: 'x', engines: ['exec'], open_to_admin: false });
-    await enrolWith(code);
-    const reuse = await api(h, null, 'POST', '/api/workers/enroll', body(code));
+    const k = await import('../../src/remote/signing.js');
+    const first = k.generateKeyPair();
+    const ok = await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, code, first));
+    expect(ok.status, JSON.stringify(ok.json)).toBe(201);
+    const reuse = await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, code, k.generateKeyPair()));
     expect(reuse.status).toBe(401);
     expect(reuse.json['code']).toBe('E_UNAUTHORIZED');
     const old = 'ABCD-EFGH';
     const now = Date.now();
-    h.remote.workers.createPairingCode(hashPairingCode(old), ada.submitter, now - 6 * 60_000, now - 60_000, { actor: 'test', origin: 'local' });
-    expect((await api(h, null, 'POST', '/api/workers/enroll', body(old))).status).toBe(401);
+    h.remote.workers.createPairingCode(hashPairingCode(old), ada.submitter, now - 6 * 60_000, now - 60_000, { actor: 'test', origin: 'local' }, pairingSecret(old));
+    expect((await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, old, k.generateKeyPair()))).status).toBe(401);
     expect(audits(h, 'worker.enroll_refused').length).toBeGreaterThanOrEqual(2);
     expect(h.remote.workers.list()).toHaveLength(1);
+  });
 
-    async function enrolWith(c: string): Promise<void> {
-      const k = await import('../../src/remote/signing.js');
-      const pair = k.generateKeyPair();
-      const r = await api(h, null, 'POST', '/api/workers/enroll', { ...body(c), public_key: k.exportPublicKeyRaw(pair.publicKey) });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-    }
+  it('never sends the code: a proof over another host key, or made with a wrong code, is refused', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const code = await pairingCode(h, ada);
+    const k = await import('../../src/remote/signing.js');
+    const mine = k.generateKeyPair();
+    const wrong = enrolBody(h, code === 'AAAA-AAAA' ? 'BBBB-BBBB' : 'AAAA-AAAA', mine);
+    expect((await api(h, null, 'POST', '/api/workers/enroll', wrong)).status).toBe(401);
+    const other = k.generateKeyPair(); // a proof the worker made over a key an attacker showed it instead of the host's
+    const t = { host_public_key: k.exportPublicKeyRaw(other.publicKey), cert_fingerprint: null, worker_public_key: k.exportPublicKeyRaw(mine.publicKey) };
+    const substituted = { ...enrolBody(h, code, mine), proof: workerProof(pairingSecret(code), t) };
+    expect((await api(h, null, 'POST', '/api/workers/enroll', substituted)).status).toBe(401);
+    const swapped = { ...enrolBody(h, code, mine), public_key: k.exportPublicKeyRaw(other.publicKey) }; // the worker's proof, the attacker's key
+    expect((await api(h, null, 'POST', '/api/workers/enroll', swapped)).status).toBe(401);
+    expect((await api(h, null, 'POST', '/api/workers/enroll', { ...enrolBody(h, code, mine), code })).status).toBe(400); // the code itself is not a field
+    const ok = await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, code, mine));
+    expect(ok.status, JSON.stringify(ok.json)).toBe(201); // the code was not burnt by the refusals
   });
 });
 

@@ -135,7 +135,7 @@ describe('who may reach the user app', () => {
 
   it('`lanCode: "auto"` generates a code (printed by colony serve) that the user app then requires', async () => {
     const home = makeHome('colony-autocode-');
-    const running = await startHost({ paths: home.paths, config: lanConfig(), adminPort: 0, userPort: 0, lan: true, hostIp: '127.0.0.1', logger: false, webRoot: null, lanCode: 'auto' });
+    const running = await startHost({ paths: home.paths, config: lanConfig(), adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: '127.0.0.1', logger: false, webRoot: null, lanCode: 'auto' });
     try {
       expect(running.lanCode).toMatch(/^[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}$/); // 10 of 31 characters: ≥ 40 bits (issue 14)
       const post = (body: unknown) => running.user?.inject({ method: 'POST', url: '/api/session', remoteAddress: '10.0.0.2', payload: body as object });

@@ -70,7 +70,7 @@ describe('one LAN client floods the user app', () => {
     const ws = join(tmp.dir, 'ws');
     mkdirSync(ws, { recursive: true });
     // The user app binds only the test bridge's address: reachable from the namespaces, from nothing else.
-    const host = startCli(['serve', '--lan', '--host-ip', net.hostIp, '--user-port', '0', '--admin-port', '0', '--home', home, '--quiet'], { cwd: ws, timeoutMs: 180_000 });
+    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', net.hostIp, '--user-port', '0', '--admin-port', '0', '--home', home, '--quiet'], { cwd: ws, timeoutMs: 180_000 });
     procs.push(host);
     const pid = host.child.pid as number;
     await waitFor(() => existsSync(join(home, 'host.json')) || host.child.exitCode !== null, 'host.json', 30_000);

@@ -102,7 +102,7 @@ describe('HTTP fuzzing of the admin and user apps', () => {
     const config = join(tmp.dir, 'colony.config.json');
     // One fuzzing address would exhaust the LAN rate limits in a second: raise them so inputs reach the handlers.
     writeFileSync(config, JSON.stringify({ lan: { rate_limit_read_per_min: 10_000_000, rate_limit_submit_per_min: 10_000_000 } }));
-    const host = startCli(['serve', '--lan', '--host-ip', '127.0.0.1', '--admin-port', '0', '--user-port', '0', '--home', home, '--config', config, '--quiet'], { cwd: ws, timeoutMs: 600_000 });
+    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', '127.0.0.1', '--admin-port', '0', '--user-port', '0', '--home', home, '--config', config, '--quiet'], { cwd: ws, timeoutMs: 600_000 });
     procs.push(host);
     const pid = host.child.pid as number;
     await waitFor(() => existsSync(join(home, 'host.json')) || host.child.exitCode !== null, 'host.json', 30_000);

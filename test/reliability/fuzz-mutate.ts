@@ -92,7 +92,7 @@ export const USER_SEEDS: Seed[] = [
   { app: 'user', method: 'GET', path: '/api/my-sessions' },
   { app: 'user', method: 'GET', path: '/api/tasks/unknown-task' },
   { app: 'user', method: 'POST', path: '/api/pairing-codes', body: {}, accountable: 'pairing' },
-  { app: 'user', method: 'POST', path: '/api/workers/enroll', body: { code: 'ABCD-EFGH', public_key: 'x', name: 'w' } },
+  { app: 'user', method: 'POST', path: '/api/workers/enroll', body: { proof: 'A'.repeat(43), public_key: 'x', name: 'w' } },
   { app: 'user', method: 'GET', path: '/api/my-workers' },
   { app: 'user', method: 'POST', path: '/api/my-workers/unknown/revoke' },
   { app: 'user', method: 'GET', path: '/events' },

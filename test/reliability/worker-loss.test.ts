@@ -67,7 +67,7 @@ describe('a remote worker killed, then cut off from the network, mid-task', () =
     host = openHost({ paths: home.paths, config, concurrency: 1 });
     const ctx: ServerContext = { host, adminToken: 'worker-loss-admin-token-0123456789', adminPort: () => 8080, webRoot: null, startedAt: Date.now() };
     configureRemote(ctx, { leaseMs: LEASE_MS, sweepIntervalMs: 200, slotsPerWorker: 2 });
-    user = await buildUserApp(ctx, { logger: false, accessCode: null });
+    user = await buildUserApp(ctx, { logger: false, accessCode: null, tls: null });
     await user.listen({ host: net.hostIp, port: 0 });
     host.pool.start();
     const base = `http://${net.hostIp}:${(user.server.address() as AddressInfo).port}`;

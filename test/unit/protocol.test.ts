@@ -130,7 +130,8 @@ describe('protocol messages', () => {
 
 describe('version negotiation', () => {
   it('picks the highest version both sides speak', () => {
-    expect(negotiateVersion([1])).toEqual({ ok: true, version: PROTOCOL_VERSION });
+    expect(negotiateVersion([PROTOCOL_VERSION])).toEqual({ ok: true, version: PROTOCOL_VERSION });
+    expect(negotiateVersion([1])).toMatchObject({ ok: false, code: "unsupported_version" }); // v1 had unbound orders (issue 14)
     expect(negotiateVersion([3, 1, 2], [1, 2])).toEqual({ ok: true, version: 2 });
   });
 

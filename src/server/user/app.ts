@@ -23,16 +23,27 @@ import { registerLiveRoutes } from './live.js';
 import { registerUserRoutes } from './routes.js';
 import { registerSessionRoutes } from './session.js';
 import { registerRemoteUserRoutes } from '../../remote/routes.js';
+import type { HostCert } from '../../remote/tls.js';
 
 export interface UserAppOptions {
   logger?: boolean | object;
   /** LAN access code; undefined: config lan.access_code; null: none. */
   accessCode?: string | null;
+  /**
+   * The host certificate to serve HTTPS/WSS with, or null for plain HTTP
+   * (`--insecure-http`). Required: every caller chooses explicitly.
+   */
+  tls: HostCert | null;
 }
 
-export async function buildUserApp(ctx: ServerContext, o: UserAppOptions = {}): Promise<FastifyInstance> {
+export async function buildUserApp(ctx: ServerContext, o: UserAppOptions): Promise<FastifyInstance> {
+  ctx.lanTransport = { tls_fingerprint: o.tls?.fingerprint ?? null, insecure_http: o.tls === null };
   // trustProxy stays off: the client is the socket's peer; X-Forwarded-For is never read.
-  const app = Fastify({ logger: redactingLogger(o.logger), bodyLimit: ctx.host.config.lan.max_body_bytes, trustProxy: false, ...fastifyBoundOptions(ctx.host.config.http) });
+  const bounds = fastifyBoundOptions(ctx.host.config.http);
+  const common = { logger: redactingLogger(o.logger), bodyLimit: ctx.host.config.lan.max_body_bytes, trustProxy: false, ...bounds };
+  // One instance type for both: Fastify's https overload differs only in the server's type, which nothing here relies on.
+  // With `https`, Fastify ignores `http`: the header/request timers go into the https server options.
+  const app = (o.tls ? Fastify({ ...common, https: { key: o.tls.keyPem, cert: o.tls.certPem, ...bounds.http } }) : Fastify(common)) as unknown as FastifyInstance;
   capConnections(app.server, ctx.host.config.http);
   const deps = makeLanDeps(ctx, o.accessCode === undefined ? ctx.host.config.lan.access_code : o.accessCode);
   installLanErrorHandling(app, ctx.host.store);

@@ -55,7 +55,7 @@ export function originAllowedLan(request: FastifyRequest, allowed: ReadonlySet<s
   } catch {
     return false; // includes "null" (sandboxed frames, file://)
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+  if (u.protocol !== `${request.protocol}:`) return false; // https behind TLS (from the socket, not headers)
   const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
   const name = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   // The port the client really connected to; app.inject() has no socket port, so fall back to the (already allowed) Host's.

@@ -9,17 +9,20 @@
  * remote execution) use to find out who is calling.
  */
 import '@fastify/cookie';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ColonyError } from '../../core/errors.js';
 import { isLoopbackIp } from '../../core/cidr.js';
 import { safeEqual } from '../../core/http-guards.js';
 import { can, DEFAULT_PERMISSIONS, submitterOf, type Permission, type UserSession } from '../../core/permissions.js';
+import { BanStore } from '../../store/bans.js';
 import type { Actor } from '../../store/store.js';
 import { clientIp, normaliseCode, type LanDeps } from './deps.js';
 import { createSessionSchema, renameSessionSchema } from './schemas.js';
 
 export const SESSION_COOKIE = 'colony_session';
+/** A long-lived random id per browser, so the admin can refuse new sessions from a banned one (issue 14). */
+export const DEVICE_COOKIE = 'colony_device';
 const COOKIE_MAX_AGE_S = 180 * 24 * 3600;
 const TOUCH_EVERY_MS = 60_000;
 
@@ -94,6 +97,18 @@ export function resolveLanState(request: FastifyRequest, deps: LanDeps, lastTouc
   return st;
 }
 
+/** The caller's device id from its signed device cookie, or null. */
+export function deviceOf(request: FastifyRequest): string | null {
+  const raw = request.cookies[DEVICE_COOKIE];
+  if (!raw) return null;
+  const u = request.unsignCookie(raw);
+  return u.valid && u.value && /^[A-Za-z0-9_-]{16,64}$/.test(u.value) ? u.value : null;
+}
+
+function setDeviceCookie(reply: FastifyReply, deps: LanDeps, deviceId: string): void {
+  reply.setCookie(DEVICE_COOKIE, deviceId, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: 5 * 365 * 24 * 3600, secure: deps.ctx.lanTransport?.tls_fingerprint != null });
+}
+
 function setSessionCookie(reply: FastifyReply, deps: LanDeps, userId: string): void {
   reply.setCookie(SESSION_COOKIE, `${userId}.${codeTag(deps)}`, {
     signed: true,
@@ -101,12 +116,13 @@ function setSessionCookie(reply: FastifyReply, deps: LanDeps, userId: string): v
     sameSite: 'lax',
     path: '/',
     maxAge: COOKIE_MAX_AGE_S,
-    secure: false, // plain HTTP on the LAN
+    secure: deps.ctx.lanTransport?.tls_fingerprint != null, // Secure unless the admin chose --insecure-http
   });
 }
 
 export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void {
   const { sessions } = deps;
+  const bans = new BanStore(deps.ctx.host.store);
 
   // Creates a session, or resumes the caller's (re-issuing the cookie, e.g. after the access code changed).
   app.post('/api/session', { config: { accessCode: false } }, async (request, reply) => {
@@ -134,6 +150,11 @@ export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void
       setSessionCookie(reply, deps, existing.user_id);
       return reply.code(200).send({ session: sessions.get(existing.user_id) });
     }
+    // A new session: not from a browser or address the admin banned when revoking someone.
+    const device = deviceOf(request);
+    if (bans.has('device', device) || bans.has('address', st.ip)) {
+      throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned new sessions from this browser or address');
+    }
     const now = deps.now();
     const s: UserSession = {
       user_id: randomUUID(),
@@ -147,6 +168,9 @@ export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void
       revoked: false,
     };
     sessions.create(s, { actor: submitterOf(s), origin: st.ip });
+    const deviceId = device ?? randomBytes(16).toString('base64url');
+    sessions.setDevice(s.user_id, deviceId);
+    setDeviceCookie(reply, deps, deviceId);
     setSessionCookie(reply, deps, s.user_id);
     return reply.code(201).send({ session: s });
   });
