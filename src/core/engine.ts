@@ -5,6 +5,7 @@
  * runner, the remote worker and the router.
  */
 import type { TokenUsage } from './task.js';
+import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
 export type EngineEvent =
   | { type: 'output'; stream: 'stdout' | 'stderr' | 'text'; text: string }
@@ -25,6 +26,8 @@ export interface EngineRequest {
   run_timeout_ms: number | null; // wall clock
   silence_timeout_ms: number | null; // no output for this long => timeout
   signal: AbortSignal;
+  /** OS sandbox of this attempt, applied by the engine's child process (null/absent: none; only when safety.sandbox is off or in engine unit tests). */
+  sandbox?: SandboxPlan | null;
 }
 
 export interface Engine {

@@ -6,14 +6,15 @@
  * only after output ends never fires on a stalled stream).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
 export type ChildChunk =
   | { kind: 'stdout'; text: string }
   | { kind: 'stderr'; text: string }
-  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null; reason: StopReason | null }
+  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null; reason: StopReason | null; limit?: string | null }
   | { kind: 'spawn_error'; error: NodeJS.ErrnoException };
 
-export type StopReason = 'aborted' | 'wall_timeout' | 'silence_timeout' | 'budget' | 'requested';
+export type StopReason = 'aborted' | 'wall_timeout' | 'silence_timeout' | 'budget' | 'requested' | 'limit';
 
 export interface ChildOptions {
   command: string;
@@ -25,6 +26,8 @@ export interface ChildOptions {
   silenceTimeoutMs: number | null;
   killGraceMs: number;
   stdin?: string;
+  /** The attempt's OS sandbox (safety/os-sandbox): wraps the command just before spawn; null/absent: none. */
+  sandbox?: SandboxPlan | null;
 }
 
 export interface ChildHandle {
@@ -73,9 +76,11 @@ export function startChild(o: ChildOptions): ChildHandle {
     wake = null;
   };
 
-  const child = spawn(o.command, [...o.args], {
+  const sb = o.sandbox ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd }) : null;
+  const inv = sb ? sb.invocation : o;
+  const child = spawn(inv.command, [...inv.args], {
     cwd: o.cwd,
-    env: o.env,
+    env: inv.env,
     detached: true,
     stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
@@ -104,6 +109,7 @@ export function startChild(o: ChildOptions): ChildHandle {
     stopReason = reason;
     killGroup(child, o.killGraceMs);
   };
+  sb?.run.started(child.pid, { stop: () => stop('limit'), note: (text) => push({ kind: 'stderr', text }) });
 
   let silence: NodeJS.Timeout | undefined;
   const armSilence = (): void => {
@@ -125,6 +131,7 @@ export function startChild(o: ChildOptions): ChildHandle {
     if (finished) return;
     finished = true;
     cleanup();
+    sb?.run.finished({ code: null, signal: null });
     push({ kind: 'spawn_error', error });
   });
   // 'close' (not 'exit') so every byte of stdout/stderr has been delivered first.
@@ -132,7 +139,8 @@ export function startChild(o: ChildOptions): ChildHandle {
     if (finished) return;
     finished = true;
     cleanup();
-    push({ kind: 'exit', code, signal: sig, reason: stopReason });
+    const limit = sb ? sb.run.finished({ code, signal: sig }) : null;
+    push({ kind: 'exit', code, signal: sig, reason: stopReason, limit });
   });
 
   function cleanup(): void {

@@ -80,6 +80,7 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     cwd: req.workspace,
     env: req.env,
     signal: req.signal,
+    sandbox: req.sandbox,
     wallTimeoutMs: req.run_timeout_ms,
     silenceTimeoutMs: req.silence_timeout_ms,
     killGraceMs: opts.killGraceMs ?? 3_000,
@@ -133,7 +134,7 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
         stdoutLines.flush();
         stderrLines.flush();
         yield* pending.splice(0);
-        yield* finish(c.code, c.signal, c.reason);
+        yield* finish(c.code, c.signal, c.reason, c.limit ?? null);
         return;
       }
       yield* pending.splice(0);
@@ -143,10 +144,14 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     if (!finished) child.stop('requested');
   }
 
-  function* finish(code: number | null, signal: NodeJS.Signals | null, reason: StopReason | null): Generator<EngineEvent> {
+  function* finish(code: number | null, signal: NodeJS.Signals | null, reason: StopReason | null, limit: string | null): Generator<EngineEvent> {
     const final = finalCost(state, opts.pricing, model);
     if (state.result?.usage) yield { type: 'usage', usage: state.result.usage };
     if (final) yield { type: 'cost', usd: final.usd, source: final.source };
+    if (limit) {
+      yield { type: 'done', ok: false, summary: limit, error_code: 'E_SANDBOX_LIMIT' };
+      return;
+    }
     if (reason) {
       yield stopDone(reason, req, budgetStop);
       return;

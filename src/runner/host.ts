@@ -53,6 +53,7 @@ export function openHost(o: HostOptions): Host {
       route: o.route ?? routing.route,
       gate: o.gate ?? routing.gate,
       envFor: routing.envFor,
+      sandboxFor: routing.sandboxFor,
       concurrency: o.concurrency ?? o.config.runner.concurrency,
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,

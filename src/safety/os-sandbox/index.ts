@@ -1,0 +1,242 @@
+/**
+ * The OS sandbox every task process runs in (exec commands and agent CLIs,
+ * on the host and on workers). `createSandboxPlanner` is built once from the
+ * config; `planFor` gives the plan of one attempt, which child.ts applies to
+ * the command just before spawning it (see types.ts for the contract).
+ *
+ * Off only when `safety.sandbox` is false (explicit). When it is on and the
+ * sandbox cannot start, `planFor` throws E_SANDBOX_UNAVAILABLE naming the
+ * fix: a task never runs unsandboxed by accident.
+ */
+import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ColonyConfig } from '../../core/config.js';
+import { ColonyError } from '../../core/errors.js';
+import { buildAllowList } from '../network.js';
+import { isInside } from '../protected.js';
+import { writeBridge } from './bridge.js';
+import { createAttemptCgroup, detectCgroups, type CgroupSetup } from './cgroup.js';
+import { buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv, type PathKind } from './linux-bwrap.js';
+import { buildSeatbeltProfile, seatbeltArgs } from './macos-seatbelt.js';
+import { sandboxProbe, unavailableMessage, type SandboxProbe } from './probe.js';
+import { startAttemptProxy, type AttemptProxy } from './proxy.js';
+import { limitText, limitWrapper, limitFromExit } from './limits.js';
+import type { BindPath, Invocation, SandboxPlan, SandboxRun, SandboxSpec } from './types.js';
+
+export type { SandboxPlan, SandboxRun, Invocation } from './types.js';
+
+type Safety = ColonyConfig['safety'];
+
+export interface PlannerOptions {
+  safety: Safety;
+  colonyHome: string;
+  configFile: string | null;
+  realHome?: string; // default os.homedir()
+  /** A connection the proxy refused (audit it). */
+  onDenied?: (taskId: string, target: string, reason: string) => void;
+  probe?: () => SandboxProbe;
+}
+
+export interface AttemptContext {
+  taskId: string;
+  engine: string;
+  workspace: string; // real path, already checked
+  env: Record<string, string>; // the task's (scrubbed) environment
+}
+
+export interface SandboxStatus {
+  on: boolean; // safety.sandbox
+  available: boolean;
+  kind: 'bwrap' | 'seatbelt' | null;
+  problem: string | null; // why it cannot start, with the fix
+  limits_enforced: string[]; // which limits this machine enforces
+}
+
+export interface SandboxPlanner {
+  status(): SandboxStatus;
+  /** The plan for one attempt; null when the sandbox is switched off; throws E_SANDBOX_UNAVAILABLE when it cannot start. */
+  planFor(ctx: AttemptContext): SandboxPlan | null;
+}
+
+export const probePath = (p: string): PathKind => {
+  try {
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) return { kind: 'link', target: readlinkSync(p) };
+    return st.isDirectory() ? { kind: 'dir' } : { kind: 'file' };
+  } catch {
+    return null;
+  }
+};
+
+const real = (p: string): string => {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return path.resolve(p);
+  }
+};
+
+/** Where an agent CLI's API lives (allowed through the proxy for its task). */
+function agentEndpoint(engine: string, env: Record<string, string>): URL | null {
+  if (engine !== 'claude') return null;
+  try {
+    return new URL(env['ANTHROPIC_BASE_URL'] || 'https://api.anthropic.com');
+  } catch {
+    return null;
+  }
+}
+
+const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '[::1]' || /^127\./.test(h);
+
+export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
+  const realHome = real(o.realHome ?? os.homedir());
+  const limits = o.safety.os_sandbox.limits;
+  const probe = o.probe ?? sandboxProbe;
+  let cgroups: CgroupSetup | null = null;
+  let runDir: string | null = null;
+  let bridge: string | null = null;
+  let seq = 0;
+  const cg = (): CgroupSetup => (cgroups ??= process.platform === 'linux' ? detectCgroups() : { kind: 'none', why: 'not Linux' });
+  const dir = (): string => {
+    if (!runDir) {
+      runDir = mkdtempSync(path.join(os.tmpdir(), 'colony-sbx-'));
+      process.once('exit', () => rmSync(runDir as string, { recursive: true, force: true }));
+    }
+    return runDir;
+  };
+  const hidden = (): string[] => {
+    const out = [o.colonyHome, ...(o.configFile ? [o.configFile] : [])];
+    for (const s of [...o.safety.os_sandbox.secret_paths, ...o.safety.os_sandbox.extra_hidden]) out.push(path.isAbsolute(s) ? s : path.join(realHome, s));
+    return [...new Set(out.flatMap((p) => [path.resolve(p), real(p)]))];
+  };
+  const allowEntries = o.safety.network_allow;
+
+  function status(): SandboxStatus {
+    const p = probe();
+    const c = o.safety.sandbox && p.ok ? cg() : null;
+    const enforced = ['file_size_mb', 'cpu_s'].filter((k) => limits[k as 'cpu_s'] !== null);
+    if (c?.kind === 'v2') enforced.unshift('processes', 'memory_mb');
+    if (c?.kind === 'v1') enforced.unshift(...(c.pids ? ['processes'] : []), ...(c.memory ? ['memory_mb'] : []));
+    return { on: o.safety.sandbox, available: p.ok, kind: p.ok ? p.kind : null, problem: p.ok ? null : unavailableMessage(p), limits_enforced: enforced };
+  }
+
+  function planFor(ctx: AttemptContext): SandboxPlan | null {
+    if (!o.safety.sandbox) return null;
+    const p = probe();
+    if (!p.ok) throw new ColonyError('E_SANDBOX_UNAVAILABLE', unavailableMessage(p));
+    return {
+      kind: p.kind,
+      wrap: (inv) => wrapOne(p, ctx, inv),
+    };
+  }
+
+  function specFor(ctx: AttemptContext, inv: Invocation & { cwd: string }, home: string): { spec: SandboxSpec; endpoint: URL | null } {
+    const ro: BindPath[] = o.safety.os_sandbox.ro_paths.map((s) => ({ src: s }));
+    const rw: BindPath[] = o.safety.os_sandbox.rw_paths.map((s) => ({ src: s }));
+    const system = [...LINUX_SYSTEM_PATHS];
+    const visible = (q: string): boolean => [...system, ctx.workspace, ...ro.map((b) => b.src)].some((b) => isInside(b, q));
+    const priv = [realHome, o.colonyHome, os.tmpdir()];
+    // Toolchains: node's prefix and PATH entries outside private places, read-only.
+    for (const d of [path.dirname(path.dirname(process.execPath)), ...(inv.env['PATH'] ?? '').split(':')]) {
+      if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && probePath(d)) ro.push({ src: d });
+    }
+    if (path.isAbsolute(inv.command) && !visible(inv.command)) ro.push({ src: path.dirname(real(inv.command)) }); // the engine's binary
+    if (ctx.engine === 'claude') {
+      // Claude Code keeps its settings, login and session transcripts (for --resume) under ~/.claude.
+      for (const f of ['.claude', '.claude.json']) rw.push({ src: path.join(realHome, f), dest: path.join(home, f) });
+    }
+    const endpoint = agentEndpoint(ctx.engine, ctx.env);
+    const spec: SandboxSpec = {
+      command: inv.command, args: inv.args, cwd: inv.cwd, env: inv.env, workspace: ctx.workspace, home,
+      system, ro, rw, hide: hidden(),
+      network: { proxySocket: null, forwardPorts: [], bridgeScript: null, nodeBin: process.execPath },
+    };
+    return { spec, endpoint };
+  }
+
+  function wrapOne(p: Extract<SandboxProbe, { ok: true }>, ctx: AttemptContext, inv: Invocation & { cwd: string }): { invocation: Invocation; run: SandboxRun } {
+    const n = ++seq;
+    const linux = p.kind === 'bwrap';
+    const macTmp = linux ? null : mkdtempSync(path.join(os.tmpdir(), 'colony-task-'));
+    const home = linux ? insideHome(realHome, ctx.workspace) : path.join(macTmp as string, 'home');
+    if (macTmp) mkdirSync(home);
+    const { spec, endpoint } = specFor(ctx, inv, home);
+    // Network: a proxy only when something may be reached; otherwise none at all.
+    const { allow } = buildAllowList(allowEntries, { loopback: false });
+    const exact = new Set<string>();
+    const forwardPorts: number[] = [];
+    if (endpoint) {
+      const port = Number(endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80));
+      exact.add(`${endpoint.hostname.replace(/^\[|\]$/g, '')}:${port}`);
+      if (isLoopbackHost(endpoint.hostname)) forwardPorts.push(port);
+    }
+    let proxy: AttemptProxy | null = null;
+    let proxyPort: number | null = null;
+    const notes: string[] = [];
+    let note: (t: string) => void = (t) => notes.push(t);
+    if (allowEntries.length > 0 || exact.size > 0) {
+      const onDenied = (target: string, reason: string): void => {
+        note(`[colony sandbox: connection to ${target} denied: ${reason}]\n`);
+        o.onDenied?.(ctx.taskId, target, reason);
+      };
+      if (linux) {
+        const sock = path.join(dir(), `p${n}.sock`);
+        proxy = startAttemptProxy({ path: sock }, { allow, exact }, onDenied);
+        bridge ??= writeBridge(dir());
+        spec.network = { proxySocket: sock, forwardPorts, bridgeScript: bridge, nodeBin: process.execPath };
+      } else {
+        const tcp = startAttemptProxy({ port: 0 }, { allow, exact }, onDenied);
+        proxy = tcp;
+        proxyPort = tcp.port;
+      }
+    }
+    let cgroup: ReturnType<typeof createAttemptCgroup> = null;
+    try {
+      cgroup = linux ? createAttemptCgroup(cg(), limits) : null;
+    } catch {
+      cgroup = null; // cgroup trouble must not stop the attempt; rlimits still apply
+    }
+    let invocation: Invocation;
+    if (linux) {
+      invocation = { command: p.bin, args: buildBwrapArgs(spec, probePath), env: sandboxEnv(spec) };
+    } else {
+      const profile = buildSeatbeltProfile(spec, { realHome, tmpDir: macTmp as string, proxyPort, localPorts: forwardPorts });
+      const env: Record<string, string> = { ...sandboxEnv({ ...spec, network: { ...spec.network, proxySocket: null } }), TMPDIR: macTmp as string };
+      if (proxyPort !== null) for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[k] = `http://127.0.0.1:${proxyPort}`;
+      invocation = { command: p.bin, args: seatbeltArgs(profile, inv.command, inv.args), env };
+    }
+    invocation = limitWrapper(invocation, limits, cgroup?.procsFiles ?? []);
+
+    let timer: NodeJS.Timeout | null = null;
+    let hit: string | null = null;
+    const run: SandboxRun = {
+      started(_pid, hooks) {
+        note = hooks.note;
+        for (const t of notes.splice(0)) hooks.note(t);
+        if (!cgroup) return;
+        const c = cgroup;
+        timer = setInterval(() => {
+          const h = c.hit();
+          if (h && !hit) {
+            hit = limitText(h, limits);
+            hooks.note(`[colony sandbox: ${hit}; stopping the task]\n`);
+            hooks.stop();
+          }
+        }, 200);
+        timer.unref();
+      },
+      finished(exit) {
+        if (timer) clearInterval(timer);
+        const h = hit ?? (exit.code === 0 ? null : limitFromExit(exit, cgroup?.hit() ?? null, limits));
+        cgroup?.release();
+        proxy?.close();
+        if (macTmp) rmSync(macTmp, { recursive: true, force: true });
+        return h;
+      },
+    };
+    return { invocation, run };
+  }
+
+  return { status, planFor };
+}
