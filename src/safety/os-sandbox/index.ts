@@ -136,7 +136,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     const rw: BindPath[] = o.safety.os_sandbox.rw_paths.map((s) => ({ src: s }));
     const system = [...LINUX_SYSTEM_PATHS];
     const visible = (q: string): boolean => [...system, ctx.workspace, ...ro.map((b) => b.src)].some((b) => isInside(b, q));
-    const priv = [realHome, o.colonyHome, os.tmpdir()];
+    const priv = [realHome, '/root', '/home', '/Users', o.colonyHome, os.tmpdir()]; // toolchains in a home need safety.os_sandbox.ro_paths
     // Toolchains: node's prefix and PATH entries outside private places, read-only.
     for (const d of [path.dirname(path.dirname(process.execPath)), ...(inv.env['PATH'] ?? '').split(':')]) {
       if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && probePath(d)) ro.push({ src: d });
