@@ -14,6 +14,7 @@ import { createRouting } from './routing.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
+import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -35,6 +36,8 @@ export interface Host {
   killswitch: Killswitch;
   pool: LocalPool;
   recovered: { requeued: string[]; failed: string[] };
+  /** The OS sandbox every task attempt runs in (status for the dashboards and `colony status`). */
+  sandbox: SandboxPlanner;
   close(): Promise<void>;
 }
 
@@ -73,6 +76,7 @@ export function openHost(o: HostOptions): Host {
       killswitch,
       pool,
       recovered,
+      sandbox: routing.sandbox,
       async close() {
         await pool.stop();
         s.close();

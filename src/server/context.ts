@@ -38,5 +38,6 @@ export function statusOf(ctx: ServerContext): Record<string, unknown> {
     uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000),
     tasks: counts,
     workers: { total: workers.length, busy: workers.filter((w) => w.status === 'running').length },
+    sandbox: ctx.host.sandbox.status(),
   };
 }

@@ -28,6 +28,7 @@ export function createShell(capability: Capability): Shell {
   const conn = h('span', { class: 'conn conn-connecting', role: 'status', 'aria-live': 'polite' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }, 'connecting'));
   const ks = h('span', { class: 'pill ks ks-running', id: 'killswitch-state', title: 'Kill switch' }, 'running');
   const controls = h('div', { class: 'top-controls' });
+  const sbx = h('span', { class: 'pill sbx-off', id: 'sandbox-state', role: 'status', hidden: true }, 'unsandboxed');
   const banner = h('div', { class: 'banner', id: 'halt-banner', role: 'status', hidden: true });
   const nav = h('nav', { class: 'tabs', 'aria-label': 'Sections' });
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
@@ -44,7 +45,7 @@ export function createShell(capability: Capability): Shell {
         h('span', { class: 'brand-name' }, 'colony'),
         h('span', { class: `cap cap-${capability}` }, capability === 'admin' ? 'admin' : 'LAN'),
       ),
-      h('div', { class: 'top-status' }, conn, h('span', { class: 'ks-wrap' }, h('span', { class: 'sr-only' }, 'Kill switch: '), ks)),
+      h('div', { class: 'top-status' }, conn, h('span', { class: 'ks-wrap' }, h('span', { class: 'sr-only' }, 'Kill switch: '), ks), sbx),
       controls,
     ),
     banner,
@@ -75,10 +76,18 @@ export function createShell(capability: Capability): Shell {
           ? 'Paused: running tasks finish, no new task starts until the admin resumes.'
           : '';
   };
+  // Red when tasks run without the OS sandbox (explicitly off) or cannot run at all (on, but it cannot start).
+  const setSandbox = (s: Status['sandbox']): void => {
+    sbx.hidden = !s || (s.on && s.available);
+    if (!s || sbx.hidden) return;
+    sbx.textContent = s.on ? 'sandbox unavailable' : 'unsandboxed';
+    sbx.title = s.on ? `Tasks are refused: ${s.problem ?? ''}` : 'safety.sandbox is false: tasks run without the OS sandbox';
+  };
   const refreshStatus = async (): Promise<void> => {
     try {
       status = await api.get<Status>('/api/status');
       setSwitch(status.killswitch);
+      setSandbox(status.sandbox);
       for (const fn of listeners) fn(status);
     } catch (e) {
       showError(e, 'status');

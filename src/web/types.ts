@@ -79,6 +79,8 @@ export interface Status {
   uptime_s: number;
   tasks: Record<string, number>;
   workers: { total: number; busy: number };
+  /** The OS sandbox tasks run in: off (safety.sandbox false) or unavailable shows a red badge. */
+  sandbox?: { on: boolean; available: boolean; problem: string | null };
 }
 
 export interface CostRow {

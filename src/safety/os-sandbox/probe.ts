@@ -26,7 +26,7 @@ function which(name: string, envPath: string): string | null {
 
 export function probeSandbox(platform: NodeJS.Platform = process.platform, envPath = process.env['PATH'] ?? '/usr/bin:/bin'): SandboxProbe {
   if (platform === 'linux') {
-    const bin = which('bwrap', `${envPath}:/usr/bin:/usr/local/bin`);
+    const bin = which('bwrap', envPath);
     if (!bin) return { ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: sudo apt-get install bubblewrap (Debian/Ubuntu) or sudo dnf install bubblewrap (Fedora)' };
     const r = spawnSync(bin, ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'], { encoding: 'utf8', timeout: 10_000 });
     if (r.status === 0) return { ok: true, kind: 'bwrap', bin };
