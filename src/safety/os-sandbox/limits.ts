@@ -40,7 +40,8 @@ export function limitWrapper(inv: Invocation, l: SandboxLimits, procsFiles: read
   for (const f of procsFiles) steps.push(`echo $$ > ${quote(f)} || exit 125`);
   // POSIX ulimit -f counts 512-byte blocks.
   if (l.file_size_mb !== null) steps.push(`ulimit -f ${l.file_size_mb * 2048} || exit 125`);
-  if (l.cpu_s !== null) steps.push(`ulimit -t ${l.cpu_s} || exit 125`);
+  // CPU: SIGXCPU at the soft limit (named in the reason), SIGKILL 5 s later for a process that ignores it.
+  if (l.cpu_s !== null) steps.push(`ulimit -S -t ${l.cpu_s} && ulimit -H -t ${l.cpu_s + 5} || exit 125`);
   if (steps.length === 0) return inv;
   return { command: '/bin/sh', args: ['-c', `${steps.join('; ')}; exec "$@"`, 'colony-sandbox', inv.command, ...inv.args], env: inv.env };
 }
