@@ -1,0 +1,66 @@
+/**
+ * Remote workers run every assignment in the OS sandbox too (the same engines,
+ * the plan built from the worker's own config, as `colony worker` does):
+ * PID 1 inside is bubblewrap, the worker's home (its private key) is hidden
+ * even inside the workspace root, and the host's loopback is unreachable.
+ */
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/core/config.js';
+import type { MessageOf } from '../../src/core/protocol.js';
+import { createExecEngine } from '../../src/engines/exec.js';
+import { TaskRunner } from '../../src/remote/worker-runner.js';
+import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
+import { makeTempDir } from '../helpers/proc.js';
+
+const tmp = makeTempDir('colony-sbx-worker-');
+const root = join(realpathSync(tmp.dir), 'work');
+const workerHome = join(root, '.colony-worker'); // careless set-up: the worker home inside its workspace root
+let listener: Server;
+let port = 0;
+let hits = 0;
+
+beforeAll(async () => {
+  mkdirSync(join(root, 'job'), { recursive: true });
+  mkdirSync(workerHome);
+  writeFileSync(join(workerHome, 'worker.key'), 'CANARY-WORKER-KEY\n');
+  listener = createServer((s) => (hits++, s.end('CANARY-HOST-LOOPBACK\n')));
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  port = (listener.address() as { port: number }).port;
+});
+afterAll(() => {
+  listener?.close();
+  tmp.cleanup();
+});
+
+describe('worker runner in the sandbox', () => {
+  it('runs the assignment sandboxed', async () => {
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root' };
+    const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null });
+    const runner = new TaskRunner({
+      engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
+      workspaceRoot: root,
+      budgetCap: null,
+      env,
+      flushMs: 5,
+      sandboxFor: (t) => planner.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env }),
+    });
+    const prompt = `tr '\\0' ' ' < /proc/1/cmdline | cut -c1-14; echo; cat ${workerHome}/worker.key ../.colony-worker/worker.key; python3 -c "
+import socket
+try: socket.create_connection(('127.0.0.1', ${port}), 2); print('REACHED')
+except Exception as e: print('unreachable')"`;
+    const msg = { type: 'TASK_ASSIGNED', task_id: 't-w', attempt: 1, task: { prompt, title: 't' }, budget: 1, engine: 'exec', model: null, workspace: 'job', nonce: 'n', expires_at: Date.now() + 30_000, lease_ms: 30_000, sig: 'x' } as unknown as MessageOf<'TASK_ASSIGNED'>;
+    const prep = await runner.prepare(msg);
+    if (!prep.ok) throw new Error(prep.reason);
+    let out = '';
+    const final = await runner.run(prep.prepared, { signal: new AbortController().signal, stopReason: () => null }, (p) => (out += p.output));
+    expect(out).toMatch(/^\/usr\/bin\/bwrap/);
+    expect(out).not.toContain('CANARY-WORKER-KEY');
+    expect(out).toContain('unreachable');
+    expect(out).not.toContain('REACHED');
+    expect(hits).toBe(0);
+    expect(final.ok).toBe(true);
+  });
+});
