@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
 import type { MessageOf } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
+import { createClaudeEngine } from '../../src/engines/claude-cli.js';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { TaskRunner } from '../../src/remote/worker-runner.js';
 import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { makeTempDir } from '../helpers/proc.js';
@@ -62,5 +65,21 @@ except Exception as e: print('unreachable')"`;
     expect(out).not.toContain('REACHED');
     expect(hits).toBe(0);
     expect(final.ok).toBe(true);
+  });
+
+  it('runs an agent CLI (the claude engine, here its stand-in) inside the sandbox in its own PID namespace, its cwd the workspace', async () => {
+    const ws = join(root, 'job');
+    const argvFile = join(ws, 'argv.json');
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root', FAKE_CLAUDE_SCENARIO: 'success', FAKE_CLAUDE_ARGV_FILE: argvFile, FAKE_CLAUDE_PID_FILE: join(ws, 'pid.json') };
+    const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null });
+    const engine = createClaudeEngine({ bin: fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url)), defaultModel: 'sonnet', permissionMode: 'acceptEdits', allowedTools: [], extraArgs: [], pricing: { models: {}, aliases: {} } as never });
+    const sandbox = planner.planFor({ taskId: 't-c', engine: 'claude', workspace: ws, env });
+    let done: { ok: boolean; summary: string } | null = null;
+    for await (const ev of engine.run({ task_id: 't-c', attempt: 1, prompt: 'hello', model: null, workspace: ws, budget_usd: 5, env, run_timeout_ms: 30_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox })) {
+      if (ev.type === 'done') done = ev;
+    }
+    expect(done?.ok, done?.summary).toBe(true);
+    expect((JSON.parse(readFileSync(argvFile, 'utf8')) as { cwd: string }).cwd).toBe(ws);
+    expect((JSON.parse(readFileSync(join(ws, 'pid.json'), 'utf8')) as { pid: number }).pid).toBeLessThan(10); // bubblewrap is 1, the CLI right after it
   });
 });
