@@ -67,10 +67,10 @@ except Exception as e: print('unreachable')"`;
     expect(final.ok).toBe(true);
   });
 
-  it('runs an agent CLI (the claude engine, here its stand-in) inside the sandbox in its own PID namespace, its cwd the workspace', async () => {
+  it('runs an agent CLI (the claude engine, here its stand-in) through its sandbox plan: the CLI outside the workspace is visible read-only and works', async () => {
     const ws = join(root, 'job');
     const argvFile = join(ws, 'argv.json');
-    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root', FAKE_CLAUDE_SCENARIO: 'success', FAKE_CLAUDE_ARGV_FILE: argvFile, FAKE_CLAUDE_PID_FILE: join(ws, 'pid.json') };
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root', FAKE_CLAUDE_SCENARIO: 'success', FAKE_CLAUDE_ARGV_FILE: argvFile };
     const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null });
     const engine = createClaudeEngine({ bin: fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url)), defaultModel: 'sonnet', permissionMode: 'acceptEdits', allowedTools: [], extraArgs: [], pricing: { models: {}, aliases: {} } as never });
     const sandbox = planner.planFor({ taskId: 't-c', engine: 'claude', workspace: ws, env });
@@ -80,6 +80,5 @@ except Exception as e: print('unreachable')"`;
     }
     expect(done?.ok, done?.summary).toBe(true);
     expect((JSON.parse(readFileSync(argvFile, 'utf8')) as { cwd: string }).cwd).toBe(ws);
-    expect((JSON.parse(readFileSync(join(ws, 'pid.json'), 'utf8')) as { pid: number }).pid).toBeLessThan(10); // bubblewrap is 1, the CLI right after it
   });
 });
