@@ -11,6 +11,7 @@
  *
  *   npx tsx bench/sandbox.bench.ts [--samples 300] [--tasks 1000]
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, type ColonyConfig } from '../src/core/config.js';
@@ -69,6 +70,26 @@ export async function startLatency(samples: number): Promise<{ plain_ms: ReturnT
   }
 }
 
+/** The floor: bare `bwrap --unshare-all … true` against bare `true`, spawned the same way (what bubblewrap itself costs here). */
+export async function bwrapFloor(samples: number): Promise<{ true_ms: ReturnType<typeof stats>; bwrap_ms: ReturnType<typeof stats>; added_p50_ms: number; added_p99_ms: number }> {
+  const base = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
+  const time = (cmd: string, args: string[]): Promise<number> => new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn(cmd, args, { stdio: 'ignore', detached: true });
+    c.on('error', reject);
+    c.on('close', () => resolve(performance.now() - t0));
+  });
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    a.push(await time('/bin/true', []));
+    b.push(await time('bwrap', [...base, 'true']));
+  }
+  const sa = stats(a);
+  const sb = stats(b);
+  return { true_ms: sa, bwrap_ms: sb, added_p50_ms: round(sb.p50 - sa.p50, 2), added_p99_ms: round(sb.p99 - sa.p99, 2) };
+}
+
 export async function manyTasks(n: number, sandbox: boolean): Promise<{ tasks: number; sandbox: boolean; wall_ms: number; tasks_per_s: number }> {
   const tmp = tempDir('colony-bench-sbx-host-');
   const ws = join(realpathSync(tmp.dir), 'ws');
@@ -105,6 +126,9 @@ export async function manyTasks(n: number, sandbox: boolean): Promise<{ tasks: n
 export async function runSandboxBench(o: { samples?: number; tasks?: number } = {}): Promise<unknown> {
   const samples = o.samples ?? 300;
   const n = o.tasks ?? 1000;
+  const load0 = (await import('node:os')).loadavg()[0] ?? 0;
+  const floor = await bwrapFloor(samples);
+  console.log(`bubblewrap itself: \`true\` p50 ${floor.true_ms.p50} ms; \`bwrap --unshare-all … true\` p50 ${floor.bwrap_ms.p50} ms p99 ${floor.bwrap_ms.p99} ms (adds p50 ${floor.added_p50_ms}, p99 ${floor.added_p99_ms})`);
   const latency = await startLatency(samples);
   console.log(`start latency (exec \`true\`, ${samples} each): plain p50 ${latency.plain_ms.p50} ms p99 ${latency.plain_ms.p99} ms; sandboxed p50 ${latency.sandboxed_ms.p50} ms p99 ${latency.sandboxed_ms.p99} ms; added p50 ${latency.added_p50_ms} ms (target < ${TARGET_P50_MS}), p99 ${latency.added_p99_ms} ms (target < ${TARGET_P99_MS})`);
   const off = await manyTasks(n, false);
@@ -113,6 +137,8 @@ export async function runSandboxBench(o: { samples?: number; tasks?: number } = 
   return {
     machine: machine(),
     date: new Date().toISOString(),
+    load_1m: { start: round(load0, 1), end: round((await import('node:os')).loadavg()[0] ?? 0, 1) },
+    bwrap_floor: floor,
     start_latency: latency,
     tasks: { off, on, slowdown: round(on.wall_ms / off.wall_ms, 2) },
     pass: { added_p50_under_15ms: latency.added_p50_ms < TARGET_P50_MS, added_p99_under_40ms: latency.added_p99_ms < TARGET_P99_MS },

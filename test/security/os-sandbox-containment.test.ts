@@ -173,7 +173,7 @@ require('net').connect(${loopbackPort},'127.0.0.1').on('data',d=>console.log(Str
 
 describe('the sandbox is really in use', () => {
   it('PID 1 inside is not the host\'s init and no colony process is visible', async () => {
-    const r = await runTask('cat /proc/1/cmdline | tr "\\0" " "; echo; for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done; echo "pid $$"');
+    const r = await runTask('cat /proc/1/cmdline | tr "\\0\\n" "  "; echo; for p in /proc/[0-9]*; do tr "\\0\\n" "  " < $p/cmdline; echo; done; echo "pid $$"');
     expect(r.state, r.out).toBe('succeeded');
     const [pid1] = r.out.split('\n');
     expect(pid1).not.toBe(readFileSync('/proc/1/cmdline', 'utf8').replace(/\0/g, ' '));

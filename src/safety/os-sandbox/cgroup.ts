@@ -64,15 +64,16 @@ export function detectCgroups(): CgroupSetup {
 }
 
 export interface AttemptCgroup {
-  /** cgroup.procs files the wrapper writes its own pid into before exec'ing the sandbox. */
+  /** cgroup.procs files the task's first process writes its own pid into. */
   procsFiles: string[];
-  /** Which limit was hit so far: 'processes' | 'memory' | null. */
+  /** Which limit was hit during this attempt: 'processes' | 'memory' | null. */
   hit(): 'processes' | 'memory' | null;
-  /** Kills what is left and removes the groups (retried in the background while processes drain). */
+  /** Kills what is left; the group goes back to the pool once empty (or is removed). Never blocks the caller. */
   release(): void;
 }
 
-const readNum = (file: string, key: string): number => {
+const readNum = (file: string | null, key: string): number => {
+  if (!file) return 0;
   try {
     const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'));
     return m ? Number(m[1]) : 0;
@@ -81,18 +82,22 @@ const readNum = (file: string, key: string): number => {
   }
 };
 
+interface Group {
+  dirs: string[];
+  pidsEvents: string | null;
+  memEvents: string | null; // v1 memory.oom_control / v2 memory.events, key oom_kill
+}
+
 let seq = 0;
 
-export function createAttemptCgroup(setup: CgroupSetup, limits: { processes: number | null; memory_mb: number | null }): AttemptCgroup | null {
-  if (setup.kind === 'none' || (limits.processes === null && limits.memory_mb === null)) return null;
+function makeGroup(setup: CgroupSetup, limits: { processes: number | null; memory_mb: number | null }): Group | null {
+  if (setup.kind === 'none') return null;
   const name = `a${process.pid}-${++seq}`;
-  const dirs: string[] = [];
-  let pidsEvents: string | null = null;
-  let memEvents: { file: string; key: string } | null = null;
+  const g: Group = { dirs: [], pidsEvents: null, memEvents: null };
   const mk = (parent: string): string => {
     const d = path.join(parent, name);
     mkdirSync(d);
-    dirs.push(d);
+    g.dirs.push(d);
     return d;
   };
   const mem = limits.memory_mb === null ? null : String(limits.memory_mb * 1024 * 1024);
@@ -107,49 +112,113 @@ export function createAttemptCgroup(setup: CgroupSetup, limits: { processes: num
         /* no swap accounting */
       }
     }
-    pidsEvents = path.join(d, 'pids.events');
-    memEvents = { file: path.join(d, 'memory.events'), key: 'oom_kill' };
+    g.pidsEvents = path.join(d, 'pids.events');
+    g.memEvents = path.join(d, 'memory.events');
   } else {
     if (setup.pids && limits.processes !== null) {
       const d = mk(setup.pids);
       writeFileSync(path.join(d, 'pids.max'), String(limits.processes));
-      pidsEvents = path.join(d, 'pids.events');
+      g.pidsEvents = path.join(d, 'pids.events');
     }
     if (setup.memory && mem) {
       const d = mk(setup.memory);
       writeFileSync(path.join(d, 'memory.limit_in_bytes'), mem);
-      memEvents = { file: path.join(d, 'memory.oom_control'), key: 'oom_kill' };
+      g.memEvents = path.join(d, 'memory.oom_control');
     }
   }
-  if (dirs.length === 0) return null;
-  return {
-    procsFiles: dirs.map((d) => path.join(d, 'cgroup.procs')),
-    hit() {
-      if (pidsEvents && readNum(pidsEvents, 'max') > 0) return 'processes';
-      if (memEvents && readNum(memEvents.file, memEvents.key) > 0) return 'memory';
-      return null;
-    },
-    release() {
-      let tries = 0;
-      const sweep = (): void => {
-        for (const d of [...dirs]) {
+  return g.dirs.length > 0 ? g : null;
+}
+
+/** Kills what is left in the group; true when it is empty. */
+function sweep(g: Group): boolean {
+  let empty = true;
+  for (const d of g.dirs) {
+    try {
+      for (const pid of readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+        empty = false;
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    } catch {
+      /* removed */
+    }
+  }
+  return empty;
+}
+
+function remove(g: Group, tries = 0): void {
+  sweep(g);
+  g.dirs = g.dirs.filter((d) => {
+    try {
+      rmdirSync(d);
+      return false;
+    } catch {
+      return true; // still draining
+    }
+  });
+  if (g.dirs.length > 0 && tries < 50) setTimeout(() => remove(g, tries + 1), 100).unref();
+}
+
+/**
+ * Groups are reused: creating and removing cgroups costs milliseconds on the
+ * start path, so an emptied group goes back to a free list and the event
+ * counters are compared against their value when the attempt took it. All
+ * groups of the pool are removed when colony exits.
+ */
+export class CgroupPool {
+  private readonly free: Group[] = [];
+  private readonly all = new Set<Group>();
+  constructor(private readonly setup: CgroupSetup, private readonly limits: { processes: number | null; memory_mb: number | null }) {
+    process.once('exit', () => {
+      for (const g of this.all) {
+        sweep(g);
+        for (const d of g.dirs) {
           try {
-            for (const pid of readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-              try {
-                process.kill(Number(pid), 'SIGKILL');
-              } catch {
-                /* gone */
-              }
-            }
             rmdirSync(d);
-            dirs.splice(dirs.indexOf(d), 1);
           } catch {
-            /* still draining */
+            /* busy: left for the next start's sweep */
           }
         }
-        if (dirs.length > 0 && ++tries < 50) setTimeout(sweep, 100).unref();
-      };
-      sweep();
-    },
-  };
+      }
+    });
+  }
+
+  acquire(): AttemptCgroup | null {
+    if (this.limits.processes === null && this.limits.memory_mb === null) return null;
+    const g = this.free.pop() ?? makeGroup(this.setup, this.limits);
+    if (!g) return null;
+    this.all.add(g);
+    if (this.free.length === 0) setImmediate(() => this.spare()); // the next attempt finds one ready
+    const pids0 = readNum(g.pidsEvents, 'max');
+    const oom0 = readNum(g.memEvents, 'oom_kill');
+    let released = false;
+    return {
+      procsFiles: g.dirs.map((d) => path.join(d, 'cgroup.procs')),
+      hit: () => (readNum(g.pidsEvents, 'max') > pids0 ? 'processes' : readNum(g.memEvents, 'oom_kill') > oom0 ? 'memory' : null),
+      release: () => {
+        if (released) return;
+        released = true;
+        setImmediate(() => {
+          if (sweep(g)) this.free.push(g);
+          else {
+            this.all.delete(g);
+            remove(g);
+          }
+        });
+      },
+    };
+  }
+
+  private spare(): void {
+    if (this.free.length > 0) return;
+    try {
+      const g = makeGroup(this.setup, this.limits);
+      if (g) this.free.push(g);
+    } catch {
+      /* made on demand next time */
+    }
+  }
 }

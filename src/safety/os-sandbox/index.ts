@@ -16,12 +16,12 @@ import { ColonyError } from '../../core/errors.js';
 import { buildAllowList } from '../network.js';
 import { isInside } from '../protected.js';
 import { writeBridge } from './bridge.js';
-import { createAttemptCgroup, detectCgroups, type CgroupSetup } from './cgroup.js';
+import { CgroupPool, detectCgroups, type AttemptCgroup, type CgroupSetup } from './cgroup.js';
 import { buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv, type PathKind } from './linux-bwrap.js';
 import { buildSeatbeltProfile, seatbeltArgs } from './macos-seatbelt.js';
 import { sandboxProbe, unavailableMessage, type SandboxProbe } from './probe.js';
 import { startAttemptProxy, type AttemptProxy } from './proxy.js';
-import { limitText, limitWrapper, limitFromExit } from './limits.js';
+import { inlineLimits, limitText, limitWrapper, limitFromExit } from './limits.js';
 import type { BindPath, Invocation, SandboxPlan, SandboxRun, SandboxSpec } from './types.js';
 
 export type { SandboxPlan, SandboxRun, Invocation } from './types.js';
@@ -94,6 +94,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   const limits = o.safety.os_sandbox.limits;
   const probe = o.probe ?? sandboxProbe;
   let cgroups: CgroupSetup | null = null;
+  let pool: CgroupPool | null = null;
   let runDir: string | null = null;
   let bridge: string | null = null;
   let seq = 0;
@@ -191,13 +192,22 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
         proxyPort = tcp.port;
       }
     }
-    let cgroup: ReturnType<typeof createAttemptCgroup> = null;
+    let cgroup: AttemptCgroup | null = null;
     try {
-      cgroup = linux ? createAttemptCgroup(cg(), limits) : null;
+      if (linux) pool ??= new CgroupPool(cg(), limits);
+      cgroup = pool?.acquire() ?? null;
     } catch {
       cgroup = null; // cgroup trouble must not stop the attempt; rlimits still apply
     }
     let invocation: Invocation;
+    // The exec engine's `sh -c SCRIPT`: limits go into the script's first line (no wrapper shell).
+    // (Not on cgroup v2, where a write from inside a cgroup namespace may be refused: the outer wrapper joins there.)
+    const inline = linux && cg().kind !== 'v2' && inv.command === '/bin/sh' && inv.args.length === 2 && inv.args[0] === '-c';
+    if (inline) {
+      const inside = (cgroup?.procsFiles ?? []).map((f, i) => ({ src: f, dest: `/run/colony/cg${i}` }));
+      spec.rw = [...spec.rw, ...inside];
+      spec.args = ['-c', inlineLimits(inv.args[1] as string, limits, inside.map((b) => b.dest))];
+    }
     if (linux) {
       invocation = { command: p.bin, args: buildBwrapArgs(spec, probePath), env: sandboxEnv(spec) };
     } else {
@@ -206,7 +216,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       if (proxyPort !== null) for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[k] = `http://127.0.0.1:${proxyPort}`;
       invocation = { command: p.bin, args: seatbeltArgs(profile, inv.command, inv.args), env };
     }
-    invocation = limitWrapper(invocation, limits, cgroup?.procsFiles ?? []);
+    if (!inline) invocation = limitWrapper(invocation, limits, cgroup?.procsFiles ?? []);
 
     let timer: NodeJS.Timeout | null = null;
     let hit: string | null = null;

@@ -34,14 +34,29 @@ export function limitFromExit(exit: { code: number | null; signal: NodeJS.Signal
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Wraps the invocation in `sh -c 'join cgroups; ulimit …; exec "$@"'`, or returns it as is when there is nothing to set. */
-export function limitWrapper(inv: Invocation, l: SandboxLimits, procsFiles: readonly string[]): Invocation {
+function limitSteps(l: SandboxLimits, procsFiles: readonly string[]): string[] {
   const steps: string[] = [];
   for (const f of procsFiles) steps.push(`echo $$ > ${quote(f)} || exit 125`);
   // POSIX ulimit -f counts 512-byte blocks.
   if (l.file_size_mb !== null) steps.push(`ulimit -f ${l.file_size_mb * 2048} || exit 125`);
   // CPU: SIGXCPU at the soft limit (named in the reason), SIGKILL 5 s later for a process that ignores it.
   if (l.cpu_s !== null) steps.push(`ulimit -S -t ${l.cpu_s} && ulimit -H -t ${l.cpu_s + 5} || exit 125`);
+  return steps;
+}
+
+/**
+ * The same steps as the first line of a `sh -c` script (the exec engine's
+ * own shell), with the cgroup.procs files bound into the sandbox: one exec
+ * less on every attempt's start. Hard limits cannot be raised again inside.
+ */
+export function inlineLimits(script: string, l: SandboxLimits, insideProcsFiles: readonly string[]): string {
+  const steps = limitSteps(l, insideProcsFiles);
+  return steps.length === 0 ? script : `${steps.join('; ')}\n${script}`;
+}
+
+/** Wraps the invocation in `sh -c 'join cgroups; ulimit …; exec "$@"'`, or returns it as is when there is nothing to set. */
+export function limitWrapper(inv: Invocation, l: SandboxLimits, procsFiles: readonly string[]): Invocation {
+  const steps = limitSteps(l, procsFiles);
   if (steps.length === 0) return inv;
   return { command: '/bin/sh', args: ['-c', `${steps.join('; ')}; exec "$@"`, 'colony-sandbox', inv.command, ...inv.args], env: inv.env };
 }
