@@ -76,7 +76,14 @@ export function startChild(o: ChildOptions): ChildHandle {
     wake = null;
   };
 
-  const sb = o.sandbox ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd }) : null;
+  let sb: ReturnType<SandboxPlan['wrap']> | null = null;
+  try {
+    sb = o.sandbox ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd }) : null;
+  } catch (e) {
+    // e.g. the command does not exist: reported like a failed spawn, and nothing ran
+    const error = e as NodeJS.ErrnoException;
+    return { pid: undefined, chunks: (async function* () { yield { kind: 'spawn_error' as const, error }; })(), stop: () => undefined };
+  }
   const inv = sb ? sb.invocation : o;
   const child = spawn(inv.command, [...inv.args], {
     cwd: o.cwd,

@@ -8,7 +8,7 @@
  * sandbox cannot start, `planFor` throws E_SANDBOX_UNAVAILABLE naming the
  * fix: a task never runs unsandboxed by accident.
  */
-import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColonyConfig } from '../../core/config.js';
@@ -87,6 +87,20 @@ function agentEndpoint(engine: string, env: Record<string, string>): URL | null 
   }
 }
 
+/** The command must exist on the host (as spawn would find it), or the attempt fails like a spawn with ENOENT, before any sandbox is set up. */
+function assertCommand(command: string, envPath: string): void {
+  const candidates = command.includes('/') ? [command] : envPath.split(':').filter((d) => path.isAbsolute(d)).map((d) => path.join(d, command));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return;
+    } catch {
+      /* next */
+    }
+  }
+  throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT', errno: -2, syscall: 'spawn', path: command });
+}
+
 const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '[::1]' || /^127\./.test(h);
 
 export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
@@ -157,6 +171,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   }
 
   function wrapOne(p: Extract<SandboxProbe, { ok: true }>, ctx: AttemptContext, inv: Invocation & { cwd: string }): { invocation: Invocation; run: SandboxRun } {
+    assertCommand(inv.command, inv.env['PATH'] ?? '');
     const n = ++seq;
     const linux = p.kind === 'bwrap';
     const macTmp = linux ? null : mkdtempSync(path.join(os.tmpdir(), 'colony-task-'));
