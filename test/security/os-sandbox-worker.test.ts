@@ -82,3 +82,23 @@ except Exception as e: print('unreachable')"`;
     expect((JSON.parse(readFileSync(argvFile, 'utf8')) as { cwd: string }).cwd).toBe(ws);
   });
 });
+
+describe('git worktrees in the sandbox', () => {
+  it('git read commands work in a worktree; the main repository stays read-only', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const repo = join(root, 'repo');
+    const wt = join(root, 'wt');
+    mkdirSync(repo);
+    const git = (cwd: string, ...a: string[]): string => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...a], { cwd, encoding: 'utf8' });
+    git(repo, 'init', '-q');
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'base');
+    git(repo, 'worktree', 'add', '-q', wt, '-b', 'colony/t1');
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root' };
+    const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null });
+    let out = '';
+    for await (const ev of createExecEngine().run({ task_id: 't-g', attempt: 1, prompt: 'git status --short --branch; git log --format=%s; echo x > f; git add f 2>/dev/null || echo add-refused; git update-ref refs/heads/main HEAD 2>/dev/null || echo ref-refused', model: null, workspace: realpathSync(wt), budget_usd: 0, env, run_timeout_ms: 20_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox: planner.planFor({ taskId: 't-g', engine: 'exec', workspace: realpathSync(wt), env }) })) {
+      if (ev.type === 'output') out += ev.text;
+    }
+    expect(out).toBe('## colony/t1\nbase\nadd-refused\nref-refused\n');
+  });
+});

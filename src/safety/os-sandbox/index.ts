@@ -8,7 +8,7 @@
  * sandbox cannot start, `planFor` throws E_SANDBOX_UNAVAILABLE naming the
  * fix: a task never runs unsandboxed by accident.
  */
-import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColonyConfig } from '../../core/config.js';
@@ -87,6 +87,24 @@ function agentEndpoint(engine: string, env: Record<string, string>): URL | null 
   }
 }
 
+/**
+ * A git worktree's `.git` is a file pointing into the main repository: its
+ * own admin dir is bound writable (index, HEAD) and the main `.git` read-only,
+ * so git's read commands work inside; objects and refs are written by colony
+ * after the attempt (the pending change), not by the task.
+ */
+export function worktreeGitBinds(workspace: string): { ro: BindPath[]; rw: BindPath[] } {
+  try {
+    const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(path.join(workspace, '.git'), 'utf8'));
+    if (!m) return { ro: [], rw: [] };
+    const admin = path.resolve(workspace, (m[1] as string).trim());
+    const common = path.resolve(admin, readFileSync(path.join(admin, 'commondir'), 'utf8').trim());
+    return { ro: [{ src: real(common) }], rw: [{ src: real(admin) }] };
+  } catch {
+    return { ro: [], rw: [] }; // not a worktree (a directory .git is inside the workspace anyway)
+  }
+}
+
 /** The command must exist on the host (as spawn would find it), or the attempt fails like a spawn with ENOENT, before any sandbox is set up. */
 function assertCommand(command: string, envPath: string): void {
   const candidates = command.includes('/') ? [command] : envPath.split(':').filter((d) => path.isAbsolute(d)).map((d) => path.join(d, command));
@@ -157,6 +175,9 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && probePath(d)) ro.push({ src: d });
     }
     if (path.isAbsolute(inv.command) && !visible(inv.command)) ro.push({ src: path.dirname(real(inv.command)) }); // the engine's binary
+    const git = worktreeGitBinds(ctx.workspace);
+    ro.push(...git.ro);
+    rw.push(...git.rw);
     if (ctx.engine === 'claude') {
       // Claude Code keeps its settings, login and session transcripts (for --resume) under ~/.claude.
       for (const f of ['.claude', '.claude.json']) rw.push({ src: path.join(realHome, f), dest: path.join(home, f) });
