@@ -8,7 +8,7 @@
  * sandbox cannot start, `planFor` throws E_SANDBOX_UNAVAILABLE naming the
  * fix: a task never runs unsandboxed by accident.
  */
-import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColonyConfig } from '../../core/config.js';
@@ -20,7 +20,7 @@ import { CgroupPool, detectCgroups, type AttemptCgroup, type CgroupSetup } from 
 import { buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv, type PathKind } from './linux-bwrap.js';
 import { buildSeatbeltProfile, seatbeltArgs } from './macos-seatbelt.js';
 import { sandboxProbe, unavailableMessage, type SandboxProbe } from './probe.js';
-import { startAttemptProxy, type AttemptProxy } from './proxy.js';
+import { SharedProxy, startAttemptProxy, type AttemptProxy } from './proxy.js';
 import { inlineLimits, limitText, limitWrapper, limitFromExit } from './limits.js';
 import type { BindPath, Invocation, SandboxPlan, SandboxRun, SandboxSpec } from './types.js';
 
@@ -127,6 +127,9 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   const probe = o.probe ?? sandboxProbe;
   let cgroups: CgroupSetup | null = null;
   let pool: CgroupPool | null = null;
+  // Seatbelt: one proxy on 127.0.0.1 for every attempt, started with the planner so it is listening by the first task.
+  const probed = o.safety.sandbox ? probe() : null;
+  const sharedProxy = probed?.ok && probed.kind === 'seatbelt' ? new SharedProxy() : null;
   let runDir: string | null = null;
   let bridge: string | null = null;
   let seq = 0;
@@ -199,6 +202,18 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     const home = linux ? insideHome(realHome, ctx.workspace) : path.join(macTmp as string, 'home');
     if (macTmp) mkdirSync(home);
     const { spec, endpoint } = specFor(ctx, inv, home);
+    if (!linux) {
+      // Seatbelt cannot remap paths: a bind into the fresh HOME (an agent's ~/.claude) becomes a symlink there.
+      for (const b of [...spec.ro, ...spec.rw]) {
+        if (b.dest && b.dest !== b.src && probePath(b.src)) {
+          try {
+            symlinkSync(b.src, b.dest);
+          } catch {
+            /* exists */
+          }
+        }
+      }
+    }
     // Network: a proxy only when something may be reached; otherwise none at all.
     const { allow } = buildAllowList(allowEntries, { loopback: false });
     const exact = new Set<string>();
@@ -210,6 +225,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     }
     let proxy: AttemptProxy | null = null;
     let proxyPort: number | null = null;
+    let proxyUrl: string | null = null;
     const notes: string[] = [];
     let note: (t: string) => void = (t) => notes.push(t);
     if (allowEntries.length > 0 || exact.size > 0) {
@@ -219,13 +235,14 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       };
       if (linux) {
         const sock = path.join(dir(), `p${n}.sock`);
-        proxy = startAttemptProxy({ path: sock }, { allow, exact }, onDenied);
+        proxy = startAttemptProxy(sock, { allow, exact }, onDenied);
         bridge ??= writeBridge(dir());
         spec.network = { proxySocket: sock, forwardPorts, bridgeScript: bridge, nodeBin: process.execPath };
       } else {
-        const tcp = startAttemptProxy({ port: 0 }, { allow, exact }, onDenied);
-        proxy = tcp;
-        proxyPort = tcp.port;
+        const reg = sharedProxy?.register({ allow, exact }, onDenied) ?? null;
+        proxy = reg;
+        proxyUrl = reg?.url ?? null;
+        proxyPort = sharedProxy?.port() ?? null;
       }
     }
     let cgroup: AttemptCgroup | null = null;
@@ -249,7 +266,10 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     } else {
       const profile = buildSeatbeltProfile(spec, { realHome, tmpDir: macTmp as string, proxyPort, localPorts: forwardPorts });
       const env: Record<string, string> = { ...sandboxEnv({ ...spec, network: { ...spec.network, proxySocket: null } }), TMPDIR: macTmp as string };
-      if (proxyPort !== null) for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[k] = `http://127.0.0.1:${proxyPort}`;
+      if (proxyUrl !== null) {
+        for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[k] = proxyUrl;
+        env['NO_PROXY'] = env['no_proxy'] = 'localhost,127.0.0.1,::1';
+      }
       invocation = { command: p.bin, args: seatbeltArgs(profile, inv.command, inv.args), env };
     }
     if (!inline) invocation = limitWrapper(invocation, limits, cgroup?.procsFiles ?? []);

@@ -12,6 +12,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { ipInAnyCidr, LOOPBACK_CIDRS, parseIp } from '../../core/cidr.js';
 import { isHostAllowed, normaliseHost, type AllowList } from '../network.js';
@@ -43,8 +44,6 @@ export function decideResolved(host: string, port: number, ip: string, policy: P
 }
 
 export interface AttemptProxy {
-  /** TCP port when listening on 127.0.0.1 (macOS, no socket binds); null on a Unix socket. */
-  port: number | null;
   close(): void;
 }
 
@@ -72,8 +71,48 @@ function parseTarget(head: string): { host: string; port: number; forward: strin
   return { host: url.hostname, port: Number(url.port || 80), forward };
 }
 
-export function startAttemptProxy(where: { path: string } | { port: 0 }, policy: ProxyPolicy, onDenied: (target: string, reason: string) => void): AttemptProxy {
+interface Attempt {
+  policy: ProxyPolicy;
+  onDenied: (target: string, reason: string) => void;
+}
+
+/** A proxy server; `attemptOf` says whose request a connection's head is (null: refused). */
+function proxyServer(attemptOf: (head: string) => Attempt | null): { server: net.Server; sockets: Set<net.Socket> } {
   const sockets = new Set<net.Socket>();
+  const refuse = (client: net.Socket, a: Attempt | null, target: string, reason: string): void => {
+    a?.onDenied(target, reason);
+    client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ncolony sandbox: connection to ${target} denied: ${reason}\n`);
+  };
+  async function handle(client: net.Socket, head: string, rest: Buffer): Promise<void> {
+    const a = attemptOf(head);
+    const t = parseTarget(head);
+    if (!a) return refuse(client, null, t ? `${t.host}:${t.port}` : 'unknown', 'not a request of a running task');
+    if (!t) return refuse(client, a, 'unknown', 'not an HTTP proxy request (CONNECT or absolute http:// URL)');
+    const target = `${normaliseHost(t.host)}:${t.port}`;
+    const d = decideTarget(t.host, t.port, a.policy);
+    if (!d.ok) return refuse(client, a, target, d.reason);
+    let ip: string;
+    try {
+      ip = parseIp(normaliseHost(t.host)) ? normaliseHost(t.host) : (await lookup(t.host)).address;
+    } catch {
+      return refuse(client, a, target, 'name does not resolve');
+    }
+    const r = decideResolved(t.host, t.port, ip, a.policy);
+    if (!r.ok) return refuse(client, a, target, r.reason);
+    const up = net.connect({ host: ip, port: t.port });
+    sockets.add(up);
+    up.on('close', () => sockets.delete(up));
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+    up.once('connect', () => {
+      if (t.forward === null) client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      else up.write(t.forward);
+      if (rest.length) up.write(rest);
+      client.pipe(up);
+      up.pipe(client);
+      client.resume();
+    });
+  }
   const server = net.createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -92,61 +131,61 @@ export function startAttemptProxy(where: { path: string } | { port: 0 }, policy:
     };
     client.on('data', onData);
   });
-  const refuse = (client: net.Socket, target: string, reason: string): void => {
-    onDenied(target, reason);
-    client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ncolony sandbox: connection to ${target} denied: ${reason}\n`);
-  };
-  async function handle(client: net.Socket, head: string, rest: Buffer): Promise<void> {
-    const t = parseTarget(head);
-    if (!t) return refuse(client, 'unknown', 'not an HTTP proxy request (CONNECT or absolute http:// URL)');
-    const target = `${normaliseHost(t.host)}:${t.port}`;
-    const d = decideTarget(t.host, t.port, policy);
-    if (!d.ok) return refuse(client, target, d.reason);
-    let ip: string;
-    try {
-      ip = parseIp(normaliseHost(t.host)) ? normaliseHost(t.host) : (await lookup(t.host)).address;
-    } catch {
-      return refuse(client, target, 'name does not resolve');
-    }
-    const r = decideResolved(t.host, t.port, ip, policy);
-    if (!r.ok) return refuse(client, target, r.reason);
-    const up = net.connect({ host: ip, port: t.port });
-    sockets.add(up);
-    up.on('close', () => sockets.delete(up));
-    up.on('error', () => client.destroy());
-    client.on('error', () => up.destroy());
-    up.once('connect', () => {
-      if (t.forward === null) client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      else up.write(t.forward);
-      if (rest.length) up.write(rest);
-      client.pipe(up);
-      up.pipe(client);
-      client.resume();
-    });
-  }
-  const socketPath = 'path' in where ? where.path : null;
-  if (socketPath) {
-    try {
-      unlinkSync(socketPath);
-    } catch {
-      /* none left over */
-    }
-    server.listen(socketPath); // binds synchronously: the socket file exists before bwrap binds it in
-  } else server.listen(0, '127.0.0.1'); // an IP literal binds synchronously too: the port is known now
   server.on('error', () => undefined);
-  const addr = server.address();
+  return { server, sockets };
+}
+
+/** Linux: one proxy per attempt behind a Unix socket that only that attempt's sandbox has. */
+export function startAttemptProxy(socketPath: string, policy: ProxyPolicy, onDenied: (target: string, reason: string) => void): AttemptProxy {
+  const { server, sockets } = proxyServer(() => ({ policy, onDenied }));
+  try {
+    unlinkSync(socketPath);
+  } catch {
+    /* none left over */
+  }
+  server.listen(socketPath); // binds synchronously: the socket file exists before bwrap binds it in
   return {
-    port: addr && typeof addr === 'object' ? addr.port : null,
     close() {
       server.close();
       for (const s of sockets) s.destroy();
-      if (socketPath) {
-        try {
-          unlinkSync(socketPath);
-        } catch {
-          /* already gone */
-        }
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        /* already gone */
       }
     },
   };
+}
+
+/**
+ * macOS: no socket can be bound into a Seatbelt sandbox, so one proxy on
+ * 127.0.0.1 serves every attempt, and an attempt is known by the secret in
+ * its proxy URL (`http://colony:SECRET@127.0.0.1:PORT`, sent by clients as
+ * Proxy-Authorization). A request without a live secret is refused.
+ */
+export class SharedProxy {
+  private readonly attempts = new Map<string, Attempt>();
+  private readonly server: net.Server;
+  constructor() {
+    const { server } = proxyServer((head) => {
+      const m = /^proxy-authorization:\s*basic\s+(\S+)\s*$/im.exec(head);
+      const [, token] = /^colony:(.+)$/.exec(Buffer.from(m?.[1] ?? '', 'base64').toString('utf8')) ?? [];
+      return token ? (this.attempts.get(token) ?? null) : null;
+    });
+    this.server = server;
+    server.listen(0, '127.0.0.1');
+    server.unref();
+  }
+  /** The proxy URL for one attempt, or null while the listener is not up yet. */
+  register(policy: ProxyPolicy, onDenied: (target: string, reason: string) => void): { url: string | null; close(): void } {
+    const addr = this.server.address();
+    if (!addr || typeof addr !== 'object') return { url: null, close: () => undefined };
+    const token = randomBytes(18).toString('base64url');
+    this.attempts.set(token, { policy, onDenied });
+    return { url: `http://colony:${token}@127.0.0.1:${addr.port}`, close: () => void this.attempts.delete(token) };
+  }
+  port(): number | null {
+    const addr = this.server.address();
+    return addr && typeof addr === 'object' ? addr.port : null;
+  }
 }
