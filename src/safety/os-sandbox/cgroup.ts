@@ -12,7 +12,7 @@
  * Neither writable (a container without delegation): no cgroup limits; the
  * probe says so and the processes limit is reported as not enforced.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -43,7 +43,39 @@ function tryDir(dir: string, probeFile: string): boolean {
   }
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Groups left by a colony process that is gone (killed before its exit handler ran): emptied and removed. */
+export function sweepStale(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^a(\d+)-\d+$/.exec(n);
+    if (!m || alive(Number(m[1]))) continue;
+    const g: Group = { dirs: [path.join(base, n)], pidsEvents: null, memEvents: null };
+    remove(g);
+  }
+}
+
 export function detectCgroups(): CgroupSetup {
+  const s = detect();
+  if (s.kind === 'v2') sweepStale(s.base);
+  if (s.kind === 'v1') for (const b of [s.pids, s.memory]) if (b) sweepStale(b);
+  return s;
+}
+
+function detect(): CgroupSetup {
   if (existsSync(path.join(ROOT, 'cgroup.controllers'))) {
     const base = path.join(ROOT, 'colony-tasks');
     try {

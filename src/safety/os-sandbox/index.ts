@@ -8,7 +8,7 @@
  * sandbox cannot start, `planFor` throws E_SANDBOX_UNAVAILABLE naming the
  * fix: a task never runs unsandboxed by accident.
  */
-import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColonyConfig } from '../../core/config.js';
@@ -77,6 +77,23 @@ const real = (p: string): string => {
   }
 };
 
+/** Socket dirs left by colony processes that are gone. */
+function sweepRunDirs(): void {
+  try {
+    for (const n of readdirSync(os.tmpdir())) {
+      const m = /^colony-sbx-run-(\d+)-/.exec(n);
+      if (!m) continue;
+      try {
+        process.kill(Number(m[1]), 0);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(os.tmpdir(), n), { recursive: true, force: true });
+      }
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
 /** Where an agent CLI's API lives (allowed through the proxy for its task). */
 function agentEndpoint(engine: string, env: Record<string, string>): URL | null {
   if (engine !== 'claude') return null;
@@ -136,7 +153,8 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   const cg = (): CgroupSetup => (cgroups ??= process.platform === 'linux' ? detectCgroups() : { kind: 'none', why: 'not Linux' });
   const dir = (): string => {
     if (!runDir) {
-      runDir = mkdtempSync(path.join(os.tmpdir(), 'colony-sbx-'));
+      sweepRunDirs();
+      runDir = mkdtempSync(path.join(os.tmpdir(), `colony-sbx-run-${process.pid}-`));
       process.once('exit', () => rmSync(runDir as string, { recursive: true, force: true }));
     }
     return runDir;
