@@ -13,7 +13,7 @@ import type { MessageOf } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { createClaudeEngine } from '../../src/engines/claude-cli.js';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { TaskRunner } from '../../src/remote/worker-runner.js';
 import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { makeTempDir } from '../helpers/proc.js';
@@ -71,7 +71,7 @@ except Exception as e: print('unreachable')"`;
     const ws = join(root, 'job');
     const argvFile = join(ws, 'argv.json');
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root', FAKE_CLAUDE_SCENARIO: 'success', FAKE_CLAUDE_ARGV_FILE: argvFile };
-    const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null });
+    const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null, realHome: join(root, 'user-home') });
     const engine = createClaudeEngine({ bin: fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url)), defaultModel: 'sonnet', permissionMode: 'acceptEdits', allowedTools: [], extraArgs: [], pricing: { models: {}, aliases: {} } as never });
     const sandbox = planner.planFor({ taskId: 't-c', engine: 'claude', workspace: ws, env });
     let done: { ok: boolean; summary: string } | null = null;
@@ -80,6 +80,7 @@ except Exception as e: print('unreachable')"`;
     }
     expect(done?.ok, done?.summary).toBe(true);
     expect((JSON.parse(readFileSync(argvFile, 'utf8')) as { cwd: string }).cwd).toBe(ws);
+    expect(readdirSync(join(root, 'user-home', '.claude'))).toEqual([]); // made on the host for the CLI's state, bound into its HOME
   });
 });
 

@@ -191,8 +191,11 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     const system = [...LINUX_SYSTEM_PATHS];
     const visible = (q: string): boolean => [...system, ctx.workspace, ...ro.map((b) => b.src)].some((b) => isInside(b, q));
     const priv = [realHome, '/root', '/home', '/Users', o.colonyHome, os.tmpdir()]; // toolchains in a home need safety.os_sandbox.ro_paths
-    // Toolchains: node's prefix and PATH entries outside private places, read-only.
-    for (const d of [path.dirname(path.dirname(process.execPath)), ...(inv.env['PATH'] ?? '').split(':')]) {
+    // colony's own node (it runs the network bridge), wherever it is installed (nvm puts it in a home), read-only
+    const nodePrefix = path.dirname(path.dirname(process.execPath));
+    if (!visible(nodePrefix)) ro.push({ src: nodePrefix });
+    // Toolchains: PATH entries outside private places, read-only.
+    for (const d of (inv.env['PATH'] ?? '').split(':')) {
       if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && probePath(d)) ro.push({ src: d });
     }
     if (path.isAbsolute(inv.command) && !visible(inv.command)) ro.push({ src: path.dirname(real(inv.command)) }); // the engine's binary
@@ -201,6 +204,12 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     rw.push(...git.rw);
     if (ctx.engine === 'claude') {
       // Claude Code keeps its settings, login and session transcripts (for --resume) under ~/.claude.
+      // Made on the host if missing, or a first sandboxed run would keep its login in a throwaway HOME.
+      try {
+        mkdirSync(path.join(realHome, '.claude'), { recursive: true, mode: 0o700 });
+      } catch {
+        /* read-only home: the CLI works without persistence */
+      }
       for (const f of ['.claude', '.claude.json']) rw.push({ src: path.join(realHome, f), dest: path.join(home, f) });
     }
     const endpoint = agentEndpoint(ctx.engine, ctx.env);
