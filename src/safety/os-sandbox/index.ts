@@ -8,7 +8,8 @@
  * sandbox cannot start, `planFor` throws E_SANDBOX_UNAVAILABLE naming the
  * fix: a task never runs unsandboxed by accident.
  */
-import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { agentEndpoint, assertCommand, isLoopbackHost, probePath, real, sweepRunDirs, worktreeGitBinds } from './host-paths.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColonyConfig } from '../../core/config.js';
@@ -17,7 +18,7 @@ import { buildAllowList } from '../network.js';
 import { isInside } from '../protected.js';
 import { writeBridge } from './bridge.js';
 import { CgroupPool, detectCgroups, type AttemptCgroup, type CgroupSetup } from './cgroup.js';
-import { buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv, type PathKind } from './linux-bwrap.js';
+import { buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv } from './linux-bwrap.js';
 import { buildSeatbeltProfile, seatbeltArgs } from './macos-seatbelt.js';
 import { sandboxProbe, unavailableMessage, type SandboxProbe } from './probe.js';
 import { SharedProxy, startAttemptProxy, type AttemptProxy } from './proxy.js';
@@ -25,6 +26,7 @@ import { inlineLimits, limitText, limitWrapper, limitFromExit } from './limits.j
 import type { BindPath, Invocation, SandboxPlan, SandboxRun, SandboxSpec } from './types.js';
 
 export type { SandboxPlan, SandboxRun, Invocation } from './types.js';
+export { probePath, worktreeGitBinds } from './host-paths.js';
 
 type Safety = ColonyConfig['safety'];
 
@@ -59,84 +61,6 @@ export interface SandboxPlanner {
   planFor(ctx: AttemptContext): SandboxPlan | null;
 }
 
-export const probePath = (p: string): PathKind => {
-  try {
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) return { kind: 'link', target: readlinkSync(p) };
-    return st.isDirectory() ? { kind: 'dir' } : { kind: 'file' };
-  } catch {
-    return null;
-  }
-};
-
-const real = (p: string): string => {
-  try {
-    return realpathSync.native(p);
-  } catch {
-    return path.resolve(p);
-  }
-};
-
-/** Socket dirs left by colony processes that are gone. */
-function sweepRunDirs(): void {
-  try {
-    for (const n of readdirSync(os.tmpdir())) {
-      const m = /^colony-sbx-run-(\d+)-/.exec(n);
-      if (!m) continue;
-      try {
-        process.kill(Number(m[1]), 0);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(os.tmpdir(), n), { recursive: true, force: true });
-      }
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
-/** Where an agent CLI's API lives (allowed through the proxy for its task). */
-function agentEndpoint(engine: string, env: Record<string, string>): URL | null {
-  if (engine !== 'claude') return null;
-  try {
-    return new URL(env['ANTHROPIC_BASE_URL'] || 'https://api.anthropic.com');
-  } catch {
-    return null;
-  }
-}
-
-/**
- * A git worktree's `.git` is a file pointing into the main repository: its
- * own admin dir is bound writable (index, HEAD) and the main `.git` read-only,
- * so git's read commands work inside; objects and refs are written by colony
- * after the attempt (the pending change), not by the task.
- */
-export function worktreeGitBinds(workspace: string): { ro: BindPath[]; rw: BindPath[] } {
-  try {
-    const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(path.join(workspace, '.git'), 'utf8'));
-    if (!m) return { ro: [], rw: [] };
-    const admin = path.resolve(workspace, (m[1] as string).trim());
-    const common = path.resolve(admin, readFileSync(path.join(admin, 'commondir'), 'utf8').trim());
-    return { ro: [{ src: real(common) }], rw: [{ src: real(admin) }] };
-  } catch {
-    return { ro: [], rw: [] }; // not a worktree (a directory .git is inside the workspace anyway)
-  }
-}
-
-/** The command must exist on the host (as spawn would find it), or the attempt fails like a spawn with ENOENT, before any sandbox is set up. */
-function assertCommand(command: string, envPath: string): void {
-  const candidates = command.includes('/') ? [command] : envPath.split(':').filter((d) => path.isAbsolute(d)).map((d) => path.join(d, command));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return;
-    } catch {
-      /* next */
-    }
-  }
-  throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT', errno: -2, syscall: 'spawn', path: command });
-}
-
-const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '[::1]' || /^127\./.test(h);
 
 export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   const realHome = real(o.realHome ?? os.homedir());
