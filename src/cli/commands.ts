@@ -24,8 +24,10 @@ export function registerExtraCommands(program: Command): void {
     .option(...HOME)
     .option('--json', 'print JSON')
     .action(async (o: { home?: string; json?: boolean }) => {
-      const s = await connectAdmin(o.home).request<{ killswitch: string; tasks: Record<string, number>; workers: { total: number; busy: number }; uptime_s: number }>('GET', '/api/status');
-      print(s, o.json, () => [`kill switch: ${s.killswitch}`, `workers: ${s.workers.busy}/${s.workers.total} busy`, `tasks: ${Object.entries(s.tasks).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`, `uptime: ${s.uptime_s}s`].join('\n'));
+      const s = await connectAdmin(o.home).request<{ killswitch: string; tasks: Record<string, number>; workers: { total: number; busy: number }; uptime_s: number; sandbox?: { on: boolean; available: boolean; kind: string | null; problem: string | null } }>('GET', '/api/status');
+      const red = (t: string): string => (process.stdout.isTTY ? `\x1b[1;41;97m ${t} \x1b[0m` : t);
+      const sandbox = !s.sandbox ? 'unknown' : !s.sandbox.on ? red('UNSANDBOXED (safety.sandbox is false)') : s.sandbox.available ? `on (${s.sandbox.kind})` : red(`UNAVAILABLE: tasks are refused: ${s.sandbox.problem}`);
+      print(s, o.json, () => [`kill switch: ${s.killswitch}`, `sandbox: ${sandbox}`, `workers: ${s.workers.busy}/${s.workers.total} busy`, `tasks: ${Object.entries(s.tasks).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`, `uptime: ${s.uptime_s}s`].join('\n'));
     });
 
   program

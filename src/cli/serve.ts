@@ -70,7 +70,10 @@ export function registerServe(program: Command): void {
       // Loaded here, not at the top: every other command (status, submit, ...) would pay for fastify's start-up.
       const { startHost } = await import('../server/host-server.js');
       const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, insecureHttp: f.insecureHttp === true, hostIp: f.hostIp, concurrency, logger, lanCode: f.lanCode });
-      const demo = f.demo ? submitDemoGraphs(h.host) : [];
+      const sb = h.host.sandbox.status();
+      // A demo whose tasks would all be refused helps nobody: name the one missing step instead.
+      const sandboxBlocked = sb.on && !sb.available;
+      const demo = f.demo && !sandboxBlocked ? submitDemoGraphs(h.host) : [];
       const lines = [
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
@@ -78,6 +81,9 @@ export function registerServe(program: Command): void {
         h.userUrl ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
         ...(h.userUrl && h.tlsFingerprint ? [`  LAN TLS certificate (self-signed) SHA-256: ${h.tlsFingerprint}`, '             (browsers ask to accept it once: compare this fingerprint; workers pin it when they pair)'] : []),
         ...(h.userUrl && !h.tlsFingerprint ? ['  WARNING: --insecure-http: the LAN app is plain HTTP; prompts, output and cookies cross the network readable by anyone on it'] : []),
+        sandboxBlocked
+          ? `  SANDBOX UNAVAILABLE: tasks are refused until it can start. ${sb.problem}${f.demo ? '\n  (demo not submitted; restart after the step above)' : ''}`
+          : sb.on ? `  sandbox: on (${sb.kind}; limits: ${sb.limits_enforced.join(', ') || 'none enforced'})` : '  sandbox: OFF (safety.sandbox is false): tasks run UNSANDBOXED',
         `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}${h.host.orphans.killed ? ` (${h.host.orphans.killed} leftover process(es) of their attempts ended first)` : ''}`,
         demo.length ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)` : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
       ];

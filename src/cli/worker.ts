@@ -16,6 +16,7 @@ import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
 import { runGateway } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
+import { createSandboxPlanner } from '../safety/os-sandbox/index.js';
 import { WorkerAgent } from '../remote/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
 import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
@@ -86,12 +87,19 @@ export function registerWorker(program: Command): void {
         const why = r.reason ?? 'denied';
         return { allow: false, reason: r.verdict === 'needs_approval' ? `needs approval (${why}); nobody approves on a worker, so it is refused` : why };
       };
+      const env = scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.includes('claude') ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : [] });
+      // Every task runs in the OS sandbox; a worker that cannot sandbox does not start (never silently unsandboxed).
+      const sandbox = createSandboxPlanner({ safety: config.safety, colonyHome: home, configFile: file });
+      const sb = sandbox.status();
+      if (sb.on && !sb.available) throw new ColonyError('E_SANDBOX_UNAVAILABLE', sb.problem ?? 'the OS sandbox cannot start');
+      if (!sb.on) out('WARNING: safety.sandbox is false: tasks run UNSANDBOXED on this machine');
       const runner = new TaskRunner({
         engines,
         workspaceRoot: root,
         budgetCap,
         gate,
-        env: scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.includes('claude') ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : [] }),
+        env,
+        sandboxFor: (t) => sandbox.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env }),
         silenceTimeoutMs: config.runner.silence_timeout_s === null ? null : config.runner.silence_timeout_s * 1000,
       });
       // Attempts a previous run of this worker left (crash, kill): their processes are ended

@@ -21,6 +21,32 @@ const provider = z.strictObject({
   cheap_model: z.string().min(1).optional(),
 });
 
+/** Limits per task attempt; null: not limited. */
+const sandboxLimits = z
+  .strictObject({
+    processes: z.number().int().min(16).nullable().default(512), // processes + threads (cgroup pids.max)
+    memory_mb: z.number().int().min(64).nullable().default(4096), // cgroup memory limit
+    file_size_mb: z.number().int().min(1).nullable().default(1024), // largest file a task may write (RLIMIT_FSIZE)
+    cpu_s: z.number().int().min(1).nullable().default(3600), // CPU seconds per process (RLIMIT_CPU)
+  })
+  .prefault({});
+
+const osSandbox = z
+  .strictObject({
+    limits: sandboxLimits,
+    // hidden from every task, relative to the user's home unless absolute
+    secret_paths: z.array(z.string().min(1)).default([
+      '.ssh', '.aws', '.config/gcloud', '.netrc', '.docker', '.kube', '.gnupg', '.npmrc', '.pypirc', '.git-credentials',
+      '.config/gh', '.azure', '.password-store', '.mozilla', '.config/google-chrome', '.config/chromium',
+      '.config/BraveSoftware', 'Library/Application Support/Google/Chrome', 'Library/Application Support/Firefox',
+      'Library/Keychains', '/etc/shadow', '/etc/gshadow', '/etc/ssh',
+    ]),
+    extra_hidden: z.array(z.string().min(1)).default([]), // more paths to hide, absolute
+    ro_paths: z.array(z.string().min(1)).default([]), // more read-only paths (toolchains outside the system dirs)
+    rw_paths: z.array(z.string().min(1)).default([]), // more writable paths (shared caches); use sparingly
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   budget: z
     .strictObject({
@@ -92,6 +118,8 @@ export const configSchema = z.strictObject({
       extra_approval_patterns: z.array(z.string().min(1)).default([]), // like extra_deny_patterns, but needs_approval
       neutralise: z.boolean().default(true), // strip zero-width/bidi/control chars from prompts; the cleaned text is what runs
       require_approval_of_changes: z.boolean().default(false),
+      // OS sandbox for every task process (sandbox: true is the switch); see src/safety/os-sandbox
+      os_sandbox: osSandbox,
     })
     .prefault({}),
   lan: z

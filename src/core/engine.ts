@@ -5,6 +5,7 @@
  * runner, the remote worker and the router.
  */
 import type { TokenUsage } from './task.js';
+import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
 export type EngineEvent =
   | { type: 'output'; stream: 'stdout' | 'stderr' | 'text'; text: string }
@@ -27,6 +28,8 @@ export interface EngineRequest {
   signal: AbortSignal;
   /** Called once the attempt's leader process runs, with what identifies its tree (for the crash sweep). */
   onProcess?: (info: AttemptProcess) => void;
+  /** OS sandbox of this attempt, applied by the engine's child process (null/absent: none; only when safety.sandbox is off or in engine unit tests). */
+  sandbox?: SandboxPlan | null;
 }
 
 /**

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   E_ENGINE_AUTH: { status: 502, doc: 'The engine refused our credentials (401/403).' },
   E_ENGINE_RATE_LIMITED: { status: 503, doc: 'The engine provider is rate limiting us (429).' },
   E_ENGINE_MISSING: { status: 500, doc: 'The engine binary or configuration is missing.' },
+  E_SANDBOX_UNAVAILABLE: { status: 503, doc: 'The OS sandbox (bubblewrap on Linux, sandbox-exec on macOS) cannot start; tasks are refused until it can (the message names the fix) or safety.sandbox is set to false.' },
+  E_SANDBOX_LIMIT: { status: 422, doc: 'A sandbox limit (processes, memory, file size, CPU time) ended the task; the message names the limit and its configured value.' },
   E_TIMEOUT: { status: 504, doc: 'A wall-clock, silence or wait timeout fired.' },
   E_CONFIG: { status: 500, doc: 'The configuration file or environment is invalid.' },
   E_NO_HOST: { status: 503, doc: 'No colony host is running for this home directory.' },

@@ -8,14 +8,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AttemptProcess } from '../core/engine.js';
 import { boundSpawn, releaseBound, type Bound } from './lifecycle.js';
+import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
 export type ChildChunk =
   | { kind: 'stdout'; text: string }
   | { kind: 'stderr'; text: string }
-  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null; reason: StopReason | null }
+  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null; reason: StopReason | null; limit?: string | null }
   | { kind: 'spawn_error'; error: NodeJS.ErrnoException };
 
-export type StopReason = 'aborted' | 'wall_timeout' | 'silence_timeout' | 'budget' | 'requested';
+export type StopReason = 'aborted' | 'wall_timeout' | 'silence_timeout' | 'budget' | 'requested' | 'limit';
 
 export interface ChildOptions {
   command: string;
@@ -31,6 +32,8 @@ export interface ChildOptions {
   onProcess?: (info: AttemptProcess) => void;
   /** Names the attempt's cgroup (e.g. task id and attempt). */
   label?: string;
+  /** The attempt's OS sandbox (safety/os-sandbox): wraps the command just before spawn; null/absent: none. */
+  sandbox?: SandboxPlan | null;
 }
 
 export interface ChildHandle {
@@ -83,9 +86,18 @@ export function startChild(o: ChildOptions): ChildHandle {
     wake = null;
   };
 
-  // The leader dies with us (parent-death signal), sits in its own cgroup where
-  // one can be made, and is watched by the reaper (lifecycle.ts).
-  const bound = boundSpawn(o.command, o.args, o.cwd, o.env, o.label ?? 'attempt');
+  // The OS sandbox wraps the command first; the lifecycle wrapper (parent-death
+  // signal, the attempt's cgroup, the reaper: lifecycle.ts) goes around it.
+  let sb: ReturnType<SandboxPlan['wrap']> | null = null;
+  try {
+    sb = o.sandbox ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd }) : null;
+  } catch (e) {
+    // e.g. the command does not exist: reported like a failed spawn, and nothing ran
+    const error = e as NodeJS.ErrnoException;
+    return { pid: undefined, chunks: (async function* () { yield { kind: 'spawn_error' as const, error }; })(), stop: () => undefined };
+  }
+  const inv = sb ? sb.invocation : o;
+  const bound = boundSpawn(inv.command, inv.args, o.cwd, inv.env, o.label ?? 'attempt');
   if ('error' in bound) {
     const error = bound.error;
     return { pid: undefined, chunks: (async function* () { yield { kind: 'spawn_error' as const, error }; })(), stop: () => undefined };
@@ -133,6 +145,7 @@ export function startChild(o: ChildOptions): ChildHandle {
     stopReason = reason;
     killGroup(child, o.killGraceMs, bound);
   };
+  sb?.run.started(child.pid, { stop: () => stop('limit'), note: (text) => push({ kind: 'stderr', text }) });
 
   let silence: NodeJS.Timeout | undefined;
   const armSilence = (): void => {
@@ -155,6 +168,7 @@ export function startChild(o: ChildOptions): ChildHandle {
     if (finished) return;
     finished = true;
     cleanup();
+    sb?.run.finished({ code: null, signal: null });
     push({ kind: 'spawn_error', error });
   });
   // 'close' (not 'exit') so every byte of stdout/stderr has been delivered first.
@@ -162,7 +176,8 @@ export function startChild(o: ChildOptions): ChildHandle {
     if (finished) return;
     finished = true;
     cleanup();
-    push({ kind: 'exit', code, signal: sig, reason: stopReason });
+    const limit = sb ? sb.run.finished({ code, signal: sig }) : null;
+    push({ kind: 'exit', code, signal: sig, reason: stopReason, limit });
   });
 
   function cleanup(): void {

@@ -82,6 +82,7 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     signal: req.signal,
     onProcess: req.onProcess,
     label: `${req.task_id}.${req.attempt}`,
+    sandbox: req.sandbox,
     wallTimeoutMs: req.run_timeout_ms,
     silenceTimeoutMs: req.silence_timeout_ms,
     killGraceMs: opts.killGraceMs ?? 3_000,
@@ -135,7 +136,7 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
         stdoutLines.flush();
         stderrLines.flush();
         yield* pending.splice(0);
-        yield* finish(c.code, c.signal, c.reason);
+        yield* finish(c.code, c.signal, c.reason, c.limit ?? null);
         return;
       }
       yield* pending.splice(0);
@@ -145,10 +146,14 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     if (!finished) child.stop('requested');
   }
 
-  function* finish(code: number | null, signal: NodeJS.Signals | null, reason: StopReason | null): Generator<EngineEvent> {
+  function* finish(code: number | null, signal: NodeJS.Signals | null, reason: StopReason | null, limit: string | null): Generator<EngineEvent> {
     const final = finalCost(state, opts.pricing, model);
     if (state.result?.usage) yield { type: 'usage', usage: state.result.usage };
     if (final) yield { type: 'cost', usd: final.usd, source: final.source };
+    if (limit) {
+      yield { type: 'done', ok: false, summary: limit, error_code: 'E_SANDBOX_LIMIT' };
+      return;
+    }
     if (reason) {
       yield stopDone(reason, req, budgetStop);
       return;

@@ -17,6 +17,7 @@ const STOP_MESSAGES: Record<StopReason, { code: string; text: string }> = {
   silence_timeout: { code: 'E_TIMEOUT', text: 'no output for too long (silence timeout)' },
   budget: { code: 'E_BUDGET', text: 'budget spent' },
   requested: { code: 'E_CANCELLED', text: 'stopped' },
+  limit: { code: 'E_SANDBOX_LIMIT', text: 'a sandbox limit was reached' },
 };
 
 export function createExecEngine(opts: ExecEngineOptions = {}): Engine {
@@ -33,6 +34,7 @@ export function createExecEngine(opts: ExecEngineOptions = {}): Engine {
         signal: req.signal,
         onProcess: req.onProcess,
         label: `${req.task_id}.${req.attempt}`,
+        sandbox: req.sandbox,
         wallTimeoutMs: req.run_timeout_ms,
         silenceTimeoutMs: req.silence_timeout_ms,
         killGraceMs: opts.killGraceMs ?? 3000,
@@ -49,7 +51,9 @@ export function createExecEngine(opts: ExecEngineOptions = {}): Engine {
         } else {
           yield { type: 'usage', usage: ZERO_USAGE };
           yield { type: 'cost', usd: 0, source: 'reported' };
-          if (c.reason) {
+          if (c.limit) {
+            yield { type: 'done', ok: false, summary: c.limit, error_code: 'E_SANDBOX_LIMIT' };
+          } else if (c.reason) {
             const m = STOP_MESSAGES[c.reason];
             yield { type: 'done', ok: false, summary: m.text, error_code: m.code };
           } else if (c.code === 0) {

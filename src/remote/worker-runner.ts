@@ -8,6 +8,7 @@
 import type { AttemptProcess, Engine, EngineEvent } from '../core/engine.js';
 import type { MessageOf, TokenCounts } from '../core/protocol.js';
 import { resolveWorkerWorkspace } from './workspace.js';
+import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
 export type WorkerGate = (t: { id: string; prompt: string; engine: string; workspace: string }) =>
   | { allow: true; prompt: string; workspace: string }
@@ -21,6 +22,8 @@ export interface RunnerOptions {
   budgetCap: number | null;
   gate?: WorkerGate;
   env: Record<string, string>;
+  /** The attempt's OS sandbox (safety/os-sandbox), given to the engine. */
+  sandboxFor?: (t: { task_id: string; engine: string; workspace: string }) => SandboxPlan | null;
   silenceTimeoutMs?: number | null;
   flushMs?: number;
   maxOutputBytes?: number;
@@ -118,6 +121,7 @@ export class TaskRunner {
         workspace: p.workspace,
         budget_usd: p.budget,
         env: this.o.env,
+        sandbox: this.o.sandboxFor?.({ task_id: p.msg.task_id, engine: p.engine.name, workspace: p.workspace }) ?? null,
         run_timeout_ms: null,
         silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
         signal,

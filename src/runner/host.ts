@@ -16,6 +16,7 @@ import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
 import { sweepOrphans, type OrphanSweep } from './orphans.js';
+import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -41,6 +42,8 @@ export interface Host {
   recovered: { requeued: string[]; failed: string[] };
   /** Processes of interrupted attempts ended before recovery (runner/orphans.ts). */
   orphans: OrphanSweep;
+  /** The OS sandbox every task attempt runs in (status for the dashboards and `colony status`). */
+  sandbox: SandboxPlanner;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export function openHost(o: HostOptions): Host {
       gate: o.gate ?? routing.gate,
       envFor: routing.envFor,
       recordProcess: (taskId, attempt, info) => void s.grouped(() => s.recordAttemptProcess(taskId, attempt, info)).catch(() => undefined),
+      sandboxFor: routing.sandboxFor,
       concurrency: o.concurrency ?? o.config.runner.concurrency,
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
@@ -86,6 +90,7 @@ export function openHost(o: HostOptions): Host {
       router: routing.router,
       recovered,
       orphans,
+      sandbox: routing.sandbox,
       async close() {
         await pool.stop();
         s.close();

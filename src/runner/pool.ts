@@ -18,6 +18,7 @@ import type { StoredTask } from '../store/rows.js';
 import type { TaskService } from './service.js';
 import type { PreparedWorkspace } from './task-workspace.js';
 import type { WorkerCard } from '../core/live-types.js';
+import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -45,6 +46,8 @@ export interface PoolOptions {
   route: RouteFn;
   gate?: GateFn;
   envFor?: (task: StoredTask, engine: string) => Record<string, string>;
+  /** The attempt's OS sandbox, given to the engine (runner/sandbox-plan.ts). */
+  sandboxFor?: (task: StoredTask, engine: string, workspace: string) => SandboxPlan | null;
   concurrency: number;
   canDispatch?: () => boolean;
   silenceTimeoutMs?: number | null;
@@ -308,6 +311,7 @@ export class LocalPool {
       silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
       signal,
       onProcess: this.o.recordProcess ? (info) => this.o.recordProcess?.(task.id, attempt, info) : undefined,
+      sandbox: this.o.sandboxFor?.(task, choice.engine.name, workspace) ?? null,
     });
     for await (const ev of events) {
       switch (ev.type) {

@@ -14,6 +14,8 @@ import { SYSTEM, type Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { HomePaths } from './home.js';
 import type { GateFn, GateVerdict, RouteFn } from './pool.js';
+import { createHostSandbox, sandboxForTasks, withSandboxGate, type SandboxFor } from './sandbox-plan.js';
+import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
 
 export interface RoutingDeps {
   config: ColonyConfig;
@@ -30,6 +32,9 @@ export interface Routing {
   envFor: (task: StoredTask, engine: string) => Record<string, string>;
   /** The adaptive router's state for the dashboard and `colony router explain`. */
   router: RouterInsight;
+  /** The OS sandbox of an attempt (null: safety.sandbox is off). */
+  sandboxFor: SandboxFor;
+  sandbox: SandboxPlanner;
 }
 
 export function providerHosts(config: ColonyConfig): string[] {
@@ -79,10 +84,14 @@ export function createEnvFor(config: ColonyConfig, env: NodeJS.ProcessEnv): (tas
 export function createRouting(d: RoutingDeps): Routing {
   const registry = createEngineRegistry(d.config, { env: d.env });
   const engines = createEngineRouting({ config: d.config, store: d.store, registry, env: d.env });
+  const envFor = createEnvFor(d.config, d.env);
+  const sandbox = createHostSandbox(d);
   return {
     route: (task, ctx) => engines.route(task, ctx),
-    gate: createGate(d),
-    envFor: createEnvFor(d.config, d.env),
+    gate: withSandboxGate(createGate(d), sandbox),
+    envFor,
+    sandboxFor: sandboxForTasks(sandbox, envFor),
+    sandbox,
     router: engines.insight,
   };
 }

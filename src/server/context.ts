@@ -46,5 +46,6 @@ export function statusOf(ctx: ServerContext): Record<string, unknown> {
     tasks: counts,
     workers: { total: workers.length, busy: workers.filter((w) => w.status === 'running').length },
     lan: ctx.lanTransport ?? null, // the dashboards show the certificate fingerprint, or warn about plain HTTP
+    sandbox: ctx.host.sandbox.status(),
   };
 }

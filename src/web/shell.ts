@@ -28,6 +28,7 @@ export function createShell(capability: Capability): Shell {
   const conn = h('span', { class: 'conn conn-connecting', role: 'status', 'aria-live': 'polite' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }, 'connecting'));
   const ks = h('span', { class: 'pill ks ks-running', id: 'killswitch-state', title: 'Kill switch' }, 'running');
   const controls = h('div', { class: 'top-controls' });
+  const sbx = h('span', { class: 'pill sbx-off', id: 'sandbox-state', role: 'status', hidden: true }, 'unsandboxed');
   const banner = h('div', { class: 'banner', id: 'halt-banner', role: 'status', hidden: true });
   // The LAN transport: a warning on both apps when it is plain HTTP; the admin sees the certificate fingerprint to compare.
   const transport = h('div', { class: 'banner banner-paused', id: 'transport-banner', role: 'note', hidden: true });
@@ -46,7 +47,7 @@ export function createShell(capability: Capability): Shell {
         h('span', { class: 'brand-name' }, 'colony'),
         h('span', { class: `cap cap-${capability}` }, capability === 'admin' ? 'admin' : 'LAN'),
       ),
-      h('div', { class: 'top-status' }, conn, h('span', { class: 'ks-wrap' }, h('span', { class: 'sr-only' }, 'Kill switch: '), ks)),
+      h('div', { class: 'top-status' }, conn, h('span', { class: 'ks-wrap' }, h('span', { class: 'sr-only' }, 'Kill switch: '), ks), sbx),
       controls,
     ),
     banner,
@@ -87,11 +88,19 @@ export function createShell(capability: Capability): Shell {
         ? 'Warning: the LAN app runs over plain HTTP (--insecure-http): prompts, output and session cookies cross the network readable by anyone on it.'
         : `LAN app certificate (self-signed) SHA-256: ${lan.tls_fingerprint ?? ''}. Browsers and workers should see this same fingerprint.`;
   };
+  // Red when tasks run without the OS sandbox (explicitly off) or cannot run at all (on, but it cannot start).
+  const setSandbox = (s: Status['sandbox']): void => {
+    sbx.hidden = !s || (s.on && s.available);
+    if (!s || sbx.hidden) return;
+    sbx.textContent = s.on ? 'sandbox unavailable' : 'unsandboxed';
+    sbx.title = s.on ? `Tasks are refused: ${s.problem ?? ''}` : 'safety.sandbox is false: tasks run without the OS sandbox';
+  };
   const refreshStatus = async (): Promise<void> => {
     try {
       status = await api.get<Status>('/api/status');
       setSwitch(status.killswitch);
       showTransport(status.lan ?? null);
+      setSandbox(status.sandbox);
       for (const fn of listeners) fn(status);
     } catch (e) {
       showError(e, 'status');

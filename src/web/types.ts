@@ -81,6 +81,8 @@ export interface Status {
   workers: { total: number; busy: number };
   /** How the LAN app is served: its TLS certificate fingerprint, or plain HTTP (--insecure-http); null without --lan. */
   lan?: { tls_fingerprint: string | null; insecure_http: boolean } | null;
+  /** The OS sandbox tasks run in: off (safety.sandbox false) or unavailable shows a red badge. */
+  sandbox?: { on: boolean; available: boolean; problem: string | null };
 }
 
 export interface CostRow {

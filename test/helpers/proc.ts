@@ -1,7 +1,7 @@
 /** Test helpers for temp dirs, polling and process liveness (no fixed sleeps). */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export function makeTempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -58,4 +58,28 @@ export function readPid(file: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Reads a pid written by a task (`echo $! > file`) and returns its host pid:
+ * a task in the OS sandbox has its own PID namespace, so the number it wrote
+ * is the pid inside it; the host process is the one whose innermost NSpid is
+ * that number and whose cwd is the file's directory. Outside a sandbox the
+ * number is returned as written.
+ */
+export function readTaskPid(file: string): number | undefined {
+  const inner = readPid(file);
+  if (inner === undefined) return undefined;
+  const where = realpathSync(dirname(file));
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const ns = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1]?.split(/\s+/) ?? [];
+      const same = ns.length >= 2 ? Number(ns[ns.length - 1]) === inner : Number(e) === inner;
+      if (same && readlinkSync(`/proc/${e}/cwd`) === where) return Number(e);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return undefined;
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminApi, makeHome, type AdminCall, type TestHome } from '../helpers/admin-host.js';
 import { assertBuilt, CLI, runCli, type CliResult } from '../helpers/cli.js';
-import { killQuietly, processGone, readPid, waitFor } from '../helpers/proc.js';
+import { killQuietly, processGone, readTaskPid as readPid, waitFor } from '../helpers/proc.js';
 
 interface Serve {
   child: ChildProcess;

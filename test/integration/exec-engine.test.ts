@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngineEvent, EngineRequest } from '../../src/core/engine.js';
 import { createExecEngine } from '../../src/engines/exec.js';
-import { killQuietly, makeTempDir, processGone, readPid, waitFor } from '../helpers/proc.js';
+import { killQuietly, makeTempDir, processGone, readTaskPid as readPid, waitFor } from '../helpers/proc.js';
+import { homedir } from 'node:os';
+import { defaultConfig } from '../../src/core/config.js';
+import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
+
+// Every case runs twice: plain, and inside the OS sandbox as the pool runs it (safety.sandbox on).
+const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: '/nonexistent-colony-home', configFile: null });
+let sandboxed = false;
 
 type Done = Extract<EngineEvent, { type: 'done' }>;
 
@@ -25,7 +32,9 @@ afterEach(() => {
 });
 
 function req(prompt: string, over: Partial<EngineRequest> = {}): EngineRequest {
+  const env = over.env ?? { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
   return {
+    sandbox: sandboxed ? planner.planFor({ taskId: 'g:t', engine: 'exec', workspace: realpathSync(dir), env }) : null,
     task_id: 'g:t',
     attempt: 1,
     prompt,
@@ -56,7 +65,11 @@ async function run(r: EngineRequest, engine = createExecEngine({ killGraceMs: 50
   return { events, done: dones[0] as Done, out: text('stdout'), err: text('stderr') };
 }
 
-describe('exec engine', () => {
+describe.each([['plain', false], ['sandboxed', true]] as const)('exec engine (%s)', (_mode, inSandbox) => {
+  beforeEach(() => {
+    sandboxed = inSandbox;
+  });
+
   it('streams stdout and stderr separately and maps exit 0 to success', async () => {
     const r = await run(req('echo out1; echo err1 >&2; echo out2; echo err2 >&2'));
     expect(r.out).toBe('out1\nout2\n');
@@ -76,7 +89,8 @@ describe('exec engine', () => {
 
   it('runs in the task workspace with the given environment only', async () => {
     const r = await run(req('pwd; echo "v=$COLONY_TEST_VAR"; echo "home=${HOME:-unset}"', { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', COLONY_TEST_VAR: 'x1' } }));
-    expect(r.out).toBe(`${realpathSync(dir)}\nv=x1\nhome=unset\n`);
+    // in the sandbox HOME is a fresh empty directory at the user's home path
+    expect(r.out).toBe(`${realpathSync(dir)}\nv=x1\nhome=${inSandbox ? homedir() : 'unset'}\n`);
   });
 
   it('maps a non-zero exit code to failure with E_ENGINE', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningHost } from '../../src/server/host-server.js';
 import { adminApi, makeHome, portOf, startTestHost, type AdminCall, type TestHome } from '../helpers/admin-host.js';
-import { killQuietly, processGone, readPid, waitFor } from '../helpers/proc.js';
+import { killQuietly, processGone, readTaskPid as readPid, waitFor } from '../helpers/proc.js';
 
 /** Long enough for several dispatch ticks (the pool also polls every 500 ms). */
 const NOT_DISPATCHED_MS = 1200;

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
 import { isColonyError } from '../../src/core/errors.js';
 import { parseGraph } from '../../src/core/graph-schema.js';
@@ -14,7 +14,13 @@ import { createExecEngine } from '../../src/engines/exec.js';
 import { LocalPool } from '../../src/runner/pool.js';
 import { TaskService } from '../../src/runner/service.js';
 import { Store, type Actor } from '../../src/store/store.js';
-import { killQuietly, makeTempDir, processGone, readPid, waitFor } from '../helpers/proc.js';
+import { killQuietly, makeTempDir, processGone, readTaskPid as readPid, waitFor } from '../helpers/proc.js';
+import { realpathSync } from 'node:fs';
+import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
+
+// The exec cases run twice: plain, and with every attempt in the OS sandbox (as a host with safety.sandbox on).
+const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: '/nonexistent-colony-home', configFile: null });
+let sandboxed = false;
 
 const ADMIN: Actor = { actor: 'admin', origin: 'local' };
 
@@ -57,6 +63,8 @@ function makeRig(concurrency: number): Rig {
     service,
     concurrency,
     route: () => ({ engine: exec, model: null, rule: 'test', explanation: 'exec for every task' }),
+    sandboxFor: sandboxed ? (task, engine, ws) => planner.planFor({ taskId: task.id, engine, workspace: realpathSync(ws), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }) : undefined,
+    envFor: sandboxed ? () => ({ PATH: process.env['PATH'] ?? '/usr/bin:/bin' }) : undefined,
   });
   let graphId = '';
   const r: Rig = {
@@ -109,7 +117,11 @@ function codeOf(fn: () => unknown): string {
   return 'no error';
 }
 
-describe('LocalPool with the exec engine', () => {
+describe.each([['plain', false], ['sandboxed', true]] as const)('LocalPool with the exec engine (%s)', (_mode, inSandbox) => {
+  beforeEach(() => {
+    sandboxed = inSandbox;
+  });
+
   it('runs a diamond in dependency order with at most 2 tasks at a time', async () => {
     const r = makeRig(2);
     r.submit([
