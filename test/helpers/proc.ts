@@ -69,8 +69,12 @@ export function readPid(file: string): number | undefined {
  */
 export function readTaskPid(file: string): number | undefined {
   const inner = readPid(file);
-  if (inner === undefined) return undefined;
-  const where = realpathSync(dirname(file));
+  return inner === undefined ? undefined : hostPid(inner, dirname(file));
+}
+
+/** The host pid of a process a task knows as `inner` (its own PID namespace when sandboxed), running in `dir`. */
+export function hostPid(inner: number, dir: string): number | undefined {
+  const where = realpathSync(dir);
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {

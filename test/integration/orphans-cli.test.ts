@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminApi } from '../helpers/admin-host.js';
 import { assertBuilt, CLI, runCli, startCli, type CliProcess } from '../helpers/cli.js';
-import { killQuietly, makeTempDir, processGone, readPid, waitFor } from '../helpers/proc.js';
+import { hostPid, killQuietly, makeTempDir, processGone, readPid, readTaskPid, waitFor } from '../helpers/proc.js';
 import { withDb } from '../reliability/helpers.js';
 
 const TASK = 'echo $$ > leader.pid; sleep 4 & echo $! > bg.pid; wait; echo done >> done.log';
@@ -48,8 +48,9 @@ const doneLines = (ws: string): number => (existsSync(join(ws, 'done.log')) ? re
 
 async function taskPids(ws: string): Promise<number[]> {
   const pids = await waitFor(() => {
-    const l = readPid(join(ws, 'leader.pid'));
-    const b = readPid(join(ws, 'bg.pid'));
+    // host pids: a sandboxed task writes the pids of its own PID namespace
+    const l = readTaskPid(join(ws, 'leader.pid'));
+    const b = readTaskPid(join(ws, 'bg.pid'));
     return l && b ? [l, b] : undefined;
   }, 'the task wrote its pids', 20_000);
   strays.push(...pids);
@@ -93,7 +94,10 @@ describe('colony run SIGKILLed while a task with a background child runs', () =>
   it('with the reaper and the parent-death signal off, the sweep at --resume ends the survivors before the task runs again', async () => {
     const { ws, home, graph } = setup();
     const env = { COLONY_REAPER: 'off', COLONY_PDEATHSIG: 'off', COLONY_ATTEMPT_CGROUP: 'off' };
-    const run = startCli(['run', graph, '--home', home], { cwd: ws, env });
+    // The OS sandbox's PID namespace would end them too: this is the layer for when it is off.
+    const config = join(ws, 'colony.config.json');
+    writeFileSync(config, JSON.stringify({ safety: { sandbox: false } }));
+    const run = startCli(['run', graph, '--home', home, '--config', config], { cwd: ws, env });
     children.push(run.child);
     const killedRun = run.result.catch((e: unknown) => e);
     const [leader, bg] = (await taskPids(ws)) as [number, number];
@@ -105,7 +109,7 @@ describe('colony run SIGKILLed while a task with a background child runs', () =>
     expect(processGone(leader)).toBe(false);
     expect(processGone(bg)).toBe(false);
 
-    const resumed = await runCli(['run', graph, '--home', home, '--resume'], { cwd: ws, env, timeoutMs: 30_000 });
+    const resumed = await runCli(['run', graph, '--home', home, '--config', config, '--resume'], { cwd: ws, env, timeoutMs: 30_000 });
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(processGone(leader)).toBe(true);
     expect(processGone(bg)).toBe(true);
@@ -199,7 +203,9 @@ describe('an agent CLI task (the claude engine, fake CLI) when colony run is SIG
     const killedRun = run.result.catch((e: unknown) => e);
     const rec = await waitFor(() => {
       try {
-        return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; child: number; escaped: number };
+        const r = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; child: number; escaped: number };
+        const host = [r.pid, r.child, r.escaped].map((p) => hostPid(p, ws));
+        return host.every((p) => p !== undefined) ? { pid: host[0] as number, child: host[1] as number, escaped: host[2] as number } : undefined;
       } catch {
         return undefined;
       }
