@@ -12,18 +12,23 @@
  * the workspace, the git config and hooks of the repository the workspace
  * belongs to (also when the workspace is a worktree whose `.git` is a file),
  * the colony home and the config file. verify reports files modified,
- * deleted, re-moded or newly created, restores them from the copy (created
- * ones are removed), and the runner fails the task naming `touched`.
+ * deleted or re-moded, and files newly created in protected locations (git
+ * hooks and config, the colony home, .ssh, the config file), restores them
+ * from the copy (created ones are removed), and the runner fails the task
+ * naming `touched`. A new file that merely has a protected name (a dev TLS
+ * key, a local .env) is normal work and left alone.
  *
- * Not guarded: files inside `skipDirs` (default node_modules) and the live
- * database / HALT file in the colony home, which the host itself writes while
- * a task runs (the store's own integrity covers those).
+ * The live store in the colony home (`*.db`, `-wal`, `-shm`), which the host
+ * writes while a task runs, is guarded by identity instead of content: same
+ * inode, and a SQLite header that stays intact (a truncated or replaced store
+ * is reported; it cannot be restored from a copy). Not guarded: files inside
+ * `skipDirs` (default node_modules) and the HALT file.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ColonyError } from '../core/errors.js';
-import { protectedReason, type ProtectedOptions } from './protected.js';
+import { CREATION_GUARDED, protectedReason, type ProtectedOptions } from './protected.js';
 
 export interface GuardOptions extends Omit<ProtectedOptions, 'root'> {
   extraFiles?: readonly string[]; // absolute paths guarded wherever they are
@@ -35,7 +40,7 @@ export interface GuardOptions extends Omit<ProtectedOptions, 'root'> {
 interface Entry {
   path: string;
   reason: string;
-  kind: 'file' | 'symlink';
+  kind: 'file' | 'symlink' | 'live';
   mode: number;
   hash: string;
   data: Buffer | null;
@@ -57,7 +62,13 @@ export interface TouchedFile {
   error?: string;
 }
 
-const VOLATILE_IN_HOME = /(?:\.db|\.db-wal|\.db-shm|\.db-journal|^HALT)$/;
+// The host itself writes these while a task runs: the store files are checked by identity
+// (same inode, SQLite header intact) instead of content; HALT is the kill switch's own file.
+const LIVE_STORE = /\.db(?:-wal|-shm|-journal)?$/;
+const HOST_WRITES = /^HALT$/;
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+const LIVE_REASON = 'the colony store (live database)';
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
   return fs.lstat(p).catch(() => null);
@@ -93,7 +104,8 @@ async function scan(workspace: string, opts: GuardOptions): Promise<Map<string, 
           continue;
         }
         if (inHome) {
-          if (!VOLATILE_IN_HOME.test(it.name)) found.set(p, 'inside the colony home directory');
+          if (LIVE_STORE.test(it.name)) found.set(p, LIVE_REASON);
+          else if (!HOST_WRITES.test(it.name)) found.set(p, 'inside the colony home directory');
           continue;
         }
         const reason = protectedReason(p, popts);
@@ -130,10 +142,30 @@ async function addWorktreeGit(gitFile: string, found: Map<string, string>): Prom
   await addGitDir(commonDir, found);
 }
 
+/** First 16 bytes are SQLite's magic (a truncated or overwritten store loses them). Only meaningful for `*.db`. */
+async function sqliteHeaderOk(p: string): Promise<boolean> {
+  if (!p.endsWith('.db')) return true;
+  const fh = await fs.open(p, 'r').catch(() => null);
+  if (!fh) return false;
+  try {
+    const buf = Buffer.alloc(16);
+    const { bytesRead } = await fh.read(buf, 0, 16, 0);
+    return bytesRead === 16 && buf.equals(SQLITE_MAGIC);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function readEntry(p: string, reason: string, maxBytes: number): Promise<Entry | null> {
   const st = await lstatOrNull(p);
   if (!st || (!st.isFile() && !st.isSymbolicLink())) return null;
   const parentReal = await fs.realpath(path.dirname(p)).catch(() => path.dirname(p));
+  if (reason === LIVE_REASON) {
+    // Identity, not content: the host commits to it during the task. A header that was valid must stay valid.
+    const header = st.isFile() && (await sqliteHeaderOk(p));
+    const hash = `live:${st.dev}:${st.ino}:${st.isFile() ? 'file' : 'link'}:${header ? 'sqlite' : 'raw'}`;
+    return { path: p, reason, kind: 'live', mode: st.mode & 0o7777, hash, data: null, linkTarget: null, parentReal };
+  }
   if (st.isSymbolicLink()) {
     const target = await fs.readlink(p);
     const hash = createHash('sha256').update(`link:${target}`).digest('hex');
@@ -165,6 +197,7 @@ async function restore(e: Entry): Promise<void> {
   const st = await lstatOrNull(e.path);
   if (st?.isDirectory()) await fs.rm(e.path, { recursive: true, force: true });
   else if (st) await fs.unlink(e.path);
+  if (e.kind === 'live') throw new Error('the live store cannot be restored by the guard; restore it from a backup (the audit chain reports what was lost)');
   if (e.kind === 'symlink' && e.linkTarget !== null) {
     await fs.symlink(e.linkTarget, e.path);
     return;
@@ -202,7 +235,9 @@ export async function verifyProtected(
   for (const [p, before] of snapshot.entries) {
     const after = await readEntry(p, before.reason, maxBytes).catch(() => null);
     if (!after) await attempt({ path: p, reason: before.reason, change: 'deleted' }, () => restore(before));
-    else if (after.kind !== before.kind || after.hash !== before.hash) {
+    else if (before.kind === 'live' && before.hash.endsWith(':raw') && after.hash.replace(/:sqlite$/, ':raw') === before.hash) {
+      // a store file that was not yet a database (empty, being created) may become one
+    } else if (after.kind !== before.kind || after.hash !== before.hash) {
       await attempt({ path: p, reason: before.reason, change: 'modified' }, () => restore(before));
     } else if (after.mode !== before.mode) {
       await attempt({ path: p, reason: before.reason, change: 'mode' }, () => fs.chmod(p, before.mode));
@@ -210,6 +245,9 @@ export async function verifyProtected(
   }
   for (const [p, reason] of now) {
     if (snapshot.entries.has(p)) continue;
+    // New files with protected names in the workspace are normal work (a dev TLS key, a local .env);
+    // new files in protected locations (git hooks, the colony home, .ssh) are not.
+    if (!CREATION_GUARDED.has(reason)) continue;
     const st = await lstatOrNull(p);
     if (!st || st.isDirectory()) continue;
     await attempt({ path: p, reason, change: 'created' }, () => fs.unlink(p));
