@@ -23,17 +23,18 @@
  * inode, and a SQLite header that stays intact (a truncated or replaced store
  * is reported; it cannot be restored from a copy). Not guarded: files inside
  * `skipDirs` (default node_modules) and the HALT file.
+ *
+ * Cost: where it looks comes from guard-scan.ts — a per-workspace index of the
+ * protected candidates (a big workspace is not walked on every attempt) plus
+ * the protected locations read fresh; only candidates are hashed.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
-import { ColonyError } from '../core/errors.js';
-import { CREATION_GUARDED, protectedReason, type ProtectedOptions } from './protected.js';
+import { CREATION_GUARDED } from './protected.js';
+import { LIVE_REASON, protectedCandidates, scanLocations, type ScanOptions, type ScanResult } from './guard-scan.js';
 
-export interface GuardOptions extends Omit<ProtectedOptions, 'root'> {
-  extraFiles?: readonly string[]; // absolute paths guarded wherever they are
-  skipDirs?: readonly string[]; // directory names not walked (default: node_modules)
-  maxEntries?: number; // walk limit; exceeding it throws rather than guarding part of the tree
+export interface GuardOptions extends ScanOptions {
   maxFileBytes?: number; // larger protected files are hashed but cannot be restored
 }
 
@@ -52,6 +53,8 @@ export interface ProtectedSnapshot {
   readonly workspace: string;
   readonly opts: GuardOptions;
   readonly entries: ReadonlyMap<string, Entry>;
+  /** Protected locations found by the scan, read again after the attempt for files created there. */
+  readonly known: Pick<ScanResult, 'gitDirs' | 'gitFiles' | 'sshDirs'>;
 }
 
 export interface TouchedFile {
@@ -62,84 +65,10 @@ export interface TouchedFile {
   error?: string;
 }
 
-// The host itself writes these while a task runs: the store files are checked by identity
-// (same inode, SQLite header intact) instead of content; HALT is the kill switch's own file.
-const LIVE_STORE = /\.db(?:-wal|-shm|-journal)?$/;
-const HOST_WRITES = /^HALT$/;
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
-
-const LIVE_REASON = 'the colony store (live database)';
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
   return fs.lstat(p).catch(() => null);
-}
-
-/** Every guarded path that exists now, with the reason it is guarded. */
-async function scan(workspace: string, opts: GuardOptions): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
-  const popts: ProtectedOptions = { home: opts.home, configFile: opts.configFile, globs: opts.globs, root: workspace };
-  const skip = new Set(opts.skipDirs ?? ['node_modules']);
-  const max = opts.maxEntries ?? 1_000_000;
-  const home = opts.home ? path.resolve(opts.home) : null;
-  let seen = 0;
-
-  const walk = async (dir: string, inHome: boolean): Promise<void> => {
-    const stack = [dir];
-    while (stack.length) {
-      const d = stack.pop() as string;
-      const items = await fs.readdir(d, { withFileTypes: true }).catch(() => []);
-      for (const it of items) {
-        if (++seen > max) {
-          throw new ColonyError('E_SAFETY_DENIED', `workspace ${workspace} has more than ${max} entries; cannot guard protected files (raise safety limits or narrow the workspace)`);
-        }
-        const p = path.join(d, it.name);
-        if (it.isDirectory()) {
-          if (!inHome && home && p === home) continue; // walked separately, with volatile files excluded
-          if (it.name === '.git') await addGitDir(p, found);
-          else if (!skip.has(it.name)) stack.push(p);
-          continue;
-        }
-        if (it.name === '.git' && it.isFile()) {
-          await addWorktreeGit(p, found);
-          continue;
-        }
-        if (inHome) {
-          if (LIVE_STORE.test(it.name)) found.set(p, LIVE_REASON);
-          else if (!HOST_WRITES.test(it.name)) found.set(p, 'inside the colony home directory');
-          continue;
-        }
-        const reason = protectedReason(p, popts);
-        if (reason) found.set(p, reason);
-      }
-    }
-  };
-
-  await walk(workspace, false);
-  if (home && (await lstatOrNull(home))?.isDirectory()) await walk(home, true);
-  if (opts.configFile) found.set(path.resolve(opts.configFile), 'the colony config file');
-  for (const f of opts.extraFiles ?? []) found.set(path.resolve(f), 'guarded by configuration');
-  return found;
-}
-
-/** `.git` directory: its config and every hook. */
-async function addGitDir(gitDir: string, found: Map<string, string>): Promise<void> {
-  found.set(path.join(gitDir, 'config'), 'git config');
-  const hooks = path.join(gitDir, 'hooks');
-  for (const h of await fs.readdir(hooks, { withFileTypes: true }).catch(() => [])) {
-    if (!h.isDirectory()) found.set(path.join(hooks, h.name), 'git hooks');
-  }
-}
-
-/** `.git` file of a worktree or submodule: follow `gitdir:` and `commondir` to the real config and hooks. */
-async function addWorktreeGit(gitFile: string, found: Map<string, string>): Promise<void> {
-  const text = await fs.readFile(gitFile, 'utf8').catch(() => '');
-  const m = /^gitdir:\s*(.+)$/m.exec(text);
-  if (!m?.[1]) return;
-  const gitDir = path.resolve(path.dirname(gitFile), m[1].trim());
-  const common = (await fs.readFile(path.join(gitDir, 'commondir'), 'utf8').catch(() => '')).trim();
-  const commonDir = common ? path.resolve(gitDir, common) : gitDir;
-  found.set(path.join(gitDir, 'config.worktree'), 'git config');
-  await addGitDir(commonDir, found);
 }
 
 /** First 16 bytes are SQLite's magic (a truncated or overwritten store loses them). Only meaningful for `*.db`. */
@@ -180,11 +109,12 @@ export async function snapshotProtected(workspace: string, opts: GuardOptions = 
   const ws = path.resolve(workspace);
   const maxBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
   const entries = new Map<string, Entry>();
-  for (const [p, reason] of await scan(ws, opts)) {
+  const scan = await protectedCandidates(ws, opts);
+  for (const [p, reason] of scan.found) {
     const e = await readEntry(p, reason, maxBytes);
     if (e) entries.set(p, e);
   }
-  return { workspace: ws, opts, entries };
+  return { workspace: ws, opts, entries, known: { gitDirs: scan.gitDirs, gitFiles: scan.gitFiles, sshDirs: scan.sshDirs } };
 }
 
 async function restore(e: Entry): Promise<void> {
@@ -231,7 +161,7 @@ export async function verifyProtected(
     }
   };
 
-  const now = await scan(snapshot.workspace, snapshot.opts);
+  const now = await scanLocations(snapshot.workspace, snapshot.opts, snapshot.known); // locations only: no walk
   for (const [p, before] of snapshot.entries) {
     const after = await readEntry(p, before.reason, maxBytes).catch(() => null);
     if (!after) await attempt({ path: p, reason: before.reason, change: 'deleted' }, () => restore(before));

@@ -190,3 +190,20 @@ describe('scrubEnv in a real child process', () => {
     expect(echo(scrubEnv(env, { engineKeys: ['GROQ_API_KEY'] }))).toBe('[][gsk_x]');
   });
 });
+
+describe('protected-file guard with the workspace index (big-workspace mode)', () => {
+  const big = { rescanBelowMs: 0 }; // index mode whatever the size of this small test workspace
+  it('still restores an existing protected file, removes a new git hook, and reports a deleted key', async () => {
+    const first = await snapshotProtected(ws, big); // builds the index
+    expect((await verifyProtected(first)).ok).toBe(true);
+    const snap = await snapshotProtected(ws, big); // from the index: no walk
+    task("echo 'EXFIL=1' >> .env && rm id_rsa && printf '#!/bin/sh\\n' > .git/hooks/post-checkout");
+    const r = await verifyProtected(snap);
+    expect(r.touched.map((t) => [path.relative(ws, t.path), t.change, t.restored]).sort()).toEqual([
+      ['.env', 'modified', true],
+      ['.git/hooks/post-checkout', 'created', true],
+      ['id_rsa', 'deleted', true],
+    ]);
+    expect(await fs.readFile(path.join(ws, '.env'), 'utf8')).toBe('SECRET=hunter2\n');
+  });
+});
