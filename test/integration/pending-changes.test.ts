@@ -127,7 +127,11 @@ describe('pending changes end to end', () => {
 
   it('fails a task that writes a protected file and restores the file', async () => {
     const { repo, call } = await start();
+    // Tracked, so it exists in the task's worktree: changing an existing protected file is tampering
+    // (creating a new one there would be normal work).
     writeFileSync(join(repo, '.env'), 'SECRET=1\n');
+    execFileSync('git', ['-C', repo, 'add', '.env']);
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'env']);
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo SECRET=stolen >> .env', engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
     const t = await waitFor(async () => {
