@@ -32,6 +32,11 @@ export interface ScanOptions extends Omit<ProtectedOptions, 'root'> {
   index?: boolean;
   /** A workspace whose full scan is faster than this is rescanned before every attempt (default SYNC_RESCAN_MS). */
   rescanBelowMs?: number;
+  /**
+   * The protected files of the workspace, already known without a walk (a fresh git worktree: the
+   * protected paths tracked at its commit, see runner/task-workspace.ts). Locations are still read.
+   */
+  candidates?: ReadonlyMap<string, string>;
 }
 
 // The host itself writes these while a task runs: the store files are checked by identity
@@ -186,6 +191,12 @@ async function timedScan(workspace: string, opts: ScanOptions): Promise<IndexEnt
  * background) for big ones. Locations are always read fresh.
  */
 export async function protectedCandidates(workspace: string, opts: ScanOptions): Promise<ScanResult> {
+  if (opts.candidates) {
+    const known = { gitDirs: [], gitFiles: [], sshDirs: [] };
+    const found = new Map(opts.candidates);
+    for (const [p, r] of await scanLocations(workspace, opts, known)) found.set(p, r);
+    return { ...known, found };
+  }
   if (opts.index === false) return fullScan(workspace, opts);
   const key = keyOf(workspace, opts);
   let entry = indexes.get(key);

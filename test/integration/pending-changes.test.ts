@@ -141,4 +141,19 @@ describe('pending changes end to end', () => {
     expect(t.state_reason).toMatch(/protected file/);
     expect(readFileSync(join(repo, '.env'), 'utf8')).toBe('SECRET=1\n');
   });
+
+  it('in a task worktree (protected files from git, no walk): a new git hook fails the task, a new dev key does not', async () => {
+    const { repo, call } = await start();
+    const hook = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: `printf '#!/bin/sh\\n' > "$(git rev-parse --git-common-dir)/hooks/post-merge"`, engine: 'exec', workspace: repo });
+    const key = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo not-a-real-key > dev.key', engine: 'exec', workspace: repo });
+    const ended = async (id: string) => waitFor(async () => {
+      const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
+      return ['failed', 'succeeded'].includes(r.body.task.state) ? r.body.task : null;
+    });
+    const h = await ended(hook.body.task_ids[0] as string);
+    expect(h.state).toBe('failed');
+    expect(h.state_reason).toMatch(/protected file.*hooks\/post-merge/);
+    expect(existsSync(join(repo, '.git', 'hooks', 'post-merge'))).toBe(false);
+    expect((await ended(key.body.task_ids[0] as string)).state).toBe('succeeded');
+  });
 });
