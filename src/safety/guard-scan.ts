@@ -173,6 +173,7 @@ interface IndexEntry {
 }
 
 const indexes = new Map<string, IndexEntry>();
+const building = new Map<string, Promise<IndexEntry>>();
 const MAX_INDEXES = 256;
 
 function keyOf(workspace: string, opts: ScanOptions): string {
@@ -199,9 +200,17 @@ export async function protectedCandidates(workspace: string, opts: ScanOptions):
   }
   if (opts.index === false) return fullScan(workspace, opts);
   const key = keyOf(workspace, opts);
+  const first = building.get(key);
+  if (first) await first.catch(() => undefined); // concurrent first attempts share one walk
   let entry = indexes.get(key);
   if (!entry || entry.scanMs < (opts.rescanBelowMs ?? SYNC_RESCAN_MS)) {
-    entry = await timedScan(workspace, opts);
+    const scanning = timedScan(workspace, opts);
+    if (!entry) building.set(key, scanning);
+    try {
+      entry = await scanning;
+    } finally {
+      if (building.get(key) === scanning) building.delete(key);
+    }
     if (indexes.size >= MAX_INDEXES && !indexes.has(key)) indexes.delete(indexes.keys().next().value as string);
     indexes.set(key, entry);
     return entry.scan;
