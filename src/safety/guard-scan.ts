@@ -44,6 +44,8 @@ export interface ScanOptions extends Omit<ProtectedOptions, 'root'> {
 const LIVE_STORE = /\.db(?:-wal|-shm|-journal)?$/;
 const HOST_WRITES = /^HALT$/;
 export const LIVE_REASON = 'the colony store (live database)';
+// A superset of the names protectedReason can protect without a glob (dot files, SSH keys, key and store files, credentials).
+const MAYBE_PROTECTED = /^\.|^id_|\.(?:pem|key|p12|pfx|jks|keystore|db|db-wal|db-shm|db-journal)$|^authorized_keys$/i;
 
 export interface ScanResult {
   found: Map<string, string>; // path → why it is protected
@@ -106,9 +108,10 @@ export async function fullScan(workspace: string, opts: ScanOptions): Promise<Sc
   const max = opts.maxEntries ?? 1_000_000;
   const home = opts.home ? path.resolve(opts.home) : null;
   let seen = 0;
-  const stack = [workspace];
+  const hasGlobs = (opts.globs ?? []).length > 0;
+  const stack: [string, boolean][] = [[workspace, false]]; // directory, inside an .ssh directory
   while (stack.length) {
-    const d = stack.pop() as string;
+    const [d, underSsh] = stack.pop() as [string, boolean];
     const items = await fs.readdir(d, { withFileTypes: true }).catch(() => []);
     for (const it of items) {
       if (++seen > max) {
@@ -122,7 +125,7 @@ export async function fullScan(workspace: string, opts: ScanOptions): Promise<Sc
           await addGitDir(p, out.found);
         } else if (!skip.has(it.name)) {
           if (it.name === '.ssh') out.sshDirs.push(p);
-          stack.push(p);
+          stack.push([p, underSsh || it.name === '.ssh']);
         }
         continue;
       }
@@ -131,6 +134,8 @@ export async function fullScan(workspace: string, opts: ScanOptions): Promise<Sc
         await addWorktreeGit(p, out.found);
         continue;
       }
+      // Most names cannot be protected: skip protectedReason (path work) unless the name could be.
+      if (!hasGlobs && !underSsh && !MAYBE_PROTECTED.test(it.name)) continue;
       const reason = protectedReason(p, popts);
       if (reason) out.found.set(p, reason);
     }
