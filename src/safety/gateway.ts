@@ -106,7 +106,7 @@ function promptProtected(prompt: string, ctx: GatewayContext): RuleHit[] {
 }
 
 // An exec command that starts an agent or model CLI hands (part of) its text to a model.
-const MODEL_CLI = /(?:^|[\s;&|(`]|\$\()(?:npx\s+(?:-y\s+)?)?(?:claude|codex|gemini|aider|opencode|llm|ollama|sgpt|chatgpt|copilot|cursor-agent|goose|amp)(?=$|[\s;&|)`'"])/;
+const MODEL_CLI = /(?:^|[\s;&|(`]|\$\()(?:(?:npx|bunx)\s+(?:-y\s+)?|pnpm\s+dlx\s+)?(?:@[\w.-]+\/)?(?:claude(?:-code)?|codex|gemini(?:-cli)?|aider|opencode|llm|ollama|sgpt|chatgpt|copilot|cursor-agent|goose|amp)(?=$|[\s;&|)`'"@])/;
 
 /** Whether the task text reaches a model: every engine but exec, and exec commands that start a model CLI. */
 export function reachesModel(task: Pick<GatewayTask, 'engine' | 'prompt'>): boolean {
