@@ -85,10 +85,19 @@ async function sqliteHeaderOk(p: string): Promise<boolean> {
   }
 }
 
-async function readEntry(p: string, reason: string, maxBytes: number): Promise<Entry | null> {
+/** Real path of a directory, once per snapshot (most protected files share a few parents). */
+type RealDirs = Map<string, Promise<string>>;
+
+async function readEntry(p: string, reason: string, maxBytes: number, dirs: RealDirs | null): Promise<Entry | null> {
   const st = await lstatOrNull(p);
   if (!st || (!st.isFile() && !st.isSymbolicLink())) return null;
-  const parentReal = await fs.realpath(path.dirname(p)).catch(() => path.dirname(p));
+  const dir = path.dirname(p);
+  let parent = dirs?.get(dir);
+  if (dirs && !parent) {
+    parent = fs.realpath(dir).catch(() => dir);
+    dirs.set(dir, parent);
+  }
+  const parentReal = parent ? await parent : dir; // only the snapshot's value is used (restore compares with it)
   if (reason === LIVE_REASON) {
     // Identity, not content: the host commits to it during the task. A header that was valid must stay valid.
     const header = st.isFile() && (await sqliteHeaderOk(p));
@@ -110,8 +119,9 @@ export async function snapshotProtected(workspace: string, opts: GuardOptions = 
   const maxBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
   const entries = new Map<string, Entry>();
   const scan = await protectedCandidates(ws, opts);
+  const dirs: RealDirs = new Map();
   for (const [p, reason] of scan.found) {
-    const e = await readEntry(p, reason, maxBytes);
+    const e = await readEntry(p, reason, maxBytes, dirs);
     if (e) entries.set(p, e);
   }
   return { workspace: ws, opts, entries, known: { gitDirs: scan.gitDirs, gitFiles: scan.gitFiles, sshDirs: scan.sshDirs } };
@@ -163,7 +173,7 @@ export async function verifyProtected(
 
   const now = await scanLocations(snapshot.workspace, snapshot.opts, snapshot.known); // locations only: no walk
   for (const [p, before] of snapshot.entries) {
-    const after = await readEntry(p, before.reason, maxBytes).catch(() => null);
+    const after = await readEntry(p, before.reason, maxBytes, null).catch(() => null);
     if (!after) await attempt({ path: p, reason: before.reason, change: 'deleted' }, () => restore(before));
     else if (before.kind === 'live' && before.hash.endsWith(':raw') && after.hash.replace(/:sqlite$/, ':raw') === before.hash) {
       // a store file that was not yet a database (empty, being created) may become one

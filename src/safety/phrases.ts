@@ -283,13 +283,23 @@ function compile(src: string, squashed: boolean): RegExp {
 }
 
 export interface PhraseFamilies {
-  words: RegExp[];
-  squashed: RegExp[];
+  readonly words: RegExp[];
+  readonly squashed: RegExp[];
 }
 
+/** Compiled on first use: a CLI command that never screens text does not pay for ~200 regexes. */
 function families(...srcs: string[][]): PhraseFamilies {
   const all = srcs.flat();
-  return { words: all.map((s) => compile(s, false)), squashed: all.map((s) => compile(s, true)) };
+  let words: RegExp[] | null = null;
+  let squashed: RegExp[] | null = null;
+  return {
+    get words() {
+      return (words ??= all.map((s) => compile(s, false)));
+    },
+    get squashed() {
+      return (squashed ??= all.map((s) => compile(s, true)));
+    },
+  };
 }
 
 export const IGNORE_PREVIOUS = families(ENGLISH_IGNORE, FRENCH, GERMAN, ROMANCE, RUSSIAN, CJK_IGNORE);
