@@ -96,7 +96,8 @@ export class TaskService {
       },
       label,
     );
-    assertWorkspacesInRoots(specs, rootsForGraph(this.config, o.workspace, o.submittedBy)); // safety.allowed_roots, before anything is stored
+    // safety.allowed_roots, before anything is stored (LAN users are not told the host's paths).
+    assertWorkspacesInRoots(specs, rootsForGraph(this.config, o.workspace, o.submittedBy), { redact: o.submittedBy !== 'admin' });
     const graphBudget = input.budget_usd ?? this.config.budget.default_graph_usd;
     if (graphBudget !== null) checkGraphReservation(specs, graphBudget);
     const tasks: NewTask[] = specs.map((s) => ({

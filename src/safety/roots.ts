@@ -78,13 +78,20 @@ export function outsideRoots(workspace: string, roots: readonly string[]): Colon
   );
 }
 
-/** Throws E_WORKSPACE_OUTSIDE_ROOTS for the first host task whose workspace is outside the roots. */
-export function assertWorkspacesInRoots(tasks: readonly { workspace: string; target: string }[], roots: readonly string[]): void {
+/**
+ * Throws E_WORKSPACE_OUTSIDE_ROOTS for the first host task whose workspace is
+ * outside the roots. `redact`: for submitters who must not learn the host's
+ * paths (LAN users), the message names neither the path nor the roots.
+ */
+export function assertWorkspacesInRoots(tasks: readonly { workspace: string; target: string }[], roots: readonly string[], opts: { redact?: boolean } = {}): void {
   const seen = new Set<string>();
   for (const t of tasks) {
     if (t.target !== 'host' || seen.has(t.workspace)) continue; // remote workers confine workspaces to their own root
     seen.add(t.workspace);
     const err = outsideRoots(t.workspace, roots);
+    if (err && opts.redact) {
+      throw new ColonyError('E_WORKSPACE_OUTSIDE_ROOTS', "this host's workspace for LAN tasks is outside its allowed roots (safety.allowed_roots); ask the admin");
+    }
     if (err) throw err;
   }
 }

@@ -122,3 +122,26 @@ describe('admin API', () => {
     expect(existsSync(join(outside, 'pwned.txt'))).toBe(false);
   });
 });
+
+describe('LAN submissions', () => {
+  it('refuses a host task whose workspace is outside the roots without telling the LAN user the host paths', async () => {
+    const { startUserHost, lanConfig, visitor } = await import('../helpers/user-host.js');
+    const lanHome = makeHome('colony-roots-lan-');
+    const cfg = lanConfig(); // lan.host_workspace null: LAN host tasks run in the host's cwd, outside the root below
+    const h = await startUserHost({ home: lanHome, config: { ...cfg, safety: { ...cfg.safety, allowed_roots: [lanHome.dir] } } });
+    try {
+      const a = await visitor(h, '10.0.0.2');
+      const r = await a.call('POST', '/api/submit-task', { prompt: 'echo hi', engine: 'exec', target: 'host' });
+      expect(r.statusCode).toBe(403);
+      expect((r.json() as { code: string }).code).toBe('E_WORKSPACE_OUTSIDE_ROOTS');
+      expect(r.body).not.toContain(process.cwd());
+      expect(r.body).not.toContain(lanHome.dir);
+      expect(h.host.store.listTasks({ limit: 10 })).toHaveLength(0);
+      // the same user's task for their own worker is not a host task and is accepted
+      expect((await a.call('POST', '/api/submit-task', { prompt: 'echo hi', engine: 'exec' })).statusCode).toBe(201);
+    } finally {
+      await h.close();
+      lanHome.cleanup();
+    }
+  });
+});
