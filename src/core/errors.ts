@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   E_TOO_LARGE: { status: 413, doc: 'The request body is larger than allowed.' },
   E_HALTED: { status: 409, doc: 'The kill switch is engaged; nothing new is dispatched until resume.' },
   E_SAFETY_DENIED: { status: 403, doc: 'A safety check refused the task; the reason names the rule.' },
+  E_WORKSPACE_OUTSIDE_ROOTS: { status: 403, doc: 'A host task names a workspace outside safety.allowed_roots; the message names the path and the roots.' },
   E_ENGINE: { status: 502, doc: 'The engine failed (process error, API error or bad stream).' },
   E_ENGINE_AUTH: { status: 502, doc: 'The engine refused our credentials (401/403).' },
   E_ENGINE_RATE_LIMITED: { status: 503, doc: 'The engine provider is rate limiting us (429).' },

@@ -62,6 +62,7 @@ export function openHost(o: HostOptions): Host {
     store.pruneAttemptProcesses();
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
+    service.onHeld = (ids) => routing.review(ids);
     const pool = new LocalPool({
       service,
       route: o.route ?? routing.route,

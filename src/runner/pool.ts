@@ -229,7 +229,9 @@ export class LocalPool {
       service.persist(sched.finish(task.id, 'failed', `safety: ${verdict.reason}`), SYSTEM);
       return;
     }
-    if (verdict.verdict === 'needs_approval' && !task.approved) {
+    // The gate decides whether an approval covers what it found now (runner/safety-gate.ts);
+    // a task's earlier approval alone never waives a later finding.
+    if (verdict.verdict === 'needs_approval') {
       service.persist(sched.hold(task.id, `needs approval: ${verdict.reason}`), SYSTEM);
       return;
     }

@@ -15,6 +15,7 @@ import type { ColonyConfig } from '../core/config.js';
 import { SYSTEM, type Actor, type NewTask, type Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import { ChangeStore } from '../store/changes.js';
+import { assertWorkspacesInRoots, rootsForGraph } from '../safety/roots.js';
 
 export interface SubmitOptions {
   submittedBy: string; // 'admin' or 'session:<id>'
@@ -42,6 +43,8 @@ export function laneOf(target: string, submittedBy: string): string {
 
 export class TaskService {
   scheduler = new Scheduler();
+  /** Called with the tasks a submission put in awaiting_approval (the host screens them for the admin). */
+  onHeld: ((taskIds: string[]) => void) | null = null;
 
   constructor(
     readonly store: Store,
@@ -93,6 +96,8 @@ export class TaskService {
       },
       label,
     );
+    // safety.allowed_roots, before anything is stored (LAN users are not told the host's paths).
+    assertWorkspacesInRoots(specs, rootsForGraph(this.config, o.workspace, o.submittedBy), { redact: o.submittedBy !== 'admin' });
     const graphBudget = input.budget_usd ?? this.config.budget.default_graph_usd;
     if (graphBudget !== null) checkGraphReservation(specs, graphBudget);
     const tasks: NewTask[] = specs.map((s) => ({
@@ -119,6 +124,14 @@ export class TaskService {
     } catch (e) {
       this.reload();
       throw e;
+    }
+    const held = tasks.filter((t) => t.state === 'awaiting_approval').map((t) => t.id);
+    if (held.length > 0 && this.onHeld) {
+      try {
+        this.onHeld(held);
+      } catch {
+        // No findings recorded: the approval then covers none, and dispatch screens and holds again.
+      }
     }
     return { graph_id: graphId, task_ids: tasks.map((t) => t.id) };
   }
@@ -288,6 +301,7 @@ export function checkGraphInput(input: GraphInput, config: ColonyConfig, workspa
     },
     label,
   );
+  assertWorkspacesInRoots(specs, rootsForGraph(config, workspace, 'admin'));
   const graphBudget = input.budget_usd ?? config.budget.default_graph_usd;
   try {
     if (graphBudget !== null) checkGraphReservation(specs, graphBudget);

@@ -5,12 +5,15 @@
  *   a successful attempt's diff becomes a pending change for the admin;
  * - protected files (.env*, keys, .git/config, the colony home, the config
  *   file…) are hashed before the attempt and verified after it, whatever wrote
- *   them: a touched file is restored and the attempt fails naming it.
+ *   them: a touched file is restored and the attempt fails naming it. Which
+ *   files: in a task worktree, the protected paths tracked at its commit
+ *   (protected-tracked.ts); elsewhere the guard's per-workspace index.
  */
 import { git } from './git.js';
 import { collectChange } from './changes.js';
 import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
 import { snapshotProtected, verifyProtected } from '../safety/sandbox.js';
+import { trackedProtected } from './protected-tracked.js';
 import type { ColonyConfig } from '../core/config.js';
 import type { ChangeStore } from '../store/changes.js';
 import { SYSTEM } from '../store/store.js';
@@ -54,8 +57,11 @@ export function createWorkspacePreparer(d: WorkspaceDeps) {
       const rel = task.workspace.slice(repo.length).replace(/^\/+/, '');
       workspace = rel ? `${wt.path}/${rel}` : wt.path;
     }
+    const popts = { home: d.home, configFile: d.configFile, globs: d.config.safety.protected_globs };
+    // A fresh worktree holds what its commit tracks: its protected files come from git, not from a walk.
+    const candidates = wt ? await trackedProtected(wt.repo_dir, wt.base_commit, wt.path, popts) : null;
     const guard = d.config.safety.sandbox
-      ? await snapshotProtected(workspace, { home: d.home, configFile: d.configFile, globs: d.config.safety.protected_globs })
+      ? await snapshotProtected(wt ? wt.path : workspace, { ...popts, ...(candidates ? { candidates } : {}) }) // the whole worktree, its .git file included
       : null;
     return {
       workspace,

@@ -105,6 +105,14 @@ function promptProtected(prompt: string, ctx: GatewayContext): RuleHit[] {
   return [{ rule: 'sandbox.prompt-protected', severity: 'medium', description: 'the task names a protected path', excerpt: m[0] }];
 }
 
+// An exec command that starts an agent or model CLI hands (part of) its text to a model.
+const MODEL_CLI = /(?:^|[\s;&|(`]|\$\()(?:(?:npx|bunx)\s+(?:-y\s+)?|pnpm\s+dlx\s+)?(?:@[\w.-]+\/)?(?:claude(?:-code)?|codex|gemini(?:-cli)?|aider|opencode|llm|ollama|sgpt|chatgpt|copilot|cursor-agent|goose|amp)(?=$|[\s;&|)`'"@])/;
+
+/** Whether the task text reaches a model: every engine but exec, and exec commands that start a model CLI. */
+export function reachesModel(task: Pick<GatewayTask, 'engine' | 'prompt'>): boolean {
+  return task.engine !== 'exec' || MODEL_CLI.test(task.prompt);
+}
+
 function killswitchCheck(state: KillswitchState): CheckResult {
   if (state === 'halted') {
     return { check: 'killswitch', verdict: 'deny', rule: 'killswitch.halted', reason: 'the kill switch is engaged (halted); nothing starts until an admin resumes' };
@@ -144,7 +152,10 @@ export function runGateway(ctx: GatewayContext, task: GatewayTask): GatewayResul
   };
   screen('intent', compiled.intent);
   if (stop()) return done();
-  screen('injection', INJECTION_RULES);
+  if (cfg.injection && !reachesModel(task)) {
+    // A shell command is screened for intent only: `grep -r "ignore previous instructions"` is a search, not an injection.
+    checks.push({ check: 'injection', verdict: 'allow', reason: 'exec command that does not invoke a model: screened for intent only' });
+  } else screen('injection', INJECTION_RULES);
   if (stop()) return done();
 
   if (!cfg.sandbox) checks.push(disabled('sandbox'));

@@ -1,8 +1,15 @@
 /**
  * Which paths agents must not touch: secrets (.env files, keys, SSH
  * material), git's config and hooks (a hook written by an agent runs on the
- * user's next commit), the colony home (database, keys, admin token) and the
- * config file (it can switch safety checks off), plus configured globs.
+ * user's next commit), the colony home (database, keys, admin token), store
+ * files (`*.db`, `*.db-wal`, `*.db-shm`, `*.db-journal`) and the config file
+ * (it can switch safety checks off), plus configured globs.
+ *
+ * Existing protected files must not be modified or deleted. Creating a new
+ * file with a protected name in the workspace (a dev TLS key, a local .env,
+ * a test database) is normal work; creating files in a protected *location*
+ * (git hooks and config, the colony home, an .ssh directory, the config
+ * file) is not — see CREATION_GUARDED.
  *
  * Templates meant to be committed (`.env.example`, `.env.sample`,
  * `.env.template`, `.env.dist`) are not protected: agents are expected to
@@ -27,6 +34,8 @@ const ENV_FILE = /^\.env(?:\..+)?$/i;
 const KEY_FILE = /\.(?:pem|key|p12|pfx|jks|keystore)$/i;
 const SSH_KEY = /^id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?(?:\.pub)?$/;
 const CREDENTIAL_FILES = new Set(['.netrc', '.pgpass', '.pypirc', 'authorized_keys']);
+// SQLite stores: colony's own (a second home, a copied colony.db) and any other database a task could truncate.
+const STORE_FILE = /\.db(?:-wal|-shm|-journal)?$/i;
 
 const globCache = new Map<string, RegExp>();
 
@@ -92,11 +101,22 @@ export function protectedReason(p: string, opts: ProtectedOptions = {}): string 
   if (SSH_KEY.test(base)) return 'SSH key';
   if (KEY_FILE.test(base)) return 'key or certificate file';
   if (CREDENTIAL_FILES.has(base)) return 'credentials file';
+  if (STORE_FILE.test(base)) return 'database store file';
   for (const g of opts.globs ?? []) {
     if (matchesGlob(abs, g, opts.root)) return `matches protected glob ${g}`;
   }
   return null;
 }
+
+/** Reasons that name a location where even a new file is tampering (a new git hook runs on the next commit). */
+export const CREATION_GUARDED: ReadonlySet<string> = new Set([
+  'inside the colony home directory',
+  'the colony config file',
+  'git config',
+  'git hooks',
+  'SSH directory',
+  'guarded by configuration',
+]);
 
 export function isProtectedPath(p: string, opts: ProtectedOptions = {}): boolean {
   return protectedReason(p, opts) !== null;

@@ -17,6 +17,7 @@ import {
   type RuleHit,
   type Verdict,
 } from './verdict.js';
+import { DISREGARD_RULES, IGNORE_PREVIOUS, PROMPT_LEAK, ROLE_REASSIGN } from './phrases.js';
 
 const re = (source: string, flags = 'i'): RegExp => new RegExp(source, flags);
 const AI = String.raw`(?:ai|assistant|agent|llm|language\s+model|claude|gpt|chatgpt|copilot|model)`;
@@ -30,8 +31,11 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'tells the model to ignore its previous instructions',
     patterns: [
-      re(String.raw`\b(?:ignore|disregard|forget|override|skip|discard)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former|original|initial|system)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context|commands?)\b`),
+      re(String.raw`\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former|original|initial|system)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context|commands?)\b`),
+      // "override the system prompt" is configuration talk; override/skip/discard count only with a temporal qualifier.
+      re(String.raw`\b(?:override|skip|discard)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former)\s+(?:instructions?|prompts?|directives|guidelines)\b`),
     ],
+    phrases: IGNORE_PREVIOUS, // every language and phrasing family (phrases.ts), on folded text
   },
   {
     id: 'inject.disregard-rules',
@@ -40,6 +44,7 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     patterns: [
       re(String.raw`\b(?:disregard|ignore|forget|abandon|bypass|override|violate)\s+(?:all\s+(?:of\s+)?)?(?:your|its)\s+(?:rules|guidelines|instructions|programming|training|safety|restrictions|constraints|policies|guardrails|system\s+prompt|principles)\b`),
     ],
+    phrases: DISREGARD_RULES,
   },
   {
     id: 'inject.jailbreak',
@@ -60,6 +65,7 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
       re(String.raw`\bfrom\s+now\s+on,?\s+you\s+(?:are|will\s+(?:act|be|respond|ignore|only)|must\s+(?:act|ignore|obey))\b`),
       re(String.raw`\bpretend\s+(?:that\s+)?(?:you\s+are|to\s+be)\s+(?:a|an)\s+(?:different|new|unrestricted|evil)\b`),
     ],
+    phrases: ROLE_REASSIGN,
   },
   {
     id: 'inject.fake-role-tag',
@@ -82,13 +88,18 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     id: 'inject.new-instructions',
     severity: 'medium',
     description: 'announces replacement instructions or the end of the prompt',
-    patterns: [re(String.raw`\b(?:new|updated|real|actual|hidden|secret)\s+instructions?\s*:|\bend\s+of\s+(?:the\s+)?(?:system\s+)?(?:prompt|instructions)\b`)],
+    patterns: [
+      re(String.raw`\b(?:new|updated|real|actual|hidden|secret)\s+instructions?\s*:|\bend\s+of\s+(?:the\s+)?(?:system\s+)?(?:prompt|instructions)\b`),
+      // The same announcement in other languages (the colon keeps "add new installation instructions" out).
+      re(String.raw`(?:nouvelles|vraies|v[ée]ritables)\s+(?:instructions|consignes)\s*[:：]|neue\s+(?:anweisungen|instruktionen)\s*[:：]|nuevas\s+instrucciones\s*[:：]|novas\s+instru[çc][õo]es\s*[:：]|nuove\s+istruzioni\s*[:：]|новые\s+(?:инструкции|указания)\s*[:：]|新(?:的)?(?:指令|指示)\s*[:：]|新しい(?:指示|命令)\s*[:：]`, 'iu'),
+    ],
   },
   {
     id: 'inject.prompt-leak',
     severity: 'medium',
-    description: 'asks the model to reveal its system prompt',
+    description: 'asks the model to reveal its system prompt or repeat what came before (any language)',
     patterns: [re(String.raw`\b(?:reveal|print|show|leak|repeat|output)\s+(?:me\s+)?(?:the\s+|your\s+)(?:full\s+|entire\s+|hidden\s+)?(?:system\s+prompt|initial\s+instructions)\b`)],
+    phrases: PROMPT_LEAK,
   },
   {
     id: 'inject.hidden-comment',
@@ -106,7 +117,7 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     id: 'inject.zero-width',
     severity: 'medium',
     description: 'zero-width or invisible characters inside the text',
-    patterns: [/[\u200B\u200C\u2060\u00AD\u180E]|(?<!^)\uFEFF|(?<=[\x21-\x7E])\u200D|\u200D(?=[\x21-\x7E])/u],
+    patterns: [/[\u200B\u200C\u2060-\u2064\u00AD\u180E\u034F\u115F\u1160\u17B4\u17B5\u3164\uFFA0]|(?<!^)\uFEFF|(?<=[\x21-\x7E])\u200D|\u200D(?=[\x21-\x7E])/u],
   },
   {
     id: 'inject.markdown-exfil',

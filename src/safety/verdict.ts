@@ -7,6 +7,8 @@
  * needs_approval. There are no bypass words: nothing in the text can switch a
  * rule off (DESIGN §11); only the config can disable a whole check.
  */
+import { foldConfusables, squashedView, wordsView } from './fold.js';
+
 export type VerdictKind = 'allow' | 'deny' | 'needs_approval';
 export type Severity = 'high' | 'medium';
 
@@ -16,6 +18,8 @@ export interface PatternRule {
   readonly description: string;
   /** Any one matching is a hit. Must not use the `g` or `y` flags (stateful lastIndex). */
   readonly patterns: readonly RegExp[];
+  /** Phrase families matched on the folded words view (and the squashed view); see fold.ts and phrases.ts. */
+  readonly phrases?: { readonly words: readonly RegExp[]; readonly squashed: readonly RegExp[] };
 }
 
 export interface RuleHit {
@@ -51,7 +55,7 @@ export function worseOf(a: VerdictKind, b: VerdictKind): VerdictKind {
  * ASCII invisibly). The zero-width joiner is only counted next to ASCII, so
  * emoji sequences (👩‍💻) are left alone.
  */
-export const INVISIBLE_RE = /[\u200B\u200C\u2060\u00AD\u180E\u200E\u200F\u202A-\u202E\u2066-\u2069]|(?<!^)\uFEFF|[\u{E0000}-\u{E007F}]|(?<=[\x21-\x7E])\u200D|\u200D(?=[\x21-\x7E])/gu;
+export const INVISIBLE_RE = /[\u200B\u200C\u2060-\u2064\u00AD\u180E\u034F\u115F\u1160\u17B4\u17B5\u3164\uFFA0\u200E\u200F\u202A-\u202E\u2066-\u2069]|(?<!^)\uFEFF|[\u{E0000}-\u{E007F}]|(?<=[\x21-\x7E])\u200D|\u200D(?=[\x21-\x7E])/gu;
 
 /** Removes invisible/format characters (see INVISIBLE_RE) and C0/C1 controls other than tab and newlines. */
 export function stripInvisible(text: string): string {
@@ -76,10 +80,13 @@ export function excerptOf(s: string, max = 100): string {
   );
 }
 
-/** Every rule that matches `text` (raw or its detection view), at most one hit per rule. */
+/** Every rule that matches `text` (raw, its detection view, look-alikes folded, or for phrase rules the words view), at most one hit per rule. */
 export function matchRules(text: string, rules: readonly PatternRule[]): RuleHit[] {
   const view = detectionView(text);
-  const views = view === text ? [text] : [text, view];
+  const folded = foldConfusables(view);
+  const views = [...new Set([text, view, folded])];
+  let words: string | null = null;
+  let squashed: string | null | undefined;
   const hits: RuleHit[] = [];
   for (const rule of rules) {
     let found: string | null = null;
@@ -93,11 +100,27 @@ export function matchRules(text: string, rules: readonly PatternRule[]): RuleHit
       }
       if (found !== null) break;
     }
+    if (found === null && rule.phrases) {
+      words ??= wordsView(text);
+      found = firstMatch(words, rule.phrases.words);
+      if (found === null) {
+        if (squashed === undefined) squashed = squashedView(words);
+        if (squashed !== null) found = firstMatch(squashed, rule.phrases.squashed);
+      }
+    }
     if (found !== null) {
       hits.push({ rule: rule.id, severity: rule.severity, description: rule.description, excerpt: excerptOf(found) });
     }
   }
   return hits;
+}
+
+function firstMatch(text: string, patterns: readonly RegExp[]): string | null {
+  for (const re of patterns) {
+    const m = re.exec(text);
+    if (m) return m[0].trim();
+  }
+  return null;
 }
 
 /** Folds hits into one verdict; the reason names the worst rule, its excerpt and how many others hit. */

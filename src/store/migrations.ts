@@ -275,4 +275,21 @@ CREATE TABLE bans (
 );
 `,
   },
+  {
+    version: 10,
+    name: 'safety_reviews',
+    // What the admin is shown for a held task (the screens' findings on the exact
+    // command) and what an approval covered (its digest); see store/safety-reviews.ts.
+    sql: `
+CREATE TABLE safety_reviews (
+  task_id TEXT PRIMARY KEY,
+  digest TEXT NOT NULL,
+  findings TEXT NOT NULL,
+  screened_at INTEGER NOT NULL,
+  approved_digest TEXT,
+  approved_by TEXT,
+  approved_at INTEGER
+);
+`,
+  },
 ];

@@ -85,11 +85,11 @@ export class ApprovalsView {
     }
   }
 
-  private decide(button: HTMLButtonElement, err: HTMLElement, id: string, verb: 'approve' | 'reject', done: string): void {
+  private decide(button: HTMLButtonElement, err: HTMLElement, id: string, verb: 'approve' | 'reject', done: string, body: Record<string, unknown> = {}): void {
     void busy(
       button,
       async () => {
-        await api.post(`/admin/${verb}/${encodeURIComponent(id)}`);
+        await api.post(`/admin/${verb}/${encodeURIComponent(id)}`, body);
         notice('success', `${done} ${id}`);
         await this.refresh();
       },
@@ -101,7 +101,9 @@ export class ApprovalsView {
     const err = errorBox();
     const approve = h('button', { type: 'button', class: 'btn btn-primary btn-small' }, 'Approve');
     const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Reject');
-    approve.addEventListener('click', () => this.decide(approve, err, t.id, 'approve', 'Approved'));
+    // The approval covers exactly the findings shown here (the host answers 409 if they changed).
+    const review = t as TaskView & { findings?: SafetyFindingView[] | null; review_digest?: string | null };
+    approve.addEventListener('click', () => this.decide(approve, err, t.id, 'approve', 'Approved', review.review_digest ? { digest: review.review_digest } : {}));
     reject.addEventListener('click', () =>
       void (async () => {
         if (!(await confirmDialog({ title: `Reject ${t.id}?`, body: 'The task is cancelled and will not run on this host.', confirm: 'Reject', danger: true }))) return;
@@ -118,7 +120,8 @@ export class ApprovalsView {
         h('span', { class: 'muted small' }, 'from ', h('strong', {}, this.who(t.submitted_by)), ` · ${ago(t.created_at)}`),
       ),
       t.state_reason ? h('p', { class: 'muted small' }, t.state_reason) : null,
-      t.prompt && t.prompt !== t.title ? h('pre', { class: 'prompt' }, t.prompt) : null,
+      t.prompt ? h('pre', { class: 'prompt' }, t.prompt) : null,
+      findingsList(review.findings),
       h('p', { class: 'small muted' }, `engine ${engineModel(t.engine, t.model)} · budget ${usd(t.budget_usd)} · `, h('span', { class: 'mono' }, t.id)),
       err,
       h('div', { class: 'approval-actions' }, approve, reject),
@@ -179,4 +182,22 @@ export class ApprovalsView {
       h('div', { class: 'approval-actions' }, approve, reject),
     );
   }
+}
+
+interface SafetyFindingView {
+  check: string;
+  verdict: string;
+  rule: string | null;
+  reason: string | null;
+}
+
+/** The safety screens' findings on the exact command: what an approval covers. */
+function findingsList(findings: SafetyFindingView[] | null | undefined): HTMLElement {
+  if (findings === undefined || findings === null) return h('p', { class: 'small muted' }, 'Safety screens: not run yet (the task is screened again before it runs).');
+  if (findings.length === 0) return h('p', { class: 'small muted' }, 'Safety screens: no findings.');
+  return h(
+    'ul',
+    { class: 'small findings' },
+    ...findings.map((f) => h('li', {}, h('strong', {}, `${f.check} ${f.verdict === 'deny' ? '(will be refused)' : '(needs your approval)'}`), `: ${f.reason ?? f.rule ?? ''}`)),
+  );
 }

@@ -122,7 +122,8 @@ beforeAll(async () => {
   // Tasks submitted without a workspace (the forms, LAN users) run in the host's cwd: keep that a scratch directory, not this repository.
   process.chdir(workspace);
   // worktrees: 'all' so exec tasks in a git workspace also leave a pending change (other workspaces are not repositories).
-  const { config } = configOrThrow({ runner: { worktrees: 'all' } });
+  // The scratch cwd and the repository are the allowed workspace roots (safety.allowed_roots holds for the admin too).
+  const { config } = configOrThrow({ runner: { worktrees: 'all' }, safety: { allowed_roots: [workspace, repo] } });
   host = await startHost({
     paths: resolveHome(home),
     config,

@@ -35,9 +35,13 @@ export function makeHome(prefix = 'colony-host-'): TestHome {
   return { dir: tmp.dir, paths: resolveHome(join(tmp.dir, 'home')), workspace, cleanup: tmp.cleanup };
 }
 
-/** Defaults plus a short kill grace, and the temp dir as an allowed workspace root. */
+/**
+ * Defaults plus a short kill grace, and as allowed workspace roots the temp dir
+ * and the host's working directory (the default workspace of API and LAN
+ * submissions that name none; configured roots are the whole list).
+ */
 export function testConfig(raw: Record<string, unknown> = {}): ColonyConfig {
-  const r = parseConfig({ runner: { kill_grace_ms: 500 }, safety: { allowed_roots: [realpathSync(tmpdir())] }, ...raw });
+  const r = parseConfig({ runner: { kill_grace_ms: 500 }, safety: { allowed_roots: [realpathSync(tmpdir()), process.cwd()] }, ...raw });
   if (!r.ok) throw new Error(`test config: ${r.problems.join('; ')}`);
   return r.config;
 }

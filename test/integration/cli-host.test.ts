@@ -7,7 +7,7 @@
  * DB closed: a new serve on the same home starts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,19 @@ describe('CLI commands over the admin API', () => {
     const two = out.task_ids[1] as string;
     await until(async () => (await stateOf(two)) === 'succeeded', 'the second task of the graph to succeed');
     expect(existsSync(join(home.dir, 'one.txt'))).toBe(true); // relative workspace = the file's directory
+  });
+
+  it("submit refuses a graph whose workspace is outside the host's roots: exit 2, one line naming the path, nothing stored", async () => {
+    const elsewhere = join(home.dir, '..', `${home.dir.split('/').pop() ?? 'x'}-elsewhere`);
+    mkdirSync(elsewhere, { recursive: true });
+    const file = join(elsewhere, 'outside.json');
+    writeFileSync(file, JSON.stringify({ name: 'outside', tasks: [{ id: 'x', engine: 'exec', prompt: 'echo pwned > pwned.txt' }] }));
+    const r = await colony(['submit', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(elsewhere);
+    expect(existsSync(join(elsewhere, 'pwned.txt'))).toBe(false);
+    rmSync(elsewhere, { recursive: true, force: true });
   });
 
   it('pause, resume and kill switch the host and say so', async () => {

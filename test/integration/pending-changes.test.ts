@@ -127,7 +127,11 @@ describe('pending changes end to end', () => {
 
   it('fails a task that writes a protected file and restores the file', async () => {
     const { repo, call } = await start();
+    // Tracked, so it exists in the task's worktree: changing an existing protected file is tampering
+    // (creating a new one there would be normal work).
     writeFileSync(join(repo, '.env'), 'SECRET=1\n');
+    execFileSync('git', ['-C', repo, 'add', '.env']);
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'env']);
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo SECRET=stolen >> .env', engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
     const t = await waitFor(async () => {
@@ -136,5 +140,20 @@ describe('pending changes end to end', () => {
     });
     expect(t.state_reason).toMatch(/protected file/);
     expect(readFileSync(join(repo, '.env'), 'utf8')).toBe('SECRET=1\n');
+  });
+
+  it('in a task worktree (protected files from git, no walk): a new git hook fails the task, a new dev key does not', async () => {
+    const { repo, call } = await start();
+    const hook = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: `printf '#!/bin/sh\\n' > "$(git rev-parse --git-common-dir)/hooks/post-merge"`, engine: 'exec', workspace: repo });
+    const key = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo not-a-real-key > dev.key', engine: 'exec', workspace: repo });
+    const ended = async (id: string) => waitFor(async () => {
+      const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
+      return ['failed', 'succeeded'].includes(r.body.task.state) ? r.body.task : null;
+    });
+    const h = await ended(hook.body.task_ids[0] as string);
+    expect(h.state).toBe('failed');
+    expect(h.state_reason).toMatch(/protected file.*hooks\/post-merge/);
+    expect(existsSync(join(repo, '.git', 'hooks', 'post-merge'))).toBe(false);
+    expect((await ended(key.body.task_ids[0] as string)).state).toBe('succeeded');
   });
 });

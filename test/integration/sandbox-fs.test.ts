@@ -106,13 +106,41 @@ describe('protected-file guard (real child processes write the files)', () => {
     expect(await fs.readFile(path.join(ws, '.env'), 'utf8')).toBe('SECRET=hunter2\n');
   });
 
-  it('ignores ordinary edits and templates like .env.example; guards nested and new secrets', async () => {
+  it('ignores ordinary edits, templates like .env.example and NEW files with protected names; guards existing nested ones', async () => {
     const snap = await snapshotProtected(ws);
     task('echo "export const x = 1;" >> src/index.ts && echo "A=" > .env.example && mkdir -p node_modules/p && echo k > node_modules/p/a.pem');
     expect(await verifyProtected(snap)).toEqual({ ok: true, touched: [] });
-    task('echo k > src/server.key');
+    // a dev TLS certificate and key, a local test database: creating files is normal work, and they stay
+    task('openssl req -x509 -newkey rsa:2048 -nodes -keyout src/dev.key -out src/dev.pem -days 1 -subj /CN=localhost 2>/dev/null || echo k > src/dev.key; echo x > test.db');
+    expect(await verifyProtected(snap)).toEqual({ ok: true, touched: [] });
+    expect(await fs.readFile(path.join(ws, 'src', 'dev.key'), 'utf8')).not.toBe('');
+    // once they exist, the next attempt must not change them
+    const next = await snapshotProtected(ws);
+    task('echo tampered >> src/dev.key && : > test.db');
+    const r = await verifyProtected(next);
+    expect(r.touched.map((t) => [path.relative(ws, t.path), t.change, t.restored]).sort()).toEqual([
+      ['src/dev.key', 'modified', true],
+      ['test.db', 'modified', true],
+    ]);
+    expect(await fs.readFile(path.join(ws, 'test.db'), 'utf8')).toBe('x\n');
+  });
+
+  it('reports a truncated, replaced or deleted live store (identity and SQLite header), while the host may write it', async () => {
+    const home = path.join(ws, '.colony');
+    await fs.mkdir(home);
+    const db = path.join(home, 'colony.db');
+    await fs.writeFile(db, Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), Buffer.alloc(4080)]));
+    await fs.writeFile(`${db}-wal`, 'wal');
+    const snap = await snapshotProtected(ws, { home });
+    await fs.appendFile(db, Buffer.alloc(4096)); // the host commits during the task: not tampering
+    expect((await verifyProtected(snap)).ok).toBe(true);
+    task('truncate -s 0 .colony/colony.db && rm .colony/colony.db-wal');
     const r = await verifyProtected(snap);
-    expect(r.touched).toEqual([expect.objectContaining({ path: path.join(ws, 'src', 'server.key'), change: 'created', restored: true })]);
+    expect(r.touched.map((t) => [path.basename(t.path), t.change, t.restored]).sort()).toEqual([
+      ['colony.db', 'modified', false],
+      ['colony.db-wal', 'deleted', false],
+    ]);
+    expect(r.ok).toBe(false);
   });
 
   it('follows a worktree .git file to the shared hooks directory', async () => {
@@ -125,7 +153,7 @@ describe('protected-file guard (real child processes write the files)', () => {
     expect(r.touched).toEqual([expect.objectContaining({ path: path.join(ws, '.git', 'hooks', 'post-merge'), change: 'created', restored: true })]);
   });
 
-  it('guards the colony home and the config file, but not the live database', async () => {
+  it('guards the colony home and the config file; the live database may change content', async () => {
     const home = path.join(ws, '.colony');
     await fs.mkdir(home);
     await fs.writeFile(path.join(home, 'admin.token'), 'tok');
@@ -160,5 +188,22 @@ describe('scrubEnv in a real child process', () => {
       execFileSync('sh', ['-c', 'echo "[$SECRET][$GROQ_API_KEY]"'], { env: e, encoding: 'utf8' }).trim();
     expect(echo(scrubEnv(env))).toBe('[][]');
     expect(echo(scrubEnv(env, { engineKeys: ['GROQ_API_KEY'] }))).toBe('[][gsk_x]');
+  });
+});
+
+describe('protected-file guard with the workspace index (big-workspace mode)', () => {
+  const big = { rescanBelowMs: 0 }; // index mode whatever the size of this small test workspace
+  it('still restores an existing protected file, removes a new git hook, and reports a deleted key', async () => {
+    const first = await snapshotProtected(ws, big); // builds the index
+    expect((await verifyProtected(first)).ok).toBe(true);
+    const snap = await snapshotProtected(ws, big); // from the index: no walk
+    task("echo 'EXFIL=1' >> .env && rm id_rsa && printf '#!/bin/sh\\n' > .git/hooks/post-checkout");
+    const r = await verifyProtected(snap);
+    expect(r.touched.map((t) => [path.relative(ws, t.path), t.change, t.restored]).sort()).toEqual([
+      ['.env', 'modified', true],
+      ['.git/hooks/post-checkout', 'created', true],
+      ['id_rsa', 'deleted', true],
+    ]);
+    expect(await fs.readFile(path.join(ws, '.env'), 'utf8')).toBe('SECRET=hunter2\n');
   });
 });

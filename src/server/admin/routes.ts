@@ -6,7 +6,8 @@ import type { Actor } from '../../store/store.js';
 import { allWorkers, statusOf, type ServerContext } from '../context.js';
 import { streamEvents } from '../live.js';
 import { registerAdminSessionRoutes } from './sessions.js';
-import { auditQuery, dropEdgeSchema, executeSchema, idParam, singleTaskGraph, taskQuery } from '../schemas.js';
+import { approveHeldTask, pendingWithFindings } from '../../runner/approval.js';
+import { approveBody, auditQuery, dropEdgeSchema, executeSchema, idParam, singleTaskGraph, taskQuery } from '../schemas.js';
 
 export function adminActor(request: FastifyRequest): Actor {
   return { actor: 'admin', origin: request.socket.remoteAddress ?? 'unknown' };
@@ -35,7 +36,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post('/admin/approve/:id', async (request) => {
     const { id } = idParam.parse(request.params);
     if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.approve(id, adminActor(request)) };
-    return { id, transitions: service.approve(id, adminActor(request)) };
+    // Covers the findings listed with the task in GET /admin/pending (pass `digest` to insist on exactly those).
+    const { digest } = approveBody.parse(request.body ?? {});
+    return { id, ...approveHeldTask(service, id, adminActor(request), digest) };
   });
 
   app.post('/admin/reject/:id', async (request) => {
@@ -44,7 +47,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { id, transitions: service.reject(id, adminActor(request)) };
   });
 
-  app.get('/admin/pending', async () => ({ tasks: store.listTasks({ state: 'awaiting_approval', limit: 1000 }) }));
+  app.get('/admin/pending', async () => ({ tasks: pendingWithFindings(service) }));
 
   app.post('/admin/kill', async (request) => {
     killswitch.halt(adminActor(request), 'kill switch from the admin app');

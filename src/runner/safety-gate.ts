@@ -1,0 +1,108 @@
+/**
+ * The safety gate of the local pool: runs the gateway before each attempt,
+ * audits every check, and decides what an admin's approval covers.
+ *
+ * Approval is bound to what was shown: when the gateway says needs_approval,
+ * the findings and their digest (safety/review.ts) are recorded with the task
+ * and listed in GET /admin/pending; an approval records that digest. At the
+ * next dispatch the task runs only if the gateway's findings digest to the
+ * approved one; anything new (a different command, workspace or finding)
+ * holds it again with the new findings. A deny is never waived by approval.
+ * LAN tasks held at submission (to run on the host) are screened then, so the
+ * admin sees the findings before approving them too.
+ */
+import type { ColonyConfig } from '../core/config.js';
+import { compileGatewayConfig, runGateway, type GatewayResult } from '../safety/gateway.js';
+import { reviewOf } from '../safety/review.js';
+import { rootsForGraph } from '../safety/roots.js';
+import type { Killswitch } from '../safety/killswitch.js';
+import { SafetyReviewStore } from '../store/safety-reviews.js';
+import { SYSTEM, type Store } from '../store/store.js';
+import type { StoredTask } from '../store/rows.js';
+import type { HomePaths } from './home.js';
+import type { GateFn, GateVerdict } from './pool.js';
+
+export interface SafetyGateDeps {
+  config: ColonyConfig;
+  store: Store;
+  paths: HomePaths;
+  configFile: string | null;
+  killswitch: Pick<Killswitch, 'state'>;
+  now?: () => number;
+}
+
+export interface SafetyGate {
+  gate: GateFn;
+  /** Screens tasks (held at submission) and records their findings for the admin. */
+  review: (taskIds: readonly string[]) => void;
+}
+
+export function providerHosts(config: ColonyConfig): string[] {
+  return Object.values(config.engines.providers).map((p) => p.base_url);
+}
+
+export function createSafetyGate(d: SafetyGateDeps): SafetyGate {
+  const hosts = providerHosts(d.config);
+  compileGatewayConfig(d.config.safety, hosts); // fail at start on a bad pattern or allow-list entry
+  const graphWorkspace = graphWorkspaces(d.store);
+  const reviews = new SafetyReviewStore(d.store);
+  const now = d.now ?? Date.now;
+  const running = { state: () => 'running' as const };
+
+  const screen = (task: StoredTask, killswitch: Pick<Killswitch, 'state'>): GatewayResult => {
+    // The same roots the submission was checked against (nothing is added per task).
+    const allowedRoots = rootsForGraph(d.config, graphWorkspace(task.graph_id), task.submitted_by);
+    const provider = d.config.engines.providers[task.engine];
+    return runGateway(
+      { killswitch, config: d.config.safety, allowedRoots, home: d.paths.home, configFile: d.configFile, providerHosts: hosts },
+      { id: task.id, prompt: task.prompt, engine: task.engine, workspace: task.workspace, endpoint: provider?.base_url ?? null },
+    );
+  };
+
+  const gate = (task: StoredTask): GateVerdict => {
+    const r = screen(task, d.killswitch);
+    const rv = r.verdict === 'needs_approval' ? reviewOf(task, r) : null;
+    const approved = rv !== null && reviews.get(task.id)?.approved_digest === rv.digest;
+    d.store.transaction(() => {
+      for (const c of r.checks) {
+        d.store.appendAudit({ ...SYSTEM, action: `safety.${c.check}`, target: task.id, detail: { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null } });
+      }
+      if (rv && approved) d.store.appendAudit({ ...SYSTEM, action: 'safety.approval_matched', target: task.id, detail: { digest: rv.digest } });
+      else if (rv) reviews.record(task.id, rv.digest, rv.findings, now());
+    });
+    if (r.blocked_by_killswitch) return { verdict: 'defer', reason: r.reason ?? 'kill switch' };
+    if (r.verdict === 'deny') return { verdict: 'deny', reason: r.reason ?? 'denied' };
+    if (r.verdict === 'needs_approval' && !approved) return { verdict: 'needs_approval', reason: r.reason ?? 'needs approval' };
+    return { verdict: 'allow', prompt: r.prompt, workspace: r.workspace ?? task.workspace };
+  };
+
+  const review = (taskIds: readonly string[]): void => {
+    d.store.transaction(() => {
+      for (const id of taskIds) {
+        const task = d.store.getTask(id);
+        if (!task) continue;
+        const rv = reviewOf(task, screen(task, running));
+        reviews.record(id, rv.digest, rv.findings, now());
+      }
+    });
+  };
+
+  return { gate, review };
+}
+
+/** Kept for callers that only need the gate function. */
+export function createGate(d: SafetyGateDeps): GateFn {
+  return createSafetyGate(d).gate;
+}
+
+/** A graph's base workspace never changes: one SELECT per graph, not per attempt. */
+function graphWorkspaces(store: Store): (graphId: string) => string | null {
+  const cache = new Map<string, string | null>();
+  return (graphId) => {
+    if (!cache.has(graphId)) {
+      if (cache.size > 1000) cache.clear();
+      cache.set(graphId, store.getGraph(graphId)?.workspace ?? null);
+    }
+    return cache.get(graphId) ?? null;
+  };
+}
