@@ -97,7 +97,7 @@ function renderResponses(turn: Rendered, c: RenderCtx): void {
     c.sse('response.output_item.done', { type: 'response.output_item.done', output_index: oi, item });
     output.push(item);
   }
-  const u = turn.kind === 'stall' ? DEFAULT_USAGE : (turn.usage ?? DEFAULT_USAGE);
+  const u = turn.usage ?? DEFAULT_USAGE;
   const cached = u.cache_read ?? 0;
   const usage = { input_tokens: u.input + cached, input_tokens_details: { cached_tokens: cached }, output_tokens: u.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: u.input + cached + u.output };
   c.sse('response.completed', { type: 'response.completed', response: { ...base, status: 'completed', output, usage } });
