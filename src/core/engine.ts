@@ -25,7 +25,30 @@ export interface EngineRequest {
   run_timeout_ms: number | null; // wall clock
   silence_timeout_ms: number | null; // no output for this long => timeout
   signal: AbortSignal;
+  /**
+   * Decides each tool call the agent wants to make (engines that support it:
+   * claude via its stdio permission protocol). Absent: the engine's own
+   * default (see the engine).
+   */
+  tool_gate?: ToolGate;
+  /** Continue this earlier session of the same engine (claude `--resume`) instead of starting a new one. */
+  resume_session?: string | null;
 }
+
+/** One tool use an agent asks to make, as colony's safety gateway sees it. */
+export interface ToolCall {
+  tool: string; // the CLI's tool name: Bash, Write, Edit, WebFetch, …
+  input: Record<string, unknown>; // the tool's arguments as the CLI sent them
+  command?: string; // Bash: the command line
+  path?: string; // Write/Edit/Read…: the file path
+  url?: string; // WebFetch: the URL
+  tool_use_id?: string;
+}
+
+/** allow: run it as asked; deny: refuse, and `message` reaches the model as the tool's error. */
+export type ToolDecision = { behavior: 'allow' } | { behavior: 'deny'; message: string };
+
+export type ToolGate = (call: ToolCall, signal: AbortSignal) => Promise<ToolDecision>;
 
 export interface Engine {
   readonly name: string;

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   E_ENGINE: { status: 502, doc: 'The engine failed (process error, API error or bad stream).' },
   E_ENGINE_AUTH: { status: 502, doc: 'The engine refused our credentials (401/403).' },
   E_ENGINE_RATE_LIMITED: { status: 503, doc: 'The engine provider is rate limiting us (429).' },
+  E_ENGINE_OVERLOADED: { status: 503, doc: 'The engine provider stayed overloaded or unavailable (500/503/529) through its retries.' },
   E_ENGINE_MISSING: { status: 500, doc: 'The engine binary or configuration is missing.' },
   E_TIMEOUT: { status: 504, doc: 'A wall-clock, silence or wait timeout fired.' },
   E_CONFIG: { status: 500, doc: 'The configuration file or environment is invalid.' },

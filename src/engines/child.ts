@@ -25,6 +25,8 @@ export interface ChildOptions {
   silenceTimeoutMs: number | null;
   killGraceMs: number;
   stdin?: string;
+  /** Keep stdin open after `stdin` (a conversation on stdin, e.g. claude's stream-json input); write()/endInput() on the handle. */
+  keepStdinOpen?: boolean;
 }
 
 export interface ChildHandle {
@@ -32,6 +34,12 @@ export interface ChildHandle {
   chunks: AsyncIterable<ChildChunk>;
   /** Stops the process group for a reason of the caller's (e.g. budget spent). */
   stop(reason: StopReason): void;
+  /** Writes to the child's stdin (only with keepStdinOpen); false once it is closed. */
+  write(text: string): boolean;
+  /** Closes the child's stdin. */
+  endInput(): void;
+  /** Suspends the silence timeout while the child waits on us (an approval); the returned function resumes it. */
+  holdSilence(): () => void;
 }
 
 export function killGroup(child: ChildProcess, graceMs: number): void {
@@ -81,7 +89,8 @@ export function startChild(o: ChildOptions): ChildHandle {
   });
   if (o.stdin !== undefined) {
     child.stdin?.on('error', () => undefined); // EPIPE when the child exits before reading: not our failure
-    child.stdin?.end(o.stdin);
+    if (o.keepStdinOpen) child.stdin?.write(o.stdin);
+    else child.stdin?.end(o.stdin);
   }
   // A background process left by the task can hold stdout open forever, so
   // 'close' would never come: once the leader exited, give the pipes a moment,
@@ -106,8 +115,10 @@ export function startChild(o: ChildOptions): ChildHandle {
   };
 
   let silence: NodeJS.Timeout | undefined;
+  let holds = 0;
   const armSilence = (): void => {
     if (o.silenceTimeoutMs === null) return;
+    if (holds > 0) return;
     clearTimeout(silence);
     silence = setTimeout(() => stop('silence_timeout'), o.silenceTimeoutMs);
   };
@@ -153,7 +164,27 @@ export function startChild(o: ChildOptions): ChildHandle {
     }
   }
 
-  return { pid: child.pid, chunks: chunks(), stop };
+  const write = (text: string): boolean => {
+    const s = child.stdin;
+    if (!s || s.destroyed || s.writableEnded) return false;
+    s.write(text);
+    return true;
+  };
+  const endInput = (): void => {
+    if (child.stdin && !child.stdin.writableEnded) child.stdin.end();
+  };
+  const holdSilence = (): (() => void) => {
+    holds += 1;
+    clearTimeout(silence);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      holds -= 1;
+      if (!finished) armSilence();
+    };
+  };
+  return { pid: child.pid, chunks: chunks(), stop, write, endInput, holdSilence };
 }
 
 /** Splits a text stream into complete lines, keeping the partial tail for the next chunk. */
