@@ -15,6 +15,7 @@ import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
 import { runGateway } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
+import { engineEnvNames } from '../engines/engine-env.js';
 import { WorkerAgent } from '../remote/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
 import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
@@ -86,7 +87,7 @@ export function registerWorker(program: Command): void {
         workspaceRoot: root,
         budgetCap,
         gate,
-        env: scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.includes('claude') ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : [] }),
+        env: scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.flatMap((n) => engineEnvNames(config, n)) }),
         silenceTimeoutMs: config.runner.silence_timeout_s === null ? null : config.runner.silence_timeout_s * 1000,
       });
       const agent = new WorkerAgent({ identity, runner, openToAdmin: f.openToAdmin === true, concurrency });

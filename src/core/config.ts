@@ -46,6 +46,10 @@ export const configSchema = z.strictObject({
           permission_mode: z.string().min(1).default('acceptEdits'),
           allowed_tools: z.array(z.string()).default([]),
           extra_args: z.array(z.string()).default([]),
+          // every tool call through colony's gateway (stdio permission protocol); false: the CLI's permission_mode decides
+          tool_gate: z.boolean().default(true),
+          // how long a tool call held for the admin waits before it is denied
+          tool_approval_timeout_s: z.number().positive().default(600),
         })
         .prefault({}),
       providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), provider).default({

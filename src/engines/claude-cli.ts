@@ -46,7 +46,7 @@ export interface ClaudeEngineOptions {
   /** Every tool call through colony's gateway (stdio permission protocol). Default false here; config turns it on. */
   toolGate?: boolean;
   /** Decides tool calls when the request brings no gate of its own (e.g. on a remote worker). Default: deny all. */
-  defaultToolGate?: ToolGate;
+  defaultToolGate?: (req: EngineRequest) => ToolGate;
   /** Where per-attempt state (the CLI's debug log) goes; default the OS temp dir. */
   stateRoot?: string;
 }
@@ -136,7 +136,7 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
   let authStop: string | null = null;
   let lastApiError: string | null = null;
   let finished = false;
-  const gate = req.tool_gate ?? opts.defaultToolGate ?? denyAll;
+  const gate = req.tool_gate ?? opts.defaultToolGate?.(req) ?? denyAll;
 
   const onUsageChanged = (): void => {
     const usage = streamUsage(state);

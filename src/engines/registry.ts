@@ -15,6 +15,7 @@ import { createClaudeEngine } from './claude-cli.js';
 import { createExecEngine } from './exec.js';
 import { createOpenAIEngine } from './openai.js';
 import { loadPricingFile } from './pricing-file.js';
+import { safetyToolGate } from './tool-gate.js';
 
 export interface EngineStatus {
   name: string;
@@ -39,7 +40,7 @@ const BUILT_IN = new Set(['claude', 'exec', 'auto']);
 
 export function createEngineRegistry(
   config: ColonyConfig,
-  opts: { env?: NodeJS.ProcessEnv; fetchImpl?: typeof fetch; pricing?: PriceTable } = {},
+  opts: { env?: NodeJS.ProcessEnv; fetchImpl?: typeof fetch; pricing?: PriceTable; home?: string } = {},
 ): EngineRegistry {
   const env = opts.env ?? process.env;
   const pricing = opts.pricing ?? loadPricingFile(config.pricing);
@@ -58,6 +59,8 @@ export function createEngineRegistry(
       extraArgs: [...claude.extra_args],
       pricing,
       killGraceMs: config.runner.kill_grace_ms,
+      toolGate: claude.tool_gate,
+      defaultToolGate: (req) => safetyToolGate(config, req.workspace, opts.home ?? null),
     }),
   );
   statuses.push({ name: 'claude', kind: 'claude', ready: true, reason: null, default_model: claude.default_model, models: ['haiku', 'sonnet', 'opus'] });

@@ -10,7 +10,8 @@ import { ensureHome, type HomePaths } from './home.js';
 import { acquireHostLock, type HostLock } from './host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
-import { createRouting } from './routing.js';
+import { createRouting, providerHosts } from './routing.js';
+import { ToolApprovals } from './tool-approvals.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
@@ -34,6 +35,8 @@ export interface Host {
   service: TaskService;
   killswitch: Killswitch;
   pool: LocalPool;
+  /** Tool calls of running agents held for the admin (GET /admin/pending, approve/reject). */
+  toolApprovals: ToolApprovals;
   recovered: { requeued: string[]; failed: string[] };
   close(): Promise<void>;
 }
@@ -48,6 +51,7 @@ export function openHost(o: HostOptions): Host {
     const recovered = service.recover();
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
+    const toolApprovals = new ToolApprovals({ store, config: o.config, home: o.paths.home, configFile: o.configFile ?? null, providerHosts: providerHosts(o.config) });
     const pool = new LocalPool({
       service,
       route: o.route ?? routing.route,
@@ -57,6 +61,7 @@ export function openHost(o: HostOptions): Host {
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
       accept: o.accept,
+      toolGateFor: (task, attempt, workspace) => toolApprovals.gateFor(task, attempt, workspace),
       prepare: (() => {
         const prep = createWorkspacePreparer({ config: o.config, changes: new ChangeStore(store), home: o.paths.home, configFile: o.configFile ?? null });
         return (task: StoredTask, engine: string, workspace: string) => prep({ ...task, workspace }, engine);
@@ -71,6 +76,7 @@ export function openHost(o: HostOptions): Host {
       service,
       killswitch,
       pool,
+      toolApprovals,
       recovered,
       async close() {
         await pool.stop();

@@ -9,7 +9,7 @@
  * turn share one SQLite transaction, and a slot acts (runs the engine, frees
  * itself) only after its write committed.
  */
-import type { AttemptOutcome, Engine, EngineEvent } from '../core/engine.js';
+import type { AttemptOutcome, Engine, EngineEvent, ToolGate } from '../core/engine.js';
 import { isColonyError, toColonyError } from '../core/errors.js';
 import { ZERO_USAGE } from '../core/task.js';
 import type { Transition } from '../core/scheduler.js';
@@ -53,6 +53,8 @@ export interface PoolOptions {
   accept?: (taskId: string) => boolean;
   /** Sets up where the attempt runs (worktree, protected-file guard) and checks it afterwards. */
   prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
+  /** Decides each tool call of an agent (claude's permission requests) through the safety gateway; may hold one for the admin. */
+  toolGateFor?: (task: StoredTask, attempt: number, workspace: string) => ToolGate;
 }
 
 export interface SlotView extends WorkerCard {
@@ -305,6 +307,7 @@ export class LocalPool {
       run_timeout_ms: task.run_timeout_s === null ? null : task.run_timeout_s * 1000,
       silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
       signal,
+      ...(this.o.toolGateFor ? { tool_gate: this.o.toolGateFor(task, attempt, workspace) } : {}),
     });
     for await (const ev of events) {
       switch (ev.type) {

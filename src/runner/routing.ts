@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ColonyConfig } from '../core/config.js';
 import { createEngineRegistry } from '../engines/registry.js';
+import { engineEnvNames } from '../engines/engine-env.js';
 import { createEngineRouting } from './engine-routing.js';
 import { runGateway, compileGatewayConfig } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
@@ -68,9 +69,7 @@ export function createGate(d: Pick<RoutingDeps, 'config' | 'store' | 'paths' | '
 /** Tasks get a scrubbed environment; an API key only reaches the engine that needs it. */
 export function createEnvFor(config: ColonyConfig, env: NodeJS.ProcessEnv): (task: StoredTask, engine: string) => Record<string, string> {
   return (_task, engine) => {
-    const keyEnv = config.engines.providers[engine]?.api_key_env;
-    const engineKeys = engine === 'claude' ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : keyEnv ? [keyEnv] : [];
-    return scrubEnv(env, { allow: config.safety.env_allow, engineKeys });
+    return scrubEnv(env, { allow: config.safety.env_allow, engineKeys: engineEnvNames(config, engine) });
   };
 }
 

@@ -38,3 +38,14 @@ export function toolResultsSent(bodies: unknown[]): string {
   bodies.forEach(walk);
   return texts.join('\n');
 }
+
+/** Polls an async check until it gives a value (or fails after `timeoutMs`). */
+export async function pollFor<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs: number, stepMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

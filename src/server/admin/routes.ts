@@ -34,17 +34,20 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   // (LAN task asking for the host, safety needs_approval) and a pending change.
   app.post('/admin/approve/:id', async (request) => {
     const { id } = idParam.parse(request.params);
+    if (ctx.host.toolApprovals?.has(id)) return { id, tool_call: ctx.host.toolApprovals.approve(id, adminActor(request)) };
     if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.approve(id, adminActor(request)) };
     return { id, transitions: service.approve(id, adminActor(request)) };
   });
 
   app.post('/admin/reject/:id', async (request) => {
     const { id } = idParam.parse(request.params);
+    if (ctx.host.toolApprovals?.has(id)) return { id, tool_call: ctx.host.toolApprovals.reject(id, adminActor(request)) };
     if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.reject(id, adminActor(request)) };
     return { id, transitions: service.reject(id, adminActor(request)) };
   });
 
-  app.get('/admin/pending', async () => ({ tasks: store.listTasks({ state: 'awaiting_approval', limit: 1000 }) }));
+  // Tool calls of running agents held by the safety gateway come with the held tasks: {kind:'tool_call', task_id, command|path|url, …}.
+  app.get('/admin/pending', async () => ({ tasks: store.listTasks({ state: 'awaiting_approval', limit: 1000 }), tool_calls: ctx.host.toolApprovals?.list() ?? [] }));
 
   app.post('/admin/kill', async (request) => {
     killswitch.halt(adminActor(request), 'kill switch from the admin app');
