@@ -35,12 +35,10 @@ export const GEMINI_PROVIDER_ENV: readonly string[] = Object.freeze([
   'GOOGLE_APPLICATION_CREDENTIALS', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY',
 ]);
 
-type EngineSections = { codex?: { api_key_env: string } | null; gemini?: { api_key_env: string } | null; opencode?: { api_key_env: string } | null };
-
 /** The provider variables of one engine (exact names, or prefixes ending in `*`). */
 export function engineEnvNames(config: ColonyConfig, engine: string): string[] {
   if (engine === 'claude') return [...CLAUDE_PROVIDER_ENV];
-  const extra = config.engines as unknown as EngineSections;
+  const extra = config.engines;
   if (engine === 'gemini') return [...GEMINI_PROVIDER_ENV, ...(extra.gemini?.api_key_env ? [extra.gemini.api_key_env] : [])];
   if (engine === 'codex' || engine === 'opencode') {
     const sec = extra[engine];
