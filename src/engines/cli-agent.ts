@@ -14,7 +14,7 @@
  * - wall-clock and silence timeouts name the last API error;
  * - cancel, timeouts and budget stops kill the whole process group (child.ts).
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { budgetExceededError, budgetExhausted } from '../core/budget.js';
@@ -82,7 +82,9 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
     yield { type: 'done', ok: false, summary: `workspace ${req.workspace} is not a directory`, error_code: 'E_ENGINE' };
     return;
   }
-  const stateDir = await mkdtemp(join(spec.stateRoot ?? tmpdir(), `colony-${spec.name}-`));
+  const root = spec.stateRoot ?? tmpdir();
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const stateDir = await mkdtemp(join(root, `colony-${spec.name}-`));
   let finished = false;
   let stopChild: (() => void) | null = null;
   try {

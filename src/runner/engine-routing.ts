@@ -13,6 +13,7 @@ import { fallbackFor } from '../core/fallback.js';
 import { estimateAttemptCost, formatUsd } from '../core/pricing.js';
 import { routeTask } from '../core/router.js';
 import type { EngineRegistry } from '../engines/registry.js';
+import { AGENT_CLI_ENGINES, DEFAULT_ENDPOINTS } from '../engines/agent-engines.js';
 import type { Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { RouteChoice, RouteContext } from './pool.js';
@@ -20,6 +21,23 @@ import type { RouteChoice, RouteContext } from './pool.js';
 export interface EngineRouting {
   route(task: StoredTask, ctx: RouteContext): RouteChoice;
   stats(): AdaptiveStats;
+}
+
+/** Providers plus the configured agent CLIs (codex, gemini, opencode): every engine the automatic rules may pick. */
+export function routerProviders(config: ColonyConfig): ColonyConfig['engines']['providers'] {
+  const out: Record<string, ColonyConfig['engines']['providers'][string]> = { ...config.engines.providers };
+  for (const name of AGENT_CLI_ENGINES) {
+    const c = config.engines[name];
+    if (!c) continue;
+    out[name] = {
+      base_url: c.base_url ?? DEFAULT_ENDPOINTS[name],
+      api_key_env: c.api_key_env,
+      models: c.models.length ? [...c.models] : [c.default_model],
+      default_model: c.default_model,
+      ...(c.cheap_model ? { cheap_model: c.cheap_model } : {}),
+    };
+  }
+  return out;
 }
 
 export function createEngineRouting(o: { config: ColonyConfig; store: Store; registry: EngineRegistry; env: NodeJS.ProcessEnv; rng?: () => number }): EngineRouting {
@@ -101,7 +119,7 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
             env_engine: o.env['INFERENCE_ENGINE'] ?? null,
             attempts_left: Math.max(1, task.max_attempts - task.attempt),
           },
-          { router: config.router, providers: config.engines.providers, claude_default_model: config.engines.claude.default_model, pricing: registry.pricing, stats: config.router.adaptive ? stats : undefined, rng, available: registry.available() },
+          { router: config.router, providers: routerProviders(config), claude_default_model: config.engines.claude.default_model, pricing: registry.pricing, stats: config.router.adaptive ? stats : undefined, rng, available: registry.available() },
         );
         ({ engine, model, rule, explanation } = d);
       }
