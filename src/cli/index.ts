@@ -11,6 +11,7 @@ import { registerGraph } from './graph.js';
 import { registerAudit } from './audit.js';
 import { registerExtraCommands } from './commands.js';
 import { registerWorker } from './worker.js';
+import { registerDoctor } from './doctor.js';
 
 export function exitCodeFor(e: ColonyError): number {
   if (e.code === 'E_NO_HOST') return 3;
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerExtraCommands(program);
   registerWorker(program); // colony worker (src/cli/worker.ts)
+  registerDoctor(program); // colony doctor (src/cli/doctor.ts)
   return program;
 }
 

@@ -50,7 +50,7 @@ describe('agent CLI engines in the registry', () => {
     const providers = routerProviders(cfg);
     expect(providers.codex).toMatchObject({ default_model: 'gpt-5-codex', cheap_model: 'gpt-5-mini', api_key_env: 'OPENAI_API_KEY' });
     const reg = createEngineRegistry(cfg, { env: {} });
-    const cands = candidatesFor({ prompt: 'fix the bug' }, { router: cfg.router, providers, claude_default_model: 'sonnet', pricing: reg.pricing });
+    const cands = candidatesFor({ prompt: 'fix the bug' }, { router: cfg.router, providers, claude_default_model: 'sonnet', pricing: reg.pricing, rng: () => 0.5 });
     expect(cands.some((c) => c.engine === 'codex' && c.model === 'gpt-5-codex')).toBe(true);
   });
 
