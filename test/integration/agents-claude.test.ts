@@ -134,6 +134,23 @@ describe('claude engine with the real Claude Code CLI', () => {
     expect(processesIn(ws)).toEqual([]);
   }, 180_000);
 
+  it('continues an earlier session with --resume: the reviewer comment follows the whole conversation', async () => {
+    api.enqueue({ kind: 'text', text: 'First version done.' });
+    const first = await collect(engine(), request({ workspace: ws, prompt: 'Write the parser FIRST-PROMPT', env: env(), tool_gate: allowAll, run_timeout_ms: 120_000 }));
+    expect(doneOf(first).ok).toBe(true);
+    const info = first.find((e) => e.type === 'info' && e.session_id);
+    const session = info?.type === 'info' ? info.session_id : undefined;
+    expect(session).toMatch(/^[0-9a-f-]{36}$/);
+    api.enqueue({ kind: 'tool', name: 'Write', input: { file_path: join(ws, 'review.txt'), content: 'fixed\n' } }, { kind: 'text', text: 'Addressed the review.' });
+    const second = await collect(engine(), request({ workspace: ws, prompt: 'Reviewer: handle empty input REVIEW-COMMENT', env: env(), tool_gate: allowAll, resume_session: session ?? null, run_timeout_ms: 120_000 }));
+    expect(doneOf(second).ok).toBe(true);
+    expect(readFileSync(join(ws, 'review.txt'), 'utf8')).toBe('fixed\n');
+    const resumed = JSON.stringify(api.modelRequests().at(-2)?.body);
+    expect(resumed).toContain('FIRST-PROMPT');
+    expect(resumed).toContain('First version done.');
+    expect(resumed).toContain('REVIEW-COMMENT');
+  }, 240_000);
+
   it('cancel leaves no process behind', async () => {
     api.enqueue({ kind: 'stall', text: 'Thinking' });
     const ac = new AbortController();
