@@ -25,7 +25,7 @@ const hasAvx2 = (() => {
   }
 })();
 
-/** Pinned versions (re-check THIRD-PARTY.md when bumping one). `bin` is relative to the install folder. */
+/** Pinned versions (re-check THIRD-PARTY.md when bumping one; keep test/helpers/agent-clis.ts in step). `bin` is relative to the install folder. */
 export const AGENT_CLIS = {
   claude: {
     pkg: '@anthropic-ai/claude-code',

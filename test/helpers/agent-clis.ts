@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 export type AgentCli = 'claude' | 'codex' | 'gemini' | 'opencode';
 
+// Same pins as scripts/agent-clis.mjs (which installs them): keep the two in step.
 const PINNED: Record<AgentCli, { pkg: string; version: string; bin: string }> = {
   claude: { pkg: '@anthropic-ai/claude-code', version: '2.1.197', bin: 'node_modules/@anthropic-ai/claude-code-linux-x64/claude' },
   codex: { pkg: '@openai/codex', version: '0.169.0', bin: 'node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex' },
