@@ -12,6 +12,7 @@ import { registerAudit } from './audit.js';
 import { registerExtraCommands } from './commands.js';
 import { registerRouter } from './router.js';
 import { registerWorker } from './worker.js';
+import { registerDoctor } from './doctor.js';
 
 export function exitCodeFor(e: ColonyError): number {
   if (e.code === 'E_NO_HOST') return 3;
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerExtraCommands(program);
   registerWorker(program); // colony worker (src/cli/worker.ts)
   registerRouter(program); // colony router explain (src/cli/router.ts)
+  registerDoctor(program); // colony doctor (src/cli/doctor.ts)
   return program;
 }
 

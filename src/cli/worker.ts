@@ -17,6 +17,7 @@ import { loadConfig } from '../runner/home.js';
 import { runGateway } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
 import { createSandboxPlanner } from '../safety/os-sandbox/index.js';
+import { engineEnvNames } from '../engines/engine-env.js';
 import { WorkerAgent } from '../remote/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
 import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
@@ -87,7 +88,7 @@ export function registerWorker(program: Command): void {
         const why = r.reason ?? 'denied';
         return { allow: false, reason: r.verdict === 'needs_approval' ? `needs approval (${why}); nobody approves on a worker, so it is refused` : why };
       };
-      const env = scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.includes('claude') ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : [] });
+      const env = scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.flatMap((n) => engineEnvNames(config, n)) });
       // Every task runs in the OS sandbox; a worker that cannot sandbox does not start (never silently unsandboxed).
       const sandbox = createSandboxPlanner({ safety: config.safety, colonyHome: home, configFile: file });
       const sb = sandbox.status();

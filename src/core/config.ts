@@ -46,6 +46,22 @@ const osSandbox = z
     rw_paths: z.array(z.string().min(1)).default([]), // more writable paths (shared caches); use sparingly
   })
   .prefault({});
+/**
+ * An agent CLI engine (codex, gemini, opencode): absent = not offered. Each run
+ * gets its own config written by colony (base_url, key variable, model) in a
+ * private state folder; `base_url` points it at a provider or a gateway.
+ */
+const agentCli = (defaultKeyEnv: string) =>
+  z.strictObject({
+    bin: z.string().min(1).optional(), // default: the CLI's name on PATH
+    default_model: z.string().min(1),
+    models: z.array(z.string().min(1)).default([]),
+    cheap_model: z.string().min(1).optional(),
+    base_url: z.url().optional(), // codex/opencode: an OpenAI-style .../v1; gemini: the API root
+    api_key_env: z.string().min(1).default(defaultKeyEnv),
+    max_retries: z.number().int().min(0).max(20).optional(), // the CLI's own API retries, where it has the knob
+    extra_args: z.array(z.string()).default([]),
+  });
 
 export const configSchema = z.strictObject({
   budget: z
@@ -73,8 +89,15 @@ export const configSchema = z.strictObject({
           permission_mode: z.string().min(1).default('acceptEdits'),
           allowed_tools: z.array(z.string()).default([]),
           extra_args: z.array(z.string()).default([]),
+          // every tool call through colony's gateway (stdio permission protocol); false: the CLI's permission_mode decides
+          tool_gate: z.boolean().default(true),
+          // how long a tool call held for the admin waits before it is denied
+          tool_approval_timeout_s: z.number().positive().default(600),
         })
         .prefault({}),
+      codex: agentCli('OPENAI_API_KEY').optional(),
+      gemini: agentCli('GEMINI_API_KEY').optional(),
+      opencode: agentCli('OPENCODE_API_KEY').optional(),
       providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), provider).default({
         groq: {
           base_url: 'https://api.groq.com/openai/v1',
@@ -177,6 +200,7 @@ export const configSchema = z.strictObject({
 export type ColonyConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof provider>;
 export type PriceOverride = z.infer<typeof price>;
+export type AgentCliConfig = z.infer<ReturnType<typeof agentCli>>;
 
 export type ConfigResult = { ok: true; config: ColonyConfig } | { ok: false; problems: string[] };
 

@@ -30,6 +30,14 @@ export interface EngineRequest {
   onProcess?: (info: AttemptProcess) => void;
   /** OS sandbox of this attempt, applied by the engine's child process (null/absent: none; only when safety.sandbox is off or in engine unit tests). */
   sandbox?: SandboxPlan | null;
+  /**
+   * Decides each tool call the agent wants to make (engines that support it:
+   * claude via its stdio permission protocol). Absent: the engine's own
+   * default (see the engine).
+   */
+  tool_gate?: ToolGate;
+  /** Continue this earlier session of the same engine (claude `--resume`) instead of starting a new one. */
+  resume_session?: string | null;
 }
 
 /**
@@ -47,6 +55,21 @@ export interface AttemptProcess {
   cgroup: string | null;
   tag: string;
 }
+
+/** One tool use an agent asks to make, as colony's safety gateway sees it. */
+export interface ToolCall {
+  tool: string; // the CLI's tool name: Bash, Write, Edit, WebFetch, …
+  input: Record<string, unknown>; // the tool's arguments as the CLI sent them
+  command?: string; // Bash: the command line
+  path?: string; // Write/Edit/Read…: the file path
+  url?: string; // WebFetch: the URL
+  tool_use_id?: string;
+}
+
+/** allow: run it as asked; deny: refuse, and `message` reaches the model as the tool's error. */
+export type ToolDecision = { behavior: 'allow' } | { behavior: 'deny'; message: string };
+
+export type ToolGate = (call: ToolCall, signal: AbortSignal) => Promise<ToolDecision>;
 
 export interface Engine {
   readonly name: string;

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   E_ENGINE: { status: 502, doc: 'The engine failed (process error, API error or bad stream).' },
   E_ENGINE_AUTH: { status: 502, doc: 'The engine refused our credentials (401/403).' },
   E_ENGINE_RATE_LIMITED: { status: 503, doc: 'The engine provider is rate limiting us (429).' },
+  E_ENGINE_OVERLOADED: { status: 503, doc: 'The engine provider stayed overloaded or unavailable (500/503/529) through its retries.' },
   E_ENGINE_MISSING: { status: 500, doc: 'The engine binary or configuration is missing.' },
   E_SANDBOX_UNAVAILABLE: { status: 503, doc: 'The OS sandbox (bubblewrap on Linux, sandbox-exec on macOS) cannot start; tasks are refused until it can (the message names the fix) or safety.sandbox is set to false.' },
   E_SANDBOX_LIMIT: { status: 422, doc: 'A sandbox limit (processes, memory, file size, CPU time) ended the task; the message names the limit and its configured value.' },

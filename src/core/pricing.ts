@@ -217,7 +217,8 @@ export function estimateAttemptCost(
 ): number | null {
   if (engine === 'exec') return 0;
   const e = { ...DEFAULT_EXPECTATION, ...expected };
-  const claude = engine === 'claude';
+  // Agent CLIs (Claude Code, Codex, Gemini CLI, opencode) send a large system prompt and tool definitions.
+  const claude = engine === 'claude' || engine === 'codex' || engine === 'gemini' || engine === 'opencode';
   return estimateCost(
     pricing,
     model,

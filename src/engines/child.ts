@@ -34,6 +34,8 @@ export interface ChildOptions {
   label?: string;
   /** The attempt's OS sandbox (safety/os-sandbox): wraps the command just before spawn; null/absent: none. */
   sandbox?: SandboxPlan | null;
+  /** Keep stdin open after `stdin` (a conversation on stdin, e.g. claude's stream-json input); write()/endInput() on the handle. */
+  keepStdinOpen?: boolean;
 }
 
 export interface ChildHandle {
@@ -41,6 +43,12 @@ export interface ChildHandle {
   chunks: AsyncIterable<ChildChunk>;
   /** Stops the process group for a reason of the caller's (e.g. budget spent). */
   stop(reason: StopReason): void;
+  /** Writes to the child's stdin (only with keepStdinOpen); false once it is closed. */
+  write(text: string): boolean;
+  /** Closes the child's stdin. */
+  endInput(): void;
+  /** Suspends the silence timeout while the child waits on us (an approval); the returned function resumes it. */
+  holdSilence(): () => void;
 }
 
 export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | null = null): void {
@@ -75,6 +83,20 @@ export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | n
   });
 }
 
+/** A handle for a child that never started: its stream reports the spawn error, the rest does nothing. */
+function spawnFailed(error: NodeJS.ErrnoException): ChildHandle {
+  return {
+    pid: undefined,
+    chunks: (async function* () {
+      yield { kind: 'spawn_error' as const, error };
+    })(),
+    stop: () => undefined,
+    write: () => false,
+    endInput: () => undefined,
+    holdSilence: () => () => undefined,
+  };
+}
+
 export function startChild(o: ChildOptions): ChildHandle {
   const queue: ChildChunk[] = [];
   let wake: (() => void) | null = null;
@@ -94,13 +116,13 @@ export function startChild(o: ChildOptions): ChildHandle {
   } catch (e) {
     // e.g. the command does not exist: reported like a failed spawn, and nothing ran
     const error = e as NodeJS.ErrnoException;
-    return { pid: undefined, chunks: (async function* () { yield { kind: 'spawn_error' as const, error }; })(), stop: () => undefined };
+    return spawnFailed(error);
   }
   const inv = sb ? sb.invocation : o;
   const bound = boundSpawn(inv.command, inv.args, o.cwd, inv.env, o.label ?? 'attempt');
   if ('error' in bound) {
     const error = bound.error;
-    return { pid: undefined, chunks: (async function* () { yield { kind: 'spawn_error' as const, error }; })(), stop: () => undefined };
+    return spawnFailed(error);
   }
   const child = spawn(bound.command, bound.args, {
     cwd: o.cwd,
@@ -112,7 +134,8 @@ export function startChild(o: ChildOptions): ChildHandle {
   if (info) o.onProcess?.(info);
   if (o.stdin !== undefined) {
     child.stdin?.on('error', () => undefined); // EPIPE when the child exits before reading: not our failure
-    child.stdin?.end(o.stdin);
+    if (o.keepStdinOpen) child.stdin?.write(o.stdin);
+    else child.stdin?.end(o.stdin);
   }
   // A background process left by the task can hold stdout open forever, so
   // 'close' would never come: once the leader exited, give the pipes a moment,
@@ -148,8 +171,10 @@ export function startChild(o: ChildOptions): ChildHandle {
   sb?.run.started(child.pid, { stop: () => stop('limit'), note: (text) => push({ kind: 'stderr', text }) });
 
   let silence: NodeJS.Timeout | undefined;
+  let holds = 0;
   const armSilence = (): void => {
     if (o.silenceTimeoutMs === null) return;
+    if (holds > 0) return;
     clearTimeout(silence);
     silence = setTimeout(() => stop('silence_timeout'), o.silenceTimeoutMs);
   };
@@ -198,7 +223,27 @@ export function startChild(o: ChildOptions): ChildHandle {
     }
   }
 
-  return { pid: child.pid, chunks: chunks(), stop };
+  const write = (text: string): boolean => {
+    const s = child.stdin;
+    if (!s || s.destroyed || s.writableEnded) return false;
+    s.write(text);
+    return true;
+  };
+  const endInput = (): void => {
+    if (child.stdin && !child.stdin.writableEnded) child.stdin.end();
+  };
+  const holdSilence = (): (() => void) => {
+    holds += 1;
+    clearTimeout(silence);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      holds -= 1;
+      if (!finished) armSilence();
+    };
+  };
+  return { pid: child.pid, chunks: chunks(), stop, write, endInput, holdSilence };
 }
 
 /** Splits a text stream into complete lines, keeping the partial tail for the next chunk. */

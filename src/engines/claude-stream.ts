@@ -6,7 +6,12 @@
  *   {"type":"assistant","message":{"id":"msg_…","content":[{"type":"text",…}|{"type":"tool_use",…}],"usage":{…}},…}
  *   {"type":"user","message":{"content":[{"type":"tool_result","content":…}]},…}
  *   {"type":"result","subtype":"success"|"error_max_turns"|"error_during_execution"|…,
- *    "is_error":bool,"result":"…","errors":[…],"total_cost_usd":0.13,"usage":{…}}
+ *    "is_error":bool,"result":"…","errors":[…],"total_cost_usd":0.13,"usage":{…},
+ *    "api_error_status":401|null,"modelUsage":{"claude-…":{"inputTokens":…,"costUSD":…}}}
+ *   {"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":620,
+ *    "error_status":401,"error":"authentication_failed"}          (Claude Code 2.1.197)
+ *   {"type":"control_request","request_id":…,"request":{"subtype":"can_use_tool",
+ *    "tool_name":"Write","input":{…},"tool_use_id":…}}          (--permission-prompt-tool stdio)
  *
  * One API message is split into several assistant records (one per content
  * block) that repeat the same id and usage, so usage is kept per message id
@@ -25,6 +30,24 @@ export interface ClaudeResult {
   total_cost_usd: number | null;
   usage: TokenUsage | null;
   num_turns: number | null;
+  api_error_status: number | null;
+  model_usage: { model: string; usage: TokenUsage; cost_usd: number | null }[];
+}
+
+export interface ApiRetry {
+  attempt: number;
+  max_retries: number | null;
+  status: number | null;
+  error: string; // the CLI's short error kind ("authentication_failed", "overloaded", …)
+  delay_ms: number | null;
+}
+
+export interface ControlRequest {
+  request_id: string;
+  subtype: string; // 'can_use_tool' is the one colony answers
+  tool_name: string;
+  input: Record<string, unknown>;
+  tool_use_id: string | null;
 }
 
 export interface ClaudeStreamState {
@@ -33,10 +56,11 @@ export interface ClaudeStreamState {
   usage_by_message: Map<string, TokenUsage>;
   anonymous_usage: TokenUsage; // assistant records without a message id
   result: ClaudeResult | null;
+  last_retry: ApiRetry | null;
 }
 
 export function newClaudeStreamState(): ClaudeStreamState {
-  return { session_id: null, model: null, usage_by_message: new Map(), anonymous_usage: ZERO_USAGE, result: null };
+  return { session_id: null, model: null, usage_by_message: new Map(), anonymous_usage: ZERO_USAGE, result: null, last_retry: null };
 }
 
 /** Usage summed over distinct assistant messages seen so far. */
@@ -49,6 +73,8 @@ export function streamUsage(state: ClaudeStreamState): TokenUsage {
 export interface ParsedLine {
   events: EngineEvent[];
   usage_changed: boolean;
+  api_retry?: ApiRetry;
+  control?: ControlRequest;
 }
 
 type Json = Record<string, unknown>;
@@ -86,7 +112,31 @@ export function parseClaudeLine(line: string, state: ClaudeStreamState): ParsedL
         if (state.session_id) info.session_id = state.session_id;
         return { events: [info], usage_changed: false };
       }
+      if (rec.subtype === 'api_retry') {
+        const r: ApiRetry = {
+          attempt: num(rec.attempt),
+          max_retries: typeof rec.max_retries === 'number' ? rec.max_retries : null,
+          status: typeof rec.error_status === 'number' ? rec.error_status : null,
+          error: str(rec.error) ?? 'unknown',
+          delay_ms: typeof rec.retry_delay_ms === 'number' ? Math.round(rec.retry_delay_ms) : null,
+        };
+        state.last_retry = r;
+        return { events: [], usage_changed: false, api_retry: r };
+      }
       return { events: [], usage_changed: false };
+    case 'control_request': {
+      const req = isObj(rec.request) ? rec.request : null;
+      const id = str(rec.request_id);
+      if (!req || !id) return { events: [], usage_changed: false };
+      const control: ControlRequest = {
+        request_id: id,
+        subtype: str(req.subtype) ?? 'unknown',
+        tool_name: str(req.tool_name) ?? 'unknown',
+        input: isObj(req.input) ? req.input : {},
+        tool_use_id: str(req.tool_use_id),
+      };
+      return { events: [], usage_changed: false, control };
+    }
     case 'assistant':
       return assistantEvents(rec, state);
     case 'user':
@@ -159,7 +209,23 @@ function parseResult(rec: Json): ClaudeResult {
     total_cost_usd: typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : null,
     usage: usageFromClaude(rec.usage),
     num_turns: typeof rec.num_turns === 'number' ? rec.num_turns : null,
+    api_error_status: typeof rec.api_error_status === 'number' ? rec.api_error_status : null,
+    model_usage: parseModelUsage(rec.modelUsage),
   };
+}
+
+/** `modelUsage`: per model id, the tokens and the cost the CLI charged (camelCase, unlike `usage`). */
+function parseModelUsage(v: unknown): ClaudeResult['model_usage'] {
+  if (!isObj(v)) return [];
+  return Object.entries(v).flatMap(([model, u]) => {
+    if (!isObj(u)) return [];
+    const cost = u.costUSD;
+    return [{
+      model,
+      usage: { input: num(u.inputTokens), output: num(u.outputTokens), cache_read: num(u.cacheReadInputTokens), cache_write: num(u.cacheCreationInputTokens) },
+      cost_usd: typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : null,
+    }];
+  });
 }
 
 function describeInput(input: unknown): string {

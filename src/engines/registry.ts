@@ -1,6 +1,7 @@
 /**
  * Every engine colony can run, built once from the validated config:
- * 'claude' (the Claude Code CLI), 'exec' (shell commands) and one
+ * 'claude' (the Claude Code CLI), 'exec' (shell commands), the agent CLIs
+ * configured under engines.codex / gemini / opencode, and one
  * OpenAI-compatible engine per configured provider ('groq', 'ollama', …).
  *
  * A provider whose API key variable is unset is still listed (the UI shows
@@ -15,10 +16,12 @@ import { createClaudeEngine } from './claude-cli.js';
 import { createExecEngine } from './exec.js';
 import { createOpenAIEngine } from './openai.js';
 import { loadPricingFile } from './pricing-file.js';
+import { safetyToolGate } from './tool-gate.js';
+import { AGENT_CLI_ENGINES, agentCliConfig, createAgentCliEngine, findBinary, sandboxNeedsOf, type SandboxNeeds } from './agent-engines.js';
 
 export interface EngineStatus {
   name: string;
-  kind: 'claude' | 'exec' | 'openai';
+  kind: 'claude' | 'exec' | 'openai' | 'agent-cli';
   ready: boolean;
   reason: string | null; // why not ready
   default_model: string | null;
@@ -33,13 +36,15 @@ export interface EngineRegistry {
   available(): string[];
   status(): EngineStatus[];
   readonly pricing: PriceTable;
+  /** What a sandbox must let an agent engine's process reach (binary, state folders, endpoint); null for others. */
+  sandboxNeeds(name: string): SandboxNeeds | null;
 }
 
 const BUILT_IN = new Set(['claude', 'exec', 'auto']);
 
 export function createEngineRegistry(
   config: ColonyConfig,
-  opts: { env?: NodeJS.ProcessEnv; fetchImpl?: typeof fetch; pricing?: PriceTable } = {},
+  opts: { env?: NodeJS.ProcessEnv; fetchImpl?: typeof fetch; pricing?: PriceTable; home?: string } = {},
 ): EngineRegistry {
   const env = opts.env ?? process.env;
   const pricing = opts.pricing ?? loadPricingFile(config.pricing);
@@ -58,6 +63,8 @@ export function createEngineRegistry(
       extraArgs: [...claude.extra_args],
       pricing,
       killGraceMs: config.runner.kill_grace_ms,
+      toolGate: claude.tool_gate,
+      defaultToolGate: (req) => safetyToolGate(config, req.workspace, opts.home ?? null),
     }),
   );
   statuses.push({ name: 'claude', kind: 'claude', ready: true, reason: null, default_model: claude.default_model, models: ['haiku', 'sonnet', 'opus'] });
@@ -93,6 +100,21 @@ export function createEngineRegistry(
     });
   }
 
+  // Agent CLIs (codex, gemini, opencode): offered only when configured; ready when the binary and the key are there.
+  const needs = new Map<string, SandboxNeeds>();
+  needs.set('claude', sandboxNeedsOf('claude', bin ?? 'claude', env.ANTHROPIC_BASE_URL, env));
+  for (const name of AGENT_CLI_ENGINES) {
+    const c = agentCliConfig(config, name);
+    if (!c) continue;
+    if (config.engines.providers[name]) throw new ColonyError('E_CONFIG', `engines.providers.${name}: '${name}' is an agent engine name (engines.${name}); pick another name for this provider`);
+    engines.set(name, createAgentCliEngine(name, c, pricing, config.runner.kill_grace_ms));
+    const binary = findBinary(c.bin ?? name, env);
+    const key = env[c.api_key_env]?.trim();
+    const reason = !binary ? `${c.bin ?? name} not found (install it or set engines.${name}.bin)` : !key ? `${c.api_key_env} is not set` : null;
+    statuses.push({ name, kind: 'agent-cli', ready: reason === null, reason, default_model: c.default_model, models: c.models.length ? [...c.models] : [c.default_model] });
+    needs.set(name, sandboxNeedsOf(name, c.bin ?? name, c.base_url, env));
+  }
+
   const names = [...engines.keys()];
   return {
     get(name: string): Engine {
@@ -107,5 +129,9 @@ export function createEngineRegistry(
     available: () => statuses.filter((s) => s.ready).map((s) => s.name),
     status: () => statuses.map((s) => ({ ...s, models: [...s.models] })),
     pricing,
+    sandboxNeeds: (name) => {
+      const n = needs.get(name);
+      return n ? { ...n, readonly: [...n.readonly], writable: [...n.writable], endpoints: [...n.endpoints] } : null;
+    },
   };
 }

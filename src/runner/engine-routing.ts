@@ -23,6 +23,7 @@ import { isTerminal, type TaskState } from '../core/task.js';
 import { candidatesFor, classDifficulty, routeTask, type RouteContext as CoreRouteContext, type RouteDecision } from '../core/router.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { RouterStore, type RouterDecisionRow, type RouterOutcomeRow } from '../store/router.js';
+import { AGENT_CLI_ENGINES, DEFAULT_ENDPOINTS } from '../engines/agent-engines.js';
 import type { Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { RouteChoice, RouteContext } from './pool.js';
@@ -52,6 +53,23 @@ const NOT_THE_MODEL = new Set(['E_CANCELLED', 'E_HALTED', 'E_SAFETY_DENIED', 'E_
 interface Pending {
   cls: string;
   path: string[];
+}
+
+/** Providers plus the configured agent CLIs (codex, gemini, opencode): every engine the automatic rules may pick. */
+export function routerProviders(config: ColonyConfig): ColonyConfig['engines']['providers'] {
+  const out: Record<string, ColonyConfig['engines']['providers'][string]> = { ...config.engines.providers };
+  for (const name of AGENT_CLI_ENGINES) {
+    const c = config.engines[name];
+    if (!c) continue;
+    out[name] = {
+      base_url: c.base_url ?? DEFAULT_ENDPOINTS[name],
+      api_key_env: c.api_key_env,
+      models: c.models.length ? [...c.models] : [c.default_model],
+      default_model: c.default_model,
+      ...(c.cheap_model ? { cheap_model: c.cheap_model } : {}),
+    };
+  }
+  return out;
 }
 
 export function createEngineRouting(o: { config: ColonyConfig; store: Store; registry: EngineRegistry; env: NodeJS.ProcessEnv; rng?: () => number }): EngineRouting {
@@ -132,7 +150,7 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
   }
   const coreCtx = (explore = true): CoreRouteContext => ({
     router: explore ? config.router : { ...config.router, explore_rate: 0 },
-    providers: config.engines.providers,
+    providers: routerProviders(config),
     claude_default_model: config.engines.claude.default_model,
     pricing: registry.pricing,
     stats: config.router.adaptive ? stats : undefined,

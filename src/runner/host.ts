@@ -10,8 +10,9 @@ import { ensureHome, type HomePaths } from './home.js';
 import { acquireHostLock, type HostLock } from './host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
-import { createRouting } from './routing.js';
+import { createRouting, providerHosts } from './routing.js';
 import type { RouterInsight } from './engine-routing.js';
+import { ToolApprovals } from './tool-approvals.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
@@ -39,6 +40,8 @@ export interface Host {
   pool: LocalPool;
   /** The adaptive router's statistics and decisions (dashboard, `colony router explain`). */
   router: RouterInsight;
+  /** Tool calls of running agents held for the admin (GET /admin/pending, approve/reject). */
+  toolApprovals: ToolApprovals;
   recovered: { requeued: string[]; failed: string[] };
   /** Processes of interrupted attempts ended before recovery (runner/orphans.ts). */
   orphans: OrphanSweep;
@@ -63,6 +66,7 @@ export function openHost(o: HostOptions): Host {
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
     service.onHeld = (ids) => routing.review(ids);
+    const toolApprovals = new ToolApprovals({ store, config: o.config, home: o.paths.home, configFile: o.configFile ?? null, providerHosts: providerHosts(o.config) });
     const pool = new LocalPool({
       service,
       route: o.route ?? routing.route,
@@ -75,6 +79,7 @@ export function openHost(o: HostOptions): Host {
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,
       maxOutputBytes: o.config.retention.max_output_bytes_per_task,
       accept: o.accept,
+      toolGateFor: (task, attempt, workspace) => toolApprovals.gateFor(task, attempt, workspace),
       prepare: (() => {
         const prep = createWorkspacePreparer({ config: o.config, changes: new ChangeStore(store), home: o.paths.home, configFile: o.configFile ?? null });
         return (task: StoredTask, engine: string, workspace: string) => prep({ ...task, workspace }, engine);
@@ -89,6 +94,7 @@ export function openHost(o: HostOptions): Host {
       killswitch,
       pool,
       router: routing.router,
+      toolApprovals,
       recovered,
       orphans,
       sandbox: routing.sandbox,

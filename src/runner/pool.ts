@@ -9,7 +9,7 @@
  * turn share one SQLite transaction, and a slot acts (runs the engine, frees
  * itself) only after its write committed.
  */
-import type { AttemptOutcome, AttemptProcess, Engine, EngineEvent } from '../core/engine.js';
+import type { AttemptOutcome, AttemptProcess, Engine, EngineEvent, ToolGate } from '../core/engine.js';
 import { isColonyError, toColonyError } from '../core/errors.js';
 import { ZERO_USAGE } from '../core/task.js';
 import type { Transition } from '../core/scheduler.js';
@@ -58,6 +58,8 @@ export interface PoolOptions {
   recordProcess?: (taskId: string, attempt: number, info: AttemptProcess) => void;
   /** Sets up where the attempt runs (worktree, protected-file guard) and checks it afterwards. */
   prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
+  /** Decides each tool call of an agent (claude's permission requests) through the safety gateway; may hold one for the admin. */
+  toolGateFor?: (task: StoredTask, attempt: number, workspace: string) => ToolGate;
 }
 
 export interface SlotView extends WorkerCard {
@@ -314,6 +316,7 @@ export class LocalPool {
       signal,
       onProcess: this.o.recordProcess ? (info) => this.o.recordProcess?.(task.id, attempt, info) : undefined,
       sandbox: this.o.sandboxFor?.(task, choice.engine.name, workspace) ?? null,
+      ...(this.o.toolGateFor ? { tool_gate: this.o.toolGateFor(task, attempt, workspace) } : {}),
     });
     for await (const ev of events) {
       switch (ev.type) {

@@ -5,6 +5,7 @@
 import type { ColonyConfig } from '../core/config.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { createEngineRouting, type RouterInsight } from './engine-routing.js';
+import { engineEnvNames } from '../engines/engine-env.js';
 import { scrubEnv } from '../safety/sandbox.js';
 import type { Killswitch } from '../safety/killswitch.js';
 import type { Store } from '../store/store.js';
@@ -42,9 +43,7 @@ export interface Routing {
 /** Tasks get a scrubbed environment; an API key only reaches the engine that needs it. */
 export function createEnvFor(config: ColonyConfig, env: NodeJS.ProcessEnv): (task: StoredTask, engine: string) => Record<string, string> {
   return (_task, engine) => {
-    const keyEnv = config.engines.providers[engine]?.api_key_env;
-    const engineKeys = engine === 'claude' ? ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] : keyEnv ? [keyEnv] : [];
-    return scrubEnv(env, { allow: config.safety.env_allow, engineKeys });
+    return scrubEnv(env, { allow: config.safety.env_allow, engineKeys: engineEnvNames(config, engine) });
   };
 }
 

@@ -93,20 +93,24 @@ const SECRET_LOOKING = /KEY|TOKEN|SECRET|PASS(?:WORD|WD)?|CREDENTIAL|AUTH|COOKIE
  * Returns only allow-listed variables. Exact names (built-in, configured in
  * safety.env_allow, or `engineKeys`) always pass; wildcard entries (`LC_*`,
  * `MYAPP_*`) never pass a secret-looking name, so `AWS_*` cannot leak
- * AWS_SECRET_ACCESS_KEY by accident. `engineKeys` is the API-key variable of
- * the engine this task uses (e.g. ['GROQ_API_KEY']), nothing else.
+ * AWS_SECRET_ACCESS_KEY by accident. `engineKeys` are the provider variables
+ * of the engine this task uses (e.g. ['GROQ_API_KEY'], or claude's base URL,
+ * token and Bedrock/Vertex/Foundry settings: engines/engine-env.ts), nothing else.
  */
 export function scrubEnv(
   env: Readonly<Record<string, string | undefined>>,
   opts: { allow?: readonly string[]; engineKeys?: readonly string[] } = {},
 ): Record<string, string> {
   const patterns = [...BASE_ENV_ALLOW, ...(opts.allow ?? [])];
-  const exact = new Set([...patterns.filter((p) => !p.endsWith('*')), ...(opts.engineKeys ?? [])]);
+  const engineKeys = opts.engineKeys ?? [];
+  const exact = new Set([...patterns.filter((p) => !p.endsWith('*')), ...engineKeys.filter((k) => !k.endsWith('*'))]);
   const prefixes = patterns.filter((p) => p.endsWith('*') && p.length > 1).map((p) => p.slice(0, -1));
+  // An engine's own prefixes (VERTEX_REGION_CLAUDE_*) are named by colony, not the user: no secret filter.
+  const enginePrefixes = engineKeys.filter((k) => k.endsWith('*') && k.length > 1).map((k) => k.slice(0, -1));
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
-    const ok = exact.has(name) || (prefixes.some((p) => name.startsWith(p)) && !SECRET_LOOKING.test(name));
+    const ok = exact.has(name) || enginePrefixes.some((p) => name.startsWith(p)) || (prefixes.some((p) => name.startsWith(p)) && !SECRET_LOOKING.test(name));
     if (ok) out[name] = value;
   }
   return out;

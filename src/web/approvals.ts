@@ -1,7 +1,9 @@
 /**
  * Approvals: LAN tasks that ask to run on the host (approve / reject), and
  * pending changes left by host-run tasks, with their diff (approve merges,
- * reject throws the branch away). Both go through POST /admin/approve|reject/:id,
+ * reject throws the branch away), and tool calls of running agents that the
+ * safety gateway holds (the exact command, path or URL; approve lets the agent
+ * go on, reject denies it). All go through POST /admin/approve|reject/:id,
  * which decides by what is waiting. Lists reload when an event says they changed.
  */
 import { api, isMissingEndpoint } from './api.js';
@@ -11,11 +13,28 @@ import type { Live } from './live.js';
 import { busy, confirmDialog, emptyState, errorBox, notice, section, showError } from './ui.js';
 import type { PendingChangeView, TaskView } from './types.js';
 
+/** A held tool call as GET /admin/pending lists it. */
+interface ToolCallView {
+  kind: 'tool_call';
+  id: string;
+  task_id: string;
+  task_title?: string;
+  tool: string;
+  command?: string;
+  path?: string;
+  url?: string;
+  reason?: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export class ApprovalsView {
   readonly el: HTMLElement;
   readonly badge: HTMLElement;
   private readonly tasksBox: HTMLElement;
   private readonly changesBox: HTMLElement;
+  private readonly toolBox: HTMLElement;
+  private toolCalls: ToolCallView[] = [];
   private readonly reloadSoon = debounce(() => void this.refresh(), 300);
   private last: { tasks: TaskView[] | null; changes: PendingChangeView[] | null } = { tasks: null, changes: null };
 
@@ -27,9 +46,11 @@ export class ApprovalsView {
     this.badge = h('span', { class: 'badge', hidden: true, 'aria-label': 'items waiting' });
     this.tasksBox = h('div', { class: 'approval-list' });
     this.changesBox = h('div', { class: 'approval-list' });
+    this.toolBox = h('div', { class: 'approval-list' });
     this.el = h(
       'div',
       {},
+      section('Agent tool calls', { id: 'pending-tool-calls', description: 'Commands, file writes and fetches of running agents that the safety gateway holds. The agent waits; approve lets it go on, reject denies the call.' }, this.toolBox),
       section('Pending LAN tasks', { id: 'pending-tasks', description: 'Tasks from LAN users that ask to run on this host. They run only after you approve them.' }, this.tasksBox),
       section('Pending changes', { id: 'pending-changes', description: 'Work left by host-run tasks in their own git branch. Approve merges it; reject discards the branch.' }, this.changesBox),
     );
@@ -38,6 +59,7 @@ export class ApprovalsView {
     });
     live.on('graph.submitted', () => this.reloadSoon()); // LAN host tasks are born awaiting approval, without a transition
     live.on('change', () => this.reloadSoon());
+    live.on('approval', () => this.reloadSoon());
     live.onResync(() => void this.refresh());
   }
 
@@ -58,14 +80,17 @@ export class ApprovalsView {
     const waiting = (tasks ?? []).filter((t) => !held.has(t.id));
     if (tasks) put(this.tasksBox, waiting.length ? waiting.map((t) => this.taskCard(t)) : emptyState('Nothing waiting for approval', 'LAN tasks that ask to run on the host appear here.'));
     if (changes) put(this.changesBox, changes.length ? changes.map((c) => this.changeCard(c)) : emptyState('No pending changes', 'When a host-run task changes files in a git repository, its diff waits here for review.'));
-    const n = waiting.length + (changes?.length ?? 0);
+    if (tasks) put(this.toolBox, this.toolCalls.length ? this.toolCalls.map((c) => this.toolCallCard(c)) : emptyState('No tool call waiting', 'When the safety gateway holds an agent\'s command, file write or fetch, it waits here.'));
+    const n = waiting.length + (changes?.length ?? 0) + this.toolCalls.length;
     this.badge.hidden = n === 0;
     this.badge.textContent = String(n);
   }
 
   private async loadTasks(): Promise<TaskView[] | null> {
     try {
-      return (await api.get<{ tasks: TaskView[] }>('/admin/pending')).tasks;
+      const r = await api.get<{ tasks: TaskView[]; tool_calls?: ToolCallView[] }>('/admin/pending');
+      this.toolCalls = r.tool_calls ?? [];
+      return r.tasks;
     } catch (e) {
       showError(e, 'pending tasks');
       return null;
@@ -123,6 +148,29 @@ export class ApprovalsView {
       t.prompt ? h('pre', { class: 'prompt' }, t.prompt) : null,
       findingsList(review.findings),
       h('p', { class: 'small muted' }, `engine ${engineModel(t.engine, t.model)} · budget ${usd(t.budget_usd)} · `, h('span', { class: 'mono' }, t.id)),
+      err,
+      h('div', { class: 'approval-actions' }, approve, reject),
+    );
+  }
+
+  private toolCallCard(c: ToolCallView): HTMLElement {
+    const err = errorBox();
+    const approve = h('button', { type: 'button', class: 'btn btn-primary btn-small' }, 'Allow');
+    const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Deny');
+    approve.addEventListener('click', () => this.decide(approve, err, c.id, 'approve', 'Allowed'));
+    reject.addEventListener('click', () => this.decide(reject, err, c.id, 'reject', 'Denied'));
+    const what = c.command ?? c.path ?? c.url ?? '';
+    return h(
+      'article',
+      { class: 'approval tool-call', 'data-tool-call-id': c.id },
+      h(
+        'header',
+        { class: 'approval-head' },
+        h('button', { type: 'button', class: 'link strong', onclick: () => this.openTask(c.task_id) }, c.task_title ?? c.task_id),
+        h('span', { class: 'muted small' }, `${c.tool} · ${ago(c.created_at)}`),
+      ),
+      h('pre', { class: 'prompt mono' }, what),
+      c.reason ? h('p', { class: 'muted small' }, c.reason) : null,
       err,
       h('div', { class: 'approval-actions' }, approve, reject),
     );

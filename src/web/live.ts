@@ -21,6 +21,7 @@ export const EVENT_KINDS = [
   'session',
   'change',
   'pairing',
+  'approval', // a tool call of an agent held for the admin, or answered
 ] as const;
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';

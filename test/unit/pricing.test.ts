@@ -8,7 +8,9 @@ const table = loadPriceTable(FILE);
 
 describe('price table', () => {
   it('resolves aliases, dated ids, context suffixes and case', () => {
-    expect(resolvePrice(table, 'sonnet')?.id).toBe('claude-sonnet-5-5');
+    expect(resolvePrice(table, 'sonnet')?.id).toBe('claude-sonnet-5'); // as Claude Code 2.1.197 resolves it
+    expect(resolvePrice(table, 'haiku')?.id).toBe('claude-haiku-4-5');
+    expect(resolvePrice(table, 'claude-haiku-4-5-20251001')?.id).toBe('claude-haiku-4-5');
     expect(resolvePrice(table, 'claude-sonnet-4-5-20250929')?.id).toBe('claude-sonnet-4-5');
     expect(resolvePrice(table, 'claude-opus-4-20250514')?.price.input).toBe(15);
     expect(resolvePrice(table, 'claude-sonnet-5-5[1m]')?.id).toBe('claude-sonnet-5-5');
@@ -26,7 +28,7 @@ describe('price table', () => {
     expect(resolvePrice(t, 'llama-3.1-8b-instant')?.price).toEqual({ input: 1, output: 2, provider: 'override' });
     expect(resolvePrice(t, 'qwen2.5-coder')?.price.output).toBe(0);
     expect(resolvePrice(t, 'sonnet')?.price.input).toBe(9);
-    expect(resolvePrice(t, 'claude-sonnet-5-5')?.price.input).toBe(2); // the model itself is untouched
+    expect(resolvePrice(t, 'claude-sonnet-5')?.price.input).toBe(3); // the model itself is untouched
     expect(resolvePrice(table, 'llama-3.1-8b-instant')?.price.input).toBe(0.05); // pure: the first table is unchanged
   });
 
@@ -47,9 +49,9 @@ describe('price table', () => {
 
 describe('priceUsage', () => {
   it('prices input, output, cache reads and cache writes at their own rates', () => {
-    // claude-sonnet-5-5: $2 in, $10 out, $0.10 cache read, $2.50 cache write per million
+    // claude-sonnet-5 (what the CLI bills): $3 in, $15 out, $0.30 cache read, $3.75 cache write per million
     const r = priceUsage(table, 'sonnet', { input: 1000, output: 2000, cache_read: 100_000, cache_write: 20_000 });
-    expect(r).toEqual({ usd: 0.082, known: true });
+    expect(r).toEqual({ usd: 0.138, known: true });
   });
 
   it('charges cache tokens at the input rate when a model has no cache price', () => {
@@ -68,9 +70,9 @@ describe('priceUsage', () => {
 
 describe('estimateCost', () => {
   it('over-counts tokens (chars ÷ 3) and charges input at the dearest input rate', () => {
-    // 3000 chars → 1000 tokens + 500 overhead, at sonnet's cache-write rate $2.50; 1000 output at $10
+    // 3000 chars → 1000 tokens + 500 overhead, at sonnet's cache-write rate $3.75; 1000 output at $15
     const e = estimateCost(table, 'sonnet', 3000, 1000, 500);
-    expect(e).toEqual({ usd: 0.01375, known: true, input_tokens: 1500, output_tokens: 1000 });
+    expect(e).toEqual({ usd: 0.020625, known: true, input_tokens: 1500, output_tokens: 1000 });
     expect(e.usd).toBeGreaterThan(priceUsage(table, 'sonnet', { input: 750, output: 1000, cache_read: 0, cache_write: 0 }).usd ?? Infinity);
   });
 
@@ -94,8 +96,8 @@ describe('estimateAttemptCost', () => {
   it('adds the engine overhead: a Claude Code run costs more than the same prompt on an API', () => {
     const claude = estimateAttemptCost(table, 'claude', 'sonnet', 600, {});
     const api = estimateAttemptCost(table, 'groq', 'llama-3.3-70b-versatile', 600, {});
-    // sonnet: (200 + 20,000) input tokens at the $2.50 cache-write rate + 4,000 output at $10
-    expect(claude).toBe(0.0905);
+    // sonnet: (200 + 20,000) input tokens at the $3.75 cache-write rate + 4,000 output at $15
+    expect(claude).toBe(0.13575);
     expect(api).toBeLessThan(0.01);
     expect(estimateAttemptCost(table, 'exec', null, 600)).toBe(0);
     expect(estimateAttemptCost(table, 'groq', 'mystery', 600)).toBeNull();

@@ -35,6 +35,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   // (LAN task asking for the host, safety needs_approval) and a pending change.
   app.post('/admin/approve/:id', async (request) => {
     const { id } = idParam.parse(request.params);
+    if (ctx.host.toolApprovals?.has(id)) return { id, tool_call: ctx.host.toolApprovals.approve(id, adminActor(request)) };
     if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.approve(id, adminActor(request)) };
     // Covers the findings listed with the task in GET /admin/pending (pass `digest` to insist on exactly those).
     const { digest } = approveBody.parse(request.body ?? {});
@@ -43,11 +44,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/admin/reject/:id', async (request) => {
     const { id } = idParam.parse(request.params);
+    if (ctx.host.toolApprovals?.has(id)) return { id, tool_call: ctx.host.toolApprovals.reject(id, adminActor(request)) };
     if (ctx.changes?.pendingFor(id)) return { id, change: await ctx.changes.reject(id, adminActor(request)) };
     return { id, transitions: service.reject(id, adminActor(request)) };
   });
 
-  app.get('/admin/pending', async () => ({ tasks: pendingWithFindings(service) }));
+  // Tool calls of running agents held by the safety gateway come with the held tasks: {kind:'tool_call', task_id, command|path|url, …}.
+  app.get('/admin/pending', async () => ({ tasks: pendingWithFindings(service), tool_calls: ctx.host.toolApprovals?.list() ?? [] }));
 
   app.post('/admin/kill', async (request) => {
     killswitch.halt(adminActor(request), 'kill switch from the admin app');

@@ -1,0 +1,247 @@
+/**
+ * Colony's overhead per agent engine: time from the start of an attempt
+ * (`engine.run()` called) to the CLI's first model request at a fake server,
+ * against running the same CLI directly (spawn → first request, its config
+ * written beforehand, untimed). Runs alternate (direct, colony, colony, direct, …)
+ * so load changes on this shared machine hit both alike.
+ * Target: colony p50 ≤ direct p50 + 300 ms.
+ *
+ *   npx tsx bench/agents.bench.ts [claude codex gemini opencode]   (or npm run bench -- agents)
+ * Needs the pinned CLIs: node scripts/agent-clis.mjs install
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine } from '../src/core/engine.js';
+import { buildClaudeArgs, createClaudeEngine, type ClaudeEngineOptions } from '../src/engines/claude-cli.js';
+import { userMessageLine } from '../src/engines/claude-permissions.js';
+import { codexConfigToml, createCodexEngine } from '../src/engines/codex-cli.js';
+import { createGeminiEngine, geminiSettings } from '../src/engines/gemini-cli.js';
+import { createOpencodeEngine, opencodeConfig, opencodeModel } from '../src/engines/opencode-cli.js';
+import { loadPricingFile } from '../src/engines/pricing-file.js';
+import type { AgentCliConfig } from '../src/core/config.js';
+import { agentCliPath, type AgentCli } from '../test/helpers/agent-clis.js';
+import { startFakeAnthropic, startFakeChat, startFakeGemini, startFakeResponses, type FakeModelServer } from '../test/helpers/fake-models.js';
+import { machine, percentile, RESULTS_DIR, round, writeResult } from './perf-kit.js';
+
+const pricing = loadPricingFile();
+const SAMPLES: Record<AgentCli, number> = { claude: 10, codex: 10, gemini: 6, opencode: 4 };
+
+interface Setup {
+  start(): Promise<FakeModelServer>;
+  engine(server: FakeModelServer, bin: string): Engine;
+  /** The direct run: argv/env as colony would use, config files written into `state` first. */
+  direct(server: FakeModelServer, bin: string, ws: string, state: string): { command: string; args: string[]; env: Record<string, string>; stdin?: string };
+  env(server: FakeModelServer, home: string): Record<string, string>;
+}
+
+const base = (home: string): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' });
+const PROMPT = 'Say done.';
+
+const claudeOpts = (bin: string): ClaudeEngineOptions => ({ bin, defaultModel: 'sonnet', permissionMode: 'default', allowedTools: [], extraArgs: [], pricing, killGraceMs: 500, toolGate: true });
+const cli = (over: Partial<AgentCliConfig> & { default_model: string; api_key_env: string }): AgentCliConfig => ({ models: [], extra_args: [], ...over });
+
+const SETUPS: Record<AgentCli, Setup> = {
+  claude: {
+    start: startFakeAnthropic,
+    engine: (_s, bin) => createClaudeEngine(claudeOpts(bin)),
+    env: (s, home) => ({ ...base(home), ANTHROPIC_BASE_URL: s.baseUrl, ANTHROPIC_API_KEY: 'sk-fake', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' }),
+    direct: (s, bin, _ws, state) => ({
+      command: bin,
+      args: buildClaudeArgs(claudeOpts(bin), 'sonnet', null, { budgetUsd: 1, debugFile: join(state, 'debug.log') }),
+      env: { ...base(state), ANTHROPIC_BASE_URL: s.baseUrl, ANTHROPIC_API_KEY: 'sk-fake', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+      stdin: userMessageLine(PROMPT),
+    }),
+  },
+  codex: {
+    start: startFakeResponses,
+    engine: (s, bin) => createCodexEngine({ config: cli({ bin, default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }), pricing, killGraceMs: 500 }),
+    env: (_s, home) => ({ ...base(home), OPENAI_API_KEY: 'sk-fake' }),
+    direct: (s, bin, _ws, state) => {
+      writeFileSync(join(state, 'config.toml'), codexConfigToml(cli({ default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }), 'gpt-5-codex'));
+      return { command: bin, args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-m', 'gpt-5-codex', '--', PROMPT], env: { ...base(state), OPENAI_API_KEY: 'sk-fake', CODEX_HOME: state } };
+    },
+  },
+  gemini: {
+    start: startFakeGemini,
+    engine: (s, bin) => createGeminiEngine({ config: cli({ bin, default_model: 'gemini-2.5-flash', base_url: s.baseUrl, api_key_env: 'GEMINI_API_KEY' }), pricing, killGraceMs: 500 }),
+    env: (_s, home) => ({ ...base(home), GEMINI_API_KEY: 'fake' }),
+    direct: (s, bin, _ws, state) => {
+      mkdirSync(join(state, '.gemini'));
+      writeFileSync(join(state, '.gemini', 'settings.json'), JSON.stringify(geminiSettings(cli({ default_model: 'gemini-2.5-flash', api_key_env: 'GEMINI_API_KEY' }))));
+      return {
+        command: process.execPath,
+        args: [bin, '-p', PROMPT, '--output-format', 'stream-json', '-m', 'gemini-2.5-flash', '--approval-mode', 'yolo', '--skip-trust'],
+        env: { ...base(state), GEMINI_API_KEY: 'fake', GOOGLE_GEMINI_BASE_URL: s.baseUrl, GEMINI_CLI_HOME: state, GEMINI_CLI_NO_RELAUNCH: 'true', GEMINI_CLI_TRUST_WORKSPACE: 'true' },
+      };
+    },
+  },
+  opencode: {
+    start: startFakeChat,
+    engine: (s, bin) => createOpencodeEngine({ config: cli({ bin, default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' }), pricing, killGraceMs: 500 }),
+    env: (_s, home) => ({ ...base(home), GATEWAY_KEY: 'fake' }),
+    direct: (s, bin, _ws, state) => {
+      const c = cli({ default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' });
+      writeFileSync(join(state, 'opencode.json'), JSON.stringify(opencodeConfig(c, 'fake-model', pricing)));
+      return {
+        command: bin,
+        args: ['run', '--format', 'json', '--print-logs', '--log-level', 'WARN', '-m', opencodeModel(c, 'fake-model'), '--', PROMPT],
+        env: {
+          ...base(state), GATEWAY_KEY: 'fake', OPENCODE_CONFIG: join(state, 'opencode.json'), XDG_CONFIG_HOME: join(state, 'config'), XDG_DATA_HOME: join(state, 'data'),
+          XDG_STATE_HOME: join(state, 'state'), XDG_CACHE_HOME: join(state, 'cache'), OPENCODE_DISABLE_MODELS_FETCH: '1', OPENCODE_DISABLE_AUTOUPDATE: '1',
+          OPENCODE_DISABLE_LSP_DOWNLOAD: '1', OPENCODE_DISABLE_DEFAULT_PLUGINS: '1', OPENCODE_DISABLE_SHARE: '1',
+        },
+      };
+    },
+  },
+};
+
+/** Milliseconds from `t0` to the first model request, then lets the run end. */
+async function firstRequest(server: FakeModelServer, t0: number, done: Promise<unknown>): Promise<number> {
+  for (;;) {
+    const at = server.firstModelRequestAt();
+    if (at !== null) {
+      await done;
+      return at - t0;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function directOnce(name: AgentCli, bin: string): Promise<number> {
+  const s = SETUPS[name];
+  const server = await s.start();
+  const ws = mkdtempSync(join(tmpdir(), 'colony-bench-ws-'));
+  const state = mkdtempSync(join(tmpdir(), 'colony-bench-state-'));
+  try {
+    const d = s.direct(server, bin, ws, state);
+    const t0 = Date.now();
+    const child = spawn(d.command, d.args, { cwd: ws, env: d.env, stdio: [d.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (b: Buffer) => {
+      if (d.stdin !== undefined && b.includes('"type":"result"')) child.stdin?.end();
+    });
+    child.stderr?.resume();
+    if (d.stdin !== undefined) child.stdin?.write(d.stdin);
+    const done = new Promise((r) => child.on('close', r));
+    return await firstRequest(server, t0, done);
+  } finally {
+    await server.close();
+    rmSync(ws, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+async function colonyOnce(name: AgentCli, bin: string): Promise<number> {
+  const s = SETUPS[name];
+  const server = await s.start();
+  const ws = mkdtempSync(join(tmpdir(), 'colony-bench-ws-'));
+  const home = mkdtempSync(join(tmpdir(), 'colony-bench-home-'));
+  try {
+    const engine = s.engine(server, bin);
+    const t0 = Date.now();
+    const events = engine.run({
+      task_id: 'bench', attempt: 1, prompt: PROMPT, model: null, workspace: ws, budget_usd: 1, env: s.env(server, home),
+      run_timeout_ms: 180_000, silence_timeout_ms: null, signal: new AbortController().signal, tool_gate: async () => ({ behavior: 'allow' }),
+    });
+    const done = (async () => {
+      for await (const _e of events) {
+        /* drain */
+      }
+    })();
+    return await firstRequest(server, t0, done);
+  } finally {
+    await server.close();
+    rmSync(ws, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Colony's own share, without the CLI's start-up noise: run() → the engine's
+ * process starting, with a tiny script in place of the CLI that stamps the time.
+ */
+async function spawnOverhead(name: AgentCli, samples = 20): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'colony-bench-stamp-'));
+  const script = join(dir, 'stamp.sh');
+  writeFileSync(script, '#!/bin/sh\ndate +%s%3N > "$STAMP_FILE"\n', { mode: 0o755 });
+  const s = SETUPS[name];
+  const server = await s.start();
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < samples; i += 1) {
+      const ws = mkdtempSync(join(dir, 'ws-'));
+      const stamp = join(dir, `stamp-${i}`);
+      const t0 = Date.now();
+      const events = s.engine(server, script).run({
+        task_id: 'bench', attempt: 1, prompt: PROMPT, model: null, workspace: ws, budget_usd: 1, env: { ...s.env(server, dir), STAMP_FILE: stamp },
+        run_timeout_ms: 10_000, silence_timeout_ms: null, signal: new AbortController().signal,
+      });
+      for await (const _e of events) {
+        /* drain */
+      }
+      out.push(Number(readFileSync(stamp, 'utf8')) - t0);
+    }
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+export async function runAgentsBench(only: string[] = []): Promise<unknown> {
+  const names = (Object.keys(SETUPS) as AgentCli[]).filter((n) => only.length === 0 || only.includes(n));
+  const results: Record<string, unknown> = {};
+  const pass: Record<string, boolean> = {};
+  for (const name of names) {
+    const bin = agentCliPath(name);
+    if (!bin) {
+      results[name] = { skipped: `not installed: node scripts/agent-clis.mjs install ${name}` };
+      continue;
+    }
+    await directOnce(name, bin); // warm the page cache for both sides
+    const direct: number[] = [];
+    const colony: number[] = [];
+    for (let i = 0; i < SAMPLES[name]; i += 1) {
+      // Alternate which goes first: whatever the previous run leaves behind (caches, exiting processes) hits both alike.
+      if (i % 2 === 0) {
+        direct.push(await directOnce(name, bin));
+        colony.push(await colonyOnce(name, bin));
+      } else {
+        colony.push(await colonyOnce(name, bin));
+        direct.push(await directOnce(name, bin));
+      }
+    }
+    const pre = await spawnOverhead(name);
+    const d50 = percentile(direct, 50);
+    const c50 = percentile(colony, 50);
+    const figures = {
+      samples: direct.length,
+      direct_ms: { p50: d50, p99: percentile(direct, 99), all: direct },
+      colony_ms: { p50: c50, p99: percentile(colony, 99), all: colony },
+      colony_prespawn_ms: { p50: percentile(pre, 50), p99: percentile(pre, 99), note: 'run() until the engine process starts (a stamp script in place of the CLI)' },
+      overhead_p50_ms: round(c50 - d50, 0),
+      overhead_p99_ms: round(percentile(colony, 99) - percentile(direct, 99), 0),
+      target_overhead_ms: 300,
+    };
+    results[name] = figures;
+    pass[`${name} overhead p50 < 300 ms`] = figures.overhead_p50_ms < 300;
+    pass[`${name} pre-spawn p99 < 300 ms`] = figures.colony_prespawn_ms.p99 < 300;
+    console.log(`${name}: direct p50 ${d50} ms p99 ${figures.direct_ms.p99} ms · colony p50 ${c50} ms p99 ${figures.colony_ms.p99} ms · overhead p50 ${figures.overhead_p50_ms} ms · pre-spawn p50 ${figures.colony_prespawn_ms.p50} ms p99 ${figures.colony_prespawn_ms.p99} ms`);
+  }
+  // A run of some engines keeps the other engines' last figures (each with the machine state of its own run).
+  const file = join(RESULTS_DIR, 'agents.json');
+  const prev = only.length && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { results?: Record<string, unknown>; pass?: Record<string, boolean> }) : {};
+  const stamp = machine();
+  for (const k of Object.keys(results)) (results[k] as Record<string, unknown>).machine = stamp;
+  const out = { machine: stamp, results: { ...prev.results, ...results }, pass: { ...prev.pass, ...pass } };
+  writeResult('agents', out);
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runAgentsBench(process.argv.slice(2)).catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * The agent-CLI engines colony offers when configured (`engines.codex`,
+ * `engines.gemini`, `engines.opencode`): how to build each, whether it can run
+ * (binary found, key variable set), and what a sandbox must let it reach
+ * (`sandboxNeeds`: its binary, its private state folders, its endpoint).
+ */
+import { existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import type { AgentCliConfig, ColonyConfig } from '../core/config.js';
+import type { Engine } from '../core/engine.js';
+import type { PriceTable } from '../core/pricing.js';
+import { createCodexEngine } from './codex-cli.js';
+import { createGeminiEngine } from './gemini-cli.js';
+import { createOpencodeEngine } from './opencode-cli.js';
+
+export const AGENT_CLI_ENGINES = ['codex', 'gemini', 'opencode'] as const;
+export type AgentCliName = (typeof AGENT_CLI_ENGINES)[number];
+
+/** Where an engine talks when no base_url is configured. */
+export const DEFAULT_ENDPOINTS: Record<AgentCliName | 'claude', string> = {
+  claude: 'https://api.anthropic.com',
+  codex: 'https://api.openai.com/v1',
+  gemini: 'https://generativelanguage.googleapis.com',
+  opencode: 'https://opencode.ai',
+};
+
+/** What colony's sandbox must allow an engine's process (see the sandbox issue). */
+export interface SandboxNeeds {
+  binary: string; // the executable (resolved when found on PATH)
+  readonly: string[]; // folders the CLI reads: its package (natively built CLIs bring their runtime)
+  writable: string[]; // besides the workspace: per-attempt state folders (created under these roots), the CLI's own home files
+  endpoints: string[]; // API base URLs it must reach
+}
+
+export function agentCliConfig(config: ColonyConfig, name: AgentCliName): AgentCliConfig | undefined {
+  return config.engines[name];
+}
+
+/** The engine's default state root: outside /tmp for codex (it refuses to put helper binaries under a temp dir). */
+export function stateRootOf(name: string): string {
+  return name === 'codex' ? join(homedir(), '.cache', 'colony', 'engine-state') : tmpdir();
+}
+
+export function createAgentCliEngine(name: AgentCliName, c: AgentCliConfig, pricing: PriceTable, killGraceMs: number, stateRoot?: string): Engine {
+  const o = { config: c, pricing, killGraceMs, stateRoot: stateRoot ?? stateRootOf(name) };
+  if (name === 'codex') return createCodexEngine(o);
+  if (name === 'gemini') return createGeminiEngine(o);
+  return createOpencodeEngine(o);
+}
+
+/** The binary as it would be run: a path, or the first match on PATH; null when not found. */
+export function findBinary(bin: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (bin.includes('/')) return existsSync(bin) ? (isAbsolute(bin) ? bin : join(process.cwd(), bin)) : null;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, bin);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+export function sandboxNeedsOf(name: AgentCliName | 'claude', bin: string, baseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): SandboxNeeds {
+  const binary = findBinary(bin, env) ?? bin;
+  const home = env.HOME ?? homedir();
+  const writable = [name === 'claude' ? tmpdir() : stateRootOf(name)];
+  // Claude Code keeps its login, settings and session transcripts (for --resume) in the user's home.
+  if (name === 'claude') writable.push(join(home, '.claude'), join(home, '.claude.json'));
+  return { binary, readonly: [dirname(binary)], writable, endpoints: [baseUrl ?? DEFAULT_ENDPOINTS[name]] };
+}
