@@ -92,6 +92,8 @@ const ROUTES: Record<string, RouteCase> = {
     },
   },
   'GET /admin/pending': { ok: 200, prepare: () => ({ url: '/admin/pending' }) },
+  'GET /admin/router': { ok: 200, prepare: () => ({ url: '/admin/router' }) },
+  'POST /admin/router/explain': { ok: 200, prepare: () => ({ url: '/admin/router/explain', body: { prompt: 'Fix the typo in README.md' } }) },
   'POST /admin/kill': { ok: 200, prepare: () => ({ url: '/admin/kill' }) },
   'POST /admin/pause': { ok: 200, prepare: () => ({ url: '/admin/pause' }) },
   'POST /admin/resume': { ok: 200, prepare: () => ({ url: '/admin/resume' }) },
