@@ -13,11 +13,11 @@ import { ColonyError } from '../core/errors.js';
 import type { Engine } from '../core/engine.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
-import { runGateway } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
 import { WorkerAgent } from '../remote/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
-import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
+import { createWorkerGate } from '../remote/worker-gate.js';
+import { TaskRunner } from '../remote/worker-runner.js';
 
 interface WorkerFlags {
   host?: string;
@@ -65,22 +65,7 @@ export function registerWorker(program: Command): void {
       }
       mkdirSync(root, { recursive: true });
       const identity = await identify(f, home, names);
-      const gate: WorkerGate = (t) => {
-        const r = runGateway(
-          {
-            killswitch: { state: () => (existsSync(join(home, 'HALT')) ? 'halted' : 'running') },
-            config: config.safety,
-            allowedRoots: [root],
-            home,
-            configFile: file,
-            providerHosts: Object.values(config.engines.providers).map((p) => p.base_url),
-          },
-          { id: t.id, prompt: t.prompt, engine: t.engine, workspace: t.workspace, endpoint: config.engines.providers[t.engine]?.base_url ?? null },
-        );
-        if (r.verdict === 'allow') return { allow: true, prompt: r.prompt, workspace: r.workspace ?? t.workspace };
-        const why = r.reason ?? 'denied';
-        return { allow: false, reason: r.verdict === 'needs_approval' ? `needs approval (${why}); nobody approves on a worker, so it is refused` : why };
-      };
+      const gate = createWorkerGate({ config, configFile: file, home, workspaceRoot: root });
       const runner = new TaskRunner({
         engines,
         workspaceRoot: root,

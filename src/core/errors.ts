@@ -36,6 +36,9 @@ export const ERROR_CODES = {
   E_CONFLICT: { status: 409, doc: 'A merge or state conflict prevented the change.' },
   E_STORE: { status: 500, doc: 'The database could not be written (disk full, read-only, corrupt).' },
   E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
+  E_LOST: { status: 503, doc: 'The attempt was interrupted: the host stopped or its worker was lost; it counts against max_attempts.' },
+  E_WORKER_BUSY: { status: 503, doc: 'The worker had no free slot for the task it was offered; the task is requeued without counting the attempt.' },
+  E_REJECTED: { status: 409, doc: 'A worker refused the task it was offered (engine not enabled, workspace outside its root, its safety gate); the reason says which.' },
   E_INTERNAL: { status: 500, doc: 'An unexpected error; the log has details.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
@@ -59,6 +62,10 @@ export class ColonyError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, details: this.details };
   }
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
 }
 
 export function isColonyError(e: unknown): e is ColonyError {

@@ -14,7 +14,7 @@ import { activate, renew } from '../core/lease.js';
 import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../core/protocol.js';
 import { checkCostWithinBudget, checkSequence } from '../core/replay.js';
 import type { Killswitch } from '../safety/killswitch.js';
-import type { TaskService } from '../runner/service.js';
+import type { RemotePort } from '../runner/task-port.js';
 import type { Actor } from '../store/store.js';
 import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type WorkerLink } from './assign.js';
 import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
@@ -25,14 +25,12 @@ import { signMessageAsync } from './signing.js';
 export type { WorkerLink } from './assign.js';
 
 export interface DispatcherOptions {
-  service: TaskService;
+  service: RemotePort;
   killswitch: Killswitch;
   hostKey: HostIdentity;
   leaseMs?: number;
   assignmentTtlMs?: number;
   slotsPerWorker?: number;
-  /** Extra attempts a task gets when its worker vanished (not the task's fault). */
-  lostRetries?: number;
   maxOutputBytes?: number;
   sweepIntervalMs?: number;
   now?: () => number;
@@ -70,7 +68,6 @@ export class RemoteDispatcher {
     this.settle = new Settler({
       service: o.service,
       leases: this.leases,
-      lostRetries: o.lostRetries ?? 2,
       maxOutputBytes: o.maxOutputBytes ?? 1024 * 1024,
       cancel: (rec, reason) => this.sendCancel(rec, reason),
       changed: (workerId) => {
@@ -82,9 +79,7 @@ export class RemoteDispatcher {
 
   start(): void {
     this.stopped = false;
-    this.unsubscribe = this.o.service.store.subscribe((events) => {
-      if (events.some((e) => e.kind === 'task.state' && e.data['to'] === 'ready')) this.kick();
-    });
+    this.unsubscribe = this.o.service.onReady(() => this.kick());
     this.unHalt = this.o.killswitch.onHalt({ onHalt: (reason) => this.cancelAll(`halted: ${reason}`) });
     this.timer = setInterval(() => this.tick(), this.o.sweepIntervalMs ?? 250);
     this.timer.unref();
@@ -235,17 +230,16 @@ export class RemoteDispatcher {
   private dispatch(): void {
     if (this.stopped || !this.o.killswitch.canDispatch()) return;
     const { service } = this.o;
-    const store = service.store;
     const plans: Array<{ link: WorkerLink; rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> }> = [];
     try {
-      store.transaction(() => {
+      service.transaction(() => {
         for (const link of this.links.values()) {
           const st = this.sync.get(link);
           if (!st?.synced) continue;
           let free = Math.min(this.slots, st.capacity) - this.leases.countOf(link.workerId) - st.strays;
           for (const lane of [`worker:${link.workerId}`, `user:${link.owner}`]) {
             if (free <= 0) break;
-            if (service.scheduler.readyCount(lane) === 0) continue;
+            if (service.readyCount(lane) === 0) continue;
             for (const task of claimFor(service, link, lane, free)) {
               const plan = buildAssignment(this.assignDeps, link, task);
               if (plan) {
@@ -257,8 +251,7 @@ export class RemoteDispatcher {
         }
       });
     } catch {
-      service.resync(); // the store refused: memory follows disk, nothing was sent
-      return;
+      return; // the store refused: the service rebuilt memory from disk, nothing was sent
     }
     // Leases exist from now on (fencing); each offer is signed on the thread pool and sent when ready.
     for (const p of plans) {

@@ -20,7 +20,6 @@ export interface RemoteHostOptions {
   leaseMs?: number;
   assignmentTtlMs?: number;
   slotsPerWorker?: number;
-  lostRetries?: number;
   maxBadMessages?: number;
   heartbeatIntervalMs?: number;
   handshakeTimeoutMs?: number;
@@ -94,7 +93,6 @@ export class RemoteHost {
       leaseMs: opts.leaseMs,
       assignmentTtlMs: opts.assignmentTtlMs,
       slotsPerWorker: opts.slotsPerWorker,
-      lostRetries: opts.lostRetries,
       sweepIntervalMs: opts.sweepIntervalMs,
       now: this.now,
     });
@@ -138,11 +136,11 @@ export class RemoteHost {
     const rec = this.workers.revoke(id, who, this.now());
     this.dispatcher.links.get(id)?.close(4003, 'worker revoked');
     const { service } = this.host;
-    for (const taskId of service.scheduler.peekReady(`worker:${id}`)) {
+    for (const taskId of service.peekReady(`worker:${id}`)) {
       try {
-        service.persist(service.scheduler.finish(taskId, 'failed', `worker ${id} was revoked`), who);
+        service.stepDurably(taskId, { kind: 'finish', state: 'failed', reason: `worker ${id} was revoked` }, who);
       } catch {
-        /* persist rebuilt the scheduler from the store; the task stays as the store has it */
+        /* the service rebuilt memory from the store; the task stays as the store has it */
       }
     }
     return rec;

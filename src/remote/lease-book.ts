@@ -16,6 +16,8 @@ export interface LeaseRec {
   title: string;
   owner: string; // the task's submitted_by
   maxAttempts: number;
+  /** The engine the task asked for ('auto' gets one fallback attempt, core/attempt-policy). */
+  taskEngine: string;
   assignedAt: number;
   progressSeq: number | null;
   outputBytes: number;

@@ -74,6 +74,7 @@ export function openHost(o: HostOptions): Host {
       recovered,
       async close() {
         await pool.stop();
+        service.close();
         s.close();
         lock?.release();
       },

@@ -29,7 +29,7 @@ export function allWorkers(ctx: ServerContext): WorkerView[] {
 }
 
 export function statusOf(ctx: ServerContext): Record<string, unknown> {
-  const counts = ctx.host.service.scheduler.countByState();
+  const counts = ctx.host.service.countByState();
   const workers = allWorkers(ctx);
   return {
     ok: true,

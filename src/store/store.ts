@@ -147,6 +147,10 @@ export class Store {
     };
   }
 
+  isOpen(): boolean {
+    return this.db.open;
+  }
+
   close(): void {
     if (!this.db.open) return;
     this.flushGroup();

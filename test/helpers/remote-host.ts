@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import WebSocket, { type RawData } from 'ws';
-import type { ColonyConfig } from '../../src/core/config.js';
+import { defaultConfig, type ColonyConfig } from '../../src/core/config.js';
 import type { Engine } from '../../src/core/engine.js';
 import { encodeMessage, parseMessage, type ProtocolMessage, type SignedMessage } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
@@ -17,6 +17,7 @@ import { configureRemote, remoteOf, type RemoteHost, type RemoteHostOptions } fr
 import { exportPublicKeyRaw, generateKeyPair, signMessage, type KeyPair } from '../../src/remote/signing.js';
 import { WorkerAgent, type AgentEvent } from '../../src/remote/worker-agent.js';
 import { pairWorker, type WorkerIdentity } from '../../src/remote/worker-identity.js';
+import { createWorkerGate } from '../../src/remote/worker-gate.js';
 import { TaskRunner } from '../../src/remote/worker-runner.js';
 import { openHost, type Host } from '../../src/runner/host.js';
 import { buildAdminApp } from '../../src/server/admin/app.js';
@@ -133,7 +134,8 @@ export async function startAgent(h: RemoteTestHost, s: Session, o: AgentOptions 
   mkdirSync(root, { recursive: true });
   const engines = o.engines ?? new Map<string, Engine>([['exec', createExecEngine({ killGraceMs: 300 })]]);
   const identity = await pairWorker({ home: join(dir, 'home'), hostUrl: h.url, code: await pairingCode(h, s), name: o.name, engines: [...engines.keys()], openToAdmin: o.openToAdmin ?? false });
-  const runner = new TaskRunner({ engines, workspaceRoot: root, budgetCap: o.budgetCap ?? null, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, flushMs: 10 });
+  const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'home'), workspaceRoot: root });
+  const runner = new TaskRunner({ engines, workspaceRoot: root, budgetCap: o.budgetCap ?? null, gate, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, flushMs: 10 });
   const agent = new WorkerAgent({ identity, runner, openToAdmin: o.openToAdmin ?? false, concurrency: o.concurrency ?? 1, heartbeatIntervalMs: 300, backoff: o.backoff ?? { initialMs: 50, maxMs: 500 } });
   const events: AgentEvent[] = [];
   agent.on((e) => events.push(e));

@@ -3,7 +3,8 @@
  * and concurrency, retries, run and wait timeouts, admin overrides while the
  * pool runs, and cancelling a running task (its process group dies with it).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
@@ -75,7 +76,7 @@ function makeRig(concurrency: number): Rig {
       });
       graphId = res.graph_id;
     },
-    state: (local) => service.scheduler.state(r.id(local)),
+    state: (local) => service.stateOf(r.id(local)),
     waitState: async (local, want, timeoutMs = 20_000) => {
       const ok = typeof want === 'function' ? want : (s: TaskState) => s === want;
       await waitFor(() => {
@@ -323,5 +324,35 @@ describe('admin overrides through TaskService while the pool runs', () => {
     expect([r.state('gate'), r.state('victim'), r.state('child'), r.state('sibling')]).toEqual(['succeeded', 'cancelled', 'upstream_failed', 'succeeded']);
     expect(readFileSync(join(r.dir, 'log.txt'), 'utf8')).toBe('sibling\n');
     expect(r.store.getTask(r.id('victim'))?.state_reason).toBe('cancelled by admin');
+  });
+
+  it('writes a refused result once the store takes writes again, after a resync, and one stuck result does not hold back the others', async () => {
+    const r = makeRig(2);
+    r.submit([
+      { id: 'first', engine: 'exec', prompt: 'echo first > first.txt', max_attempts: 1 },
+      { id: 'second', engine: 'exec', prompt: 'sleep 0.3; echo second > second.txt', max_attempts: 1 },
+    ]);
+    // A second connection refuses closing the attempts of these two tasks (a real SQLite error → E_STORE).
+    const side = new Database(join(r.dir, 'colony.db'));
+    const refuse = (local: string): void => {
+      side.exec(`CREATE TRIGGER refuse_${local} BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${r.id(local)}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    };
+    refuse('first');
+    refuse('second');
+    try {
+      r.pool.start();
+      // Both commands ran and both slots are free again: their results were refused and kept for later.
+      await waitFor(() => existsSync(join(r.dir, 'first.txt')) && existsSync(join(r.dir, 'second.txt')) && r.pool.busy() === 0, 'both commands to run');
+      expect(r.store.getTask(r.id('first'))?.state).toBe('running');
+      r.service.resync(); // e.g. another write failed meanwhile: the scheduler is rebuilt from the store
+      side.exec('DROP TRIGGER refuse_second'); // 'first' is still refused, and was refused first
+      await waitFor(() => r.store.getTask(r.id('second'))?.state === 'succeeded', 'second to be recorded although first is still refused', 5_000);
+      expect(r.store.getTask(r.id('first'))?.state).toBe('running');
+      side.exec('DROP TRIGGER refuse_first');
+      await waitFor(() => r.store.getTask(r.id('first'))?.state === 'succeeded', 'first to be recorded once writes go through', 5_000);
+      expect(r.store.attemptsOf(r.id('first'))).toMatchObject([{ attempt: 1, state: 'succeeded' }]);
+    } finally {
+      side.close();
+    }
   });
 });

@@ -5,6 +5,7 @@
  * dying mid-task, a dropped connection, a host restart). Attacks from either
  * side are in remote-host-security / remote-worker-security.
  */
+import Database from 'better-sqlite3';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -227,7 +228,7 @@ describe('faults', () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     const victim = await RawWorker.open(h, await enrolKey(h, ada));
-    const id = submitTask(h, ada.submitter, { prompt: 'echo second > done.txt' });
+    const id = submitTask(h, ada.submitter, { prompt: 'echo second > done.txt', max_attempts: 2 }); // the lost attempt counts
     const m = await victim.next('TASK_ASSIGNED');
     if (m.type !== 'TASK_ASSIGNED') throw new Error('no assignment');
     victim.signed({ type: 'TASK_ACCEPTED', task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
@@ -257,6 +258,27 @@ describe('faults', () => {
     expect(stateOf(h, id)).toBe('succeeded');
     expect(h.host.store.attemptsOf(id)).toHaveLength(1);
     expect(h.host.store.listAudit({ action: 'attempt.finished', target: id })).toHaveLength(1);
+  });
+
+  it('never leaves a result in limbo: a refused write of a worker\'s result is written once the store takes it', async () => {
+    h = await startRemoteHost();
+    const ada = await newSession(h, 'Ada');
+    const a = track(await startAgent(h, ada));
+    const id = submitTask(h, ada.submitter, { prompt: 'echo result' });
+    // A second connection refuses closing this task's attempt (a real SQLite error → E_STORE on the host).
+    const side = new Database(h.home.paths.db);
+    try {
+      side.exec(`CREATE TRIGGER refuse_end BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      await waitFor(() => got(a, 'finished', id), 'the worker finished', 10_000);
+      await new Promise((r) => setTimeout(r, 300)); // the host received the result and its write was refused
+      expect(stateOf(h, id)).toBe('running');
+      side.exec('DROP TRIGGER refuse_end');
+      await waitFor(() => done(id), 'the result recorded once writes go through', 5_000);
+    } finally {
+      side.close();
+    }
+    expect(stateOf(h, id)).toBe('succeeded');
+    expect(h.host.store.attemptsOf(id)).toMatchObject([{ attempt: 1, state: 'succeeded' }]);
   });
 
   it('keeps a consistent state across a host restart while a worker holds a lease', async () => {

@@ -10,7 +10,7 @@ const T0 = 1_700_000_000_000;
 function rec(task: string, worker: string, attempt = 1, nonce = 'nonce-aaaaaaaaaaaaaaaa'): LeaseRec {
   return {
     lease: grantLease({ task_id: task, attempt, worker_id: worker }, T0, 10_000, T0 + 5000),
-    nonce, budget: 1, title: task, owner: 'session:u', maxAttempts: 1, assignedAt: T0, progressSeq: null,
+    nonce, budget: 1, title: task, owner: 'session:u', maxAttempts: 1, taskEngine: 'exec', assignedAt: T0, progressSeq: null,
     outputBytes: 0, truncated: false, engine: null, model: null, cost: 0, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
   };
 }
