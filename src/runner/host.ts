@@ -7,7 +7,7 @@ import { Store } from '../store/store.js';
 import type { ColonyConfig } from '../core/config.js';
 import { Killswitch } from '../safety/killswitch.js';
 import { ensureHome, type HomePaths } from './home.js';
-import { acquireHostLock, type HostLock } from './host-lock.js';
+import { acquireHostLock, type HostLock } from '../store/host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
 import { createRouting } from './routing.js';

@@ -4,7 +4,7 @@
  * each call is one transaction that also appends the audit record(s) and the
  * live event(s). Only this folder writes SQL.
  *
- * Single writer: one host process owns a COLONY_HOME (see runner/host-lock),
+ * Single writer: one host process owns a COLONY_HOME (see store/host-lock),
  * so the audit chain's last hash can be kept in memory.
  *
  * Group commit (`grouped`): a hot path that runs many small writes (the local
