@@ -56,8 +56,17 @@ export function claimFor(service: RemotePort, link: WorkerLink, lane: string, li
   });
 }
 
+/** What the host's gateway and router decided for an offer: the screened prompt, the engine and model, and why. */
+export interface OfferChoice {
+  prompt: string;
+  engine: string;
+  model: string | null;
+  rule: string;
+  explanation: string;
+}
+
 /** The offer of `t` to `link` (to be signed), with its attempt row started (state stays assigned) and its lease; null if it cannot be sent. */
-export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
+export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask, c: OfferChoice): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
   const { service } = d;
   const now = d.now();
   const budget = remainingBudget(t.budget_usd, t.cost_usd);
@@ -67,10 +76,10 @@ export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask):
     type: 'TASK_ASSIGNED' as const,
     task_id: t.id,
     attempt,
-    task: { prompt: t.prompt, title: clip(t.title, 120) },
+    task: { prompt: c.prompt, title: clip(t.title, 120) },
     budget,
-    engine: t.engine,
-    model: t.model,
+    engine: c.engine,
+    model: c.model,
     workspace: remoteWorkspace(t.workspace, graphWorkspace(service, t.graph_id)),
     nonce,
     expires_at: now + d.ttlMs,
@@ -81,11 +90,11 @@ export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask):
     return null;
   }
   const started = service.recordOffer(t.id, {
-    engine: t.engine,
-    model: t.model,
+    engine: c.engine,
+    model: c.model,
     worker_id: link.workerId,
-    route_rule: 'remote',
-    route_explanation: `sent to worker ${link.name} (${link.workerId}) of ${link.owner} at ${link.ip}`,
+    route_rule: c.rule,
+    route_explanation: `${c.explanation} · sent to worker ${link.name} (${link.workerId}) of ${link.owner} at ${link.ip}`,
   });
   if (started !== attempt) throw new Error(`attempt numbering drifted for ${t.id}: ${started} != ${attempt}`);
   const lease = grantLease({ task_id: t.id, attempt, worker_id: link.workerId }, now, d.leaseMs, unsigned.expires_at);

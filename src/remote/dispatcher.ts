@@ -14,9 +14,13 @@ import { activate, renew } from '../core/lease.js';
 import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../core/protocol.js';
 import { checkCostWithinBudget, checkSequence } from '../core/replay.js';
 import type { Killswitch } from '../safety/killswitch.js';
+import { gateStep, routeContextOf } from '../runner/pool.js';
+import type { RemoteGateFn, RemoteRouteFn } from '../runner/routing.js';
 import type { RemotePort } from '../runner/task-port.js';
-import type { Actor } from '../store/store.js';
-import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type WorkerLink } from './assign.js';
+import { toColonyError } from '../core/errors.js';
+import { SYSTEM, type Actor } from '../store/store.js';
+import type { StoredTask } from '../store/rows.js';
+import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type OfferChoice, type WorkerLink } from './assign.js';
 import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
 import { Settler, type Outcome } from './settle.js';
 import type { HostIdentity } from './pairing.js';
@@ -27,6 +31,10 @@ export type { WorkerLink } from './assign.js';
 export interface DispatcherOptions {
   service: RemotePort;
   killswitch: Killswitch;
+  /** The host's gateway: a remote task passes it before it is offered, like a local one. */
+  gate: RemoteGateFn;
+  /** The host's router: engine and model of a remote task, explained and stored with the attempt. */
+  route: RemoteRouteFn;
   hostKey: HostIdentity;
   leaseMs?: number;
   assignmentTtlMs?: number;
@@ -241,7 +249,8 @@ export class RemoteDispatcher {
             if (free <= 0) break;
             if (service.readyCount(lane) === 0) continue;
             for (const task of claimFor(service, link, lane, free)) {
-              const plan = buildAssignment(this.assignDeps, link, task);
+              const choice = this.gateAndRoute(link, task);
+              const plan = choice && buildAssignment(this.assignDeps, link, task, choice);
               if (plan) {
                 plans.push({ link, ...plan });
                 free--;
@@ -261,6 +270,29 @@ export class RemoteDispatcher {
         (msg) => this.links.get(p.link.workerId)?.send(msg), // the worker's current connection
         () => undefined, // never sent: the offer lapses at expires_at and the task is requeued
       );
+    }
+  }
+
+  /**
+   * The host's gateway verdict and router choice for a claimed task, as for a
+   * local one; null when the task does not go out now (held, failed, requeued:
+   * the service recorded why).
+   */
+  private gateAndRoute(link: WorkerLink, task: StoredTask): OfferChoice | null {
+    const { service } = this.o;
+    const v = this.o.gate(task);
+    const refusal = gateStep(v, task.approved);
+    if (refusal) {
+      service.stepDurably(task.id, refusal, SYSTEM);
+      return null;
+    }
+    try {
+      const c = this.o.route(task, { ...routeContextOf(task, () => service.attemptsOf(task.id)), engines: [...link.engines] });
+      return { ...c, prompt: v.verdict === 'allow' && v.prompt !== undefined ? v.prompt : task.prompt };
+    } catch (e) {
+      const err = toColonyError(e);
+      service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
+      return null;
     }
   }
 

@@ -89,6 +89,8 @@ export class RemoteHost {
     this.dispatcher = new RemoteDispatcher({
       service: host.service,
       killswitch: host.killswitch,
+      gate: host.routing.remoteGate,
+      route: host.routing.remoteRoute,
       hostKey,
       leaseMs: opts.leaseMs,
       assignmentTtlMs: opts.assignmentTtlMs,

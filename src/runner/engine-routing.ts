@@ -101,7 +101,7 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
             env_engine: o.env['INFERENCE_ENGINE'] ?? null,
             attempts_left: Math.max(1, task.max_attempts - task.attempt),
           },
-          { router: config.router, providers: config.engines.providers, claude_default_model: config.engines.claude.default_model, pricing: registry.pricing, stats: config.router.adaptive ? stats : undefined, rng, available: registry.available() },
+          { router: config.router, providers: config.engines.providers, claude_default_model: config.engines.claude.default_model, pricing: registry.pricing, stats: config.router.adaptive ? stats : undefined, rng, available: ctx.available ?? registry.available() },
         );
         ({ engine, model, rule, explanation } = d);
       }

@@ -10,7 +10,7 @@ import { ensureHome, type HomePaths } from './home.js';
 import { acquireHostLock, type HostLock } from '../store/host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
-import { createRouting } from './routing.js';
+import { createRouting, type Routing } from './routing.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
@@ -34,6 +34,8 @@ export interface Host {
   service: TaskService;
   killswitch: Killswitch;
   pool: LocalPool;
+  /** Gateway, router and environment, shared by the local pool and the remote dispatcher. */
+  routing: Routing;
   recovered: { requeued: string[]; failed: string[] };
   close(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export function openHost(o: HostOptions): Host {
       service,
       killswitch,
       pool,
+      routing,
       recovered,
       async close() {
         await pool.stop();

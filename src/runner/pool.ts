@@ -31,6 +31,15 @@ export interface RouteChoice {
 export interface RouteContext {
   previous: { engine: string; model: string | null; error_code: string | null }[];
   remaining_usd: number;
+  /** Engines the executor can run (a remote worker's); default: those ready on the host. */
+  available?: readonly string[];
+}
+
+/** What the router needs to know of a task's earlier attempts (its fallback reads the last one). */
+export function routeContextOf(task: StoredTask, attempts: () => ReadonlyArray<{ engine: string | null; model: string | null; error_code: string | null; finished_at: number | null }>): RouteContext {
+  const history = task.attempt === 0 ? [] : attempts(); // first attempt: no history to read
+  const previous = history.filter((a) => a.finished_at !== null).map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
+  return { previous, remaining_usd: remainingBudget(task.budget_usd, task.cost_usd) };
 }
 
 export type RouteFn = (task: StoredTask, ctx: RouteContext) => RouteChoice;
@@ -210,13 +219,12 @@ export class LocalPool {
       return;
     }
     const allowed = verdict.verdict === 'allow' ? verdict : { prompt: undefined, workspace: undefined };
-    const history = task.attempt === 0 ? [] : service.attemptsOf(task.id); // first attempt: no history to read
-    const previous = history.filter((a) => a.finished_at !== null).map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code }));
-    const remaining = remainingBudget(task.budget_usd, task.cost_usd);
+    const ctx = routeContextOf(task, () => service.attemptsOf(task.id));
+    const remaining = ctx.remaining_usd;
     let choice: RouteChoice;
     let prepared: PreparedWorkspace | undefined;
     try {
-      choice = this.o.route(task, { previous, remaining_usd: remaining });
+      choice = this.o.route(task, ctx);
       prepared = await this.o.prepare?.(task, choice.engine.name, allowed.workspace ?? task.workspace);
     } catch (e) {
       const err = toColonyError(e);
@@ -308,7 +316,7 @@ export class LocalPool {
 }
 
 /** What the gate's verdict means for the task when it does not run now; null: run it. */
-function gateStep(v: GateVerdict, approved: boolean): TaskStep | null {
+export function gateStep(v: GateVerdict, approved: boolean): TaskStep | null {
   if (v.verdict === 'defer') return { kind: 'requeue', reason: v.reason };
   if (v.verdict === 'deny') return { kind: 'finish', state: 'failed', reason: `safety: ${v.reason}` };
   if (v.verdict === 'needs_approval' && !approved) return { kind: 'hold', reason: `needs approval: ${v.reason}` };
