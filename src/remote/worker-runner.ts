@@ -66,10 +66,11 @@ export class TaskRunner {
 
   /** Checks engine, workspace and safety; returns what to run or the reason to refuse. */
   async prepare(msg: MessageOf<'TASK_ASSIGNED'>): Promise<{ ok: true; prepared: Prepared } | { ok: false; reason: string }> {
-    const engine = this.pickEngine(msg.engine);
+    // The host's router chooses the engine (and model) of every task; 'auto' here would be a guess.
+    const engine = msg.engine === 'auto' ? null : (this.o.engines.get(msg.engine) ?? null);
     if (!engine) {
       const have = this.engineNames.join(', ') || 'none';
-      return { ok: false, reason: msg.engine === 'auto' ? `engine auto needs an AI engine; this worker runs only: ${have}` : `engine ${msg.engine} is not enabled on this worker (enabled: ${have})` };
+      return { ok: false, reason: msg.engine === 'auto' ? `engine auto was not routed by the host; it must name an AI engine this worker runs (${have})` : `engine ${msg.engine} is not enabled on this worker (enabled: ${have})` };
     }
     const ws = await resolveWorkerWorkspace(this.o.workspaceRoot, msg.workspace);
     if (!ws.ok) return { ok: false, reason: ws.reason };
@@ -149,11 +150,5 @@ export class TaskRunner {
     if (!ended) return { ...st(), ok: false, error: 'engine ended without a result', error_code: 'E_ENGINE' };
     if (out.ok) return { ...st(), ok: true, summary: out.summary };
     return { ...st(), ok: false, error: out.summary, error_code: out.error_code ?? 'E_ENGINE' };
-  }
-
-  private pickEngine(name: string): Engine | null {
-    if (name !== 'auto') return this.o.engines.get(name) ?? null;
-    for (const [n, e] of this.o.engines) if (n !== 'exec') return e;
-    return null;
   }
 }
