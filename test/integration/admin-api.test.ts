@@ -115,6 +115,11 @@ describe('POST /admin/execute', () => {
     expect(counts(a.host)).toEqual(before);
   });
 
+  it('reserves a task\'s budget once, whatever its max_attempts (the budget caps all attempts together)', async () => {
+    const r = await api('POST', '/admin/execute', { graph: { budget_usd: 2, tasks: [{ id: 'a', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 }, { id: 'b', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 }] } });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+  });
+
   it('names the cycle\'s path in the message', async () => {
     const r = await api('POST', '/admin/execute', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['b'] }, { id: 'b', prompt: 'x', depends_on: ['a'] }] } });
     expectError(r, 400, 'E_CYCLE');

@@ -11,6 +11,7 @@ import { defaultConfig } from '../../src/core/config.js';
 import { isColonyError } from '../../src/core/errors.js';
 import { parseGraph } from '../../src/core/graph-schema.js';
 import { isTerminal, type TaskState } from '../../src/core/task.js';
+import type { Engine, EngineEvent } from '../../src/core/engine.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { LocalPool } from '../../src/runner/pool.js';
 import { TaskService } from '../../src/runner/service.js';
@@ -48,16 +49,16 @@ afterEach(async () => {
   cleanupDir = null;
 });
 
-function makeRig(concurrency: number): Rig {
+function makeRig(concurrency: number, engine?: Engine): Rig {
   const tmp = makeTempDir('colony-pool-');
   cleanupDir = tmp.cleanup;
   const store = Store.open(join(tmp.dir, 'colony.db'));
   const service = new TaskService(store, defaultConfig());
-  const exec = createExecEngine({ killGraceMs: 300 });
+  const exec = engine ?? createExecEngine({ killGraceMs: 300 });
   const pool = new LocalPool({
     service,
     concurrency,
-    route: () => ({ engine: exec, model: null, rule: 'test', explanation: 'exec for every task' }),
+    route: () => ({ engine: exec, model: null, rule: 'test', explanation: `${exec.name} for every task` }),
   });
   let graphId = '';
   const r: Rig = {
@@ -354,5 +355,37 @@ describe('admin overrides through TaskService while the pool runs', () => {
     } finally {
       side.close();
     }
+  });
+
+  it('stops an attempt that spends anything of a zero budget, and of what earlier attempts left (one budget for all attempts)', async () => {
+    let stopped = 0;
+    const paid: Engine = {
+      name: 'paid',
+      async *run(req): AsyncGenerator<EngineEvent> {
+        for (let i = 1; i <= 100; i++) {
+          if (req.signal.aborted) {
+            stopped++;
+            yield { type: 'done', ok: false, summary: 'aborted', error_code: 'E_CANCELLED' };
+            return;
+          }
+          yield { type: 'cost', usd: i * 0.01, source: 'reported' };
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        yield { type: 'done', ok: false, summary: 'spent $1 and failed', error_code: 'E_ENGINE' };
+      },
+    };
+    const r = makeRig(2, paid);
+    r.submit([
+      { id: 'zero', engine: 'exec', prompt: 'x', budget_usd: 0 },
+      { id: 'shared', engine: 'exec', prompt: 'x', budget_usd: 0.05, max_attempts: 3 },
+    ]);
+    r.pool.start();
+    await r.waitAllEnded();
+    expect(r.store.getTask(r.id('zero'))).toMatchObject({ state: 'failed', attempt: 1, state_reason: expect.stringContaining('budget') });
+    expect(r.store.attemptsOf(r.id('zero'))[0]).toMatchObject({ error_code: 'E_BUDGET', cost_usd: 0.01 });
+    // The first attempt spends the task's whole budget: it is stopped and not retried, although max_attempts is 3.
+    expect(r.store.getTask(r.id('shared'))).toMatchObject({ state: 'failed', attempt: 1 });
+    expect(r.store.getTask(r.id('shared'))?.cost_usd).toBeCloseTo(0.05, 6);
+    expect(stopped).toBe(2);
   });
 });
