@@ -86,7 +86,7 @@ export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask, 
     lease_ms: d.leaseMs,
   };
   if (!taskAssignedSchema.safeParse({ ...unsigned, sig: SIG_SHAPE }).success) {
-    service.stepDurably(t.id, { kind: 'finish', state: 'failed', reason: 'the task does not fit the remote protocol (prompt over 64 KiB or a field out of bounds)' }, SYSTEM);
+    service.stepDurably(t.id, { kind: 'finish', state: 'failed', reason: 'the task does not fit the remote protocol (a field out of its bounds)' }, SYSTEM);
     return null;
   }
   const started = service.recordOffer(t.id, {

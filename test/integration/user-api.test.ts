@@ -40,6 +40,18 @@ describe('POST /api/submit-task', () => {
     expect(pending.tasks.map((x) => x.id)).toEqual([held.id]);
   });
 
+  it('refuses at submit a prompt over 64 KiB of UTF-8 however few characters it has (the wire limit), with 400', async () => {
+    h = await startUserHost({ config: lanConfig({ max_body_bytes: 1024 * 1024 }) }); // a body limit raised by the operator
+    const a = await visitor(h, '10.0.0.2');
+    // 30 000 CJK characters are 90 000 bytes: refused here, not accepted and failed when sent to a worker.
+    const long = await a.call('POST', '/api/submit-task', { prompt: '漢'.repeat(30_000) });
+    expect(long.statusCode).toBe(400);
+    expect(code(long)).toBe('E_BAD_INPUT');
+    expect(long.body).toMatch(/prompt.*65536 bytes/);
+    expect(code(await a.call('POST', '/api/submit-task', { graph: { tasks: [{ id: 'a', prompt: '漢'.repeat(30_000) }] } }))).toBe('E_BAD_INPUT');
+    expect((await a.call('POST', '/api/submit-task', { prompt: '漢'.repeat(21_845) })).statusCode).toBe(201); // 65 535 bytes
+  });
+
   it('accepts a small graph (≤ 50 tasks) and refuses a bigger one, a worker target and unknown fields', async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
