@@ -5,7 +5,7 @@
  *   colony worker --host http://ADDR:8081 --code CODE   first run: pair (key pair in --home, host key pinned)
  *   colony worker                                       later runs: reuse the saved identity
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';

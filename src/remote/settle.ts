@@ -29,8 +29,11 @@ export interface Outcome {
   error_code: string | null;
 }
 
+/** What settling needs of the TaskService, and nothing more. */
+export type SettlePort = Pick<RemotePort, 'attemptsOf' | 'endAttempt' | 'appendOutput' | 'markRunning' | 'audit'>;
+
 export interface SettlerDeps {
-  service: RemotePort;
+  service: SettlePort;
   leases: LeaseBook;
   maxOutputBytes: number;
   cancel(rec: LeaseRec, reason: string): void;

@@ -8,16 +8,17 @@
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { decideAttempt, unchargedAttempts, type NextStep } from '../core/attempt-policy.js';
-import { graphReservation } from '../core/budget.js';
 import { ColonyError, isColonyError } from '../core/errors.js';
 import { compileGraph, makeGraphId, type GraphInput } from '../core/graph-schema.js';
 import type { WorkerCard } from '../core/live-types.js';
 import { Scheduler, type SchedTask, type Transition } from '../core/scheduler.js';
-import { isTerminal, ZERO_USAGE, type TaskSpec, type TaskState } from '../core/task.js';
+import { isTerminal, ZERO_USAGE, type TaskState } from '../core/task.js';
 import type { ColonyConfig } from '../core/config.js';
 import { SYSTEM, type Actor, type AttemptEnd, type AttemptStart, type NewTask, type Store } from '../store/store.js';
 import type { AttemptRow, StoredTask } from '../store/rows.js';
 import { ChangeStore } from '../store/changes.js';
+import { checkGraphReservation } from './graph-check.js';
+import { isStoreRefusal, PendingWrites } from './pending-writes.js';
 import type { PoolPort, RemotePort, TaskStep } from './task-port.js';
 
 export interface SubmitOptions {
@@ -35,9 +36,6 @@ export interface SubmitResult {
   task_ids: string[];
 }
 
-/** How often a write the store refused (a result, a requeue) is tried again. */
-const RETRY_MS = 500;
-
 export function laneOf(target: string, submittedBy: string): string {
   if (target === 'host') return 'host';
   if (target === 'own-worker') return `user:${submittedBy}`;
@@ -46,15 +44,16 @@ export function laneOf(target: string, submittedBy: string): string {
 
 export class TaskService implements PoolPort, RemotePort {
   private scheduler = new Scheduler();
-  /** Writes the store refused, by task: retried every RETRY_MS until they go through. */
-  private readonly pending = new Map<string, () => void>();
-  private retryTimer: NodeJS.Timeout | null = null;
+  /** Writes the store refused, retried until they go through. */
+  private readonly pending: PendingWrites;
 
   constructor(
     readonly store: Store,
     readonly config: ColonyConfig,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.pending = new PendingWrites(() => store.isOpen());
+  }
 
   /**
    * Loads every task into the scheduler. An attempt left open by a process
@@ -179,7 +178,7 @@ export class TaskService implements PoolPort, RemotePort {
     } catch (e) {
       this.reload(); // memory back to what the store has: the attempt is still open there
       if (!isStoreRefusal(e)) throw e;
-      this.keep(taskId, () => {
+      this.pending.keep(taskId, () => {
         if (this.store.attemptsOf(taskId).find((a) => a.attempt === attempt)?.finished_at !== null) return; // closed meanwhile
         this.guarded(write);
       });
@@ -195,7 +194,7 @@ export class TaskService implements PoolPort, RemotePort {
       write();
     } catch (e) {
       if (!isStoreRefusal(e)) throw e;
-      this.keep(taskId, write);
+      this.pending.keep(taskId, write);
     }
   }
 
@@ -222,13 +221,11 @@ export class TaskService implements PoolPort, RemotePort {
 
   /** Tasks whose closing write is waiting for the store (for tests and the dashboard). */
   pendingWrites(): string[] {
-    return [...this.pending.keys()];
+    return this.pending.ids();
   }
 
   /** Stops retrying refused writes (the host is closing; recovery takes over at the next start). */
   close(): void {
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    this.retryTimer = null;
     this.pending.clear();
   }
 
@@ -258,30 +255,6 @@ export class TaskService implements PoolPort, RemotePort {
     } catch (e) {
       this.reload();
       throw e;
-    }
-  }
-
-  /** Keeps a refused write; each is retried on its own (one that still fails holds back no other). */
-  private keep(taskId: string, write: () => void): void {
-    this.pending.set(taskId, write);
-    if (this.retryTimer) return;
-    this.retryTimer = setInterval(() => this.retryPending(), RETRY_MS);
-    this.retryTimer.unref();
-  }
-
-  private retryPending(): void {
-    if (!this.store.isOpen()) return this.close();
-    for (const [id, write] of this.pending) {
-      try {
-        write();
-        this.pending.delete(id);
-      } catch (e) {
-        if (!isStoreRefusal(e)) this.pending.delete(id); // not the disk: retrying will not help
-      }
-    }
-    if (this.pending.size === 0 && this.retryTimer) {
-      clearInterval(this.retryTimer);
-      this.retryTimer = null;
     }
   }
 
@@ -334,7 +307,7 @@ export class TaskService implements PoolPort, RemotePort {
   }
 
   /** Persists transitions decided by the scheduler; on failure memory is rebuilt from disk. */
-  persist(trs: Transition[], who: Actor): Transition[] {
+  private persist(trs: Transition[], who: Actor): Transition[] {
     try {
       this.store.applyTransitions(trs, who);
     } catch (e) {
@@ -455,46 +428,4 @@ export class TaskService implements PoolPort, RemotePort {
   }
 }
 
-/**
- * Checks a graph input the way submitGraph will (ids, dependencies, cycles,
- * budget reservation) without touching a store, so `colony run` can refuse a
- * bad file before it opens (or creates) the database. Dependencies written as
- * global ids (`other-graph:task`) are left to submitGraph, which knows the store.
- */
-export function checkGraphInput(input: GraphInput, config: ColonyConfig, workspace: string, label = 'graph'): void {
-  const placeholder = '(file)'; // never a real graph id: makeGraphId yields [a-z0-9-]
-  const specs = compileGraph(
-    input,
-    {
-      graphId: placeholder,
-      workspace,
-      resolveWorkspace: (ws) => (isAbsolute(ws) ? ws : resolve(workspace, ws)),
-      defaultBudgetUsd: config.budget.default_task_usd,
-      defaultMaxAttempts: config.runner.max_attempts,
-      defaultTarget: 'host',
-      isKnown: (id) => !id.startsWith(`${placeholder}:`),
-    },
-    label,
-  );
-  const graphBudget = input.budget_usd ?? config.budget.default_graph_usd;
-  try {
-    if (graphBudget !== null) checkGraphReservation(specs, graphBudget);
-  } catch (e) {
-    throw e instanceof ColonyError ? new ColonyError(e.code, `${label}: ${e.message}`, e.details) : e;
-  }
-}
-
-/**
- * A graph whose worst case exceeds its budget is refused up front. A task's
- * budget caps all its attempts together (core/budget), so the worst case is
- * the sum of the task budgets, whatever max_attempts is.
- */
-export function checkGraphReservation(specs: readonly TaskSpec[], graphBudget: number): void {
-  const r = graphReservation(specs, graphBudget);
-  if (!r.ok && r.error) throw r.error;
-}
-
-/** The store refused a write (disk full, read-only, I/O): worth retrying later, unlike a logic error. */
-function isStoreRefusal(e: unknown): boolean {
-  return isColonyError(e) && e.code === 'E_STORE';
-}
+export { checkGraphInput, checkGraphReservation } from './graph-check.js';
