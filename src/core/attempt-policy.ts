@@ -131,7 +131,7 @@ export function foldEvent(o: AttemptOutcome, ev: EngineEvent, budgetUsd: number)
     case 'info':
       return { outcome: { ...o, engine: ev.engine, model: ev.model ?? o.model }, budgetStop: null };
     case 'done':
-      return { outcome: { ...o, ok: ev.ok, summary: ev.summary, error_code: ev.ok ? null : (ev.error_code ?? 'E_ENGINE') }, budgetStop: null };
+      return { outcome: { ...o, ok: ev.ok, summary: ev.summary, error_code: ev.ok ? null : (knownCode(ev.error_code) ?? 'E_ENGINE') }, budgetStop: null };
     default:
       return { outcome: o, budgetStop: null };
   }

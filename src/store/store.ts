@@ -15,7 +15,7 @@
  * so the store sees writes in the order they were asked for.
  */
 import { auditHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditRecord, type ChainCheck } from '../core/audit-chain.js';
-import { ColonyError } from '../core/errors.js';
+import { ColonyError, type ErrorCode } from '../core/errors.js';
 import type { Transition } from '../core/scheduler.js';
 import type { TaskSpec, TaskState, TokenUsage } from '../core/task.js';
 import { openDb, type Db } from './db.js';
@@ -57,7 +57,7 @@ export interface AttemptEnd {
   cost_usd: number | null;
   cost_source: string;
   usage: TokenUsage;
-  error_code: string | null;
+  error_code: ErrorCode | null;
   summary: string;
 }
 

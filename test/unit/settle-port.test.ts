@@ -1,6 +1,7 @@
 /** Remote settle through its narrow port: a plain object stands in for the TaskService. */
 import { describe, expect, it } from 'vitest';
 import type { NextStep } from '../../src/core/attempt-policy.js';
+import type { ErrorCode } from '../../src/core/errors.js';
 import { grantLease } from '../../src/core/lease.js';
 import { LeaseBook, type LeaseRec } from '../../src/remote/lease-book.js';
 import { Settler, type SettlePort } from '../../src/remote/settle.js';
@@ -9,7 +10,7 @@ import type { AttemptEnd } from '../../src/store/store.js';
 const T0 = 1_700_000_000_000;
 const WHO = { actor: 'worker:w1', origin: '10.0.0.5' };
 
-function rig(earlier: Array<{ attempt: number; state: string; error_code: string | null }> = []) {
+function rig(earlier: Array<{ attempt: number; state: string; error_code: ErrorCode | null }> = []) {
   const ended: Array<{ id: string; attempt: number; end: AttemptEnd; next: NextStep }> = [];
   const audits: string[] = [];
   const port: SettlePort = {
