@@ -44,6 +44,9 @@ export interface WorkerAgentOptions {
   backoff?: { initialMs: number; maxMs: number };
   heartbeatIntervalMs?: number;
   outboxLimit?: number;
+  /** Clock and randomness, injected as on the host (tests drive them); default Date.now and Math.random. */
+  now?: () => number;
+  random?: () => number;
 }
 
 export class WorkerAgent {
@@ -64,9 +67,13 @@ export class WorkerAgent {
   private readonly nonces = new NonceCache();
   private readonly tasks = new Map<string, Running>();
   private readonly listeners = new Set<(e: AgentEvent) => void>();
+  private readonly now: () => number;
+  private readonly random: () => number;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly o: WorkerAgentOptions) {
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
     this.watchdog = setInterval(() => this.abandonLapsed(), 1000);
     this.watchdog.unref();
   }
@@ -132,11 +139,11 @@ export class WorkerAgent {
     this.phase = 'idle';
     this.ws = null;
     this.clearHeartbeat();
-    this.offlineSince ??= Date.now();
+    this.offlineSince ??= this.now();
     if (wasReady) this.emit({ type: 'disconnected', code, reason });
     if (this.stopped) return;
     const b = this.o.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    const delay = Math.round(Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random() / 2));
+    const delay = Math.round(Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + this.random() / 2));
     this.failures++;
     if (!wasReady) this.emit({ type: 'retrying', in_ms: delay, error: this.lastError ?? `closed (${code}${reason ? ` ${reason}` : ''})` });
     this.lastError = null;
@@ -157,7 +164,7 @@ export class WorkerAgent {
     switch (msg.type) {
       case 'CHALLENGE':
         if (this.phase !== 'hello') return;
-        this.offset = msg.host_time - Date.now();
+        this.offset = msg.host_time - this.now();
         this.challenge = msg.nonce;
         this.phase = 'challenged';
         return this.send(signMessage({ type: 'AUTH' as const, worker_id: this.o.identity.worker_id, nonce: msg.nonce }, this.o.identity.keys.privateKey));
@@ -206,7 +213,7 @@ export class WorkerAgent {
       this.emit({ type: 'rejected', ...ref, reason });
     };
     if (!(await verifyMessageAsync(msg, this.o.identity.hostKey))) return reject('bad_signature: the assignment is not signed by the pinned host key');
-    const fresh = checkAssignment(msg, Date.now() + this.offset, this.nonces);
+    const fresh = checkAssignment(msg, this.now() + this.offset, this.nonces);
     if (!fresh.ok) return reject(`${fresh.code}: ${fresh.reason}`);
     if (this.tasks.has(msg.task_id)) return reject(`already running task ${msg.task_id}`);
     if (this.tasks.size >= (this.o.concurrency ?? 1)) return reject(`busy: this worker runs at most ${this.o.concurrency ?? 1} task(s) at a time`);
@@ -234,7 +241,7 @@ export class WorkerAgent {
 
   private onCancelled(msg: MessageOf<'TASK_CANCELLED'>): void {
     if (!verifyMessage(msg, this.o.identity.hostKey)) return;
-    if (!checkAssignment(msg, Date.now() + this.offset, this.nonces).ok) return;
+    if (!checkAssignment(msg, this.now() + this.offset, this.nonces).ok) return;
     const t = this.tasks.get(msg.task_id);
     if (!t || t.attempt !== msg.attempt) return;
     this.abandon(t);
@@ -258,7 +265,7 @@ export class WorkerAgent {
 
   private abandonLapsed(): void {
     if (this.offlineSince === null) return;
-    const offline = Date.now() - this.offlineSince;
+    const offline = this.now() - this.offlineSince;
     for (const t of this.tasks.values()) if (offline > t.lease_ms) this.abandon(t);
   }
 
