@@ -6,10 +6,10 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Engine, EngineEvent } from '../src/core/engine.js';
-import { WorkerAgent } from '../src/remote/worker-agent.js';
-import { loadIdentity } from '../src/remote/worker-identity.js';
-import { createWorkerGate } from '../src/remote/worker-gate.js';
-import { TaskRunner } from '../src/remote/worker-runner.js';
+import { WorkerAgent } from '../src/remote/worker/worker-agent.js';
+import { loadIdentity } from '../src/remote/worker/worker-identity.js';
+import { createWorkerGate } from '../src/remote/worker/worker-gate.js';
+import { TaskRunner } from '../src/remote/worker/worker-runner.js';
 import { defaultConfig } from '../src/core/config.js';
 
 export interface AgentSpec {

@@ -14,10 +14,10 @@ import type { Engine } from '../core/engine.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
 import { scrubEnv } from '../safety/sandbox.js';
-import { WorkerAgent } from '../remote/worker-agent.js';
-import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
-import { createWorkerGate } from '../remote/worker-gate.js';
-import { TaskRunner } from '../remote/worker-runner.js';
+import { WorkerAgent } from '../remote/worker/worker-agent.js';
+import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker/worker-identity.js';
+import { createWorkerGate } from '../remote/worker/worker-gate.js';
+import { TaskRunner } from '../remote/worker/worker-runner.js';
 
 interface WorkerFlags {
   host?: string;

@@ -15,10 +15,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { exportPublicKeyRaw, fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
-import { WorkerAgent, type AgentEvent } from '../../src/remote/worker-agent.js';
-import type { WorkerIdentity } from '../../src/remote/worker-identity.js';
-import { createWorkerGate } from '../../src/remote/worker-gate.js';
-import { TaskRunner } from '../../src/remote/worker-runner.js';
+import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-agent.js';
+import type { WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
+import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
+import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
 import { defaultConfig } from '../../src/core/config.js';
 import { processGone, readPid, waitFor } from '../helpers/proc.js';
 

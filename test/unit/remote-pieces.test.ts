@@ -1,8 +1,8 @@
 /** The small deterministic pieces of remote execution: pairing codes, workspace mapping, the host's lease book. */
 import { describe, expect, it } from 'vitest';
 import { grantLease, activate } from '../../src/core/lease.js';
-import { remoteWorkspace } from '../../src/remote/assign.js';
-import { LeaseBook, type LeaseRec } from '../../src/remote/lease-book.js';
+import { remoteWorkspace } from '../../src/remote/host/assign.js';
+import { LeaseBook, type LeaseRec } from '../../src/remote/host/lease-book.js';
 import { hashPairingCode, newPairingCode, normalisePairingCode } from '../../src/remote/pairing.js';
 
 const T0 = 1_700_000_000_000;

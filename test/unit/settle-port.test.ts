@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { NextStep } from '../../src/core/attempt-policy.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { grantLease } from '../../src/core/lease.js';
-import { LeaseBook, type LeaseRec } from '../../src/remote/lease-book.js';
-import { Settler, type SettlePort } from '../../src/remote/settle.js';
+import { LeaseBook, type LeaseRec } from '../../src/remote/host/lease-book.js';
+import { Settler, type SettlePort } from '../../src/remote/host/settle.js';
 import type { AttemptEnd } from '../../src/store/store.js';
 
 const T0 = 1_700_000_000_000;

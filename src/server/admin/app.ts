@@ -11,7 +11,7 @@ import { installErrorHandling } from '../errors.js';
 import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
 import { registerAdminRoutes } from './routes.js';
 import { registerChangeRoutes } from './changes-routes.js';
-import { registerRemoteAdminRoutes } from '../../remote/routes.js';
+import { registerRemoteAdminRoutes } from '../remote-routes.js';
 import { serveClient } from '../web.js';
 
 export interface AdminAppOptions {

@@ -19,7 +19,7 @@ import { installLanGate } from './gate.js';
 import { registerLiveRoutes } from './live.js';
 import { registerUserRoutes } from './routes.js';
 import { registerSessionRoutes } from './session.js';
-import { registerRemoteUserRoutes } from '../../remote/routes.js';
+import { registerRemoteUserRoutes } from '../remote-routes.js';
 
 export interface UserAppOptions {
   logger?: boolean | object;

@@ -5,15 +5,15 @@
  * Runs inside the dispatcher's store transaction.
  */
 import { randomBytes } from 'node:crypto';
-import { remainingBudget } from '../core/budget.js';
-import { grantLease } from '../core/lease.js';
-import { SYSTEM } from '../store/store.js';
-import { taskAssignedSchema, type MessageOf, type ProtocolMessage, type Unsigned } from '../core/protocol.js';
-import type { RemotePort } from '../runner/task-port.js';
-import type { StoredTask } from '../store/rows.js';
+import { remainingBudget } from '../../core/budget.js';
+import { grantLease } from '../../core/lease.js';
+import { SYSTEM } from '../../store/store.js';
+import { taskAssignedSchema, type MessageOf, type ProtocolMessage, type Unsigned } from '../../core/protocol.js';
+import type { RemotePort } from '../../runner/task-port.js';
+import type { StoredTask } from '../../store/rows.js';
 import type { LeaseRec } from './lease-book.js';
-import type { HostIdentity } from './pairing.js';
-import { signMessage } from './signing.js';
+import type { HostIdentity } from '../pairing.js';
+import { signMessage } from '../signing.js';
 
 export interface AssignDeps {
   service: RemotePort;

@@ -26,9 +26,9 @@ import {
   SUPPORTED_VERSIONS,
   type MessageOf,
   type ProtocolMessage,
-} from '../core/protocol.js';
-import { checkAssignment, checkSequence, NonceCache } from '../core/replay.js';
-import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
+} from '../../core/protocol.js';
+import { checkAssignment, checkSequence, NonceCache } from '../../core/replay.js';
+import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from '../signing.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import { clipBytes, finalMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
 

@@ -10,21 +10,21 @@
  * closed + transition). The messages themselves were verified by the
  * connection (signature) and are fenced here (core/replay, core/lease).
  */
-import { activate, renew } from '../core/lease.js';
-import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../core/protocol.js';
-import { checkCostWithinBudget, checkSequence } from '../core/replay.js';
-import type { Killswitch } from '../safety/killswitch.js';
-import { gateStep, routeContextOf } from '../runner/pool.js';
-import type { RemoteGateFn, RemoteRouteFn } from '../runner/routing.js';
-import type { RemotePort } from '../runner/task-port.js';
-import { toColonyError } from '../core/errors.js';
-import { SYSTEM, type Actor } from '../store/store.js';
-import type { StoredTask } from '../store/rows.js';
+import { activate, renew } from '../../core/lease.js';
+import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../../core/protocol.js';
+import { checkCostWithinBudget, checkSequence } from '../../core/replay.js';
+import type { Killswitch } from '../../safety/killswitch.js';
+import { gateStep, routeContextOf } from '../../runner/pool.js';
+import type { RemoteGateFn, RemoteRouteFn } from '../../runner/routing.js';
+import type { RemotePort } from '../../runner/task-port.js';
+import { toColonyError } from '../../core/errors.js';
+import { SYSTEM, type Actor } from '../../store/store.js';
+import type { StoredTask } from '../../store/rows.js';
 import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type OfferChoice, type WorkerLink } from './assign.js';
 import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
 import { Settler, type Outcome } from './settle.js';
-import type { HostIdentity } from './pairing.js';
-import { signMessageAsync } from './signing.js';
+import type { HostIdentity } from '../pairing.js';
+import { signMessageAsync } from '../signing.js';
 
 export type { WorkerLink } from './assign.js';
 

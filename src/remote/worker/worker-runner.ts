@@ -6,9 +6,9 @@
  * when the reported cost reaches it, whatever the host asked for).
  * Output is batched into TASK_PROGRESS chunks; the agent signs and sends.
  */
-import { beginOutcome, capOutput, foldEvent, LOST_CODE } from '../core/attempt-policy.js';
-import type { Engine } from '../core/engine.js';
-import type { MessageOf, TokenCounts } from '../core/protocol.js';
+import { beginOutcome, capOutput, foldEvent, LOST_CODE } from '../../core/attempt-policy.js';
+import type { Engine } from '../../core/engine.js';
+import type { MessageOf, TokenCounts } from '../../core/protocol.js';
 import { resolveWorkerWorkspace } from './workspace.js';
 
 export type WorkerGate = (t: { id: string; prompt: string; engine: string; workspace: string }) =>

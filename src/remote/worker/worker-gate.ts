@@ -7,8 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ColonyConfig } from '../core/config.js';
-import { runGateway } from '../safety/gateway.js';
+import type { ColonyConfig } from '../../core/config.js';
+import { runGateway } from '../../safety/gateway.js';
 import type { WorkerGate } from './worker-runner.js';
 
 export interface WorkerGateOptions {

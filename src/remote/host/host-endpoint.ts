@@ -6,15 +6,15 @@
  * admin app through `remoteOf(ctx)`.
  */
 import type { WebSocket } from 'ws';
-import { loadOrCreateHostKey } from './signing.js';
-import type { Host } from '../runner/host.js';
-import type { ServerContext, WorkerView } from '../server/context.js';
-import { SessionStore } from '../store/sessions.js';
-import type { Actor } from '../store/store.js';
-import { WorkerStore, type WorkerRecord } from '../store/workers.js';
+import { loadOrCreateHostKey } from '../signing.js';
+import type { Host } from '../../runner/host.js';
+import type { ServerContext, WorkerView } from '../../server/context.js';
+import { SessionStore } from '../../store/sessions.js';
+import type { Actor } from '../../store/store.js';
+import { WorkerStore, type WorkerRecord } from '../../store/workers.js';
 import { HostConnection } from './connection.js';
 import { RemoteDispatcher } from './dispatcher.js';
-import { PairingService, type HostIdentity } from './pairing.js';
+import { PairingService, type HostIdentity } from '../pairing.js';
 
 export interface RemoteHostOptions {
   leaseMs?: number;

@@ -1,5 +1,5 @@
 /** The worker agent's shapes: what it sends about a task (before signing), what it reports to its owner, its running tasks. */
-import { MAX_ERROR_BYTES, MAX_SUMMARY_BYTES, utf8Length, type MessageOf, type Unsigned } from '../core/protocol.js';
+import { MAX_ERROR_BYTES, MAX_SUMMARY_BYTES, utf8Length, type MessageOf, type Unsigned } from '../../core/protocol.js';
 import type { Final } from './worker-runner.js';
 
 /** Told to whoever runs the agent (the CLI prints them; tests assert on them). */

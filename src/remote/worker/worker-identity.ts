@@ -11,9 +11,9 @@ import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ColonyError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
-import { enrollResponseSchema } from './pairing.js';
-import { exportPublicKeyRaw, fingerprint, generateKeyPair, importPublicKey, loadKeyPair, saveKeyPair, type KeyPair } from './signing.js';
+import { ColonyError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import { enrollResponseSchema } from '../pairing.js';
+import { exportPublicKeyRaw, fingerprint, generateKeyPair, importPublicKey, loadKeyPair, saveKeyPair, type KeyPair } from '../signing.js';
 
 const KEY_NAME = 'worker';
 

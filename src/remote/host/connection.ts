@@ -28,13 +28,13 @@ import {
   type MessageOf,
   type ProtocolErrorCode,
   type ProtocolMessage,
-} from '../core/protocol.js';
-import { checkSequence } from '../core/replay.js';
-import type { Actor, Store } from '../store/store.js';
-import type { WorkerStore } from '../store/workers.js';
+} from '../../core/protocol.js';
+import { checkSequence } from '../../core/replay.js';
+import type { Actor, Store } from '../../store/store.js';
+import type { WorkerStore } from '../../store/workers.js';
 import type { RemoteDispatcher, TaskMsg, WorkerLink } from './dispatcher.js';
-import type { HostIdentity } from './pairing.js';
-import { importPublicKey, signMessage, verifyMessage, verifyMessageAsync } from './signing.js';
+import type { HostIdentity } from '../pairing.js';
+import { importPublicKey, signMessage, verifyMessage, verifyMessageAsync } from '../signing.js';
 
 export interface ConnectionDeps {
   hostKey: HostIdentity;

@@ -17,10 +17,10 @@
  * The lease is dropped first, so a second message about the same attempt
  * finds nothing to settle (fenced as stale).
  */
-import { capOutput, decideAttempt, unchargedAttempts, type Interruption } from '../core/attempt-policy.js';
-import type { MessageOf, TokenCounts } from '../core/protocol.js';
-import type { RemotePort } from '../runner/task-port.js';
-import { SYSTEM, type Actor, type AttemptEnd } from '../store/store.js';
+import { capOutput, decideAttempt, unchargedAttempts, type Interruption } from '../../core/attempt-policy.js';
+import type { MessageOf, TokenCounts } from '../../core/protocol.js';
+import type { RemotePort } from '../../runner/task-port.js';
+import { SYSTEM, type Actor, type AttemptEnd } from '../../store/store.js';
 import type { LeaseBook, LeaseRec } from './lease-book.js';
 
 export interface Outcome {
