@@ -20,7 +20,7 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseConfig } from '../src/core/config.js';
-import { configureRemote, remoteOf } from '../src/remote/host/host-endpoint.js';
+import { configureRemote, remoteOf } from '../src/server/remote-host.js';
 import { pairWorker } from '../src/remote/worker/worker-identity.js';
 import { openHost } from '../src/runner/host.js';
 import { resolveHome } from '../src/runner/home.js';

@@ -66,12 +66,8 @@ export interface PoolOptions {
   prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
 }
 
-export interface SlotView extends WorkerCard {
-  kind: 'local';
+interface Slot extends WorkerCard {
   status: 'idle' | 'running';
-}
-
-interface Slot extends SlotView {
   abort: AbortController | null;
   interruption: Interruption | null;
 }
@@ -127,7 +123,7 @@ export class LocalPool {
     await Promise.allSettled([...this.running]);
   }
 
-  workers(): SlotView[] {
+  workers(): WorkerCard[] {
     return this.slots.map(cardOf);
   }
 
@@ -323,7 +319,7 @@ export function gateStep(v: GateVerdict, approved: boolean): TaskStep | null {
   return null;
 }
 
-function cardOf(slot: Slot): SlotView {
+function cardOf(slot: Slot): WorkerCard {
   const { abort: _a, interruption: _i, ...view } = slot;
   return view;
 }

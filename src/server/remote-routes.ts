@@ -26,7 +26,7 @@ import { noteRefusal } from './user/audit.js';
 import { clientIp, type LanDeps } from './user/deps.js';
 import { lanActor, requireSession } from './user/session.js';
 import { WorkerStore } from '../store/workers.js';
-import { ensureRemote, remoteOf } from '../remote/host/host-endpoint.js';
+import { ensureRemote, remoteOf } from './remote-host.js';
 import { enrollSchema } from '../remote/pairing.js';
 
 export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDeps): Promise<void> {

@@ -6,7 +6,7 @@
  * other users' task text redacted, and rate limits per address and session.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WorkerView } from '../../src/server/context.js';
+import type { WorkerCard } from '../../src/core/live-types.js';
 import { adminCall, code, inject, lanConfig, startUserHost, visitor, type Lan, type UserHost } from '../helpers/user-host.js';
 
 let h: UserHost;
@@ -136,7 +136,7 @@ describe('reading tasks', () => {
       id: 'remote-a', kind: 'remote', status: 'running', task_id: t.id as string, task_title: `echo ${SECRET}`, owner: `session:${a.userId}`,
       engine: 'claude', model: 'sonnet', session_cost_usd: 0.25, tokens_used: 1234, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true,
       workspace: `/home/ada/${SECRET}`,
-    } as WorkerView;
+    } as WorkerCard;
     h.workers.push(card);
     const ra = await a.call('GET', '/api/workers');
     const forA = ra.json() as { workers: Record<string, unknown>[] };

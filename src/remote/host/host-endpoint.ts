@@ -1,14 +1,13 @@
 /**
  * The host side of remote execution, assembled: worker persistence, pairing,
  * the dispatcher and the WebSocket connections, plus the worker cards the
- * dashboards show. One RemoteHost per ServerContext; it lives as long as the
- * user app (the only place workers can connect to) and is reachable from the
- * admin app through `remoteOf(ctx)`.
+ * dashboards show. It knows nothing of the HTTP servers: server/remote-host.ts
+ * builds one per server context, next to the rest of the host.
  */
 import type { WebSocket } from 'ws';
 import { loadOrCreateHostKey } from '../signing.js';
 import type { Host } from '../../runner/host.js';
-import type { ServerContext, WorkerView } from '../../server/context.js';
+import type { WorkerCard } from '../../core/live-types.js';
 import { SessionStore } from '../../store/sessions.js';
 import type { Actor } from '../../store/store.js';
 import { WorkerStore, type WorkerRecord } from '../../store/workers.js';
@@ -27,42 +26,7 @@ export interface RemoteHostOptions {
   now?: () => number;
 }
 
-/** A worker card: what every dashboard shows, plus the enrolment facts its owner and the admin see. */
-export interface RemoteWorkerView extends WorkerView {
-  kind: 'remote';
-  name: string;
-  fingerprint: string;
-  engines: string[];
-  open_to_admin: boolean;
-  enrolled_at: number;
-  last_seen_at: number | null;
-  revoked: boolean;
-}
-
 const DEFAULT_MAX_BAD = 20;
-const remotes = new WeakMap<ServerContext, RemoteHost>();
-const pendingOptions = new WeakMap<ServerContext, RemoteHostOptions>();
-
-/** Options for the RemoteHost that the user app will create for `ctx` (tests: short leases). Call before building the user app. */
-export function configureRemote(ctx: ServerContext, opts: RemoteHostOptions): void {
-  pendingOptions.set(ctx, opts);
-}
-
-export function remoteOf(ctx: ServerContext): RemoteHost | null {
-  return remotes.get(ctx) ?? null;
-}
-
-/** The RemoteHost of `ctx`, created (and wired into the context) on first use. */
-export async function ensureRemote(ctx: ServerContext): Promise<RemoteHost> {
-  const existing = remotes.get(ctx);
-  if (existing) return existing;
-  const remote = await RemoteHost.create(ctx.host, pendingOptions.get(ctx) ?? {});
-  remotes.set(ctx, remote);
-  ctx.remoteWorkers = () => remote.views();
-  ctx.cancelRemote = (taskId, reason) => remote.dispatcher.cancel(taskId, reason);
-  remote.start();
-  return remote;
-}
 
 export class RemoteHost {
   readonly workers: WorkerStore;
@@ -149,11 +113,11 @@ export class RemoteHost {
   }
 
   /** Cards of enrolled (not revoked) workers, optionally of one owner. */
-  views(owner?: string): RemoteWorkerView[] {
+  views(owner?: string): WorkerCard[] {
     return this.workers.list({ owner }).map((w) => this.view(w));
   }
 
-  view(w: WorkerRecord): RemoteWorkerView {
+  view(w: WorkerRecord): WorkerCard {
     const link = this.dispatcher.links.get(w.id);
     const s = this.dispatcher.stats(w.id);
     const current = s.tasks[0] ?? null;

@@ -47,7 +47,7 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
   if (ctx.webRoot) await app.register(fastifyStatic, { root: ctx.webRoot, prefix: '/assets/', decorateReply: false, index: false });
   registerAdminRoutes(app, ctx);
   if (ctx.changes) registerChangeRoutes(app, ctx.changes);
-  registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/remote/routes.ts)
+  registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/server/remote-routes.ts)
   return app;
 }
 

@@ -39,7 +39,7 @@ export async function buildUserApp(ctx: ServerContext, o: UserAppOptions = {}): 
   registerSessionRoutes(app, deps);
   registerUserRoutes(app, deps);
   registerLiveRoutes(app, deps);
-  await registerRemoteUserRoutes(app, deps); // pairing, enrolment, my workers, WS /ws/remote-exec (src/remote/routes.ts)
+  await registerRemoteUserRoutes(app, deps); // pairing, enrolment, my workers, WS /ws/remote-exec (src/server/remote-routes.ts)
 
   if (ctx.webRoot) await app.register(fastifyStatic, { root: ctx.webRoot, prefix: '/assets/', decorateReply: false, index: false });
   return app;
