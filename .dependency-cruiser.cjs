@@ -15,6 +15,13 @@ module.exports = {
       to: { path: 'node_modules/better-sqlite3' },
     },
     {
+      name: 'store-hands-out-no-db-handle',
+      comment: 'the raw database handle stays inside src/store (callers use Store methods)',
+      severity: 'error',
+      from: { pathNot: '^src/store/' },
+      to: { path: '^src/store/(internal|db)[.]ts$' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

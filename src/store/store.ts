@@ -19,6 +19,7 @@ import { ColonyError, type ErrorCode } from '../core/errors.js';
 import type { Transition } from '../core/scheduler.js';
 import type { TaskSpec, TaskState, TokenUsage } from '../core/task.js';
 import { openDb, type Db } from './db.js';
+import { registerDb } from './internal.js';
 import { taskFromRow, type AttemptRow, type EventRecord, type GraphRow, type OutputRow, type StoredTask, type TaskRow } from './rows.js';
 
 export interface Actor {
@@ -89,7 +90,7 @@ interface GroupedWrite {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class Store {
-  readonly db: Db;
+  private readonly db: Db;
   private lastHash: string;
   private nextAuditId: number;
   private seq: number;
@@ -107,6 +108,7 @@ export class Store {
 
   constructor(db: Db, now: () => number = Date.now) {
     this.db = db;
+    registerDb(this, db);
     this.now = now;
     const last = db.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
     this.lastHash = last?.hash ?? GENESIS_HASH;
