@@ -96,7 +96,7 @@ export class WorkerAgent {
     this.connect();
   }
 
-  /** Stops: running tasks are aborted and reported as E_WORKER_STOPPED (the host requeues them), then the socket closes. */
+  /** Stops: running tasks are aborted and reported as E_LOST ("worker lost": a lost attempt that counts, requeued while attempts remain), then the socket closes. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
