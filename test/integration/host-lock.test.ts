@@ -75,9 +75,11 @@ describe('host lock', () => {
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('held'), 'the child to hold the lock', 20_000);
     expect(refusal(() => acquireHostLock(file, 'test'))?.message).toMatch(new RegExp(`pid ${child.pid}`));
+    const exited = new Promise((r) => child.once('exit', r));
     process.kill(child.pid as number, 'SIGKILL');
-    await waitFor(() => processGone(child.pid as number), 'the child to die');
-    expect(lockHolder(file)).toBeNull();
+    await exited; // reaped: the process is gone, and with it its locks
+    expect(processGone(child.pid as number)).toBe(true);
+    await waitFor(() => lockHolder(file) === null, 'the OS to release the lock', 5000);
     expect(refusal(() => acquireHostLock(file, 'test'))).toBeNull();
   });
 });
