@@ -27,6 +27,7 @@ import { Scheduler, type SchedTask } from '../src/core/scheduler.js';
 import { TaskService } from '../src/runner/service.js';
 import { openDb } from '../src/store/db.js';
 import { Store, SYSTEM, type AttemptEnd, type AttemptStart } from '../src/store/store.js';
+import { dbOf } from '../src/store/internal.js';
 
 export const TARGETS = { memory_tasks_per_s: 200_000, sqlite_transitions_per_s: 20_000, max_ratio: 11 } as const;
 const SIZES = [10_000, 100_000] as const;
@@ -136,36 +137,26 @@ export async function benchSqlite(nodes: readonly GraphNode[], mode: WriteMode =
     if (problems.length) throw new Error(`generated graph invalid: ${problems[0]?.message}`);
     const t1 = performance.now();
     service.submitGraph(input, { submittedBy: 'admin', who: SYSTEM, workspace: dir, defaultTarget: 'host', holdHostTasks: false });
-    let transitions = Number(store.db.prepare("SELECT COUNT(*) FROM audit WHERE action = 'task.transition'").pluck().get());
+    let transitions = Number(dbOf(store).prepare("SELECT COUNT(*) FROM audit WHERE action = 'task.transition'").pluck().get());
     const t2 = performance.now();
     for (;;) {
-      const sched = service.scheduler; // persist() may rebuild it after a failed write
-      const claimed = service.persist(sched.claim('host', CLAIM_BATCH), SYSTEM);
+      const claimed = service.claim('host', CLAIM_BATCH);
       if (claimed.length === 0) break;
-      transitions += claimed.length;
-      // The slots start in the same turn (one group commit when grouped), then the no-op engine returns.
-      const starts = claimed.map((c) => {
-        const started = sched.start(c.id);
-        transitions += started.length;
-        const write = (): number => store.startAttempt(c.id, START, started, SYSTEM);
-        return grouped ? grouped(write) : Promise.resolve(write());
-      });
-      const attempts = await Promise.all(starts);
-      const finishes: Promise<void>[] = [];
-      claimed.forEach((c, i) => {
-        const finished = sched.finish(c.id, 'succeeded', 'noop');
-        transitions += finished.length;
-        const write = (): void => store.finishAttempt(c.id, attempts[i] as number, END, finished, SYSTEM);
-        if (grouped) finishes.push(grouped(write));
-        else write();
-      });
-      await Promise.all(finishes);
+      // 'pool': the slots start (and then finish) in the same turn, one group commit each way;
+      // 'per-call': every write waits for the one before, so each commits alone.
+      const attempts: number[] = [];
+      if (grouped) attempts.push(...(await Promise.all(claimed.map((id) => service.beginAttempt(id, START)))));
+      else for (const id of claimed) attempts.push(await service.beginAttempt(id, START));
+      const next = { kind: 'finish', state: 'succeeded', reason: 'noop' } as const;
+      if (grouped) await Promise.all(claimed.map((id, i) => service.endAttempt(id, attempts[i] as number, END, next, SYSTEM)));
+      else for (const [i, id] of claimed.entries()) await service.endAttempt(id, attempts[i] as number, END, next, SYSTEM);
     }
+    transitions = Number(dbOf(store).prepare("SELECT COUNT(*) FROM audit WHERE action = 'task.transition'").pluck().get());
     const t3 = performance.now();
     const cpu = process.cpuUsage(cpu0);
-    const done = Number(store.db.prepare("SELECT COUNT(*) FROM tasks WHERE state = 'succeeded'").pluck().get());
+    const done = Number(dbOf(store).prepare("SELECT COUNT(*) FROM tasks WHERE state = 'succeeded'").pluck().get());
     if (done !== nodes.length) throw new Error(`sqlite: only ${done}/${nodes.length} tasks succeeded`);
-    const bytes = Number(store.db.pragma('page_count', { simple: true })) * Number(store.db.pragma('page_size', { simple: true }));
+    const bytes = Number(dbOf(store).pragma('page_count', { simple: true })) * Number(dbOf(store).pragma('page_size', { simple: true }));
     return { ...finishResult(nodes.length, edges, transitions, t1 - t0, t2 - t1, t3 - t2, cpu), mode, grouped: grouped !== undefined, db_bytes: bytes };
   } finally {
     store.close();

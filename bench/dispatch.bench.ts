@@ -26,6 +26,7 @@ import { LocalPool } from '../src/runner/pool.js';
 import { TaskService } from '../src/runner/service.js';
 import { Store } from '../src/store/store.js';
 import { isMain, machine, round, startRedis, tempDir, writeResult } from './perf-kit.js';
+import { dbOf } from '../src/store/internal.js';
 
 export interface DispatchOptions {
   tasks?: number;
@@ -88,7 +89,7 @@ export async function colonyDispatch(n: number, concurrency: number, timeoutMs: 
     const t2 = performance.now();
     await pool.stop();
     if (failed > 0) throw new Error(`colony: ${failed} task(s) did not succeed`);
-    const count = (sql: string): number => (store.db.prepare(sql).get() as { n: number }).n;
+    const count = (sql: string): number => (dbOf(store).prepare(sql).get() as { n: number }).n;
     const store_rows = {
       tasks_succeeded: count("SELECT COUNT(*) AS n FROM tasks WHERE state = 'succeeded'"),
       attempts: count('SELECT COUNT(*) AS n FROM attempts'),

@@ -6,9 +6,11 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Engine, EngineEvent } from '../src/core/engine.js';
-import { WorkerAgent } from '../src/remote/worker-agent.js';
-import { loadIdentity } from '../src/remote/worker-identity.js';
-import { TaskRunner } from '../src/remote/worker-runner.js';
+import { WorkerAgent } from '../src/remote/worker/worker-agent.js';
+import { loadIdentity } from '../src/remote/worker/worker-identity.js';
+import { createWorkerGate } from '../src/remote/worker/worker-gate.js';
+import { TaskRunner } from '../src/remote/worker/worker-runner.js';
+import { defaultConfig } from '../src/core/config.js';
 
 export interface AgentSpec {
   home: string;
@@ -34,7 +36,8 @@ async function inThisThread(specs: readonly AgentSpec[]): Promise<Agents> {
     specs.map(async (s) => {
       const identity = await loadIdentity(s.home);
       if (!identity) throw new Error(`no identity in ${s.home}`);
-      const runner = new TaskRunner({ engines: new Map([['noop', noop]]), workspaceRoot: s.root, budgetCap: null, env: {} });
+      const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: s.home, workspaceRoot: s.root });
+      const runner = new TaskRunner({ engines: new Map([['noop', noop]]), workspaceRoot: s.root, budgetCap: null, gate, env: {} });
       const agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: s.concurrency });
       agents.push(agent);
       await new Promise<void>((resolve, reject) => {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ColonyError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import { resolveHome, type HomePaths } from '../runner/home.js';
-import { lockHolder } from '../runner/host-lock.js';
+import { lockHolder } from '../store/host-lock.js';
 
 export interface AdminClient {
   paths: HomePaths;

@@ -6,7 +6,7 @@
  *                                                       first run: pair (key pair in --home, host key and certificate pinned)
  *   colony worker                                       later runs: reuse the saved identity
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -14,15 +14,15 @@ import { ColonyError } from '../core/errors.js';
 import type { Engine } from '../core/engine.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
-import { runGateway } from '../safety/gateway.js';
 import { scrubEnv } from '../safety/sandbox.js';
 import { createSandboxPlanner } from '../safety/os-sandbox/index.js';
 import { engineEnvNames } from '../engines/engine-env.js';
-import { WorkerAgent } from '../remote/worker-agent.js';
-import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker-identity.js';
-import { TaskRunner, type WorkerGate } from '../remote/worker-runner.js';
-import { InflightBook } from '../remote/inflight.js';
-import { acquireHostLock } from '../runner/host-lock.js';
+import { WorkerAgent } from '../remote/worker/worker-agent.js';
+import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker/worker-identity.js';
+import { createWorkerGate } from '../remote/worker/worker-gate.js';
+import { TaskRunner } from '../remote/worker/worker-runner.js';
+import { InflightBook } from '../remote/worker/inflight.js';
+import { acquireHostLock } from '../store/host-lock.js';
 
 interface WorkerFlags {
   host?: string;
@@ -72,22 +72,7 @@ export function registerWorker(program: Command): void {
       }
       mkdirSync(root, { recursive: true });
       const identity = await identify(f, home, names);
-      const gate: WorkerGate = (t) => {
-        const r = runGateway(
-          {
-            killswitch: { state: () => (existsSync(join(home, 'HALT')) ? 'halted' : 'running') },
-            config: config.safety,
-            allowedRoots: [root],
-            home,
-            configFile: file,
-            providerHosts: Object.values(config.engines.providers).map((p) => p.base_url),
-          },
-          { id: t.id, prompt: t.prompt, engine: t.engine, workspace: t.workspace, endpoint: config.engines.providers[t.engine]?.base_url ?? null },
-        );
-        if (r.verdict === 'allow') return { allow: true, prompt: r.prompt, workspace: r.workspace ?? t.workspace };
-        const why = r.reason ?? 'denied';
-        return { allow: false, reason: r.verdict === 'needs_approval' ? `needs approval (${why}); nobody approves on a worker, so it is refused` : why };
-      };
+      const gate = createWorkerGate({ config, configFile: file, home, workspaceRoot: root });
       const env = scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.flatMap((n) => engineEnvNames(config, n)) });
       // Every task runs in the OS sandbox; a worker that cannot sandbox does not start (never silently unsandboxed).
       const sandbox = createSandboxPlanner({ safety: config.safety, colonyHome: home, configFile: file });

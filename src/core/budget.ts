@@ -1,7 +1,13 @@
 /**
- * Budget maths (DESIGN §3): enforced before a call (refuse when the estimate
- * exceeds what is left), during the stream (abort once spent reaches the
- * budget) and for a whole graph (reserve the worst case up front).
+ * Budget maths (DESIGN §3), the one place the budget rules live: enforced
+ * before a call (refuse when the estimate exceeds what is left), during the
+ * stream (abort once spent reaches the budget) and for a whole graph (reserve
+ * the worst case up front).
+ *
+ * A task's `budget_usd` caps all its attempts together: each attempt gets what
+ * is left (`remainingBudget(budget, cost of the earlier attempts)`), so the
+ * worst case of a task is its budget whatever max_attempts is, and a graph
+ * reserves the sum of its tasks' budgets.
  *
  * Boundary semantics, chosen once and tested:
  *  - before a call, `estimate == remaining` is allowed: the estimate is already
@@ -65,6 +71,11 @@ export function budgetExhausted(spentUsd: number, budgetUsd: number): boolean {
   return spentUsd > 0 && toMicros(spentUsd) >= toMicros(budgetUsd);
 }
 
+/** True when a reported cost is more than the budget (a worker's report, checked by the host). */
+export function exceedsBudget(spentUsd: number, budgetUsd: number): boolean {
+  return toMicros(spentUsd) > toMicros(budgetUsd);
+}
+
 /** What is left, never negative. */
 export function remainingBudget(budgetUsd: number, spentUsd: number): number {
   return Math.max(0, (toMicros(budgetUsd) - toMicros(spentUsd)) / 1_000_000);
@@ -95,19 +106,13 @@ export interface GraphReservation {
 /**
  * Worst case for a graph. A task's `budget_usd` caps all its attempts together
  * (fallback retries run "within the remaining budget", DESIGN §3), so the
- * worst case of a task is its budget, whatever max_attempts is. Callers whose
- * budgets are per attempt pass `perAttempt: true` to multiply by max_attempts.
+ * worst case of a task is its budget, whatever max_attempts is.
  * A graph without its own budget (null) is never refused.
  */
-export function graphReservation(
-  tasks: readonly ReservationTask[],
-  graphBudgetUsd: number | null,
-  opts: { perAttempt?: boolean } = {},
-): GraphReservation {
+export function graphReservation(tasks: readonly ReservationTask[], graphBudgetUsd: number | null): GraphReservation {
   let totalMicros = 0;
   const per_task = tasks.map((t) => {
-    const attempts = opts.perAttempt ? Math.max(1, Math.floor(t.max_attempts)) : 1;
-    const reserve = toMicros(Math.max(0, t.budget_usd)) * attempts;
+    const reserve = toMicros(Math.max(0, t.budget_usd));
     totalMicros += reserve;
     return { id: t.id, reserve_usd: reserve / 1_000_000 };
   });

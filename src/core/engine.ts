@@ -4,6 +4,7 @@
  * Engines live in src/engines; this file is the contract they share with the
  * runner, the remote worker and the router.
  */
+import type { ErrorCode } from './errors.js';
 import type { TokenUsage } from './task.js';
 import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 
@@ -12,7 +13,7 @@ export type EngineEvent =
   | { type: 'usage'; usage: TokenUsage } // cumulative for the attempt so far
   | { type: 'cost'; usd: number | null; source: 'reported' | 'priced' | 'unknown' } // cumulative; null = unknown price
   | { type: 'info'; engine: string; model: string | null; session_id?: string }
-  | { type: 'done'; ok: boolean; summary: string; error_code?: string };
+  | { type: 'done'; ok: boolean; summary: string; error_code?: string }; // a catalogue code; folded through knownCode
 
 /** What an engine needs to run one attempt of a task. */
 export interface EngineRequest {
@@ -80,7 +81,7 @@ export interface Engine {
 export interface AttemptOutcome {
   ok: boolean;
   summary: string;
-  error_code: string | null;
+  error_code: ErrorCode | null;
   engine: string;
   model: string | null;
   usage: TokenUsage;

@@ -1,7 +1,8 @@
 /**
  * One error type for the whole product. Each code is stable (clients and tests
  * match on it), carries the HTTP status it maps to and a default hint. The
- * catalogue is the single place codes are declared; a test keeps it documented.
+ * catalogue is the single place codes are declared; test/unit/errors.test.ts
+ * keeps it, docs/ERRORS.md and the codes used in src/ in sync.
  */
 export const ERROR_CODES = {
   E_BAD_INPUT: { status: 400, doc: 'The request or file does not match the expected shape.' },
@@ -41,6 +42,11 @@ export const ERROR_CODES = {
   E_STORE: { status: 500, doc: 'The database could not be written (disk full, read-only, corrupt).' },
   E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
   E_ORPHANS_ALIVE: { status: 500, doc: 'Processes of an interrupted attempt could not be ended; its task is not requeued while they may run.' },
+  E_LOST: { status: 503, doc: 'The attempt was interrupted: the host stopped or its worker was lost; it counts against max_attempts.' },
+  E_WORKER_BUSY: { status: 503, doc: 'The worker had no free slot for the task it was offered; the task is requeued without counting the attempt.' },
+  E_REJECTED: { status: 409, doc: 'A worker refused the task it was offered (engine not enabled, workspace outside its root, its safety gate); the reason says which.' },
+  E_NETWORK: { status: 503, doc: 'The dashboard could not reach the host (reported in the browser only).' },
+  E_CLIENT: { status: 400, doc: 'The dashboard failed before it could send the request (reported in the browser only).' },
   E_INTERNAL: { status: 500, doc: 'An unexpected error; the log has details.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
@@ -64,6 +70,10 @@ export class ColonyError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, details: this.details };
   }
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
 }
 
 export function isColonyError(e: unknown): e is ColonyError {

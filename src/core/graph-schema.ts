@@ -2,25 +2,31 @@
  * The graph file format (JSON or YAML) and single-task submissions: zod
  * schemas, defaults, and compilation into TaskSpecs with global ids. Every
  * problem is reported with the task it concerns; nothing is half-accepted.
+ *
+ * `taskInputSchema` is THE task schema of every entry point (graph file,
+ * admin API, LAN API; the protocol's TASK_ASSIGNED has the same limits):
+ * text limits are in UTF-8 bytes, as on the wire, so a task accepted at
+ * submit always fits the protocol when it is sent to a worker.
  */
 import { z } from 'zod';
 import { validateGraph } from './dag.js';
 import { ColonyError } from './errors.js';
+import { MAX_PROMPT_BYTES, MAX_WORKSPACE_BYTES, utf8Text } from './protocol-fields.js';
 import type { TaskSpec } from './task.js';
 
 export const LOCAL_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 export const ENGINE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
-export const MAX_PROMPT_CHARS = 64 * 1024;
+export { MAX_PROMPT_BYTES };
 
 export const taskInputSchema = z.strictObject({
   id: z.string().regex(LOCAL_ID, 'must be 1-64 letters, digits, "_", "-" or "." (no ":")'),
   title: z.string().min(1).max(200).optional(),
-  prompt: z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS),
+  prompt: utf8Text(MAX_PROMPT_BYTES).min(1, 'must not be empty'),
   engine: z.string().regex(ENGINE_NAME, 'must be an engine name like auto, claude, groq or exec').default('auto'),
   model: z.string().min(1).max(100).optional(),
   budget_usd: z.number().finite().nonnegative('must be ≥ 0').optional(),
   depends_on: z.array(z.string().min(1).max(200)).max(1000).default([]),
-  workspace: z.string().min(1).max(4096).optional(),
+  workspace: utf8Text(MAX_WORKSPACE_BYTES, 1).optional(),
   target: z.string().min(1).max(128).optional(),
   wait_timeout_s: z.number().finite().positive().optional(),
   run_timeout_s: z.number().finite().positive().optional(),

@@ -12,10 +12,14 @@ export interface EventRecord {
   data: Record<string, unknown>;
 }
 
-/** A worker card as the dashboards show it (local pool slot or remote worker). */
+/**
+ * THE worker card (one name for the concept): a local pool slot or a remote
+ * worker as the dashboards, the APIs and the live stream show it. A redacted
+ * card (another user's worker) has `redacted` set and no task title.
+ */
 export interface WorkerCard {
   id: string;
-  kind: string;
+  kind: 'local' | 'remote';
   status: string;
   task_id: string | null;
   task_title: string | null;
@@ -24,7 +28,16 @@ export interface WorkerCard {
   model: string | null;
   session_cost_usd: number;
   tokens_used: number;
-  origin_ip: string;
+  origin_ip: string | null;
   owner_name?: string | null;
   connected?: boolean;
+  redacted?: boolean;
+  // Enrolment facts of a remote worker (its owner and the admin see them).
+  name?: string;
+  fingerprint?: string;
+  engines?: string[];
+  open_to_admin?: boolean;
+  enrolled_at?: number;
+  last_seen_at?: number | null;
+  revoked?: boolean;
 }

@@ -73,6 +73,8 @@ const text = (maxBytes: number, minChars = 0) =>
     .min(minChars)
     .max(maxBytes) // code units <= bytes: cheap rejection before counting
     .refine((s) => utf8Length(s) <= maxBytes, { message: `longer than ${maxBytes} bytes` });
+/** A string bounded in UTF-8 bytes (what the wire carries), shared with the task schema of every entry point. */
+export const utf8Text = text;
 
 // Ids end up in logs, file names and the UI: no control characters.
 const id = z

@@ -28,7 +28,6 @@ export type Viewer = Pick<UserSession, 'user_id' | 'permissions' | 'revoked'>;
 export type Opaque = (id: string) => string;
 
 export type LiveEvent = EventRecord;
-export type WorkerLike = WorkerCard;
 
 /** Stands in for another user's submitter id in redacted views. */
 export const OTHER_OWNER = 'other';
@@ -72,19 +71,15 @@ export function viewEvent(viewer: Viewer, e: LiveEvent, opaque: Opaque, showOwne
  * worker may add, such as its workspace, never reach other users), with the
  * task hidden and `redacted: true` when it is busy with someone else's task.
  */
-export function viewWorker<W extends WorkerLike>(viewer: Viewer, w: W, opaque: Opaque, showOwners = false): W | RedactedWorker {
+export function viewWorker<W extends WorkerCard>(viewer: Viewer, w: W, opaque: Opaque, showOwners = false): W | WorkerCard {
   if (w.owner !== null && viewerSees(viewer, w.owner)) return w;
   return redactWorker(w, opaque, showOwners);
 }
 
-export interface RedactedWorker extends WorkerLike {
-  redacted?: true;
-}
-
-export function redactWorker(w: WorkerLike, opaque: Opaque, showOwners = false): RedactedWorker {
+export function redactWorker(w: WorkerCard, opaque: Opaque, showOwners = false): WorkerCard {
   // Whose machine it is and where it sits on the LAN is the owner's to share, via the admin's setting.
   const hideOwner = !showOwners && (w.kind === 'remote' || w.owner_name !== undefined);
-  const out: RedactedWorker = {
+  const out: WorkerCard = {
     id: w.id,
     kind: w.kind,
     status: w.status,
@@ -107,9 +102,9 @@ export function redactWorker(w: WorkerLike, opaque: Opaque, showOwners = false):
 function redactWorkerData(d: Record<string, unknown>, opaque: Opaque, showOwners: boolean): Record<string, unknown> {
   const str = (k: string): string | null => (typeof d[k] === 'string' ? (d[k] as string) : null);
   const num = (k: string): number => (typeof d[k] === 'number' ? (d[k] as number) : 0);
-  const w: WorkerLike = {
+  const w: WorkerCard = {
     id: str('id') ?? '',
-    kind: str('kind') ?? 'local',
+    kind: str('kind') === 'remote' ? 'remote' : 'local',
     status: str('status') ?? 'idle',
     task_id: str('task_id'),
     task_title: null,

@@ -9,6 +9,7 @@
  * Host side: a result counts only for the current attempt, from the worker that
  * holds it, echoing the nonce of that assignment, with cost within the budget.
  */
+import { exceedsBudget } from './budget.js';
 import { ASSIGNMENT_TTL_MS, MAX_CLOCK_SKEW_MS, MAX_HOST_CLOCK_OFFSET_MS } from './protocol-fields.js';
 
 export type Check<C extends string> = { ok: true } | { ok: false; code: C; reason: string };
@@ -184,13 +185,13 @@ export function checkResultFencing(f: FencingInput): Check<FencingCode> {
 }
 
 /**
- * Host side: reported cost must not exceed the attempt's budget. `tolerance`
- * absorbs float noise and the one call in flight when the worker's cap tripped
- * (engines abort when spent >= budget, so the last call may overshoot slightly).
+ * Host side: reported cost must not exceed the attempt's budget (core/budget
+ * compares whole micro-dollars, which absorbs float noise; reaching the budget
+ * exactly is allowed, since engines stop at spent >= budget).
  */
-export function checkCostWithinBudget(cost: number, budget: number, tolerance = 1e-9): Check<'over_budget'> {
+export function checkCostWithinBudget(cost: number, budget: number): Check<'over_budget'> {
   if (!Number.isFinite(cost) || cost < 0) return { ok: false, code: 'over_budget', reason: `reported cost ${cost} is not a valid amount` };
-  if (cost > budget + tolerance) {
+  if (exceedsBudget(cost, budget)) {
     return { ok: false, code: 'over_budget', reason: `reported cost $${cost} exceeds the budget of $${budget}` };
   }
   return { ok: true };

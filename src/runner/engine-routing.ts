@@ -148,14 +148,14 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
       /* a store that cannot be read or written: the router starts from its priors */
     }
   }
-  const coreCtx = (explore = true): CoreRouteContext => ({
+  const coreCtx = (explore = true, available?: readonly string[]): CoreRouteContext => ({
     router: explore ? config.router : { ...config.router, explore_rate: 0 },
     providers: routerProviders(config),
     claude_default_model: config.engines.claude.default_model,
     pricing: registry.pricing,
     stats: config.router.adaptive ? stats : undefined,
     rng,
-    available: registry.available(),
+    available: available ?? registry.available(),
   });
   let sincePrune = 0;
   const remember = (taskId: string, d: { cls: string; rule: string; engine: string; model: string | null; explanation: string }): void => {
@@ -233,7 +233,7 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
             attempts_left: Math.max(1, attemptsAllowed(task.engine, task.max_attempts) - charged),
             value_usd: task.budget_usd,
           },
-          coreCtx(),
+          coreCtx(true, ctx.available),
         );
         ({ engine, model, rule, explanation, cls } = d);
         if (engine !== 'exec') pending.set(task.id, { cls, path: [idOf(engine, model)] });

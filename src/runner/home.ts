@@ -21,7 +21,7 @@ export function resolveHome(explicit?: string, env: NodeJS.ProcessEnv = process.
     home,
     db: join(home, 'colony.db'),
     adminToken: join(home, 'admin.token'),
-    hostLock: join(home, 'host.lock'),
+    hostLock: join(home, 'host-lock.db'), // an SQLite lock (store/host-lock); '.db' keeps the protected-file guard from reading it, which would drop the lock
     hostInfo: join(home, 'host.json'),
     haltFile: join(home, 'HALT'),
     keysDir: join(home, 'keys'),

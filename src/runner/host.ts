@@ -7,10 +7,10 @@ import { Store } from '../store/store.js';
 import type { ColonyConfig } from '../core/config.js';
 import { Killswitch } from '../safety/killswitch.js';
 import { ensureHome, type HomePaths } from './home.js';
-import { acquireHostLock, type HostLock } from './host-lock.js';
+import { acquireHostLock, type HostLock } from '../store/host-lock.js';
 import { LocalPool, type GateFn, type RouteFn } from './pool.js';
 import { TaskService } from './service.js';
-import { createRouting, providerHosts } from './routing.js';
+import { createRouting, providerHosts, type Routing } from './routing.js';
 import type { RouterInsight } from './engine-routing.js';
 import { ToolApprovals } from './tool-approvals.js';
 import { createWorkspacePreparer } from './task-workspace.js';
@@ -42,6 +42,8 @@ export interface Host {
   router: RouterInsight;
   /** Tool calls of running agents held for the admin (GET /admin/pending, approve/reject). */
   toolApprovals: ToolApprovals;
+  /** Gateway, router and environment, shared by the local pool and the remote dispatcher. */
+  routing: Routing;
   recovered: { requeued: string[]; failed: string[] };
   /** Processes of interrupted attempts ended before recovery (runner/orphans.ts). */
   orphans: OrphanSweep;
@@ -95,11 +97,13 @@ export function openHost(o: HostOptions): Host {
       pool,
       router: routing.router,
       toolApprovals,
+      routing,
       recovered,
       orphans,
       sandbox: routing.sandbox,
       async close() {
         await pool.stop();
+        service.close();
         s.close();
         lock?.release();
       },

@@ -1,6 +1,8 @@
 /**
- * Wires the safety gateway, engines and router for the local pool: the policy
- * (which checks, which engine, which environment) reads in one place.
+ * Wires the safety gateway, engines and router for the local pool and for the
+ * remote dispatcher: the policy (which checks, which engine, which
+ * environment) reads in one place, and a task sent to a worker passes the
+ * same gateway and gets its engine from the same router as a local one.
  */
 import type { ColonyConfig } from '../core/config.js';
 import { createEngineRegistry } from '../engines/registry.js';
@@ -11,7 +13,7 @@ import type { Killswitch } from '../safety/killswitch.js';
 import type { Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { HomePaths } from './home.js';
-import type { GateFn, RouteFn } from './pool.js';
+import type { GateFn, GateVerdict, RouteContext, RouteFn } from './pool.js';
 import { createHostSandbox, sandboxForTasks, withSandboxGate, type SandboxFor } from './sandbox-plan.js';
 import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
 import { createSafetyGate } from './safety-gate.js';
@@ -27,6 +29,16 @@ export interface RoutingDeps {
   killswitch: Killswitch;
 }
 
+/** The router's choice for a worker: an engine name the worker runs (the engine object is the worker's). */
+export interface RemoteChoice {
+  engine: string;
+  model: string | null;
+  rule: string;
+  explanation: string;
+}
+export type RemoteRouteFn = (task: StoredTask, ctx: RouteContext & { engines: readonly string[] }) => RemoteChoice;
+export type RemoteGateFn = (task: StoredTask) => GateVerdict;
+
 export interface Routing {
   route: RouteFn;
   gate: GateFn;
@@ -38,6 +50,9 @@ export interface Routing {
   /** The OS sandbox of an attempt (null: safety.sandbox is off). */
   sandboxFor: SandboxFor;
   sandbox: SandboxPlanner;
+  /** The host's verdict on a task before it is offered to a worker (the worker checks the workspace against its root). */
+  remoteGate: RemoteGateFn;
+  remoteRoute: RemoteRouteFn;
 }
 
 /** Tasks get a scrubbed environment; an API key only reaches the engine that needs it. */
@@ -61,5 +76,14 @@ export function createRouting(d: RoutingDeps): Routing {
     sandboxFor: sandboxForTasks(sandbox, envFor),
     sandbox,
     router: engines.insight,
+    remoteGate: createSafetyGate(d, { remote: true }).gate,
+    remoteRoute: (task, ctx) => {
+      if (task.engine !== 'auto' && !registry.has(task.engine)) {
+        // An engine only the worker knows: the host cannot price it, the worker's cap and the task budget bound it.
+        return { engine: task.engine, model: task.model, rule: 'explicit', explanation: `engine ${task.engine} named by the task (configured on the worker only)` };
+      }
+      const c = engines.route(task, { ...ctx, available: ctx.engines.filter((e) => registry.has(e)) });
+      return { engine: c.engine.name, model: c.model, rule: c.rule, explanation: c.explanation };
+    },
   };
 }

@@ -32,7 +32,7 @@ export interface SafetyGateDeps {
 }
 
 export interface SafetyGate {
-  gate: GateFn;
+  gate: (task: StoredTask) => GateVerdict;
   /** Screens tasks (held at submission) and records their findings for the admin. */
   review: (taskIds: readonly string[]) => void;
 }
@@ -41,7 +41,12 @@ export function providerHosts(config: ColonyConfig): string[] {
   return Object.values(config.engines.providers).map((p) => p.base_url);
 }
 
-export function createSafetyGate(d: SafetyGateDeps): SafetyGate {
+/**
+ * `remote`: the task will run on a worker, whose workspace the host cannot
+ * see; the worker's own (mandatory) gate checks it against its root, so the
+ * host runs every other check.
+ */
+export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}): SafetyGate {
   const hosts = providerHosts(d.config);
   compileGatewayConfig(d.config.safety, hosts); // fail at start on a bad pattern or allow-list entry
   const graphWorkspace = graphWorkspaces(d.store);
@@ -54,7 +59,7 @@ export function createSafetyGate(d: SafetyGateDeps): SafetyGate {
     const allowedRoots = rootsForGraph(d.config, graphWorkspace(task.graph_id), task.submitted_by);
     const provider = d.config.engines.providers[task.engine];
     return runGateway(
-      { killswitch, config: d.config.safety, allowedRoots, home: d.paths.home, configFile: d.configFile, providerHosts: hosts },
+      { killswitch, config: o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety, allowedRoots, home: d.paths.home, configFile: d.configFile, providerHosts: hosts },
       { id: task.id, prompt: task.prompt, engine: task.engine, workspace: task.workspace, endpoint: provider?.base_url ?? null },
     );
   };
@@ -65,7 +70,10 @@ export function createSafetyGate(d: SafetyGateDeps): SafetyGate {
     const approved = rv !== null && reviews.get(task.id)?.approved_digest === rv.digest;
     d.store.transaction(() => {
       for (const c of r.checks) {
-        d.store.appendAudit({ ...SYSTEM, action: `safety.${c.check}`, target: task.id, detail: { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null } });
+        const detail = o.remote && c.check === 'sandbox' && d.config.safety.sandbox
+          ? { verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
+          : { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null };
+        d.store.appendAudit({ ...SYSTEM, action: `safety.${c.check}`, target: task.id, detail });
       }
       if (rv && approved) d.store.appendAudit({ ...SYSTEM, action: 'safety.approval_matched', target: task.id, detail: { digest: rv.digest } });
       else if (rv) reviews.record(task.id, rv.digest, rv.findings, now());

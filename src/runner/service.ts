@@ -7,15 +7,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import { ColonyError } from '../core/errors.js';
+import { decideAttempt, unchargedAttempts, type NextStep } from '../core/attempt-policy.js';
+import { ColonyError, isColonyError } from '../core/errors.js';
 import { compileGraph, makeGraphId, type GraphInput } from '../core/graph-schema.js';
+import type { WorkerCard } from '../core/live-types.js';
 import { Scheduler, type SchedTask, type Transition } from '../core/scheduler.js';
-import { isTerminal, type TaskSpec } from '../core/task.js';
+import { isTerminal, ZERO_USAGE, type TaskState } from '../core/task.js';
 import type { ColonyConfig } from '../core/config.js';
-import { SYSTEM, type Actor, type NewTask, type Store } from '../store/store.js';
-import type { StoredTask } from '../store/rows.js';
+import { SYSTEM, type Actor, type AttemptEnd, type AttemptStart, type NewTask, type Store } from '../store/store.js';
+import type { AttemptRow, StoredTask } from '../store/rows.js';
 import { ChangeStore } from '../store/changes.js';
 import { assertWorkspacesInRoots, rootsForGraph } from '../safety/roots.js';
+import { checkGraphReservation } from './graph-check.js';
+import { isStoreRefusal, PendingWrites } from './pending-writes.js';
+import type { PoolPort, RemotePort, TaskStep } from './task-port.js';
 
 export interface SubmitOptions {
   submittedBy: string; // 'admin' or 'session:<id>'
@@ -32,17 +37,16 @@ export interface SubmitResult {
   task_ids: string[];
 }
 
-/** How many attempts lost to host crashes a task may have before it is failed instead of requeued. */
-export const MAX_LOST_ATTEMPTS = 3;
-
 export function laneOf(target: string, submittedBy: string): string {
   if (target === 'host') return 'host';
   if (target === 'own-worker') return `user:${submittedBy}`;
   return `worker:${target}`;
 }
 
-export class TaskService {
-  scheduler = new Scheduler();
+export class TaskService implements PoolPort, RemotePort {
+  private scheduler = new Scheduler();
+  /** Writes the store refused, retried until they go through. */
+  private readonly pending: PendingWrites;
   /** Called with the tasks a submission put in awaiting_approval (the host screens them for the admin). */
   onHeld: ((taskIds: string[]) => void) | null = null;
 
@@ -50,32 +54,211 @@ export class TaskService {
     readonly store: Store,
     readonly config: ColonyConfig,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.pending = new PendingWrites(() => store.isOpen());
+  }
 
   /**
-   * Loads every task into the scheduler. Attempts left assigned/running by a
-   * process that is gone are closed as lost and their tasks requeued (the next
-   * attempt gets attempt+1), or failed when no attempt is left.
+   * Loads every task into the scheduler. An attempt left open by a process
+   * that is gone is closed as its own attempt (`lost`, "host died") and
+   * counts against max_attempts (core/attempt-policy): its task is requeued
+   * while attempts remain, else failed. A task claimed but never started is
+   * requeued without an attempt. (Whatever may still run of a lost attempt is
+   * swept before this is called.)
    */
   recover(): { requeued: string[]; failed: string[] } {
     this.reload();
     const requeued: string[] = [];
     const failed: string[] = [];
     for (const t of this.store.listTasks({ state: 'assigned', limit: 1e9 }).concat(this.store.listTasks({ state: 'running', limit: 1e9 }))) {
-      this.closeLostAttempt(t);
-      // A host crash is not the task's fault: a lost attempt is not charged
-      // against max_attempts, but a task that was running at MAX_LOST_ATTEMPTS
-      // crashes in a row is failed (it may be what brings the host down).
-      const lost = this.store.attemptsOf(t.id).filter((a) => a.state === 'lost').length;
-      if (lost < MAX_LOST_ATTEMPTS) {
-        this.persist(this.scheduler.requeue(t.id, 'recovered after the host stopped'), SYSTEM);
+      const rows = this.store.attemptsOf(t.id);
+      const open = rows.find((a) => a.attempt === t.attempt && a.finished_at === null);
+      if (!open) {
+        this.persist(this.scheduler.requeue(t.id, 'recovered after the host stopped (not started)'), SYSTEM);
         requeued.push(t.id);
-      } else {
-        this.persist(this.scheduler.finish(t.id, 'failed', `the host stopped during ${lost} attempts of this task; not retried again`), SYSTEM);
-        failed.push(t.id);
+        continue;
       }
+      const d = decideAttempt({
+        task: t,
+        attempt: open.attempt,
+        uncharged_before: unchargedAttempts(rows.filter((a) => a.attempt < open.attempt)),
+        outcome: { ok: false, summary: 'host died', error_code: null, engine: open.engine },
+        interruption: { kind: 'lost', reason: 'host died while this attempt ran', charged: true },
+      });
+      const end: AttemptEnd = { state: d.state, engine: open.engine, model: open.model, cost_usd: 0, cost_source: 'none', usage: ZERO_USAGE, error_code: d.error_code, summary: 'host died' };
+      this.store.finishAttempt(t.id, open.attempt, end, this.tryStep(t.id, d.next), SYSTEM);
+      (d.next.kind === 'requeue' ? requeued : failed).push(t.id);
     }
     return { requeued, failed };
+  }
+
+  // ---- the attempt ports (pool, remote dispatcher, settle) ----------------
+
+  stateOf(id: string): TaskState | undefined {
+    return this.scheduler.state(id);
+  }
+
+  countByState(): Record<string, number> {
+    return this.scheduler.countByState();
+  }
+
+  readyCount(lane: string): number {
+    return this.scheduler.readyCount(lane);
+  }
+
+  peekReady(lane: string): string[] {
+    return this.scheduler.peekReady(lane);
+  }
+
+  attemptsOf(id: string): AttemptRow[] {
+    return this.store.attemptsOf(id);
+  }
+
+  onReady(fn: () => void): () => void {
+    return this.store.subscribe((events) => {
+      if (events.some((e) => e.kind === 'task.state' && e.data['to'] === 'ready')) fn();
+    });
+  }
+
+  claim(lane: string, limit: number, accept?: (id: string) => boolean): string[] {
+    return this.persist(this.scheduler.claim(lane, limit, accept), SYSTEM).map((t) => t.id);
+  }
+
+  claimRemote(lane: string, limit: number, pick: (task: StoredTask) => { take: boolean; refuse?: string }): StoredTask[] {
+    const picked = new Map<string, StoredTask>();
+    const refused: Array<[string, string]> = [];
+    const trs = this.scheduler.claim(lane, limit, (id) => {
+      const t = this.store.getTask(id);
+      if (!t) return false;
+      const p = pick(t);
+      if (p.refuse) refused.push([id, p.refuse]);
+      if (p.take) picked.set(id, t);
+      return p.take;
+    });
+    this.store.applyTransitions(trs, SYSTEM);
+    for (const [id, why] of refused) this.store.applyTransitions(this.scheduler.finish(id, 'failed', why), SYSTEM);
+    return trs.map((tr) => picked.get(tr.id)).filter((t): t is StoredTask => t !== undefined);
+  }
+
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.store.transaction(fn);
+    } catch (e) {
+      this.reload();
+      throw e;
+    }
+  }
+
+  recordOffer(taskId: string, start: AttemptStart): number {
+    return this.store.startAttempt(taskId, start, [], SYSTEM);
+  }
+
+  async beginAttempt(taskId: string, start: AttemptStart, inCommit?: () => void): Promise<number> {
+    const trs = this.scheduler.start(taskId);
+    try {
+      return await this.store.grouped(() => {
+        const n = this.store.startAttempt(taskId, start, trs, SYSTEM);
+        inCommit?.();
+        return n;
+      });
+    } catch (e) {
+      this.reload();
+      throw e;
+    }
+  }
+
+  markRunning(taskId: string, who: Actor): void {
+    const trs = this.scheduler.start(taskId);
+    this.store.grouped(() => this.store.applyTransitions(trs, who)).catch(() => this.reload());
+  }
+
+  async endAttempt(taskId: string, attempt: number, end: AttemptEnd, next: NextStep, who: Actor, o: { now?: boolean } = {}): Promise<'recorded' | 'pending'> {
+    const write = (): void => this.store.finishAttempt(taskId, attempt, end, this.tryStep(taskId, next), who);
+    try {
+      if (o.now) write();
+      else await this.store.grouped(write);
+      return 'recorded';
+    } catch (e) {
+      this.reload(); // memory back to what the store has: the attempt is still open there
+      if (!isStoreRefusal(e)) throw e;
+      this.pending.keep(taskId, () => {
+        if (this.store.attemptsOf(taskId).find((a) => a.attempt === attempt)?.finished_at !== null) return; // closed meanwhile
+        this.guarded(write);
+      });
+      return 'pending';
+    }
+  }
+
+  stepDurably(taskId: string, step: TaskStep, who: Actor): void {
+    const write = (): void => {
+      this.guarded(() => this.store.applyTransitions(this.tryStep(taskId, step), who));
+    };
+    try {
+      write();
+    } catch (e) {
+      if (!isStoreRefusal(e)) throw e;
+      this.pending.keep(taskId, write);
+    }
+  }
+
+  appendOutput(taskId: string, attempt: number, stream: string, text: string): void {
+    this.store.grouped(() => this.store.appendOutput(taskId, attempt, stream, text)).catch(() => undefined);
+  }
+
+  publishWorker(card: WorkerCard, now = false): void {
+    if (now) this.store.publish('worker', card.owner, { ...card });
+    else this.store.grouped(() => this.store.publish('worker', card.owner, { ...card })).catch(() => undefined);
+  }
+
+  graphWorkspace(graphId: string): string | null {
+    return this.store.getGraph(graphId)?.workspace ?? null;
+  }
+
+  audit(who: Actor, action: string, target: string, detail: Record<string, unknown>): void {
+    try {
+      this.store.appendAudit({ ...who, action, target, detail });
+    } catch {
+      /* the store reports its own failures; an audit write must not break settling */
+    }
+  }
+
+  /** Tasks whose closing write is waiting for the store (for tests and the dashboard). */
+  pendingWrites(): string[] {
+    return this.pending.ids();
+  }
+
+  /** Stops retrying refused writes (the host is closing; recovery takes over at the next start). */
+  close(): void {
+    this.pending.clear();
+  }
+
+  /** `step` applied to the scheduler as it is now; [] when the task moved meanwhile (an admin ended it). */
+  private tryStep(taskId: string, step: TaskStep): Transition[] {
+    try {
+      switch (step.kind) {
+        case 'finish':
+          return this.scheduler.finish(taskId, step.state, step.reason);
+        case 'requeue':
+          return this.scheduler.requeue(taskId, step.reason);
+        case 'hold':
+          return this.scheduler.hold(taskId, step.reason);
+        case 'hold_after_run':
+          return this.scheduler.holdAfterRun(taskId, step.reason);
+      }
+    } catch (e) {
+      if (isColonyError(e) && e.code === 'E_INVALID_TRANSITION') return [];
+      throw e;
+    }
+  }
+
+  /** A write whose failure rebuilds memory from the store before it is rethrown. */
+  private guarded(write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.reload();
+      throw e;
+    }
   }
 
   submitGraph(input: GraphInput, o: SubmitOptions, label = 'graph'): SubmitResult {
@@ -137,7 +320,7 @@ export class TaskService {
   }
 
   /** Persists transitions decided by the scheduler; on failure memory is rebuilt from disk. */
-  persist(trs: Transition[], who: Actor): Transition[] {
+  private persist(trs: Transition[], who: Actor): Transition[] {
     try {
       this.store.applyTransitions(trs, who);
     } catch (e) {
@@ -256,68 +439,6 @@ export class TaskService {
       );
     }
   }
-
-  private closeLostAttempt(t: StoredTask): void {
-    if (t.attempt === 0) return;
-    const open = this.store.attemptsOf(t.id).find((a) => a.attempt === t.attempt && a.finished_at === null);
-    if (!open) return;
-    this.store.finishAttempt(
-      t.id,
-      t.attempt,
-      {
-        state: 'lost',
-        engine: open.engine,
-        model: open.model,
-        cost_usd: 0,
-        cost_source: 'none',
-        usage: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
-        error_code: 'E_INTERNAL',
-        summary: 'the host stopped while this attempt was running',
-      },
-      [],
-      SYSTEM,
-    );
-  }
 }
 
-/**
- * Checks a graph input the way submitGraph will (ids, dependencies, cycles,
- * budget reservation) without touching a store, so `colony run` can refuse a
- * bad file before it opens (or creates) the database. Dependencies written as
- * global ids (`other-graph:task`) are left to submitGraph, which knows the store.
- */
-export function checkGraphInput(input: GraphInput, config: ColonyConfig, workspace: string, label = 'graph'): void {
-  const placeholder = '(file)'; // never a real graph id: makeGraphId yields [a-z0-9-]
-  const specs = compileGraph(
-    input,
-    {
-      graphId: placeholder,
-      workspace,
-      resolveWorkspace: (ws) => (isAbsolute(ws) ? ws : resolve(workspace, ws)),
-      defaultBudgetUsd: config.budget.default_task_usd,
-      defaultMaxAttempts: config.runner.max_attempts,
-      defaultTarget: 'host',
-      isKnown: (id) => !id.startsWith(`${placeholder}:`),
-    },
-    label,
-  );
-  assertWorkspacesInRoots(specs, rootsForGraph(config, workspace, 'admin'));
-  const graphBudget = input.budget_usd ?? config.budget.default_graph_usd;
-  try {
-    if (graphBudget !== null) checkGraphReservation(specs, graphBudget);
-  } catch (e) {
-    throw e instanceof ColonyError ? new ColonyError(e.code, `${label}: ${e.message}`, e.details) : e;
-  }
-}
-
-/** A graph whose worst case (every task spending its budget on every attempt) exceeds its budget is refused up front. */
-export function checkGraphReservation(specs: readonly TaskSpec[], graphBudget: number): void {
-  const worst = specs.reduce((s, t) => s + t.budget_usd * t.max_attempts, 0);
-  if (worst > graphBudget + 1e-9) {
-    throw new ColonyError(
-      'E_BUDGET',
-      `graph worst case $${worst.toFixed(4)} (sum of task budgets × max_attempts) exceeds its budget $${graphBudget.toFixed(4)}; raise budget_usd or lower task budgets`,
-      { worst_case_usd: worst, budget_usd: graphBudget },
-    );
-  }
-}
+export { checkGraphInput, checkGraphReservation } from './graph-check.js';

@@ -1,13 +1,8 @@
 /** What both apps need from the host, as a narrow interface so tests can build one on a temp home. */
+import type { WorkerCard } from '../core/live-types.js';
+import type { RemoteHost, RemoteHostOptions } from '../remote/host/host-endpoint.js';
 import type { Host } from '../runner/host.js';
-import type { SlotView } from '../runner/pool.js';
 import type { ChangeService } from '../runner/change-service.js';
-
-export interface WorkerView extends Omit<SlotView, 'kind'> {
-  kind: 'local' | 'remote';
-  owner_name?: string | null;
-  connected?: boolean;
-}
 
 export interface ServerContext {
   host: Host;
@@ -19,7 +14,10 @@ export interface ServerContext {
   /** Pending changes of host-run tasks (approve merges, reject discards). */
   changes?: ChangeService;
   /** Extra workers besides the local pool (remote workers, when that layer is wired). */
-  remoteWorkers?: () => WorkerView[];
+  remoteWorkers?: () => WorkerCard[];
+  /** The remote host, once the user app created it (server/remote-host.ts), and the options it is built with. */
+  remote?: RemoteHost;
+  remoteOptions?: RemoteHostOptions;
   /** How the user app is served (set when it is built): its TLS certificate fingerprint, or plain HTTP by --insecure-http. */
   lanTransport?: LanTransport;
   /** Cancels a running remote task; false when no remote worker holds it. */
@@ -31,12 +29,12 @@ export interface LanTransport {
   insecure_http: boolean;
 }
 
-export function allWorkers(ctx: ServerContext): WorkerView[] {
-  return [...ctx.host.pool.workers().map((w) => ({ ...w, kind: 'local' as const })), ...(ctx.remoteWorkers?.() ?? [])];
+export function allWorkers(ctx: ServerContext): WorkerCard[] {
+  return [...ctx.host.pool.workers(), ...(ctx.remoteWorkers?.() ?? [])];
 }
 
 export function statusOf(ctx: ServerContext): Record<string, unknown> {
-  const counts = ctx.host.service.scheduler.countByState();
+  const counts = ctx.host.service.countByState();
   const workers = allWorkers(ctx);
   return {
     ok: true,

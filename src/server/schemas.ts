@@ -1,19 +1,12 @@
 /** Request body schemas shared by the admin and user apps (validated once at the edge). */
 import { z } from 'zod';
-import { ENGINE_NAME, graphFileSchema, MAX_PROMPT_CHARS } from '../core/graph-schema.js';
+import { graphFileSchema, taskInputSchema } from '../core/graph-schema.js';
 
-export const singleTaskSchema = z.strictObject({
-  title: z.string().min(1).max(200).optional(),
-  prompt: z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS),
-  engine: z.string().regex(ENGINE_NAME).optional(),
-  model: z.string().min(1).max(100).optional(),
+/** A single task: the one task schema (core/graph-schema) without id and trigger, with tighter API bounds. */
+export const singleTaskSchema = taskInputSchema.omit({ id: true, trigger: true }).extend({
+  engine: taskInputSchema.shape.engine.removeDefault().optional(),
   budget_usd: z.number().finite().nonnegative('must be ≥ 0').max(1000).optional(),
   depends_on: z.array(z.string().min(1).max(200)).max(100).optional(),
-  workspace: z.string().min(1).max(4096).optional(),
-  target: z.string().min(1).max(128).optional(),
-  wait_timeout_s: z.number().finite().positive().optional(),
-  run_timeout_s: z.number().finite().positive().optional(),
-  max_attempts: z.number().int().min(1).max(20).optional(),
 });
 export type SingleTask = z.infer<typeof singleTaskSchema>;
 

@@ -6,6 +6,7 @@
  *   address  a client address: no new session from it
  *   pairing  an address or `device:<id>`: no pairing code, no enrolment
  */
+import { dbOf } from './internal.js';
 import type { Actor, Store } from './store.js';
 
 export type BanKind = 'device' | 'address' | 'pairing';
@@ -25,7 +26,7 @@ export class BanStore {
   add(bans: Array<{ kind: BanKind; value: string }>, sessionId: string | null, now: number, who: Actor): void {
     if (bans.length === 0) return;
     this.store.transaction(() => {
-      const ins = this.store.db.prepare('INSERT OR IGNORE INTO bans (kind, value, session_id, created_at, created_by) VALUES (?, ?, ?, ?, ?)');
+      const ins = dbOf(this.store).prepare('INSERT OR IGNORE INTO bans (kind, value, session_id, created_at, created_by) VALUES (?, ?, ?, ?, ?)');
       for (const b of bans) ins.run(b.kind, b.value, sessionId, now, who.actor);
       this.store.appendAudit({ ...who, action: 'session.banned', target: sessionId, detail: { bans } });
     });
@@ -33,11 +34,11 @@ export class BanStore {
 
   /** True when any of `values` is banned under `kind` (undefined values are skipped). */
   has(kind: BanKind, ...values: Array<string | null | undefined>): boolean {
-    const q = this.store.db.prepare('SELECT 1 FROM bans WHERE kind = ? AND value = ?');
+    const q = dbOf(this.store).prepare('SELECT 1 FROM bans WHERE kind = ? AND value = ?');
     return values.some((v) => typeof v === 'string' && v !== '' && q.get(kind, v) !== undefined);
   }
 
   list(): Ban[] {
-    return this.store.db.prepare('SELECT * FROM bans ORDER BY created_at').all() as Ban[];
+    return dbOf(this.store).prepare('SELECT * FROM bans ORDER BY created_at').all() as Ban[];
   }
 }

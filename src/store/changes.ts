@@ -1,5 +1,6 @@
 /** Persistence of pending changes (a host-run task's diff awaiting the admin's decision). */
 import type { Actor, Store } from './store.js';
+import { dbOf } from './internal.js';
 
 export type ChangeStatus = 'pending' | 'approved' | 'rejected' | 'conflict';
 
@@ -32,7 +33,7 @@ export class ChangeStore {
 
   add(c: Omit<ChangeRecord, 'status' | 'decided_at' | 'decided_by' | 'merge_commit' | 'error'>, who: Actor): void {
     this.store.transaction(() => {
-      this.store.db
+      dbOf(this.store)
         .prepare(`INSERT OR REPLACE INTO pending_changes (task_id, repo_dir, worktree_path, branch, base_commit, head_commit, target_branch, files, stat, patch, status, hold, created_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`)
         .run(c.task_id, c.repo_dir, c.worktree_path, c.branch, c.base_commit, c.head_commit, c.target_branch, JSON.stringify(c.files), JSON.stringify(c.stat), c.patch, c.hold ? 1 : 0, c.created_at);
@@ -47,25 +48,25 @@ export class ChangeStore {
   }
 
   get(taskId: string): ChangeRecord | null {
-    const r = this.store.db.prepare('SELECT * FROM pending_changes WHERE task_id = ?').get(taskId) as Row | undefined;
+    const r = dbOf(this.store).prepare('SELECT * FROM pending_changes WHERE task_id = ?').get(taskId) as Row | undefined;
     return r ? fromRow(r) : null;
   }
 
   list(status?: ChangeStatus): ChangeRecord[] {
     const rows = status
-      ? this.store.db.prepare('SELECT * FROM pending_changes WHERE status = ? ORDER BY created_at').all(status)
-      : this.store.db.prepare('SELECT * FROM pending_changes ORDER BY created_at DESC LIMIT 500').all();
+      ? dbOf(this.store).prepare('SELECT * FROM pending_changes WHERE status = ? ORDER BY created_at').all(status)
+      : dbOf(this.store).prepare('SELECT * FROM pending_changes ORDER BY created_at DESC LIMIT 500').all();
     return (rows as Row[]).map(fromRow);
   }
 
   /** Tasks waiting in awaiting_approval for their change to be decided (rebuilt into the scheduler at start). */
   heldTaskIds(): string[] {
-    return (this.store.db.prepare("SELECT task_id FROM pending_changes WHERE hold = 1 AND status IN ('pending', 'conflict')").all() as { task_id: string }[]).map((r) => r.task_id);
+    return (dbOf(this.store).prepare("SELECT task_id FROM pending_changes WHERE hold = 1 AND status IN ('pending', 'conflict')").all() as { task_id: string }[]).map((r) => r.task_id);
   }
 
   decide(taskId: string, status: Exclude<ChangeStatus, 'pending'>, who: Actor, extra: { merge_commit?: string; error?: string } = {}): void {
     this.store.transaction(() => {
-      this.store.db
+      dbOf(this.store)
         .prepare('UPDATE pending_changes SET status = ?, decided_at = ?, decided_by = ?, merge_commit = ?, error = ? WHERE task_id = ?')
         .run(status, Date.now(), who.actor, extra.merge_commit ?? null, extra.error ?? null, taskId);
       this.store.appendAudit({ ...who, action: `change.${status}`, target: taskId, detail: extra });

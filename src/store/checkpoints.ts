@@ -1,32 +1,33 @@
 /** Audit checkpoints (migration 8) and the log facts their verification needs. Only src/store talks SQL. */
+import { dbOf } from './internal.js';
 import type { Checkpoint, CheckpointBody, LogFacts } from '../core/audit-anchor.js';
 import type { Store } from './store.js';
 
 /** The log's count and head, read in one transaction so they agree. */
 export function auditHead(store: Store, at: number): CheckpointBody {
   return store.transaction(() => {
-    const r = store.db.prepare('SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max_id FROM audit').get() as { n: number; max_id: number };
-    const h = store.db.prepare('SELECT hash FROM audit WHERE id = ?').get(r.max_id) as { hash: string } | undefined;
+    const r = dbOf(store).prepare('SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max_id FROM audit').get() as { n: number; max_id: number };
+    const h = dbOf(store).prepare('SELECT hash FROM audit WHERE id = ?').get(r.max_id) as { hash: string } | undefined;
     return { at, record_count: r.n, head_id: r.max_id, head_hash: h?.hash ?? '' };
   });
 }
 
 export function saveCheckpoint(store: Store, c: Checkpoint): void {
-  store.db
+  dbOf(store)
     .prepare('INSERT INTO audit_checkpoints (at, record_count, head_id, head_hash, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?)')
     .run(c.at, c.record_count, c.head_id, c.head_hash, c.key_fingerprint, c.signature);
 }
 
 export function lastCheckpoint(store: Store): Checkpoint | null {
-  return (store.db.prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1').get() as Checkpoint | undefined) ?? null;
+  return (dbOf(store).prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1').get() as Checkpoint | undefined) ?? null;
 }
 
 export function listCheckpoints(store: Store): Checkpoint[] {
-  return store.db.prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id').all() as Checkpoint[];
+  return dbOf(store).prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id').all() as Checkpoint[];
 }
 
 export function logFacts(store: Store): LogFacts {
-  const db = store.db;
+  const db = dbOf(store);
   const r = db.prepare('SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max_id FROM audit').get() as { n: number; max_id: number };
   const gaps: [number, number][] = [];
   if (r.n !== r.max_id) {

@@ -1,4 +1,5 @@
 /** Row shapes and their mapping to domain types; kept apart so store.ts stays about behaviour. */
+import type { ErrorCode } from '../core/errors.js';
 import type { Task, TaskState, Trigger } from '../core/task.js';
 
 export interface TaskRow {
@@ -90,7 +91,7 @@ export interface AttemptRow {
   tokens_out: number;
   tokens_cache_read: number;
   tokens_cache_write: number;
-  error_code: string | null;
+  error_code: ErrorCode | null;
   summary: string | null;
 }
 

@@ -3,6 +3,7 @@ import { ColonyError } from '../core/errors.js';
 import { isPermission, type Permission, type UserSession } from '../core/permissions.js';
 import type { Statement } from 'better-sqlite3';
 import type { Actor, Store } from './store.js';
+import { dbOf } from './internal.js';
 
 interface SessionRow {
   user_id: string;
@@ -35,12 +36,12 @@ export class SessionStore {
   private readonly byId: Statement;
 
   constructor(private readonly store: Store) {
-    this.byId = store.db.prepare('SELECT * FROM sessions WHERE user_id = ?');
+    this.byId = dbOf(store).prepare('SELECT * FROM sessions WHERE user_id = ?');
   }
 
   create(s: UserSession, who: Actor): UserSession {
     this.store.transaction(() => {
-      this.store.db
+      dbOf(this.store)
         .prepare(`INSERT INTO sessions (user_id, display_name, origin_ip, is_local, permissions, tasks_submitted, created_at, last_seen_at, revoked)
           VALUES (?, ?, ?, ?, ?, 0, ?, ?, 0)`)
         .run(s.user_id, s.display_name, s.origin_ip, s.is_local ? 1 : 0, JSON.stringify(s.permissions), s.created_at, s.last_seen_at);
@@ -55,7 +56,7 @@ export class SessionStore {
   }
 
   list(): UserSession[] {
-    return (this.store.db.prepare('SELECT * FROM sessions ORDER BY created_at').all() as SessionRow[]).map(fromRow);
+    return (dbOf(this.store).prepare('SELECT * FROM sessions ORDER BY created_at').all() as SessionRow[]).map(fromRow);
   }
 
   rename(userId: string, name: string, who: Actor): void {
@@ -72,25 +73,25 @@ export class SessionStore {
 
   /** The browser (device cookie) a session was created from, for bans; null for sessions older than device cookies. */
   setDevice(userId: string, deviceId: string): void {
-    this.store.db.prepare('UPDATE sessions SET device_id = ? WHERE user_id = ?').run(deviceId, userId);
+    dbOf(this.store).prepare('UPDATE sessions SET device_id = ? WHERE user_id = ?').run(deviceId, userId);
   }
 
   deviceOf(userId: string): string | null {
-    const r = this.store.db.prepare('SELECT device_id FROM sessions WHERE user_id = ?').get(userId) as { device_id: string | null } | undefined;
+    const r = dbOf(this.store).prepare('SELECT device_id FROM sessions WHERE user_id = ?').get(userId) as { device_id: string | null } | undefined;
     return r?.device_id ?? null;
   }
 
   touch(userId: string, at: number): void {
-    this.store.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE user_id = ?').run(at, userId);
+    dbOf(this.store).prepare('UPDATE sessions SET last_seen_at = ? WHERE user_id = ?').run(at, userId);
   }
 
   countSubmission(userId: string, n: number): void {
-    this.store.db.prepare('UPDATE sessions SET tasks_submitted = tasks_submitted + ? WHERE user_id = ?').run(n, userId);
+    dbOf(this.store).prepare('UPDATE sessions SET tasks_submitted = tasks_submitted + ? WHERE user_id = ?').run(n, userId);
   }
 
   private update(userId: string, set: string, args: unknown[], who: Actor, action: string, detail: unknown): void {
     this.store.transaction(() => {
-      const changed = this.store.db.prepare(`UPDATE sessions SET ${set} WHERE user_id = ?`).run(...args, userId).changes;
+      const changed = dbOf(this.store).prepare(`UPDATE sessions SET ${set} WHERE user_id = ?`).run(...args, userId).changes;
       if (changed === 0) throw new ColonyError('E_NOT_FOUND', `no session ${userId}`);
       this.store.appendAudit({ ...who, action, target: userId, detail });
     });

@@ -4,7 +4,7 @@
  * each call is one transaction that also appends the audit record(s) and the
  * live event(s). Only this folder writes SQL.
  *
- * Single writer: one host process owns a COLONY_HOME (see runner/host-lock),
+ * Single writer: one host process owns a COLONY_HOME (see store/host-lock),
  * so the audit chain's last hash can be kept in memory.
  *
  * Group commit (`grouped`): a hot path that runs many small writes (the local
@@ -15,11 +15,12 @@
  * so the store sees writes in the order they were asked for.
  */
 import { auditHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditRecord, type ChainCheck } from '../core/audit-chain.js';
-import { ColonyError } from '../core/errors.js';
+import { ColonyError, type ErrorCode } from '../core/errors.js';
 import type { AttemptProcess } from '../core/engine.js';
 import type { Transition } from '../core/scheduler.js';
 import type { TaskSpec, TaskState, TokenUsage } from '../core/task.js';
 import { openDb, type Db } from './db.js';
+import { registerDb } from './internal.js';
 import { taskFromRow, type AttemptRow, type EventRecord, type GraphRow, type OutputRow, type StoredTask, type TaskRow } from './rows.js';
 
 export interface Actor {
@@ -58,7 +59,7 @@ export interface AttemptEnd {
   cost_usd: number | null;
   cost_source: string;
   usage: TokenUsage;
-  error_code: string | null;
+  error_code: ErrorCode | null;
   summary: string;
 }
 
@@ -90,7 +91,7 @@ interface GroupedWrite {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class Store {
-  readonly db: Db;
+  private readonly db: Db;
   private lastHash: string;
   private nextAuditId: number;
   private seq: number;
@@ -108,6 +109,7 @@ export class Store {
 
   constructor(db: Db, now: () => number = Date.now) {
     this.db = db;
+    registerDb(this, db);
     this.now = now;
     const last = db.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
     this.lastHash = last?.hash ?? GENESIS_HASH;
@@ -146,6 +148,10 @@ export class Store {
       getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
       putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
+  }
+
+  isOpen(): boolean {
+    return this.db.open;
   }
 
   close(): void {

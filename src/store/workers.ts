@@ -6,6 +6,7 @@
  */
 import { ColonyError } from '../core/errors.js';
 import type { Actor, Store } from './store.js';
+import { dbOf } from './internal.js';
 
 export interface WorkerRecord {
   id: string;
@@ -58,7 +59,7 @@ export class WorkerStore {
    */
   createPairingCode(codeHash: string, owner: string, now: number, expiresAt: number, who: Actor, secret: string | null = null): void {
     this.store.transaction(() => {
-      this.store.db
+      dbOf(this.store)
         .prepare('INSERT INTO pairing_codes (code_hash, owner, created_at, expires_at, secret) VALUES (?, ?, ?, ?, ?)')
         .run(codeHash, owner, now, expiresAt, secret);
       this.store.appendAudit({ ...who, action: 'pairing.code_created', target: owner, detail: { expires_at: expiresAt } });
@@ -73,13 +74,13 @@ export class WorkerStore {
    */
   enroll(codeHash: string, w: NewWorker, now: number, origin: string): WorkerRecord {
     return this.store.transaction(() => {
-      const code = this.store.db
+      const code = dbOf(this.store)
         .prepare('UPDATE pairing_codes SET used_at = ?, worker_id = ?, secret = NULL WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING owner')
         .get(now, w.id, codeHash, now) as { owner: string } | undefined;
       if (!code) throw new ColonyError('E_UNAUTHORIZED', 'pairing code is unknown, already used or expired; ask for a new one on the dashboard');
-      const dup = this.store.db.prepare('SELECT id FROM workers WHERE public_key = ?').get(w.public_key) as { id: string } | undefined;
+      const dup = dbOf(this.store).prepare('SELECT id FROM workers WHERE public_key = ?').get(w.public_key) as { id: string } | undefined;
       if (dup) throw new ColonyError('E_CONFLICT', `this public key is already enrolled as worker ${dup.id}; pair with a new key`);
-      this.store.db
+      dbOf(this.store)
         .prepare(`INSERT INTO workers (id, owner, name, public_key, fingerprint, engines, open_to_admin, enrolled_at, enrolled_from)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(w.id, code.owner, w.name, w.public_key, w.fingerprint, JSON.stringify(w.engines), w.open_to_admin ? 1 : 0, now, origin);
@@ -96,23 +97,23 @@ export class WorkerStore {
 
   /** Unused, unexpired codes with their MAC secrets (few: each lives 5 minutes). */
   liveCodes(now: number, limit = 1000): Array<{ code_hash: string; owner: string; secret: string }> {
-    return this.store.db
+    return dbOf(this.store)
       .prepare('SELECT code_hash, owner, secret FROM pairing_codes WHERE used_at IS NULL AND expires_at > ? AND secret IS NOT NULL ORDER BY created_at DESC LIMIT ?')
       .all(now, limit) as Array<{ code_hash: string; owner: string; secret: string }>;
   }
 
   /** Voids every unused code of `owner` (a banned user's outstanding codes). */
   voidCodes(owner: string, now: number): number {
-    return this.store.db.prepare('UPDATE pairing_codes SET used_at = ?, secret = NULL WHERE owner = ? AND used_at IS NULL').run(now, owner).changes;
+    return dbOf(this.store).prepare('UPDATE pairing_codes SET used_at = ?, secret = NULL WHERE owner = ? AND used_at IS NULL').run(now, owner).changes;
   }
 
   get(id: string): WorkerRecord | null {
-    const r = this.store.db.prepare('SELECT * FROM workers WHERE id = ?').get(id) as WorkerRow | undefined;
+    const r = dbOf(this.store).prepare('SELECT * FROM workers WHERE id = ?').get(id) as WorkerRow | undefined;
     return r ? fromRow(r) : null;
   }
 
   list(opts: { owner?: string; includeRevoked?: boolean } = {}): WorkerRecord[] {
-    const rows = this.store.db
+    const rows = dbOf(this.store)
       .prepare(`SELECT * FROM workers WHERE (? IS NULL OR owner = ?) AND (? = 1 OR revoked_at IS NULL) ORDER BY enrolled_at`)
       .all(opts.owner ?? null, opts.owner ?? null, opts.includeRevoked ? 1 : 0) as WorkerRow[];
     return rows.map(fromRow);
@@ -124,7 +125,7 @@ export class WorkerStore {
       const w = this.get(id);
       if (!w) throw new ColonyError('E_NOT_FOUND', `no worker ${id}`);
       if (w.revoked_at === null) {
-        this.store.db.prepare('UPDATE workers SET revoked_at = ?, revoked_by = ? WHERE id = ?').run(now, who.actor, id);
+        dbOf(this.store).prepare('UPDATE workers SET revoked_at = ?, revoked_by = ? WHERE id = ?').run(now, who.actor, id);
         this.store.appendAudit({ ...who, action: 'worker.revoked', target: id, detail: { owner: w.owner, fingerprint: w.fingerprint } });
       }
       return this.get(id) as WorkerRecord;
@@ -132,6 +133,6 @@ export class WorkerStore {
   }
 
   touch(id: string, at: number, ip: string): void {
-    this.store.db.prepare('UPDATE workers SET last_seen_at = ?, last_ip = ? WHERE id = ?').run(at, ip, id);
+    dbOf(this.store).prepare('UPDATE workers SET last_seen_at = ?, last_ip = ? WHERE id = ?').run(at, ip, id);
   }
 }

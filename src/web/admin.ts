@@ -18,7 +18,7 @@ import { SubmitView } from './submit.js';
 import { TaskDrawer } from './taskdetail.js';
 import { QueueView } from './tasks.js';
 import { emptyState, mountTabs, section } from './ui.js';
-import type { Costs, GraphSummary, TaskDetail, TaskView, WorkerView } from './types.js';
+import type { Costs, GraphSummary, TaskDetail, TaskView, WorkerCard } from './types.js';
 import { WorkerBoard } from './workers.js';
 import { taskActions } from './task-actions.js';
 
@@ -44,7 +44,7 @@ export function mountAdmin(shell: Shell): void {
   const stats = new StatsRow(shell);
   const workers = new WorkerBoard({
     live,
-    load: async () => (await api.get<{ workers: WorkerView[] }>('/admin/workers')).workers,
+    load: async () => (await api.get<{ workers: WorkerCard[] }>('/admin/workers')).workers,
     revoke: async (w) => void (await api.post(`/admin/workers/${encodeURIComponent(w.id)}/revoke`)),
     empty: () =>
       emptyState(

@@ -6,7 +6,7 @@ import { api, isMissingEndpoint } from './api.js';
 import { h, put } from './dom.js';
 import type { Live } from './live.js';
 import { busy, copyText, emptyState, errorBox, notice, section } from './ui.js';
-import type { WorkerView } from './types.js';
+import type { WorkerCard } from './types.js';
 import { WorkerBoard } from './workers.js';
 
 interface PairingCode {
@@ -31,7 +31,7 @@ export class PairingView {
       live,
       load: async () => {
         try {
-          const list = (await api.get<{ workers: WorkerView[] }>('/api/my-workers')).workers;
+          const list = (await api.get<{ workers: WorkerCard[] }>('/api/my-workers')).workers;
           this.mine = new Set(list.map((w) => w.id));
           return list;
         } catch (e) {

@@ -13,22 +13,7 @@ export type SwitchState = 'running' | 'paused' | 'halted';
 /** A task as listed by the APIs; the user API may leave out or redact fields of other users' tasks. */
 export type TaskView = Partial<Task> & { id: string; state: TaskState; redacted?: boolean };
 
-export interface WorkerView {
-  id: string;
-  kind: 'local' | 'remote';
-  status: string;
-  task_id: string | null;
-  task_title: string | null;
-  owner: string | null;
-  owner_name?: string | null;
-  engine: string | null;
-  model: string | null;
-  session_cost_usd: number;
-  tokens_used: number;
-  origin_ip: string | null;
-  connected?: boolean;
-  redacted?: boolean;
-}
+export type { WorkerCard } from '../core/live-types.js';
 
 export interface AttemptView {
   task_id: string;

@@ -12,7 +12,7 @@ import { PairingView } from './pairing.js';
 import type { Shell } from './shell.js';
 import { TaskDrawer } from './taskdetail.js';
 import { busy, emptyState, errorBox, field, mountTabs, notice, section, showError } from './ui.js';
-import type { SessionView, TaskDetail, WorkerView } from './types.js';
+import type { SessionView, TaskDetail, WorkerCard } from './types.js';
 import { WorkerBoard } from './workers.js';
 import { UserSubmit } from './user-submit.js';
 import { StatsRow } from './stats.js';
@@ -90,7 +90,7 @@ function start(shell: Shell, session: SessionView): void {
   const submit = new UserSubmit(() => void myTasks.refresh());
   const workers = new WorkerBoard({
     live,
-    load: async () => (await api.get<{ workers: WorkerView[] }>('/api/workers')).workers,
+    load: async () => (await api.get<{ workers: WorkerCard[] }>('/api/workers')).workers,
     empty: () =>
       emptyState(
         'No workers yet — here is how to connect one',

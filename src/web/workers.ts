@@ -6,22 +6,22 @@
 import { engineModel, h, num, put, str, tokens, usd } from './dom.js';
 import type { Live } from './live.js';
 import { confirmDialog, showError } from './ui.js';
-import type { WorkerView } from './types.js';
+import type { WorkerCard } from './types.js';
 
 export interface WorkerBoardOptions {
   live: Live;
-  load: () => Promise<WorkerView[]>;
+  load: () => Promise<WorkerCard[]>;
   /** Admin only: revoke a remote worker's key. */
-  revoke?: (w: WorkerView) => Promise<void>;
+  revoke?: (w: WorkerCard) => Promise<void>;
   empty: () => HTMLElement;
   onTaskClick?: (taskId: string) => void;
   /** Which live `worker` events belong on this board (default: all). */
-  accept?: (w: WorkerView, known: boolean) => boolean;
+  accept?: (w: WorkerCard, known: boolean) => boolean;
 }
 
 interface Card {
   root: HTMLElement;
-  view: WorkerView;
+  view: WorkerCard;
 }
 
 export class WorkerBoard {
@@ -53,7 +53,7 @@ export class WorkerBoard {
     }
   }
 
-  private apply(w: WorkerView | null): void {
+  private apply(w: WorkerCard | null): void {
     if (!w) return;
     let card = this.cards.get(w.id);
     if (!card) {
@@ -114,7 +114,7 @@ export class WorkerBoard {
     );
   }
 
-  private async revoke(w: WorkerView): Promise<void> {
+  private async revoke(w: WorkerCard): Promise<void> {
     const ok = await confirmDialog({
       title: `Revoke worker ${w.id}?`,
       body: `Its key stops working at once: the worker is disconnected and its running task is requeued. ${w.owner_name ?? w.owner ?? 'The owner'} must pair again to reconnect.`,
@@ -135,11 +135,11 @@ function fact(label: string, value: HTMLElement): HTMLElement {
   return h('div', { class: 'fact' }, h('dt', {}, label), h('dd', {}, value));
 }
 
-/** A `worker` event payload as a WorkerView (its `id`/`kind` are the worker's, not the event's). */
-function toWorker(d: Record<string, unknown>): WorkerView | null {
+/** A `worker` event payload as a WorkerCard (its `id`/`kind` are the worker's, not the event's). */
+function toWorker(d: Record<string, unknown>): WorkerCard | null {
   const id = str(d['id']);
   if (!id) return null;
-  const w: WorkerView = {
+  const w: WorkerCard = {
     id,
     kind: d['kind'] === 'remote' ? 'remote' : 'local',
     status: str(d['status']) ?? 'idle',
@@ -155,6 +155,6 @@ function toWorker(d: Record<string, unknown>): WorkerView | null {
     connected: typeof d['connected'] === 'boolean' ? d['connected'] : undefined,
     redacted: d['redacted'] === true,
   };
-  for (const k of Object.keys(w) as (keyof WorkerView)[]) if (w[k] === undefined) delete w[k];
+  for (const k of Object.keys(w) as (keyof WorkerCard)[]) if (w[k] === undefined) delete w[k];
   return w;
 }

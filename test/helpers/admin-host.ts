@@ -18,6 +18,7 @@ import type { ServerContext } from '../../src/server/context.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { closeLiveStreams } from '../../src/server/live.js';
 import { makeTempDir } from './proc.js';
+import { dbOf } from '../../src/store/internal.js';
 
 export interface TestHome {
   /** The temp dir holding `home/` and `ws/`. */
@@ -147,7 +148,7 @@ export function portOf(h: RunningHost): number {
 
 /** Counts rows the way a test needs to prove "nothing was written". */
 export function counts(host: Host): { tasks: number; audit: number; graphs: number } {
-  const n = (sql: string): number => (host.store.db.prepare(sql).get() as { n: number }).n;
+  const n = (sql: string): number => (dbOf(host.store).prepare(sql).get() as { n: number }).n;
   return { tasks: n('SELECT COUNT(*) AS n FROM tasks'), audit: n('SELECT COUNT(*) AS n FROM audit'), graphs: n('SELECT COUNT(*) AS n FROM graphs') };
 }
 

@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/core/engine.js';
 import { priceUsage, type PriceTable } from '../../src/core/pricing.js';
 import { processesIn } from './agent-run.js';
-import { collect, doneOf, lastCost, lastUsage, outputText, request, tempDir, waitFor } from './engine-harness.js';
+import { collect, doneOf, lastCost, lastUsage, outputText, request, tempDir } from './engine-harness.js';
+import { waitFor } from './proc.js';
 import type { FakeModelServer, Turn } from './fake-models.js';
 
 export interface ConformanceSpec {
@@ -81,7 +82,7 @@ export function agentConformance(spec: ConformanceSpec): void {
       expect(done.error_code, done.summary).toBe('E_BUDGET');
       expect(existsSync(join(ws, 'c.txt'))).toBe(false);
       expect(lastCost(events)?.usd).toBeGreaterThanOrEqual(0.05);
-      expect(await waitFor(() => processesIn(ws).length === 0, 10_000)).toBe(true);
+      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
     }, 300_000);
 
     it('ends on an authentication error with the API message', async () => {
@@ -90,7 +91,7 @@ export function agentConformance(spec: ConformanceSpec): void {
       const done = doneOf(events);
       expect(done.error_code, done.summary).toBe('E_ENGINE_AUTH');
       expect(done.summary).toContain('invalid api key (fake gateway)');
-      expect(await waitFor(() => processesIn(ws).length === 0, 10_000)).toBe(true);
+      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
     }, 300_000);
 
     it('names an overload after the CLI gives up', async () => {
@@ -110,18 +111,18 @@ export function agentConformance(spec: ConformanceSpec): void {
       expect(done.summary).toContain('silence timeout');
       expect(done.summary).toContain('last API error: HTTP ');
       expect(done.summary).toContain('busy upstream (fake)');
-      expect(await waitFor(() => processesIn(ws).length === 0, 10_000)).toBe(true);
+      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
     }, 300_000);
 
     it('cancel leaves no process behind', async () => {
       api.enqueue({ kind: 'stall', text: 'Thinking' });
       const ac = new AbortController();
       const pending = run({ workspace: ws, signal: ac.signal });
-      expect(await waitFor(() => api.modelRequests().length > 0, 120_000)).toBe(true);
+      await waitFor(() => api.modelRequests().length > 0, "the CLI reached the fake model server", 120_000);
       expect(processesIn(ws).length).toBeGreaterThan(0);
       ac.abort();
       expect(doneOf(await pending).error_code).toBe('E_CANCELLED');
-      expect(await waitFor(() => processesIn(ws).length === 0, 10_000)).toBe(true);
+      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
     }, 300_000);
   });
 }

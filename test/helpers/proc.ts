@@ -8,11 +8,14 @@ export function makeTempDir(prefix: string): { dir: string; cleanup: () => void 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Polls `check` until it returns a truthy value (returned) or the timeout passes (throws naming `what`). */
-export async function waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 15_000, intervalMs = 25): Promise<T> {
+/**
+ * THE polling helper of the test suite: polls `check` (sync or async) until it
+ * returns a truthy value (returned) or the timeout passes (throws naming `what`).
+ */
+export async function waitFor<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, timeoutMs = 15_000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));

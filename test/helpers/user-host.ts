@@ -10,7 +10,8 @@ import { expect } from 'vitest';
 import type { ColonyConfig } from '../../src/core/config.js';
 import { openHost, type Host } from '../../src/runner/host.js';
 import { buildAdminApp } from '../../src/server/admin/app.js';
-import type { ServerContext, WorkerView } from '../../src/server/context.js';
+import type { WorkerCard } from '../../src/core/live-types.js';
+import type { ServerContext } from '../../src/server/context.js';
 import { closeLiveStreams } from '../../src/server/live.js';
 import { buildUserApp } from '../../src/server/user/app.js';
 import { makeHome, testConfig, type TestHome } from './admin-host.js';
@@ -24,7 +25,7 @@ export interface UserHost {
   user: FastifyInstance;
   admin: FastifyInstance;
   /** Extra (fake remote) workers shown by /api/workers. */
-  workers: WorkerView[];
+  workers: WorkerCard[];
   close(): Promise<void>;
   /** Reopens host and apps on the same home (a host restart). */
   restart(o?: { accessCode?: string | null }): Promise<void>;
@@ -43,7 +44,7 @@ export async function startUserHost(o: { config?: ColonyConfig; accessCode?: str
     writeFileSync(join(webRoot, 'app.js'), 'console.log("dashboard")');
   }
   const config = o.config ?? lanConfig();
-  const workers: WorkerView[] = [];
+  const workers: WorkerCard[] = [];
   const open = async (accessCode: string | null | undefined) => {
     const host = openHost({ paths: home.paths, config, concurrency: 1 });
     const ctx: ServerContext = { host, adminToken: ADMIN_TOKEN, adminPort: () => 8080, webRoot, startedAt: Date.now() };

@@ -99,6 +99,7 @@ describe('POST /admin/execute', () => {
     ['both a graph and a prompt', { graph: { tasks: [{ id: 'a', prompt: 'x' }] }, prompt: 'y' }, 400, 'E_BAD_INPUT'],
     ['a task id with ":"', { graph: { tasks: [{ id: 'other:a', prompt: 'x' }] } }, 400, 'E_BAD_INPUT'],
     ['a prompt over the 64 KiB limit', { prompt: 'x'.repeat(64 * 1024 + 1) }, 400, 'E_BAD_INPUT'],
+    ['a prompt of 30 000 CJK characters (90 000 bytes of UTF-8, over the 64 KiB limit)', { prompt: '漢'.repeat(30_000) }, 400, 'E_BAD_INPUT'],
     ['a body over the 2 MiB limit', { prompt: 'x'.repeat(3 * 1024 * 1024) }, 413, 'E_TOO_LARGE'],
     ['a dependency cycle', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['c'] }, { id: 'b', prompt: 'x', depends_on: ['a'] }, { id: 'c', prompt: 'x', depends_on: ['b'] }] } }, 400, 'E_CYCLE'],
     ['a self dependency', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['a'] }] } }, 400, 'E_SELF_DEP'],
@@ -113,6 +114,11 @@ describe('POST /admin/execute', () => {
     const r = await api('POST', '/admin/execute', typeof body === 'string' ? body : JSON.stringify(body));
     expectError(r, status, code);
     expect(counts(a.host)).toEqual(before);
+  });
+
+  it('reserves a task\'s budget once, whatever its max_attempts (the budget caps all attempts together)', async () => {
+    const r = await api('POST', '/admin/execute', { graph: { budget_usd: 2, tasks: [{ id: 'a', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 }, { id: 'b', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 }] } });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
   });
 
   it('names the cycle\'s path in the message', async () => {

@@ -13,7 +13,8 @@ import { createClaudeEngine } from '../../src/engines/claude-cli.js';
 import { checkToolCall } from '../../src/safety/tool-check.js';
 import { requireAgentCli } from '../helpers/agent-clis.js';
 import { cliEnv, processesIn, toolResultsSent } from '../helpers/agent-run.js';
-import { collect, doneOf, lastCost, lastUsage, outputText, realPricing, request, tempDir, waitFor } from '../helpers/engine-harness.js';
+import { collect, doneOf, lastCost, lastUsage, outputText, realPricing, request, tempDir } from '../helpers/engine-harness.js';
+import { waitFor } from '../helpers/proc.js';
 import { startFakeAnthropic, type FakeModelServer } from '../helpers/fake-models.js';
 
 const BIN = requireAgentCli('claude');
@@ -155,7 +156,7 @@ describe('claude engine with the real Claude Code CLI', () => {
     api.enqueue({ kind: 'stall', text: 'Thinking' });
     const ac = new AbortController();
     const run = collect(engine(), request({ workspace: ws, env: env(), tool_gate: allowAll, signal: ac.signal, run_timeout_ms: 120_000 }));
-    expect(await waitFor(() => api.modelRequests().length > 0, 90_000)).toBe(true);
+    await waitFor(() => api.modelRequests().length > 0, "the CLI reached the fake model server", 90_000);
     const pids = processesIn(ws);
     expect(pids.length).toBeGreaterThan(0);
     // The task's remaining budget is the CLI's own second guard.
@@ -164,6 +165,6 @@ describe('claude engine with the real Claude Code CLI', () => {
     ac.abort();
     const done = doneOf(await run);
     expect(done.error_code).toBe('E_CANCELLED');
-    expect(await waitFor(() => processesIn(ws).length === 0, 10_000)).toBe(true);
+    await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
   }, 180_000);
 });

@@ -10,16 +10,17 @@ import { auditHash } from '../../src/core/audit-chain.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import { Store, SYSTEM } from '../../src/store/store.js';
 import { assertBuilt, runCli } from '../helpers/cli.js';
+import { makeHome } from '../helpers/admin-host.js';
 import { makeTempDir } from '../helpers/proc.js';
 import { submit, task } from './store-conformance.js';
 
 vi.setConfig({ testTimeout: 120_000 }); // each test spawns the CLI; only a hang should hit this on a busy 2-core box
 const RECORDS = 8;
 
-/** A home whose store holds exactly RECORDS audit records. */
-function makeHome(): { home: string; db: string; cleanup: () => void } {
-  const tmp = makeTempDir('colony-audit-');
-  const db = join(tmp.dir, 'colony.db');
+/** A home (the shared makeHome) whose store holds exactly RECORDS audit records. */
+function auditHome(): { home: string; db: string; cleanup: () => void } {
+  const tmp = makeHome('colony-audit-');
+  const db = tmp.paths.db;
   const store = Store.open(db);
   const sched = new Scheduler();
   submit(store, sched, 'g', [task('g:a'), task('g:b'), task('g:c', ['g:a', 'g:b'])]); // graph.submitted + 2 → ready
@@ -30,7 +31,7 @@ function makeHome(): { home: string; db: string; cleanup: () => void } {
   const check = store.verifyAudit();
   store.close();
   if (!check.ok || check.count !== RECORDS) throw new Error(`fixture has ${check.count} records, expected ${RECORDS}`);
-  return { home: tmp.dir, db, cleanup: tmp.cleanup };
+  return { home: tmp.paths.home, db, cleanup: tmp.cleanup };
 }
 
 function tamper(db: string, fn: (raw: Database.Database) => void): void {
@@ -48,7 +49,7 @@ describe('colony audit verify', () => {
   afterEach(() => cleanup?.());
 
   it('prints "ok N records" and exits 0 on an intact chain', async () => {
-    const h = makeHome();
+    const h = auditHome();
     cleanup = h.cleanup;
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
     expect(r.stdout.trim()).toBe(`ok ${RECORDS} records`);
@@ -56,7 +57,7 @@ describe('colony audit verify', () => {
   });
 
   it('names the edited record when its detail was changed, exit 1', async () => {
-    const h = makeHome();
+    const h = auditHome();
     cleanup = h.cleanup;
     tamper(h.db, (raw) => raw.prepare('UPDATE audit SET detail = ? WHERE id = 4').run(JSON.stringify({ from: 'ready', to: 'succeeded', reason: 'forged' })));
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
@@ -66,7 +67,7 @@ describe('colony audit verify', () => {
   });
 
   it('names the record after a deleted one, exit 1', async () => {
-    const h = makeHome();
+    const h = auditHome();
     cleanup = h.cleanup;
     tamper(h.db, (raw) => raw.prepare('DELETE FROM audit WHERE id = 5').run());
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
@@ -75,7 +76,7 @@ describe('colony audit verify', () => {
   });
 
   it('names the record whose prev_hash was changed, exit 1', async () => {
-    const h = makeHome();
+    const h = auditHome();
     cleanup = h.cleanup;
     tamper(h.db, (raw) => raw.prepare("UPDATE audit SET prev_hash = ? WHERE id = 3").run('f'.repeat(64)));
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
@@ -84,7 +85,7 @@ describe('colony audit verify', () => {
   });
 
   it('catches an edit whose own hash was recomputed, at the next link', async () => {
-    const h = makeHome();
+    const h = auditHome();
     cleanup = h.cleanup;
     tamper(h.db, (raw) => {
       const row = raw.prepare('SELECT * FROM audit WHERE id = 7').get() as { id: number; at: number; actor: string; origin: string; action: string; target: string | null; prev_hash: string };

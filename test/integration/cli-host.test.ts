@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockHolder } from '../../src/store/host-lock.js';
 import { adminApi, makeHome, type AdminCall, type TestHome } from '../helpers/admin-host.js';
 import { assertBuilt, CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { killQuietly, processGone, readTaskPid as readPid, waitFor } from '../helpers/proc.js';
@@ -238,7 +239,7 @@ describe('SIGTERM', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(s.out()).toMatch(/SIGTERM: stopping/);
     expect(existsSync(home.paths.hostInfo)).toBe(false);
-    expect(existsSync(home.paths.hostLock)).toBe(false);
+    expect(lockHolder(home.paths.hostLock)).toBeNull();
     await waitFor(() => processGone(pid), 'the running task\'s grandchild to be gone', 5000);
     sse.destroy();
 

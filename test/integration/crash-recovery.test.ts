@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { lockHolder } from '../../src/store/host-lock.js';
 import { assertBuilt, runCli, startCli } from '../helpers/cli.js';
 import { killQuietly, makeTempDir, waitFor } from '../helpers/proc.js';
 
@@ -164,7 +165,7 @@ describe('crash recovery', () => {
     writeFileSync(join(dir, 'release'), '');
     const done = await first.result;
     expect(done.code).toBe(0);
-    expect(existsSync(join(dir, 'H', 'host.lock'))).toBe(false); // released on exit
+    expect(lockHolder(join(dir, 'H', 'host-lock.db'))).toBeNull(); // released on exit
     const db = readDb(join(dir, 'H', 'colony.db'));
     expect(db.graphs).toBe(1);
     expect(db.tasks.map((t) => local(t.id))).toEqual(['hold']);

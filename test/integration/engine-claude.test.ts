@@ -16,8 +16,8 @@ import {
   realPricing,
   request,
   tempDir,
-  waitFor,
 } from '../helpers/engine-harness.js';
+import { waitFor } from '../helpers/proc.js';
 
 const FAKE = fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url));
 
@@ -146,7 +146,7 @@ describe('claude engine against the fake CLI', () => {
     expect(cost?.usd).toBeGreaterThanOrEqual(1.2);
     expect(cost?.usd).toBeLessThan(2.5); // stopped promptly, not after 400 turns
     const pids = await readJson<{ pid: number; child: number }>(pidFile);
-    expect(await waitFor(() => !isAlive(pids.pid) && !isAlive(pids.child), 5_000)).toBe(true);
+    await waitFor(() => !isAlive(pids.pid) && !isAlive(pids.child), 'the CLI and its child to be gone', 5_000);
   });
 
   it('fails with E_BUDGET when the reported cost in the result is over the budget', async () => {
@@ -169,13 +169,13 @@ describe('claude engine against the fake CLI', () => {
     const pidFile = join(ws, 'pids.json');
     const ac = new AbortController();
     const run = collect(engine(), request({ workspace: ws, signal: ac.signal, env: env('stall', { FAKE_CLAUDE_PID_FILE: pidFile }) }));
-    expect(await waitFor(() => existsSync(pidFile))).toBe(true);
+    await waitFor(() => existsSync(pidFile), 'the pid file', 10_000);
     const pids = await readJson<{ pid: number; child: number }>(pidFile);
     expect(isAlive(pids.pid) && isAlive(pids.child)).toBe(true);
     ac.abort();
     const done = doneOf(await run);
     expect(done).toMatchObject({ ok: false, error_code: 'E_CANCELLED' });
-    expect(await waitFor(() => !isAlive(pids.pid) && !isAlive(pids.child), 5_000)).toBe(true);
+    await waitFor(() => !isAlive(pids.pid) && !isAlive(pids.child), 'the CLI and its child to be gone', 5_000);
   });
 
   it('escalates to SIGKILL when the CLI ignores SIGTERM', async () => {
@@ -184,12 +184,12 @@ describe('claude engine against the fake CLI', () => {
     const ac = new AbortController();
     const started = Date.now();
     const run = collect(engine({ killGraceMs: 300 }), request({ workspace: ws, signal: ac.signal, env: env('ignore-sigterm', { FAKE_CLAUDE_PID_FILE: pidFile }) }));
-    expect(await waitFor(() => existsSync(pidFile))).toBe(true);
+    await waitFor(() => existsSync(pidFile), 'the pid file', 10_000);
     const pids = await readJson<{ pid: number; child: number }>(pidFile);
     ac.abort();
     expect(doneOf(await run).error_code).toBe('E_CANCELLED');
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await waitFor(() => !isAlive(pids.pid), 5_000)).toBe(true);
+    await waitFor(() => !isAlive(pids.pid), 'the CLI to be gone', 5_000);
   });
 
   it('times out on silence even though the wall clock has time left', async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createExecEngine } from '../../src/engines/exec.js';
 import type { EngineEvent } from '../../src/core/engine.js';
-import { isAlive, waitFor } from '../helpers/engine-harness.js';
+import { isAlive } from '../helpers/engine-harness.js';
+import { waitFor } from '../helpers/proc.js';
 
 describe('exec engine and background processes', () => {
   it('finishes when the command exits even if it left a background process holding stdout, and kills that process', async () => {
@@ -20,7 +21,7 @@ describe('exec engine and background processes', () => {
       expect(Date.now() - t0).toBeLessThan(20_000);
       expect(events.at(-1)).toMatchObject({ type: 'done', ok: true });
       const pid = Number(readFileSync(join(ws, 'bg.pid'), 'utf8'));
-      expect(await waitFor(() => !isAlive(pid), 5000)).toBe(true);
+      await waitFor(() => !isAlive(pid), `process ${pid} to be gone`, 5000);
     } finally {
       rmSync(ws, { recursive: true, force: true });
     }

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bootId, startTicks } from '../../src/engines/process-tree.js';
-import { InflightBook } from '../../src/remote/inflight.js';
+import { InflightBook } from '../../src/remote/worker/inflight.js';
 import { killQuietly, makeTempDir, processGone, waitFor } from '../helpers/proc.js';
 
 const tmp = makeTempDir('colony-inflight-');

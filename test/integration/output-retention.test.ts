@@ -5,6 +5,7 @@
  * replayed events both carry the text), and a prune deletes old events and
  * output. Plus the cap through the real pool: a task printing megabytes.
  */
+import { dbOf } from '../../src/store/internal.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/core/scheduler.js';
@@ -64,14 +65,14 @@ describe('task output', () => {
     store.subscribe((es) => live.push(...es.filter((e) => e.kind === 'task.output')));
     const big = 'abcdefghij'.repeat(5_000); // 50 000 chars: split into bounded chunks
     store.appendOutput('g:a', 1, 'stdout', big);
-    const rows = store.db.prepare("SELECT data FROM events WHERE kind = 'task.output' ORDER BY id").all() as { data: string }[];
+    const rows = dbOf(store).prepare("SELECT data FROM events WHERE kind = 'task.output' ORDER BY id").all() as { data: string }[];
     expect(rows.length).toBeGreaterThanOrEqual(3);
     for (const r of rows) {
       const d = JSON.parse(r.data) as Record<string, unknown>;
       expect(d).not.toHaveProperty('text');
       expect(typeof d['output_id']).toBe('number');
     }
-    const size = (store.db.prepare("SELECT SUM(length(data)) AS n FROM events WHERE kind = 'task.output'").get() as { n: number }).n;
+    const size = (dbOf(store).prepare("SELECT SUM(length(data)) AS n FROM events WHERE kind = 'task.output'").get() as { n: number }).n;
     expect(size).toBeLessThan(2_000); // references, not 50 kB of text again
     expect(live.map((e) => e.data['text']).join('')).toBe(big);
     for (const e of live) expect(String(e.data['text']).length).toBeLessThanOrEqual(16 * 1024);

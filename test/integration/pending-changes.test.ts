@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.js';
 import { resolveHome } from '../../src/runner/home.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import { waitFor } from '../helpers/proc.js';
 
 const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
@@ -45,16 +46,6 @@ describe('pending changes end to end', () => {
     return { repo, call };
   }
 
-  async function waitFor<T>(fn: () => Promise<T | null>, ms = 15_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error('timed out waiting');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   it('turns a task edit into a pending change, and approve merges it into the target branch', async () => {
     const { repo, call } = await start();
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: "printf 'line 1\\nline 2 changed\\n' > app.txt && echo new > added.txt", engine: 'exec', workspace: repo });
@@ -63,7 +54,7 @@ describe('pending changes end to end', () => {
     const change = await waitFor(async () => {
       const r = await call<{ change?: { stat: { files_changed: number }; patch: string; files: { path: string }[] } }>('GET', `/admin/pending-changes/${encodeURIComponent(id)}`);
       return r.status === 200 ? r.body.change ?? null : null;
-    });
+    }, 'the pending change', 15_000, 100);
     expect(change.stat.files_changed).toBe(2);
     expect(change.patch).toContain('+line 2 changed');
     expect(change.files.map((f) => f.path).sort()).toEqual(['added.txt', 'app.txt']);
@@ -84,7 +75,7 @@ describe('pending changes end to end', () => {
     const before = git(repo, 'rev-parse', 'main');
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo gone > app.txt', engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
-    await waitFor(async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null));
+    await waitFor(async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null), 'the admin API to report it', 15_000, 100);
     const r = await call<{ change: { status: string; branch: string } }>('POST', `/admin/reject/${encodeURIComponent(id)}`);
     expect(r.body.change.status).toBe('rejected');
     expect(git(repo, 'rev-parse', 'main')).toBe(before);
@@ -95,7 +86,7 @@ describe('pending changes end to end', () => {
     const { repo, call } = await start();
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: "printf 'task version\\n' > app.txt", engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
-    await waitFor(async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null));
+    await waitFor(async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null), 'the admin API to report it', 15_000, 100);
     writeFileSync(join(repo, 'app.txt'), 'user version\n');
     git(repo, 'commit', '-qam', 'user edit');
     const head = git(repo, 'rev-parse', 'main');
@@ -116,11 +107,11 @@ describe('pending changes end to end', () => {
     ] };
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { graph });
     const [edit, after] = sub.body.task_ids as [string, string];
-    await waitFor(async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(edit)}`)).body.task.state === 'awaiting_approval' ? true : null));
+    await waitFor(async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(edit)}`)).body.task.state === 'awaiting_approval' ? true : null), 'the admin API to report it', 15_000, 100);
     await new Promise((r) => setTimeout(r, 600));
     expect((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(after)}`)).body.task.state).toBe('waiting');
     await call('POST', `/admin/approve/${encodeURIComponent(edit)}`);
-    await waitFor(async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(after)}`)).body.task.state === 'succeeded' ? true : null));
+    await waitFor(async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(after)}`)).body.task.state === 'succeeded' ? true : null), 'the admin API to report it', 15_000, 100);
     expect((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(edit)}`)).body.task.state).toBe('succeeded');
     expect(existsSync(join(repo, 'app.txt'))).toBe(true);
   });
@@ -137,7 +128,7 @@ describe('pending changes end to end', () => {
     const t = await waitFor(async () => {
       const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
       return r.body.task.state === 'failed' ? r.body.task : null;
-    });
+    }, 'the task to fail', 15_000, 100);
     expect(t.state_reason).toMatch(/protected file/);
     expect(readFileSync(join(repo, '.env'), 'utf8')).toBe('SECRET=1\n');
   });
@@ -149,7 +140,7 @@ describe('pending changes end to end', () => {
     const ended = async (id: string) => waitFor(async () => {
       const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
       return ['failed', 'succeeded'].includes(r.body.task.state) ? r.body.task : null;
-    });
+    }, `task ${id} to end`, 30_000);
     const h = await ended(hook.body.task_ids[0] as string);
     expect(h.state).toBe('failed');
     expect(h.state_reason).toMatch(/protected file.*hooks\/post-merge/);

@@ -3,13 +3,15 @@
  * and concurrency, retries, run and wait timeouts, admin overrides while the
  * pool runs, and cancelling a running task (its process group dies with it).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
 import { isColonyError } from '../../src/core/errors.js';
 import { parseGraph } from '../../src/core/graph-schema.js';
 import { isTerminal, type TaskState } from '../../src/core/task.js';
+import type { Engine, EngineEvent } from '../../src/core/engine.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { LocalPool } from '../../src/runner/pool.js';
 import { TaskService } from '../../src/runner/service.js';
@@ -53,16 +55,16 @@ afterEach(async () => {
   cleanupDir = null;
 });
 
-function makeRig(concurrency: number): Rig {
+function makeRig(concurrency: number, engine?: Engine): Rig {
   const tmp = makeTempDir('colony-pool-');
   cleanupDir = tmp.cleanup;
   const store = Store.open(join(tmp.dir, 'colony.db'));
   const service = new TaskService(store, defaultConfig());
-  const exec = createExecEngine({ killGraceMs: 300 });
+  const exec = engine ?? createExecEngine({ killGraceMs: 300 });
   const pool = new LocalPool({
     service,
     concurrency,
-    route: () => ({ engine: exec, model: null, rule: 'test', explanation: 'exec for every task' }),
+    route: () => ({ engine: exec, model: null, rule: 'test', explanation: `${exec.name} for every task` }),
     sandboxFor: sandboxed ? (task, engine, ws) => planner.planFor({ taskId: task.id, engine, workspace: realpathSync(ws), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }) : undefined,
     envFor: sandboxed ? () => ({ PATH: process.env['PATH'] ?? '/usr/bin:/bin' }) : undefined,
   });
@@ -83,7 +85,7 @@ function makeRig(concurrency: number): Rig {
       });
       graphId = res.graph_id;
     },
-    state: (local) => service.scheduler.state(r.id(local)),
+    state: (local) => service.stateOf(r.id(local)),
     waitState: async (local, want, timeoutMs = 20_000) => {
       const ok = typeof want === 'function' ? want : (s: TaskState) => s === want;
       await waitFor(() => {
@@ -335,5 +337,67 @@ describe('admin overrides through TaskService while the pool runs', () => {
     expect([r.state('gate'), r.state('victim'), r.state('child'), r.state('sibling')]).toEqual(['succeeded', 'cancelled', 'upstream_failed', 'succeeded']);
     expect(readFileSync(join(r.dir, 'log.txt'), 'utf8')).toBe('sibling\n');
     expect(r.store.getTask(r.id('victim'))?.state_reason).toBe('cancelled by admin');
+  });
+
+  it('writes a refused result once the store takes writes again, after a resync, and one stuck result does not hold back the others', async () => {
+    const r = makeRig(2);
+    r.submit([
+      { id: 'first', engine: 'exec', prompt: 'echo first > first.txt', max_attempts: 1 },
+      { id: 'second', engine: 'exec', prompt: 'sleep 0.3; echo second > second.txt', max_attempts: 1 },
+    ]);
+    // A second connection refuses closing the attempts of these two tasks (a real SQLite error → E_STORE).
+    const side = new Database(join(r.dir, 'colony.db'));
+    const refuse = (local: string): void => {
+      side.exec(`CREATE TRIGGER refuse_${local} BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${r.id(local)}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    };
+    refuse('first');
+    refuse('second');
+    try {
+      r.pool.start();
+      // Both commands ran and both slots are free again: their results were refused and kept for later.
+      await waitFor(() => existsSync(join(r.dir, 'first.txt')) && existsSync(join(r.dir, 'second.txt')) && r.pool.busy() === 0, 'both commands to run');
+      expect(r.store.getTask(r.id('first'))?.state).toBe('running');
+      r.service.resync(); // e.g. another write failed meanwhile: the scheduler is rebuilt from the store
+      side.exec('DROP TRIGGER refuse_second'); // 'first' is still refused, and was refused first
+      await waitFor(() => r.store.getTask(r.id('second'))?.state === 'succeeded', 'second to be recorded although first is still refused', 5_000);
+      expect(r.store.getTask(r.id('first'))?.state).toBe('running');
+      side.exec('DROP TRIGGER refuse_first');
+      await waitFor(() => r.store.getTask(r.id('first'))?.state === 'succeeded', 'first to be recorded once writes go through', 5_000);
+      expect(r.store.attemptsOf(r.id('first'))).toMatchObject([{ attempt: 1, state: 'succeeded' }]);
+    } finally {
+      side.close();
+    }
+  });
+
+  it('stops an attempt that spends anything of a zero budget, and of what earlier attempts left (one budget for all attempts)', async () => {
+    let stopped = 0;
+    const paid: Engine = {
+      name: 'paid',
+      async *run(req): AsyncGenerator<EngineEvent> {
+        for (let i = 1; i <= 100; i++) {
+          if (req.signal.aborted) {
+            stopped++;
+            yield { type: 'done', ok: false, summary: 'aborted', error_code: 'E_CANCELLED' };
+            return;
+          }
+          yield { type: 'cost', usd: i * 0.01, source: 'reported' };
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        yield { type: 'done', ok: false, summary: 'spent $1 and failed', error_code: 'E_ENGINE' };
+      },
+    };
+    const r = makeRig(2, paid);
+    r.submit([
+      { id: 'zero', engine: 'exec', prompt: 'x', budget_usd: 0 },
+      { id: 'shared', engine: 'exec', prompt: 'x', budget_usd: 0.05, max_attempts: 3 },
+    ]);
+    r.pool.start();
+    await r.waitAllEnded();
+    expect(r.store.getTask(r.id('zero'))).toMatchObject({ state: 'failed', attempt: 1, state_reason: expect.stringContaining('budget') });
+    expect(r.store.attemptsOf(r.id('zero'))[0]).toMatchObject({ error_code: 'E_BUDGET', cost_usd: 0.01 });
+    // The first attempt spends the task's whole budget: it is stopped and not retried, although max_attempts is 3.
+    expect(r.store.getTask(r.id('shared'))).toMatchObject({ state: 'failed', attempt: 1 });
+    expect(r.store.getTask(r.id('shared'))?.cost_usd).toBeCloseTo(0.05, 6);
+    expect(stopped).toBe(2);
   });
 });

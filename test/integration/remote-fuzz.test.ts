@@ -13,6 +13,7 @@ import { signMessage } from '../../src/remote/signing.js';
 import { waitFor } from '../helpers/proc.js';
 import { samples } from '../helpers/protocol-samples.js';
 import { enrolKey, newSession, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost } from '../helpers/remote-host.js';
+import { dbOf } from '../../src/store/internal.js';
 
 const TOTAL = 10_000;
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1_000_000);
@@ -69,8 +70,8 @@ describe('fuzzing /ws/remote-exec', () => {
     const id = await enrolKey(h, fuzzOwner);
     const snapshot = () => JSON.stringify({
       tasks: h.host.store.listTasks({ limit: 100_000 }).map((t) => [t.id, t.state, t.attempt, t.cost_usd]),
-      attempts: h.host.store.db.prepare('SELECT * FROM attempts ORDER BY task_id, attempt').all(),
-      output: h.host.store.db.prepare('SELECT COUNT(*) AS n FROM task_output').get(),
+      attempts: dbOf(h.host.store).prepare('SELECT * FROM attempts ORDER BY task_id, attempt').all(),
+      output: dbOf(h.host.store).prepare('SELECT COUNT(*) AS n FROM task_output').get(),
       workers: h.remote.workers.list({ includeRevoked: true }).map((w) => [w.id, w.owner, w.public_key, w.revoked_at, w.open_to_admin]),
     });
     const otherTask = submitTask(h, 'session:nobody-connected', { prompt: 'echo untouched', id: 'untouched' });

@@ -130,7 +130,7 @@ describe('the host refuses and audits', () => {
   });
 
   it('a late result from an attempt whose lease lapsed (the task was requeued meanwhile)', async () => {
-    const m = await assigned();
+    const m = await assigned({ max_attempts: 2 }); // the lapsed attempt counts
     accept(w1, m);
     const m2 = await w1.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === m.task_id, 10_000); // silent → requeued → offered again
     expect(m2.type === 'TASK_ASSIGNED' && m2.attempt).toBe(m.attempt + 1);

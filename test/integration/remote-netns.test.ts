@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { remoteOf } from '../../src/remote/host-endpoint.js';
+import { remoteOf } from '../../src/server/remote-host.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';

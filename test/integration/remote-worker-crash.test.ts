@@ -119,7 +119,7 @@ describe('colony worker SIGKILLed while its task runs, then started again', () =
     const attempts = h.host.store.attemptsOf(id);
     expect(attempts.map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
     expect(attempts[0]?.summary).toMatch(/worker lost/);
-    expect(attempts[0]?.error_code).toBe('E_WORKER_LOST');
+    expect(attempts[0]?.error_code).toBe('E_LOST');
     expect(workerOut).toContain(`task ${id} attempt 1: reported lost`);
     expect(readdirSync(join(whome, 'inflight')).filter((f) => f.endsWith('.json'))).toEqual([]);
   }, 120_000);

@@ -1,6 +1,6 @@
 /**
  * A worker that restarts after a crash reports the attempts it lost
- * (TASK_FAILED, error_code E_WORKER_LOST, answering the assignment's nonce),
+ * (TASK_FAILED, error_code E_LOST, answering the assignment's nonce),
  * and the host's fencing still holds afterwards: the attempt is closed as
  * lost (its cost so far kept), the task is offered again as the next attempt,
  * and any later result for the attempt the host gave up on is refused as
@@ -42,12 +42,12 @@ describe('a restarted worker reports an attempt it lost', () => {
     // What `colony worker` sends after a restart (worker-messages.ts lostMessage).
     w.signed({
       type: 'TASK_FAILED' as const, task_id: id, attempt: m.attempt, cost: 0, engine_used: 'exec', model_used: null, tokens: ZERO, nonce: m.nonce,
-      error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again', error_code: 'E_WORKER_LOST',
+      error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again', error_code: 'E_LOST',
     });
     const again = (await w.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === id, 5000)) as MessageOf<'TASK_ASSIGNED'>;
     expect(again.attempt).toBe(m.attempt + 1); // lost: not the task's fault, retried although max_attempts is 1
     const first = h.host.store.attemptsOf(id)[0];
-    expect(first).toMatchObject({ attempt: 1, state: 'lost', error_code: 'E_WORKER_LOST', cost_usd: 0.02 });
+    expect(first).toMatchObject({ attempt: 1, state: 'lost', error_code: 'E_LOST', cost_usd: 0.02 });
     expect(first?.summary).toMatch(/^worker lost/);
 
     // The attempt the host gave up on can no longer complete, whatever it sends.

@@ -15,9 +15,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { exportPublicKeyRaw, fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
-import { WorkerAgent, type AgentEvent } from '../../src/remote/worker-agent.js';
-import type { WorkerIdentity } from '../../src/remote/worker-identity.js';
-import { TaskRunner } from '../../src/remote/worker-runner.js';
+import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-agent.js';
+import type { WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
+import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
+import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
+import { defaultConfig } from '../../src/core/config.js';
 import { processGone, readPid, waitFor } from '../helpers/proc.js';
 
 const hostKeys = generateKeyPair();
@@ -61,7 +63,8 @@ beforeAll(async () => {
     host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), host_cert_pem: null, host_cert_fingerprint: null, enrolled_at: 0,
     keys: workerKeys, fingerprint: fingerprint(workerKeys.publicKey), hostKey: hostKeys.publicKey,
   };
-  const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
+  const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'worker-home'), workspaceRoot: root });
+  const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, gate, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
   agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: 4, heartbeatIntervalMs: 60_000 });
   agent.on((e) => events.push(e));
   agent.start();

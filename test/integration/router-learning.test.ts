@@ -6,6 +6,7 @@
  * per-class candidates and the last decisions, and explains a prompt; the
  * CLI prints the same.
  */
+import { dbOf } from '../../src/store/internal.js';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scoreComplexity } from '../../src/core/complexity.js';
@@ -98,7 +99,7 @@ describe('router learning, persistence and insight', () => {
     // The old schema had no log: empty it, as a home upgraded to migration 9 would be.
     const { Store } = await import('../../src/store/store.js');
     const raw = Store.open(home.paths.db);
-    raw.db.prepare('DELETE FROM router_outcomes').run();
+    dbOf(raw).prepare('DELETE FROM router_outcomes').run();
     raw.close();
     host = open(home, 'success');
     const after = new RouterStore(host.store).outcomes();
@@ -119,7 +120,7 @@ describe('router learning, persistence and insight', () => {
       for (let i = 0; i < 2_050; i += 1) log.addDecision({ task_id: `t${i}`, cls: 'easy', rule: 'adaptive', engine: 'claude', model: 'haiku', option: 'claude/claude-haiku-5-5', explanation: `decision ${i}` });
     });
     log.prune();
-    const n = (host.store.db.prepare('SELECT COUNT(*) AS n FROM router_decisions').get() as { n: number }).n;
+    const n = (dbOf(host.store).prepare('SELECT COUNT(*) AS n FROM router_decisions').get() as { n: number }).n;
     expect(n).toBe(2_000);
     expect(log.decisions(1)[0]?.explanation).toBe('decision 2049');
   });

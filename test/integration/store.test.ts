@@ -12,6 +12,7 @@ import { MIGRATIONS } from '../../src/store/migrations.js';
 import { Store, SYSTEM } from '../../src/store/store.js';
 import { makeTempDir } from '../helpers/proc.js';
 import { codeOf, describeStoreConformance, submit, task, type StoreFixture } from './store-conformance.js';
+import { dbOf } from '../../src/store/internal.js';
 
 // ---- the SQLite backend -----------------------------------------------------
 
@@ -48,20 +49,20 @@ describe('SQLite store specifics', () => {
     const fx = sqliteFixture();
     cleanups.push(() => fx.dispose());
     const latest = Math.max(...MIGRATIONS.map((m) => m.version));
-    expect(schemaVersion(fx.store.db)).toBe(latest);
-    const rows = fx.store.db.prepare('SELECT version, name FROM schema_version ORDER BY version').all();
+    expect(schemaVersion(dbOf(fx.store))).toBe(latest);
+    const rows = dbOf(fx.store).prepare('SELECT version, name FROM schema_version ORDER BY version').all();
     expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
-    const tables = (fx.store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    const tables = (dbOf(fx.store).prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
     expect(tables).toEqual(expect.arrayContaining(['graphs', 'tasks', 'edges', 'attempts', 'events', 'audit', 'schema_version']));
 
     const again = fx.reopen();
-    expect(again.db.prepare('SELECT COUNT(*) AS n FROM schema_version').get()).toEqual({ n: MIGRATIONS.length });
+    expect(dbOf(again).prepare('SELECT COUNT(*) AS n FROM schema_version').get()).toEqual({ n: MIGRATIONS.length });
   });
 
   it('refuses a database written by a newer colony', () => {
     const fx = sqliteFixture();
     cleanups.push(() => fx.dispose());
-    fx.store.db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (999, ?, 0)').run('from the future');
+    dbOf(fx.store).prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (999, ?, 0)').run('from the future');
     fx.store.close();
     expect(codeOf(() => openDb(fx.file))).toBe('E_STORE');
   });
@@ -69,10 +70,10 @@ describe('SQLite store specifics', () => {
   it('runs in WAL mode with synchronous=NORMAL (and in-memory sub-journals)', () => {
     const fx = sqliteFixture();
     cleanups.push(() => fx.dispose());
-    expect(fx.store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(fx.store.db.pragma('synchronous', { simple: true })).toBe(1); // 0 OFF, 1 NORMAL, 2 FULL
-    expect(fx.store.db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(fx.store.db.pragma('temp_store', { simple: true })).toBe(2); // MEMORY: savepoint sub-journals off disk
+    expect(dbOf(fx.store).pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(dbOf(fx.store).pragma('synchronous', { simple: true })).toBe(1); // 0 OFF, 1 NORMAL, 2 FULL
+    expect(dbOf(fx.store).pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(dbOf(fx.store).pragma('temp_store', { simple: true })).toBe(2); // MEMORY: savepoint sub-journals off disk
     // WAL is a property of the file: a plain connection sees it too.
     const raw = new Database(fx.file, { readonly: true });
     try {

@@ -6,7 +6,7 @@
  * other users' task text redacted, and rate limits per address and session.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WorkerView } from '../../src/server/context.js';
+import type { WorkerCard } from '../../src/core/live-types.js';
 import { adminCall, code, inject, lanConfig, startUserHost, visitor, type Lan, type UserHost } from '../helpers/user-host.js';
 
 let h: UserHost;
@@ -38,6 +38,18 @@ describe('POST /api/submit-task', () => {
     expect((await a.call('GET', '/api/session')).json()).toMatchObject({ session: { tasks_submitted: 2 } });
     const pending = (await adminCall(h, 'GET', '/admin/pending')).json() as { tasks: { id: string }[] };
     expect(pending.tasks.map((x) => x.id)).toEqual([held.id]);
+  });
+
+  it('refuses at submit a prompt over 64 KiB of UTF-8 however few characters it has (the wire limit), with 400', async () => {
+    h = await startUserHost({ config: lanConfig({ max_body_bytes: 1024 * 1024 }) }); // a body limit raised by the operator
+    const a = await visitor(h, '10.0.0.2');
+    // 30 000 CJK characters are 90 000 bytes: refused here, not accepted and failed when sent to a worker.
+    const long = await a.call('POST', '/api/submit-task', { prompt: '漢'.repeat(30_000) });
+    expect(long.statusCode).toBe(400);
+    expect(code(long)).toBe('E_BAD_INPUT');
+    expect(long.body).toMatch(/prompt.*65536 bytes/);
+    expect(code(await a.call('POST', '/api/submit-task', { graph: { tasks: [{ id: 'a', prompt: '漢'.repeat(30_000) }] } }))).toBe('E_BAD_INPUT');
+    expect((await a.call('POST', '/api/submit-task', { prompt: '漢'.repeat(21_845) })).statusCode).toBe(201); // 65 535 bytes
   });
 
   it('accepts a small graph (≤ 50 tasks) and refuses a bigger one, a worker target and unknown fields', async () => {
@@ -124,7 +136,7 @@ describe('reading tasks', () => {
       id: 'remote-a', kind: 'remote', status: 'running', task_id: t.id as string, task_title: `echo ${SECRET}`, owner: `session:${a.userId}`,
       engine: 'claude', model: 'sonnet', session_cost_usd: 0.25, tokens_used: 1234, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true,
       workspace: `/home/ada/${SECRET}`,
-    } as WorkerView;
+    } as WorkerCard;
     h.workers.push(card);
     const ra = await a.call('GET', '/api/workers');
     const forA = ra.json() as { workers: Record<string, unknown>[] };

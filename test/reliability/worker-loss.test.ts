@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configureRemote } from '../../src/remote/host-endpoint.js';
+import { configureRemote } from '../../src/server/remote-host.js';
 import { openHost, type Host } from '../../src/runner/host.js';
 import type { ServerContext } from '../../src/server/context.js';
 import { closeLiveStreams } from '../../src/server/live.js';

@@ -4,6 +4,7 @@
  * frames on /ws/remote-exec, from one address and from many), and the access
  * code (weak codes refused, `auto` strong, a global budget for wrong codes).
  */
+import { dbOf } from '../../src/store/internal.js';
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -55,7 +56,7 @@ async function lanHost(lan: Record<string, unknown> = {}): Promise<{ port: numbe
 }
 
 const refusedRows = (h: { host: { store: RunningHost['host']['store'] } }, action: string): number =>
-  (h.host.store.db.prepare('SELECT COUNT(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
+  (dbOf(h.host.store).prepare('SELECT COUNT(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
 
 describe('DNS rebinding', () => {
   it('a foreign Host can neither create a session nor submit; the host\'s own names and configured names can', async () => {
@@ -63,7 +64,7 @@ describe('DNS rebinding', () => {
     const evil = { host: `attacker.example:${port}`, origin: `http://attacker.example:${port}` };
     const s = await raw(port, 'POST', '/api/session', evil, { display_name: 'rebound' });
     expect([s.status, s.code]).toEqual([403, 'E_BAD_HOST']);
-    expect((h.host.store.db.prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number }).n).toBe(0);
+    expect((dbOf(h.host.store).prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number }).n).toBe(0);
 
     // Even with a session cookie obtained legitimately, a request under a foreign name is refused (reads too).
     const legit = await raw(port, 'POST', '/api/session', { host: `127.0.0.1:${port}` }, { display_name: 'real user' });

@@ -14,7 +14,8 @@ import { createExecEngine } from '../../src/engines/exec.js';
 import { createClaudeEngine } from '../../src/engines/claude-cli.js';
 import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
-import { TaskRunner } from '../../src/remote/worker-runner.js';
+import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
+import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
 import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { makeTempDir } from '../helpers/proc.js';
 
@@ -46,6 +47,7 @@ describe('worker runner in the sandbox', () => {
       engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
       workspaceRoot: root,
       budgetCap: null,
+      gate: createWorkerGate({ config: defaultConfig(), configFile: null, home: workerHome, workspaceRoot: root }),
       env,
       flushMs: 5,
       sandboxFor: (t) => planner.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env }),

@@ -75,10 +75,9 @@ describe('graphReservation', () => {
     expect(r.error?.message).toContain('fix $1.25');
   });
 
-  it('multiplies by max_attempts when budgets are per attempt', () => {
-    const r = graphReservation(tasks, 4, { perAttempt: true });
-    expect(r.total_usd).toBe(4.75);
-    expect(r.ok).toBe(false);
+  it('does not multiply by max_attempts: a task budget caps all its attempts together', () => {
+    expect(graphReservation(tasks, 1.75).total_usd).toBe(1.75);
+    expect(graphReservation(tasks.map((t) => ({ ...t, max_attempts: 10 })), 1.75).ok).toBe(true);
   });
 
   it('never refuses a graph without its own budget', () => {

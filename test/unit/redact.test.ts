@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OTHER_OWNER, viewEvent, viewWorker, type LiveEvent, type Viewer, type WorkerLike } from '../../src/core/redact.js';
+import { OTHER_OWNER, viewEvent, viewWorker, type LiveEvent, type Viewer } from '../../src/core/redact.js';
+import type { WorkerCard } from '../../src/core/live-types.js';
 
 const opaque = (id: string): string => `x-${id.length.toString(16).padStart(16, '0')}`; // stable, reveals nothing of the text
 const SECRET = 'SECRET-TEXT';
@@ -83,7 +84,7 @@ describe('viewEvent', () => {
 });
 
 describe('viewWorker', () => {
-  const busy: WorkerLike & { workspace: string; fingerprint: string } = {
+  const busy: WorkerCard & { workspace: string; fingerprint: string } = {
     id: 'w1', kind: 'remote', status: 'running', task_id: `g:${SECRET}`, task_title: SECRET, owner: 'session:ada', engine: 'groq', model: 'llama',
     session_cost_usd: 1.5, tokens_used: 500, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true, workspace: `/home/${SECRET}`, fingerprint: 'ab:cd',
   };

@@ -1,8 +1,8 @@
 /** The small deterministic pieces of remote execution: pairing codes, workspace mapping, the host's lease book. */
 import { describe, expect, it } from 'vitest';
 import { grantLease, activate } from '../../src/core/lease.js';
-import { remoteWorkspace } from '../../src/remote/assign.js';
-import { LeaseBook, type LeaseRec } from '../../src/remote/lease-book.js';
+import { remoteWorkspace } from '../../src/remote/host/assign.js';
+import { LeaseBook, type LeaseRec } from '../../src/remote/host/lease-book.js';
 import { hashPairingCode, newPairingCode, normalisePairingCode } from '../../src/remote/pairing.js';
 
 const T0 = 1_700_000_000_000;
@@ -10,7 +10,7 @@ const T0 = 1_700_000_000_000;
 function rec(task: string, worker: string, attempt = 1, nonce = 'nonce-aaaaaaaaaaaaaaaa'): LeaseRec {
   return {
     lease: grantLease({ task_id: task, attempt, worker_id: worker }, T0, 10_000, T0 + 5000),
-    nonce, budget: 1, title: task, owner: 'session:u', maxAttempts: 1, assignedAt: T0, progressSeq: null,
+    nonce, budget: 1, title: task, owner: 'session:u', maxAttempts: 1, taskEngine: 'exec', assignedAt: T0, progressSeq: null,
     outputBytes: 0, truncated: false, engine: null, model: null, cost: 0, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
   };
 }

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ColonyError } from '../../core/errors.js';
 import { PERMISSIONS, submitterOf } from '../../core/permissions.js';
-import { remoteOf } from '../../remote/host-endpoint.js';
+import { remoteOf } from '../remote-host.js';
 import { BanStore, type BanKind } from '../../store/bans.js';
 import { SessionStore } from '../../store/sessions.js';
 import { WorkerStore } from '../../store/workers.js';

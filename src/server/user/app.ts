@@ -22,7 +22,7 @@ import { installLanGate } from './gate.js';
 import { registerLiveRoutes } from './live.js';
 import { registerUserRoutes } from './routes.js';
 import { registerSessionRoutes } from './session.js';
-import { registerRemoteUserRoutes } from '../../remote/routes.js';
+import { registerRemoteUserRoutes } from '../remote-routes.js';
 import type { HostCert } from '../../remote/tls.js';
 
 export interface UserAppOptions {
@@ -55,7 +55,7 @@ export async function buildUserApp(ctx: ServerContext, o: UserAppOptions): Promi
   registerSessionRoutes(app, deps);
   registerUserRoutes(app, deps);
   registerLiveRoutes(app, deps);
-  await registerRemoteUserRoutes(app, deps); // pairing, enrolment, my workers, WS /ws/remote-exec (src/remote/routes.ts)
+  await registerRemoteUserRoutes(app, deps); // pairing, enrolment, my workers, WS /ws/remote-exec (src/server/remote-routes.ts)
 
   if (ctx.webRoot) await app.register(fastifyStatic, { root: ctx.webRoot, prefix: '/assets/', decorateReply: false, index: false });
   return app;

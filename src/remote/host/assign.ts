@@ -5,17 +5,18 @@
  * Runs inside the dispatcher's store transaction.
  */
 import { randomBytes } from 'node:crypto';
-import { grantLease } from '../core/lease.js';
-import { taskAssignedSchema, type MessageOf, type ProtocolMessage, type Unsigned } from '../core/protocol.js';
-import type { TaskService } from '../runner/service.js';
-import { SYSTEM } from '../store/store.js';
-import type { StoredTask } from '../store/rows.js';
+import { remainingBudget } from '../../core/budget.js';
+import { grantLease } from '../../core/lease.js';
+import { SYSTEM } from '../../store/store.js';
+import { taskAssignedSchema, type MessageOf, type ProtocolMessage, type Unsigned } from '../../core/protocol.js';
+import type { RemotePort } from '../../runner/task-port.js';
+import type { StoredTask } from '../../store/rows.js';
 import type { LeaseRec } from './lease-book.js';
-import type { HostIdentity } from './pairing.js';
-import { signMessage } from './signing.js';
+import type { HostIdentity } from '../pairing.js';
+import { signMessage } from '../signing.js';
 
 export interface AssignDeps {
-  service: TaskService;
+  service: RemotePort;
   hostKey: HostIdentity;
   now: () => number;
   leaseMs: number;
@@ -44,41 +45,34 @@ export interface WorkerLink {
 
 
 /** Claims up to `limit` ready tasks of `lane` that `link` may and can run; fails tasks it may never run. */
-export function claimFor(service: TaskService, link: WorkerLink, lane: string, limit: number, held?: (taskId: string) => boolean): StoredTask[] {
-  const store = service.store;
-  const picked = new Map<string, StoredTask>();
-  const forbidden: Array<[string, string]> = [];
+export function claimFor(service: RemotePort, link: WorkerLink, lane: string, limit: number, held?: (taskId: string) => boolean): StoredTask[] {
   let looked = 0;
-  const trs = service.scheduler.claim(lane, limit, (id) => {
-    if (++looked > MAX_LOOK) return false; // bound the work per round
-    if (held?.(id)) return false; // its previous attempt may still run on a worker (remote/orphan-hold.ts)
-    const t = store.getTask(id);
-    if (!t) return false;
+  return service.claimRemote(lane, limit, (t) => {
+    if (++looked > MAX_LOOK) return { take: false }; // bound the work per round
+    if (held?.(t.id)) return { take: false }; // its previous attempt may still run on a worker (orphan-hold.ts)
     if (lane.startsWith('worker:') && t.submitted_by !== link.owner) {
-      if (t.submitted_by !== 'admin') {
-        forbidden.push([id, `worker ${link.workerId} belongs to another user; a task can only name your own workers`]);
-        return false;
-      }
-      if (!link.enrolledOpenToAdmin) {
-        forbidden.push([id, `worker ${link.workerId} was not opened to admin tasks by its owner (colony worker --open-to-admin)`]);
-        return false;
-      }
-      if (!link.openToAdmin) return false;
+      if (t.submitted_by !== 'admin') return { take: false, refuse: `worker ${link.workerId} belongs to another user; a task can only name your own workers` };
+      if (!link.enrolledOpenToAdmin) return { take: false, refuse: `worker ${link.workerId} was not opened to admin tasks by its owner (colony worker --open-to-admin)` };
+      if (!link.openToAdmin) return { take: false };
     }
-    if (!canRun(link, t.engine)) return false;
-    picked.set(id, t);
-    return true;
+    return { take: canRun(link, t.engine) };
   });
-  store.applyTransitions(trs, SYSTEM);
-  for (const [id, why] of forbidden) store.applyTransitions(service.scheduler.finish(id, 'failed', why), SYSTEM);
-  return trs.map((tr) => picked.get(tr.id)).filter((t): t is StoredTask => t !== undefined);
+}
+
+/** What the host's gateway and router decided for an offer: the screened prompt, the engine and model, and why. */
+export interface OfferChoice {
+  prompt: string;
+  engine: string;
+  model: string | null;
+  rule: string;
+  explanation: string;
 }
 
 /** The offer of `t` to `link` (to be signed), with its attempt row started (state stays assigned) and its lease; null if it cannot be sent. */
-export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
-const { service } = d;
-const now = d.now();
-  const budget = Math.max(0, t.budget_usd - t.cost_usd);
+export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask, c: OfferChoice): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
+  const { service } = d;
+  const now = d.now();
+  const budget = remainingBudget(t.budget_usd, t.cost_usd);
   const nonce = randomBytes(16).toString('base64url');
   const attempt = t.attempt + 1;
   const unsigned = {
@@ -87,29 +81,30 @@ const now = d.now();
     session: link.session,
     task_id: t.id,
     attempt,
-    task: { prompt: t.prompt, title: clip(t.title, 120) },
+    task: { prompt: c.prompt, title: clip(t.title, 120) },
     budget,
-    engine: t.engine,
-    model: t.model,
+    engine: c.engine,
+    model: c.model,
     workspace: remoteWorkspace(t.workspace, graphWorkspace(service, t.graph_id)),
     nonce,
     expires_at: now + d.ttlMs,
     lease_ms: d.leaseMs,
   };
   if (!taskAssignedSchema.safeParse({ ...unsigned, sig: SIG_SHAPE }).success) {
-    service.store.applyTransitions(service.scheduler.finish(t.id, 'failed', 'the task does not fit the remote protocol (prompt over 64 KiB or a field out of bounds)'), SYSTEM);
+    service.stepDurably(t.id, { kind: 'finish', state: 'failed', reason: 'the task does not fit the remote protocol (a field out of its bounds)' }, SYSTEM);
     return null;
   }
-  const started = service.store.startAttempt(
-    t.id,
-    { engine: t.engine, model: t.model, worker_id: link.workerId, route_rule: 'remote', route_explanation: `sent to worker ${link.name} (${link.workerId}) of ${link.owner} at ${link.ip}` },
-    [],
-    SYSTEM,
-  );
+  const started = service.recordOffer(t.id, {
+    engine: c.engine,
+    model: c.model,
+    worker_id: link.workerId,
+    route_rule: c.rule,
+    route_explanation: `${c.explanation} · sent to worker ${link.name} (${link.workerId}) of ${link.owner} at ${link.ip}`,
+  });
   if (started !== attempt) throw new Error(`attempt numbering drifted for ${t.id}: ${started} != ${attempt}`);
   const lease = grantLease({ task_id: t.id, attempt, worker_id: link.workerId }, now, d.leaseMs, unsigned.expires_at);
   const rec: LeaseRec = {
-    lease, nonce, budget, title: t.title, owner: t.submitted_by, maxAttempts: t.max_attempts, assignedAt: now,
+    lease, nonce, budget, title: t.title, owner: t.submitted_by, maxAttempts: t.max_attempts, taskEngine: t.engine, assignedAt: now,
     progressSeq: null, outputBytes: 0, truncated: false, engine: null, model: null, cost: 0,
     tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
   };
@@ -117,13 +112,13 @@ const now = d.now();
 }
 
 /** A graph's default workspace never changes: remember the last few (one SELECT per graph, not per task). */
-const graphWs = new WeakMap<TaskService, Map<string, string | null>>();
-function graphWorkspace(service: TaskService, graphId: string): string | null {
+const graphWs = new WeakMap<RemotePort, Map<string, string | null>>();
+function graphWorkspace(service: RemotePort, graphId: string): string | null {
   let cache = graphWs.get(service);
   if (!cache) graphWs.set(service, (cache = new Map()));
   let ws = cache.get(graphId);
   if (ws === undefined) {
-    ws = service.store.getGraph(graphId)?.workspace ?? null;
+    ws = service.graphWorkspace(graphId);
     if (cache.size >= 1024) cache.delete(cache.keys().next().value as string);
     cache.set(graphId, ws);
   }

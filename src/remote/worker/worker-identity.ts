@@ -13,12 +13,12 @@ import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ColonyError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
-import { hostRequest } from './host-http.js';
-import { enrollResponseSchema, pairingInfoSchema } from './pairing.js';
-import { hostProof, pairingSecret, sameProof, workerProof, type PairingTranscript } from './pairing-mac.js';
-import { certFingerprint, sameCertFingerprint } from './tls.js';
-import { exportPublicKeyRaw, fingerprint, generateKeyPair, importPublicKey, loadKeyPair, saveKeyPair, type KeyPair } from './signing.js';
+import { ColonyError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import { hostRequest } from '../host-http.js';
+import { enrollResponseSchema, pairingInfoSchema } from '../pairing.js';
+import { hostProof, pairingSecret, sameProof, workerProof, type PairingTranscript } from '../pairing-mac.js';
+import { certFingerprint, sameCertFingerprint } from '../tls.js';
+import { exportPublicKeyRaw, fingerprint, generateKeyPair, importPublicKey, loadKeyPair, saveKeyPair, type KeyPair } from '../signing.js';
 
 const KEY_NAME = 'worker';
 

@@ -5,7 +5,7 @@
  * report is queued. A worker that starts again finds the attempts its previous
  * run lost (crash, SIGKILL, power cut), ends whatever of them still runs
  * (engines/process-tree.ts: identity checked, waited for), and tells the host
- * (TASK_FAILED, error_code E_WORKER_LOST) before it takes new work, so the
+ * (TASK_FAILED, error_code E_LOST) before it takes new work, so the
  * host closes them at once instead of waiting for their leases to lapse.
  * An attempt that had ended but whose final report may not have reached the
  * socket is not lost: its signed report is sent again (the host's fencing
@@ -13,10 +13,10 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttemptProcess } from '../core/engine.js';
-import { ColonyError } from '../core/errors.js';
-import { pruneEmptyAttemptCgroups } from '../engines/attempt-cgroup.js';
-import { sweepAttempts } from '../engines/process-tree.js';
+import type { AttemptProcess } from '../../core/engine.js';
+import { ColonyError } from '../../core/errors.js';
+import { pruneEmptyAttemptCgroups } from '../../engines/attempt-cgroup.js';
+import { sweepAttempts } from '../../engines/process-tree.js';
 
 export interface InflightRec {
   task_id: string;

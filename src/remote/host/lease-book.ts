@@ -5,9 +5,9 @@
  * lapsed) is decided here with the pure checks of core/lease.ts and
  * core/replay.ts; the dispatcher acts on the verdicts.
  */
-import { renewFromHeartbeat, type Lease } from '../core/lease.js';
-import type { ProtocolErrorCode, TokenCounts } from '../core/protocol.js';
-import { checkResultFencing } from '../core/replay.js';
+import { renewFromHeartbeat, type Lease } from '../../core/lease.js';
+import type { ProtocolErrorCode, TokenCounts } from '../../core/protocol.js';
+import { checkResultFencing } from '../../core/replay.js';
 
 export interface LeaseRec {
   lease: Lease;
@@ -16,6 +16,8 @@ export interface LeaseRec {
   title: string;
   owner: string; // the task's submitted_by
   maxAttempts: number;
+  /** The engine the task asked for ('auto' gets one fallback attempt, core/attempt-policy). */
+  taskEngine: string;
   assignedAt: number;
   progressSeq: number | null;
   outputBytes: number;

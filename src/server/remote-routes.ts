@@ -21,15 +21,15 @@ import type { WebSocket } from 'ws';
 import { formatIp, parseIp, unmapIp } from '../core/cidr.js';
 import { ColonyError } from '../core/errors.js';
 import { submitterOf } from '../core/permissions.js';
-import type { ServerContext } from '../server/context.js';
-import { idParam } from '../server/schemas.js';
-import { noteRefusal } from '../server/user/audit.js';
-import { clientIp, type LanDeps } from '../server/user/deps.js';
-import { deviceOf, lanActor, requireSession } from '../server/user/session.js';
+import type { ServerContext } from './context.js';
+import { idParam } from './schemas.js';
+import { noteRefusal } from './user/audit.js';
+import { clientIp, type LanDeps } from './user/deps.js';
+import { deviceOf, lanActor, requireSession } from './user/session.js';
 import { BanStore } from '../store/bans.js';
 import { WorkerStore } from '../store/workers.js';
-import { ensureRemote, remoteOf } from './host-endpoint.js';
-import { enrollSchema } from './pairing.js';
+import { ensureRemote, remoteOf } from './remote-host.js';
+import { enrollSchema } from '../remote/pairing.js';
 
 export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDeps): Promise<void> {
   const remote = await ensureRemote(deps.ctx);

@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { isInside } from '../safety/protected.js';
+import { isInside } from '../../safety/protected.js';
 
 export type WorkspaceResult = { ok: true; path: string } | { ok: false; reason: string };
 

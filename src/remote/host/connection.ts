@@ -28,14 +28,14 @@ import {
   type MessageOf,
   type ProtocolErrorCode,
   type ProtocolMessage,
-} from '../core/protocol.js';
-import { RefusalWindow } from '../core/refusal-window.js';
-import { checkSequence } from '../core/replay.js';
-import type { Actor, Store } from '../store/store.js';
-import type { WorkerStore } from '../store/workers.js';
+} from '../../core/protocol.js';
+import { RefusalWindow } from '../../core/refusal-window.js';
+import { checkSequence } from '../../core/replay.js';
+import type { Actor, Store } from '../../store/store.js';
+import type { WorkerStore } from '../../store/workers.js';
 import type { RemoteDispatcher, TaskMsg, WorkerLink } from './dispatcher.js';
-import type { HostIdentity } from './pairing.js';
-import { importPublicKey, signMessage, verifyMessage, verifyMessageAsync } from './signing.js';
+import type { HostIdentity } from '../pairing.js';
+import { importPublicKey, signMessage, verifyMessage, verifyMessageAsync } from '../signing.js';
 
 /** Shared by all connections: unauthenticated refusals per source address and code, once a second, at most 20 records a second in all. */
 const remoteRefusals = new RefusalWindow(1000, 10_000, 20);

@@ -1,5 +1,5 @@
 /** The worker agent's shapes: what it sends about a task (before signing), what it reports to its owner, its running tasks. */
-import { MAX_ERROR_BYTES, MAX_SUMMARY_BYTES, utf8Length, type MessageOf, type Unsigned } from '../core/protocol.js';
+import { MAX_ERROR_BYTES, MAX_SUMMARY_BYTES, utf8Length, type MessageOf, type Unsigned } from '../../core/protocol.js';
 import type { Final } from './worker-runner.js';
 
 /** Told to whoever runs the agent (the CLI prints them; tests assert on them). */
@@ -53,7 +53,7 @@ export function lostMessage(rec: { task_id: string; attempt: number; nonce: stri
     tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
     nonce: rec.nonce,
     error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again',
-    error_code: 'E_WORKER_LOST',
+    error_code: 'E_LOST',
   };
 }
 

@@ -1,26 +1,24 @@
 /**
  * The host side of remote execution, assembled: worker persistence, pairing,
  * the dispatcher and the WebSocket connections, plus the worker cards the
- * dashboards show. One RemoteHost per ServerContext; it lives as long as the
- * user app (the only place workers can connect to) and is reachable from the
- * admin app through `remoteOf(ctx)`.
+ * dashboards show. It knows nothing of the HTTP servers: server/remote-host.ts
+ * builds one per server context, next to the rest of the host.
  */
 import type { WebSocket } from 'ws';
-import { loadOrCreateHostKey } from './signing.js';
-import type { Host } from '../runner/host.js';
-import type { ServerContext, WorkerView } from '../server/context.js';
-import { SessionStore } from '../store/sessions.js';
-import type { Actor } from '../store/store.js';
-import { WorkerStore, type WorkerRecord } from '../store/workers.js';
+import { loadOrCreateHostKey } from '../signing.js';
+import type { Host } from '../../runner/host.js';
+import type { WorkerCard } from '../../core/live-types.js';
+import { SessionStore } from '../../store/sessions.js';
+import type { Actor } from '../../store/store.js';
+import { WorkerStore, type WorkerRecord } from '../../store/workers.js';
 import { HostConnection } from './connection.js';
 import { RemoteDispatcher } from './dispatcher.js';
-import { PairingService, type HostIdentity } from './pairing.js';
+import { PairingService, type HostIdentity } from '../pairing.js';
 
 export interface RemoteHostOptions {
   leaseMs?: number;
   assignmentTtlMs?: number;
   slotsPerWorker?: number;
-  lostRetries?: number;
   maxBadMessages?: number;
   heartbeatIntervalMs?: number;
   handshakeTimeoutMs?: number;
@@ -30,42 +28,7 @@ export interface RemoteHostOptions {
   certFingerprint?: string | null;
 }
 
-/** A worker card: what every dashboard shows, plus the enrolment facts its owner and the admin see. */
-export interface RemoteWorkerView extends WorkerView {
-  kind: 'remote';
-  name: string;
-  fingerprint: string;
-  engines: string[];
-  open_to_admin: boolean;
-  enrolled_at: number;
-  last_seen_at: number | null;
-  revoked: boolean;
-}
-
 const DEFAULT_MAX_BAD = 20;
-const remotes = new WeakMap<ServerContext, RemoteHost>();
-const pendingOptions = new WeakMap<ServerContext, RemoteHostOptions>();
-
-/** Options for the RemoteHost that the user app will create for `ctx` (tests: short leases). Call before building the user app. */
-export function configureRemote(ctx: ServerContext, opts: RemoteHostOptions): void {
-  pendingOptions.set(ctx, opts);
-}
-
-export function remoteOf(ctx: ServerContext): RemoteHost | null {
-  return remotes.get(ctx) ?? null;
-}
-
-/** The RemoteHost of `ctx`, created (and wired into the context) on first use. */
-export async function ensureRemote(ctx: ServerContext): Promise<RemoteHost> {
-  const existing = remotes.get(ctx);
-  if (existing) return existing;
-  const remote = await RemoteHost.create(ctx.host, { certFingerprint: ctx.lanTransport?.tls_fingerprint ?? null, ...pendingOptions.get(ctx) });
-  remotes.set(ctx, remote);
-  ctx.remoteWorkers = () => remote.views();
-  ctx.cancelRemote = (taskId, reason) => remote.dispatcher.cancel(taskId, reason);
-  remote.start();
-  return remote;
-}
 
 export class RemoteHost {
   readonly workers: WorkerStore;
@@ -92,11 +55,13 @@ export class RemoteHost {
     this.dispatcher = new RemoteDispatcher({
       service: host.service,
       killswitch: host.killswitch,
+      gate: host.routing.remoteGate,
+      route: host.routing.remoteRoute,
       hostKey,
+      lostAttempts: host.store,
       leaseMs: opts.leaseMs,
       assignmentTtlMs: opts.assignmentTtlMs,
       slotsPerWorker: opts.slotsPerWorker,
-      lostRetries: opts.lostRetries,
       sweepIntervalMs: opts.sweepIntervalMs,
       now: this.now,
     });
@@ -141,22 +106,22 @@ export class RemoteHost {
     // Every connection of it, authenticated or still in the handshake: from now on nothing it says is acted on.
     for (const c of this.connections) if (c.workerId === id || c.helloWorkerId === id) c.close(4003, 'worker revoked');
     const { service } = this.host;
-    for (const taskId of service.scheduler.peekReady(`worker:${id}`)) {
+    for (const taskId of service.peekReady(`worker:${id}`)) {
       try {
-        service.persist(service.scheduler.finish(taskId, 'failed', `worker ${id} was revoked`), who);
+        service.stepDurably(taskId, { kind: 'finish', state: 'failed', reason: `worker ${id} was revoked` }, who);
       } catch {
-        /* persist rebuilt the scheduler from the store; the task stays as the store has it */
+        /* the service rebuilt memory from the store; the task stays as the store has it */
       }
     }
     return rec;
   }
 
   /** Cards of enrolled (not revoked) workers, optionally of one owner. */
-  views(owner?: string): RemoteWorkerView[] {
+  views(owner?: string): WorkerCard[] {
     return this.workers.list({ owner }).map((w) => this.view(w));
   }
 
-  view(w: WorkerRecord): RemoteWorkerView {
+  view(w: WorkerRecord): WorkerCard {
     const link = this.dispatcher.links.get(w.id);
     const s = this.dispatcher.stats(w.id);
     const current = s.tasks[0] ?? null;

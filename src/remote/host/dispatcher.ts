@@ -10,30 +10,39 @@
  * closed + transition). The messages themselves were verified by the
  * connection (signature) and are fenced here (core/replay, core/lease).
  */
-import { activate, renew } from '../core/lease.js';
-import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../core/protocol.js';
-import { checkCostWithinBudget, checkSequence } from '../core/replay.js';
-import type { Killswitch } from '../safety/killswitch.js';
-import type { TaskService } from '../runner/service.js';
-import type { Actor } from '../store/store.js';
-import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type WorkerLink } from './assign.js';
+import { activate, renew } from '../../core/lease.js';
+import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../../core/protocol.js';
+import { checkCostWithinBudget, checkSequence } from '../../core/replay.js';
+import type { Killswitch } from '../../safety/killswitch.js';
+import { gateStep, routeContextOf } from '../../runner/pool.js';
+import type { RemoteGateFn, RemoteRouteFn } from '../../runner/routing.js';
+import type { RemotePort } from '../../runner/task-port.js';
+import { toColonyError } from '../../core/errors.js';
+import { SYSTEM, type Actor } from '../../store/store.js';
+import type { StoredTask } from '../../store/rows.js';
+import { buildAssignment, cancelMessage, claimFor, type AssignDeps, type OfferChoice, type WorkerLink } from './assign.js';
 import { LeaseBook, type LeaseRec, type Refusal } from './lease-book.js';
 import { Settler, type Outcome } from './settle.js';
-import type { HostIdentity } from './pairing.js';
-import { signMessageAsync } from './signing.js';
+import type { HostIdentity } from '../pairing.js';
+import { signMessageAsync } from '../signing.js';
 import { OrphanHold } from './orphan-hold.js';
+import type { Store } from '../../store/store.js';
 
 export type { WorkerLink } from './assign.js';
 
 export interface DispatcherOptions {
-  service: TaskService;
+  service: RemotePort;
   killswitch: Killswitch;
+  /** The host's gateway: a remote task passes it before it is offered, like a local one. */
+  gate: RemoteGateFn;
+  /** The host's router: engine and model of a remote task, explained and stored with the attempt. */
+  route: RemoteRouteFn;
   hostKey: HostIdentity;
+  /** Remote attempts lost to a host restart, whose worker may still run them (orphan-hold.ts). */
+  lostAttempts: Pick<Store, 'remoteAttemptsLostSince'>;
   leaseMs?: number;
   assignmentTtlMs?: number;
   slotsPerWorker?: number;
-  /** Extra attempts a task gets when its worker vanished (not the task's fault). */
-  lostRetries?: number;
   maxOutputBytes?: number;
   sweepIntervalMs?: number;
   now?: () => number;
@@ -70,11 +79,10 @@ export class RemoteDispatcher {
     this.ttlMs = o.assignmentTtlMs ?? ASSIGNMENT_TTL_MS;
     this.slots = o.slotsPerWorker ?? 1;
     this.assignDeps = { service: o.service, hostKey: o.hostKey, now: this.now, leaseMs: this.leaseMs, ttlMs: this.ttlMs };
-    this.hold = new OrphanHold(o.service.store, this.now(), this.leaseMs);
+    this.hold = new OrphanHold(o.lostAttempts, this.now(), this.leaseMs);
     this.settle = new Settler({
       service: o.service,
       leases: this.leases,
-      lostRetries: o.lostRetries ?? 2,
       maxOutputBytes: o.maxOutputBytes ?? 1024 * 1024,
       cancel: (rec, reason) => this.sendCancel(rec, reason),
       changed: (workerId) => {
@@ -86,9 +94,7 @@ export class RemoteDispatcher {
 
   start(): void {
     this.stopped = false;
-    this.unsubscribe = this.o.service.store.subscribe((events) => {
-      if (events.some((e) => e.kind === 'task.state' && e.data['to'] === 'ready')) this.kick();
-    });
+    this.unsubscribe = this.o.service.onReady(() => this.kick());
     this.unHalt = this.o.killswitch.onHalt({ onHalt: (reason) => this.cancelAll(`halted: ${reason}`) });
     this.timer = setInterval(() => this.tick(), this.o.sweepIntervalMs ?? 250);
     this.timer.unref();
@@ -240,20 +246,20 @@ export class RemoteDispatcher {
   private dispatch(): void {
     if (this.stopped || !this.o.killswitch.canDispatch()) return;
     const { service } = this.o;
-    const store = service.store;
     const plans: Array<{ link: WorkerLink; rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> }> = [];
     try {
-      store.transaction(() => {
+      service.transaction(() => {
         for (const link of this.links.values()) {
           const st = this.sync.get(link);
           if (!st?.synced) continue;
           let free = Math.min(this.slots, st.capacity) - this.leases.countOf(link.workerId) - st.strays;
           for (const lane of [`worker:${link.workerId}`, `user:${link.owner}`]) {
             if (free <= 0) break;
-            if (service.scheduler.readyCount(lane) === 0) continue;
+            if (service.readyCount(lane) === 0) continue;
             const now = this.now();
             for (const task of claimFor(service, link, lane, free, (id) => this.hold.isHeld(id, now))) {
-              const plan = buildAssignment(this.assignDeps, link, task);
+              const choice = this.gateAndRoute(link, task);
+              const plan = choice && buildAssignment(this.assignDeps, link, task, choice);
               if (plan) {
                 plans.push({ link, ...plan });
                 free--;
@@ -263,8 +269,7 @@ export class RemoteDispatcher {
         }
       });
     } catch {
-      service.resync(); // the store refused: memory follows disk, nothing was sent
-      return;
+      return; // the store refused: the service rebuilt memory from disk, nothing was sent
     }
     // Leases exist from now on (fencing); each offer is signed on the thread pool and sent when ready.
     for (const p of plans) {
@@ -274,6 +279,29 @@ export class RemoteDispatcher {
         (msg) => (this.links.get(p.link.workerId) === p.link ? p.link.send(msg) : undefined), // bound to that connection: a newer one would refuse it
         () => undefined, // never sent: the offer lapses at expires_at and the task is requeued
       );
+    }
+  }
+
+  /**
+   * The host's gateway verdict and router choice for a claimed task, as for a
+   * local one; null when the task does not go out now (held, failed, requeued:
+   * the service recorded why).
+   */
+  private gateAndRoute(link: WorkerLink, task: StoredTask): OfferChoice | null {
+    const { service } = this.o;
+    const v = this.o.gate(task);
+    const refusal = gateStep(v);
+    if (refusal) {
+      service.stepDurably(task.id, refusal, SYSTEM);
+      return null;
+    }
+    try {
+      const c = this.o.route(task, { ...routeContextOf(task, () => service.attemptsOf(task.id)), engines: [...link.engines] });
+      return { ...c, prompt: v.verdict === 'allow' && v.prompt !== undefined ? v.prompt : task.prompt };
+    } catch (e) {
+      const err = toColonyError(e);
+      service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
+      return null;
     }
   }
 

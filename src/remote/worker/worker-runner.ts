@@ -1,14 +1,16 @@
 /**
  * Runs one verified assignment on the worker, with the worker's own rules:
  * its engines (and only those it enabled), its workspace root, its safety
- * gateway, and its budget cap (the engine gets min(host budget, cap) and is
- * stopped when the reported cost reaches it, whatever the host asked for).
+ * gateway (required: worker-gate.ts), and its budget cap (the engine gets
+ * min(host budget, cap) and is stopped by the attempt policy's budget rule
+ * when the reported cost reaches it, whatever the host asked for).
  * Output is batched into TASK_PROGRESS chunks; the agent signs and sends.
  */
-import type { AttemptProcess, Engine, EngineEvent } from '../core/engine.js';
-import type { MessageOf, TokenCounts } from '../core/protocol.js';
+import { beginOutcome, capOutput, foldEvent, LOST_CODE } from '../../core/attempt-policy.js';
+import type { AttemptProcess, Engine } from '../../core/engine.js';
+import type { MessageOf, TokenCounts } from '../../core/protocol.js';
 import { resolveWorkerWorkspace } from './workspace.js';
-import type { SandboxPlan } from '../safety/os-sandbox/types.js';
+import type { SandboxPlan } from '../../safety/os-sandbox/types.js';
 
 export type WorkerGate = (t: { id: string; prompt: string; engine: string; workspace: string }) =>
   | { allow: true; prompt: string; workspace: string }
@@ -20,7 +22,8 @@ export interface RunnerOptions {
   workspaceRoot: string;
   /** Per-task cap in USD; null: the host's budget alone. */
   budgetCap: number | null;
-  gate?: WorkerGate;
+  /** The worker's own safety gate (createWorkerGate); there is no runner without one. */
+  gate: WorkerGate;
   env: Record<string, string>;
   /** The attempt's OS sandbox (safety/os-sandbox), given to the engine. */
   sandboxFor?: (t: { task_id: string; engine: string; workspace: string }) => SandboxPlan | null;
@@ -68,33 +71,29 @@ export class TaskRunner {
 
   /** Checks engine, workspace and safety; returns what to run or the reason to refuse. */
   async prepare(msg: MessageOf<'TASK_ASSIGNED'>): Promise<{ ok: true; prepared: Prepared } | { ok: false; reason: string }> {
-    const engine = this.pickEngine(msg.engine);
+    // The host's router chooses the engine (and model) of every task; 'auto' here would be a guess.
+    const engine = msg.engine === 'auto' ? null : (this.o.engines.get(msg.engine) ?? null);
     if (!engine) {
       const have = this.engineNames.join(', ') || 'none';
-      return { ok: false, reason: msg.engine === 'auto' ? `engine auto needs an AI engine; this worker runs only: ${have}` : `engine ${msg.engine} is not enabled on this worker (enabled: ${have})` };
+      return { ok: false, reason: msg.engine === 'auto' ? `engine auto was not routed by the host; it must name an AI engine this worker runs (${have})` : `engine ${msg.engine} is not enabled on this worker (enabled: ${have})` };
     }
     const ws = await resolveWorkerWorkspace(this.o.workspaceRoot, msg.workspace);
     if (!ws.ok) return { ok: false, reason: ws.reason };
-    let prompt = msg.task.prompt;
-    let workspace = ws.path;
-    if (this.o.gate) {
-      const g = this.o.gate({ id: msg.task_id, prompt, engine: engine.name, workspace });
-      if (!g.allow) return { ok: false, reason: `safety: ${g.reason}` };
-      prompt = g.prompt;
-      workspace = g.workspace;
-    }
+    const g = this.o.gate({ id: msg.task_id, prompt: msg.task.prompt, engine: engine.name, workspace: ws.path });
+    if (!g.allow) return { ok: false, reason: `safety: ${g.reason}` };
+    const { prompt, workspace } = g;
     const budget = this.o.budgetCap === null ? msg.budget : Math.min(msg.budget, this.o.budgetCap);
     return { ok: true, prepared: { msg, engine, prompt, workspace, budget } };
   }
 
   async run(p: Prepared, ctl: RunControl, progress: (p: Progress) => void): Promise<Final> {
-    const st: Omit<Progress, 'output'> = { cost: 0, engine_used: p.engine.name, model_used: p.msg.model ?? null, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 } };
+    let out = beginOutcome(p.engine.name, p.msg.model ?? null);
+    const st = (): Omit<Progress, 'output'> => ({ cost: out.cost_usd ?? 0, engine_used: out.engine, model_used: out.model, tokens: { ...out.usage } });
     let pending = '';
-    let sentBytes = 0;
-    let truncated = false;
     let dirty = false;
     let timer: NodeJS.Timeout | null = null;
     const maxOut = this.o.maxOutputBytes ?? 1024 * 1024;
+    const cap = { used: 0, truncated: false };
     const flush = (final = false): void => {
       if (timer) clearTimeout(timer);
       timer = null;
@@ -103,7 +102,7 @@ export class TaskRunner {
         const chunk = pending.slice(0, CHUNK_CHARS);
         pending = pending.slice(chunk.length);
         dirty = false;
-        progress({ ...st, output: chunk });
+        progress({ ...st(), output: chunk });
       }
     };
     const later = (): void => {
@@ -111,7 +110,7 @@ export class TaskRunner {
     };
     const budgetStop = new AbortController();
     const signal = AbortSignal.any([ctl.signal, budgetStop.signal]);
-    let done: Extract<EngineEvent, { type: 'done' }> | null = null;
+    let ended = false;
     try {
       for await (const ev of p.engine.run({
         task_id: p.msg.task_id,
@@ -128,49 +127,35 @@ export class TaskRunner {
         onProcess: ctl.onProcess,
       })) {
         if (ev.type === 'output') {
-          if (sentBytes < maxOut) {
-            const text = ev.text.slice(0, maxOut - sentBytes);
-            sentBytes += text.length;
-            pending += text;
-          } else if (!truncated) {
-            truncated = true;
-            pending += `\n[colony worker: output truncated at ${maxOut} bytes]\n`;
-          }
+          const c = capOutput(cap, ev.text, maxOut);
+          pending += c.keep;
+          if (c.notice) pending += `\n[colony worker: output truncated at ${maxOut} bytes]\n`;
           if (pending.length >= CHUNK_CHARS) flush();
           else later();
-        } else if (ev.type === 'usage') {
-          st.tokens = { ...ev.usage };
-        } else if (ev.type === 'cost') {
-          if (ev.usd !== null && ev.usd !== st.cost) {
-            st.cost = ev.usd;
-            dirty = true;
-            later();
-          }
-          if (ev.usd !== null && ev.usd > 0 && ev.usd >= p.budget && !budgetStop.signal.aborted) budgetStop.abort();
-        } else if (ev.type === 'info') {
-          st.engine_used = ev.engine;
-          st.model_used = ev.model ?? st.model_used;
-        } else if (ev.type === 'done') {
-          done = ev;
+          continue;
         }
+        const before = out.cost_usd;
+        const f = foldEvent(out, ev, p.budget);
+        out = f.outcome;
+        if (ev.type === 'done') ended = true;
+        if (ev.type === 'cost' && ev.usd !== null && ev.usd !== before) {
+          dirty = true;
+          later();
+        }
+        if (f.budgetStop && !budgetStop.signal.aborted) budgetStop.abort();
       }
     } catch (e) {
-      done = { type: 'done', ok: false, summary: `engine error: ${e instanceof Error ? e.message : String(e)}`, error_code: 'E_ENGINE' };
+      out = { ...out, ok: false, summary: `engine error: ${e instanceof Error ? e.message : String(e)}`, error_code: 'E_ENGINE' };
+      ended = true;
     }
     flush(true);
     const why = ctl.stopReason();
-    if (why === 'stopping') return { ...st, ok: false, error: 'the worker was stopped while the task ran', error_code: 'E_WORKER_STOPPED' };
+    if (why === 'stopping') return { ...st(), ok: false, error: 'worker lost: the worker was stopped while the task ran', error_code: LOST_CODE };
     if (budgetStop.signal.aborted) {
-      return { ...st, ok: false, error: `budget cap reached: spent $${st.cost.toFixed(4)} of $${p.budget.toFixed(4)}`, error_code: 'E_BUDGET' };
+      return { ...st(), ok: false, error: `budget cap reached: spent $${(out.cost_usd ?? 0).toFixed(4)} of $${p.budget.toFixed(4)}`, error_code: 'E_BUDGET' };
     }
-    if (!done) return { ...st, ok: false, error: 'engine ended without a result', error_code: 'E_ENGINE' };
-    if (done.ok) return { ...st, ok: true, summary: done.summary };
-    return { ...st, ok: false, error: done.summary, error_code: done.error_code ?? 'E_ENGINE' };
-  }
-
-  private pickEngine(name: string): Engine | null {
-    if (name !== 'auto') return this.o.engines.get(name) ?? null;
-    for (const [n, e] of this.o.engines) if (n !== 'exec') return e;
-    return null;
+    if (!ended) return { ...st(), ok: false, error: 'engine ended without a result', error_code: 'E_ENGINE' };
+    if (out.ok) return { ...st(), ok: true, summary: out.summary };
+    return { ...st(), ok: false, error: out.summary, error_code: out.error_code ?? 'E_ENGINE' };
   }
 }

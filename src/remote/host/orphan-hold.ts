@@ -9,7 +9,7 @@
  *   lease + kill grace has passed since the host started (the worker's own
  *   offline watchdog has stopped it by then).
  */
-import type { Store } from '../store/store.js';
+import type { Store } from '../../store/store.js';
 
 /** SIGTERM → SIGKILL grace of the worker's engines plus its watchdog tick. */
 const KILL_GRACE_MS = 5000;
@@ -19,7 +19,7 @@ const RECENT_MS = 60_000;
 export class OrphanHold {
   private readonly held = new Map<string, { worker: string; until: number }>();
 
-  constructor(store: Store, now: number, leaseMs: number) {
+  constructor(store: Pick<Store, 'remoteAttemptsLostSince'>, now: number, leaseMs: number) {
     for (const a of store.remoteAttemptsLostSince(now - RECENT_MS)) {
       this.held.set(a.task_id, { worker: a.worker_id, until: now + leaseMs + KILL_GRACE_MS });
     }

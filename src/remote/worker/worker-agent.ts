@@ -20,7 +20,7 @@
  * never counted twice. A task whose lease must have lapsed while offline is aborted.
  * With an InflightBook (remote/inflight.ts) each attempt is recorded in the
  * worker home while it runs; attempts a crashed previous run left are reported
- * (TASK_FAILED E_WORKER_LOST, or their saved final report) right after AUTH_OK,
+ * (TASK_FAILED E_LOST, or their saved final report) right after AUTH_OK,
  * before the first HEARTBEAT, so the host closes them before dispatching.
  */
 import { randomBytes } from 'node:crypto';
@@ -37,10 +37,10 @@ import {
   SUPPORTED_VERSIONS,
   type MessageOf,
   type ProtocolMessage,
-} from '../core/protocol.js';
-import { checkAssignment, checkBinding, checkLocalExpiry, checkSequence, NonceCache, type Check } from '../core/replay.js';
-import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from './signing.js';
-import { pinnedTls } from './tls.js';
+} from '../../core/protocol.js';
+import { checkAssignment, checkBinding, checkLocalExpiry, checkSequence, NonceCache, type Check } from '../../core/replay.js';
+import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from '../signing.js';
+import { pinnedTls } from '../tls.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import type { InflightBook, InflightRec } from './inflight.js';
 import { clipBytes, finalMessage, lostMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
@@ -61,6 +61,9 @@ export interface WorkerAgentOptions {
   inflight?: InflightBook;
   /** What a previous run lost (InflightBook.recover(), done before start): reported after the first AUTH_OK. */
   recovered?: { lost: InflightRec[]; finals: string[] };
+  /** Clock and randomness, injected as on the host (tests drive them); default Date.now and Math.random. */
+  now?: () => number;
+  random?: () => number;
 }
 
 export class WorkerAgent {
@@ -84,11 +87,15 @@ export class WorkerAgent {
   private readonly nonces = new NonceCache();
   private readonly tasks = new Map<string, Running>();
   private readonly listeners = new Set<(e: AgentEvent) => void>();
+  private readonly now: () => number;
+  private readonly random: () => number;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly o: WorkerAgentOptions) {
     this.lostReports = [...(o.recovered?.lost ?? [])];
     this.savedFinals = [...(o.recovered?.finals ?? [])];
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
     this.watchdog = setInterval(() => this.abandonLapsed(), 1000);
     this.watchdog.unref();
   }
@@ -111,7 +118,7 @@ export class WorkerAgent {
     this.connect();
   }
 
-  /** Stops: running tasks are aborted and reported as E_WORKER_STOPPED (the host requeues them), then the socket closes. */
+  /** Stops: running tasks are aborted and reported as E_LOST ("worker lost": a lost attempt that counts, requeued while attempts remain), then the socket closes. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
@@ -159,11 +166,11 @@ export class WorkerAgent {
     this.phase = 'idle';
     this.ws = null;
     this.clearHeartbeat();
-    this.offlineSince ??= Date.now();
+    this.offlineSince ??= this.now();
     if (wasReady) this.emit({ type: 'disconnected', code, reason });
     if (this.stopped) return;
     const b = this.o.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    const delay = Math.round(Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random() / 2));
+    const delay = Math.round(Math.min(b.maxMs, b.initialMs * 2 ** Math.min(this.failures, 16)) * (0.5 + this.random() / 2));
     this.failures++;
     if (!wasReady) this.emit({ type: 'retrying', in_ms: delay, error: this.lastError ?? `closed (${code}${reason ? ` ${reason}` : ''})` });
     this.lastError = null;
@@ -190,7 +197,7 @@ export class WorkerAgent {
           this.emit({ type: 'refused', code: 'bad_signature', reason: this.lastError });
           return void ws.terminate();
         }
-        this.offset = msg.host_time - Date.now();
+        this.offset = msg.host_time - this.now();
         if (Math.abs(this.offset) > MAX_HOST_CLOCK_OFFSET_MS) this.emit({ type: 'host_error', code: 'expired', message: `the host's clock differs from this machine's by ${Math.round(this.offset / 1000)} s; assignments will be refused until the clocks agree` });
         this.challenge = msg.nonce;
         this.phase = 'challenged';
@@ -258,9 +265,9 @@ export class WorkerAgent {
     const bound = this.checkOrder(msg);
     if (!bound.ok) return; // not ours to answer: reported to the host by checkOrder
     this.emit({ type: 'assigned', ...ref });
-    const fresh = checkAssignment(msg, Date.now() + this.offset, this.nonces);
+    const fresh = checkAssignment(msg, this.now() + this.offset, this.nonces);
     if (!fresh.ok) return reject(`${fresh.code}: ${fresh.reason}`);
-    const local = checkLocalExpiry(msg.expires_at, Date.now(), this.nonces.windowMs); // whatever host_time said
+    const local = checkLocalExpiry(msg.expires_at, this.now(), this.nonces.windowMs); // whatever host_time said
     if (!local.ok) return reject(`${local.code}: ${local.reason}`);
     if (this.tasks.has(msg.task_id)) return reject(`already running task ${msg.task_id}`);
     if (this.tasks.size >= (this.o.concurrency ?? 1)) return reject(`busy: this worker runs at most ${this.o.concurrency ?? 1} task(s) at a time`);
@@ -320,7 +327,7 @@ export class WorkerAgent {
   private onCancelled(msg: MessageOf<'TASK_CANCELLED'>): void {
     if (!verifyMessage(msg, this.o.identity.hostKey)) return;
     if (!this.checkOrder(msg).ok) return;
-    if (!checkAssignment(msg, Date.now() + this.offset, this.nonces).ok) return;
+    if (!checkAssignment(msg, this.now() + this.offset, this.nonces).ok) return;
     const t = this.tasks.get(msg.task_id);
     if (!t || t.attempt !== msg.attempt) return;
     this.abandon(t);
@@ -344,7 +351,7 @@ export class WorkerAgent {
 
   private abandonLapsed(): void {
     if (this.offlineSince === null) return;
-    const offline = Date.now() - this.offlineSince;
+    const offline = this.now() - this.offlineSince;
     for (const t of this.tasks.values()) if (offline > t.lease_ms) this.abandon(t);
   }
 
