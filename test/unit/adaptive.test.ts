@@ -7,11 +7,11 @@ import { PRICING } from './router-fixtures.js';
 
 describe('one model identity', () => {
   it('maps aliases, dated ids and context suffixes to the price table id', () => {
-    expect(canonicalModel(PRICING, 'sonnet')).toBe('claude-sonnet-5-5');
+    expect(canonicalModel(PRICING, 'sonnet')).toBe('claude-sonnet-5');
     expect(canonicalModel(PRICING, 'claude-sonnet-5-5-20261001')).toBe('claude-sonnet-5-5');
     expect(canonicalModel(PRICING, 'claude-sonnet-4-5-20250929')).toBe('claude-sonnet-4-5');
     expect(canonicalModel(PRICING, 'Claude-Haiku-5-5[1m]')).toBe('claude-haiku-5-5');
-    expect(optionId(PRICING, 'claude', 'haiku')).toBe(optionId(PRICING, 'claude', 'claude-haiku-5-5-20260101'));
+    expect(optionId(PRICING, 'claude', 'haiku')).toBe(optionId(PRICING, 'claude', 'claude-haiku-4-5-20251001'));
     expect(optionId(PRICING, 'local', 'My-Model')).toBe('local/my-model'); // unpriced: its own id
     expect(optionId(PRICING, 'claude', null)).toBe('claude/default');
   });
@@ -89,7 +89,7 @@ describe('fallbackFor', () => {
 
   it('uses the observed cost of the fallback option when there is history', () => {
     const s = emptyStats();
-    for (let i = 0; i < 5; i += 1) addRecord(s, { cls: 'easy', path: ['groq/x', 'claude/claude-sonnet-5-5'], ok: true, cost_usd: 0.002 });
+    for (let i = 0; i < 5; i += 1) addRecord(s, { cls: 'easy', path: ['groq/x', 'claude/claude-sonnet-5'], ok: true, cost_usd: 0.002 });
     const f = fallbackFor({ engine: 'groq', model: 'x' }, { error_code: 'E_ENGINE' }, 0.01, { ...base, observed_cost: (e, m) => meanCost(s, 'easy', optionId(PRICING, e, m)) });
     expect(f.next?.estimate_usd).toBe(0.002);
   });

@@ -40,7 +40,7 @@ describe('adaptive plans', () => {
 
   it('learns under the canonical id: attempts reported with a dated id count for the alias the router picks', () => {
     const s = emptyStats();
-    const reported = optionId(PRICING, 'claude', 'claude-haiku-5-5-20261001');
+    const reported = optionId(PRICING, 'claude', 'claude-haiku-4-5-20251001');
     expect(reported).toBe(HAIKU);
     record(s, 'hard', [reported], 0, 40, 0.01);
     const d = routeTask(input({ prompt: HARD, attempts_left: 1 }), adaptive(s));

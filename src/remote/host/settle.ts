@@ -80,8 +80,10 @@ export class Settler {
   }
 
   finished(rec: LeaseRec, msg: MessageOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
-    // A restarted worker reporting an attempt its crash lost knows nothing of its cost: keep what progress said.
-    if (o.ok || o.error_code !== 'E_LOST') this.note(rec, msg);
+    // A restarted worker reporting an attempt its crash lost may know less of its cost than progress said: keep the larger.
+    const known = rec.cost;
+    this.note(rec, msg);
+    if (!o.ok && o.error_code === 'E_LOST') rec.cost = Math.max(known, msg.cost);
     const lost: Interruption | null = !o.ok && o.error_code === 'E_LOST' ? { kind: 'lost', reason: `worker lost: ${o.summary}`, charged: true } : null;
     this.close(rec, o, lost, who, false);
   }
