@@ -44,6 +44,9 @@ export interface ScanOptions extends Omit<ProtectedOptions, 'root'> {
 const LIVE_STORE = /\.db(?:-wal|-shm|-journal)?$/;
 // The host appends signed audit checkpoints during tasks; their tampering shows in `colony audit verify`.
 const HOST_WRITES = /^(?:HALT|audit-checkpoints\.jsonl)$/;
+// The host's (or worker's) lock: SQLite's lock is released when this process closes ANY descriptor of
+// the file, so the guard must never open it (store/host-lock.ts); the sandbox hides it from tasks.
+export const LOCK_FILES = /^(?:host-lock\.db|worker\.lock)(?:-journal|\.pid)?$/;
 export const LIVE_REASON = 'the colony store (live database)';
 // A superset of the names protectedReason can protect without a glob (dot files, SSH keys, key and store files, credentials).
 const MAYBE_PROTECTED = /^\.|^id_|\.(?:pem|key|p12|pfx|jks|keystore|db|db-wal|db-shm|db-journal)$|^authorized_keys$/i;
@@ -88,6 +91,7 @@ async function addHome(home: string, found: Map<string, string>): Promise<void> 
     for (const it of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
       const p = path.join(d, it.name);
       if (it.isDirectory()) stack.push(p);
+      else if (LOCK_FILES.test(it.name)) continue;
       else if (LIVE_STORE.test(it.name)) found.set(p, LIVE_REASON);
       else if (!HOST_WRITES.test(it.name)) found.set(p, 'inside the colony home directory');
     }

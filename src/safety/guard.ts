@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { CREATION_GUARDED } from './protected.js';
-import { LIVE_REASON, protectedCandidates, scanLocations, type ScanOptions, type ScanResult } from './guard-scan.js';
+import { LIVE_REASON, LOCK_FILES, protectedCandidates, scanLocations, type ScanOptions, type ScanResult } from './guard-scan.js';
 
 export interface GuardOptions extends ScanOptions {
   maxFileBytes?: number; // larger protected files are hashed but cannot be restored
@@ -89,6 +89,7 @@ async function sqliteHeaderOk(p: string): Promise<boolean> {
 type RealDirs = Map<string, Promise<string>>;
 
 async function readEntry(p: string, reason: string, maxBytes: number, dirs: RealDirs | null): Promise<Entry | null> {
+  if (LOCK_FILES.test(path.basename(p))) return null; // opening it would release the host's lock
   const st = await lstatOrNull(p);
   if (!st || (!st.isFile() && !st.isSymbolicLink())) return null;
   const dir = path.dirname(p);
