@@ -35,8 +35,11 @@ function ownV1Path(controller: string): string | null {
 }
 
 function tryDir(dir: string, probeFile: string): boolean {
+  // Only inside a mounted cgroup hierarchy, one level at a time: a recursive mkdir under a bare
+  // /sys/fs/cgroup (e.g. in `ip netns exec`, which remounts /sys) never returns on Node 20.
+  if (!existsSync(path.join(path.dirname(dir), 'cgroup.procs'))) return false;
   try {
-    mkdirSync(dir, { recursive: true });
+    if (!existsSync(dir)) mkdirSync(dir);
     return existsSync(path.join(dir, probeFile));
   } catch {
     return false;
@@ -80,7 +83,7 @@ function detect(): CgroupSetup {
     const base = path.join(ROOT, 'colony-tasks');
     try {
       writeFileSync(path.join(ROOT, 'cgroup.subtree_control'), '+pids +memory');
-      mkdirSync(base, { recursive: true });
+      if (!existsSync(base)) mkdirSync(base);
       writeFileSync(path.join(base, 'cgroup.subtree_control'), '+pids +memory');
       return { kind: 'v2', base };
     } catch (e) {
