@@ -21,7 +21,7 @@ import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
 import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
-import { killQuietly, processGone, readPid, waitFor } from '../helpers/proc.js';
+import { killQuietly, processGone, readPid, readTaskPid, waitFor } from '../helpers/proc.js';
 
 const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -96,8 +96,9 @@ describe('colony worker SIGKILLed while its task runs, then started again', () =
     expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
     const id = String(submitted.json['id']);
     const pids = await waitFor(() => {
-      const l = readPid(join(root, 'leader.pid'));
-      const b = readPid(join(root, 'bg.pid'));
+      // host pids: a sandboxed task writes the pids of its own PID namespace
+      const l = readTaskPid(join(root, 'leader.pid'));
+      const b = readTaskPid(join(root, 'bg.pid'));
       return l && b ? [l, b] : undefined;
     }, 'the task wrote its pids on the worker', 30_000);
     strays.push(...pids);

@@ -33,7 +33,7 @@ const ZERO = { input: 0, output: 0, cache_read: 0, cache_write: 0 };
 
 describe('a restarted worker reports an attempt it lost', () => {
   it('the attempt is closed as lost (worker lost), the task runs again, and a late result for the lost attempt is refused', async () => {
-    const id = submitTask(h, ada.submitter, { prompt: 'true', target: w.id.worker_id, id: 'lost1', max_attempts: 1 });
+    const id = submitTask(h, ada.submitter, { prompt: 'true', target: w.id.worker_id, id: 'lost1', max_attempts: 2 });
     const m = (await w.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === id)) as MessageOf<'TASK_ASSIGNED'>;
     w.signed({ type: 'TASK_ACCEPTED' as const, task_id: id, attempt: m.attempt, nonce: m.nonce });
     w.signed({ type: 'TASK_PROGRESS' as const, task_id: id, attempt: m.attempt, seq: 0, status: 'running' as const, output: 'half way\n', cost: 0.02, engine_used: 'exec', model_used: null, tokens: ZERO, nonce: m.nonce });
@@ -45,7 +45,7 @@ describe('a restarted worker reports an attempt it lost', () => {
       error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again', error_code: 'E_LOST',
     });
     const again = (await w.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === id, 5000)) as MessageOf<'TASK_ASSIGNED'>;
-    expect(again.attempt).toBe(m.attempt + 1); // lost: not the task's fault, retried although max_attempts is 1
+    expect(again.attempt).toBe(m.attempt + 1); // lost: counted, and retried while attempts remain
     const first = h.host.store.attemptsOf(id)[0];
     expect(first).toMatchObject({ attempt: 1, state: 'lost', error_code: 'E_LOST', cost_usd: 0.02 });
     expect(first?.summary).toMatch(/^worker lost/);
@@ -75,7 +75,7 @@ describe('a host restart while a remote attempt runs', () => {
       const a = await startAgent(h2, bea, { backoff: { initialMs: 2500, maxMs: 2500 }, name: 'slow-a' });
       agents.push(a);
       const log = join(h2.home.dir, 'runs.log');
-      const id = submitTask(h2, bea.submitter, { prompt: `echo "start $$" >> ${log}; sleep 4; echo "end $$" >> ${log}`, max_attempts: 1 });
+      const id = submitTask(h2, bea.submitter, { prompt: `echo "start $$" >> ${log}; sleep 4; echo "end $$" >> ${log}`, max_attempts: 2 });
       await waitFor(() => existsSync(log), 'attempt 1 started on A', 10_000);
       const pid1 = Number(/start (\d+)/.exec(readFileSync(log, 'utf8'))?.[1]);
       await h2.restart();
