@@ -192,52 +192,6 @@ CREATE INDEX pending_changes_by_status ON pending_changes(status, created_at);
 `,
   },
   {
-    version: 9,
-    name: 'router_stats',
-    // The adaptive router's learning log (replayed at start into its discounted
-    // statistics) and its recent decisions with their explanations (dashboard).
-    sql: `
-CREATE TABLE router_outcomes (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  task_id TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  cls TEXT NOT NULL,
-  path TEXT NOT NULL,
-  ok INTEGER NOT NULL,
-  cost_usd REAL
-);
-CREATE TABLE router_decisions (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  task_id TEXT,
-  cls TEXT NOT NULL,
-  rule TEXT NOT NULL,
-  engine TEXT NOT NULL,
-  model TEXT,
-  option TEXT NOT NULL,
-  explanation TEXT NOT NULL
-);
-`,
-  },
-  {
-    version: 8,
-    name: 'retention_and_audit_checkpoints',
-    sql: `
-CREATE INDEX events_by_at ON events(at);
-CREATE INDEX task_output_by_at ON task_output(at);
-CREATE TABLE audit_checkpoints (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  record_count INTEGER NOT NULL,
-  head_id INTEGER NOT NULL,
-  head_hash TEXT NOT NULL,
-  key_fingerprint TEXT NOT NULL,
-  signature TEXT NOT NULL
-);
-`,
-  },
-  {
     version: 6,
     name: 'attempt_processes',
     // What identifies an attempt's process tree, for the sweep after a crash
@@ -272,6 +226,52 @@ CREATE TABLE bans (
   created_at INTEGER NOT NULL,
   created_by TEXT NOT NULL,
   PRIMARY KEY (kind, value)
+);
+`,
+  },
+  {
+    version: 8,
+    name: 'retention_and_audit_checkpoints',
+    sql: `
+CREATE INDEX events_by_at ON events(at);
+CREATE INDEX task_output_by_at ON task_output(at);
+CREATE TABLE audit_checkpoints (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  record_count INTEGER NOT NULL,
+  head_id INTEGER NOT NULL,
+  head_hash TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 9,
+    name: 'router_stats',
+    // The adaptive router's learning log (replayed at start into its discounted
+    // statistics) and its recent decisions with their explanations (dashboard).
+    sql: `
+CREATE TABLE router_outcomes (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  cls TEXT NOT NULL,
+  path TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  cost_usd REAL
+);
+CREATE TABLE router_decisions (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  task_id TEXT,
+  cls TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT,
+  option TEXT NOT NULL,
+  explanation TEXT NOT NULL
 );
 `,
   },

@@ -25,7 +25,7 @@ beforeAll(async () => {
   const webRoot = join(REPO, 'dist', 'web'); // the built client (app.js bundle), as `colony serve` serves it
   if (!existsSync(join(webRoot, 'app.js'))) throw new Error('dist/web is missing: run npm run build');
   home = makeHome('colony-headers-');
-  h = await startHost({ paths: home.paths, config: testConfig(), adminPort: 0, userPort: 0, lan: true, hostIp: '127.0.0.1', logger: false, webRoot });
+  h = await startHost({ paths: home.paths, config: testConfig(), adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: '127.0.0.1', logger: false, webRoot });
 });
 afterAll(async () => {
   await browser?.close();

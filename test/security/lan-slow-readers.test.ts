@@ -70,7 +70,7 @@ describe('LAN clients that open /events and never read', () => {
     mkdirSync(ws, { recursive: true });
     const configFile = join(tmp.dir, 'colony.config.json');
     writeFileSync(configFile, JSON.stringify({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 10_000 }, runner: { concurrency: 8 }, safety: { allowed_roots: [tmp.dir] } }));
-    const host = startCli(['serve', '--lan', '--host-ip', '127.0.0.1', '--user-port', '0', '--admin-port', '0', '--home', home, '--config', configFile, '--quiet'], { cwd: ws, timeoutMs: 240_000 });
+    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', '127.0.0.1', '--user-port', '0', '--admin-port', '0', '--home', home, '--config', configFile, '--quiet'], { cwd: ws, timeoutMs: 240_000 });
     procs.push(host);
     const pid = host.child.pid as number;
     await waitFor(() => existsSync(join(home, 'host.json')) || host.child.exitCode !== null, 'host.json', 30_000);

@@ -15,7 +15,6 @@ import { createClaudeEngine } from '../../src/engines/claude-cli.js';
 import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
 import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
-import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
 import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { makeTempDir } from '../helpers/proc.js';
 
@@ -47,7 +46,8 @@ describe('worker runner in the sandbox', () => {
       engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
       workspaceRoot: root,
       budgetCap: null,
-      gate: createWorkerGate({ config: defaultConfig(), configFile: null, home: workerHome, workspaceRoot: root }),
+      // The screens would refuse these prompts; let them through so the sandbox alone is tested.
+      gate: (t) => ({ allow: true, prompt: t.prompt, workspace: t.workspace }),
       env,
       flushMs: 5,
       sandboxFor: (t) => planner.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env }),
