@@ -39,7 +39,16 @@ interface Setup {
 const base = (home: string): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' });
 const PROMPT = 'Say done.';
 
-const claudeOpts = (bin: string): ClaudeEngineOptions => ({ bin, defaultModel: 'sonnet', permissionMode: 'default', allowedTools: [], extraArgs: [], pricing, killGraceMs: 500, toolGate: true });
+const claudeOpts = (bin: string): ClaudeEngineOptions => ({
+  bin,
+  defaultModel: 'sonnet',
+  permissionMode: 'default',
+  allowedTools: [],
+  extraArgs: [],
+  pricing,
+  killGraceMs: 500,
+  toolGate: true,
+});
 const cli = (over: Partial<AgentCliConfig> & { default_model: string; api_key_env: string }): AgentCliConfig => ({ models: [], extra_args: [], ...over });
 
 const SETUPS: Record<AgentCli, Setup> = {
@@ -56,30 +65,62 @@ const SETUPS: Record<AgentCli, Setup> = {
   },
   codex: {
     start: startFakeResponses,
-    engine: (s, bin) => createCodexEngine({ config: cli({ bin, default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }), pricing, killGraceMs: 500 }),
+    engine: (s, bin) =>
+      createCodexEngine({
+        config: cli({ bin, default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }),
+        pricing,
+        killGraceMs: 500,
+      }),
     env: (_s, home) => ({ ...base(home), OPENAI_API_KEY: 'sk-fake' }),
     direct: (s, bin, _ws, state) => {
-      writeFileSync(join(state, 'config.toml'), codexConfigToml(cli({ default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }), 'gpt-5-codex'));
-      return { command: bin, args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-m', 'gpt-5-codex', '--', PROMPT], env: { ...base(state), OPENAI_API_KEY: 'sk-fake', CODEX_HOME: state } };
+      writeFileSync(
+        join(state, 'config.toml'),
+        codexConfigToml(cli({ default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }), 'gpt-5-codex'),
+      );
+      return {
+        command: bin,
+        args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-m', 'gpt-5-codex', '--', PROMPT],
+        env: { ...base(state), OPENAI_API_KEY: 'sk-fake', CODEX_HOME: state },
+      };
     },
   },
   gemini: {
     start: startFakeGemini,
-    engine: (s, bin) => createGeminiEngine({ config: cli({ bin, default_model: 'gemini-2.5-flash', base_url: s.baseUrl, api_key_env: 'GEMINI_API_KEY' }), pricing, killGraceMs: 500 }),
+    engine: (s, bin) =>
+      createGeminiEngine({
+        config: cli({ bin, default_model: 'gemini-2.5-flash', base_url: s.baseUrl, api_key_env: 'GEMINI_API_KEY' }),
+        pricing,
+        killGraceMs: 500,
+      }),
     env: (_s, home) => ({ ...base(home), GEMINI_API_KEY: 'fake' }),
     direct: (s, bin, _ws, state) => {
       mkdirSync(join(state, '.gemini'));
-      writeFileSync(join(state, '.gemini', 'settings.json'), JSON.stringify(geminiSettings(cli({ default_model: 'gemini-2.5-flash', api_key_env: 'GEMINI_API_KEY' }))));
+      writeFileSync(
+        join(state, '.gemini', 'settings.json'),
+        JSON.stringify(geminiSettings(cli({ default_model: 'gemini-2.5-flash', api_key_env: 'GEMINI_API_KEY' }))),
+      );
       return {
         command: process.execPath,
         args: [bin, '-p', PROMPT, '--output-format', 'stream-json', '-m', 'gemini-2.5-flash', '--approval-mode', 'yolo', '--skip-trust'],
-        env: { ...base(state), GEMINI_API_KEY: 'fake', GOOGLE_GEMINI_BASE_URL: s.baseUrl, GEMINI_CLI_HOME: state, GEMINI_CLI_NO_RELAUNCH: 'true', GEMINI_CLI_TRUST_WORKSPACE: 'true' },
+        env: {
+          ...base(state),
+          GEMINI_API_KEY: 'fake',
+          GOOGLE_GEMINI_BASE_URL: s.baseUrl,
+          GEMINI_CLI_HOME: state,
+          GEMINI_CLI_NO_RELAUNCH: 'true',
+          GEMINI_CLI_TRUST_WORKSPACE: 'true',
+        },
       };
     },
   },
   opencode: {
     start: startFakeChat,
-    engine: (s, bin) => createOpencodeEngine({ config: cli({ bin, default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' }), pricing, killGraceMs: 500 }),
+    engine: (s, bin) =>
+      createOpencodeEngine({
+        config: cli({ bin, default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' }),
+        pricing,
+        killGraceMs: 500,
+      }),
     env: (_s, home) => ({ ...base(home), GATEWAY_KEY: 'fake' }),
     direct: (s, bin, _ws, state) => {
       const c = cli({ default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' });
@@ -88,9 +129,18 @@ const SETUPS: Record<AgentCli, Setup> = {
         command: bin,
         args: ['run', '--format', 'json', '--print-logs', '--log-level', 'WARN', '-m', opencodeModel(c, 'fake-model'), '--', PROMPT],
         env: {
-          ...base(state), GATEWAY_KEY: 'fake', OPENCODE_CONFIG: join(state, 'opencode.json'), XDG_CONFIG_HOME: join(state, 'config'), XDG_DATA_HOME: join(state, 'data'),
-          XDG_STATE_HOME: join(state, 'state'), XDG_CACHE_HOME: join(state, 'cache'), OPENCODE_DISABLE_MODELS_FETCH: '1', OPENCODE_DISABLE_AUTOUPDATE: '1',
-          OPENCODE_DISABLE_LSP_DOWNLOAD: '1', OPENCODE_DISABLE_DEFAULT_PLUGINS: '1', OPENCODE_DISABLE_SHARE: '1',
+          ...base(state),
+          GATEWAY_KEY: 'fake',
+          OPENCODE_CONFIG: join(state, 'opencode.json'),
+          XDG_CONFIG_HOME: join(state, 'config'),
+          XDG_DATA_HOME: join(state, 'data'),
+          XDG_STATE_HOME: join(state, 'state'),
+          XDG_CACHE_HOME: join(state, 'cache'),
+          OPENCODE_DISABLE_MODELS_FETCH: '1',
+          OPENCODE_DISABLE_AUTOUPDATE: '1',
+          OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
+          OPENCODE_DISABLE_DEFAULT_PLUGINS: '1',
+          OPENCODE_DISABLE_SHARE: '1',
         },
       };
     },
@@ -141,8 +191,17 @@ async function colonyOnce(name: AgentCli, bin: string): Promise<number> {
     const engine = s.engine(server, bin);
     const t0 = Date.now();
     const events = engine.run({
-      task_id: 'bench', attempt: 1, prompt: PROMPT, model: null, workspace: ws, budget_usd: 1, env: s.env(server, home),
-      run_timeout_ms: 180_000, silence_timeout_ms: null, signal: new AbortController().signal, tool_gate: async () => ({ behavior: 'allow' }),
+      task_id: 'bench',
+      attempt: 1,
+      prompt: PROMPT,
+      model: null,
+      workspace: ws,
+      budget_usd: 1,
+      env: s.env(server, home),
+      run_timeout_ms: 180_000,
+      silence_timeout_ms: null,
+      signal: new AbortController().signal,
+      tool_gate: async () => ({ behavior: 'allow' }),
     });
     const done = (async () => {
       for await (const _e of events) {
@@ -174,8 +233,16 @@ async function spawnOverhead(name: AgentCli, samples = 20): Promise<number[]> {
       const stamp = join(dir, `stamp-${i}`);
       const t0 = Date.now();
       const events = s.engine(server, script).run({
-        task_id: 'bench', attempt: 1, prompt: PROMPT, model: null, workspace: ws, budget_usd: 1, env: { ...s.env(server, dir), STAMP_FILE: stamp },
-        run_timeout_ms: 10_000, silence_timeout_ms: null, signal: new AbortController().signal,
+        task_id: 'bench',
+        attempt: 1,
+        prompt: PROMPT,
+        model: null,
+        workspace: ws,
+        budget_usd: 1,
+        env: { ...s.env(server, dir), STAMP_FILE: stamp },
+        run_timeout_ms: 10_000,
+        silence_timeout_ms: null,
+        signal: new AbortController().signal,
       });
       for await (const _e of events) {
         /* drain */
@@ -219,7 +286,11 @@ export async function runAgentsBench(only: string[] = []): Promise<unknown> {
       samples: direct.length,
       direct_ms: { p50: d50, p99: percentile(direct, 99), all: direct },
       colony_ms: { p50: c50, p99: percentile(colony, 99), all: colony },
-      colony_prespawn_ms: { p50: percentile(pre, 50), p99: percentile(pre, 99), note: 'run() until the engine process starts (a stamp script in place of the CLI)' },
+      colony_prespawn_ms: {
+        p50: percentile(pre, 50),
+        p99: percentile(pre, 99),
+        note: 'run() until the engine process starts (a stamp script in place of the CLI)',
+      },
       overhead_p50_ms: round(c50 - d50, 0),
       overhead_p99_ms: round(percentile(colony, 99) - percentile(direct, 99), 0),
       target_overhead_ms: 300,
@@ -227,11 +298,14 @@ export async function runAgentsBench(only: string[] = []): Promise<unknown> {
     results[name] = figures;
     pass[`${name} overhead p50 < 300 ms`] = figures.overhead_p50_ms < 300;
     pass[`${name} pre-spawn p99 < 300 ms`] = figures.colony_prespawn_ms.p99 < 300;
-    console.log(`${name}: direct p50 ${d50} ms p99 ${figures.direct_ms.p99} ms · colony p50 ${c50} ms p99 ${figures.colony_ms.p99} ms · overhead p50 ${figures.overhead_p50_ms} ms · pre-spawn p50 ${figures.colony_prespawn_ms.p50} ms p99 ${figures.colony_prespawn_ms.p99} ms`);
+    console.log(
+      `${name}: direct p50 ${d50} ms p99 ${figures.direct_ms.p99} ms · colony p50 ${c50} ms p99 ${figures.colony_ms.p99} ms · overhead p50 ${figures.overhead_p50_ms} ms · pre-spawn p50 ${figures.colony_prespawn_ms.p50} ms p99 ${figures.colony_prespawn_ms.p99} ms`,
+    );
   }
   // A run of some engines keeps the other engines' last figures (each with the machine state of its own run).
   const file = join(RESULTS_DIR, 'agents.json');
-  const prev = only.length && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { results?: Record<string, unknown>; pass?: Record<string, boolean> }) : {};
+  const prev =
+    only.length && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { results?: Record<string, unknown>; pass?: Record<string, boolean> }) : {};
   const stamp = machine();
   for (const k of Object.keys(results)) (results[k] as Record<string, unknown>).machine = stamp;
   const out = { machine: stamp, results: { ...prev.results, ...results }, pass: { ...prev.pass, ...pass } };

@@ -57,14 +57,34 @@ export async function runApiBench(o: ApiOptions = {}): Promise<Record<string, un
     const json = { 'content-type': 'application/json' };
     const endpoints: { app: 'admin' | 'user'; method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }[] = [
       { app: 'admin', method: 'GET', path: '/api/status', headers: auth },
-      { app: 'admin', method: 'POST', path: '/admin/execute', headers: { ...auth, ...json }, body: JSON.stringify({ prompt: 'true', engine: 'exec', budget_usd: 0.01 }) },
+      {
+        app: 'admin',
+        method: 'POST',
+        path: '/admin/execute',
+        headers: { ...auth, ...json },
+        body: JSON.stringify({ prompt: 'true', engine: 'exec', budget_usd: 0.01 }),
+      },
       { app: 'user', method: 'GET', path: '/api/status', headers: { cookie } },
-      { app: 'user', method: 'POST', path: '/api/submit-task', headers: { cookie, ...json }, body: JSON.stringify({ prompt: 'echo hello', engine: 'exec', budget_usd: 0.01 }) },
+      {
+        app: 'user',
+        method: 'POST',
+        path: '/api/submit-task',
+        headers: { cookie, ...json },
+        body: JSON.stringify({ prompt: 'echo hello', engine: 'exec', budget_usd: 0.01 }),
+      },
     ];
     const figures: EndpointFigures[] = [];
     for (const e of endpoints) {
       // 1 s of warm-up (JIT, connection set-up), not recorded
-      await autocannon({ url: `${e.app === 'admin' ? admin : user}${e.path}`, method: e.method, headers: e.headers, body: e.body, connections, duration: 1, timeout: 10 });
+      await autocannon({
+        url: `${e.app === 'admin' ? admin : user}${e.path}`,
+        method: e.method,
+        headers: e.headers,
+        body: e.body,
+        connections,
+        duration: 1,
+        timeout: 10,
+      });
       const r = await autocannon({
         url: `${e.app === 'admin' ? admin : user}${e.path}`,
         method: e.method,
@@ -113,6 +133,8 @@ function arg(name: string): number | undefined {
 if (isMain(import.meta.url)) {
   const r = await runApiBench({ seconds: arg('seconds'), connections: arg('connections') });
   for (const e of r['endpoints'] as EndpointFigures[]) {
-    console.log(`${e.app.padEnd(5)} ${e.method.padEnd(4)} ${e.path.padEnd(18)} ${String(e.req_per_s).padStart(6)} req/s  p50 ${e.latency_ms.p50} ms  p99 ${e.latency_ms.p99} ms  ${JSON.stringify(e.status)}`);
+    console.log(
+      `${e.app.padEnd(5)} ${e.method.padEnd(4)} ${e.path.padEnd(18)} ${String(e.req_per_s).padStart(6)} req/s  p50 ${e.latency_ms.p50} ms  p99 ${e.latency_ms.p99} ms  ${JSON.stringify(e.status)}`,
+    );
   }
 }

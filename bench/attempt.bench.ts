@@ -79,7 +79,13 @@ async function colonyRun(ws: string, home: string, n: number, concurrency: numbe
   if (r.code !== 0) throw new Error(`colony run exited ${r.code}: ${r.out.slice(-2000)}`);
   const summary = JSON.parse(r.out.slice(r.out.indexOf('{'), r.out.lastIndexOf('}') + 1)) as { ok: boolean; tasks: unknown[] };
   if (!summary.ok || summary.tasks.length !== n) throw new Error('colony run did not succeed on every task');
-  return { files: 0, wall_ms: round(r.wall_ms, 0), cpu_ms: r.cpu_ms === null ? null : round(r.cpu_ms, 0), per_task_ms: round(r.wall_ms / n, 2), tasks_per_s: round((n * 1000) / r.wall_ms, 1) };
+  return {
+    files: 0,
+    wall_ms: round(r.wall_ms, 0),
+    cpu_ms: r.cpu_ms === null ? null : round(r.cpu_ms, 0),
+    per_task_ms: round(r.wall_ms / n, 2),
+    tasks_per_s: round((n * 1000) / r.wall_ms, 1),
+  };
 }
 
 /** The same command spawned by Node, `concurrency` at a time, nothing else (run in its own process for its CPU figure). */
@@ -95,7 +101,13 @@ async function bareSpawns(ws: string, n: number, concurrency: number): Promise<R
     for (let i = 0; i < ${concurrency}; i++) next();`;
   const r = await timed(process.execPath, ['-e', script], ws);
   if (r.code !== 0) throw new Error(`bare spawns exited ${r.code}`);
-  return { files: 0, wall_ms: round(r.wall_ms, 0), cpu_ms: r.cpu_ms === null ? null : round(r.cpu_ms, 0), per_task_ms: round(r.wall_ms / n, 2), tasks_per_s: round((n * 1000) / r.wall_ms, 1) };
+  return {
+    files: 0,
+    wall_ms: round(r.wall_ms, 0),
+    cpu_ms: r.cpu_ms === null ? null : round(r.cpu_ms, 0),
+    per_task_ms: round(r.wall_ms / n, 2),
+    tasks_per_s: round((n * 1000) / r.wall_ms, 1),
+  };
 }
 
 export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<string, unknown>> {

@@ -86,7 +86,9 @@ export function benchMemory(nodes: readonly GraphNode[]): PhaseResult {
   if (problems.length) throw new Error(`generated graph invalid: ${problems[0]?.message}`);
   const t1 = performance.now();
   const sched = new Scheduler();
-  let transitions = sched.add(nodes.map((n): SchedTask => ({ id: n.id, depends_on: n.depends_on, trigger: 'all_success', state: 'waiting', lane: 'host', wait_deadline: null }))).length;
+  let transitions = sched.add(
+    nodes.map((n): SchedTask => ({ id: n.id, depends_on: n.depends_on, trigger: 'all_success', state: 'waiting', lane: 'host', wait_deadline: null })),
+  ).length;
   const t2 = performance.now();
   for (;;) {
     const claimed = sched.claim('host', CLAIM_BATCH);
@@ -104,7 +106,16 @@ export function benchMemory(nodes: readonly GraphNode[]): PhaseResult {
 }
 
 const START: AttemptStart = { engine: 'noop', model: null, worker_id: 'bench', route_rule: 'bench', route_explanation: 'no-op engine' };
-const END: AttemptEnd = { state: 'succeeded', engine: 'noop', model: null, cost_usd: 0, cost_source: 'reported', usage: { input: 0, output: 0, cache_read: 0, cache_write: 0 }, error_code: null, summary: 'noop' };
+const END: AttemptEnd = {
+  state: 'succeeded',
+  engine: 'noop',
+  model: null,
+  cost_usd: 0,
+  cost_source: 'reported',
+  usage: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+  error_code: null,
+  summary: 'noop',
+};
 
 /**
  * How the attempts' writes reach SQLite:
@@ -216,7 +227,9 @@ export interface DagBenchResult {
 
 export async function runDagBench(log: (line: string) => void = (l) => console.log(l)): Promise<DagBenchResult> {
   const loadBefore = loadavg().map((x) => round(x, 2));
-  log(`DAG scheduling bench: ${SIZES.join(' and ')} tasks, ~${AVG_DEPS} deps each, seed ${SEED}, claims of ${CLAIM_BATCH}; load average ${loadBefore.join(' ')} on ${cpus().length} CPUs`);
+  log(
+    `DAG scheduling bench: ${SIZES.join(' and ')} tasks, ~${AVG_DEPS} deps each, seed ${SEED}, claims of ${CLAIM_BATCH}; load average ${loadBefore.join(' ')} on ${cpus().length} CPUs`,
+  );
   const calibration = calibrate();
   log(`calibration: 1e6 Map.set+get ${calibration.map_1e6_set_get_cpu_ms} ms CPU; ${calibration.sqlite_row_commits_per_s} single-row SQLite commits/s`);
   const graphs = SIZES.map((n) => randomDag(n));

@@ -82,7 +82,13 @@ export async function colonyDispatch(n: number, concurrency: number, timeoutMs: 
     });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    service.submitGraph(graph, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: tmp.dir, defaultTarget: 'host', holdHostTasks: false });
+    service.submitGraph(graph, {
+      submittedBy: 'admin',
+      who: { actor: 'admin', origin: 'local' },
+      workspace: tmp.dir,
+      defaultTarget: 'host',
+      holdHostTasks: false,
+    });
     const t1 = performance.now();
     pool.start();
     await withTimeout(all, timeoutMs, () => `colony: ${done}/${n} tasks done`);

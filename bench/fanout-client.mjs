@@ -135,7 +135,18 @@ function finish() {
   if (finished) return;
   finished = true;
   for (const c of closers) c();
-  process.stdout.write(JSON.stringify({ done: true, open, failed, hist, per_client: perClient.map((c) => c.n), first_ids: perClient.map((c) => c.first), last_ids: perClient.map((c) => c.last) }) + '\n', () => process.exit(0));
+  process.stdout.write(
+    JSON.stringify({
+      done: true,
+      open,
+      failed,
+      hist,
+      per_client: perClient.map((c) => c.n),
+      first_ids: perClient.map((c) => c.first),
+      last_ids: perClient.map((c) => c.last),
+    }) + '\n',
+    () => process.exit(0),
+  );
 }
 
 const timer = setTimeout(finish, maxMs);

@@ -125,7 +125,12 @@ async function phase(
     const tasks = [];
     for (let l = 0; l < layers; l++) {
       for (let w = 0; w < width; w++) {
-        tasks.push({ id: `l${l}w${w}`, engine: 'exec', prompt: `sleep ${sleepS}`, depends_on: l === 0 ? [] : Array.from({ length: width }, (_, k) => `l${l - 1}w${k}`) });
+        tasks.push({
+          id: `l${l}w${w}`,
+          engine: 'exec',
+          prompt: `sleep ${sleepS}`,
+          depends_on: l === 0 ? [] : Array.from({ length: width }, (_, k) => `l${l - 1}w${k}`),
+        });
       }
     }
     const t0 = performance.now();
@@ -138,7 +143,8 @@ async function phase(
       const list = (g.body as { tasks: { state: string; state_reason: string | null }[] }).tasks ?? [];
       const states = list.map((t) => t.state);
       if (states.length === tasks.length && states.every((s) => ['succeeded', 'failed', 'cancelled', 'timed_out', 'upstream_failed', 'skipped'].includes(s))) {
-        if (!states.every((s) => s === 'succeeded')) throw new Error(`fan-out graph did not succeed: ${JSON.stringify(list.filter((t) => t.state !== 'succeeded').slice(0, 3))}`);
+        if (!states.every((s) => s === 'succeeded'))
+          throw new Error(`fan-out graph did not succeed: ${JSON.stringify(list.filter((t) => t.state !== 'succeeded').slice(0, 3))}`);
         break;
       }
       if (Date.now() > deadline) throw new Error('fan-out graph did not finish within 120 s');

@@ -94,9 +94,13 @@ export interface RedisHandle {
 export async function startRedis(bin = 'redis-server'): Promise<RedisHandle> {
   const port = await freePort();
   const dir = tempDir('colony-bench-redis-');
-  const child: ChildProcess = spawn(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir.dir, '--protected-mode', 'yes'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    bin,
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir.dir, '--protected-mode', 'yes'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -241,7 +245,10 @@ export async function startServe(o: ServeOptions = {}): Promise<ServeHandle> {
 }
 
 /** A JSON request to the host on loopback; resolves with status and parsed body. */
-export async function httpJson(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; body: unknown; headers: Headers }> {
+export async function httpJson(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
   const res = await fetch(url, {
     method: init.method ?? 'GET',
     headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },

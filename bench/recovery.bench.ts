@@ -62,8 +62,24 @@ async function once(variant: 'default' | 'sweep', tasks: number, concurrency: nu
     const home = join(ws, 'home');
     const out = join(ws, 'out.txt');
     const graph = join(ws, 'graph.json');
-    writeFileSync(graph, JSON.stringify({ name: 'recovery', tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, engine: 'exec', prompt: `if [ -e slow ]; then sleep 3 & else sleep 0.2 & fi; wait; echo t${i} >> out.txt`, max_attempts: 3 })) }));
-    const env = { ...process.env, COLONY_HOME: undefined, COLONY_CONFIG: undefined, ...(variant === 'sweep' ? { COLONY_REAPER: 'off', COLONY_PDEATHSIG: 'off', COLONY_ATTEMPT_CGROUP: 'off' } : {}) };
+    writeFileSync(
+      graph,
+      JSON.stringify({
+        name: 'recovery',
+        tasks: Array.from({ length: tasks }, (_, i) => ({
+          id: `t${i}`,
+          engine: 'exec',
+          prompt: `if [ -e slow ]; then sleep 3 & else sleep 0.2 & fi; wait; echo t${i} >> out.txt`,
+          max_attempts: 3,
+        })),
+      }),
+    );
+    const env = {
+      ...process.env,
+      COLONY_HOME: undefined,
+      COLONY_CONFIG: undefined,
+      ...(variant === 'sweep' ? { COLONY_REAPER: 'off', COLONY_PDEATHSIG: 'off', COLONY_ATTEMPT_CGROUP: 'off' } : {}),
+    };
     const args = [CLI, 'run', graph, '--home', home, '--concurrency', String(concurrency), '--json'];
     // 'sweep': the attempts of the first run take 3 s, so the killed ones are still alive at the restart.
     if (variant === 'sweep') writeFileSync(join(ws, 'slow'), '');
@@ -90,9 +106,15 @@ async function once(variant: 'default' | 'sweep', tasks: number, concurrency: nu
     if (code !== 0) throw new Error(`colony run --resume exited ${code}`);
     const after = readOnly(db, (d) => ({
       first: (d.prepare('SELECT MIN(started_at) AS t FROM attempts WHERE started_at >= ?').get(t0) as { t: number | null }).t,
-      recovered: (d.prepare(`SELECT MIN(at) AS t FROM audit WHERE action = 'attempt.finished' AND json_extract(detail, '$.state') = 'lost' AND at >= ?`).get(t0) as { t: number | null }).t,
+      recovered: (
+        d.prepare(`SELECT MIN(at) AS t FROM audit WHERE action = 'attempt.finished' AND json_extract(detail, '$.state') = 'lost' AND at >= ?`).get(t0) as {
+          t: number | null;
+        }
+      ).t,
       lost: (d.prepare(`SELECT COUNT(*) AS n FROM attempts WHERE state = 'lost'`).get() as { n: number }).n,
-      swept: (d.prepare(`SELECT COALESCE(SUM(json_extract(detail, '$.killed')), 0) AS n FROM audit WHERE action = 'attempt.processes_ended'`).get() as { n: number }).n,
+      swept: (
+        d.prepare(`SELECT COALESCE(SUM(json_extract(detail, '$.killed')), 0) AS n FROM audit WHERE action = 'attempt.processes_ended'`).get() as { n: number }
+      ).n,
       notDone: (d.prepare(`SELECT COUNT(*) AS n FROM tasks WHERE state != 'succeeded'`).get() as { n: number }).n,
     }));
     if (after.notDone > 0) throw new Error(`${after.notDone} task(s) did not succeed`);

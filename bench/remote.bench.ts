@@ -106,7 +106,10 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   let seq = 0;
   const submit = (n: number): void => {
     const tasks = Array.from({ length: n }, () => ({ id: `t${seq++}`, prompt: 'noop', engine: 'noop', depends_on: [], trigger: 'all_success' as const }));
-    const r = host.service.submitGraph({ name: 'bench', tasks }, { submittedBy: owner, who: SYSTEM, workspace: tmp.dir, defaultTarget: 'own-worker', holdHostTasks: true });
+    const r = host.service.submitGraph(
+      { name: 'bench', tasks },
+      { submittedBy: owner, who: SYSTEM, workspace: tmp.dir, defaultTarget: 'own-worker', holdHostTasks: true },
+    );
     const t = performance.now();
     for (const id of r.task_ids) ready.set(id, t);
   };
@@ -121,7 +124,14 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
     const s2s = ids.map((id) => (started.get(id) ?? NaN) - (ready.get(id) ?? NaN));
     const e2e = ids.map((id) => (finished.get(id) ?? NaN) - (ready.get(id) ?? NaN));
     const stats = (v: number[]) => ({ p50: round(percentile(v, 50), 2), p99: round(percentile(v, 99), 2), max: round(Math.max(...v), 2) });
-    return { tasks: ids.length, seconds: round(seconds, 2), tasks_per_s: Math.round(ids.length / seconds), schedule_to_start_ms: stats(s2s), end_to_end_ms: stats(e2e), cpu_us_per_task: round(cpuUs / ids.length, 1) };
+    return {
+      tasks: ids.length,
+      seconds: round(seconds, 2),
+      tasks_per_s: Math.round(ids.length / seconds),
+      schedule_to_start_ms: stats(s2s),
+      end_to_end_ms: stats(e2e),
+      cpu_us_per_task: round(cpuUs / ids.length, 1),
+    };
   };
   const reset = () => [ready, started, finished].forEach((m) => m.clear());
 
@@ -168,7 +178,10 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
       full,
       half,
       targets,
-      pass: { tasks_per_s: full.tasks_per_s >= targets.tasks_per_s, half_p99_schedule_to_start_ms: half.schedule_to_start_ms.p99 < targets.half_p99_schedule_to_start_ms },
+      pass: {
+        tasks_per_s: full.tasks_per_s >= targets.tasks_per_s,
+        half_p99_schedule_to_start_ms: half.schedule_to_start_ms.p99 < targets.half_p99_schedule_to_start_ms,
+      },
     };
   } finally {
     unsubscribe();
@@ -194,7 +207,9 @@ async function compareTls(base: RemoteBenchOptions, rounds: number): Promise<voi
   for (let i = 0; i < rounds; i++) {
     for (const tls of [false, true]) {
       const r = await runRemoteBench({ ...base, tls });
-      console.log(`${tls ? 'tls  ' : 'plain'}: ${r.full.tasks_per_s} tasks/s full load, half-load s2s p99 ${r.half.schedule_to_start_ms.p99} ms, ${r.full.cpu_us_per_task} µs CPU/task (load ${r.machine.loadavg_1m})`);
+      console.log(
+        `${tls ? 'tls  ' : 'plain'}: ${r.full.tasks_per_s} tasks/s full load, half-load s2s p99 ${r.half.schedule_to_start_ms.p99} ms, ${r.full.cpu_us_per_task} µs CPU/task (load ${r.machine.loadavg_1m})`,
+      );
       runs.push(r);
     }
   }
@@ -208,7 +223,13 @@ async function compareTls(base: RemoteBenchOptions, rounds: number): Promise<voi
     machine: machine(),
     agents: base.agents ?? 'main',
     rounds,
-    runs: runs.map((r) => ({ tls: r.tls, tasks_per_s: r.full.tasks_per_s, cpu_us_per_task: r.full.cpu_us_per_task, half_p99_s2s_ms: r.half.schedule_to_start_ms.p99, loadavg_1m: r.machine.loadavg_1m })),
+    runs: runs.map((r) => ({
+      tls: r.tls,
+      tasks_per_s: r.full.tasks_per_s,
+      cpu_us_per_task: r.full.cpu_us_per_task,
+      half_p99_s2s_ms: r.half.schedule_to_start_ms.p99,
+      loadavg_1m: r.machine.loadavg_1m,
+    })),
     throughput_loss_pct: lossPct,
     cpu_per_task_increase_pct: cpuPct,
     target: { max_throughput_loss_pct: 15 },

@@ -52,7 +52,16 @@ export interface SimWorld {
 export const WORLDS: SimWorld[] = [
   { name: 'stable', rho: 0.5, mislead: 0.15, change_at: null, changes: [] },
   // A cheap model gets much better and the default fallback model gets worse, halfway through.
-  { name: 'change', rho: 0.6, mislead: 0.25, change_at: 0.5, changes: [{ model: 'llama-3.3-70b-versatile', capability: 0.72 }, { model: 'sonnet', capability: 0.6 }] },
+  {
+    name: 'change',
+    rho: 0.6,
+    mislead: 0.25,
+    change_at: 0.5,
+    changes: [
+      { model: 'llama-3.3-70b-versatile', capability: 0.72 },
+      { model: 'sonnet', capability: 0.6 },
+    ],
+  },
 ];
 
 /** Options as they are at task `index` of a run of `n` tasks in `world`. */
@@ -98,8 +107,28 @@ export interface SimTask {
 
 const pick = <T>(rng: () => number, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;
 
-const FILES = ['src/core/dag.ts', 'src/runner/pool.ts', 'src/store/store.ts', 'src/server/admin.ts', 'src/cli/index.ts', 'src/web/app.ts', 'src/remote/worker.ts', 'lib/util.py', 'api/handlers.go', 'README.md'];
-const MODULES = ['the scheduler', 'the worker pool', 'the event bus', 'the lease manager', 'the audit log', 'the session store', 'the remote protocol', 'the cache layer'];
+const FILES = [
+  'src/core/dag.ts',
+  'src/runner/pool.ts',
+  'src/store/store.ts',
+  'src/server/admin.ts',
+  'src/cli/index.ts',
+  'src/web/app.ts',
+  'src/remote/worker.ts',
+  'lib/util.py',
+  'api/handlers.go',
+  'README.md',
+];
+const MODULES = [
+  'the scheduler',
+  'the worker pool',
+  'the event bus',
+  'the lease manager',
+  'the audit log',
+  'the session store',
+  'the remote protocol',
+  'the cache layer',
+];
 const IDENTS = ['tmp', 'pendingTasks', 'retryCount', 'cfg', 'handleEvent', 'parse_config', 'MAX_SIZE'];
 
 const EASY = [
@@ -114,9 +143,11 @@ const EASY = [
 ];
 
 const MEDIUM = [
-  (r: () => number) => `Add a --${pick(r, ['json', 'quiet', 'since', 'limit'])} flag to the \`colony ${pick(r, ['status', 'tasks', 'logs'])}\` command and document it.`,
+  (r: () => number) =>
+    `Add a --${pick(r, ['json', 'quiet', 'since', 'limit'])} flag to the \`colony ${pick(r, ['status', 'tasks', 'logs'])}\` command and document it.`,
   (r: () => number) => `Write unit tests for ${pick(r, FILES)} covering the empty input and the error path.`,
-  (r: () => number) => `The /api/${pick(r, ['status', 'workers', 'tasks'])} endpoint returns 500 when there are no workers; return an empty list and add a test.`,
+  (r: () => number) =>
+    `The /api/${pick(r, ['status', 'workers', 'tasks'])} endpoint returns 500 when there are no workers; return an empty list and add a test.`,
   (r: () => number) => `Add pagination to GET /admin/${pick(r, ['audit', 'tasks'])}: accept ?limit and ?cursor, default 100.`,
   (r: () => number) => `Add input validation with zod to the ${pick(r, ['submit-task', 'pairing', 'session'])} route and return 400 with the problems.`,
   (r: () => number) => `Show tokens and cost per worker on the dashboard card and keep the layout on narrow screens.`,
@@ -125,7 +156,8 @@ const MEDIUM = [
 ];
 
 const HARD = [
-  (r: () => number) => `Refactor ${pick(r, MODULES)} to fix a race condition where two workers claim the same task; make claimNextReady atomic in ${pick(r, FILES)} and ${pick(r, FILES)}.`,
+  (r: () => number) =>
+    `Refactor ${pick(r, MODULES)} to fix a race condition where two workers claim the same task; make claimNextReady atomic in ${pick(r, FILES)} and ${pick(r, FILES)}.`,
   (r: () => number) => `Investigate the intermittent deadlock in ${pick(r, MODULES)} under load, find the root cause and fix it.`,
   (r: () => number) => `Migrate ${pick(r, MODULES)} from SQLite to PostgreSQL behind the same interface, keeping backwards compatibility.`,
   (r: () => number) => `There is a memory leak in ${pick(r, MODULES)}: RSS grows ${20 + Math.floor(r() * 80)} MB per hour. Profile it and fix it.`,
@@ -135,7 +167,8 @@ const HARD = [
   (r: () => number) => `Implement signed messages in ${pick(r, MODULES)} with replay protection and a state machine for the protocol.`,
 ];
 
-const TRACE = '\nTypeError: Cannot read properties of undefined\n    at Pool.acquire (src/runner/pool.ts:88:13)\n    at async Runner.dispatch (src/runner/runner.ts:142:5)';
+const TRACE =
+  '\nTypeError: Cannot read properties of undefined\n    at Pool.acquire (src/runner/pool.ts:88:13)\n    at async Runner.dispatch (src/runner/runner.ts:142:5)';
 const STEPS = '\n1. reproduce it in a test\n2. fix it\n3. check the other callers\n4. update the docs';
 
 /** Tier shares 40 / 35 / 25 %; `mislead` of the texts (default 15 %) are written in another tier's style. */
@@ -172,7 +205,12 @@ export function attemptUsage(o: SimOption, t: SimTask, jitter: number): TokenUsa
     return { input: 20 * turns, output: 450 * turns, cache_read: cacheRead, cache_write: 18_000 + 2_500 * turns };
   }
   const files = (t.text.match(/\.(ts|py|go|md)\b/g) ?? []).length;
-  return { input: Math.ceil(t.text.length / 4) + 400 + 600 * files, output: Math.round(600 + 1_400 * t.difficulty * (0.5 + jitter)), cache_read: 0, cache_write: 0 };
+  return {
+    input: Math.ceil(t.text.length / 4) + 400 + 600 * files,
+    output: Math.round(600 + 1_400 * t.difficulty * (0.5 + jitter)),
+    cache_read: 0,
+    cache_write: 0,
+  };
 }
 
 export function attemptCost(pricing: PriceTable, o: SimOption, t: SimTask, jitter: number): number {

@@ -92,7 +92,10 @@ function routed(run: Run, ctx: RouteContext, timings?: number[]): TaskLog[] {
     const start = process.hrtime.bigint();
     let d;
     try {
-      d = routeTask({ prompt: t.text, engine: 'auto', model: null, budget_usd: remaining, depends_on_depth: t.depth, env_engine: null, attempts_left: ATTEMPTS }, ctx);
+      d = routeTask(
+        { prompt: t.text, engine: 'auto', model: null, budget_usd: remaining, depends_on_depth: t.depth, env_engine: null, attempts_left: ATTEMPTS },
+        ctx,
+      );
     } catch (e) {
       if (isColonyError(e) && e.code === 'E_BUDGET') return { ok: false, cost: 0, attempts: 0, cls: '', first: 'refused' };
       throw e;
@@ -171,7 +174,10 @@ export function followLag(logs: readonly TaskLog[], changeAt: number, changed: R
   const out: FollowFigure[] = [];
   const classes = [...new Set(logs.map((l) => l.cls))].filter(Boolean);
   for (const cls of classes) {
-    const before = logs.slice(0, changeAt).filter((l) => l.cls === cls).slice(-300);
+    const before = logs
+      .slice(0, changeAt)
+      .filter((l) => l.cls === cls)
+      .slice(-300);
     const after = logs.slice(changeAt).filter((l) => l.cls === cls);
     if (before.length < 100 || after.length < 400) continue;
     const tail = after.slice(-300);
@@ -202,7 +208,14 @@ export interface SeedResult {
   follow: FollowFigure[];
 }
 
-export function runOne(world: SimWorld, seed: number, n: number, stats?: AdaptiveStats, timings?: number[], router: Partial<RouteContext['router']> = {}): SeedResult {
+export function runOne(
+  world: SimWorld,
+  seed: number,
+  n: number,
+  stats?: AdaptiveStats,
+  timings?: number[],
+  router: Partial<RouteContext['router']> = {},
+): SeedResult {
   const pricing = loadPricing();
   const tasks = generateTasks(n, seed, world.mislead);
   const run: Run = { world, seed, n, tasks, pricing };
@@ -268,8 +281,14 @@ export async function runRouterBench(o: { tasks?: number; seeds?: number; seed?:
     byWorld[world.name] = {
       policies,
       adaptive_vs_strong: { success_ratio, cost_ratio },
-      adaptive_vs_default: { success_ratio: round(adaptive.success_rate / by('always-default').success_rate, 3), cost_ratio: round(adaptive.total_cost_usd / by('always-default').total_cost_usd, 3) },
-      follow: world.change_at === null ? undefined : { worst_lag_tasks: worst === Infinity ? 'never' : worst, mean_lag_tasks: lags.length ? round(mean(lags), 1) : null, shifts: follows },
+      adaptive_vs_default: {
+        success_ratio: round(adaptive.success_rate / by('always-default').success_rate, 3),
+        cost_ratio: round(adaptive.total_cost_usd / by('always-default').total_cost_usd, 3),
+      },
+      follow:
+        world.change_at === null
+          ? undefined
+          : { worst_lag_tasks: worst === Infinity ? 'never' : worst, mean_lag_tasks: lags.length ? round(mean(lags), 1) : null, shifts: follows },
     };
   }
 
@@ -280,7 +299,8 @@ export async function runRouterBench(o: { tasks?: number; seeds?: number; seed?:
   runOne(WORLDS[1] as SimWorld, 7, n, stats);
   const ctx: RouteContext = { router: config.router, providers: config.engines.providers, claude_default_model: 'sonnet', pricing, rng: mulberry32(3), stats };
   const sample = generateTasks(2000, 7);
-  const decide = (t: SimTask): unknown => routeTask({ prompt: t.text, engine: 'auto', model: null, budget_usd: 1, depends_on_depth: t.depth, env_engine: null, attempts_left: ATTEMPTS }, ctx);
+  const decide = (t: SimTask): unknown =>
+    routeTask({ prompt: t.text, engine: 'auto', model: null, budget_usd: 1, depends_on_depth: t.depth, env_engine: null, attempts_left: ATTEMPTS }, ctx);
   for (const t of sample) decide(t);
   // Five blocks of 4,000 decisions; the median block's CPU time per decision is the figure (robust to
   // other processes on a shared machine), every block is reported.
@@ -330,7 +350,10 @@ export function markdownTable(rows: readonly PolicyFigures[]): string {
   return [
     '| policy | success | total cost | cost / success | attempts / task |',
     '|---|---:|---:|---:|---:|',
-    ...rows.map((p) => `| ${p.policy} | ${(p.success_rate * 100).toFixed(1)}% | $${p.total_cost_usd.toFixed(2)} | $${p.cost_per_success_usd.toFixed(4)} | ${p.attempts_per_task.toFixed(2)} |`),
+    ...rows.map(
+      (p) =>
+        `| ${p.policy} | ${(p.success_rate * 100).toFixed(1)}% | $${p.total_cost_usd.toFixed(2)} | $${p.cost_per_success_usd.toFixed(4)} | ${p.attempts_per_task.toFixed(2)} |`,
+    ),
   ].join('\n');
 }
 
@@ -342,7 +365,9 @@ function arg(name: string): number | undefined {
 
 if (isMain(import.meta.url)) {
   const r = await runRouterBench({ tasks: arg('tasks'), seeds: arg('seeds'), seed: arg('seed') });
-  for (const [name, w] of Object.entries(r.worlds as Record<string, { policies: PolicyFigures[]; adaptive_vs_strong: unknown; adaptive_vs_default: unknown; follow?: unknown }>)) {
+  for (const [name, w] of Object.entries(
+    r.worlds as Record<string, { policies: PolicyFigures[]; adaptive_vs_strong: unknown; adaptive_vs_default: unknown; follow?: unknown }>,
+  )) {
     console.log(`\n## world: ${name} (mean over seeds ${(r.seeds as number[]).join(', ')})`);
     console.log(markdownTable(w.policies));
     console.log('adaptive vs always-strong:', JSON.stringify(w.adaptive_vs_strong), ' vs always-default:', JSON.stringify(w.adaptive_vs_default));

@@ -81,7 +81,11 @@ async function main(): Promise<void> {
     if (o.status === 'missing') console.log(`${o.name.padEnd(8)} skipped (bench/${o.name}.bench.ts not present)`);
     else if (o.status === 'failed') console.log(`${o.name.padEnd(8)} FAILED: ${o.error}`);
     else {
-      const targets = o.pass ? Object.entries(o.pass).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ') : 'no targets';
+      const targets = o.pass
+        ? Object.entries(o.pass)
+            .map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`)
+            .join(', ')
+        : 'no targets';
       console.log(`${o.name.padEnd(8)} ${((o.ms ?? 0) / 1000).toFixed(1)} s → ${o.file} (${targets})`);
     }
   }

@@ -44,15 +44,25 @@ function stats(xs: number[]): { p50: number; p99: number; mean: number } {
   return { p50: round(percentile(xs, 50), 2), p99: round(percentile(xs, 99), 2), mean: round(xs.reduce((a, b) => a + b, 0) / xs.length, 2) };
 }
 
-export async function startLatency(samples: number): Promise<{ plain_ms: ReturnType<typeof stats>; sandboxed_ms: ReturnType<typeof stats>; added_p50_ms: number; added_p99_ms: number }> {
+export async function startLatency(
+  samples: number,
+): Promise<{ plain_ms: ReturnType<typeof stats>; sandboxed_ms: ReturnType<typeof stats>; added_p50_ms: number; added_p99_ms: number }> {
   const tmp = tempDir('colony-bench-sbx-');
   try {
     const ws = realpathSync(tmp.dir);
     const planner = createSandboxPlanner({ safety: config(true, [ws]).safety, colonyHome: join(ws, '.colony'), configFile: null });
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root' };
     const req = (sandbox: boolean): EngineRequest => ({
-      task_id: 'b', attempt: 1, prompt: 'true', model: null, workspace: ws, budget_usd: 0, env,
-      run_timeout_ms: null, silence_timeout_ms: null, signal: new AbortController().signal,
+      task_id: 'b',
+      attempt: 1,
+      prompt: 'true',
+      model: null,
+      workspace: ws,
+      budget_usd: 0,
+      env,
+      run_timeout_ms: null,
+      silence_timeout_ms: null,
+      signal: new AbortController().signal,
       sandbox: sandbox ? planner.planFor({ taskId: 'b', engine: 'exec', workspace: ws, env }) : null,
     });
     for (let i = 0; i < 20; i++) await runOnce(req(i % 2 === 0)); // warm-up
@@ -71,14 +81,41 @@ export async function startLatency(samples: number): Promise<{ plain_ms: ReturnT
 }
 
 /** The floor: bare `bwrap --unshare-all … true` against bare `true`, spawned the same way (what bubblewrap itself costs here). */
-export async function bwrapFloor(samples: number): Promise<{ true_ms: ReturnType<typeof stats>; bwrap_ms: ReturnType<typeof stats>; added_p50_ms: number; added_p99_ms: number }> {
-  const base = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
-  const time = (cmd: string, args: string[]): Promise<number> => new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const c = spawn(cmd, args, { stdio: 'ignore', detached: true });
-    c.on('error', reject);
-    c.on('close', () => resolve(performance.now() - t0));
-  });
+export async function bwrapFloor(
+  samples: number,
+): Promise<{ true_ms: ReturnType<typeof stats>; bwrap_ms: ReturnType<typeof stats>; added_p50_ms: number; added_p99_ms: number }> {
+  const base = [
+    '--unshare-all',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/lib',
+    '/lib',
+    '--symlink',
+    'usr/lib64',
+    '/lib64',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+  ];
+  const time = (cmd: string, args: string[]): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const c = spawn(cmd, args, { stdio: 'ignore', detached: true });
+      c.on('error', reject);
+      c.on('close', () => resolve(performance.now() - t0));
+    });
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < samples; i++) {
@@ -111,7 +148,13 @@ export async function manyTasks(n: number, sandbox: boolean): Promise<{ tasks: n
       if (ended >= n) resolveAll();
     });
     const t0 = performance.now();
-    host.service.submitGraph(graph, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false });
+    host.service.submitGraph(graph, {
+      submittedBy: 'admin',
+      who: { actor: 'admin', origin: 'local' },
+      workspace: ws,
+      defaultTarget: 'host',
+      holdHostTasks: false,
+    });
     host.pool.start();
     await all;
     const wall = performance.now() - t0;
@@ -128,9 +171,13 @@ export async function runSandboxBench(o: { samples?: number; tasks?: number } = 
   const n = o.tasks ?? 1000;
   const load0 = (await import('node:os')).loadavg()[0] ?? 0;
   const floor = await bwrapFloor(samples);
-  console.log(`bubblewrap itself: \`true\` p50 ${floor.true_ms.p50} ms; \`bwrap --unshare-all … true\` p50 ${floor.bwrap_ms.p50} ms p99 ${floor.bwrap_ms.p99} ms (adds p50 ${floor.added_p50_ms}, p99 ${floor.added_p99_ms})`);
+  console.log(
+    `bubblewrap itself: \`true\` p50 ${floor.true_ms.p50} ms; \`bwrap --unshare-all … true\` p50 ${floor.bwrap_ms.p50} ms p99 ${floor.bwrap_ms.p99} ms (adds p50 ${floor.added_p50_ms}, p99 ${floor.added_p99_ms})`,
+  );
   const latency = await startLatency(samples);
-  console.log(`start latency (exec \`true\`, ${samples} each): plain p50 ${latency.plain_ms.p50} ms p99 ${latency.plain_ms.p99} ms; sandboxed p50 ${latency.sandboxed_ms.p50} ms p99 ${latency.sandboxed_ms.p99} ms; added p50 ${latency.added_p50_ms} ms (target < ${TARGET_P50_MS}), p99 ${latency.added_p99_ms} ms (target < ${TARGET_P99_MS})`);
+  console.log(
+    `start latency (exec \`true\`, ${samples} each): plain p50 ${latency.plain_ms.p50} ms p99 ${latency.plain_ms.p99} ms; sandboxed p50 ${latency.sandboxed_ms.p50} ms p99 ${latency.sandboxed_ms.p99} ms; added p50 ${latency.added_p50_ms} ms (target < ${TARGET_P50_MS}), p99 ${latency.added_p99_ms} ms (target < ${TARGET_P99_MS})`,
+  );
   const off = await manyTasks(n, false);
   const on = await manyTasks(n, true);
   console.log(`${n} \`true\` exec tasks, pool of 4: sandbox off ${off.wall_ms} ms (${off.tasks_per_s}/s); sandbox on ${on.wall_ms} ms (${on.tasks_per_s}/s)`);

@@ -81,8 +81,19 @@ function install(name) {
   console.log(`${name}: installing ${c.pkg}@${c.version} into ${dir} …`);
   const r = spawnSync(
     'npm',
-    ['install', '--prefix', tmp, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts', '--loglevel=error',
-      `${c.pkg}@${c.version}`, ...(c.extra ?? [])],
+    [
+      'install',
+      '--prefix',
+      tmp,
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      '--no-package-lock',
+      '--ignore-scripts',
+      '--loglevel=error',
+      `${c.pkg}@${c.version}`,
+      ...(c.extra ?? []),
+    ],
     { stdio: 'inherit', env: { ...process.env, npm_config_update_notifier: 'false' } },
   );
   if (r.status !== 0 || !existsSync(path.join(tmp, c.bin))) {

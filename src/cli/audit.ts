@@ -26,7 +26,9 @@ export function registerAudit(program: Command): void {
           const inDb = listCheckpoints(store);
           const findings = checkAnchors(logFacts(store), inDb, readCheckpointFile(paths.home), key?.publicKey ?? null);
           if (findings.length > 0) {
-            process.stdout.write(`tampered: the hash chain links, but ${findings.length} finding(s):\n${findings.map((f) => `  ${f.kind}: ${f.message}`).join('\n')}\n`);
+            process.stdout.write(
+              `tampered: the hash chain links, but ${findings.length} finding(s):\n${findings.map((f) => `  ${f.kind}: ${f.message}`).join('\n')}\n`,
+            );
             process.exitCode = 1;
             return;
           }

@@ -24,10 +24,35 @@ export function registerExtraCommands(program: Command): void {
     .option(...HOME)
     .option('--json', 'print JSON')
     .action(async (o: { home?: string; json?: boolean }) => {
-      const s = await connectAdmin(o.home).request<{ killswitch: string; tasks: Record<string, number>; workers: { total: number; busy: number }; uptime_s: number; sandbox?: { on: boolean; available: boolean; kind: string | null; problem: string | null } }>('GET', '/api/status');
+      const s = await connectAdmin(o.home).request<{
+        killswitch: string;
+        tasks: Record<string, number>;
+        workers: { total: number; busy: number };
+        uptime_s: number;
+        sandbox?: { on: boolean; available: boolean; kind: string | null; problem: string | null };
+      }>('GET', '/api/status');
       const red = (t: string): string => (process.stdout.isTTY ? `\x1b[1;41;97m ${t} \x1b[0m` : t);
-      const sandbox = !s.sandbox ? 'unknown' : !s.sandbox.on ? red('UNSANDBOXED (safety.sandbox is false)') : s.sandbox.available ? `on (${s.sandbox.kind})` : red(`UNAVAILABLE: tasks are refused: ${s.sandbox.problem}`);
-      print(s, o.json, () => [`kill switch: ${s.killswitch}`, `sandbox: ${sandbox}`, `workers: ${s.workers.busy}/${s.workers.total} busy`, `tasks: ${Object.entries(s.tasks).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`, `uptime: ${s.uptime_s}s`].join('\n'));
+      const sandbox = !s.sandbox
+        ? 'unknown'
+        : !s.sandbox.on
+          ? red('UNSANDBOXED (safety.sandbox is false)')
+          : s.sandbox.available
+            ? `on (${s.sandbox.kind})`
+            : red(`UNAVAILABLE: tasks are refused: ${s.sandbox.problem}`);
+      print(s, o.json, () =>
+        [
+          `kill switch: ${s.killswitch}`,
+          `sandbox: ${sandbox}`,
+          `workers: ${s.workers.busy}/${s.workers.total} busy`,
+          `tasks: ${
+            Object.entries(s.tasks)
+              .filter(([, n]) => n > 0)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ') || 'none'
+          }`,
+          `uptime: ${s.uptime_s}s`,
+        ].join('\n'),
+      );
     });
 
   program
@@ -41,22 +66,25 @@ export function registerExtraCommands(program: Command): void {
     .option('--title <title>', 'short title')
     .option(...HOME)
     .option('--json', 'print JSON')
-    .action(async (arg: string, o: { engine?: string; model?: string; budget?: string; dependsOn?: string[]; title?: string; home?: string; json?: boolean }) => {
-      const client = connectAdmin(o.home);
-      const isFile = /\.(json|ya?ml)$/i.test(arg) && existsSync(arg);
-      let body: unknown;
-      if (isFile) {
-        const graph = readGraphFile(arg);
-        // Relative workspaces in a file mean "relative to the file", as with `colony run`.
-        body = { graph: { ...graph, tasks: graph.tasks.map((t) => ({ ...t, workspace: resolve(arg, '..', t.workspace ?? '.') })) } };
-      } else {
-        const budget = o.budget === undefined ? undefined : Number(o.budget);
-        if (budget !== undefined && (!Number.isFinite(budget) || budget < 0)) throw new ColonyError('E_BAD_INPUT', `--budget must be a number ≥ 0, got "${o.budget}"`);
-        body = { prompt: arg, engine: o.engine, model: o.model, budget_usd: budget, depends_on: o.dependsOn, title: o.title, workspace: process.cwd() };
-      }
-      const r = await client.request<{ graph_id: string; task_ids: string[] }>('POST', '/admin/execute', body);
-      print(r, o.json, () => `submitted ${r.graph_id}: ${r.task_ids.join(', ')}`);
-    });
+    .action(
+      async (arg: string, o: { engine?: string; model?: string; budget?: string; dependsOn?: string[]; title?: string; home?: string; json?: boolean }) => {
+        const client = connectAdmin(o.home);
+        const isFile = /\.(json|ya?ml)$/i.test(arg) && existsSync(arg);
+        let body: unknown;
+        if (isFile) {
+          const graph = readGraphFile(arg);
+          // Relative workspaces in a file mean "relative to the file", as with `colony run`.
+          body = { graph: { ...graph, tasks: graph.tasks.map((t) => ({ ...t, workspace: resolve(arg, '..', t.workspace ?? '.') })) } };
+        } else {
+          const budget = o.budget === undefined ? undefined : Number(o.budget);
+          if (budget !== undefined && (!Number.isFinite(budget) || budget < 0))
+            throw new ColonyError('E_BAD_INPUT', `--budget must be a number ≥ 0, got "${o.budget}"`);
+          body = { prompt: arg, engine: o.engine, model: o.model, budget_usd: budget, depends_on: o.dependsOn, title: o.title, workspace: process.cwd() };
+        }
+        const r = await client.request<{ graph_id: string; task_ids: string[] }>('POST', '/admin/execute', body);
+        print(r, o.json, () => `submitted ${r.graph_id}: ${r.task_ids.join(', ')}`);
+      },
+    );
 
   for (const [name, desc] of [
     ['kill', 'halt: cancel every running task (local and remote) and stop dispatching'],
@@ -87,24 +115,52 @@ export function registerExtraCommands(program: Command): void {
       if (o.graph) q.set('graph_id', o.graph);
       if (o.search) q.set('q', o.search);
       const r = await connectAdmin(o.home).request<{ tasks: StoredTask[] }>('GET', `/admin/tasks?${q}`);
-      print(r.tasks, o.json, () => r.tasks.length === 0 ? 'no tasks' : table([['ID', 'STATE', 'ENGINE', 'ATTEMPTS', 'COST', 'TITLE'], ...r.tasks.map((t) => [t.id, t.state, t.engine, String(t.attempt), formatUsd(t.cost_unknown ? null : t.cost_usd), t.title.slice(0, 50)])]));
+      print(r.tasks, o.json, () =>
+        r.tasks.length === 0
+          ? 'no tasks'
+          : table([
+              ['ID', 'STATE', 'ENGINE', 'ATTEMPTS', 'COST', 'TITLE'],
+              ...r.tasks.map((t) => [t.id, t.state, t.engine, String(t.attempt), formatUsd(t.cost_unknown ? null : t.cost_usd), t.title.slice(0, 50)]),
+            ]),
+      );
     });
 
   program
     .command('logs')
-    .description('a task\'s attempts (engine, model, route decision, cost) and output')
+    .description("a task's attempts (engine, model, route decision, cost) and output")
     .argument('<task>', 'task id (graph-id:task)')
     .option(...HOME)
     .option('--json', 'print JSON')
     .action(async (id: string, o: { home?: string; json?: boolean }) => {
-      const r = await connectAdmin(o.home).request<{ task: StoredTask; attempts: { attempt: number; state: string; engine: string | null; model: string | null; route_rule: string | null; route_explanation: string | null; cost_usd: number | null; summary: string | null; worker_id: string }[]; output: { attempt: number; text: string }[] }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
+      const r = await connectAdmin(o.home).request<{
+        task: StoredTask;
+        attempts: {
+          attempt: number;
+          state: string;
+          engine: string | null;
+          model: string | null;
+          route_rule: string | null;
+          route_explanation: string | null;
+          cost_usd: number | null;
+          summary: string | null;
+          worker_id: string;
+        }[];
+        output: { attempt: number; text: string }[];
+      }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
       print(r, o.json, () => {
         const lines = [`${r.task.id} — ${r.task.state}${r.task.state_reason ? ` (${r.task.state_reason})` : ''}`, `prompt: ${r.task.prompt}`];
         for (const a of r.attempts) {
-          lines.push(`\n# attempt ${a.attempt} on ${a.worker_id}: ${a.engine ?? '?'}${a.model ? ` / ${a.model}` : ''} — ${a.state}, cost ${formatUsd(a.cost_usd)}`);
+          lines.push(
+            `\n# attempt ${a.attempt} on ${a.worker_id}: ${a.engine ?? '?'}${a.model ? ` / ${a.model}` : ''} — ${a.state}, cost ${formatUsd(a.cost_usd)}`,
+          );
           if (a.route_explanation) lines.push(`  route (${a.route_rule}): ${a.route_explanation}`);
           if (a.summary) lines.push(`  result: ${a.summary}`);
-          lines.push(r.output.filter((o2) => o2.attempt === a.attempt).map((o2) => o2.text).join(''));
+          lines.push(
+            r.output
+              .filter((o2) => o2.attempt === a.attempt)
+              .map((o2) => o2.text)
+              .join(''),
+          );
         }
         return lines.join('\n');
       });

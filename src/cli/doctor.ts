@@ -22,7 +22,10 @@ export function registerDoctor(program: Command): void {
     .option('--config <file>', 'config file (default ./colony.config.json)')
     .option('--json', 'print JSON')
     .option('--timeout-ms <n>', 'per check', '10000')
-    .addHelpText('after', '\nExit codes: 0 every configured engine is ready, 1 some engine is not.\nHow to point each engine at a provider or gateway: see "Agent engines" in the README.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every configured engine is ready, 1 some engine is not.\nHow to point each engine at a provider or gateway: see "Agent engines" in the README.',
+    )
     .action(async (o: { config?: string; json?: boolean; timeoutMs: string }) => {
       const { config } = loadConfig(o.config);
       const checks = await runDoctor(config, { timeoutMs: Math.max(100, Number(o.timeoutMs) || 10_000) });

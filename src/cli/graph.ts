@@ -14,16 +14,22 @@ export function registerGraph(program: Command): void {
     .action((file: string) => {
       const g: GraphInput = readGraphFile(file);
       const cfg = defaultConfig();
-      const specs = compileGraph(g, {
-        graphId: 'g',
-        workspace: '.',
-        resolveWorkspace: (w) => w,
-        defaultBudgetUsd: cfg.budget.default_task_usd,
-        defaultMaxAttempts: cfg.runner.max_attempts,
-        defaultTarget: 'host',
-      }, file);
+      const specs = compileGraph(
+        g,
+        {
+          graphId: 'g',
+          workspace: '.',
+          resolveWorkspace: (w) => w,
+          defaultBudgetUsd: cfg.budget.default_task_usd,
+          defaultMaxAttempts: cfg.runner.max_attempts,
+          defaultTarget: 'host',
+        },
+        file,
+      );
       let depth = 0;
       for (const d of dependencyDepths(specs).values()) depth = Math.max(depth, d); // no spread: graphs may have 100k tasks
-      process.stdout.write(`${file}: ok — ${specs.length} task(s), ${specs.reduce((n, s) => n + s.depends_on.length, 0)} edge(s), longest chain ${depth + 1}\n`);
+      process.stdout.write(
+        `${file}: ok — ${specs.length} task(s), ${specs.reduce((n, s) => n + s.depends_on.length, 0)} edge(s), longest chain ${depth + 1}\n`,
+      );
     });
 }

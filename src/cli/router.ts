@@ -4,8 +4,21 @@ import { ColonyError } from '../core/errors.js';
 import { connectAdmin } from './client.js';
 import { table } from './output.js';
 
-interface Step { id: string; p: number; n: number; ok: number; weight: number; cost_usd: number; cost_source: string }
-interface Plan { steps: Step[]; success: number; cost_usd: number; value_usd: number }
+interface Step {
+  id: string;
+  p: number;
+  n: number;
+  ok: number;
+  weight: number;
+  cost_usd: number;
+  cost_source: string;
+}
+interface Plan {
+  steps: Step[];
+  success: number;
+  cost_usd: number;
+  value_usd: number;
+}
 interface Explained {
   decision: { engine: string; model: string | null; rule: string; cls: string; explanation: string; complexity: { score: number }; plans: Plan[] };
 }
@@ -22,9 +35,11 @@ export function registerRouter(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (prompt: string, o: { budget?: string; depth?: string; home?: string; json?: boolean }) => {
       const budget = o.budget === undefined ? undefined : Number(o.budget);
-      if (budget !== undefined && (!Number.isFinite(budget) || budget < 0)) throw new ColonyError('E_BAD_INPUT', `--budget must be a number ≥ 0, got "${o.budget}"`);
+      if (budget !== undefined && (!Number.isFinite(budget) || budget < 0))
+        throw new ColonyError('E_BAD_INPUT', `--budget must be a number ≥ 0, got "${o.budget}"`);
       const depth = o.depth === undefined ? undefined : Number(o.depth);
-      if (depth !== undefined && (!Number.isInteger(depth) || depth < 0)) throw new ColonyError('E_BAD_INPUT', `--depth must be a whole number ≥ 0, got "${o.depth}"`);
+      if (depth !== undefined && (!Number.isInteger(depth) || depth < 0))
+        throw new ColonyError('E_BAD_INPUT', `--depth must be a whole number ≥ 0, got "${o.depth}"`);
       const r = await connectAdmin(o.home).request<Explained>('POST', '/admin/router/explain', { prompt, budget_usd: budget, depends_on_depth: depth });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
@@ -36,13 +51,15 @@ export function registerRouter(program: Command): void {
         `why: ${d.explanation}`,
       ];
       if (d.plans.length > 0) {
-        const rows = [...d.plans].sort((a, b) => b.value_usd - a.value_usd).map((p) => [
-          p.steps.map((s) => s.id).join(' → '),
-          p.success.toFixed(3),
-          `$${p.cost_usd.toFixed(4)}`,
-          `$${p.value_usd.toFixed(4)}`,
-          p.steps.map((s) => `${s.ok}/${s.n}`).join(' → '),
-        ]);
+        const rows = [...d.plans]
+          .sort((a, b) => b.value_usd - a.value_usd)
+          .map((p) => [
+            p.steps.map((s) => s.id).join(' → '),
+            p.success.toFixed(3),
+            `$${p.cost_usd.toFixed(4)}`,
+            `$${p.value_usd.toFixed(4)}`,
+            p.steps.map((s) => `${s.ok}/${s.n}`).join(' → '),
+          ]);
         lines.push('', table([['plan', 'success', 'cost', 'value', 'runs ok/n'], ...rows]));
       }
       process.stdout.write(lines.join('\n') + '\n');

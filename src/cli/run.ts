@@ -55,14 +55,18 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
       const ended = host.orphans.killed ? `; ${host.orphans.killed} leftover process(es) of its attempts ended first` : '';
       out.line(`resuming ${graphId} (${host.recovered.requeued.length} task(s) requeued after the interrupted run${ended})`);
     } else {
-      const r = host.service.submitGraph(graph, {
-        submittedBy: 'admin',
-        who: { actor: 'admin', origin: 'local' },
-        workspace: dirname(source),
-        defaultTarget: 'host',
-        holdHostTasks: false,
-        source,
-      }, file);
+      const r = host.service.submitGraph(
+        graph,
+        {
+          submittedBy: 'admin',
+          who: { actor: 'admin', origin: 'local' },
+          workspace: dirname(source),
+          defaultTarget: 'host',
+          holdHostTasks: false,
+          source,
+        },
+        file,
+      );
       graphId = r.graph_id;
       if (opts.resume) out.line(`no unfinished run of ${file}; started ${graphId}`);
     }
@@ -71,7 +75,9 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
     const states = new Map<string, TaskState>(host.store.listTasks({ graph_id: graphId, limit: 1e9 }).map((t) => [t.id, t.state]));
     const short = (id: string): string => id.slice(graphId.length + 1);
     const tally = (): { done: number; running: number; failed: number } => {
-      let done = 0, running = 0, failed = 0;
+      let done = 0,
+        running = 0,
+        failed = 0;
       for (const s of states.values()) {
         if (isTerminal(s)) done++;
         if (s === 'running') running++;
@@ -120,7 +126,8 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
     };
     process.once('SIGINT', onSigint);
     host.pool.start();
-    if (!host.killswitch.canDispatch()) out.line(`the kill switch is ${host.killswitch.state()}: nothing will be dispatched (colony resume, or remove ${paths.haltFile})`);
+    if (!host.killswitch.canDispatch())
+      out.line(`the kill switch is ${host.killswitch.state()}: nothing will be dispatched (colony resume, or remove ${paths.haltFile})`);
     await finished;
     await host.pool.idle();
     process.removeListener('SIGINT', onSigint);
@@ -128,10 +135,27 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
     const tasks = host.store.listTasks({ graph_id: graphId, limit: 1e9 });
     const ok = tasks.every((t) => t.state === 'succeeded' || t.state === 'skipped');
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ graph_id: graphId, ok, tasks: tasks.map((t) => ({ id: short(t.id), state: t.state, reason: t.state_reason, attempts: t.attempt, cost_usd: t.cost_usd })) }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          {
+            graph_id: graphId,
+            ok,
+            tasks: tasks.map((t) => ({ id: short(t.id), state: t.state, reason: t.state_reason, attempts: t.attempt, cost_usd: t.cost_usd })),
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     } else {
       const rows = [['TASK', 'STATE', 'ATTEMPTS', 'COST', 'REASON']];
-      for (const t of tasks) rows.push([short(t.id), t.state, String(t.attempt), formatUsd(t.cost_unknown ? null : t.cost_usd), t.state === 'succeeded' ? '' : (t.state_reason ?? '').slice(0, 60)]);
+      for (const t of tasks)
+        rows.push([
+          short(t.id),
+          t.state,
+          String(t.attempt),
+          formatUsd(t.cost_unknown ? null : t.cost_usd),
+          t.state === 'succeeded' ? '' : (t.state_reason ?? '').slice(0, 60),
+        ]);
       out.line('\n' + table(rows));
       const stuck = tasks.filter((t) => !isTerminal(t.state));
       if (stuck.length) out.line(`${stuck.length} task(s) did not end: ${stuck.map((t) => `${short(t.id)} (${t.state})`).join(', ')}`);

@@ -16,11 +16,25 @@ function submitDemoGraphs(host: Host): string[] {
   const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
   const workspace = join(tmpdir(), 'colony-demo');
   mkdirSync(workspace, { recursive: true });
-  const files = readdirSync(dir).filter((f) => /^(release|flaky-pipeline)\.(json|ya?ml)$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^(release|flaky-pipeline)\.(json|ya?ml)$/.test(f))
+    .sort();
   try {
-    return files.map((f) => host.service.submitGraph(readGraphFile(join(dir, f)), {
-      submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace, defaultTarget: 'host', holdHostTasks: false, source: join(dir, f),
-    }, f).graph_id);
+    return files.map(
+      (f) =>
+        host.service.submitGraph(
+          readGraphFile(join(dir, f)),
+          {
+            submittedBy: 'admin',
+            who: { actor: 'admin', origin: 'local' },
+            workspace,
+            defaultTarget: 'host',
+            holdHostTasks: false,
+            source: join(dir, f),
+          },
+          f,
+        ).graph_id,
+    );
   } catch (e) {
     // Configured safety.allowed_roots that leave out the demo directory: no demo rather than no host.
     if (e instanceof ColonyError && e.code === 'E_WORKSPACE_OUTSIDE_ROOTS') return [];
@@ -69,13 +83,30 @@ export function registerServe(program: Command): void {
       const { config, file } = loadConfig(f.config);
       const paths = resolveHome(f.home);
       const concurrency = f.concurrency === undefined ? undefined : Number(f.concurrency);
-      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new ColonyError('E_BAD_INPUT', '--concurrency must be a positive integer');
-      const logger = f.quiet ? false : f.pretty ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : { level: 'warn' };
+      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))
+        throw new ColonyError('E_BAD_INPUT', '--concurrency must be a positive integer');
+      const logger = f.quiet
+        ? false
+        : f.pretty
+          ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } }
+          : { level: 'warn' };
       const weak = f.lanCode !== undefined && f.lanCode !== 'auto' ? accessCodeProblem(f.lanCode) : null;
       if (weak) throw new ColonyError('E_BAD_INPUT', `--lan-code: ${weak}`);
       // Loaded here, not at the top: every other command (status, submit, ...) would pay for fastify's start-up.
       const { startHost } = await import('../server/host-server.js');
-      const h = await startHost({ paths, config, configFile: file, adminPort: port('--admin-port', f.adminPort), userPort: port('--user-port', f.userPort), lan: f.lan === true, insecureHttp: f.insecureHttp === true, hostIp: f.hostIp, concurrency, logger, lanCode: f.lanCode });
+      const h = await startHost({
+        paths,
+        config,
+        configFile: file,
+        adminPort: port('--admin-port', f.adminPort),
+        userPort: port('--user-port', f.userPort),
+        lan: f.lan === true,
+        insecureHttp: f.insecureHttp === true,
+        hostIp: f.hostIp,
+        concurrency,
+        logger,
+        lanCode: f.lanCode,
+      });
       const sb = h.host.sandbox.status();
       // A demo whose tasks would all be refused helps nobody: name the one missing step instead.
       const sandboxBlocked = sb.on && !sb.available;
@@ -84,14 +115,27 @@ export function registerServe(program: Command): void {
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
         `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
-        h.userUrl ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}` : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
-        ...(h.userUrl && h.tlsFingerprint ? [`  LAN TLS certificate (self-signed) SHA-256: ${h.tlsFingerprint}`, '             (browsers ask to accept it once: compare this fingerprint; workers pin it when they pair)'] : []),
-        ...(h.userUrl && !h.tlsFingerprint ? ['  WARNING: --insecure-http: the LAN app is plain HTTP; prompts, output and cookies cross the network readable by anyone on it'] : []),
+        h.userUrl
+          ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}`
+          : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
+        ...(h.userUrl && h.tlsFingerprint
+          ? [
+              `  LAN TLS certificate (self-signed) SHA-256: ${h.tlsFingerprint}`,
+              '             (browsers ask to accept it once: compare this fingerprint; workers pin it when they pair)',
+            ]
+          : []),
+        ...(h.userUrl && !h.tlsFingerprint
+          ? ['  WARNING: --insecure-http: the LAN app is plain HTTP; prompts, output and cookies cross the network readable by anyone on it']
+          : []),
         sandboxBlocked
           ? `  SANDBOX UNAVAILABLE: tasks are refused until it can start. ${sb.problem}${f.demo ? '\n  (demo not submitted; restart after the step above)' : ''}`
-          : sb.on ? `  sandbox: on (${sb.kind}; limits: ${sb.limits_enforced.join(', ') || 'none enforced'})` : '  sandbox: OFF (safety.sandbox is false): tasks run UNSANDBOXED',
+          : sb.on
+            ? `  sandbox: on (${sb.kind}; limits: ${sb.limits_enforced.join(', ') || 'none enforced'})`
+            : '  sandbox: OFF (safety.sandbox is false): tasks run UNSANDBOXED',
         `  kill switch: ${h.host.killswitch.state()}${h.host.recovered.requeued.length ? `; ${h.host.recovered.requeued.length} interrupted task(s) requeued` : ''}${h.host.orphans.killed ? ` (${h.host.orphans.killed} leftover process(es) of their attempts ended first)` : ''}`,
-        demo.length ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)` : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
+        demo.length
+          ? `  demo: submitted ${demo.join(', ')} (exec engine, no API keys needed)`
+          : '  try: colony submit examples/release.json   ·   Ctrl-C to stop',
       ];
       process.stdout.write(lines.join('\n') + '\n');
       let stopping = false;

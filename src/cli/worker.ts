@@ -44,27 +44,35 @@ export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('run tasks from a colony host on this machine (pair once with --code from the dashboard)')
-    .option('--host <url>', 'the host\'s LAN app, e.g. https://192.168.1.10:8081 (remembered after pairing)')
+    .option('--host <url>', "the host's LAN app, e.g. https://192.168.1.10:8081 (remembered after pairing)")
     .option('--code <code>', 'one-time pairing code from the dashboard (first run, or to pair again with a new key)')
-    .option('--tls-fingerprint <sha256>', 'the host certificate\'s fingerprint from the pairing command: any other certificate is refused')
+    .option('--tls-fingerprint <sha256>', "the host certificate's fingerprint from the pairing command: any other certificate is refused")
     .option('--workspace-root <dir>', 'tasks run only inside this directory (default ~/colony-work)')
     .option('--budget-cap <usd>', 'never let a task spend more than this, whatever the host asks')
     .option('--engines <list>', 'comma-separated engines this worker runs: exec, claude, groq, ...', 'exec')
-    .option('--open-to-admin', 'also run tasks the host\'s admin sends to this worker (fixed at pairing)')
+    .option('--open-to-admin', "also run tasks the host's admin sends to this worker (fixed at pairing)")
     .option('--concurrency <n>', 'tasks run at the same time', '1')
-    .option('--name <name>', 'name shown on the dashboards (default: this machine\'s hostname)')
+    .option('--name <name>', "name shown on the dashboards (default: this machine's hostname)")
     .option('--home <dir>', 'worker home for its key and the pinned host key (default $COLONY_WORKER_HOME or ~/.colony-worker)')
     .option('--config <file>', 'config file for engines and safety checks (default ./colony.config.json)')
     .action(async (f: WorkerFlags) => {
       const home = resolve(f.home ?? process.env['COLONY_WORKER_HOME'] ?? join(homedir(), '.colony-worker'));
       const root = resolve(f.workspaceRoot ?? join(homedir(), 'colony-work'));
       const budgetCap = f.budgetCap === undefined ? null : Number(f.budgetCap);
-      if (budgetCap !== null && (!Number.isFinite(budgetCap) || budgetCap < 0)) throw new ColonyError('E_BAD_INPUT', `--budget-cap must be a number ≥ 0, got "${f.budgetCap}"`);
+      if (budgetCap !== null && (!Number.isFinite(budgetCap) || budgetCap < 0))
+        throw new ColonyError('E_BAD_INPUT', `--budget-cap must be a number ≥ 0, got "${f.budgetCap}"`);
       const concurrency = Number(f.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new ColonyError('E_BAD_INPUT', '--concurrency must be an integer 1-64');
       const { config, file } = loadConfig(f.config);
       const registry = createEngineRegistry(config);
-      const names = [...new Set(f.engines.split(',').map((s) => s.trim()).filter(Boolean))];
+      const names = [
+        ...new Set(
+          f.engines
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
       const engines = new Map<string, Engine>();
       for (const n of names) {
         if (!registry.has(n)) throw new ColonyError('E_BAD_INPUT', `--engines: unknown engine "${n}"; known: ${registry.names().join(', ')}`);
@@ -94,7 +102,9 @@ export function registerWorker(program: Command): void {
       const inflight = new InflightBook(home);
       const recovered = inflight.recover();
       if (recovered.lost.length + recovered.finals.length > 0) {
-        out(`previous run stopped with ${recovered.lost.length + recovered.finals.length} attempt(s) in flight; ended ${recovered.killed} leftover process(es); reporting them to the host`);
+        out(
+          `previous run stopped with ${recovered.lost.length + recovered.finals.length} attempt(s) in flight; ended ${recovered.killed} leftover process(es); reporting them to the host`,
+        );
       }
       const agent = new WorkerAgent({ identity, runner, openToAdmin: f.openToAdmin === true, concurrency, inflight, recovered });
       await runUntilStopped(agent, identity, { root, names, budgetCap });
@@ -105,19 +115,29 @@ async function identify(f: WorkerFlags, home: string, engines: string[]): Promis
   const saved = await loadIdentity(home);
   if (f.code) {
     const hostUrl = f.host ?? saved?.host_url;
-    if (!hostUrl) throw new ColonyError('E_BAD_INPUT', '--host is required to pair: the LAN app\'s address, e.g. --host https://192.168.1.10:8081');
+    if (!hostUrl) throw new ColonyError('E_BAD_INPUT', "--host is required to pair: the LAN app's address, e.g. --host https://192.168.1.10:8081");
     const id = await pairWorker({ home, hostUrl, code: f.code, name: f.name, engines, openToAdmin: f.openToAdmin === true, tlsFingerprint: f.tlsFingerprint });
     out(`paired with ${id.host_url} as worker ${id.worker_id} ("${id.name}")`);
     out(`  this worker's key:  ${id.fingerprint}`);
     out(`  host key (pinned):  ${id.host_fingerprint}   (compare with the host's dashboard)`);
-    out(id.host_cert_fingerprint ? `  host TLS certificate (pinned): ${id.host_cert_fingerprint}` : '  WARNING: the host serves plain HTTP (--insecure-http): tasks and output cross the network readable; signatures still protect them from changes');
+    out(
+      id.host_cert_fingerprint
+        ? `  host TLS certificate (pinned): ${id.host_cert_fingerprint}`
+        : '  WARNING: the host serves plain HTTP (--insecure-http): tasks and output cross the network readable; signatures still protect them from changes',
+    );
     return id;
   }
-  if (!saved) throw new ColonyError('E_BAD_INPUT', `this worker is not paired yet (no identity in ${home}): get a code on the host's dashboard and run the command it shows (colony worker --host https://ADDR:8081 --code CODE --tls-fingerprint FP)`);
+  if (!saved)
+    throw new ColonyError(
+      'E_BAD_INPUT',
+      `this worker is not paired yet (no identity in ${home}): get a code on the host's dashboard and run the command it shows (colony worker --host https://ADDR:8081 --code CODE --tls-fingerprint FP)`,
+    );
   if (f.host && f.host.replace(/\/+$/, '') !== saved.host_url) {
     throw new ColonyError('E_BAD_INPUT', `this worker is paired with ${saved.host_url}; pass --code to pair with ${f.host}, or use another --home`);
   }
-  out(`worker ${saved.worker_id} ("${saved.name}"), key ${saved.fingerprint}, host key pinned ${saved.host_fingerprint}${saved.host_cert_fingerprint ? `, host TLS certificate pinned ${saved.host_cert_fingerprint}` : ' (plain HTTP)'}`);
+  out(
+    `worker ${saved.worker_id} ("${saved.name}"), key ${saved.fingerprint}, host key pinned ${saved.host_fingerprint}${saved.host_cert_fingerprint ? `, host TLS certificate pinned ${saved.host_cert_fingerprint}` : ' (plain HTTP)'}`,
+  );
   return saved;
 }
 
@@ -126,7 +146,9 @@ function runUntilStopped(agent: WorkerAgent, id: WorkerIdentity, info: { root: s
     agent.on((e) => {
       switch (e.type) {
         case 'connected':
-          return out(`connected to ${id.host_url} as worker ${e.worker_id}; engines ${info.names.join(', ')}; workspace root ${info.root}; budget cap ${info.budgetCap === null ? 'none (host budget)' : `$${info.budgetCap} per task`}`);
+          return out(
+            `connected to ${id.host_url} as worker ${e.worker_id}; engines ${info.names.join(', ')}; workspace root ${info.root}; budget cap ${info.budgetCap === null ? 'none (host budget)' : `$${info.budgetCap} per task`}`,
+          );
         case 'disconnected':
           return out(`disconnected (${e.code}${e.reason ? ` ${e.reason}` : ''}); reconnecting`);
         case 'retrying':

@@ -7,7 +7,10 @@
 export const MIN_CODE_BITS = 40;
 
 export function normaliseAccessCode(code: string): string {
-  return code.trim().toUpperCase().replace(/[\s-]+/g, '');
+  return code
+    .trim()
+    .toUpperCase()
+    .replace(/[\s-]+/g, '');
 }
 
 /** A conservative entropy estimate: length × log2(alphabet of the classes used), capped by the distinct characters. */

@@ -25,16 +25,11 @@ import { ZERO_USAGE } from './task.js';
 export type AttemptState = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'lost';
 
 /** Why an attempt stopped from outside its engine. */
-export type Interruption =
-  | { kind: 'cancelled'; reason: string }
-  | { kind: 'budget'; reason: string }
-  | { kind: 'lost'; reason: string; charged: boolean };
+export type Interruption = { kind: 'cancelled'; reason: string } | { kind: 'budget'; reason: string } | { kind: 'lost'; reason: string; charged: boolean };
 
 /** What happens to the task next; applied by TaskService to its scheduler at write time. */
 export type NextStep =
-  | { kind: 'finish'; state: FinishState; reason: string }
-  | { kind: 'requeue'; reason: string }
-  | { kind: 'hold_after_run'; reason: string };
+  { kind: 'finish'; state: FinishState; reason: string } | { kind: 'requeue'; reason: string } | { kind: 'hold_after_run'; reason: string };
 
 export interface AttemptDecision {
   state: AttemptState;
@@ -70,17 +65,26 @@ export function knownCode(code: string | null | undefined): ErrorCode | null {
 /** Decides the attempt's recorded state and the task's next step. */
 export function decideAttempt(f: AttemptFacts): AttemptDecision {
   const { outcome, interruption: stop } = f;
-  if (stop?.kind === 'cancelled') return { state: 'cancelled', error_code: 'E_CANCELLED', next: { kind: 'finish', state: 'cancelled', reason: clip(stop.reason, 1000) } };
+  if (stop?.kind === 'cancelled')
+    return { state: 'cancelled', error_code: 'E_CANCELLED', next: { kind: 'finish', state: 'cancelled', reason: clip(stop.reason, 1000) } };
   if (stop?.kind === 'budget' || (!outcome.ok && outcome.error_code === 'E_BUDGET')) {
     const reason = stop?.kind === 'budget' ? stop.reason : `E_BUDGET: ${outcome.summary}`;
     return { state: 'failed', error_code: 'E_BUDGET', next: { kind: 'finish', state: 'failed', reason: clip(reason, 1000) } };
   }
   if (outcome.ok && !stop) {
     const summary = clip(outcome.summary, 500);
-    return { state: 'succeeded', error_code: null, next: f.hold ? { kind: 'hold_after_run', reason: 'change pending approval' } : { kind: 'finish', state: 'succeeded', reason: summary } };
+    return {
+      state: 'succeeded',
+      error_code: null,
+      next: f.hold ? { kind: 'hold_after_run', reason: 'change pending approval' } : { kind: 'finish', state: 'succeeded', reason: summary },
+    };
   }
   if (!stop && outcome.error_code === 'E_CANCELLED') {
-    return { state: 'cancelled', error_code: 'E_CANCELLED', next: { kind: 'finish', state: 'cancelled', reason: clip(`E_CANCELLED: ${outcome.summary}`, 1000) } };
+    return {
+      state: 'cancelled',
+      error_code: 'E_CANCELLED',
+      next: { kind: 'finish', state: 'cancelled', reason: clip(`E_CANCELLED: ${outcome.summary}`, 1000) },
+    };
   }
   if (stop?.kind === 'lost') {
     const charged = stop.charged || f.uncharged_before >= MAX_UNCHARGED;

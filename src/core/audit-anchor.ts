@@ -63,33 +63,50 @@ const when = (at: number): string => new Date(at).toISOString();
 export function checkAnchors(log: LogFacts, inDb: readonly Checkpoint[], inFile: readonly Checkpoint[], publicKey: KeyObject | null): Finding[] {
   const findings: Finding[] = [];
   for (const [a, b] of log.gaps.slice(0, 20)) {
-    findings.push({ kind: 'missing_records', message: `records ${a === b ? `id ${a} is` : `ids ${a}–${b} are`} missing: deleted from the log (the records after them were re-linked)` });
+    findings.push({
+      kind: 'missing_records',
+      message: `records ${a === b ? `id ${a} is` : `ids ${a}–${b} are`} missing: deleted from the log (the records after them were re-linked)`,
+    });
   }
   const key = (c: Checkpoint): string => `${c.head_id}|${c.head_hash}|${c.signature}`;
   const all = new Map<string, Checkpoint>();
   for (const c of [...inDb, ...inFile]) all.set(key(c), c);
   const dbKeys = new Set(inDb.map(key));
   const missingFromDb = inFile.filter((c) => !dbKeys.has(key(c)));
-  if (missingFromDb.length > 0) findings.push({ kind: 'checkpoints_deleted', message: `${missingFromDb.length} signed checkpoint(s) kept in the home are missing from the database` });
+  if (missingFromDb.length > 0)
+    findings.push({ kind: 'checkpoints_deleted', message: `${missingFromDb.length} signed checkpoint(s) kept in the home are missing from the database` });
   const valid: Checkpoint[] = [];
   for (const c of all.values()) {
-    if (!publicKey || !checkpointSignatureOk(c, publicKey)) findings.push({ kind: 'bad_signature', message: `the checkpoint of ${when(c.at)} (head id ${c.head_id}) is not signed by this host's key: forged or altered` });
+    if (!publicKey || !checkpointSignatureOk(c, publicKey))
+      findings.push({
+        kind: 'bad_signature',
+        message: `the checkpoint of ${when(c.at)} (head id ${c.head_id}) is not signed by this host's key: forged or altered`,
+      });
     else valid.push(c);
   }
   valid.sort((a, b) => a.head_id - b.head_id);
   const latest = valid[valid.length - 1];
   if (latest && latest.head_id > log.max_id) {
-    findings.push({ kind: 'deleted_tail', message: `deleted tail: the signed checkpoint of ${when(latest.at)} covers ${latest.record_count} records up to id ${latest.head_id}, but the log ends at id ${log.max_id} (${log.count} records)` });
+    findings.push({
+      kind: 'deleted_tail',
+      message: `deleted tail: the signed checkpoint of ${when(latest.at)} covers ${latest.record_count} records up to id ${latest.head_id}, but the log ends at id ${log.max_id} (${log.count} records)`,
+    });
   }
   for (const c of valid) {
     if (c.head_id > log.max_id) continue;
     const h = log.hashAt(c.head_id);
     if (h !== c.head_hash) {
-      findings.push({ kind: 're_chained', message: `re-chained: record ${c.head_id} ${h === null ? 'is gone' : 'has another hash'} than in the signed checkpoint of ${when(c.at)}: records up to it were changed and the chain re-hashed` });
+      findings.push({
+        kind: 're_chained',
+        message: `re-chained: record ${c.head_id} ${h === null ? 'is gone' : 'has another hash'} than in the signed checkpoint of ${when(c.at)}: records up to it were changed and the chain re-hashed`,
+      });
     }
     const n = log.countUpTo(c.head_id);
     if (n !== c.record_count) {
-      findings.push({ kind: 'count_mismatch', message: `count mismatch: the signed checkpoint of ${when(c.at)} counts ${c.record_count} records up to id ${c.head_id}, the log has ${n}` });
+      findings.push({
+        kind: 'count_mismatch',
+        message: `count mismatch: the signed checkpoint of ${when(c.at)} counts ${c.record_count} records up to id ${c.head_id}, the log has ${n}`,
+      });
     }
   }
   return findings;

@@ -24,8 +24,7 @@ import { formatUsd } from './pricing.js';
 const toMicros = (usd: number): number => Math.round(usd * 1_000_000);
 
 export type BudgetCheck =
-  | { ok: true; estimate_usd: number; remaining_usd: number }
-  | { ok: false; error: ColonyError; estimate_usd: number | null; remaining_usd: number };
+  { ok: true; estimate_usd: number; remaining_usd: number } | { ok: false; error: ColonyError; estimate_usd: number | null; remaining_usd: number };
 
 /**
  * Pre-call check. `estimateUsd` null means the price of the model is unknown:
@@ -56,11 +55,10 @@ export function checkBeforeCall(
       ok: false,
       estimate_usd: estimateUsd,
       remaining_usd: remainingUsd,
-      error: new ColonyError(
-        'E_BUDGET',
-        `estimated ${formatUsd(estimateUsd)} exceeds remaining ${formatUsd(remainingUsd)}`,
-        { estimate_usd: estimateUsd, remaining_usd: remainingUsd },
-      ),
+      error: new ColonyError('E_BUDGET', `estimated ${formatUsd(estimateUsd)} exceeds remaining ${formatUsd(remainingUsd)}`, {
+        estimate_usd: estimateUsd,
+        remaining_usd: remainingUsd,
+      }),
     };
   }
   return { ok: true, estimate_usd: estimateUsd, remaining_usd: remainingUsd };

@@ -35,12 +35,33 @@ const osSandbox = z
   .strictObject({
     limits: sandboxLimits,
     // hidden from every task, relative to the user's home unless absolute
-    secret_paths: z.array(z.string().min(1)).default([
-      '.ssh', '.aws', '.config/gcloud', '.netrc', '.docker', '.kube', '.gnupg', '.npmrc', '.pypirc', '.git-credentials',
-      '.config/gh', '.azure', '.password-store', '.mozilla', '.config/google-chrome', '.config/chromium',
-      '.config/BraveSoftware', 'Library/Application Support/Google/Chrome', 'Library/Application Support/Firefox',
-      'Library/Keychains', '/etc/shadow', '/etc/gshadow', '/etc/ssh',
-    ]),
+    secret_paths: z
+      .array(z.string().min(1))
+      .default([
+        '.ssh',
+        '.aws',
+        '.config/gcloud',
+        '.netrc',
+        '.docker',
+        '.kube',
+        '.gnupg',
+        '.npmrc',
+        '.pypirc',
+        '.git-credentials',
+        '.config/gh',
+        '.azure',
+        '.password-store',
+        '.mozilla',
+        '.config/google-chrome',
+        '.config/chromium',
+        '.config/BraveSoftware',
+        'Library/Application Support/Google/Chrome',
+        'Library/Application Support/Firefox',
+        'Library/Keychains',
+        '/etc/shadow',
+        '/etc/gshadow',
+        '/etc/ssh',
+      ]),
     extra_hidden: z.array(z.string().min(1)).default([]), // more paths to hide, absolute
     ro_paths: z.array(z.string().min(1)).default([]), // more read-only paths (toolchains outside the system dirs)
     rw_paths: z.array(z.string().min(1)).default([]), // more writable paths (shared caches); use sparingly
@@ -160,7 +181,11 @@ export const configSchema = z.strictObject({
         .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fe80::/10', 'fc00::/7']),
       rate_limit_read_per_min: z.number().int().positive().default(600),
       rate_limit_submit_per_min: z.number().int().positive().default(20),
-      max_body_bytes: z.number().int().positive().default(64 * 1024),
+      max_body_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024),
       // where approved LAN tasks run on the host (LAN users only name paths relative to it); null: the host's working directory
       host_workspace: z.string().min(1).nullable().default(null),
       // names the user app answers to besides its LAN addresses and loopback (Host allow-list against DNS rebinding)
@@ -182,13 +207,21 @@ export const configSchema = z.strictObject({
       max_streams_per_address: z.number().int().min(1).default(16),
       max_streams_per_session: z.number().int().min(1).default(8),
       replay_window: z.number().int().min(10).default(500), // events replayed by Last-Event-ID; older → a resync event
-      stream_buffer_bytes: z.number().int().min(16 * 1024).default(1024 * 1024), // a viewer buffering more is dropped
+      stream_buffer_bytes: z
+        .number()
+        .int()
+        .min(16 * 1024)
+        .default(1024 * 1024), // a viewer buffering more is dropped
     })
     .prefault({}),
   // What the store keeps (issue 14).
   retention: z
     .strictObject({
-      max_output_bytes_per_task: z.number().int().min(1024).default(10 * 1024 * 1024),
+      max_output_bytes_per_task: z
+        .number()
+        .int()
+        .min(1024)
+        .default(10 * 1024 * 1024),
       events_days: z.number().positive().nullable().default(30), // null: keep forever
       output_days: z.number().positive().nullable().default(null),
       prune_interval_s: z.number().positive().default(3600),

@@ -32,8 +32,14 @@ export const ERROR_CODES = {
   E_ENGINE_RATE_LIMITED: { status: 503, doc: 'The engine provider is rate limiting us (429).' },
   E_ENGINE_OVERLOADED: { status: 503, doc: 'The engine provider stayed overloaded or unavailable (500/503/529) through its retries.' },
   E_ENGINE_MISSING: { status: 500, doc: 'The engine binary or configuration is missing.' },
-  E_SANDBOX_UNAVAILABLE: { status: 503, doc: 'The OS sandbox (bubblewrap on Linux, sandbox-exec on macOS) cannot start; tasks are refused until it can (the message names the fix) or safety.sandbox is set to false.' },
-  E_SANDBOX_LIMIT: { status: 422, doc: 'A sandbox limit (processes, memory, file size, CPU time) ended the task; the message names the limit and its configured value.' },
+  E_SANDBOX_UNAVAILABLE: {
+    status: 503,
+    doc: 'The OS sandbox (bubblewrap on Linux, sandbox-exec on macOS) cannot start; tasks are refused until it can (the message names the fix) or safety.sandbox is set to false.',
+  },
+  E_SANDBOX_LIMIT: {
+    status: 422,
+    doc: 'A sandbox limit (processes, memory, file size, CPU time) ended the task; the message names the limit and its configured value.',
+  },
   E_TIMEOUT: { status: 504, doc: 'A wall-clock, silence or wait timeout fired.' },
   E_CONFIG: { status: 500, doc: 'The configuration file or environment is invalid.' },
   E_NO_HOST: { status: 503, doc: 'No colony host is running for this home directory.' },
@@ -44,7 +50,10 @@ export const ERROR_CODES = {
   E_ORPHANS_ALIVE: { status: 500, doc: 'Processes of an interrupted attempt could not be ended; its task is not requeued while they may run.' },
   E_LOST: { status: 503, doc: 'The attempt was interrupted: the host stopped or its worker was lost; it counts against max_attempts.' },
   E_WORKER_BUSY: { status: 503, doc: 'The worker had no free slot for the task it was offered; the task is requeued without counting the attempt.' },
-  E_REJECTED: { status: 409, doc: 'A worker refused the task it was offered (engine not enabled, workspace outside its root, its safety gate); the reason says which.' },
+  E_REJECTED: {
+    status: 409,
+    doc: 'A worker refused the task it was offered (engine not enabled, workspace outside its root, its safety gate); the reason says which.',
+  },
   E_NETWORK: { status: 503, doc: 'The dashboard could not reach the host (reported in the browser only).' },
   E_CLIENT: { status: 400, doc: 'The dashboard failed before it could send the request (reported in the browser only).' },
   E_INTERNAL: { status: 500, doc: 'An unexpected error; the log has details.' },
@@ -66,9 +75,7 @@ export class ColonyError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string; details?: unknown } {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details };
   }
 }
 

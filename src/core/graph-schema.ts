@@ -115,6 +115,11 @@ export function firstLine(text: string, max = 80): string {
 
 /** A graph id from its name: readable prefix plus a random suffix supplied by the caller. */
 export function makeGraphId(name: string, suffix: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24) || 'graph';
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 24) || 'graph';
   return `${slug}-${suffix}`;
 }

@@ -77,8 +77,7 @@ export interface PlanView {
 }
 
 export type PlanResult =
-  | { ok: true; plan: PlanView; plans: PlanView[]; explored: boolean; best_by_mean: PlanView }
-  | { ok: false; cheapest: PlanCandidate | null };
+  { ok: true; plan: PlanView; plans: PlanView[]; explored: boolean; best_by_mean: PlanView } | { ok: false; cheapest: PlanCandidate | null };
 
 const fits = fitsBudget;
 
@@ -114,7 +113,21 @@ export function choosePlan(stats: AdaptiveStats, cls: string, candidates: readon
         cost_source = 'class';
       }
     }
-    return { engine: c.engine, model: c.model, id: c.id, key, prior, successes, weight, n: a?.n ?? 0, ok: a?.ok ?? 0, p, cost_usd: cost, cost_source, estimate_usd: estimate };
+    return {
+      engine: c.engine,
+      model: c.model,
+      id: c.id,
+      key,
+      prior,
+      successes,
+      weight,
+      n: a?.n ?? 0,
+      ok: a?.ok ?? 0,
+      p,
+      cost_usd: cost,
+      cost_source,
+      estimate_usd: estimate,
+    };
   };
 
   const plans: PlanView[] = [];

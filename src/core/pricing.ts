@@ -131,10 +131,7 @@ export function priceUsage(table: PriceTable, model: string | null, usage: Token
   if (!found) return { usd: null, known: false };
   const p = found.price;
   const perToken =
-    usage.input * p.input +
-    usage.output * p.output +
-    usage.cache_read * (p.cache_read ?? p.input) +
-    usage.cache_write * (p.cache_write ?? p.input);
+    usage.input * p.input + usage.output * p.output + usage.cache_read * (p.cache_read ?? p.input) + usage.cache_write * (p.cache_write ?? p.input);
   return { usd: roundUsd(perToken / 1_000_000), known: true };
 }
 

@@ -82,10 +82,22 @@ const id = z
   .min(1)
   .max(MAX_ID_CHARS)
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters are not allowed');
-const engineName = z.string().min(1).max(64).regex(/^[a-z][a-z0-9_-]*$/);
-const modelName = z.string().min(1).max(MAX_ID_CHARS).regex(/^[^\u0000-\u001f\u007f]+$/);
+const engineName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_-]*$/);
+const modelName = z
+  .string()
+  .min(1)
+  .max(MAX_ID_CHARS)
+  .regex(/^[^\u0000-\u001f\u007f]+$/);
 /** ≥ 96 bits of base64url/hex randomness; the host makes 128-bit ones. */
-const nonce = z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/);
+const nonce = z
+  .string()
+  .min(16)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/);
 /** Ed25519 signature: 64 bytes as unpadded base64url. */
 const sig = z.string().regex(/^[A-Za-z0-9_-]{86}$/);
 const attempt = z.int().min(1).max(10_000);

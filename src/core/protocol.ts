@@ -146,7 +146,12 @@ export const taskFailedSchema = z.strictObject({
   type: z.literal('TASK_FAILED'),
   ...result,
   error: text(MAX_ERROR_BYTES),
-  error_code: z.string().min(1).max(64).regex(/^[A-Za-z0-9_]+$/).nullable(),
+  error_code: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_]+$/)
+    .nullable(),
 });
 export const taskCancelledSchema = z.strictObject({
   type: z.literal('TASK_CANCELLED'),
@@ -278,10 +283,7 @@ export function parseMessage(raw: RawFrame, maxBytes: number = MAX_MESSAGE_BYTES
   }
 }
 
-function decodeFrame(
-  raw: RawFrame,
-  maxBytes: number,
-): { ok: true; text: string } | { ok: false; code: 'too_large' | 'bad_json'; message: string } {
+function decodeFrame(raw: RawFrame, maxBytes: number): { ok: true; text: string } | { ok: false; code: 'too_large' | 'bad_json'; message: string } {
   const tooLarge = (n: number) => ({ ok: false as const, code: 'too_large' as const, message: `message of ${n} bytes exceeds the ${maxBytes}-byte limit` });
   if (typeof raw === 'string') {
     if (raw.length > maxBytes) return tooLarge(raw.length);

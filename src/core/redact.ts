@@ -62,7 +62,14 @@ export function viewEvent(viewer: Viewer, e: LiveEvent, opaque: Opaque, showOwne
   if (viewerSees(viewer, e.owner)) return e;
   const picker = Object.hasOwn(REDACTED_KINDS, e.kind) ? REDACTED_KINDS[e.kind] : undefined;
   if (!picker) return null; // task.output and anything unknown
-  return { id: e.id, at: e.at, kind: e.kind, task_id: opaqueOrNull(e.task_id, opaque), owner: OTHER_OWNER, data: { ...picker(e.data, opaque), redacted: true } };
+  return {
+    id: e.id,
+    at: e.at,
+    kind: e.kind,
+    task_id: opaqueOrNull(e.task_id, opaque),
+    owner: OTHER_OWNER,
+    data: { ...picker(e.data, opaque), redacted: true },
+  };
 }
 
 /**

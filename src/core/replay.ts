@@ -116,10 +116,7 @@ export type BindingCheckCode = 'not_yours' | 'replayed';
  * captured on another worker's connection, or on an earlier connection of this
  * one, fails here even though its signature is good.
  */
-export function checkBinding(
-  msg: { worker_id: string; session: string },
-  mine: { workerId: string; session: string },
-): Check<BindingCheckCode> {
+export function checkBinding(msg: { worker_id: string; session: string }, mine: { workerId: string; session: string }): Check<BindingCheckCode> {
   if (msg.worker_id !== mine.workerId) {
     return { ok: false, code: 'not_yours', reason: `order is bound to worker ${msg.worker_id.slice(0, 64)}, not to this worker` };
   }
@@ -135,12 +132,7 @@ export function checkBinding(
  * more than `toleranceMs` ago by this machine's clock, or that claims to live
  * longer than the assignment window plus tolerance, is refused.
  */
-export function checkLocalExpiry(
-  expiresAt: number,
-  ownNow: number,
-  windowMs: number,
-  toleranceMs: number = MAX_HOST_CLOCK_OFFSET_MS,
-): Check<'expired'> {
+export function checkLocalExpiry(expiresAt: number, ownNow: number, windowMs: number, toleranceMs: number = MAX_HOST_CLOCK_OFFSET_MS): Check<'expired'> {
   if (expiresAt <= ownNow - toleranceMs) {
     return { ok: false, code: 'expired', reason: `assignment expired ${ownNow - expiresAt} ms ago by this worker's clock` };
   }

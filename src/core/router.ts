@@ -132,7 +132,11 @@ export function routeTask(input: RouteInput, ctx: RouteContext): RouteDecision {
     const cheaper = cheapestFitting(candidates, input.budget_usd);
     if (!cheaper) throw budgetRefusal(input.budget_usd, cheapestOf(candidates));
     const because = est === null ? 'has no known price' : `needs ~${formatUsd(est)} but ${formatUsd(input.budget_usd)} is left`;
-    return decide(cheaper, 'budget', `${why}, but ${label(o)} ${because} → ${label(cheaper)} (~${formatUsd(cheaper.estimate_usd as number)}), the cheapest that fits`);
+    return decide(
+      cheaper,
+      'budget',
+      `${why}, but ${label(o)} ${because} → ${label(cheaper)} (~${formatUsd(cheaper.estimate_usd as number)}), the cheapest that fits`,
+    );
   };
   const why = `complexity ${complexity.score.toFixed(2)} (${topFeatures(complexity) || 'no signal'})`;
   if (complexity.score >= ctx.router.complexity_threshold) {
@@ -171,9 +175,7 @@ function cheapestFitting(candidates: readonly PlanCandidate[], budget: number): 
 
 /** E_BUDGET before any call: no option's first call fits what is left. */
 export function budgetRefusal(remaining: number, cheapest: PlanCandidate | null): ColonyError {
-  const what = cheapest
-    ? `the cheapest option, ${cheapest.id}, needs ~${formatUsd(cheapest.estimate_usd as number)}`
-    : 'no available option has a known price';
+  const what = cheapest ? `the cheapest option, ${cheapest.id}, needs ~${formatUsd(cheapest.estimate_usd as number)}` : 'no available option has a known price';
   return new ColonyError('E_BUDGET', `no engine fits the remaining budget of ${formatUsd(remaining)}: ${what}`, {
     remaining_usd: remaining,
     cheapest: cheapest ? { option: cheapest.id, estimate_usd: cheapest.estimate_usd } : null,

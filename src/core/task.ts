@@ -18,14 +18,7 @@ export const TASK_STATES = [
 ] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
-export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set([
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'upstream_failed',
-  'skipped',
-]);
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'upstream_failed', 'skipped']);
 
 export function isTerminal(state: TaskState): boolean {
   return TERMINAL_STATES.has(state);

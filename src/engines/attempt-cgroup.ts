@@ -80,7 +80,9 @@ export function pruneEmptyAttemptCgroups(minAgeMs = 60_000, now = Date.now(), on
   let removed = 0;
   let names: string[] = [];
   try {
-    names = readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory() && only(d.name)).map((d) => d.name);
+    names = readdirSync(base, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && only(d.name))
+      .map((d) => d.name);
   } catch {
     return 0;
   }

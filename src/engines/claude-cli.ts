@@ -241,7 +241,12 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     }
     if (r.subtype === 'error_max_budget_usd' || (final?.usd !== null && final?.usd !== undefined && budgetExhausted(final.usd, req.budget_usd))) {
       const spent = final?.usd ?? req.budget_usd;
-      yield { type: 'done', ok: false, summary: `${budgetExceededError(spent, req.budget_usd).message} (claude finished: ${r.subtype})`, error_code: 'E_BUDGET' };
+      yield {
+        type: 'done',
+        ok: false,
+        summary: `${budgetExceededError(spent, req.budget_usd).message} (claude finished: ${r.subtype})`,
+        error_code: 'E_BUDGET',
+      };
       return;
     }
     if (r.subtype === 'success' && !r.is_error) {
@@ -287,17 +292,21 @@ function resultUsage(state: ClaudeStreamState): TokenUsage | null {
   const r = state.result;
   if (!r) return null;
   if (r.model_usage.length) {
-    return r.model_usage.reduce<TokenUsage>((t, m) => ({ input: t.input + m.usage.input, output: t.output + m.usage.output, cache_read: t.cache_read + m.usage.cache_read, cache_write: t.cache_write + m.usage.cache_write }), ZERO_USAGE);
+    return r.model_usage.reduce<TokenUsage>(
+      (t, m) => ({
+        input: t.input + m.usage.input,
+        output: t.output + m.usage.output,
+        cache_read: t.cache_read + m.usage.cache_read,
+        cache_write: t.cache_write + m.usage.cache_write,
+      }),
+      ZERO_USAGE,
+    );
   }
   return r.usage;
 }
 
 /** Reported cost if the CLI gave one (total, else the sum of modelUsage), else the priced usage. */
-function finalCost(
-  state: ClaudeStreamState,
-  pricing: PriceTable,
-  requested: string,
-): { usd: number | null; source: 'reported' | 'priced' | 'unknown' } | null {
+function finalCost(state: ClaudeStreamState, pricing: PriceTable, requested: string): { usd: number | null; source: 'reported' | 'priced' | 'unknown' } | null {
   const r = state.result;
   if (r && r.total_cost_usd !== null) return { usd: r.total_cost_usd, source: 'reported' };
   if (r && r.model_usage.length && r.model_usage.every((m) => m.cost_usd !== null)) {

@@ -55,5 +55,10 @@ function messageOf(rest: string): string {
       /* not JSON: fall through to the raw text */
     }
   }
-  return rest.replace(/^\s*\d{3}\s*/, '').trim().slice(0, 500) || 'no message';
+  return (
+    rest
+      .replace(/^\s*\d{3}\s*/, '')
+      .trim()
+      .slice(0, 500) || 'no message'
+  );
 }

@@ -169,7 +169,8 @@ function assistantEvents(rec: Json, state: ClaudeStreamState): ParsedLine {
     const id = str(msg.id);
     if (id) {
       const prev = state.usage_by_message.get(id);
-      usage_changed = !prev || prev.input !== usage.input || prev.output !== usage.output || prev.cache_read !== usage.cache_read || prev.cache_write !== usage.cache_write;
+      usage_changed =
+        !prev || prev.input !== usage.input || prev.output !== usage.output || prev.cache_read !== usage.cache_read || prev.cache_write !== usage.cache_write;
       state.usage_by_message.set(id, usage);
     } else {
       state.anonymous_usage = addUsage(state.anonymous_usage, usage);
@@ -186,12 +187,7 @@ function toolResultEvents(rec: Json): EngineEvent[] {
   for (const block of content) {
     if (!isObj(block) || block.type !== 'tool_result') continue;
     const c = block.content;
-    const text =
-      typeof c === 'string'
-        ? c
-        : Array.isArray(c)
-          ? c.map((x) => (isObj(x) && typeof x.text === 'string' ? x.text : '')).join('\n')
-          : '';
+    const text = typeof c === 'string' ? c : Array.isArray(c) ? c.map((x) => (isObj(x) && typeof x.text === 'string' ? x.text : '')).join('\n') : '';
     const prefix = block.is_error === true ? '[tool error] ' : '[tool result] ';
     if (text.trim()) events.push({ type: 'output', stream: 'stdout', text: prefix + truncate(text.trim(), 500) });
   }
@@ -220,11 +216,18 @@ function parseModelUsage(v: unknown): ClaudeResult['model_usage'] {
   return Object.entries(v).flatMap(([model, u]) => {
     if (!isObj(u)) return [];
     const cost = u.costUSD;
-    return [{
-      model,
-      usage: { input: num(u.inputTokens), output: num(u.outputTokens), cache_read: num(u.cacheReadInputTokens), cache_write: num(u.cacheCreationInputTokens) },
-      cost_usd: typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : null,
-    }];
+    return [
+      {
+        model,
+        usage: {
+          input: num(u.inputTokens),
+          output: num(u.outputTokens),
+          cache_read: num(u.cacheReadInputTokens),
+          cache_write: num(u.cacheCreationInputTokens),
+        },
+        cost_usd: typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : null,
+      },
+    ];
   });
 }
 

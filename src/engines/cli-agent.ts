@@ -121,7 +121,12 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
           case 'usage': {
             pending.push({ type: 'usage', usage: s.usage });
             const priced = priceUsage(spec.pricing, model, s.usage).usd;
-            cost = typeof s.cost_usd === 'number' && s.cost_usd > 0 ? { usd: s.cost_usd, source: 'reported' } : priced !== null ? { usd: priced, source: 'priced' } : { usd: null, source: 'unknown' };
+            cost =
+              typeof s.cost_usd === 'number' && s.cost_usd > 0
+                ? { usd: s.cost_usd, source: 'reported' }
+                : priced !== null
+                  ? { usd: priced, source: 'priced' }
+                  : { usd: null, source: 'unknown' };
             pending.push({ type: 'cost', usd: cost.usd, source: cost.source });
             if (cost.usd !== null && !budgetStop && budgetExhausted(cost.usd, req.budget_usd)) {
               budgetStop = budgetExceededError(cost.usd, req.budget_usd).message;
@@ -131,7 +136,11 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
           }
           case 'api_error':
             lastError = { status: s.status, message: s.message };
-            pending.push({ type: 'output', stream: 'stderr', text: `[${spec.name}] API error ${s.status ?? ''}: ${truncate(s.message, 500)}`.replace(' :', ':') });
+            pending.push({
+              type: 'output',
+              stream: 'stderr',
+              text: `[${spec.name}] API error ${s.status ?? ''}: ${truncate(s.message, 500)}`.replace(' :', ':'),
+            });
             if (s.status !== null && AUTH.has(s.status) && !authStop) {
               // A refused key does not get better with retries: end now with what the API said.
               authStop = `the API refused the credentials (HTTP ${s.status}): ${truncate(s.message, 800)}`;
@@ -158,7 +167,12 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
       else if (c.kind === 'spawn_error') {
         finished = true;
         const missing = c.error.code === 'ENOENT';
-        yield { type: 'done', ok: false, summary: missing ? `${spec.name} CLI not found: '${spec.bin}'. ${spec.missingHint}` : `could not start '${spec.bin}': ${c.error.message}`, error_code: missing ? 'E_ENGINE_MISSING' : 'E_ENGINE' };
+        yield {
+          type: 'done',
+          ok: false,
+          summary: missing ? `${spec.name} CLI not found: '${spec.bin}'. ${spec.missingHint}` : `could not start '${spec.bin}': ${c.error.message}`,
+          error_code: missing ? 'E_ENGINE_MISSING' : 'E_ENGINE',
+        };
         return;
       } else {
         finished = true;
@@ -177,8 +191,10 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
       const why = lastError ? `; last API error: HTTP ${lastError.status ?? '?'}: ${truncate(lastError.message, 500)}` : '';
       if (authStop) return { type: 'done', ok: false, summary: authStop, error_code: 'E_ENGINE_AUTH' };
       if (reason === 'budget') return { type: 'done', ok: false, summary: budgetStop ?? 'budget used up', error_code: 'E_BUDGET' };
-      if (reason === 'wall_timeout') return { type: 'done', ok: false, summary: `still running after ${req.run_timeout_ms} ms (run timeout)${why}`, error_code: 'E_TIMEOUT' };
-      if (reason === 'silence_timeout') return { type: 'done', ok: false, summary: `no output for ${req.silence_timeout_ms} ms (silence timeout)${why}`, error_code: 'E_TIMEOUT' };
+      if (reason === 'wall_timeout')
+        return { type: 'done', ok: false, summary: `still running after ${req.run_timeout_ms} ms (run timeout)${why}`, error_code: 'E_TIMEOUT' };
+      if (reason === 'silence_timeout')
+        return { type: 'done', ok: false, summary: `no output for ${req.silence_timeout_ms} ms (silence timeout)${why}`, error_code: 'E_TIMEOUT' };
       if (reason) return { type: 'done', ok: false, summary: 'cancelled', error_code: 'E_CANCELLED' };
       const c = cost as { usd: number | null } | null;
       if (c?.usd !== null && c?.usd !== undefined && budgetExhausted(c.usd, req.budget_usd)) {
@@ -190,9 +206,21 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
         return { type: 'done', ok: true, summary: truncate(r.text || `${spec.name} finished`, 2000) + spent };
       }
       const le = lastError as { status: number | null; message: string } | null;
-      if (le) return { type: 'done', ok: false, summary: `${spec.name} failed: HTTP ${le.status ?? '?'}: ${truncate(le.message, 1000)}`, error_code: errorCodeForStatus(le.status) };
+      if (le)
+        return {
+          type: 'done',
+          ok: false,
+          summary: `${spec.name} failed: HTTP ${le.status ?? '?'}: ${truncate(le.message, 1000)}`,
+          error_code: errorCodeForStatus(le.status),
+        };
       const tail = stderrTail.text();
-      const how = signal ? `was killed by ${signal}` : code ? `exited with code ${code}` : r ? `reported a failure: ${truncate(r.text, 1000)}` : 'exited without a result';
+      const how = signal
+        ? `was killed by ${signal}`
+        : code
+          ? `exited with code ${code}`
+          : r
+            ? `reported a failure: ${truncate(r.text, 1000)}`
+            : 'exited without a result';
       return { type: 'done', ok: false, summary: `${spec.name} ${how}${tail ? `: ${truncate(tail, 1500)}` : ''}`, error_code: 'E_ENGINE' };
     }
   } finally {

@@ -145,10 +145,14 @@ function itemSignals(item: unknown, onText: (t: string) => void): AgentSignal[] 
     }
     case 'command_execution': {
       const out = typeof item.aggregated_output === 'string' && item.aggregated_output.trim() ? `\n${truncate(item.aggregated_output.trim(), 500)}` : '';
-      return [{ kind: 'output', stream: 'stdout', text: `[tool] shell ${truncate(String(item.command ?? ''), 300)} → exit ${String(item.exit_code ?? '?')}${out}` }];
+      return [
+        { kind: 'output', stream: 'stdout', text: `[tool] shell ${truncate(String(item.command ?? ''), 300)} → exit ${String(item.exit_code ?? '?')}${out}` },
+      ];
     }
     case 'file_change': {
-      const changes = Array.isArray(item.changes) ? item.changes.map((c) => (isObj(c) ? `${String(c.kind ?? '')} ${String(c.path ?? '')}` : '')).join(', ') : '';
+      const changes = Array.isArray(item.changes)
+        ? item.changes.map((c) => (isObj(c) ? `${String(c.kind ?? '')} ${String(c.path ?? '')}` : '')).join(', ')
+        : '';
       return [{ kind: 'output', stream: 'stdout', text: `[tool] file change (${String(item.status ?? '')}) ${changes}` }];
     }
     case 'error':
@@ -176,7 +180,17 @@ export function createCodexEngine(o: CodexEngineOptions): Engine {
             await writeFile(join(stateDir, 'config.toml'), codexConfigToml(c, model), { mode: 0o600 });
             const big = Buffer.byteLength(r.prompt) > 100_000;
             return {
-              args: ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-m', model, ...c.extra_args, '--', big ? '-' : r.prompt],
+              args: [
+                'exec',
+                '--json',
+                '--dangerously-bypass-approvals-and-sandbox',
+                '--skip-git-repo-check',
+                '-m',
+                model,
+                ...c.extra_args,
+                '--',
+                big ? '-' : r.prompt,
+              ],
               env: { ...r.env, CODEX_HOME: stateDir },
               parser: codexParser(stateDir),
               ...(big ? { stdin: r.prompt } : {}),

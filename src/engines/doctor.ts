@@ -28,11 +28,16 @@ export interface DoctorOptions {
 function version(bin: string, timeoutMs: number): Promise<{ version: string | null; problem: string | null }> {
   const node = bin.endsWith('.js') || bin.endsWith('.mjs');
   return new Promise((resolve) => {
-    execFile(node ? process.execPath : bin, [...(node ? [bin] : []), '--version'], { timeout: timeoutMs, env: { ...process.env, GEMINI_CLI_NO_RELAUNCH: 'true' } }, (err, stdout) => {
-      const line = String(stdout).trim().split('\n').filter(Boolean).at(-1) ?? null;
-      if (err && !line) resolve({ version: null, problem: `\`${bin} --version\` failed: ${err.message.split('\n')[0]}` });
-      else resolve({ version: line, problem: null });
-    });
+    execFile(
+      node ? process.execPath : bin,
+      [...(node ? [bin] : []), '--version'],
+      { timeout: timeoutMs, env: { ...process.env, GEMINI_CLI_NO_RELAUNCH: 'true' } },
+      (err, stdout) => {
+        const line = String(stdout).trim().split('\n').filter(Boolean).at(-1) ?? null;
+        if (err && !line) resolve({ version: null, problem: `\`${bin} --version\` failed: ${err.message.split('\n')[0]}` });
+        else resolve({ version: line, problem: null });
+      },
+    );
   });
 }
 
@@ -51,7 +56,14 @@ function firstSet(env: NodeJS.ProcessEnv, names: readonly string[]): string | nu
   return names.find((n) => (env[n] ?? '').trim() !== '') ?? null;
 }
 
-const CLAUDE_CREDENTIALS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_USE_BEDROCK', 'CLAUDE_CODE_USE_VERTEX', 'CLAUDE_CODE_USE_FOUNDRY'];
+const CLAUDE_CREDENTIALS = [
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'CLAUDE_CODE_USE_BEDROCK',
+  'CLAUDE_CODE_USE_VERTEX',
+  'CLAUDE_CODE_USE_FOUNDRY',
+];
 
 export async function runDoctor(config: ColonyConfig, o: DoctorOptions = {}): Promise<EngineCheck[]> {
   const env = o.env ?? process.env;
@@ -69,46 +81,65 @@ export async function runDoctor(config: ColonyConfig, o: DoctorOptions = {}): Pr
     url ? { url, ...(await reachable(url, timeoutMs, f)) } : { url: null, reachable: null, problem: null };
   const finish = (c: Omit<EngineCheck, 'ok'>): EngineCheck => ({ ...c, ok: !c.binary?.problem && c.credentials.present && c.endpoint.reachable !== false });
 
-  checks.push((async () => {
-    const bin = config.engines.claude.bin ?? env.CLAUDE_BIN ?? 'claude';
-    const source = firstSet(env, CLAUDE_CREDENTIALS) ?? (existsSync(join(env.HOME ?? homedir(), '.claude', '.credentials.json')) ? '~/.claude/.credentials.json (claude login)' : null);
-    return finish({
-      engine: 'claude',
-      kind: 'claude',
-      binary: await binaryCheck(bin),
-      credentials: { present: source !== null, source, problem: source ? null : `none of ${CLAUDE_CREDENTIALS.slice(0, 3).join(', ')} is set and there is no \`claude login\`` },
-      endpoint: await endpointCheck(env.ANTHROPIC_BASE_URL?.trim() || DEFAULT_ENDPOINTS.claude),
-    });
-  })());
+  checks.push(
+    (async () => {
+      const bin = config.engines.claude.bin ?? env.CLAUDE_BIN ?? 'claude';
+      const source =
+        firstSet(env, CLAUDE_CREDENTIALS) ??
+        (existsSync(join(env.HOME ?? homedir(), '.claude', '.credentials.json')) ? '~/.claude/.credentials.json (claude login)' : null);
+      return finish({
+        engine: 'claude',
+        kind: 'claude',
+        binary: await binaryCheck(bin),
+        credentials: {
+          present: source !== null,
+          source,
+          problem: source ? null : `none of ${CLAUDE_CREDENTIALS.slice(0, 3).join(', ')} is set and there is no \`claude login\``,
+        },
+        endpoint: await endpointCheck(env.ANTHROPIC_BASE_URL?.trim() || DEFAULT_ENDPOINTS.claude),
+      });
+    })(),
+  );
 
   for (const name of AGENT_CLI_ENGINES) {
     const c = config.engines[name];
     if (!c) continue;
-    checks.push((async () => {
-      const source = firstSet(env, [c.api_key_env]);
-      return finish({
-        engine: name,
-        kind: 'agent-cli',
-        binary: await binaryCheck(c.bin ?? name),
-        credentials: { present: source !== null, source, problem: source ? null : `${c.api_key_env} is not set` },
-        endpoint: await endpointCheck(c.base_url ?? DEFAULT_ENDPOINTS[name]),
-      });
-    })());
+    checks.push(
+      (async () => {
+        const source = firstSet(env, [c.api_key_env]);
+        return finish({
+          engine: name,
+          kind: 'agent-cli',
+          binary: await binaryCheck(c.bin ?? name),
+          credentials: { present: source !== null, source, problem: source ? null : `${c.api_key_env} is not set` },
+          endpoint: await endpointCheck(c.base_url ?? DEFAULT_ENDPOINTS[name]),
+        });
+      })(),
+    );
   }
 
   for (const [name, p] of Object.entries(config.engines.providers)) {
-    checks.push((async () => {
-      const source = p.api_key_env ? firstSet(env, [p.api_key_env]) : 'no key needed';
-      return finish({
-        engine: name,
-        kind: 'openai',
-        binary: null,
-        credentials: { present: source !== null, source, problem: source ? null : `${p.api_key_env ?? ''} is not set` },
-        endpoint: await endpointCheck(p.base_url),
-      });
-    })());
+    checks.push(
+      (async () => {
+        const source = p.api_key_env ? firstSet(env, [p.api_key_env]) : 'no key needed';
+        return finish({
+          engine: name,
+          kind: 'openai',
+          binary: null,
+          credentials: { present: source !== null, source, problem: source ? null : `${p.api_key_env ?? ''} is not set` },
+          endpoint: await endpointCheck(p.base_url),
+        });
+      })(),
+    );
   }
   const all = await Promise.all(checks);
-  all.push({ engine: 'exec', kind: 'exec', binary: null, credentials: { present: true, source: 'none needed', problem: null }, endpoint: { url: null, reachable: null, problem: null }, ok: true });
+  all.push({
+    engine: 'exec',
+    kind: 'exec',
+    binary: null,
+    credentials: { present: true, source: 'none needed', problem: null },
+    endpoint: { url: null, reachable: null, problem: null },
+    ok: true,
+  });
   return all;
 }

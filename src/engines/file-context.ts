@@ -37,11 +37,7 @@ export function isShareablePath(p: string): boolean {
   return !SECRET_NAME.test(parts[parts.length - 1] ?? '');
 }
 
-export async function gatherFileContext(
-  workspace: string,
-  prompt: string,
-  opts: { maxFiles?: number; maxBytes?: number } = {},
-): Promise<FileContext[]> {
+export async function gatherFileContext(workspace: string, prompt: string, opts: { maxFiles?: number; maxBytes?: number } = {}): Promise<FileContext[]> {
   const maxFiles = opts.maxFiles ?? 5;
   const maxBytes = opts.maxBytes ?? 20_000;
   const root = await realpath(workspace).catch(() => null);

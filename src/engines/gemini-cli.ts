@@ -81,7 +81,10 @@ export function geminiParser(stateDir: string): AgentParser {
   let text = '';
   const tail = fileTail();
   const total = (): TokenUsage =>
-    [...byMessage.values()].reduce((a, u) => ({ input: a.input + u.input, output: a.output + u.output, cache_read: a.cache_read + u.cache_read, cache_write: 0 }), { input: 0, output: 0, cache_read: 0, cache_write: 0 });
+    [...byMessage.values()].reduce(
+      (a, u) => ({ input: a.input + u.input, output: a.output + u.output, cache_read: a.cache_read + u.cache_read, cache_write: 0 }),
+      { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+    );
   const usageSignal = (u: TokenUsage): AgentSignal[] => {
     const key = `${u.input}/${u.output}/${u.cache_read}`;
     if (key === lastKey) return [];
@@ -110,7 +113,9 @@ export function geminiParser(stateDir: string): AgentParser {
           return [{ kind: 'output', stream: 'stdout', text: `[tool] ${String(rec.tool_name ?? '?')} ${truncate(String(what), 300)}` }];
         }
         case 'tool_result':
-          return rec.status === 'success' ? [] : [{ kind: 'output', stream: 'stdout', text: `[tool error] ${truncate(JSON.stringify(rec.error ?? rec.output ?? ''), 500)}` }];
+          return rec.status === 'success'
+            ? []
+            : [{ kind: 'output', stream: 'stdout', text: `[tool error] ${truncate(JSON.stringify(rec.error ?? rec.output ?? ''), 500)}` }];
         case 'error':
           return [{ kind: 'output', stream: 'stderr', text: `[gemini] ${truncate(String(rec.message ?? JSON.stringify(rec)), 1000)}` }];
         case 'result': {
@@ -118,7 +123,9 @@ export function geminiParser(stateDir: string): AgentParser {
           const stats = isObj(rec.stats) ? rec.stats : null;
           if (stats) {
             const cached = n(stats.cached);
-            out.push(...usageSignal({ input: Math.max(0, n(stats.input_tokens) - cached), output: n(stats.output_tokens), cache_read: cached, cache_write: 0 }));
+            out.push(
+              ...usageSignal({ input: Math.max(0, n(stats.input_tokens) - cached), output: n(stats.output_tokens), cache_read: cached, cache_write: 0 }),
+            );
           }
           const err = isObj(rec.error) ? String(rec.error.message ?? 'error') : null;
           const api = err ? geminiApiError(err) : null;
@@ -180,7 +187,19 @@ export function createGeminiEngine(o: GeminiEngineOptions): Engine {
             if (key !== undefined) env.GEMINI_API_KEY = key;
             if (c.base_url) env.GOOGLE_GEMINI_BASE_URL = c.base_url;
             return {
-              args: [...(viaNode ? [bin] : []), '-p', r.prompt, '--output-format', 'stream-json', '-m', model, '--approval-mode', 'yolo', '--skip-trust', ...c.extra_args],
+              args: [
+                ...(viaNode ? [bin] : []),
+                '-p',
+                r.prompt,
+                '--output-format',
+                'stream-json',
+                '-m',
+                model,
+                '--approval-mode',
+                'yolo',
+                '--skip-trust',
+                ...c.extra_args,
+              ],
               env,
               parser: geminiParser(stateDir),
             };

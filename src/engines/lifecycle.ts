@@ -73,10 +73,21 @@ export function resolveCommand(command: string, cwd: string, env: Record<string,
   return null;
 }
 
-export function boundSpawn(command: string, args: readonly string[], cwd: string, env: Record<string, string>, label: string): Bound | { error: NodeJS.ErrnoException } {
+export function boundSpawn(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+  label: string,
+): Bound | { error: NodeJS.ErrnoException } {
   const resolved = resolveCommand(command, cwd, env);
   if (!resolved) {
-    const error = Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT', errno: -2, syscall: `spawn ${command}`, path: command }) as NodeJS.ErrnoException;
+    const error = Object.assign(new Error(`spawn ${command} ENOENT`), {
+      code: 'ENOENT',
+      errno: -2,
+      syscall: `spawn ${command}`,
+      path: command,
+    }) as NodeJS.ErrnoException;
     return { error };
   }
   const tag = randomBytes(12).toString('hex');

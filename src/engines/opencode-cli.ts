@@ -101,7 +101,10 @@ export function opencodeParser(): AgentParser {
           const data = isObj(e.data) ? e.data : {};
           const message = String(data.message ?? e.name ?? 'error');
           failed = message;
-          return [{ kind: 'api_error', status: typeof data.statusCode === 'number' ? data.statusCode : null, message }, { kind: 'result', ok: false, text: message }];
+          return [
+            { kind: 'api_error', status: typeof data.statusCode === 'number' ? data.statusCode : null, message },
+            { kind: 'result', ok: false, text: message },
+          ];
         }
         default:
           return [];

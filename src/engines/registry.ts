@@ -106,12 +106,20 @@ export function createEngineRegistry(
   for (const name of AGENT_CLI_ENGINES) {
     const c = agentCliConfig(config, name);
     if (!c) continue;
-    if (config.engines.providers[name]) throw new ColonyError('E_CONFIG', `engines.providers.${name}: '${name}' is an agent engine name (engines.${name}); pick another name for this provider`);
+    if (config.engines.providers[name])
+      throw new ColonyError('E_CONFIG', `engines.providers.${name}: '${name}' is an agent engine name (engines.${name}); pick another name for this provider`);
     engines.set(name, createAgentCliEngine(name, c, pricing, config.runner.kill_grace_ms));
     const binary = findBinary(c.bin ?? name, env);
     const key = env[c.api_key_env]?.trim();
     const reason = !binary ? `${c.bin ?? name} not found (install it or set engines.${name}.bin)` : !key ? `${c.api_key_env} is not set` : null;
-    statuses.push({ name, kind: 'agent-cli', ready: reason === null, reason, default_model: c.default_model, models: c.models.length ? [...c.models] : [c.default_model] });
+    statuses.push({
+      name,
+      kind: 'agent-cli',
+      ready: reason === null,
+      reason,
+      default_model: c.default_model,
+      models: c.models.length ? [...c.models] : [c.default_model],
+    });
     needs.set(name, sandboxNeedsOf(name, c.bin ?? name, c.base_url, env));
   }
 

@@ -16,9 +16,10 @@ export function safetyToolGate(config: ColonyConfig, workspace: string, home: st
     const why = v.reason ?? v.rule ?? 'refused';
     return {
       behavior: 'deny',
-      message: v.verdict === 'deny'
-        ? `colony's safety gateway refused this ${call.tool} call: ${why}`
-        : `colony's safety gateway needs an admin to approve this ${call.tool} call (${why}), and nobody can approve it here; it is refused`,
+      message:
+        v.verdict === 'deny'
+          ? `colony's safety gateway refused this ${call.tool} call: ${why}`
+          : `colony's safety gateway needs an admin to approve this ${call.tool} call (${why}), and nobody can approve it here; it is refused`,
     };
   };
 }

@@ -20,7 +20,10 @@ export interface HostResponse {
 
 const MAX_BODY = 1024 * 1024;
 
-export function hostRequest(url: string, o: { method: 'GET' | 'POST'; body?: unknown; tls: { pin: string } | 'capture'; timeoutMs?: number }): Promise<HostResponse> {
+export function hostRequest(
+  url: string,
+  o: { method: 'GET' | 'POST'; body?: unknown; tls: { pin: string } | 'capture'; timeoutMs?: number },
+): Promise<HostResponse> {
   const u = new URL(url);
   const secure = u.protocol === 'https:';
   if (!secure && u.protocol !== 'http:') return Promise.reject(new ColonyError('E_BAD_INPUT', `--host must be http:// or https://, got ${u.protocol}`));
@@ -31,7 +34,10 @@ export function hostRequest(url: string, o: { method: 'GET' | 'POST'; body?: unk
       u,
       {
         method: o.method,
-        headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
+        headers: {
+          accept: 'application/json',
+          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        },
         timeout: o.timeoutMs ?? 15_000,
         agent: false, // a fresh connection: the certificate checked is the one this request uses
         ...tlsOpts,

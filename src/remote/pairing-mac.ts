@@ -57,7 +57,9 @@ function normFp(fp: string | null): string | null {
 }
 
 function mac(k: Buffer, label: string, body: Record<string, unknown>): string {
-  return createHmac('sha256', k).update(`${label}\n${canonicalJson(body)}`).digest('base64url');
+  return createHmac('sha256', k)
+    .update(`${label}\n${canonicalJson(body)}`)
+    .digest('base64url');
 }
 
 /** The worker's proof that it knows the code and saw this transcript. */

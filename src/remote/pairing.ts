@@ -45,7 +45,12 @@ export const enrollSchema = z.strictObject({
   public_key: z.string().min(32).max(1000),
   /** HMAC keyed from the code over the host key and certificate the worker saw and its own key (pairing-mac.ts). */
   proof,
-  name: z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters are not allowed'),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters are not allowed'),
   engines: z.array(field.engineName).max(32),
   open_to_admin: z.boolean(),
 });
@@ -117,7 +122,14 @@ export class PairingService {
     const t: PairingTranscript = { host_public_key: info.host_public_key, cert_fingerprint: info.cert_fingerprint, worker_public_key: publicKeyRaw };
     const code = this.workers.liveCodes(now).find((c) => sameProof(workerProof(c.secret, t), req.proof));
     if (!code) {
-      throw this.refused(origin, now, new ColonyError('E_UNAUTHORIZED', 'pairing refused: the code is unknown, used or expired, or the worker did not see this host\'s key and certificate (someone in between?); ask for a new code on the dashboard'));
+      throw this.refused(
+        origin,
+        now,
+        new ColonyError(
+          'E_UNAUTHORIZED',
+          "pairing refused: the code is unknown, used or expired, or the worker did not see this host's key and certificate (someone in between?); ask for a new code on the dashboard",
+        ),
+      );
     }
     let worker: WorkerRecord;
     try {

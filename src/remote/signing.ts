@@ -183,10 +183,7 @@ export async function loadKeyPair(dir: string, name = 'ed25519'): Promise<KeyPai
   try {
     const st = await fs.stat(privPath);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new ColonyError(
-        'E_CONFIG',
-        `${privPath} is accessible by other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${privPath}`,
-      );
+      throw new ColonyError('E_CONFIG', `${privPath} is accessible by other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${privPath}`);
     }
     pem = await fs.readFile(privPath, 'utf8');
   } catch (e) {

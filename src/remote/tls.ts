@@ -56,7 +56,8 @@ async function readCert(path: string): Promise<HostCert | null> {
   }
   const keyPem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(text)?.[0];
   const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
-  if (!keyPem || !certPem) throw new ColonyError('E_CONFIG', `${path} is damaged (needs a private key and a certificate); delete it to make a new one (workers must pair again)`);
+  if (!keyPem || !certPem)
+    throw new ColonyError('E_CONFIG', `${path} is damaged (needs a private key and a certificate); delete it to make a new one (workers must pair again)`);
   return { keyPem: `${keyPem}\n`, certPem: `${certPem}\n`, fingerprint: certFingerprint(certPem) };
 }
 
@@ -66,7 +67,9 @@ async function makeSelfSigned(): Promise<string> {
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
-      serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'), // positive
+      serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+        .toString('hex')
+        .replace(/^[89a-f]/, '1'), // positive
       name: 'CN=colony host',
       notBefore: new Date(now - 24 * 3600_000), // tolerate a worker whose clock is a bit behind
       notAfter: new Date(now + VALID_DAYS * 24 * 3600_000),
@@ -99,7 +102,11 @@ export function sameCertFingerprint(a: string, b: string): boolean {
 }
 
 /** https / ws client options that accept only `certPem` (see the header). */
-export function pinnedTls(certPem: string): { ca: string; rejectUnauthorized: true; checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined } {
+export function pinnedTls(certPem: string): {
+  ca: string;
+  rejectUnauthorized: true;
+  checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
+} {
   const want = certFingerprint(certPem);
   return {
     ca: certPem,

@@ -77,7 +77,10 @@ export async function collectChange(wt: TaskWorktree, opts: { message?: string }
   const cwd = wt.path;
   const onBranch = await git(cwd, ['symbolic-ref', '--quiet', 'HEAD'], { allowFail: true });
   if (onBranch.stdout.trim() !== `refs/heads/${wt.branch}`) {
-    throw new ColonyError('E_CONFLICT', `task ${wt.task_id} left its worktree on ${onBranch.stdout.trim() || 'a detached HEAD'} instead of ${wt.branch}; its change cannot be collected`);
+    throw new ColonyError(
+      'E_CONFLICT',
+      `task ${wt.task_id} left its worktree on ${onBranch.stdout.trim() || 'a detached HEAD'} instead of ${wt.branch}; its change cannot be collected`,
+    );
   }
   await git(cwd, ['add', '-A']);
   const staged = await git(cwd, ['diff', '--cached', '--quiet'], { allowFail: true });
@@ -117,7 +120,7 @@ async function describe(cwd: string, base: string, head: string): Promise<Pick<P
 function parseNameStatus(out: string): ChangedFile[] {
   const parts = out.split('\0');
   const files: ChangedFile[] = [];
-  for (let i = 0; i < parts.length; ) {
+  for (let i = 0; i < parts.length;) {
     const status = (parts[i++] ?? '').charAt(0);
     if (!status) continue;
     if (status === 'R' || status === 'C') {
@@ -134,7 +137,7 @@ function parseNameStatus(out: string): ChangedFile[] {
 function parseNumstat(out: string): Map<string, [number, number] | null> {
   const map = new Map<string, [number, number] | null>();
   const parts = out.split('\0');
-  for (let i = 0; i < parts.length; ) {
+  for (let i = 0; i < parts.length;) {
     const rec = parts[i++] ?? '';
     if (!rec) continue;
     const [a = '-', d = '-', p = ''] = rec.split('\t');
@@ -167,14 +170,21 @@ export async function approveChange(
   const tip = await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${change.branch}`], { allowFail: true });
   if (tip.code !== 0) throw new ColonyError('E_NOT_FOUND', `task branch ${change.branch} no longer exists (rejected or cleaned up?)`);
   if (tip.stdout.trim() !== change.head_commit) {
-    throw new ColonyError('E_CONFLICT', `${change.branch} moved since the change was collected (${change.head_commit.slice(0, 12)} → ${tip.stdout.trim().slice(0, 12)}); collect and review it again`);
+    throw new ColonyError(
+      'E_CONFLICT',
+      `${change.branch} moved since the change was collected (${change.head_commit.slice(0, 12)} → ${tip.stdout.trim().slice(0, 12)}); collect and review it again`,
+    );
   }
 
   const checkout = (await listWorktrees(repo)).find((w) => w.branch === targetRef) ?? null;
   if (checkout) {
     const dirty = await gitOut(checkout.path, ['status', '--porcelain', '--untracked-files=no']);
     if (dirty !== '') {
-      throw new ColonyError('E_CONFLICT', `${targetBranch} is checked out in ${checkout.path} with uncommitted changes; commit or stash them, then approve again (nothing was merged)`, { files: dirty.split('\n').map((l) => l.slice(3)) });
+      throw new ColonyError(
+        'E_CONFLICT',
+        `${targetBranch} is checked out in ${checkout.path} with uncommitted changes; commit or stash them, then approve again (nothing was merged)`,
+        { files: dirty.split('\n').map((l) => l.slice(3)) },
+      );
     }
   }
 
@@ -182,7 +192,10 @@ export async function approveChange(
   if (checkout) {
     const ff = await git(checkout.path, ['merge', '--ff-only', '--quiet', merge], { allowFail: true });
     if (ff.code !== 0) {
-      throw new ColonyError('E_CONFLICT', `could not fast-forward ${targetBranch} in ${checkout.path} (it moved, or an untracked file would be overwritten); nothing was changed: ${ff.stderr.trim()}`);
+      throw new ColonyError(
+        'E_CONFLICT',
+        `could not fast-forward ${targetBranch} in ${checkout.path} (it moved, or an untracked file would be overwritten); nothing was changed: ${ff.stderr.trim()}`,
+      );
     }
   } else {
     const upd = await git(repo, ['update-ref', '-m', `colony: approve ${change.branch}`, targetRef, merge, previous], { allowFail: true });
@@ -209,7 +222,9 @@ async function mergeInTemporaryWorktree(
     const conflicted = (await gitOut(tmp, ['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);
     await git(tmp, ['merge', '--abort'], { allowFail: true });
     const what = conflicted.length ? `conflicts in ${conflicted.join(', ')}` : m.stderr.trim() || m.stdout.trim();
-    throw new ColonyError('E_CONFLICT', `${change.branch} does not merge cleanly into ${targetBranch}: ${what}; ${targetBranch} is unchanged`, { files: conflicted });
+    throw new ColonyError('E_CONFLICT', `${change.branch} does not merge cleanly into ${targetBranch}: ${what}; ${targetBranch} is unchanged`, {
+      files: conflicted,
+    });
   } finally {
     await git(repo, ['worktree', 'remove', '--force', '--force', tmp], { allowFail: true });
     await git(repo, ['worktree', 'prune'], { allowFail: true });
@@ -217,9 +232,6 @@ async function mergeInTemporaryWorktree(
 }
 
 /** Throws the change away: its worktree and branch are removed (idempotent). */
-export async function rejectChange(
-  repoDir: string,
-  change: Pick<PendingChange, 'branch'>,
-): Promise<{ worktree: string | null; branch_deleted: boolean }> {
+export async function rejectChange(repoDir: string, change: Pick<PendingChange, 'branch'>): Promise<{ worktree: string | null; branch_deleted: boolean }> {
   return removeTaskWorktree(repoDir, change.branch);
 }

@@ -31,7 +31,20 @@ import type { RouteChoice, RouteContext } from './pool.js';
 export interface ClassInsight {
   cls: string;
   attempts: number; // attempts recorded in the class
-  candidates: { option: string; p: number; prior: number; n: number; ok: number; weight: number; cost_usd: number; cost_source: string; plan: string; plan_success: number; plan_cost_usd: number; plan_value_usd: number }[];
+  candidates: {
+    option: string;
+    p: number;
+    prior: number;
+    n: number;
+    ok: number;
+    weight: number;
+    cost_usd: number;
+    cost_source: string;
+    plan: string;
+    plan_success: number;
+    plan_cost_usd: number;
+    plan_value_usd: number;
+  }[];
   arms: ArmView[]; // every learned step, fallbacks included
 }
 
@@ -72,7 +85,13 @@ export function routerProviders(config: ColonyConfig): ColonyConfig['engines']['
   return out;
 }
 
-export function createEngineRouting(o: { config: ColonyConfig; store: Store; registry: EngineRegistry; env: NodeJS.ProcessEnv; rng?: () => number }): EngineRouting {
+export function createEngineRouting(o: {
+  config: ColonyConfig;
+  store: Store;
+  registry: EngineRegistry;
+  env: NodeJS.ProcessEnv;
+  rng?: () => number;
+}): EngineRouting {
   const { config, store, registry } = o;
   const log = new RouterStore(store);
   const idOf = (engine: string, model: string | null): string => optionId(registry.pricing, engine, model);
@@ -119,7 +138,13 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
         for (const d of missing) stack.push({ id: d, deps: store.depsOf(d) });
         continue;
       }
-      depthMemo.set(top.id, Math.min(MAX_DEPTH, top.deps.reduce((m, d) => Math.max(m, 1 + (depthMemo.get(d) ?? 0)), 0)));
+      depthMemo.set(
+        top.id,
+        Math.min(
+          MAX_DEPTH,
+          top.deps.reduce((m, d) => Math.max(m, 1 + (depthMemo.get(d) ?? 0)), 0),
+        ),
+      );
       stack.pop();
     }
     return depthMemo.get(id) ?? 0;
@@ -161,15 +186,37 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
   const remember = (taskId: string, d: { cls: string; rule: string; engine: string; model: string | null; explanation: string }): void => {
     // A long-running host keeps its logs bounded too: prune every 1,000 decisions.
     const prune = (sincePrune = (sincePrune + 1) % 1000) === 0;
-    store.grouped(() => {
-      log.addDecision({ task_id: taskId, cls: d.cls, rule: d.rule, engine: d.engine, model: d.model, option: idOf(d.engine, d.model), explanation: d.explanation });
-      if (prune) log.prune();
-    }).catch(() => undefined);
+    store
+      .grouped(() => {
+        log.addDecision({
+          task_id: taskId,
+          cls: d.cls,
+          rule: d.rule,
+          engine: d.engine,
+          model: d.model,
+          option: idOf(d.engine, d.model),
+          explanation: d.explanation,
+        });
+        if (prune) log.prune();
+      })
+      .catch(() => undefined);
   };
 
   const insight: RouterInsight = {
     explain(prompt, budgetUsd = config.budget.default_task_usd, depth = 0) {
-      return routeTask({ prompt, engine: 'auto', model: null, budget_usd: budgetUsd, depends_on_depth: depth, env_engine: o.env['INFERENCE_ENGINE'] ?? null, attempts_left: attemptsAllowed('auto', config.runner.max_attempts), value_usd: budgetUsd }, coreCtx(false));
+      return routeTask(
+        {
+          prompt,
+          engine: 'auto',
+          model: null,
+          budget_usd: budgetUsd,
+          depends_on_depth: depth,
+          env_engine: o.env['INFERENCE_ENGINE'] ?? null,
+          attempts_left: attemptsAllowed('auto', config.runner.max_attempts),
+          value_usd: budgetUsd,
+        },
+        coreCtx(false),
+      );
     },
     classes() {
       const ctx = coreCtx(false);
@@ -177,14 +224,36 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
       const learned = new Map(snapshot(stats).map((c) => [c.cls, c]));
       const budget = config.budget.default_task_usd;
       return COMPLEXITY_BUCKETS.map((cls): ClassInsight => {
-        const r = choosePlan(stats, cls, candidates, { budget_usd: budget, value_usd: config.router.success_value_usd ?? budget, attempts: attemptsAllowed('auto', config.runner.max_attempts), claude_default_model: ctx.claude_default_model, difficulty: classDifficulty(cls), explore: 0, rng, idOf });
+        const r = choosePlan(stats, cls, candidates, {
+          budget_usd: budget,
+          value_usd: config.router.success_value_usd ?? budget,
+          attempts: attemptsAllowed('auto', config.runner.max_attempts),
+          claude_default_model: ctx.claude_default_model,
+          difficulty: classDifficulty(cls),
+          explore: 0,
+          rng,
+          idOf,
+        });
         const plans: PlanView[] = r.ok ? r.plans : [];
         return {
           cls,
           attempts: learned.get(cls)?.step ?? 0,
           candidates: plans.map((p) => {
             const s = p.steps[0] as PlanView['steps'][number];
-            return { option: s.id, p: s.p, prior: s.prior, n: s.n, ok: s.ok, weight: s.weight, cost_usd: s.cost_usd, cost_source: s.cost_source, plan: p.steps.map((x) => x.id).join(' → '), plan_success: p.success, plan_cost_usd: p.cost_usd, plan_value_usd: p.value_usd };
+            return {
+              option: s.id,
+              p: s.p,
+              prior: s.prior,
+              n: s.n,
+              ok: s.ok,
+              weight: s.weight,
+              cost_usd: s.cost_usd,
+              cost_source: s.cost_source,
+              plan: p.steps.map((x) => x.id).join(' → '),
+              plan_success: p.success,
+              plan_cost_usd: p.cost_usd,
+              plan_value_usd: p.value_usd,
+            };
           }),
           arms: learned.get(cls)?.arms ?? [],
         };
@@ -215,7 +284,8 @@ export function createEngineRouting(o: { config: ColonyConfig; store: Store; reg
           prompt_chars: task.prompt.length,
           observed_cost: (e, m) => meanCost(stats, cls, idOf(e, m)),
         });
-        if (!fb.next) throw new ColonyError('E_ENGINE', `attempt ${ctx.previous.length} on ${last.engine} failed (${last.error_code ?? 'error'}); ${fb.reason}`);
+        if (!fb.next)
+          throw new ColonyError('E_ENGINE', `attempt ${ctx.previous.length} on ${last.engine} failed (${last.error_code ?? 'error'}); ${fb.reason}`);
         ({ engine, model } = fb.next);
         rule = 'fallback';
         explanation = `fallback after ${last.engine}${last.model ? `/${last.model}` : ''} failed (${last.error_code ?? 'error'}): ${fb.reason}`;

@@ -21,14 +21,22 @@ export interface GitResult {
 export const COLONY_IDENTITY = Object.freeze({ name: 'colony', email: 'colony@localhost' });
 
 const OVERRIDES = [
-  '-c', 'core.hooksPath=/dev/null',
-  '-c', 'commit.gpgsign=false',
-  '-c', 'tag.gpgsign=false',
-  '-c', 'core.fsmonitor=false',
-  '-c', 'color.ui=false',
-  '-c', 'core.quotepath=false',
-  '-c', 'core.pager=cat',
-  '-c', 'rerere.enabled=false', // a recorded resolution must not silently resolve a task's conflict
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'commit.gpgsign=false',
+  '-c',
+  'tag.gpgsign=false',
+  '-c',
+  'core.fsmonitor=false',
+  '-c',
+  'color.ui=false',
+  '-c',
+  'core.quotepath=false',
+  '-c',
+  'core.pager=cat',
+  '-c',
+  'rerere.enabled=false', // a recorded resolution must not silently resolve a task's conflict
 ];
 
 function gitEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -68,7 +68,13 @@ export function openHost(o: HostOptions): Host {
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
     service.onHeld = (ids) => routing.review(ids);
-    const toolApprovals = new ToolApprovals({ store, config: o.config, home: o.paths.home, configFile: o.configFile ?? null, providerHosts: providerHosts(o.config) });
+    const toolApprovals = new ToolApprovals({
+      store,
+      config: o.config,
+      home: o.paths.home,
+      configFile: o.configFile ?? null,
+      providerHosts: providerHosts(o.config),
+    });
     const pool = new LocalPool({
       service,
       route: o.route ?? routing.route,

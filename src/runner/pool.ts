@@ -37,9 +37,14 @@ export interface RouteContext {
 }
 
 /** What the router needs to know of a task's earlier attempts (its fallback reads the last one). */
-export function routeContextOf(task: StoredTask, attempts: () => ReadonlyArray<{ engine: string | null; model: string | null; error_code: string | null; finished_at: number | null; state: string }>): RouteContext {
+export function routeContextOf(
+  task: StoredTask,
+  attempts: () => ReadonlyArray<{ engine: string | null; model: string | null; error_code: string | null; finished_at: number | null; state: string }>,
+): RouteContext {
   const history = task.attempt === 0 ? [] : attempts(); // first attempt: no history to read
-  const previous = history.filter((a) => a.finished_at !== null).map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code, lost: a.state === 'lost' }));
+  const previous = history
+    .filter((a) => a.finished_at !== null)
+    .map((a) => ({ engine: a.engine ?? '', model: a.model, error_code: a.error_code, lost: a.state === 'lost' }));
   return { previous, remaining_usd: remainingBudget(task.budget_usd, task.cost_usd) };
 }
 
@@ -201,7 +206,8 @@ export class LocalPool {
       const err = toColonyError(e);
       const st = service.stateOf(task.id);
       if (st === 'assigned' && err.code === 'E_STORE') service.stepDurably(task.id, { kind: 'requeue', reason: `requeued: ${err.message}` }, SYSTEM);
-      else if (st === 'assigned' || st === 'running') service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
+      else if (st === 'assigned' || st === 'running')
+        service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
     } finally {
       slot.status = 'idle';
       slot.task_id = null;
@@ -260,7 +266,15 @@ export class LocalPool {
     });
   }
 
-  private async drive(slot: Slot, task: StoredTask, attempt: number, choice: RouteChoice, workspace: string, budget: number, cleanPrompt: string | undefined): Promise<AttemptOutcome> {
+  private async drive(
+    slot: Slot,
+    task: StoredTask,
+    attempt: number,
+    choice: RouteChoice,
+    workspace: string,
+    budget: number,
+    cleanPrompt: string | undefined,
+  ): Promise<AttemptOutcome> {
     const { service } = this.o;
     const abort = slot.abort as AbortController;
     let out = beginOutcome(choice.engine.name, choice.model);
@@ -311,7 +325,16 @@ export class LocalPool {
     const { service } = this.o;
     const earlier = attempt > 1 ? service.attemptsOf(task.id).filter((a) => a.attempt < attempt) : [];
     const d = decideAttempt({ task, attempt, uncharged_before: unchargedAttempts(earlier), outcome, interruption, hold });
-    const end = { state: d.state, engine: outcome.engine, model: outcome.model, cost_usd: outcome.cost_usd, cost_source: outcome.cost_source, usage: outcome.usage, error_code: d.error_code, summary: outcome.summary };
+    const end = {
+      state: d.state,
+      engine: outcome.engine,
+      model: outcome.model,
+      cost_usd: outcome.cost_usd,
+      cost_source: outcome.cost_source,
+      usage: outcome.usage,
+      error_code: d.error_code,
+      summary: outcome.summary,
+    };
     await service.endAttempt(task.id, attempt, end, d.next, SYSTEM);
   }
 

@@ -80,7 +80,12 @@ export function createRouting(d: RoutingDeps): Routing {
     remoteRoute: (task, ctx) => {
       if (task.engine !== 'auto' && !registry.has(task.engine)) {
         // An engine only the worker knows: the host cannot price it, the worker's cap and the task budget bound it.
-        return { engine: task.engine, model: task.model, rule: 'explicit', explanation: `engine ${task.engine} named by the task (configured on the worker only)` };
+        return {
+          engine: task.engine,
+          model: task.model,
+          rule: 'explicit',
+          explanation: `engine ${task.engine} named by the task (configured on the worker only)`,
+        };
       }
       const c = engines.route(task, { ...ctx, available: ctx.engines.filter((e) => registry.has(e)) });
       return { engine: c.engine.name, model: c.model, rule: c.rule, explanation: c.explanation };

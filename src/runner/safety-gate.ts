@@ -59,7 +59,14 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
     const allowedRoots = rootsForGraph(d.config, graphWorkspace(task.graph_id), task.submitted_by);
     const provider = d.config.engines.providers[task.engine];
     return runGateway(
-      { killswitch, config: o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety, allowedRoots, home: d.paths.home, configFile: d.configFile, providerHosts: hosts },
+      {
+        killswitch,
+        config: o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety,
+        allowedRoots,
+        home: d.paths.home,
+        configFile: d.configFile,
+        providerHosts: hosts,
+      },
       { id: task.id, prompt: task.prompt, engine: task.engine, workspace: task.workspace, endpoint: provider?.base_url ?? null },
     );
   };
@@ -70,9 +77,10 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
     const approved = rv !== null && reviews.get(task.id)?.approved_digest === rv.digest;
     d.store.transaction(() => {
       for (const c of r.checks) {
-        const detail = o.remote && c.check === 'sandbox' && d.config.safety.sandbox
-          ? { verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
-          : { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null };
+        const detail =
+          o.remote && c.check === 'sandbox' && d.config.safety.sandbox
+            ? { verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
+            : { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null };
         d.store.appendAudit({ ...SYSTEM, action: `safety.${c.check}`, target: task.id, detail });
       }
       if (rv && approved) d.store.appendAudit({ ...SYSTEM, action: 'safety.approval_matched', target: task.id, detail: { digest: rv.digest } });

@@ -85,7 +85,16 @@ export class TaskService implements PoolPort, RemotePort {
         outcome: { ok: false, summary: 'host died', error_code: null, engine: open.engine },
         interruption: { kind: 'lost', reason: 'host died while this attempt ran', charged: true },
       });
-      const end: AttemptEnd = { state: d.state, engine: open.engine, model: open.model, cost_usd: 0, cost_source: 'none', usage: ZERO_USAGE, error_code: d.error_code, summary: 'host died' };
+      const end: AttemptEnd = {
+        state: d.state,
+        engine: open.engine,
+        model: open.model,
+        cost_usd: 0,
+        cost_source: 'none',
+        usage: ZERO_USAGE,
+        error_code: d.error_code,
+        summary: 'host died',
+      };
       this.store.finishAttempt(t.id, open.attempt, end, this.tryStep(t.id, d.next), SYSTEM);
       (d.next.kind === 'requeue' ? requeued : failed).push(t.id);
     }

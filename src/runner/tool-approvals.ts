@@ -58,10 +58,14 @@ export class ToolApprovals {
   /** The gate for one attempt of a task running in `workspace`. */
   gateFor(task: StoredTask, attempt: number, workspace: string): ToolGate {
     return async (call, signal) => {
-      const v = checkToolCall({ config: this.o.config.safety, providerHosts: this.o.providerHosts, home: this.o.home, configFile: this.o.configFile, workspace }, call);
+      const v = checkToolCall(
+        { config: this.o.config.safety, providerHosts: this.o.providerHosts, home: this.o.home, configFile: this.o.configFile, workspace },
+        call,
+      );
       this.audit(SYSTEM, 'safety.tool_call', task.id, call, { verdict: v.verdict, rule: v.rule, reason: v.reason, attempt });
       if (v.verdict === 'allow') return { behavior: 'allow' };
-      if (v.verdict === 'deny') return { behavior: 'deny', message: `colony's safety gateway refused this ${call.tool} call: ${v.reason ?? v.rule ?? 'denied'}` };
+      if (v.verdict === 'deny')
+        return { behavior: 'deny', message: `colony's safety gateway refused this ${call.tool} call: ${v.reason ?? v.rule ?? 'denied'}` };
       return this.hold(task, attempt, call, v, signal);
     };
   }
@@ -132,7 +136,12 @@ export class ToolApprovals {
 
   private audit(who: Actor, action: string, taskId: string, call: Pick<ToolCall, 'tool' | 'command' | 'path' | 'url'>, extra: Record<string, unknown>): void {
     try {
-      this.o.store.appendAudit({ ...who, action, target: taskId, detail: { tool: call.tool, command: call.command ?? null, path: call.path ?? null, url: call.url ?? null, ...extra } });
+      this.o.store.appendAudit({
+        ...who,
+        action,
+        target: taskId,
+        detail: { tool: call.tool, command: call.command ?? null, path: call.path ?? null, url: call.url ?? null, ...extra },
+      });
     } catch {
       /* the store refused (disk full): the verdict still stands; the store reports its own failure */
     }

@@ -66,12 +66,7 @@ export async function worktreeRoot(repoDir: string, opts: WorktreeOptions = {}):
   return realpathSync.native(root);
 }
 
-export async function createTaskWorktree(
-  repoDir: string,
-  taskId: string,
-  baseRef = 'HEAD',
-  opts: WorktreeOptions = {},
-): Promise<TaskWorktree> {
+export async function createTaskWorktree(repoDir: string, taskId: string, baseRef = 'HEAD', opts: WorktreeOptions = {}): Promise<TaskWorktree> {
   const repo = await repoRoot(repoDir);
   const base = await git(repo, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${baseRef}^{commit}`], { allowFail: true });
   if (base.code !== 0) throw new ColonyError('E_BAD_INPUT', `base ref "${baseRef}" is not a commit in ${repo}`);
@@ -79,7 +74,10 @@ export async function createTaskWorktree(
   const branch = taskBranchName(taskId);
   const exists = await git(repo, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
   if (exists.code === 0) {
-    throw new ColonyError('E_CONFLICT', `branch ${branch} already exists (an earlier attempt's change?); reject or clean it up before starting task ${taskId} again`);
+    throw new ColonyError(
+      'E_CONFLICT',
+      `branch ${branch} already exists (an earlier attempt's change?); reject or clean it up before starting task ${taskId} again`,
+    );
   }
   const root = await worktreeRoot(repo, opts);
   const wtPath = path.join(root, branch.slice(BRANCH_PREFIX.length));
@@ -144,11 +142,7 @@ export interface CleanupReport {
  * `liveTaskIds` must include tasks that are running AND tasks whose change is
  * still awaiting approval — their branch is the pending change.
  */
-export async function cleanupStaleWorktrees(
-  repoDir: string,
-  liveTaskIds: Iterable<string>,
-  opts: WorktreeOptions = {},
-): Promise<CleanupReport> {
+export async function cleanupStaleWorktrees(repoDir: string, liveTaskIds: Iterable<string>, opts: WorktreeOptions = {}): Promise<CleanupReport> {
   const repo = await repoRoot(repoDir);
   const root = await worktreeRoot(repo, opts);
   const live = new Set([...liveTaskIds].map(taskBranchName));

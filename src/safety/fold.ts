@@ -23,16 +23,105 @@ export const INVISIBLE_ALL =
 
 // Cyrillic and Greek letters that look like Latin ones (lower and upper case), after NFKC.
 const TO_LATIN: Record<string, string> = {
-  а: 'a', е: 'e', ё: 'e', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x', ѕ: 's', і: 'i', ї: 'i', ј: 'j',
-  ԁ: 'd', ԛ: 'q', ԝ: 'w', һ: 'h', ӏ: 'l', ɡ: 'g', ɑ: 'a', ı: 'i', ȷ: 'j', ո: 'n', ս: 'u', օ: 'o', ց: 'g', հ: 'h',
-  А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', У: 'Y', Х: 'X', Ѕ: 'S', І: 'I', Ј: 'J', Ԛ: 'Q', Ԝ: 'W', Ӏ: 'I',
-  α: 'a', β: 'b', ε: 'e', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', γ: 'y', ω: 'w', ϲ: 'c', ϳ: 'j',
-  Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X', Ϲ: 'C',
+  а: 'a',
+  е: 'e',
+  ё: 'e',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  ԁ: 'd',
+  ԛ: 'q',
+  ԝ: 'w',
+  һ: 'h',
+  ӏ: 'l',
+  ɡ: 'g',
+  ɑ: 'a',
+  ı: 'i',
+  ȷ: 'j',
+  ո: 'n',
+  ս: 'u',
+  օ: 'o',
+  ց: 'g',
+  հ: 'h',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  У: 'Y',
+  Х: 'X',
+  Ѕ: 'S',
+  І: 'I',
+  Ј: 'J',
+  Ԛ: 'Q',
+  Ԝ: 'W',
+  Ӏ: 'I',
+  α: 'a',
+  β: 'b',
+  ε: 'e',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  γ: 'y',
+  ω: 'w',
+  ϲ: 'c',
+  ϳ: 'j',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+  Ϲ: 'C',
 };
 // Latin letters that look like Cyrillic ones (for Cyrillic words spelled with a Latin o, a, e, ...).
 const TO_CYRILLIC: Record<string, string> = {
-  a: 'а', e: 'е', o: 'о', p: 'р', c: 'с', y: 'у', x: 'х', i: 'і', s: 'ѕ', j: 'ј',
-  A: 'А', E: 'Е', O: 'О', P: 'Р', C: 'С', Y: 'У', X: 'Х', K: 'К', M: 'М', H: 'Н', T: 'Т', B: 'В',
+  a: 'а',
+  e: 'е',
+  o: 'о',
+  p: 'р',
+  c: 'с',
+  y: 'у',
+  x: 'х',
+  i: 'і',
+  s: 'ѕ',
+  j: 'ј',
+  A: 'А',
+  E: 'Е',
+  O: 'О',
+  P: 'Р',
+  C: 'С',
+  Y: 'У',
+  X: 'Х',
+  K: 'К',
+  M: 'М',
+  H: 'Н',
+  T: 'Т',
+  B: 'В',
 };
 
 // Letters that are evidence of a script (look-alikes are not: they carry no evidence).
@@ -91,7 +180,7 @@ export function skeleton(text: string): string {
   });
 }
 
-const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's' };
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
 
 /** Digits and @/$ inside an (ASCII, lower-case) word that also has letters read as the letters they imitate. */
 function unLeet(text: string): string {
@@ -100,7 +189,10 @@ function unLeet(text: string): string {
 
 /** Latin letters lose their accents (é→e, ü→u, ç→c); other scripts keep their marks (Japanese dakuten, Cyrillic й). */
 function stripLatinMarks(text: string): string {
-  return text.normalize('NFD').replace(/([A-Za-z])\p{M}+/gu, '$1').normalize('NFC');
+  return text
+    .normalize('NFD')
+    .replace(/([A-Za-z])\p{M}+/gu, '$1')
+    .normalize('NFC');
 }
 
 /** The phrase-rule view (see the file comment). Words are separated by exactly one space; no leading/trailing space. */

@@ -106,7 +106,8 @@ function promptProtected(prompt: string, ctx: GatewayContext): RuleHit[] {
 }
 
 // An exec command that starts an agent or model CLI hands (part of) its text to a model.
-const MODEL_CLI = /(?:^|[\s;&|(`]|\$\()(?:(?:npx|bunx)\s+(?:-y\s+)?|pnpm\s+dlx\s+)?(?:@[\w.-]+\/)?(?:claude(?:-code)?|codex|gemini(?:-cli)?|aider|opencode|llm|ollama|sgpt|chatgpt|copilot|cursor-agent|goose|amp)(?=$|[\s;&|)`'"@])/;
+const MODEL_CLI =
+  /(?:^|[\s;&|(`]|\$\()(?:(?:npx|bunx)\s+(?:-y\s+)?|pnpm\s+dlx\s+)?(?:@[\w.-]+\/)?(?:claude(?:-code)?|codex|gemini(?:-cli)?|aider|opencode|llm|ollama|sgpt|chatgpt|copilot|cursor-agent|goose|amp)(?=$|[\s;&|)`'"@])/;
 
 /** Whether the task text reaches a model: every engine but exec, and exec commands that start a model CLI. */
 export function reachesModel(task: Pick<GatewayTask, 'engine' | 'prompt'>): boolean {
@@ -115,7 +116,12 @@ export function reachesModel(task: Pick<GatewayTask, 'engine' | 'prompt'>): bool
 
 function killswitchCheck(state: KillswitchState): CheckResult {
   if (state === 'halted') {
-    return { check: 'killswitch', verdict: 'deny', rule: 'killswitch.halted', reason: 'the kill switch is engaged (halted); nothing starts until an admin resumes' };
+    return {
+      check: 'killswitch',
+      verdict: 'deny',
+      rule: 'killswitch.halted',
+      reason: 'the kill switch is engaged (halted); nothing starts until an admin resumes',
+    };
   }
   if (state === 'paused') {
     return { check: 'killswitch', verdict: 'deny', rule: 'killswitch.paused', reason: 'dispatch is paused; the task stays queued until resume' };

@@ -120,7 +120,10 @@ export async function fullScan(workspace: string, opts: ScanOptions): Promise<Sc
     const items = await fs.readdir(d, { withFileTypes: true }).catch(() => []);
     for (const it of items) {
       if (++seen > max) {
-        throw new ColonyError('E_SAFETY_DENIED', `workspace ${workspace} has more than ${max} entries; cannot guard protected files (raise safety limits or narrow the workspace)`);
+        throw new ColonyError(
+          'E_SAFETY_DENIED',
+          `workspace ${workspace} has more than ${max} entries; cannot guard protected files (raise safety limits or narrow the workspace)`,
+        );
       }
       const p = path.join(d, it.name);
       if (it.isDirectory()) {
@@ -150,7 +153,11 @@ export async function fullScan(workspace: string, opts: ScanOptions): Promise<Sc
 }
 
 /** What is in the protected locations now: git config and hooks, `.ssh` directories, the colony home, the config file. */
-export async function scanLocations(workspace: string, opts: ScanOptions, known: Pick<ScanResult, 'gitDirs' | 'gitFiles' | 'sshDirs'>): Promise<Map<string, string>> {
+export async function scanLocations(
+  workspace: string,
+  opts: ScanOptions,
+  known: Pick<ScanResult, 'gitDirs' | 'gitFiles' | 'sshDirs'>,
+): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const rootGit = path.join(workspace, '.git');
   const st = await lstatOrNull(rootGit);
@@ -187,7 +194,15 @@ const building = new Map<string, Promise<IndexEntry>>();
 const MAX_INDEXES = 256;
 
 function keyOf(workspace: string, opts: ScanOptions): string {
-  return JSON.stringify([workspace, opts.home ?? null, opts.configFile ?? null, opts.globs ?? [], opts.extraFiles ?? [], opts.skipDirs ?? null, opts.maxEntries ?? null]);
+  return JSON.stringify([
+    workspace,
+    opts.home ?? null,
+    opts.configFile ?? null,
+    opts.globs ?? [],
+    opts.extraFiles ?? [],
+    opts.skipDirs ?? null,
+    opts.maxEntries ?? null,
+  ]);
 }
 
 async function timedScan(workspace: string, opts: ScanOptions): Promise<IndexEntry> {

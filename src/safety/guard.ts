@@ -152,10 +152,7 @@ async function restore(e: Entry): Promise<void> {
  * Compares the filesystem with the snapshot. Call after the task's processes
  * have exited. With `restore` (default) every touched file is put back.
  */
-export async function verifyProtected(
-  snapshot: ProtectedSnapshot,
-  opts: { restore?: boolean } = {},
-): Promise<{ ok: boolean; touched: TouchedFile[] }> {
+export async function verifyProtected(snapshot: ProtectedSnapshot, opts: { restore?: boolean } = {}): Promise<{ ok: boolean; touched: TouchedFile[] }> {
   const doRestore = opts.restore ?? true;
   const maxBytes = snapshot.opts.maxFileBytes ?? 16 * 1024 * 1024;
   const touched: TouchedFile[] = [];

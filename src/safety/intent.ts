@@ -30,7 +30,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     description: 'a secret file or the environment is piped or uploaded to a network tool',
     patterns: [
       re(String.raw`\b(?:cat|base64|xxd|gzip|tar|zip|openssl|gpg|head|tail|strings)\b[^\n|;&]{0,80}${SECRET}[^\n]{0,80}\|\s*${NET_SINK}\b`),
-      re(String.raw`\b(?:curl|wget|http)\b[^\n]{0,120}(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|-T|--upload-file|--post-file|--body-file)[\s=]*['"]?(?:[\w-]+=)?@?[^\s'"]{0,80}?${SECRET}`),
+      re(
+        String.raw`\b(?:curl|wget|http)\b[^\n]{0,120}(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|-T|--upload-file|--post-file|--body-file)[\s=]*['"]?(?:[\w-]+=)?@?[^\s'"]{0,80}?${SECRET}`,
+      ),
       re(String.raw`\b(?:nc|ncat|netcat|socat|telnet)\b[^\n]{0,80}<\s*[^\s'"]{0,80}?${SECRET}`),
       re(String.raw`\b(?:scp|rsync)\b[^\n]{0,60}${SECRET}[^\n]{0,80}\s[\w.-]+@[\w.-]+:`),
       re(String.raw`\b(?:env|printenv)\b\s*\|\s*${NET_SINK}\b`),
@@ -49,7 +51,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'medium',
     description: 'reads SSH keys, cloud credentials or the shadow file',
     patterns: [
-      re(String.raw`\b(?:cat|less|more|head|tail|base64|xxd|strings|print|dump|read|show|display|output|reveal|copy|cp)\b[^\n]{0,40}(?:~\/\.ssh\/|\/\.ssh\/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b(?!\.pub)|\.aws\/credentials|\/etc\/shadow|\bwallet\.dat\b|\.kube\/config|\.docker\/config\.json)`),
+      re(
+        String.raw`\b(?:cat|less|more|head|tail|base64|xxd|strings|print|dump|read|show|display|output|reveal|copy|cp)\b[^\n]{0,40}(?:~\/\.ssh\/|\/\.ssh\/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b(?!\.pub)|\.aws\/credentials|\/etc\/shadow|\bwallet\.dat\b|\.kube\/config|\.docker\/config\.json)`,
+      ),
       re(String.raw`\bexfiltrat(?:e|es|ed|ing|ion)\b`),
     ],
   },
@@ -78,10 +82,7 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     id: 'destroy.fork-bomb',
     severity: 'high',
     description: 'a fork bomb',
-    patterns: [
-      re(String.raw`:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;?\s*:`),
-      re(String.raw`\b(\w+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}`),
-    ],
+    patterns: [re(String.raw`:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;?\s*:`), re(String.raw`\b(\w+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}`)],
   },
   {
     id: 'destroy.chmod-root',
@@ -95,7 +96,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     description: 'asks in words to wipe disks or the whole system',
     patterns: [
       re(String.raw`\bfork[- ]?bomb\b`),
-      re(String.raw`\b(?:wipe|erase|destroy|nuke|trash)\b[^.\n]{0,30}\b(?:hard ?drives?|disks?|file ?systems?|partitions?|(?:whole|entire) (?:system|machine|computer|server)|root directory|home directory)\b`),
+      re(
+        String.raw`\b(?:wipe|erase|destroy|nuke|trash)\b[^.\n]{0,30}\b(?:hard ?drives?|disks?|file ?systems?|partitions?|(?:whole|entire) (?:system|machine|computer|server)|root directory|home directory)\b`,
+      ),
       re(String.raw`\bformat\s+(?:the\s+)?(?:hard\s?drive|(?:system|boot|root|main)\s+(?:disk|drive|partition))\b`),
       re(String.raw`\bdelete\s+(?:all|every)\s+files?\s+(?:on|in|from)\s+(?:the|this|my)\s+(?:system|machine|computer|server|home directory|disk)\b`),
     ],
@@ -105,7 +108,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'asks to turn off the sandbox, kill switch, audit or other safety controls',
     patterns: [
-      re(String.raw`\b(?:disable|turn\s+off|switch\s+off|shut\s+(?:off|down)|bypass|circumvent|deactivate|evade|get\s+around|defeat|neuter)\s+(?:the\s+|colony'?s?\s+|all\s+|any\s+|your\s+|its\s+){0,8}(?:sandbox(?:ing)?|kill[- ]?switch|audit(?:ing|\s+log(?:ging|s)?|\s+trail)?|safety(?:\s+(?:checks?|gateway|rules|filters?|guards?|screens?|measures))?|guardrails?|security\s+checks?|network\s+allow-?list|intent\s+screen|injection\s+(?:screen|filter|checks?))\b`),
+      re(
+        String.raw`\b(?:disable|turn\s+off|switch\s+off|shut\s+(?:off|down)|bypass|circumvent|deactivate|evade|get\s+around|defeat|neuter)\s+(?:the\s+|colony'?s?\s+|all\s+|any\s+|your\s+|its\s+){0,8}(?:sandbox(?:ing)?|kill[- ]?switch|audit(?:ing|\s+log(?:ging|s)?|\s+trail)?|safety(?:\s+(?:checks?|gateway|rules|filters?|guards?|screens?|measures))?|guardrails?|security\s+checks?|network\s+allow-?list|intent\s+screen|injection\s+(?:screen|filter|checks?))\b`,
+      ),
     ],
   },
   {
@@ -113,7 +118,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'deletes or rewrites the audit log, the colony database or the HALT file',
     patterns: [
-      re(String.raw`\b(?:delete|remove|truncate|erase|wipe|clear|purge|rm)\s+(?:-\S+\s+){0,8}(?:the\s+|all\s+){0,8}(?:audit\s+(?:log|trail|records?|entries|table|history)|\S{0,200}\.colony\/?(?=\s|$|[;&|])|\S{0,200}colony\.db\b|\S{0,200}\.colony\/HALT\b)`),
+      re(
+        String.raw`\b(?:delete|remove|truncate|erase|wipe|clear|purge|rm)\s+(?:-\S+\s+){0,8}(?:the\s+|all\s+){0,8}(?:audit\s+(?:log|trail|records?|entries|table|history)|\S{0,200}\.colony\/?(?=\s|$|[;&|])|\S{0,200}colony\.db\b|\S{0,200}\.colony\/HALT\b)`,
+      ),
       re(String.raw`\b(?:DELETE\s+FROM|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|TRUNCATE(?:\s+TABLE)?|UPDATE)\s+["'\x60]?audit\w*`),
     ],
   },
@@ -155,7 +162,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'nmap over a subnet, address range or random targets',
     patterns: [
-      re(String.raw`\bnmap\b[^\n]{0,120}?(?:\b\d{1,3}(?:\.\d{1,3}){3}\/\d{1,2}\b|\b\d{1,3}(?:\.\d{1,3}){3}-\d{1,3}\b|\b\d{1,3}(?:\.\d{1,3}){2}\.\*|\s-iR\b|[0-9a-f]*::[0-9a-f:]*\/\d{1,3})`),
+      re(
+        String.raw`\bnmap\b[^\n]{0,120}?(?:\b\d{1,3}(?:\.\d{1,3}){3}\/\d{1,2}\b|\b\d{1,3}(?:\.\d{1,3}){3}-\d{1,3}\b|\b\d{1,3}(?:\.\d{1,3}){2}\.\*|\s-iR\b|[0-9a-f]*::[0-9a-f:]*\/\d{1,3})`,
+      ),
     ],
   },
   {
@@ -165,7 +174,9 @@ export const INTENT_RULES: readonly PatternRule[] = Object.freeze([
     patterns: [
       re(String.raw`\bnmap\b`),
       re(String.raw`\bport[- ]?scan(?:s|ning|ner)?\b`),
-      re(String.raw`\b(?:scan|sweep|probe|map)\s+(?:the\s+|all\s+|every\s+|our\s+|my\s+){0,8}(?:whole\s+|entire\s+|local\s+|office\s+){0,8}(?:subnet|network|lan|internet|ip\s+range|ip\s+addresses)\s+for\s+(?:open\s+ports|hosts|live\s+hosts|services|vulnerabilit(?:y|ies)|ssh|devices)\b`),
+      re(
+        String.raw`\b(?:scan|sweep|probe|map)\s+(?:the\s+|all\s+|every\s+|our\s+|my\s+){0,8}(?:whole\s+|entire\s+|local\s+|office\s+){0,8}(?:subnet|network|lan|internet|ip\s+range|ip\s+addresses)\s+for\s+(?:open\s+ports|hosts|live\s+hosts|services|vulnerabilit(?:y|ies)|ssh|devices)\b`,
+      ),
     ],
   },
   {
@@ -239,10 +250,10 @@ export function screenIntent(text: string, rules: readonly PatternRule[] = INTEN
  * `config.approve.<n>`). Invalid regexes come back as problems so start-up can
  * list them all (the config schema cannot check regex syntax).
  */
-export function intentRulesFromConfig(safety: {
-  extra_deny_patterns: readonly string[];
-  extra_approval_patterns?: readonly string[];
-}): { rules: PatternRule[]; problems: string[] } {
+export function intentRulesFromConfig(safety: { extra_deny_patterns: readonly string[]; extra_approval_patterns?: readonly string[] }): {
+  rules: PatternRule[];
+  problems: string[];
+} {
   const deny = compilePatternRules('config.deny', 'high', safety.extra_deny_patterns);
   const approve = compilePatternRules('config.approve', 'medium', safety.extra_approval_patterns ?? []);
   return { rules: [...INTENT_RULES, ...deny.rules, ...approve.rules], problems: [...deny.problems, ...approve.problems] };

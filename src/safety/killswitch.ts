@@ -60,7 +60,12 @@ export class Killswitch {
     const prev = this.stored;
     this.store.transaction(() => {
       this.store.setSetting(KEY, next);
-      this.store.appendAudit({ ...who, action: `killswitch.${next === 'running' ? 'resume' : next === 'paused' ? 'pause' : 'halt'}`, target: null, detail: { from: prev, to: next, reason, halt_file: existsSync(this.haltFile) } });
+      this.store.appendAudit({
+        ...who,
+        action: `killswitch.${next === 'running' ? 'resume' : next === 'paused' ? 'pause' : 'halt'}`,
+        target: null,
+        detail: { from: prev, to: next, reason, halt_file: existsSync(this.haltFile) },
+      });
       this.store.publish('killswitch', null, { state: next, by: who.actor });
     });
     this.stored = next;

@@ -34,10 +34,7 @@ export function normaliseHost(host: string): string {
 }
 
 /** Builds the allow-list; bad entries are listed as problems (config start-up reports them all). */
-export function buildAllowList(
-  entries: readonly string[],
-  opts: { loopback?: boolean } = {},
-): { allow: AllowList; problems: string[] } {
+export function buildAllowList(entries: readonly string[], opts: { loopback?: boolean } = {}): { allow: AllowList; problems: string[] } {
   const hosts = new Set<string>();
   const suffixes: string[] = [];
   const cidrs: Cidr[] = [];
@@ -129,7 +126,8 @@ interface Candidate {
 
 const URL_RE = /\b(?:https?|ftp|wss?|sftp|ssh|gopher|telnet|smb):\/\/[^\s<>"'`)\]]+/gi;
 const CMD_RE = /\b(nc|ncat|netcat|telnet|socat|ssh|scp|rsync|sftp|ping|nslookup|dig|traceroute|curl|wget)\b((?:[ \t]+[^\s|;&<>]+){1,8})/gi;
-const HOSTLIKE = /^(?:[\w.+-]+@)?(\[[0-9a-f:.]+\]|\d{1,3}(?:\.\d{1,3}){3}|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,})(:[\w/.~-]*|\/\S*)?$/i;
+const HOSTLIKE =
+  /^(?:[\w.+-]+@)?(\[[0-9a-f:.]+\]|\d{1,3}(?:\.\d{1,3}){3}|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,})(:[\w/.~-]*|\/\S*)?$/i;
 const IP_RE = /(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]|\/\d)/g;
 
 function candidates(text: string): Candidate[] {
@@ -164,9 +162,11 @@ function candidates(text: string): Candidate[] {
   return out;
 }
 
-const SEND_BEFORE = /\b(?:send|sends|sending|upload|uploads|uploading|post|posts|posting|exfiltrate|transmit|forward|leak|beam|smuggle|report\s+back)\b[^\n]{0,60}\b(?:to|at|into)\b[^\n]{0,30}$/i;
+const SEND_BEFORE =
+  /\b(?:send|sends|sending|upload|uploads|uploading|post|posts|posting|exfiltrate|transmit|forward|leak|beam|smuggle|report\s+back)\b[^\n]{0,60}\b(?:to|at|into)\b[^\n]{0,30}$/i;
 const SEND_ANYWHERE = /\b(?:exfiltrat\w*|leak|smuggle)\b|\s(?:-d|--data(?:-\w+)?|-F|--form|-T|--upload-file|--post-file)[\s=]|-X\s*(?:POST|PUT)\b|\s<\s*\S/;
-const FETCH_BEFORE = /\b(?:fetch|fetches|download|downloads|curl|wget|request|call|query|hit|connect|connects|ping|reach|visit|open|browse|scrape|crawl|clone|pull|get|access|load|install)\b[^\n]{0,60}$/i;
+const FETCH_BEFORE =
+  /\b(?:fetch|fetches|download|downloads|curl|wget|request|call|query|hit|connect|connects|ping|reach|visit|open|browse|scrape|crawl|clone|pull|get|access|load|install)\b[^\n]{0,60}$/i;
 
 function lineWindow(text: string, start: number, end: number): { before: string; around: string } {
   const lineStart = text.lastIndexOf('\n', start - 1) + 1;

@@ -55,7 +55,11 @@ export function globToRegExp(glob: string): RegExp {
     else if (c === '?') out += '[^/]';
     else if (c === '{' && glob.indexOf('}', i) > i) {
       const close = glob.indexOf('}', i);
-      out += `(?:${glob.slice(i + 1, close).split(',').map(escapeRe).join('|')})`;
+      out += `(?:${glob
+        .slice(i + 1, close)
+        .split(',')
+        .map(escapeRe)
+        .join('|')})`;
       i = close;
     } else out += escapeRe(c);
   }

@@ -61,7 +61,10 @@ export function realpathLoose(p: string): string {
 
 /** The roots, resolved; "/" and roots that resolve to a filesystem root are dropped (they would allow everything). */
 function realRoots(roots: readonly string[]): string[] {
-  return roots.filter((r) => path.isAbsolute(r)).map(realpathLoose).filter((r) => r !== path.parse(r).root);
+  return roots
+    .filter((r) => path.isAbsolute(r))
+    .map(realpathLoose)
+    .filter((r) => r !== path.parse(r).root);
 }
 
 /** Null when `workspace` (symlinks resolved) lies inside one of `roots`, else the refusal. */
@@ -83,14 +86,21 @@ export function outsideRoots(workspace: string, roots: readonly string[]): Colon
  * outside the roots. `redact`: for submitters who must not learn the host's
  * paths (LAN users), the message names neither the path nor the roots.
  */
-export function assertWorkspacesInRoots(tasks: readonly { workspace: string; target: string }[], roots: readonly string[], opts: { redact?: boolean } = {}): void {
+export function assertWorkspacesInRoots(
+  tasks: readonly { workspace: string; target: string }[],
+  roots: readonly string[],
+  opts: { redact?: boolean } = {},
+): void {
   const seen = new Set<string>();
   for (const t of tasks) {
     if (t.target !== 'host' || seen.has(t.workspace)) continue; // remote workers confine workspaces to their own root
     seen.add(t.workspace);
     const err = outsideRoots(t.workspace, roots);
     if (err && opts.redact) {
-      throw new ColonyError('E_WORKSPACE_OUTSIDE_ROOTS', "this host's workspace for LAN tasks is outside its allowed roots (safety.allowed_roots); ask the admin");
+      throw new ColonyError(
+        'E_WORKSPACE_OUTSIDE_ROOTS',
+        "this host's workspace for LAN tasks is outside its allowed roots (safety.allowed_roots); ask the admin",
+      );
     }
     if (err) throw err;
   }

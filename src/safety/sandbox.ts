@@ -32,11 +32,7 @@ function deny(rule: string, reason: string): WorkspaceVerdict {
   return { verdict: 'deny', rule, reason, hits: [{ rule, severity: 'high', description: reason, excerpt: '' }] };
 }
 
-export function checkWorkspace(
-  workspace: string,
-  allowedRoots: readonly string[],
-  opts: WorkspaceOptions = {},
-): WorkspaceVerdict {
+export function checkWorkspace(workspace: string, allowedRoots: readonly string[], opts: WorkspaceOptions = {}): WorkspaceVerdict {
   const real = opts.realpath ?? realpathSync.native;
   if (!path.isAbsolute(workspace)) {
     return deny('sandbox.relative', `workspace "${workspace}" must be an absolute path`);
@@ -83,8 +79,19 @@ function safeReal(real: RealpathFn, p: string): string {
  * purpose: it can preload code (`--require`) or open an inspector port.
  */
 export const BASE_ENV_ALLOW: readonly string[] = Object.freeze([
-  'PATH', 'HOME', 'LANG', 'LANGUAGE', 'LC_*', 'TERM', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'TZ',
-  'NODE_ENV', 'NODE_EXTRA_CA_CERTS',
+  'PATH',
+  'HOME',
+  'LANG',
+  'LANGUAGE',
+  'LC_*',
+  'TERM',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'TMPDIR',
+  'TZ',
+  'NODE_ENV',
+  'NODE_EXTRA_CA_CERTS',
 ]);
 
 const SECRET_LOOKING = /KEY|TOKEN|SECRET|PASS(?:WORD|WD)?|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE/i;

@@ -8,15 +8,7 @@
  * invisible characters that were removed). Callers must send `text` onward,
  * never the input they passed in.
  */
-import {
-  excerptOf,
-  matchRulesDeep,
-  stripInvisible,
-  verdictFromHits,
-  type PatternRule,
-  type RuleHit,
-  type Verdict,
-} from './verdict.js';
+import { excerptOf, matchRulesDeep, stripInvisible, verdictFromHits, type PatternRule, type RuleHit, type Verdict } from './verdict.js';
 import { DISREGARD_RULES, IGNORE_PREVIOUS, PROMPT_LEAK, ROLE_REASSIGN } from './phrases.js';
 
 const re = (source: string, flags = 'i'): RegExp => new RegExp(source, flags);
@@ -31,9 +23,13 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'tells the model to ignore its previous instructions',
     patterns: [
-      re(String.raw`\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former|original|initial|system)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context|commands?)\b`),
+      re(
+        String.raw`\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former|original|initial|system)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context|commands?)\b`,
+      ),
       // "override the system prompt" is configuration talk; override/skip/discard count only with a temporal qualifier.
-      re(String.raw`\b(?:override|skip|discard)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former)\s+(?:instructions?|prompts?|directives|guidelines)\b`),
+      re(
+        String.raw`\b(?:override|skip|discard)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+|of\s+){0,8}(?:previous|prior|above|earlier|preceding|former)\s+(?:instructions?|prompts?|directives|guidelines)\b`,
+      ),
     ],
     phrases: IGNORE_PREVIOUS, // every language and phrasing family (phrases.ts), on folded text
   },
@@ -42,7 +38,9 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'tells the model to disregard its rules or guidelines',
     patterns: [
-      re(String.raw`\b(?:disregard|ignore|forget|abandon|bypass|override|violate)\s+(?:all\s+(?:of\s+)?)?(?:your|its)\s+(?:rules|guidelines|instructions|programming|training|safety|restrictions|constraints|policies|guardrails|system\s+prompt|principles)\b`),
+      re(
+        String.raw`\b(?:disregard|ignore|forget|abandon|bypass|override|violate)\s+(?:all\s+(?:of\s+)?)?(?:your|its)\s+(?:rules|guidelines|instructions|programming|training|safety|restrictions|constraints|policies|guardrails|system\s+prompt|principles)\b`,
+      ),
     ],
     phrases: DISREGARD_RULES,
   },
@@ -51,7 +49,9 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'high',
     description: 'jailbreak phrasing (DAN, developer mode, unrestricted persona)',
     patterns: [
-      re(String.raw`\byou\s+are\s+(?:now\s+)?(?:no\s+longer\s+(?:bound|restricted|an?\s+ai)|free\s+(?:from|of)\s+(?:all\s+)?(?:rules|restrictions|guidelines)|unrestricted|unfiltered|jailbroken)\b`),
+      re(
+        String.raw`\byou\s+are\s+(?:now\s+)?(?:no\s+longer\s+(?:bound|restricted|an?\s+ai)|free\s+(?:from|of)\s+(?:all\s+)?(?:rules|restrictions|guidelines)|unrestricted|unfiltered|jailbroken)\b`,
+      ),
       re(String.raw`\bdo\s+anything\s+now\b|\b(?:DAN|developer|god)\s+mode\s+(?:enabled|activated|on)\b|\bjailbreak(?:ing)?\s+(?:mode|prompt|yourself)\b`),
       re(String.raw`\bact\s+as\s+(?:an?\s+)?(?:unrestricted|unfiltered|jailbroken|evil)\b`),
     ],
@@ -91,14 +91,21 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     patterns: [
       re(String.raw`\b(?:new|updated|real|actual|hidden|secret)\s+instructions?\s*:|\bend\s+of\s+(?:the\s+)?(?:system\s+)?(?:prompt|instructions)\b`),
       // The same announcement in other languages (the colon keeps "add new installation instructions" out).
-      re(String.raw`(?:nouvelles|vraies|v[ée]ritables)\s+(?:instructions|consignes)\s*[:：]|neue\s+(?:anweisungen|instruktionen)\s*[:：]|nuevas\s+instrucciones\s*[:：]|novas\s+instru[çc][õo]es\s*[:：]|nuove\s+istruzioni\s*[:：]|новые\s+(?:инструкции|указания)\s*[:：]|新(?:的)?(?:指令|指示)\s*[:：]|新しい(?:指示|命令)\s*[:：]`, 'iu'),
+      re(
+        String.raw`(?:nouvelles|vraies|v[ée]ritables)\s+(?:instructions|consignes)\s*[:：]|neue\s+(?:anweisungen|instruktionen)\s*[:：]|nuevas\s+instrucciones\s*[:：]|novas\s+instru[çc][õo]es\s*[:：]|nuove\s+istruzioni\s*[:：]|новые\s+(?:инструкции|указания)\s*[:：]|新(?:的)?(?:指令|指示)\s*[:：]|新しい(?:指示|命令)\s*[:：]`,
+        'iu',
+      ),
     ],
   },
   {
     id: 'inject.prompt-leak',
     severity: 'medium',
     description: 'asks the model to reveal its system prompt or repeat what came before (any language)',
-    patterns: [re(String.raw`\b(?:reveal|print|show|leak|repeat|output)\s+(?:me\s+)?(?:the\s+|your\s+)(?:full\s+|entire\s+|hidden\s+)?(?:system\s+prompt|initial\s+instructions)\b`)],
+    patterns: [
+      re(
+        String.raw`\b(?:reveal|print|show|leak|repeat|output)\s+(?:me\s+)?(?:the\s+|your\s+)(?:full\s+|entire\s+|hidden\s+)?(?:system\s+prompt|initial\s+instructions)\b`,
+      ),
+    ],
     phrases: PROMPT_LEAK,
   },
   {
@@ -133,15 +140,15 @@ export const INJECTION_RULES: readonly PatternRule[] = Object.freeze([
     severity: 'medium',
     description: 'asks to put conversation data or secrets into a URL or image',
     patterns: [
-      re(String.raw`\b(?:append|add|include|encode|put|embed)\b[^\n]{0,60}\b(?:conversation|chat\s+history|secrets?|api\s+keys?|passwords?|credentials|environment\s+variables|previous\s+messages)\b[^\n]{0,40}\b(?:to|in|into)\s+(?:the\s+|this\s+|an?\s+)?(?:url|link|image(?:\s+url)?|query(?:\s+string)?)\b`),
+      re(
+        String.raw`\b(?:append|add|include|encode|put|embed)\b[^\n]{0,60}\b(?:conversation|chat\s+history|secrets?|api\s+keys?|passwords?|credentials|environment\s+variables|previous\s+messages)\b[^\n]{0,40}\b(?:to|in|into)\s+(?:the\s+|this\s+|an?\s+)?(?:url|link|image(?:\s+url)?|query(?:\s+string)?)\b`,
+      ),
     ],
   },
 ]);
 
 /** Rules for file content: chat transcripts and fixtures legitimately start lines with "System:". */
-export const FILE_INJECTION_RULES: readonly PatternRule[] = Object.freeze(
-  INJECTION_RULES.filter((r) => r.id !== 'inject.role-line'),
-);
+export const FILE_INJECTION_RULES: readonly PatternRule[] = Object.freeze(INJECTION_RULES.filter((r) => r.id !== 'inject.role-line'));
 
 /**
  * Removes zero-width, bidi, tag and control characters (tab and newlines are
@@ -168,10 +175,7 @@ function mergeHits(a: RuleHit[], b: RuleHit[]): RuleHit[] {
  * are still reported). Works for any rule set, so the gateway uses it for the
  * intent rules too.
  */
-export function screenForUse(
-  raw: string,
-  opts: { neutralise: boolean; rules: readonly PatternRule[]; check: string },
-): ScreenedText {
+export function screenForUse(raw: string, opts: { neutralise: boolean; rules: readonly PatternRule[]; check: string }): ScreenedText {
   const text = opts.neutralise ? neutralise(raw) : raw;
   const hits = text === raw ? matchRulesDeep(text, opts.rules) : mergeHits(matchRulesDeep(text, opts.rules), matchRulesDeep(raw, opts.rules));
   return { text, verdict: verdictFromHits(opts.check, hits), neutralised: text !== raw };
@@ -191,15 +195,8 @@ const MAX_FILE_CHARS = 2_000_000;
  * → include it fenced as untrusted data and flag the task. Files over 2 M chars
  * are screened on their first and last million characters (bounded cost).
  */
-export function screenFileContent(
-  content: string,
-  path: string,
-  rules: readonly PatternRule[] = FILE_INJECTION_RULES,
-): ScreenedText {
-  const sample =
-    content.length > MAX_FILE_CHARS
-      ? `${content.slice(0, MAX_FILE_CHARS / 2)}\n${content.slice(-MAX_FILE_CHARS / 2)}`
-      : content;
+export function screenFileContent(content: string, path: string, rules: readonly PatternRule[] = FILE_INJECTION_RULES): ScreenedText {
+  const sample = content.length > MAX_FILE_CHARS ? `${content.slice(0, MAX_FILE_CHARS / 2)}\n${content.slice(-MAX_FILE_CHARS / 2)}` : content;
   const screened = screenForUse(sample, { neutralise: true, rules, check: `injection (file ${excerptOf(path, 200)})` });
   const text = sample === content ? screened.text : neutralise(content);
   return { ...screened, text, neutralised: text !== content };

@@ -64,7 +64,11 @@ export function checkToolCall(ctx: ToolCheckContext, call: ToolCall): ToolVerdic
       return { verdict: 'deny', rule: 'network.tool-url', reason: `"${call.url.slice(0, 200)}" is not a valid URL` };
     }
     if (!isHostAllowed(host, compiled.allow)) {
-      return { verdict: 'needs_approval', rule: 'network.tool-url', reason: `${call.tool} of ${host}, which is not in the network allow-list (safety.network_allow)` };
+      return {
+        verdict: 'needs_approval',
+        rule: 'network.tool-url',
+        reason: `${call.tool} of ${host}, which is not in the network allow-list (safety.network_allow)`,
+      };
     }
   }
   return allow();

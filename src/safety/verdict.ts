@@ -55,7 +55,8 @@ export function worseOf(a: VerdictKind, b: VerdictKind): VerdictKind {
  * ASCII invisibly). The zero-width joiner is only counted next to ASCII, so
  * emoji sequences (👩‍💻) are left alone.
  */
-export const INVISIBLE_RE = /[\u200B\u200C\u2060-\u2064\u00AD\u180E\u034F\u115F\u1160\u17B4\u17B5\u3164\uFFA0\u200E\u200F\u202A-\u202E\u2066-\u2069]|(?<!^)\uFEFF|[\u{E0000}-\u{E007F}]|(?<=[\x21-\x7E])\u200D|\u200D(?=[\x21-\x7E])/gu;
+export const INVISIBLE_RE =
+  /[\u200B\u200C\u2060-\u2064\u00AD\u180E\u034F\u115F\u1160\u17B4\u17B5\u3164\uFFA0\u200E\u200F\u202A-\u202E\u2066-\u2069]|(?<!^)\uFEFF|[\u{E0000}-\u{E007F}]|(?<=[\x21-\x7E])\u200D|\u200D(?=[\x21-\x7E])/gu;
 
 /** Removes invisible/format characters (see INVISIBLE_RE) and C0/C1 controls other than tab and newlines. */
 export function stripInvisible(text: string): string {
@@ -75,8 +76,9 @@ export function detectionView(text: string): string {
 /** Makes an excerpt safe to log and show: escapes invisible and control characters, caps length. */
 export function excerptOf(s: string, max = 100): string {
   const shown = s.length > max ? `${s.slice(0, max)}…` : s;
-  return shown.replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]|[\u200B-\u200F\u202A-\u202E\u2060-\u2069\u00AD\u180E\uFEFF]|[\u{E0000}-\u{E007F}]/gu, (c) =>
-    `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
+  return shown.replace(
+    /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]|[\u200B-\u200F\u202A-\u202E\u2060-\u2069\u00AD\u180E\uFEFF]|[\u{E0000}-\u{E007F}]/gu,
+    (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
   );
 }
 
@@ -129,7 +131,13 @@ export function verdictFromHits(check: string, hits: RuleHit[]): Verdict {
   const worst = hits.find((h) => h.severity === 'high') ?? hits[0];
   if (!worst) return { verdict: 'allow', hits };
   const where = worst.encoded ? ' (inside base64-encoded text)' : '';
-  const more = hits.length > 1 ? `; ${hits.length - 1} more rule(s) matched: ${hits.filter((h) => h !== worst).map((h) => h.rule).join(', ')}` : '';
+  const more =
+    hits.length > 1
+      ? `; ${hits.length - 1} more rule(s) matched: ${hits
+          .filter((h) => h !== worst)
+          .map((h) => h.rule)
+          .join(', ')}`
+      : '';
   return {
     verdict: severityVerdict(worst.severity),
     rule: worst.rule,
@@ -179,11 +187,7 @@ export function matchRulesDeep(text: string, rules: readonly PatternRule[]): Rul
 }
 
 /** Turns config strings into rules; an invalid regex is reported with its index so the admin can fix it. */
-export function compilePatternRules(
-  prefix: string,
-  severity: Severity,
-  patterns: readonly string[],
-): { rules: PatternRule[]; problems: string[] } {
+export function compilePatternRules(prefix: string, severity: Severity, patterns: readonly string[]): { rules: PatternRule[]; problems: string[] } {
   const rules: PatternRule[] = [];
   const problems: string[] = [];
   patterns.forEach((p, i) => {

@@ -71,7 +71,14 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
   const adminToken = loadOrCreateSecret(o.paths.adminToken, () => randomBytes(24).toString('base64url'));
   let adminPort = o.adminPort;
   const lanCode = o.lanCode === 'auto' ? generateAccessCode() : o.lanCode === undefined ? o.config.lan.access_code : o.lanCode;
-  const ctx: ServerContext = { host, adminToken, adminPort: () => adminPort, webRoot: o.webRoot === undefined ? defaultWebRoot() : o.webRoot, startedAt: Date.now(), changes: new ChangeService(host.service) };
+  const ctx: ServerContext = {
+    host,
+    adminToken,
+    adminPort: () => adminPort,
+    webRoot: o.webRoot === undefined ? defaultWebRoot() : o.webRoot,
+    startedAt: Date.now(),
+    changes: new ChangeService(host.service),
+  };
   let admin: FastifyInstance | null = null;
   let user: FastifyInstance | null = null;
   try {
@@ -90,11 +97,17 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
     throw e;
   }
   const userPort = user ? (user.server.address() as AddressInfo).port : null;
-  writeFileSync(o.paths.hostInfo, JSON.stringify({ pid: process.pid, admin_port: adminPort, user_port: userPort, started_at: ctx.startedAt }) + '\n', { mode: 0o600 });
+  writeFileSync(o.paths.hostInfo, JSON.stringify({ pid: process.pid, admin_port: adminPort, user_port: userPort, started_at: ctx.startedAt }) + '\n', {
+    mode: 0o600,
+  });
   host.pool.start();
   const anchorKey = await loadOrCreateHostKey(o.paths.home);
   const maintenance = startMaintenance(host, [
-    { everyMs: o.config.retention.checkpoint_interval_s * 1000, run: () => void writeCheckpoint(host.store, o.paths.home, anchorKey, Date.now()), atStop: true },
+    {
+      everyMs: o.config.retention.checkpoint_interval_s * 1000,
+      run: () => void writeCheckpoint(host.store, o.paths.home, anchorKey, Date.now()),
+      atStop: true,
+    },
   ]);
   const adminUrl = `http://127.0.0.1:${adminPort}/`;
   const a = admin;

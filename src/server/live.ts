@@ -34,7 +34,14 @@ export interface StreamOptions {
 export const RESYNC_KIND = 'resync';
 
 function resyncRecord(head: number, missed: number): EventRecord {
-  return { id: head, at: Date.now(), kind: RESYNC_KIND, task_id: null, owner: null, data: { last_id: head, missed, reason: 'too far behind: reload the snapshots' } };
+  return {
+    id: head,
+    at: Date.now(),
+    kind: RESYNC_KIND,
+    task_id: null,
+    owner: null,
+    data: { last_id: head, missed, reason: 'too far behind: reload the snapshots' },
+  };
 }
 
 /** Open streams per HTTP server, so shutdown can end them: an SSE response never ends by itself and would hold `app.close()` forever. */
@@ -81,7 +88,12 @@ export function formatSse(e: EventRecord): string {
  * gone (dropped, closed): the replay stops there, reading nothing more.
  * Returns the unsubscribe function.
  */
-export function followEvents(store: Store, after: number, onEvent: (e: EventRecord) => boolean | void, replayWindow = DEFAULT_BOUNDS.replay_window): () => void {
+export function followEvents(
+  store: Store,
+  after: number,
+  onEvent: (e: EventRecord) => boolean | void,
+  replayWindow = DEFAULT_BOUNDS.replay_window,
+): () => void {
   let last = after;
   const buffered: EventRecord[] = [];
   let replaying = true;
@@ -151,12 +163,17 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
     release();
     streams.delete(end);
   };
-  unsubscribe = followEvents(store, lastEventId(request), (e) => {
-    if (dropped) return false;
-    const v = view(e);
-    if (v) write(formatSse(v));
-    return !dropped;
-  }, bounds.replay_window);
+  unsubscribe = followEvents(
+    store,
+    lastEventId(request),
+    (e) => {
+      if (dropped) return false;
+      const v = view(e);
+      if (v) write(formatSse(v));
+      return !dropped;
+    },
+    bounds.replay_window,
+  );
   const end = (): void => {
     close();
     res.end();

@@ -43,7 +43,7 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
 
   app.post('/api/pairing-codes', async (request, reply) => {
     const s = requireSession(request, 'submit_task');
-    if (pairingBanned(request)) throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned pairing from this browser or address');
+    if (pairingBanned(request)) throw new ColonyError('E_FORBIDDEN', "the host's admin has banned pairing from this browser or address");
     const { code, expires_at } = await remote.pairing.createCode(submitterOf(s), lanActor(request));
     const cert = remote.pairing.certFingerprint;
     return reply.code(201).send({
@@ -62,7 +62,7 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
     const body = enrollSchema.parse(request.body);
     if (pairingBanned(request)) {
       noteRefusal(request, 'enrolment from a banned address');
-      throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned pairing from this address');
+      throw new ColonyError('E_FORBIDDEN', "the host's admin has banned pairing from this address");
     }
     return reply.code(201).send(remote.pairing.enroll(body, clientIp(request)).response);
   });

@@ -15,7 +15,12 @@ export const executeSchema = z.union([z.strictObject({ graph: graphFileSchema })
 export const idParam = z.strictObject({ id: z.string().min(1).max(300) });
 
 /** POST /admin/approve/:id: optionally the review digest the admin was shown (GET /admin/pending). */
-export const approveBody = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/).optional() });
+export const approveBody = z.object({
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
 
 export const taskQuery = z.strictObject({
   state: z.string().max(40).optional(),

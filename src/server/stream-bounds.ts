@@ -43,7 +43,10 @@ export class StreamSlots {
   acquire(keys: readonly { key: string; max: number; what: string }[]): () => void {
     for (const k of keys) {
       if ((this.open.get(k.key) ?? 0) >= k.max) {
-        throw new ColonyError('E_RATE_LIMITED', `too many live streams from this ${k.what} (at most ${k.max}); close a tab or retry later`, { limit: k.max, per: k.what });
+        throw new ColonyError('E_RATE_LIMITED', `too many live streams from this ${k.what} (at most ${k.max}); close a tab or retry later`, {
+          limit: k.max,
+          per: k.what,
+        });
       }
     }
     for (const k of keys) this.open.set(k.key, (this.open.get(k.key) ?? 0) + 1);

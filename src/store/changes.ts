@@ -26,7 +26,12 @@ export interface ChangeRecord {
 
 type Row = Omit<ChangeRecord, 'files' | 'stat' | 'hold'> & { files: string; stat: string; hold: number };
 
-const fromRow = (r: Row): ChangeRecord => ({ ...r, files: JSON.parse(r.files) as ChangeRecord['files'], stat: JSON.parse(r.stat) as ChangeRecord['stat'], hold: r.hold === 1 });
+const fromRow = (r: Row): ChangeRecord => ({
+  ...r,
+  files: JSON.parse(r.files) as ChangeRecord['files'],
+  stat: JSON.parse(r.stat) as ChangeRecord['stat'],
+  hold: r.hold === 1,
+});
 
 export class ChangeStore {
   constructor(private readonly store: Store) {}
@@ -34,10 +39,30 @@ export class ChangeStore {
   add(c: Omit<ChangeRecord, 'status' | 'decided_at' | 'decided_by' | 'merge_commit' | 'error'>, who: Actor): void {
     this.store.transaction(() => {
       dbOf(this.store)
-        .prepare(`INSERT OR REPLACE INTO pending_changes (task_id, repo_dir, worktree_path, branch, base_commit, head_commit, target_branch, files, stat, patch, status, hold, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`)
-        .run(c.task_id, c.repo_dir, c.worktree_path, c.branch, c.base_commit, c.head_commit, c.target_branch, JSON.stringify(c.files), JSON.stringify(c.stat), c.patch, c.hold ? 1 : 0, c.created_at);
-      this.store.appendAudit({ ...who, action: 'change.pending', target: c.task_id, detail: { branch: c.branch, files_changed: c.stat.files_changed, head_commit: c.head_commit } });
+        .prepare(
+          `INSERT OR REPLACE INTO pending_changes (task_id, repo_dir, worktree_path, branch, base_commit, head_commit, target_branch, files, stat, patch, status, hold, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+        )
+        .run(
+          c.task_id,
+          c.repo_dir,
+          c.worktree_path,
+          c.branch,
+          c.base_commit,
+          c.head_commit,
+          c.target_branch,
+          JSON.stringify(c.files),
+          JSON.stringify(c.stat),
+          c.patch,
+          c.hold ? 1 : 0,
+          c.created_at,
+        );
+      this.store.appendAudit({
+        ...who,
+        action: 'change.pending',
+        target: c.task_id,
+        detail: { branch: c.branch, files_changed: c.stat.files_changed, head_commit: c.head_commit },
+      });
       this.store.publish('change', this.ownerOf(c.task_id), { task_id: c.task_id, status: 'pending', files_changed: c.stat.files_changed }, c.task_id);
     });
   }
@@ -61,7 +86,9 @@ export class ChangeStore {
 
   /** Tasks waiting in awaiting_approval for their change to be decided (rebuilt into the scheduler at start). */
   heldTaskIds(): string[] {
-    return (dbOf(this.store).prepare("SELECT task_id FROM pending_changes WHERE hold = 1 AND status IN ('pending', 'conflict')").all() as { task_id: string }[]).map((r) => r.task_id);
+    return (
+      dbOf(this.store).prepare("SELECT task_id FROM pending_changes WHERE hold = 1 AND status IN ('pending', 'conflict')").all() as { task_id: string }[]
+    ).map((r) => r.task_id);
   }
 
   decide(taskId: string, status: Exclude<ChangeStatus, 'pending'>, who: Actor, extra: { merge_commit?: string; error?: string } = {}): void {

@@ -19,11 +19,16 @@ export function saveCheckpoint(store: Store, c: Checkpoint): void {
 }
 
 export function lastCheckpoint(store: Store): Checkpoint | null {
-  return (dbOf(store).prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1').get() as Checkpoint | undefined) ?? null;
+  return (
+    (dbOf(store).prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1').get() as
+      Checkpoint | undefined) ?? null
+  );
 }
 
 export function listCheckpoints(store: Store): Checkpoint[] {
-  return dbOf(store).prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id').all() as Checkpoint[];
+  return dbOf(store)
+    .prepare('SELECT at, record_count, head_id, head_hash, key_fingerprint, signature FROM audit_checkpoints ORDER BY id')
+    .all() as Checkpoint[];
 }
 
 export function logFacts(store: Store): LogFacts {
@@ -33,8 +38,10 @@ export function logFacts(store: Store): LogFacts {
   if (r.n !== r.max_id) {
     // Ids run 1, 2, 3, …: each row whose predecessor is absent starts a gap.
     const rows = db
-      .prepare(`SELECT COALESCE((SELECT MAX(p.id) FROM audit p WHERE p.id < a.id), 0) + 1 AS gap_start, a.id - 1 AS gap_end
-        FROM audit a WHERE a.id > 1 AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.id = a.id - 1) ORDER BY a.id LIMIT 100`)
+      .prepare(
+        `SELECT COALESCE((SELECT MAX(p.id) FROM audit p WHERE p.id < a.id), 0) + 1 AS gap_start, a.id - 1 AS gap_end
+        FROM audit a WHERE a.id > 1 AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.id = a.id - 1) ORDER BY a.id LIMIT 100`,
+      )
       .all() as { gap_start: number; gap_end: number }[];
     for (const g of rows) gaps.push([g.gap_start, g.gap_end]);
   }

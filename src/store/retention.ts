@@ -17,6 +17,10 @@ const DAY_MS = 86_400_000;
 /** Deletes events and output rows older than the policy allows; returns how many rows went. */
 export function pruneOld(store: Store, policy: RetentionPolicy, now: number): { events: number; output: number } {
   const del = (table: 'events' | 'task_output', days: number | null): number =>
-    days === null ? 0 : dbOf(store).prepare(`DELETE FROM ${table} WHERE at < ?`).run(now - days * DAY_MS).changes;
+    days === null
+      ? 0
+      : dbOf(store)
+          .prepare(`DELETE FROM ${table} WHERE at < ?`)
+          .run(now - days * DAY_MS).changes;
   return store.transaction(() => ({ events: del('events', policy.events_days), output: del('task_output', policy.output_days) }));
 }

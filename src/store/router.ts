@@ -32,7 +32,10 @@ const KEEP_OUTCOMES = 50_000;
 const KEEP_DECISIONS = 2_000;
 
 export class RouterStore {
-  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   addOutcome(o: RouterOutcomeRow): void {
     dbOf(this.store)
@@ -56,7 +59,9 @@ export class RouterStore {
 
   /** Newest first. */
   decisions(limit = 50): RouterDecisionRow[] {
-    return dbOf(this.store).prepare('SELECT * FROM router_decisions ORDER BY id DESC LIMIT ?').all(Math.max(1, Math.min(500, limit))) as RouterDecisionRow[];
+    return dbOf(this.store)
+      .prepare('SELECT * FROM router_decisions ORDER BY id DESC LIMIT ?')
+      .all(Math.max(1, Math.min(500, limit))) as RouterDecisionRow[];
   }
 
   /** Drops old rows beyond what is kept (at start). */

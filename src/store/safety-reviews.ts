@@ -32,8 +32,10 @@ export class SafetyReviewStore {
   /** Records what the screens found now; an earlier approval stays but only counts if its digest matches. */
   record(taskId: string, digest: string, findings: readonly SafetyFinding[], at: number): void {
     dbOf(this.store)
-      .prepare(`INSERT INTO safety_reviews (task_id, digest, findings, screened_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT(task_id) DO UPDATE SET digest = excluded.digest, findings = excluded.findings, screened_at = excluded.screened_at`)
+      .prepare(
+        `INSERT INTO safety_reviews (task_id, digest, findings, screened_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT(task_id) DO UPDATE SET digest = excluded.digest, findings = excluded.findings, screened_at = excluded.screened_at`,
+      )
       .run(taskId, digest, JSON.stringify(findings), at);
   }
 

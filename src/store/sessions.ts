@@ -42,8 +42,10 @@ export class SessionStore {
   create(s: UserSession, who: Actor): UserSession {
     this.store.transaction(() => {
       dbOf(this.store)
-        .prepare(`INSERT INTO sessions (user_id, display_name, origin_ip, is_local, permissions, tasks_submitted, created_at, last_seen_at, revoked)
-          VALUES (?, ?, ?, ?, ?, 0, ?, ?, 0)`)
+        .prepare(
+          `INSERT INTO sessions (user_id, display_name, origin_ip, is_local, permissions, tasks_submitted, created_at, last_seen_at, revoked)
+          VALUES (?, ?, ?, ?, ?, 0, ?, ?, 0)`,
+        )
         .run(s.user_id, s.display_name, s.origin_ip, s.is_local ? 1 : 0, JSON.stringify(s.permissions), s.created_at, s.last_seen_at);
       this.store.appendAudit({ ...who, action: 'session.created', target: s.user_id, detail: { display_name: s.display_name, origin_ip: s.origin_ip } });
     });
@@ -91,7 +93,9 @@ export class SessionStore {
 
   private update(userId: string, set: string, args: unknown[], who: Actor, action: string, detail: unknown): void {
     this.store.transaction(() => {
-      const changed = dbOf(this.store).prepare(`UPDATE sessions SET ${set} WHERE user_id = ?`).run(...args, userId).changes;
+      const changed = dbOf(this.store)
+        .prepare(`UPDATE sessions SET ${set} WHERE user_id = ?`)
+        .run(...args, userId).changes;
       if (changed === 0) throw new ColonyError('E_NOT_FOUND', `no session ${userId}`);
       this.store.appendAudit({ ...who, action, target: userId, detail });
     });

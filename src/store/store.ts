@@ -240,10 +240,24 @@ export class Store {
       this.st.insertGraph.run(graph.id, graph.name, graph.budget_usd, graph.submitted_by, graph.workspace, graph.source, at);
       for (const t of tasks) {
         this.st.insertTask.run({
-          id: t.id, seq: ++this.seq, graph_id: graph.id, title: t.title, prompt: t.prompt, engine: t.engine, model: t.model,
-          budget_usd: t.budget_usd, workspace: t.workspace, target: t.target, lane: t.lane, wait_timeout_s: t.wait_timeout_s,
-          run_timeout_s: t.run_timeout_s, max_attempts: t.max_attempts, trigger: t.trigger, state: t.state,
-          submitted_by: graph.submitted_by, created_at: at,
+          id: t.id,
+          seq: ++this.seq,
+          graph_id: graph.id,
+          title: t.title,
+          prompt: t.prompt,
+          engine: t.engine,
+          model: t.model,
+          budget_usd: t.budget_usd,
+          workspace: t.workspace,
+          target: t.target,
+          lane: t.lane,
+          wait_timeout_s: t.wait_timeout_s,
+          run_timeout_s: t.run_timeout_s,
+          max_attempts: t.max_attempts,
+          trigger: t.trigger,
+          state: t.state,
+          submitted_by: graph.submitted_by,
+          created_at: at,
         });
         for (const dep of t.depends_on) this.st.insertEdge.run(t.id, dep);
       }
@@ -284,12 +298,28 @@ export class Store {
     this.transaction(() => {
       const at = this.now();
       const changed = this.st.endAttempt.run({
-        task_id: taskId, attempt, state: end.state, engine: end.engine, model: end.model, at, cost_usd: end.cost_usd,
-        cost_source: end.cost_source, ...end.usage, error_code: end.error_code, summary: end.summary.slice(0, 4000),
+        task_id: taskId,
+        attempt,
+        state: end.state,
+        engine: end.engine,
+        model: end.model,
+        at,
+        cost_usd: end.cost_usd,
+        cost_source: end.cost_source,
+        ...end.usage,
+        error_code: end.error_code,
+        summary: end.summary.slice(0, 4000),
       }).changes;
       if (changed === 0) throw new ColonyError('E_INVALID_TRANSITION', `attempt ${attempt} of task ${taskId} is not running`);
-      const row = this.st.addTaskCost.get({ task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage }) as { submitted_by: string } | undefined;
-      this.audit({ at, ...who, action: 'attempt.finished', target: taskId, detail: { attempt, state: end.state, cost_usd: end.cost_usd, error_code: end.error_code } });
+      const row = this.st.addTaskCost.get({ task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage }) as
+        { submitted_by: string } | undefined;
+      this.audit({
+        at,
+        ...who,
+        action: 'attempt.finished',
+        target: taskId,
+        detail: { attempt, state: end.state, cost_usd: end.cost_usd, error_code: end.error_code },
+      });
       this.event('attempt.finished', taskId, row?.submitted_by ?? null, { attempt, ...end, summary: end.summary.slice(0, 500) });
       this.applyTransitions(trs, who);
     });
@@ -298,16 +328,20 @@ export class Store {
   /** What identifies the processes of a running attempt (the engine reports it once its leader runs). */
   recordAttemptProcess(taskId: string, attempt: number, p: AttemptProcess): void {
     this.db
-      .prepare(`INSERT OR REPLACE INTO attempt_processes (task_id, attempt, pid, pgid, start_ticks, boot_id, cgroup, tag, recorded_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .prepare(
+        `INSERT OR REPLACE INTO attempt_processes (task_id, attempt, pid, pgid, start_ticks, boot_id, cgroup, tag, recorded_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
       .run(taskId, attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag, this.now());
   }
 
   /** Process records of attempts that never finished (their host died), for the sweep at recovery. */
   openAttemptProcesses(): (AttemptProcess & { task_id: string; attempt: number })[] {
     return this.db
-      .prepare(`SELECT p.task_id, p.attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag FROM attempt_processes p
-        JOIN attempts a ON a.task_id = p.task_id AND a.attempt = p.attempt WHERE a.finished_at IS NULL`)
+      .prepare(
+        `SELECT p.task_id, p.attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag FROM attempt_processes p
+        JOIN attempts a ON a.task_id = p.task_id AND a.attempt = p.attempt WHERE a.finished_at IS NULL`,
+      )
       .all() as (AttemptProcess & { task_id: string; attempt: number })[];
   }
 
@@ -317,9 +351,11 @@ export class Store {
    */
   remoteAttemptsLostSince(since: number): { task_id: string; worker_id: string; finished_at: number }[] {
     return this.db
-      .prepare(`SELECT a.task_id, a.worker_id, a.finished_at FROM attempts a JOIN tasks t ON t.id = a.task_id
+      .prepare(
+        `SELECT a.task_id, a.worker_id, a.finished_at FROM attempts a JOIN tasks t ON t.id = a.task_id
         WHERE a.state = 'lost' AND a.finished_at >= ? AND a.attempt = t.attempt AND t.lane != 'host'
-        AND t.state IN ('waiting', 'ready')`)
+        AND t.state IN ('waiting', 'ready')`,
+      )
       .all(since) as { task_id: string; worker_id: string; finished_at: number }[];
   }
 
@@ -330,8 +366,10 @@ export class Store {
    */
   pruneAttemptProcesses(keepMs = 7 * 24 * 3600_000): number {
     return this.db
-      .prepare(`DELETE FROM attempt_processes WHERE EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = attempt_processes.task_id
-        AND a.attempt = attempt_processes.attempt AND a.finished_at IS NOT NULL AND a.finished_at < ?)`)
+      .prepare(
+        `DELETE FROM attempt_processes WHERE EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = attempt_processes.task_id
+        AND a.attempt = attempt_processes.attempt AND a.finished_at IS NOT NULL AND a.finished_at < ?)`,
+      )
       .run(this.now() - keepMs).changes;
   }
 
@@ -422,7 +460,8 @@ export class Store {
     if (f.state) (where.push('state = ?'), args.push(f.state));
     if (f.graph_id) (where.push('graph_id = ?'), args.push(f.graph_id));
     if (f.submitted_by) (where.push('submitted_by = ?'), args.push(f.submitted_by));
-    if (f.search) (where.push("(instr(lower(title), lower(?)) > 0 OR instr(lower(prompt), lower(?)) > 0 OR instr(id, ?) > 0)"), args.push(f.search, f.search, f.search));
+    if (f.search)
+      (where.push('(instr(lower(title), lower(?)) > 0 OR instr(lower(prompt), lower(?)) > 0 OR instr(id, ?) > 0)'), args.push(f.search, f.search, f.search));
     const sql = `SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT ? OFFSET ?`;
     const rows = this.db.prepare(sql).all(...args, f.limit ?? 1000, f.offset ?? 0) as TaskRow[];
     return this.withDeps(rows);
@@ -439,8 +478,10 @@ export class Store {
   unfinishedGraphFrom(source: string): GraphRow | null {
     return (
       (this.db
-        .prepare(`SELECT g.* FROM graphs g WHERE g.source = ? AND EXISTS (SELECT 1 FROM tasks t WHERE t.graph_id = g.id
-          AND t.state NOT IN ('succeeded','failed','cancelled','timed_out','upstream_failed','skipped')) ORDER BY g.created_at DESC LIMIT 1`)
+        .prepare(
+          `SELECT g.* FROM graphs g WHERE g.source = ? AND EXISTS (SELECT 1 FROM tasks t WHERE t.graph_id = g.id
+          AND t.state NOT IN ('succeeded','failed','cancelled','timed_out','upstream_failed','skipped')) ORDER BY g.created_at DESC LIMIT 1`,
+        )
         .get(source) as GraphRow | undefined) ?? null
     );
   }
@@ -460,8 +501,10 @@ export class Store {
 
   eventsSince(afterId: number, limit = 1000): EventRecord[] {
     const rows = this.db
-      .prepare(`SELECT e.*, o.text AS out_text FROM events e LEFT JOIN task_output o ON e.kind = 'task.output' AND o.id = json_extract(e.data, '$.output_id')
-        WHERE e.id > ? ORDER BY e.id LIMIT ?`)
+      .prepare(
+        `SELECT e.*, o.text AS out_text FROM events e LEFT JOIN task_output o ON e.kind = 'task.output' AND o.id = json_extract(e.data, '$.output_id')
+        WHERE e.id > ? ORDER BY e.id LIMIT ?`,
+      )
       .all(afterId, limit) as (Omit<EventRecord, 'data'> & { data: string; out_text: string | null })[];
     return rows.map(({ out_text, ...r }) => {
       const data = JSON.parse(r.data) as Record<string, unknown>;
@@ -483,9 +526,10 @@ export class Store {
     if (f.target) (where.push('target = ?'), args.push(f.target));
     if (f.before_id) (where.push('id < ?'), args.push(f.before_id));
     const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, Math.min(f.limit ?? 100, 1000)) as (Omit<AuditRecord, 'detail'> & { detail: string })[]).map(
-      (r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }),
-    );
+    return (this.db.prepare(sql).all(...args, Math.min(f.limit ?? 100, 1000)) as (Omit<AuditRecord, 'detail'> & { detail: string })[]).map((r) => ({
+      ...r,
+      detail: JSON.parse(r.detail) as unknown,
+    }));
   }
 
   verifyAudit(): ChainCheck {
@@ -494,11 +538,16 @@ export class Store {
   }
 
   /** Cost and tokens grouped by a dimension, for the dashboard and the APIs. */
-  costBy(dim: 'engine' | 'model' | 'submitted_by' | 'graph_id' | 'worker_id', submittedBy?: string): { key: string | null; cost_usd: number; tokens: number; attempts: number }[] {
+  costBy(
+    dim: 'engine' | 'model' | 'submitted_by' | 'graph_id' | 'worker_id',
+    submittedBy?: string,
+  ): { key: string | null; cost_usd: number; tokens: number; attempts: number }[] {
     const col = dim === 'submitted_by' || dim === 'graph_id' ? `t.${dim}` : `a.${dim}`;
     return this.db
-      .prepare(`SELECT ${col} AS key, COALESCE(SUM(a.cost_usd), 0) AS cost_usd, SUM(a.tokens_in + a.tokens_out) AS tokens, COUNT(*) AS attempts
-        FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE (? IS NULL OR t.submitted_by = ?) GROUP BY ${col} ORDER BY cost_usd DESC`)
+      .prepare(
+        `SELECT ${col} AS key, COALESCE(SUM(a.cost_usd), 0) AS cost_usd, SUM(a.tokens_in + a.tokens_out) AS tokens, COUNT(*) AS attempts
+        FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE (? IS NULL OR t.submitted_by = ?) GROUP BY ${col} ORDER BY cost_usd DESC`,
+      )
       .all(submittedBy ?? null, submittedBy ?? null) as { key: string | null; cost_usd: number; tokens: number; attempts: number }[];
   }
 

@@ -75,14 +75,18 @@ export class WorkerStore {
   enroll(codeHash: string, w: NewWorker, now: number, origin: string): WorkerRecord {
     return this.store.transaction(() => {
       const code = dbOf(this.store)
-        .prepare('UPDATE pairing_codes SET used_at = ?, worker_id = ?, secret = NULL WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING owner')
+        .prepare(
+          'UPDATE pairing_codes SET used_at = ?, worker_id = ?, secret = NULL WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING owner',
+        )
         .get(now, w.id, codeHash, now) as { owner: string } | undefined;
       if (!code) throw new ColonyError('E_UNAUTHORIZED', 'pairing code is unknown, already used or expired; ask for a new one on the dashboard');
       const dup = dbOf(this.store).prepare('SELECT id FROM workers WHERE public_key = ?').get(w.public_key) as { id: string } | undefined;
       if (dup) throw new ColonyError('E_CONFLICT', `this public key is already enrolled as worker ${dup.id}; pair with a new key`);
       dbOf(this.store)
-        .prepare(`INSERT INTO workers (id, owner, name, public_key, fingerprint, engines, open_to_admin, enrolled_at, enrolled_from)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .prepare(
+          `INSERT INTO workers (id, owner, name, public_key, fingerprint, engines, open_to_admin, enrolled_at, enrolled_from)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
         .run(w.id, code.owner, w.name, w.public_key, w.fingerprint, JSON.stringify(w.engines), w.open_to_admin ? 1 : 0, now, origin);
       this.store.appendAudit({
         actor: code.owner,
@@ -98,7 +102,9 @@ export class WorkerStore {
   /** Unused, unexpired codes with their MAC secrets (few: each lives 5 minutes). */
   liveCodes(now: number, limit = 1000): Array<{ code_hash: string; owner: string; secret: string }> {
     return dbOf(this.store)
-      .prepare('SELECT code_hash, owner, secret FROM pairing_codes WHERE used_at IS NULL AND expires_at > ? AND secret IS NOT NULL ORDER BY created_at DESC LIMIT ?')
+      .prepare(
+        'SELECT code_hash, owner, secret FROM pairing_codes WHERE used_at IS NULL AND expires_at > ? AND secret IS NOT NULL ORDER BY created_at DESC LIMIT ?',
+      )
       .all(now, limit) as Array<{ code_hash: string; owner: string; secret: string }>;
   }
 

@@ -29,7 +29,14 @@ export class ActivityFeed {
     const item = this.describe(e);
     if (!item) return;
     this.empty.hidden = true;
-    this.list.prepend(h('li', { class: `activity-item${e.data['redacted'] === true ? ' other' : ' mine'}` }, h('time', { class: 'muted small mono' }, time(num(e.data['at']))), item));
+    this.list.prepend(
+      h(
+        'li',
+        { class: `activity-item${e.data['redacted'] === true ? ' other' : ' mine'}` },
+        h('time', { class: 'muted small mono' }, time(num(e.data['at']))),
+        item,
+      ),
+    );
     while (this.list.children.length > MAX_ITEMS) this.list.lastElementChild?.remove();
   }
 

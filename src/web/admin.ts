@@ -50,7 +50,13 @@ export function mountAdmin(shell: Shell): void {
       emptyState(
         'No workers yet — here is how to connect one',
         h('p', {}, 'Local workers appear when the host starts (one per ', h('code', {}, 'runner.concurrency'), ' slot).'),
-        h('p', {}, 'To add a machine on your LAN: start the host with ', h('code', {}, 'colony serve --lan'), ', open the LAN app on that machine, ask for a pairing code, then run the command it shows:'),
+        h(
+          'p',
+          {},
+          'To add a machine on your LAN: start the host with ',
+          h('code', {}, 'colony serve --lan'),
+          ', open the LAN app on that machine, ask for a pairing code, then run the command it shows:',
+        ),
         h('pre', { class: 'cmd' }, 'colony worker --host http://<this-host>:8081 --code <CODE>'),
       ),
     onTaskClick: openTask,
@@ -60,14 +66,25 @@ export function mountAdmin(shell: Shell): void {
     listGraphs: async () => (await api.get<{ graphs: GraphSummary[] }>('/admin/graphs')).graphs,
     loadGraph: (id) => api.get<{ tasks: TaskView[] }>(`/admin/graphs/${encodeURIComponent(id)}`),
     onSelectTask: openTask,
-    emptyHint: () => [h('p', {}, 'Submit a task or a graph from the ', h('a', { href: '#submit' }, 'Submit'), ' tab, or from a terminal:'), h('pre', { class: 'cmd' }, 'colony submit examples/release.json')],
+    emptyHint: () => [
+      h('p', {}, 'Submit a task or a graph from the ', h('a', { href: '#submit' }, 'Submit'), ' tab, or from a terminal:'),
+      h('pre', { class: 'cmd' }, 'colony submit examples/release.json'),
+    ],
   });
   const overview = h(
     'div',
     {},
     stats.el,
     section('Workers', { id: 'workers', actions: [workers.summary] }, workers.el),
-    section('Task graph', { id: 'graph', actions: [graph.toolbar], description: 'Click a task (or focus it and press Enter) for its prompt, route decision, attempts and live output.' }, graph.el),
+    section(
+      'Task graph',
+      {
+        id: 'graph',
+        actions: [graph.toolbar],
+        description: 'Click a task (or focus it and press Enter) for its prompt, route decision, attempts and live output.',
+      },
+      graph.el,
+    ),
   );
 
   // ---- queue ----

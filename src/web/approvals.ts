@@ -50,9 +50,25 @@ export class ApprovalsView {
     this.el = h(
       'div',
       {},
-      section('Agent tool calls', { id: 'pending-tool-calls', description: 'Commands, file writes and fetches of running agents that the safety gateway holds. The agent waits; approve lets it go on, reject denies the call.' }, this.toolBox),
-      section('Pending LAN tasks', { id: 'pending-tasks', description: 'Tasks from LAN users that ask to run on this host. They run only after you approve them.' }, this.tasksBox),
-      section('Pending changes', { id: 'pending-changes', description: 'Work left by host-run tasks in their own git branch. Approve merges it; reject discards the branch.' }, this.changesBox),
+      section(
+        'Agent tool calls',
+        {
+          id: 'pending-tool-calls',
+          description:
+            'Commands, file writes and fetches of running agents that the safety gateway holds. The agent waits; approve lets it go on, reject denies the call.',
+        },
+        this.toolBox,
+      ),
+      section(
+        'Pending LAN tasks',
+        { id: 'pending-tasks', description: 'Tasks from LAN users that ask to run on this host. They run only after you approve them.' },
+        this.tasksBox,
+      ),
+      section(
+        'Pending changes',
+        { id: 'pending-changes', description: 'Work left by host-run tasks in their own git branch. Approve merges it; reject discards the branch.' },
+        this.changesBox,
+      ),
     );
     live.on('task.state', (e) => {
       if (e.data['to'] === 'awaiting_approval' || e.data['from'] === 'awaiting_approval' || e.data['to'] === 'succeeded') this.reloadSoon();
@@ -78,9 +94,27 @@ export class ApprovalsView {
     // A task held for its pending change is decided there (approve merges), so it is listed once, as a change.
     const held = new Set((changes ?? []).map((c) => c.task_id));
     const waiting = (tasks ?? []).filter((t) => !held.has(t.id));
-    if (tasks) put(this.tasksBox, waiting.length ? waiting.map((t) => this.taskCard(t)) : emptyState('Nothing waiting for approval', 'LAN tasks that ask to run on the host appear here.'));
-    if (changes) put(this.changesBox, changes.length ? changes.map((c) => this.changeCard(c)) : emptyState('No pending changes', 'When a host-run task changes files in a git repository, its diff waits here for review.'));
-    if (tasks) put(this.toolBox, this.toolCalls.length ? this.toolCalls.map((c) => this.toolCallCard(c)) : emptyState('No tool call waiting', 'When the safety gateway holds an agent\'s command, file write or fetch, it waits here.'));
+    if (tasks)
+      put(
+        this.tasksBox,
+        waiting.length
+          ? waiting.map((t) => this.taskCard(t))
+          : emptyState('Nothing waiting for approval', 'LAN tasks that ask to run on the host appear here.'),
+      );
+    if (changes)
+      put(
+        this.changesBox,
+        changes.length
+          ? changes.map((c) => this.changeCard(c))
+          : emptyState('No pending changes', 'When a host-run task changes files in a git repository, its diff waits here for review.'),
+      );
+    if (tasks)
+      put(
+        this.toolBox,
+        this.toolCalls.length
+          ? this.toolCalls.map((c) => this.toolCallCard(c))
+          : emptyState('No tool call waiting', "When the safety gateway holds an agent's command, file write or fetch, it waits here."),
+      );
     const n = waiting.length + (changes?.length ?? 0) + this.toolCalls.length;
     this.badge.hidden = n === 0;
     this.badge.textContent = String(n);
@@ -128,12 +162,19 @@ export class ApprovalsView {
     const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Reject');
     // The approval covers exactly the findings shown here (the host answers 409 if they changed).
     const review = t as TaskView & { findings?: SafetyFindingView[] | null; review_digest?: string | null };
-    approve.addEventListener('click', () => this.decide(approve, err, t.id, 'approve', 'Approved', review.review_digest ? { digest: review.review_digest } : {}));
-    reject.addEventListener('click', () =>
-      void (async () => {
-        if (!(await confirmDialog({ title: `Reject ${t.id}?`, body: 'The task is cancelled and will not run on this host.', confirm: 'Reject', danger: true }))) return;
-        this.decide(reject, err, t.id, 'reject', 'Rejected');
-      })(),
+    approve.addEventListener('click', () =>
+      this.decide(approve, err, t.id, 'approve', 'Approved', review.review_digest ? { digest: review.review_digest } : {}),
+    );
+    reject.addEventListener(
+      'click',
+      () =>
+        void (async () => {
+          if (
+            !(await confirmDialog({ title: `Reject ${t.id}?`, body: 'The task is cancelled and will not run on this host.', confirm: 'Reject', danger: true }))
+          )
+            return;
+          this.decide(reject, err, t.id, 'reject', 'Rejected');
+        })(),
     );
     return h(
       'article',
@@ -181,17 +222,29 @@ export class ApprovalsView {
     const err = errorBox();
     const approve = h('button', { type: 'button', class: 'btn btn-primary btn-small' }, 'Approve and merge');
     const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Reject');
-    approve.addEventListener('click', () =>
-      void (async () => {
-        if (!(await confirmDialog({ title: `Merge ${id}?`, body: `The branch ${c.branch ?? ''} is merged into ${c.target_branch ?? 'its target branch'}.`, confirm: 'Merge' }))) return;
-        this.decide(approve, err, id, 'approve', 'Merged');
-      })(),
+    approve.addEventListener(
+      'click',
+      () =>
+        void (async () => {
+          if (
+            !(await confirmDialog({
+              title: `Merge ${id}?`,
+              body: `The branch ${c.branch ?? ''} is merged into ${c.target_branch ?? 'its target branch'}.`,
+              confirm: 'Merge',
+            }))
+          )
+            return;
+          this.decide(approve, err, id, 'approve', 'Merged');
+        })(),
     );
-    reject.addEventListener('click', () =>
-      void (async () => {
-        if (!(await confirmDialog({ title: `Reject ${id}?`, body: 'The task branch and its worktree are thrown away.', confirm: 'Reject', danger: true }))) return;
-        this.decide(reject, err, id, 'reject', 'Rejected');
-      })(),
+    reject.addEventListener(
+      'click',
+      () =>
+        void (async () => {
+          if (!(await confirmDialog({ title: `Reject ${id}?`, body: 'The task branch and its worktree are thrown away.', confirm: 'Reject', danger: true })))
+            return;
+          this.decide(reject, err, id, 'reject', 'Rejected');
+        })(),
     );
     const stat = c.stat ? `${c.stat.files_changed} file${c.stat.files_changed === 1 ? '' : 's'}, +${c.stat.insertions} −${c.stat.deletions}` : '';
     const diffBox = h('div', {}, h('p', { class: 'muted small' }, 'Loading the diff…'));
@@ -201,7 +254,8 @@ export class ApprovalsView {
       if (loaded) return;
       loaded = true;
       try {
-        const patch = c.patch ?? c.diff ?? (await api.get<{ change: PendingChangeView }>(`/admin/pending-changes/${encodeURIComponent(id)}`)).change.patch ?? '';
+        const patch =
+          c.patch ?? c.diff ?? (await api.get<{ change: PendingChangeView }>(`/admin/pending-changes/${encodeURIComponent(id)}`)).change.patch ?? '';
         put(diffBox, renderDiff(patch));
       } catch (e) {
         loaded = false;
@@ -220,10 +274,26 @@ export class ApprovalsView {
         'header',
         { class: 'approval-head' },
         h('button', { type: 'button', class: 'link strong', onclick: () => this.openTask(id) }, c.task_title ?? id),
-        h('span', { class: 'mono small muted' }, [c.branch && c.target_branch ? `${c.branch} → ${c.target_branch}` : c.branch, stat].filter(Boolean).join(' · ')),
+        h(
+          'span',
+          { class: 'mono small muted' },
+          [c.branch && c.target_branch ? `${c.branch} → ${c.target_branch}` : c.branch, stat].filter(Boolean).join(' · '),
+        ),
       ),
       c.files?.length
-        ? h('ul', { class: 'file-list mono small' }, ...c.files.map((f) => h('li', {}, h('span', { class: `fstat fstat-${f.status}` }, f.status), ` ${f.path} `, h('span', { class: 'muted' }, f.additions === null ? 'binary' : `+${f.additions} −${f.deletions ?? 0}`))))
+        ? h(
+            'ul',
+            { class: 'file-list mono small' },
+            ...c.files.map((f) =>
+              h(
+                'li',
+                {},
+                h('span', { class: `fstat fstat-${f.status}` }, f.status),
+                ` ${f.path} `,
+                h('span', { class: 'muted' }, f.additions === null ? 'binary' : `+${f.additions} −${f.deletions ?? 0}`),
+              ),
+            ),
+          )
         : null,
       details,
       err,
@@ -241,11 +311,14 @@ interface SafetyFindingView {
 
 /** The safety screens' findings on the exact command: what an approval covers. */
 function findingsList(findings: SafetyFindingView[] | null | undefined): HTMLElement {
-  if (findings === undefined || findings === null) return h('p', { class: 'small muted' }, 'Safety screens: not run yet (the task is screened again before it runs).');
+  if (findings === undefined || findings === null)
+    return h('p', { class: 'small muted' }, 'Safety screens: not run yet (the task is screened again before it runs).');
   if (findings.length === 0) return h('p', { class: 'small muted' }, 'Safety screens: no findings.');
   return h(
     'ul',
     { class: 'small findings' },
-    ...findings.map((f) => h('li', {}, h('strong', {}, `${f.check} ${f.verdict === 'deny' ? '(will be refused)' : '(needs your approval)'}`), `: ${f.reason ?? f.rule ?? ''}`)),
+    ...findings.map((f) =>
+      h('li', {}, h('strong', {}, `${f.check} ${f.verdict === 'deny' ? '(will be refused)' : '(needs your approval)'}`), `: ${f.reason ?? f.rule ?? ''}`),
+    ),
   );
 }

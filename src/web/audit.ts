@@ -35,7 +35,11 @@ export class AuditView {
     const filters = h(
       'form',
       { class: 'filters', role: 'search' },
-      h('datalist', { id: 'audit-actions' }, ...['task.transition', 'graph.submitted', 'attempt.finished', 'killswitch.*', 'admin.*', 'session.*', 'lan.*'].map((a) => h('option', { value: a }))),
+      h(
+        'datalist',
+        { id: 'audit-actions' },
+        ...['task.transition', 'graph.submitted', 'attempt.finished', 'killswitch.*', 'admin.*', 'session.*', 'lan.*'].map((a) => h('option', { value: a })),
+      ),
       field('Action', this.action),
       field('Actor', this.actor),
       field('Target', this.target),
@@ -47,11 +51,24 @@ export class AuditView {
     });
     this.el = section(
       'Audit log',
-      { id: 'audit', actions: [verifyBtn], description: 'Append-only and hash-chained: editing, deleting or reordering a record breaks the chain from that record on.' },
+      {
+        id: 'audit',
+        actions: [verifyBtn],
+        description: 'Append-only and hash-chained: editing, deleting or reordering a record breaks the chain from that record on.',
+      },
       this.verify,
       filters,
       this.err,
-      h('div', { class: 'table-wrap' }, h('table', { class: 'table audit-table' }, h('thead', {}, h('tr', {}, ...['#', 'Time', 'Actor', 'Origin', 'Action', 'Target', 'Detail'].map((c) => h('th', { scope: 'col' }, c)))), this.body)),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'table audit-table' },
+          h('thead', {}, h('tr', {}, ...['#', 'Time', 'Actor', 'Origin', 'Action', 'Target', 'Detail'].map((c) => h('th', { scope: 'col' }, c)))),
+          this.body,
+        ),
+      ),
       h('div', { class: 'form-actions' }, this.more),
     );
   }
@@ -59,9 +76,13 @@ export class AuditView {
   ensureLoaded(): void {
     if (this.loaded) return;
     this.loaded = true;
-    void busy(null, async () => {
-      await Promise.all([this.load(true), this.checkChain()]);
-    }, this.err);
+    void busy(
+      null,
+      async () => {
+        await Promise.all([this.load(true), this.checkChain()]);
+      },
+      this.err,
+    );
   }
 
   private async checkChain(): Promise<void> {
@@ -70,12 +91,23 @@ export class AuditView {
       this.verify,
       r.ok
         ? h('span', { class: 'verify-ok' }, '✓ Chain intact', h('span', { class: 'muted' }, ` · ${r.count} records · last hash ${r.last_hash.slice(0, 12)}…`))
-        : h('span', { class: 'verify-bad' }, `✗ Chain broken at record #${r.broken_id}: ${r.reason}`, h('span', { class: 'muted' }, ` (${r.count} records verified before it)`)),
+        : h(
+            'span',
+            { class: 'verify-bad' },
+            `✗ Chain broken at record #${r.broken_id}: ${r.reason}`,
+            h('span', { class: 'muted' }, ` (${r.count} records verified before it)`),
+          ),
     );
   }
 
   private async load(reset: boolean): Promise<void> {
-    const q = { action: this.action.value.trim(), actor: this.actor.value.trim(), target: this.target.value.trim(), limit: PAGE, before_id: reset ? null : this.next };
+    const q = {
+      action: this.action.value.trim(),
+      actor: this.actor.value.trim(),
+      target: this.target.value.trim(),
+      limit: PAGE,
+      before_id: reset ? null : this.next,
+    };
     const r = await api.get<{ records: AuditRecord[]; next_before_id: number | null }>(withQuery('/admin/audit', q));
     if (reset) this.body.replaceChildren();
     for (const rec of r.records) this.body.append(row(rec));

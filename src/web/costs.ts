@@ -80,7 +80,13 @@ export class CostsView {
     const spent = c.by_engine.reduce((s, r) => s + r.cost_usd, 0);
     const attempts = c.by_engine.reduce((s, r) => s + r.attempts, 0);
     const toks = c.by_engine.reduce((s, r) => s + (r.tokens ?? 0), 0);
-    put(this.total, stat('Total spend', usd(spent)), stat('Attempts', String(attempts)), stat('Tokens', tokens(toks)), stat('Engines used', String(c.by_engine.filter((r) => r.key).length)));
+    put(
+      this.total,
+      stat('Total spend', usd(spent)),
+      stat('Attempts', String(attempts)),
+      stat('Tokens', tokens(toks)),
+      stat('Engines used', String(c.by_engine.filter((r) => r.key).length)),
+    );
     this.renderTimeline(points);
     this.renderGroup('engine', c.by_engine);
     this.renderGroup('model', c.by_model);
@@ -117,8 +123,21 @@ export class CostsView {
         legend: { show: true },
         cursor: { drag: { x: true, y: false } },
         scales: { y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, 0.01)] } },
-        axes: [{ stroke: '#64748b', grid: { show: false }, space: 90 }, { stroke: '#64748b', grid: { stroke: '#eef0f4' }, values: (_u, vals) => vals.map((v) => `$${v.toFixed(v < 0.1 ? 3 : 2)}`), size: 64 }],
-        series: [{}, { label: 'cumulative spend', stroke: ACCENT, width: 2, fill: 'rgba(79,70,229,0.10)', value: (_u, v) => (v === null ? '—' : usd(v)), points: { show: xs.length < 60 } }],
+        axes: [
+          { stroke: '#64748b', grid: { show: false }, space: 90 },
+          { stroke: '#64748b', grid: { stroke: '#eef0f4' }, values: (_u, vals) => vals.map((v) => `$${v.toFixed(v < 0.1 ? 3 : 2)}`), size: 64 },
+        ],
+        series: [
+          {},
+          {
+            label: 'cumulative spend',
+            stroke: ACCENT,
+            width: 2,
+            fill: 'rgba(79,70,229,0.10)',
+            value: (_u, v) => (v === null ? '—' : usd(v)),
+            points: { show: xs.length < 60 },
+          },
+        ],
       },
       [xs, ys],
       this.timeline,
@@ -133,12 +152,40 @@ export class CostsView {
       return;
     }
     const labels = rows.map((r) => this.o.label?.(dim, r.key) ?? r.key ?? '(none)');
-    const chartBox = h('div', { class: 'chart', role: 'img', 'aria-label': `Cost by ${dim}: ${rows.map((r, i) => `${labels[i]} ${usd(r.cost_usd)}`).join(', ')}` });
+    const chartBox = h('div', {
+      class: 'chart',
+      role: 'img',
+      'aria-label': `Cost by ${dim}: ${rows.map((r, i) => `${labels[i]} ${usd(r.cost_usd)}`).join(', ')}`,
+    });
     const table = h(
       'table',
       { class: 'table compact' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, dim), h('th', { scope: 'col', class: 'num' }, 'Cost'), h('th', { scope: 'col', class: 'num' }, 'Tokens'), h('th', { scope: 'col', class: 'num' }, 'Attempts'))),
-      h('tbody', {}, ...rows.map((r, i) => h('tr', {}, h('td', { class: 'mono' }, labels[i] ?? ''), h('td', { class: 'num mono' }, usd(r.cost_usd)), h('td', { class: 'num mono' }, tokens(r.tokens ?? 0)), h('td', { class: 'num mono' }, String(r.attempts))))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, dim),
+          h('th', { scope: 'col', class: 'num' }, 'Cost'),
+          h('th', { scope: 'col', class: 'num' }, 'Tokens'),
+          h('th', { scope: 'col', class: 'num' }, 'Attempts'),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...rows.map((r, i) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'mono' }, labels[i] ?? ''),
+            h('td', { class: 'num mono' }, usd(r.cost_usd)),
+            h('td', { class: 'num mono' }, tokens(r.tokens ?? 0)),
+            h('td', { class: 'num mono' }, String(r.attempts)),
+          ),
+        ),
+      ),
     );
     put(box, chartBox, h('div', { class: 'table-wrap' }, table));
     const xs = rows.map((_r, i) => i);

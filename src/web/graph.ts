@@ -141,7 +141,9 @@ export class GraphView {
     }
     put(
       this.counts,
-      [...by.entries()].map(([st, n]) => h('span', { class: `count state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `${n} ${st.replace(/_/g, ' ')}`)),
+      [...by.entries()].map(([st, n]) =>
+        h('span', { class: `count state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `${n} ${st.replace(/_/g, ' ')}`),
+      ),
       h('span', { class: 'count muted' }, `cost ${usd(cost)}`),
     );
   }
@@ -155,9 +157,24 @@ export class GraphView {
     for (const t of this.tasks.values()) for (const dep of t.depends_on ?? []) if (this.tasks.has(dep)) g.setEdge(dep, t.id);
     dagre.layout(g);
     const { width = 0, height = 0 } = g.graph();
-    const svg = s('svg', { class: 'graph-svg', width: Math.ceil(width), height: Math.ceil(height), viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`, role: 'group', 'aria-label': `Task graph ${this.current ?? ''}` });
+    const svg = s('svg', {
+      class: 'graph-svg',
+      width: Math.ceil(width),
+      height: Math.ceil(height),
+      viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`,
+      role: 'group',
+      'aria-label': `Task graph ${this.current ?? ''}`,
+    });
     svg.append(
-      s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, s('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrow-head' }))),
+      s(
+        'defs',
+        {},
+        s(
+          'marker',
+          { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+          s('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrow-head' }),
+        ),
+      ),
     );
     const edges = s('g', { class: 'edges' });
     for (const e of g.edges()) {
@@ -172,7 +189,14 @@ export class GraphView {
       const local = id.includes(':') ? id.slice(id.indexOf(':') + 1) : id;
       const node = s(
         'g',
-        { class: `node state-${t.state}`, 'data-task-id': id, transform: `translate(${n.x - NODE_W / 2},${n.y - NODE_H / 2})`, tabindex: '0', role: 'button', 'aria-label': `${local}: ${t.state}` },
+        {
+          class: `node state-${t.state}`,
+          'data-task-id': id,
+          transform: `translate(${n.x - NODE_W / 2},${n.y - NODE_H / 2})`,
+          tabindex: '0',
+          role: 'button',
+          'aria-label': `${local}: ${t.state}`,
+        },
         s('rect', { class: 'node-box', width: NODE_W, height: NODE_H, rx: '9' }),
         s('rect', { class: 'node-bar', width: '5', height: NODE_H - 16, x: '8', y: '8', rx: '2.5' }),
         s('text', { class: 'node-title', x: '22', y: '23' }, truncate(local, 21)),
@@ -231,5 +255,9 @@ function smooth(pts: { x: number; y: number }[]): string {
 const LEGEND = ['waiting', 'ready', 'running', 'succeeded', 'failed', 'cancelled', 'upstream_failed', 'awaiting_approval'];
 
 function legend(): HTMLElement {
-  return h('ul', { class: 'legend', 'aria-label': 'State colours' }, ...LEGEND.map((st) => h('li', { class: `state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), st.replace(/_/g, ' '))));
+  return h(
+    'ul',
+    { class: 'legend', 'aria-label': 'State colours' },
+    ...LEGEND.map((st) => h('li', { class: `state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), st.replace(/_/g, ' '))),
+  );
 }

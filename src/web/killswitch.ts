@@ -14,14 +14,28 @@ export class KillswitchControls {
     this.pause = h('button', { type: 'button', class: 'btn btn-small', id: 'btn-pause' }, 'Pause');
     this.resume = h('button', { type: 'button', class: 'btn btn-small', id: 'btn-resume' }, 'Resume');
     this.kill = h('button', { type: 'button', class: 'btn btn-small btn-danger', id: 'btn-kill' }, 'Kill');
-    this.pause.addEventListener('click', () =>
-      void this.act('pause', { title: 'Pause dispatch?', body: 'Running tasks finish; no new task starts (here or on remote workers) until you resume.', confirm: 'Pause' }),
+    this.pause.addEventListener(
+      'click',
+      () =>
+        void this.act('pause', {
+          title: 'Pause dispatch?',
+          body: 'Running tasks finish; no new task starts (here or on remote workers) until you resume.',
+          confirm: 'Pause',
+        }),
     );
-    this.resume.addEventListener('click', () =>
-      void this.act('resume', { title: 'Resume dispatch?', body: 'Ready tasks start again on free workers.', confirm: 'Resume' }),
+    this.resume.addEventListener(
+      'click',
+      () => void this.act('resume', { title: 'Resume dispatch?', body: 'Ready tasks start again on free workers.', confirm: 'Resume' }),
     );
-    this.kill.addEventListener('click', () =>
-      void this.act('kill', { title: 'Kill everything now?', body: 'Every running task is cancelled (SIGINT, then SIGKILL after the grace period; remote workers are told to stop) and nothing is dispatched until you resume. The host stays halted across restarts.', confirm: 'Kill all tasks', danger: true }),
+    this.kill.addEventListener(
+      'click',
+      () =>
+        void this.act('kill', {
+          title: 'Kill everything now?',
+          body: 'Every running task is cancelled (SIGINT, then SIGKILL after the grace period; remote workers are told to stop) and nothing is dispatched until you resume. The host stays halted across restarts.',
+          confirm: 'Kill all tasks',
+          danger: true,
+        }),
     );
     shell.header.append(h('div', { class: 'ks-controls', role: 'group', 'aria-label': 'Kill switch' }, this.pause, this.resume, this.kill));
     shell.live.on('killswitch', () => this.sync());

@@ -34,7 +34,11 @@ export class MyTasksView {
   ) {
     this.list = h('div', { class: 'my-tasks', id: 'my-tasks', role: 'list' });
     this.summary = h('span', { class: 'muted' });
-    this.el = section('My tasks', { id: 'my-tasks-section', actions: [this.summary], description: 'Only you (and the host’s admin) can see their text and output.' }, this.list);
+    this.el = section(
+      'My tasks',
+      { id: 'my-tasks-section', actions: [this.summary], description: 'Only you (and the host’s admin) can see their text and output.' },
+      this.list,
+    );
     const mine = (d: Record<string, unknown>): boolean => d['redacted'] !== true;
     live.on('task.state', (e) => {
       const id = str(e.data['task_id']);
@@ -82,7 +86,10 @@ export class MyTasksView {
       put(this.list, emptyState('No tasks yet', 'Submit one with the form: it runs on your own paired machine, or on the host once the admin approves it.'));
       return;
     }
-    put(this.list, r.tasks.map((t) => this.card(t)));
+    put(
+      this.list,
+      r.tasks.map((t) => this.card(t)),
+    );
     this.onRendered();
   }
 
@@ -91,8 +98,18 @@ export class MyTasksView {
     const root = h(
       'article',
       { class: 'my-task', role: 'listitem', 'data-task-id': t.id },
-      h('header', { class: 'my-task-head' }, statePill(t.state), h('button', { type: 'button', class: 'link strong task-link', onclick: () => this.openTask(t.id) }, t.title ?? t.id)),
-      h('p', { class: 'my-task-meta small muted' }, `${engineModel(t.engine, t.model)} · ${t.target === 'host' ? 'on the host' : 'on my worker'} · ${usd(t.cost_usd)} · `, h('span', { title: time(t.updated_at) }, ago(t.updated_at))),
+      h(
+        'header',
+        { class: 'my-task-head' },
+        statePill(t.state),
+        h('button', { type: 'button', class: 'link strong task-link', onclick: () => this.openTask(t.id) }, t.title ?? t.id),
+      ),
+      h(
+        'p',
+        { class: 'my-task-meta small muted' },
+        `${engineModel(t.engine, t.model)} · ${t.target === 'host' ? 'on the host' : 'on my worker'} · ${usd(t.cost_usd)} · `,
+        h('span', { title: time(t.updated_at) }, ago(t.updated_at)),
+      ),
       h('p', { class: 'my-task-reason small muted' }, reasonOf(t)),
       tail,
     );

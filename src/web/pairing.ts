@@ -44,7 +44,13 @@ export class PairingView {
       empty: () =>
         emptyState(
           'No workers yet — here is how to connect one',
-          h('ol', { class: 'steps' }, h('li', {}, 'Install colony on the machine that should run your tasks.'), h('li', {}, 'Press “Get a pairing code” above.'), h('li', {}, 'Run the command it shows on that machine. It appears here once connected.')),
+          h(
+            'ol',
+            { class: 'steps' },
+            h('li', {}, 'Install colony on the machine that should run your tasks.'),
+            h('li', {}, 'Press “Get a pairing code” above.'),
+            h('li', {}, 'Run the command it shows on that machine. It appears here once connected.'),
+          ),
         ),
     });
     live.onResync(() => void this.board.refresh());
@@ -53,7 +59,11 @@ export class PairingView {
       {},
       section(
         'Pair a machine',
-        { id: 'pairing', description: 'Your tasks run on your own machine: it verifies every task the host signs, stays inside its workspace root and stops at its own budget cap.' },
+        {
+          id: 'pairing',
+          description:
+            'Your tasks run on your own machine: it verifies every task the host signs, stays inside its workspace root and stops at its own budget cap.',
+        },
         h('div', { class: 'form-actions left' }, get),
         err,
         this.codeBox,
@@ -75,9 +85,17 @@ export class PairingView {
     }
     const cmd = h('pre', { class: 'cmd', id: 'pairing-command', tabindex: '0' }, r.command);
     const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy command');
-    copy.addEventListener('click', () => void copyText(r.command, cmd).then((ok) => notice(ok ? 'success' : 'info', ok ? 'Command copied' : 'Command selected: press Ctrl+C to copy')));
+    copy.addEventListener(
+      'click',
+      () => void copyText(r.command, cmd).then((ok) => notice(ok ? 'success' : 'info', ok ? 'Command copied' : 'Command selected: press Ctrl+C to copy')),
+    );
     const left = h('span', { class: 'muted small' });
-    put(this.codeBox, h('p', {}, 'Code ', h('strong', { class: 'code mono', id: 'pairing-code' }, r.code), ' ', left), h('p', { class: 'small' }, 'Run this on the machine to pair:'), h('div', { class: 'cmd-row' }, cmd, copy));
+    put(
+      this.codeBox,
+      h('p', {}, 'Code ', h('strong', { class: 'code mono', id: 'pairing-code' }, r.code), ' ', left),
+      h('p', { class: 'small' }, 'Run this on the machine to pair:'),
+      h('div', { class: 'cmd-row' }, cmd, copy),
+    );
     if (this.timer) clearInterval(this.timer);
     const tick = (): void => {
       const s = Math.round((r.expires_at - Date.now()) / 1000);

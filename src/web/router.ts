@@ -9,9 +9,34 @@ import { debounce, h, put, time, usd } from './dom.js';
 import type { Live } from './live.js';
 import { busy, emptyState, errorBox, section } from './ui.js';
 
-interface Candidate { option: string; p: number; prior: number; n: number; ok: number; weight: number; cost_usd: number; cost_source: string; plan: string; plan_success: number; plan_cost_usd: number; plan_value_usd: number }
-interface ClassInsight { cls: string; attempts: number; candidates: Candidate[] }
-interface Decision { id: number; at: number; task_id: string | null; cls: string; rule: string; option: string; explanation: string }
+interface Candidate {
+  option: string;
+  p: number;
+  prior: number;
+  n: number;
+  ok: number;
+  weight: number;
+  cost_usd: number;
+  cost_source: string;
+  plan: string;
+  plan_success: number;
+  plan_cost_usd: number;
+  plan_value_usd: number;
+}
+interface ClassInsight {
+  cls: string;
+  attempts: number;
+  candidates: Candidate[];
+}
+interface Decision {
+  id: number;
+  at: number;
+  task_id: string | null;
+  cls: string;
+  rule: string;
+  option: string;
+  explanation: string;
+}
 
 export class RouterView {
   readonly el: HTMLElement;
@@ -27,11 +52,30 @@ export class RouterView {
     this.el = h(
       'div',
       { id: 'router-view' },
-      section('Router: candidates per class', { id: 'router', actions: [reload], description: 'Success is the posterior mean (prior from the class, plus recent outcomes weighted by recency); samples are weighted / raw runs. Value = worth of a success × plan success − plan cost.' }, this.err, this.classes),
+      section(
+        'Router: candidates per class',
+        {
+          id: 'router',
+          actions: [reload],
+          description:
+            'Success is the posterior mean (prior from the class, plus recent outcomes weighted by recency); samples are weighted / raw runs. Value = worth of a success × plan success − plan cost.',
+        },
+        this.err,
+        this.classes,
+      ),
       section(
         'Last decisions',
         { description: 'Each decision with the explanation stored when it was made.' },
-        h('div', { class: 'table-wrap' }, h('table', { class: 'table router-decisions' }, h('thead', {}, h('tr', {}, ...['Time', 'Task', 'Class', 'Rule', 'Choice', 'Explanation'].map((c) => h('th', { scope: 'col' }, c)))), this.decisions)),
+        h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'table router-decisions' },
+            h('thead', {}, h('tr', {}, ...['Time', 'Task', 'Class', 'Rule', 'Choice', 'Explanation'].map((c) => h('th', { scope: 'col' }, c)))),
+            this.decisions,
+          ),
+        ),
       ),
     );
     live.on('attempt.finished', () => {
@@ -70,7 +114,15 @@ function classCard(c: ClassInsight): HTMLElement {
       h(
         'table',
         { class: 'table' },
-        h('thead', {}, h('tr', {}, ...['Candidate', 'Success', 'Prior', 'Samples', 'Cost', 'Plan', 'Plan success', 'Plan cost', 'Value'].map((x) => h('th', { scope: 'col' }, x)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['Candidate', 'Success', 'Prior', 'Samples', 'Cost', 'Plan', 'Plan success', 'Plan cost', 'Value'].map((x) => h('th', { scope: 'col' }, x)),
+          ),
+        ),
         h(
           'tbody',
           {},

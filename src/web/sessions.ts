@@ -28,7 +28,12 @@ export class SessionsView {
     private readonly onLoaded: (s: SessionView[]) => void,
   ) {
     this.body = h('div', { class: 'table-wrap' });
-    this.el = section('Sessions', { id: 'sessions', description: 'People who opened the LAN app. Grants take effect on their next request.' }, this.err, this.body);
+    this.el = section(
+      'Sessions',
+      { id: 'sessions', description: 'People who opened the LAN app. Grants take effect on their next request.' },
+      this.err,
+      this.body,
+    );
     live.on('session', () => this.reloadSoon());
     live.on('graph.submitted', () => this.reloadSoon()); // a new LAN submitter shows up by name
     live.onResync(() => void this.refresh());
@@ -46,7 +51,15 @@ export class SessionsView {
 
   private render(list: SessionView[]): void {
     if (list.length === 0) {
-      put(this.body, emptyState('No LAN sessions yet', 'Start the host with ', h('code', {}, 'colony serve --lan'), ' and share the LAN URL it prints. People appear here once they pick a display name.'));
+      put(
+        this.body,
+        emptyState(
+          'No LAN sessions yet',
+          'Start the host with ',
+          h('code', {}, 'colony serve --lan'),
+          ' and share the LAN URL it prints. People appear here once they pick a display name.',
+        ),
+      );
       return;
     }
     const sorted = [...list].sort((a, b) => b.last_seen_at - a.last_seen_at);
@@ -55,7 +68,17 @@ export class SessionsView {
       h(
         'table',
         { class: 'table sessions-table' },
-        h('thead', {}, h('tr', {}, ...['User', 'Origin', 'Permissions', 'Tasks', 'Cost', 'Last seen', ''].map((c) => h('th', { scope: 'col', class: c === 'Tasks' || c === 'Cost' ? 'num' : undefined }, c)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['User', 'Origin', 'Permissions', 'Tasks', 'Cost', 'Last seen', ''].map((c) =>
+              h('th', { scope: 'col', class: c === 'Tasks' || c === 'Cost' ? 'num' : undefined }, c),
+            ),
+          ),
+        ),
         h('tbody', {}, ...sorted.map((s) => this.row(s))),
       ),
     );
@@ -75,20 +98,44 @@ export class SessionsView {
     const rename = h('button', { type: 'button', class: 'btn btn-small' }, 'Rename');
     rename.addEventListener('click', () => void this.rename(s));
     const revoke = h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', disabled: s.revoked }, s.revoked ? 'Revoked' : 'Revoke');
-    revoke.addEventListener('click', () =>
-      void (async () => {
-        // The admin chooses how far the ban goes (issue 14); their workers are revoked in every case.
-        const choices = (['browser', 'address', 'pairing'] as const).map((c) => ({ c, box: h('input', { type: 'checkbox', 'data-ban': c }) }));
-        const label: Record<string, string> = { browser: 'no new session from this browser', address: `no new session from ${s.origin_ip}`, pairing: 'no new pairing (their unused codes die)' };
-        const extra = h('fieldset', { class: 'ban-set' }, h('legend', {}, 'Also ban'), ...choices.map(({ c, box }) => h('label', { class: 'perm' }, box, ` ${label[c]}`)));
-        if (!(await confirmDialog({ title: `Revoke ${s.display_name}?`, body: 'Their session stops working at once and their workers are revoked and disconnected; queued tasks stay for you to cancel or approve.', confirm: 'Revoke', danger: true, extra }))) return;
-        const ban = choices.filter(({ box }) => (box as HTMLInputElement).checked).map(({ c }) => c);
-        await busy(revoke, async () => {
-          await api.post(`/admin/sessions/${encodeURIComponent(s.user_id)}/revoke`, { ban });
-          notice('success', `Revoked ${s.display_name}`);
-          await this.refresh();
-        }, this.err);
-      })(),
+    revoke.addEventListener(
+      'click',
+      () =>
+        void (async () => {
+          // The admin chooses how far the ban goes (issue 14); their workers are revoked in every case.
+          const choices = (['browser', 'address', 'pairing'] as const).map((c) => ({ c, box: h('input', { type: 'checkbox', 'data-ban': c }) }));
+          const label: Record<string, string> = {
+            browser: 'no new session from this browser',
+            address: `no new session from ${s.origin_ip}`,
+            pairing: 'no new pairing (their unused codes die)',
+          };
+          const extra = h(
+            'fieldset',
+            { class: 'ban-set' },
+            h('legend', {}, 'Also ban'),
+            ...choices.map(({ c, box }) => h('label', { class: 'perm' }, box, ` ${label[c]}`)),
+          );
+          if (
+            !(await confirmDialog({
+              title: `Revoke ${s.display_name}?`,
+              body: 'Their session stops working at once and their workers are revoked and disconnected; queued tasks stay for you to cancel or approve.',
+              confirm: 'Revoke',
+              danger: true,
+              extra,
+            }))
+          )
+            return;
+          const ban = choices.filter(({ box }) => (box as HTMLInputElement).checked).map(({ c }) => c);
+          await busy(
+            revoke,
+            async () => {
+              await api.post(`/admin/sessions/${encodeURIComponent(s.user_id)}/revoke`, { ban });
+              notice('success', `Revoked ${s.display_name}`);
+              await this.refresh();
+            },
+            this.err,
+          );
+        })(),
     );
     return h(
       'tr',
@@ -104,7 +151,9 @@ export class SessionsView {
   }
 
   private async savePermissions(s: SessionView, set: HTMLFieldSetElement): Promise<void> {
-    const permissions = [...set.querySelectorAll<HTMLInputElement>('input[type=checkbox]')].filter((b) => b.checked).map((b) => b.dataset['permission'] as Permission);
+    const permissions = [...set.querySelectorAll<HTMLInputElement>('input[type=checkbox]')]
+      .filter((b) => b.checked)
+      .map((b) => b.dataset['permission'] as Permission);
     set.disabled = true;
     try {
       await api.patch(`/admin/sessions/${encodeURIComponent(s.user_id)}`, { permissions });

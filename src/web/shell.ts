@@ -25,7 +25,12 @@ export interface Shell {
 export function createShell(capability: Capability): Shell {
   const live = new Live('/events');
   const root = byId('app');
-  const conn = h('span', { class: 'conn conn-connecting', role: 'status', 'aria-live': 'polite' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }, 'connecting'));
+  const conn = h(
+    'span',
+    { class: 'conn conn-connecting', role: 'status', 'aria-live': 'polite' },
+    h('span', { class: 'conn-dot', 'aria-hidden': 'true' }),
+    h('span', { class: 'conn-text' }, 'connecting'),
+  );
   const ks = h('span', { class: 'pill ks ks-running', id: 'killswitch-state', title: 'Kill switch' }, 'running');
   const controls = h('div', { class: 'top-controls' });
   const sbx = h('span', { class: 'pill sbx-off', id: 'sandbox-state', role: 'status', hidden: true }, 'unsandboxed');

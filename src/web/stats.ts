@@ -57,7 +57,12 @@ export class StatsRow {
       this.el,
       GROUPS.map((g) => {
         const n = g.states.reduce((s, st) => s + (this.counts[st] ?? 0), 0);
-        return h('div', { class: `stat ${g.cls}`, 'data-stat': g.label }, h('span', { class: 'stat-label' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), g.label), h('span', { class: 'stat-value' }, String(n)));
+        return h(
+          'div',
+          { class: `stat ${g.cls}`, 'data-stat': g.label },
+          h('span', { class: 'stat-label' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), g.label),
+          h('span', { class: 'stat-value' }, String(n)),
+        );
       }),
     );
   }

@@ -34,7 +34,12 @@ export class SubmitView {
 
   private taskForm(): HTMLElement {
     const title = h('input', { name: 'title', maxlength: '200', placeholder: 'optional: first line of the prompt' });
-    const prompt = h('textarea', { name: 'prompt', required: true, rows: '5', placeholder: 'What should the agent do? For the exec engine: the shell command.' });
+    const prompt = h('textarea', {
+      name: 'prompt',
+      required: true,
+      rows: '5',
+      placeholder: 'What should the agent do? For the exec engine: the shell command.',
+    });
     const engine = h('select', { name: 'engine' }, ...ENGINES.map((e) => h('option', { value: e }, e)));
     const model = h('input', { name: 'model', list: 'model-list', placeholder: 'router decides', maxlength: '100' });
     const budget = h('input', { name: 'budget_usd', type: 'number', min: '0', step: '0.01', inputmode: 'decimal', placeholder: 'config default' });
@@ -63,7 +68,10 @@ export class SubmitView {
           if (title.value.trim()) body['title'] = title.value.trim();
           if (model.value.trim()) body['model'] = model.value.trim();
           if (budget.value !== '') body['budget_usd'] = Number(budget.value);
-          const d = deps.value.split(',').map((x) => x.trim()).filter(Boolean);
+          const d = deps.value
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean);
           if (d.length) body['depends_on'] = d;
           if (workspace.value.trim()) body['workspace'] = workspace.value.trim();
           const r = await api.post<SubmitResult>('/admin/execute', body);
@@ -73,12 +81,23 @@ export class SubmitView {
         err,
       );
     });
-    return section('Submit a task', { description: 'Runs on the host. The router picks engine and model unless you choose them.' }, h('p', { id: 'submit-task-help', class: 'sr-only' }, 'Only the prompt is required.'), form);
+    return section(
+      'Submit a task',
+      { description: 'Runs on the host. The router picks engine and model unless you choose them.' },
+      h('p', { id: 'submit-task-help', class: 'sr-only' }, 'Only the prompt is required.'),
+      form,
+    );
   }
 
   private graphForm(): HTMLElement {
     const file = h('input', { type: 'file', accept: '.json,application/json,.yaml,.yml' });
-    const text = h('textarea', { name: 'graph', rows: '12', class: 'mono', spellcheck: 'false', placeholder: '{ "name": "release", "tasks": [ { "id": "build", "engine": "exec", "prompt": "npm run build" } ] }' });
+    const text = h('textarea', {
+      name: 'graph',
+      rows: '12',
+      class: 'mono',
+      spellcheck: 'false',
+      placeholder: '{ "name": "release", "tasks": [ { "id": "build", "engine": "exec", "prompt": "npm run build" } ] }',
+    });
     const err = errorBox();
     const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Submit graph');
     const example = h('button', { type: 'button', class: 'btn' }, 'Insert example');
@@ -125,7 +144,11 @@ export class SubmitView {
         err,
       );
     });
-    return section('Submit a graph', { description: 'Tasks with depends_on edges; ids are local to the graph. Every field but id and prompt has a default.' }, form);
+    return section(
+      'Submit a graph',
+      { description: 'Tasks with depends_on edges; ids are local to the graph. Every field but id and prompt has a default.' },
+      form,
+    );
   }
 
   private submitted(r: SubmitResult): void {

@@ -25,6 +25,13 @@ export function taskActions(t: TaskView, reload: () => void): HTMLElement[] {
   if (t.state === 'waiting') out.push(btn('Force run', 'force-run', '', { title: `Force-run ${t.id}?`, body: 'It starts now, ignoring its dependencies.' }));
   if (['failed', 'timed_out', 'cancelled', 'upstream_failed'].includes(t.state)) out.push(btn('Retry', 'retry', 'btn-primary'));
   if (t.state === 'waiting' || t.state === 'ready' || t.state === 'awaiting_approval') out.push(btn('Skip', 'skip', ''));
-  if (ACTIVE.has(t.state)) out.push(btn('Cancel', 'cancel', 'btn-danger-outline', { title: `Cancel ${t.id}?`, body: 'A running task is stopped; its dependents become upstream_failed.', danger: true }));
+  if (ACTIVE.has(t.state))
+    out.push(
+      btn('Cancel', 'cancel', 'btn-danger-outline', {
+        title: `Cancel ${t.id}?`,
+        body: 'A running task is stopped; its dependents become upstream_failed.',
+        danger: true,
+      }),
+    );
   return out;
 }

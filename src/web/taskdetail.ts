@@ -36,7 +36,12 @@ export class TaskDrawer {
     this.el = h(
       'aside',
       { class: 'drawer', id: 'task-drawer', role: 'dialog', 'aria-labelledby': 'drawer-title', hidden: true },
-      h('header', { class: 'drawer-head' }, this.heading, h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close task details', onclick: () => this.close() }, '×')),
+      h(
+        'header',
+        { class: 'drawer-head' },
+        this.heading,
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close task details', onclick: () => this.close() }, '×'),
+      ),
       this.body,
     );
     this.el.addEventListener('keydown', (e) => {
@@ -55,7 +60,12 @@ export class TaskDrawer {
     });
     live.on('task.output', (e) => {
       if (e.data['task_id'] !== this.current) return;
-      const chunk: OutputChunk = { attempt: num(e.data['attempt']) ?? 0, stream: str(e.data['stream']) ?? 'stdout', text: str(e.data['text']) ?? '', at: num(e.data['at']) ?? 0 };
+      const chunk: OutputChunk = {
+        attempt: num(e.data['attempt']) ?? 0,
+        stream: str(e.data['stream']) ?? 'stdout',
+        text: str(e.data['text']) ?? '',
+        at: num(e.data['at']) ?? 0,
+      };
       if (this.pending) this.pending.push(chunk);
       else this.appendOutput([chunk]);
     });
@@ -102,7 +112,9 @@ export class TaskDrawer {
       this.render(d, keptOutput);
       if (withOutput) {
         const fetched = d.output;
-        const fresh = (this.pending ?? []).filter((c) => !fetched.some((f) => f.attempt === c.attempt && f.stream === c.stream && f.text === c.text && Math.abs((f.at ?? 0) - (c.at ?? 0)) < 100));
+        const fresh = (this.pending ?? []).filter(
+          (c) => !fetched.some((f) => f.attempt === c.attempt && f.stream === c.stream && f.text === c.text && Math.abs((f.at ?? 0) - (c.at ?? 0)) < 100),
+        );
         this.pending = null;
         this.appendOutput(fresh);
       }
@@ -198,7 +210,14 @@ function attemptsTable(attempts: AttemptView[]): HTMLElement {
             h('td', { class: 'num mono' }, tokens(a.tokens_in + a.tokens_out)),
             h('td', { title: time(a.started_at) }, duration(a.started_at, a.finished_at)),
           ),
-          result ? h('tr', { class: 'attempt-result' }, h('td', {}), h('td', { colspan: String(cols.length - 1), class: a.error_code ? 'small error-text' : 'small muted' }, result)) : null,
+          result
+            ? h(
+                'tr',
+                { class: 'attempt-result' },
+                h('td', {}),
+                h('td', { colspan: String(cols.length - 1), class: a.error_code ? 'small error-text' : 'small muted' }, result),
+              )
+            : null,
         );
       }),
     ),

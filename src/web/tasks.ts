@@ -142,8 +142,16 @@ export class QueueView {
     const active = tasks.filter((t) => !TERMINAL_STATES.has(t.state));
     const done = tasks.filter((t) => TERMINAL_STATES.has(t.state)).sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0));
     const filtered = this.search.value || this.stateSel.value || this.graphSel.value;
-    put(this.queueBody, active.length ? active.map((t) => this.row(t)) : emptyRow(filtered ? 'No queued task matches these filters.' : 'The queue is empty: nothing waiting or running.'));
-    put(this.historyBody, done.length ? done.map((t) => this.row(t)) : emptyRow(filtered ? 'No finished task matches these filters.' : 'No finished tasks yet.'));
+    put(
+      this.queueBody,
+      active.length
+        ? active.map((t) => this.row(t))
+        : emptyRow(filtered ? 'No queued task matches these filters.' : 'The queue is empty: nothing waiting or running.'),
+    );
+    put(
+      this.historyBody,
+      done.length ? done.map((t) => this.row(t)) : emptyRow(filtered ? 'No finished task matches these filters.' : 'No finished tasks yet.'),
+    );
     this.queueCount.textContent = `(${active.length})`;
     this.historyCount.textContent = `(${done.length})`;
     this.renderChips(tasks);
@@ -154,7 +162,13 @@ export class QueueView {
     for (const t of tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
     const current = this.stateSel.value;
     const chip = (state: string, label: string, n: number | null): HTMLElement =>
-      h('button', { type: 'button', class: `chip${state ? ` state-${state}` : ''}`, 'aria-pressed': String(current === state), onclick: () => this.filterState(state) }, state ? h('span', { class: 'swatch', 'aria-hidden': 'true' }) : null, label, n === null ? null : h('span', { class: 'chip-n' }, String(n)));
+      h(
+        'button',
+        { type: 'button', class: `chip${state ? ` state-${state}` : ''}`, 'aria-pressed': String(current === state), onclick: () => this.filterState(state) },
+        state ? h('span', { class: 'swatch', 'aria-hidden': 'true' }) : null,
+        label,
+        n === null ? null : h('span', { class: 'chip-n' }, String(n)),
+      );
     put(this.chips, chip('', 'All', current ? null : tasks.length), ...[...counts.entries()].map(([st, n]) => chip(st, st.replace(/_/g, ' '), n)));
   }
 
@@ -179,7 +193,17 @@ export class QueueView {
 }
 
 function head(): HTMLElement {
-  return h('thead', {}, h('tr', {}, ...['State', 'Task', 'Engine', 'Submitted by', 'Cost', 'Tokens', 'Updated'].map((c) => h('th', { scope: 'col', class: c === 'Cost' || c === 'Tokens' ? 'num' : undefined }, c))));
+  return h(
+    'thead',
+    {},
+    h(
+      'tr',
+      {},
+      ...['State', 'Task', 'Engine', 'Submitted by', 'Cost', 'Tokens', 'Updated'].map((c) =>
+        h('th', { scope: 'col', class: c === 'Cost' || c === 'Tokens' ? 'num' : undefined }, c),
+      ),
+    ),
+  );
 }
 
 function emptyRow(text: string): HTMLElement {

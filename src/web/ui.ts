@@ -102,7 +102,12 @@ export function section(title: string, opts: { id?: string; actions?: Node[]; de
   return h(
     'section',
     { class: 'card', id: opts.id, 'aria-labelledby': headingId },
-    h('header', { class: 'card-head' }, h('div', {}, h('h2', { id: headingId }, title), opts.description ? h('p', { class: 'muted' }, opts.description) : null), opts.actions ? h('div', { class: 'card-actions' }, ...opts.actions) : null),
+    h(
+      'header',
+      { class: 'card-head' },
+      h('div', {}, h('h2', { id: headingId }, title), opts.description ? h('p', { class: 'muted' }, opts.description) : null),
+      opts.actions ? h('div', { class: 'card-actions' }, ...opts.actions) : null,
+    ),
     ...content,
   );
 }

@@ -9,7 +9,13 @@ export class UserSubmit {
   readonly el: HTMLElement;
 
   constructor(onSubmitted: (id: string) => void) {
-    const prompt = h('textarea', { name: 'prompt', required: true, rows: '5', id: 'user-prompt', placeholder: 'What should the agent do? For the exec engine: the shell command.' });
+    const prompt = h('textarea', {
+      name: 'prompt',
+      required: true,
+      rows: '5',
+      id: 'user-prompt',
+      placeholder: 'What should the agent do? For the exec engine: the shell command.',
+    });
     const engine = h('select', { name: 'engine' }, ...ENGINES.map((e) => h('option', { value: e }, e)));
     const model = h('input', { name: 'model', placeholder: 'router decides', maxlength: '100' });
     const budget = h('input', { name: 'budget_usd', type: 'number', min: '0', step: '0.01', inputmode: 'decimal', placeholder: 'default' });

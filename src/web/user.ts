@@ -43,11 +43,22 @@ function welcome(shell: Shell, done: (s: SessionView) => void): void {
   codeField.hidden = true;
   const err = errorBox();
   const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Continue');
-  const form = h('form', { class: 'form', id: 'session-form' }, field('Your display name', name, 'Shown to the host’s admin and next to the workers you pair.'), codeField, err, h('div', { class: 'form-actions' }, button));
+  const form = h(
+    'form',
+    { class: 'form', id: 'session-form' },
+    field('Your display name', name, 'Shown to the host’s admin and next to the workers you pair.'),
+    codeField,
+    err,
+    h('div', { class: 'form-actions' }, button),
+  );
   const card = h(
     'div',
     { class: 'welcome' },
-    section('Welcome to colony', { description: 'Watch the swarm, submit tasks and run them on your own machine. Your task text and output stay private to you and the host’s admin.' }, form),
+    section(
+      'Welcome to colony',
+      { description: 'Watch the swarm, submit tasks and run them on your own machine. Your task text and output stay private to you and the host’s admin.' },
+      form,
+    ),
   );
   shell.main.append(card);
   form.addEventListener('submit', (ev) => {
@@ -94,7 +105,13 @@ function start(shell: Shell, session: SessionView): void {
     empty: () =>
       emptyState(
         'No workers yet — here is how to connect one',
-        h('p', {}, 'Pair your own machine from the ', h('a', { href: '#my-workers' }, 'My workers'), ' tab: it gives you a one-time code and the command to run.'),
+        h(
+          'p',
+          {},
+          'Pair your own machine from the ',
+          h('a', { href: '#my-workers' }, 'My workers'),
+          ' tab: it gives you a one-time code and the command to run.',
+        ),
       ),
     onTaskClick: openTask,
   });
@@ -107,7 +124,11 @@ function start(shell: Shell, session: SessionView): void {
     'div',
     {},
     stats.el,
-    section('Workers', { id: 'workers', actions: [workers.summary], description: 'Every worker of this colony. Tasks of other people are hidden.' }, workers.el),
+    section(
+      'Workers',
+      { id: 'workers', actions: [workers.summary], description: 'Every worker of this colony. Tasks of other people are hidden.' },
+      workers.el,
+    ),
     section('Activity', { id: 'activity', description: 'What is happening on this colony, live. Other people’s tasks show their state only.' }, activity.el),
   );
   // A refused stream usually means the admin revoked this session: say so instead of retrying forever.

@@ -68,7 +68,9 @@ export class WorkerBoard {
   }
 
   private sort(): void {
-    const sorted = [...this.cards.values()].sort((a, b) => a.view.kind.localeCompare(b.view.kind) || a.view.id.localeCompare(b.view.id, undefined, { numeric: true }));
+    const sorted = [...this.cards.values()].sort(
+      (a, b) => a.view.kind.localeCompare(b.view.kind) || a.view.id.localeCompare(b.view.id, undefined, { numeric: true }),
+    );
     for (const c of sorted) this.grid.append(c.root);
   }
 
@@ -109,7 +111,11 @@ export class WorkerBoard {
         fact('Origin IP', h('span', { class: 'worker-ip mono' }, w.origin_ip ?? '—')),
       ),
       w.kind === 'remote' && this.o.revoke
-        ? h('div', { class: 'worker-actions' }, h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', onclick: () => void this.revoke(w) }, 'Revoke key'))
+        ? h(
+            'div',
+            { class: 'worker-actions' },
+            h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', onclick: () => void this.revoke(w) }, 'Revoke key'),
+          )
         : null,
     );
   }

@@ -241,7 +241,15 @@ describe('admin dashboard', () => {
     await graphForm.locator('textarea').fill('{ "name": "bad", ');
     await graphForm.getByRole('button', { name: 'Submit graph' }).click();
     expect(await graphForm.locator('.inline-error code').textContent()).toBe('E_BAD_JSON');
-    await graphForm.locator('textarea').fill(JSON.stringify({ name: 'loop', tasks: [{ id: 'a', prompt: 'true', depends_on: ['b'] }, { id: 'b', prompt: 'true', depends_on: ['a'] }] }));
+    await graphForm.locator('textarea').fill(
+      JSON.stringify({
+        name: 'loop',
+        tasks: [
+          { id: 'a', prompt: 'true', depends_on: ['b'] },
+          { id: 'b', prompt: 'true', depends_on: ['a'] },
+        ],
+      }),
+    );
     await graphForm.getByRole('button', { name: 'Submit graph' }).click();
     await graphForm.locator('.inline-error', { hasText: 'a' }).waitFor();
     expect(await graphForm.locator('.inline-error code').textContent()).toMatch(/^E_[A-Z_]+$/);
@@ -258,7 +266,10 @@ describe('admin dashboard', () => {
   }, 150_000);
 
   it('shows a pending change with its diff, and approving it merges the file', async () => {
-    const { task_ids } = await submitGraph({ name: 'edit', tasks: [{ id: 'greet', engine: 'exec', prompt: "printf 'hello from colony\\n' > hello.txt", workspace: repo }] });
+    const { task_ids } = await submitGraph({
+      name: 'edit',
+      tasks: [{ id: 'greet', engine: 'exec', prompt: "printf 'hello from colony\\n' > hello.txt", workspace: repo }],
+    });
     const id = task_ids[0] ?? '';
     await page.locator('a.tab[href="#approvals"]').click();
     const change = page.locator(`#pending-changes .approval[data-change-id="${id}"]`);
@@ -361,7 +372,9 @@ describe('user dashboard (LAN app)', () => {
   }, 150_000);
 
   it('hides admin controls from the user page, and the admin API refuses it anyway', async () => {
-    const adminBits = await pageA.evaluate(() => document.querySelectorAll('#btn-kill, #btn-pause, #btn-resume, #submit-graph-form, #panel-audit, #panel-sessions, #panel-approvals').length);
+    const adminBits = await pageA.evaluate(
+      () => document.querySelectorAll('#btn-kill, #btn-pause, #btn-resume, #submit-graph-form, #panel-audit, #panel-sessions, #panel-approvals').length,
+    );
     expect(adminBits).toBe(0);
     expect(await pageA.getByRole('button', { name: /kill|pause|resume|approve|revoke/i }).count()).toBe(0);
     const scripts = await pageA.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
@@ -396,7 +409,7 @@ describe('user dashboard (LAN app)', () => {
     expect(refused.some((r) => r.target === '/admin/kill')).toBe(true);
   }, 150_000);
 
-  it('shows another user only redacted activity: never the first user\'s task text', async () => {
+  it("shows another user only redacted activity: never the first user's task text", async () => {
     pageB = await newPage({ width: 1280, height: 860 });
     await signIn(pageB, 'Bob');
     await pageB.locator('#my-tasks .empty').waitFor();
@@ -410,7 +423,12 @@ describe('user dashboard (LAN app)', () => {
     await pending.getByRole('button', { name: 'Approve' }).click();
     await pending.waitFor({ state: 'detached' });
     await pageA.locator(`#my-tasks .my-task[data-task-id="${hostTaskId}"] .pill.state-succeeded`).waitFor({ timeout: 45_000 });
-    await pageA.waitForFunction((m) => (document.querySelector('#my-tasks')?.textContent ?? '').includes(`${m}-host\n`) || (document.querySelector('#my-tasks')?.textContent ?? '').includes(`${m}-host`), marker);
+    await pageA.waitForFunction(
+      (m) =>
+        (document.querySelector('#my-tasks')?.textContent ?? '').includes(`${m}-host\n`) ||
+        (document.querySelector('#my-tasks')?.textContent ?? '').includes(`${m}-host`),
+      marker,
+    );
 
     // Ada's output is there for Ada (positive control) …
     await pageA.locator(`#my-tasks .my-task[data-task-id="${hostTaskId}"] .task-link`).click();
@@ -447,7 +465,9 @@ describe('user dashboard (LAN app)', () => {
 
     await bob.locator('input[data-permission="view_all"]').check();
     await adminPage.locator('.notice-text', { hasText: /^Permissions of Bob: .*view_all$/ }).waitFor();
-    const bobSession = (await adminApi<{ sessions: { user_id: string; permissions: string[] }[] }>('GET', '/admin/sessions')).json.sessions.find((x) => x.user_id === bobId);
+    const bobSession = (await adminApi<{ sessions: { user_id: string; permissions: string[] }[] }>('GET', '/admin/sessions')).json.sessions.find(
+      (x) => x.user_id === bobId,
+    );
     expect(bobSession?.permissions).toContain('view_all');
     expect(await pageB.evaluate(async (id) => (await fetch(`/api/tasks/${encodeURIComponent(id)}`)).status, hostTaskId)).toBe(200);
     await shot(adminPage, 'admin-sessions');

@@ -28,7 +28,18 @@ beforeAll(async () => {
   const webRoot = join(ROOT, 'dist', 'web');
   if (!existsSync(join(webRoot, 'index.html'))) throw new Error('dist/web is missing: run `npm run build` first');
   home = makeHome('colony-https-e2e-');
-  h = await startHost({ paths: home.paths, config: lanConfig(), adminPort: 0, userPort: 0, lan: true, hostIp: '127.0.0.1', concurrency: 1, logger: false, webRoot, lanCode: null });
+  h = await startHost({
+    paths: home.paths,
+    config: lanConfig(),
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    hostIp: '127.0.0.1',
+    concurrency: 1,
+    logger: false,
+    webRoot,
+    lanCode: null,
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 60_000);
 

@@ -63,7 +63,9 @@ describe('admin Router tab', () => {
   it('shows per-class candidates and the last decision with its explanation', async () => {
     const sub = await api<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'Fix the typo in README.md', engine: 'auto', workspace });
     const id = sub.task_ids[0] as string;
-    await expect.poll(async () => (await api<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`)).task.state, { timeout: 30_000 }).toBe('succeeded');
+    await expect
+      .poll(async () => (await api<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`)).task.state, { timeout: 30_000 })
+      .toBe('succeeded');
     const state = await api<{ decisions: { task_id: string; explanation: string; option: string }[] }>('GET', '/admin/router');
     const decision = state.decisions.find((d) => d.task_id === id);
     expect(decision).toBeDefined();

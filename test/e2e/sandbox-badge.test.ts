@@ -25,7 +25,18 @@ async function host(sandbox: boolean): Promise<RunningHost> {
   dirs.push(dir);
   const c = parseConfig({ safety: { sandbox } });
   if (!c.ok) throw new Error(c.problems.join('; '));
-  const h = await startHost({ paths: resolveHome(join(dir, 'home')), config: c.config, adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: '127.0.0.1', concurrency: 1, logger: false, webRoot: join(ROOT, 'dist', 'web') });
+  const h = await startHost({
+    paths: resolveHome(join(dir, 'home')),
+    config: c.config,
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    insecureHttp: true,
+    hostIp: '127.0.0.1',
+    concurrency: 1,
+    logger: false,
+    webRoot: join(ROOT, 'dist', 'web'),
+  });
   hosts.push(h);
   return h;
 }

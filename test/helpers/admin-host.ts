@@ -108,13 +108,16 @@ export function rawRequest(port: number, o: { method?: string; path: string; hea
   // An explicit Content-Length: node's client sends a DELETE body without one, which no server can frame.
   const headers = o.body === undefined ? o.headers : { 'content-length': String(Buffer.byteLength(o.body)), ...o.headers };
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, agent: false, method: o.method ?? 'GET', path: o.path, headers, setHost: o.headers?.['host'] === undefined }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, agent: false, method: o.method ?? 'GET', path: o.path, headers, setHost: o.headers?.['host'] === undefined },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(o.body);
   });
@@ -186,7 +189,10 @@ export function registeredRoutes(tree: string): string[] {
     stack.length = (m[1] ?? '').length / 4;
     stack.push(m[2]);
     const path = ('/' + stack.join('')).replace(/\/+/g, '/');
-    for (const method of (m[3] ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    for (const method of (m[3] ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)) {
       if (method !== 'HEAD') out.push(`${method} ${path}`);
     }
   }

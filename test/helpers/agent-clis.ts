@@ -38,4 +38,7 @@ export function requireAgentCli(name: AgentCli): string {
   return p;
 }
 
-export const AGENT_CLI_VERSIONS: Record<AgentCli, string> = Object.fromEntries(Object.entries(PINNED).map(([k, v]) => [k, v.version])) as Record<AgentCli, string>;
+export const AGENT_CLI_VERSIONS: Record<AgentCli, string> = Object.fromEntries(Object.entries(PINNED).map(([k, v]) => [k, v.version])) as Record<
+  AgentCli,
+  string
+>;

@@ -53,7 +53,11 @@ export function agentConformance(spec: ConformanceSpec): void {
       collect(spec.engine(api, o), request({ env: spec.env(home, api), run_timeout_ms: 150_000, ...over }));
 
     it('writes a file and records tokens and cost', async () => {
-      api.enqueue({ ...spec.writeTurn(join(ws, 'hello.txt'), 'hello from the agent\n'), usage: { input: 1000, output: 50 } } as Turn, { kind: 'text', text: 'Created hello.txt.', usage: { input: 1100, output: 20 } });
+      api.enqueue({ ...spec.writeTurn(join(ws, 'hello.txt'), 'hello from the agent\n'), usage: { input: 1000, output: 50 } } as Turn, {
+        kind: 'text',
+        text: 'Created hello.txt.',
+        usage: { input: 1100, output: 20 },
+      });
       const events = await run({ workspace: ws, prompt: 'Create hello.txt' });
       const done = doneOf(events);
       expect(done.ok, `${done.summary}\n${outputText(events)}`).toBe(true);
@@ -82,7 +86,7 @@ export function agentConformance(spec: ConformanceSpec): void {
       expect(done.error_code, done.summary).toBe('E_BUDGET');
       expect(existsSync(join(ws, 'c.txt'))).toBe(false);
       expect(lastCost(events)?.usd).toBeGreaterThanOrEqual(0.05);
-      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
+      await waitFor(() => processesIn(ws).length === 0, 'no process of the attempt left', 10_000);
     }, 300_000);
 
     it('ends on an authentication error with the API message', async () => {
@@ -91,7 +95,7 @@ export function agentConformance(spec: ConformanceSpec): void {
       const done = doneOf(events);
       expect(done.error_code, done.summary).toBe('E_ENGINE_AUTH');
       expect(done.summary).toContain('invalid api key (fake gateway)');
-      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
+      await waitFor(() => processesIn(ws).length === 0, 'no process of the attempt left', 10_000);
     }, 300_000);
 
     it('names an overload after the CLI gives up', async () => {
@@ -111,18 +115,18 @@ export function agentConformance(spec: ConformanceSpec): void {
       expect(done.summary).toContain('silence timeout');
       expect(done.summary).toContain('last API error: HTTP ');
       expect(done.summary).toContain('busy upstream (fake)');
-      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
+      await waitFor(() => processesIn(ws).length === 0, 'no process of the attempt left', 10_000);
     }, 300_000);
 
     it('cancel leaves no process behind', async () => {
       api.enqueue({ kind: 'stall', text: 'Thinking' });
       const ac = new AbortController();
       const pending = run({ workspace: ws, signal: ac.signal });
-      await waitFor(() => api.modelRequests().length > 0, "the CLI reached the fake model server", 120_000);
+      await waitFor(() => api.modelRequests().length > 0, 'the CLI reached the fake model server', 120_000);
       expect(processesIn(ws).length).toBeGreaterThan(0);
       ac.abort();
       expect(doneOf(await pending).error_code).toBe('E_CANCELLED');
-      await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
+      await waitFor(() => processesIn(ws).length === 0, 'no process of the attempt left', 10_000);
     }, 300_000);
   });
 }

@@ -134,7 +134,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       completion_tokens: b.completion_tokens ?? 40,
       completion_time: 0.0798,
       total_tokens: (b.prompt_tokens ?? 120) + (b.completion_tokens ?? 40),
-      total_time: 0.0800,
+      total_time: 0.08,
       ...(b.cached_tokens ? { prompt_tokens_details: { cached_tokens: b.cached_tokens } } : {}),
     };
     const mode = b.usage ?? 'both';
@@ -161,12 +161,5 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
 
 /** An answer that changes `file` from `from` to `to` as a fenced git-style diff. */
 export function diffAnswer(file: string, from: string, to: string): string[] {
-  return [
-    `I updated ${file}.\n\n`,
-    '```diff\n',
-    `--- a/${file}\n+++ b/${file}\n`,
-    '@@ -1,3 +1,3 @@\n',
-    ` line one\n-${from}\n+${to}\n line three\n`,
-    '```\n',
-  ];
+  return [`I updated ${file}.\n\n`, '```diff\n', `--- a/${file}\n+++ b/${file}\n`, '@@ -1,3 +1,3 @@\n', ` line one\n-${from}\n+${to}\n line three\n`, '```\n'];
 }

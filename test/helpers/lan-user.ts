@@ -21,14 +21,34 @@ export interface LanUser {
   run(steps: unknown[], timeoutMs?: number): Promise<{ code: number | null; lines: Line[]; raw: string }>;
 }
 
-export async function runIn(net: NetnsHandle, ns: NetnsNamespace, steps: unknown[], cookies: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; lines: Line[]; raw: string }> {
+export async function runIn(
+  net: NetnsHandle,
+  ns: NetnsNamespace,
+  steps: unknown[],
+  cookies: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; lines: Line[]; raw: string }> {
   const r = await net.exec(ns.name, process.execPath, [LAN_CLIENT, JSON.stringify({ steps, cookies })], { timeoutMs });
   return { code: r.code, lines: parseLines(r.stdout), raw: r.stdout };
 }
 
 /** POST /api/session from inside the namespace (with a forged X-Forwarded-For), keeping the cookie for later runs. */
-export async function lanUser(net: NetnsHandle, ns: NetnsNamespace, base: string, name: string, extra: Record<string, unknown> = {}): Promise<LanUser & { session: Line }> {
-  const r = await runIn(net, ns, [{ kind: 'http', method: 'POST', url: `${base}/api/session`, headers: { 'x-forwarded-for': '127.0.0.1', 'x-real-ip': '127.0.0.1' }, body: { display_name: name, ...extra } }]);
+export async function lanUser(
+  net: NetnsHandle,
+  ns: NetnsNamespace,
+  base: string,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<LanUser & { session: Line }> {
+  const r = await runIn(net, ns, [
+    {
+      kind: 'http',
+      method: 'POST',
+      url: `${base}/api/session`,
+      headers: { 'x-forwarded-for': '127.0.0.1', 'x-real-ip': '127.0.0.1' },
+      body: { display_name: name, ...extra },
+    },
+  ]);
   const res = r.lines[0] ?? {};
   expect(res['status'], JSON.stringify(res)).toBe(201);
   const setCookie = String((res['headers'] as Record<string, unknown>)['set-cookie'] ?? '');
@@ -89,7 +109,9 @@ export interface LoadResult {
 }
 
 export async function load(net: NetnsHandle, user: LanUser, spec: Record<string, unknown>): Promise<LoadResult> {
-  const cookie = Object.entries(user.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+  const cookie = Object.entries(user.cookies)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('; ');
   const headers = { cookie, ...((spec['headers'] as Record<string, string> | undefined) ?? {}) };
   const r = await net.exec(user.ns.name, process.execPath, [LAN_LOAD, JSON.stringify({ ...spec, headers })], { timeoutMs: 60_000 });
   const line = parseLines(r.stdout).find((l) => l['kind'] === 'load');

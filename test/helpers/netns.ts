@@ -231,7 +231,10 @@ function installHooks(): void {
     for (const d of [...live]) d();
   };
   process.on('exit', cleanAll);
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(sig, () => {
       cleanAll();
       process.exit(code);

@@ -12,7 +12,12 @@ export function makeTempDir(prefix: string): { dir: string; cleanup: () => void 
  * THE polling helper of the test suite: polls `check` (sync or async) until it
  * returns a truthy value (returned) or the timeout passes (throws naming `what`).
  */
-export async function waitFor<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, timeoutMs = 15_000, intervalMs = 25): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 15_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -90,14 +90,28 @@ export interface Session {
 }
 
 export async function newSession(h: RemoteTestHost, name: string): Promise<Session> {
-  const res = await fetch(`${h.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: name }) });
+  const res = await fetch(`${h.url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ display_name: name }),
+  });
   if (res.status !== 201) throw new Error(`session: ${res.status} ${await res.text()}`);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c?.startsWith('colony_session=')) ?? '';
+  const cookie =
+    res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .find((c) => c?.startsWith('colony_session=')) ?? '';
   const userId = ((await res.json()) as { session: { user_id: string } }).session.user_id;
   return { cookie, userId, submitter: `session:${userId}` };
 }
 
-export async function api(h: RemoteTestHost, s: Session | null, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+export async function api(
+  h: RemoteTestHost,
+  s: Session | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${h.url}${path}`, {
     method,
     headers: { ...(s ? { cookie: s.cookie } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -136,10 +150,31 @@ export async function startAgent(h: RemoteTestHost, s: Session, o: AgentOptions 
   const root = join(dir, 'work');
   mkdirSync(root, { recursive: true });
   const engines = o.engines ?? new Map<string, Engine>([['exec', createExecEngine({ killGraceMs: 300 })]]);
-  const identity = await pairWorker({ home: join(dir, 'home'), hostUrl: h.url, code: await pairingCode(h, s), name: o.name, engines: [...engines.keys()], openToAdmin: o.openToAdmin ?? false });
+  const identity = await pairWorker({
+    home: join(dir, 'home'),
+    hostUrl: h.url,
+    code: await pairingCode(h, s),
+    name: o.name,
+    engines: [...engines.keys()],
+    openToAdmin: o.openToAdmin ?? false,
+  });
   const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'home'), workspaceRoot: root });
-  const runner = new TaskRunner({ engines, workspaceRoot: root, budgetCap: o.budgetCap ?? null, gate, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, flushMs: 10 });
-  const agent = new WorkerAgent({ identity, runner, openToAdmin: o.openToAdmin ?? false, concurrency: o.concurrency ?? 1, heartbeatIntervalMs: 300, backoff: o.backoff ?? { initialMs: 50, maxMs: 500 } });
+  const runner = new TaskRunner({
+    engines,
+    workspaceRoot: root,
+    budgetCap: o.budgetCap ?? null,
+    gate,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    flushMs: 10,
+  });
+  const agent = new WorkerAgent({
+    identity,
+    runner,
+    openToAdmin: o.openToAdmin ?? false,
+    concurrency: o.concurrency ?? 1,
+    heartbeatIntervalMs: 300,
+    backoff: o.backoff ?? { initialMs: 50, maxMs: 500 },
+  });
   const events: AgentEvent[] = [];
   agent.on((e) => events.push(e));
   if (o.start !== false) {
@@ -150,11 +185,21 @@ export async function startAgent(h: RemoteTestHost, s: Session, o: AgentOptions 
 }
 
 /** Submits one task as `submittedBy` straight through the TaskService (what POST /api/submit-task does). */
-export function submitTask(h: RemoteTestHost, submittedBy: string, t: { prompt: string; engine?: string; target?: string; budget_usd?: number; max_attempts?: number; id?: string }): string {
+export function submitTask(
+  h: RemoteTestHost,
+  submittedBy: string,
+  t: { prompt: string; engine?: string; target?: string; budget_usd?: number; max_attempts?: number; id?: string },
+): string {
   const { id = 't', ...rest } = t;
   const r = h.host.service.submitGraph(
     { name: 'remote', tasks: [{ id, engine: 'exec', depends_on: [], trigger: 'all_success', ...rest }] },
-    { submittedBy, who: submittedBy === 'admin' ? { actor: 'admin', origin: 'local' } : SYSTEM, workspace: h.home.workspace, defaultTarget: submittedBy === 'admin' ? 'host' : 'own-worker', holdHostTasks: submittedBy !== 'admin' },
+    {
+      submittedBy,
+      who: submittedBy === 'admin' ? { actor: 'admin', origin: 'local' } : SYSTEM,
+      workspace: h.home.workspace,
+      defaultTarget: submittedBy === 'admin' ? 'host' : 'own-worker',
+      holdHostTasks: submittedBy !== 'admin',
+    },
   );
   return r.task_ids[0] as string;
 }
@@ -175,9 +220,19 @@ export function enrolBody(h: RemoteTestHost, code: string, keys: KeyPair, extra:
 }
 
 /** Enrols a key the test holds (no agent), for the raw client. */
-export async function enrolKey(h: RemoteTestHost, s: Session, o: { engines?: string[]; open_to_admin?: boolean } = {}): Promise<{ worker_id: string; keys: KeyPair }> {
+export async function enrolKey(
+  h: RemoteTestHost,
+  s: Session,
+  o: { engines?: string[]; open_to_admin?: boolean } = {},
+): Promise<{ worker_id: string; keys: KeyPair }> {
   const keys = generateKeyPair();
-  const r = await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, await pairingCode(h, s), keys, { engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false }));
+  const r = await api(
+    h,
+    null,
+    'POST',
+    '/api/workers/enroll',
+    enrolBody(h, await pairingCode(h, s), keys, { engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false }),
+  );
   if (r.status !== 201) throw new Error(`enrol: ${r.status} ${JSON.stringify(r.json)}`);
   return { worker_id: String(r.json['worker_id']), keys };
 }
@@ -187,7 +242,10 @@ export class RawWorker {
   readonly inbox: ProtocolMessage[] = [];
   closed: { code: number; reason: string } | null = null;
   challenge = '';
-  private constructor(readonly ws: WebSocket, readonly id: { worker_id: string; keys: KeyPair }) {
+  private constructor(
+    readonly ws: WebSocket,
+    readonly id: { worker_id: string; keys: KeyPair },
+  ) {
     ws.on('message', (d: RawData) => {
       const p = parseMessage(d);
       if (p.ok) this.inbox.push(p.msg);
@@ -200,12 +258,23 @@ export class RawWorker {
     ws.on('error', () => {});
   }
 
-  static async open(h: RemoteTestHost, id: { worker_id: string; keys: KeyPair }, o: { engines?: string[]; open_to_admin?: boolean; auth?: boolean } = {}): Promise<RawWorker> {
+  static async open(
+    h: RemoteTestHost,
+    id: { worker_id: string; keys: KeyPair },
+    o: { engines?: string[]; open_to_admin?: boolean; auth?: boolean } = {},
+  ): Promise<RawWorker> {
     const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws/remote-exec`, { maxPayload: 64 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
     const raw = new RawWorker(ws, id);
     if (o.auth === false) return raw;
-    raw.send({ type: 'HELLO', worker_id: id.worker_id, versions: [PROTOCOL_VERSION], client_nonce: randomBytes(16).toString('base64url'), engines: o.engines ?? ['exec'], open_to_admin: o.open_to_admin ?? false });
+    raw.send({
+      type: 'HELLO',
+      worker_id: id.worker_id,
+      versions: [PROTOCOL_VERSION],
+      client_nonce: randomBytes(16).toString('base64url'),
+      engines: o.engines ?? ['exec'],
+      open_to_admin: o.open_to_admin ?? false,
+    });
     const ch = await raw.next('CHALLENGE');
     raw.challenge = ch.type === 'CHALLENGE' ? ch.nonce : '';
     raw.signed({ type: 'AUTH', worker_id: id.worker_id, nonce: raw.challenge });
@@ -256,10 +325,14 @@ export class RawWorker {
 
   next(want: ProtocolMessage['type'] | ((m: ProtocolMessage) => boolean), timeoutMs = 5000): Promise<ProtocolMessage> {
     const pred = typeof want === 'string' ? (m: ProtocolMessage) => m.type === want : want;
-    return this.until(() => {
-      const i = this.inbox.findIndex(pred);
-      return i >= 0 ? this.inbox.splice(i, 1)[0] : undefined;
-    }, `message ${typeof want === 'string' ? want : 'matching'} for ${this.id.worker_id}`, timeoutMs);
+    return this.until(
+      () => {
+        const i = this.inbox.findIndex(pred);
+        return i >= 0 ? this.inbox.splice(i, 1)[0] : undefined;
+      },
+      `message ${typeof want === 'string' ? want : 'matching'} for ${this.id.worker_id}`,
+      timeoutMs,
+    );
   }
 
   /** The next ERROR the host answered with. */

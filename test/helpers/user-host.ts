@@ -48,7 +48,7 @@ export async function startUserHost(o: { config?: ColonyConfig; accessCode?: str
   const open = async (accessCode: string | null | undefined) => {
     const host = openHost({ paths: home.paths, config, concurrency: 1 });
     const ctx: ServerContext = { host, adminToken: ADMIN_TOKEN, adminPort: () => 8080, webRoot, startedAt: Date.now() };
-    const user = await buildUserApp(ctx, { logger: false, accessCode, tls: null }) // inject() tests: the transport does not matter;
+    const user = await buildUserApp(ctx, { logger: false, accessCode, tls: null }); // inject() tests: the transport does not matter;
     const real = ctx.remoteWorkers; // set by the remote-execution module while the user app is built
     ctx.remoteWorkers = () => [...(real?.() ?? []), ...workers];
     const admin = await buildAdminApp(ctx, { logger: false });
@@ -91,8 +91,21 @@ export async function visitor(h: UserHost, ip: string, name = `user at ${ip}`, c
   return { ip, cookie, userId, call: (method, url, body, headers = {}) => inject(h, ip, method, url, body, { cookie, ...headers }) };
 }
 
-export function inject(h: UserHost, ip: string, method: InjectOptions['method'], url: string, body?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-  return h.user.inject({ method, url, remoteAddress: ip, headers, ...(body === undefined ? {} : typeof body === 'string' ? { payload: body } : { payload: body as object }) });
+export function inject(
+  h: UserHost,
+  ip: string,
+  method: InjectOptions['method'],
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
+  return h.user.inject({
+    method,
+    url,
+    remoteAddress: ip,
+    headers,
+    ...(body === undefined ? {} : typeof body === 'string' ? { payload: body } : { payload: body as object }),
+  });
 }
 
 /** The admin API as the CLI calls it (bearer token, loopback, right Host). */

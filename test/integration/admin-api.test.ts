@@ -51,21 +51,37 @@ async function graph(tasks: { id: string; depends_on?: string[]; prompt?: string
 }
 
 describe('POST /admin/execute', () => {
-  it('submits a single task: 201 with the graph id and the task id, stored as the admin\'s, audited', async () => {
+  it("submits a single task: 201 with the graph id and the task id, stored as the admin's, audited", async () => {
     const before = counts(a.host);
     const r = await api('POST', '/admin/execute', { prompt: 'echo hello', engine: 'exec', title: 'greet', budget_usd: 0.5, workspace: home.workspace });
     expect(r.status, r.body).toBe(201);
     const { graph_id, task_ids } = r.json as { graph_id: string; task_ids: string[] };
     expect(task_ids).toEqual([`${graph_id}:task`]);
     const t = a.host.store.getTask(task_ids[0] as string);
-    expect(t).toMatchObject({ prompt: 'echo hello', engine: 'exec', title: 'greet', budget_usd: 0.5, workspace: home.workspace, submitted_by: 'admin', state: 'ready', target: 'host' });
+    expect(t).toMatchObject({
+      prompt: 'echo hello',
+      engine: 'exec',
+      title: 'greet',
+      budget_usd: 0.5,
+      workspace: home.workspace,
+      submitted_by: 'admin',
+      state: 'ready',
+      target: 'host',
+    });
     expect(counts(a.host).tasks).toBe(before.tasks + 1);
     expect(a.host.store.listAudit({ action: 'graph.submitted', limit: 1 })[0]).toMatchObject({ actor: 'admin', origin: '127.0.0.1', target: graph_id });
   });
 
   it('submits a whole graph: 201 with every task id, dependencies kept', async () => {
     const r = await api('POST', '/admin/execute', {
-      graph: { name: 'Release Train', tasks: [{ id: 'build', prompt: 'true', engine: 'exec' }, { id: 'test', prompt: 'true', engine: 'exec', depends_on: ['build'] }, { id: 'ship', prompt: 'true', engine: 'exec', depends_on: ['build', 'test'] }] },
+      graph: {
+        name: 'Release Train',
+        tasks: [
+          { id: 'build', prompt: 'true', engine: 'exec' },
+          { id: 'test', prompt: 'true', engine: 'exec', depends_on: ['build'] },
+          { id: 'ship', prompt: 'true', engine: 'exec', depends_on: ['build', 'test'] },
+        ],
+      },
     });
     expect(r.status, r.body).toBe(201);
     const { graph_id, task_ids } = r.json as { graph_id: string; task_ids: string[] };
@@ -101,12 +117,50 @@ describe('POST /admin/execute', () => {
     ['a prompt over the 64 KiB limit', { prompt: 'x'.repeat(64 * 1024 + 1) }, 400, 'E_BAD_INPUT'],
     ['a prompt of 30 000 CJK characters (90 000 bytes of UTF-8, over the 64 KiB limit)', { prompt: '漢'.repeat(30_000) }, 400, 'E_BAD_INPUT'],
     ['a body over the 2 MiB limit', { prompt: 'x'.repeat(3 * 1024 * 1024) }, 413, 'E_TOO_LARGE'],
-    ['a dependency cycle', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['c'] }, { id: 'b', prompt: 'x', depends_on: ['a'] }, { id: 'c', prompt: 'x', depends_on: ['b'] }] } }, 400, 'E_CYCLE'],
+    [
+      'a dependency cycle',
+      {
+        graph: {
+          tasks: [
+            { id: 'a', prompt: 'x', depends_on: ['c'] },
+            { id: 'b', prompt: 'x', depends_on: ['a'] },
+            { id: 'c', prompt: 'x', depends_on: ['b'] },
+          ],
+        },
+      },
+      400,
+      'E_CYCLE',
+    ],
     ['a self dependency', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['a'] }] } }, 400, 'E_SELF_DEP'],
     ['an unknown dependency', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['nope'] }] } }, 400, 'E_UNKNOWN_DEP'],
     ['a dependency on a task that does not exist', { prompt: 'x', depends_on: ['graph-000000:nope'] }, 400, 'E_UNKNOWN_DEP'],
-    ['a duplicate task id', { graph: { tasks: [{ id: 'a', prompt: 'x' }, { id: 'a', prompt: 'y' }] } }, 400, 'E_DUPLICATE_ID'],
-    ['a graph whose worst case exceeds its budget', { graph: { budget_usd: 1, tasks: [{ id: 'a', prompt: 'x', budget_usd: 1 }, { id: 'b', prompt: 'x', budget_usd: 1 }] } }, 402, 'E_BUDGET'],
+    [
+      'a duplicate task id',
+      {
+        graph: {
+          tasks: [
+            { id: 'a', prompt: 'x' },
+            { id: 'a', prompt: 'y' },
+          ],
+        },
+      },
+      400,
+      'E_DUPLICATE_ID',
+    ],
+    [
+      'a graph whose worst case exceeds its budget',
+      {
+        graph: {
+          budget_usd: 1,
+          tasks: [
+            { id: 'a', prompt: 'x', budget_usd: 1 },
+            { id: 'b', prompt: 'x', budget_usd: 1 },
+          ],
+        },
+      },
+      402,
+      'E_BUDGET',
+    ],
   ];
 
   it.each(bad)('refuses %s with %i %s and writes nothing (no task, no graph, no audit record)', async (_what, body, status, code) => {
@@ -116,13 +170,28 @@ describe('POST /admin/execute', () => {
     expect(counts(a.host)).toEqual(before);
   });
 
-  it('reserves a task\'s budget once, whatever its max_attempts (the budget caps all attempts together)', async () => {
-    const r = await api('POST', '/admin/execute', { graph: { budget_usd: 2, tasks: [{ id: 'a', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 }, { id: 'b', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 }] } });
+  it("reserves a task's budget once, whatever its max_attempts (the budget caps all attempts together)", async () => {
+    const r = await api('POST', '/admin/execute', {
+      graph: {
+        budget_usd: 2,
+        tasks: [
+          { id: 'a', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 },
+          { id: 'b', engine: 'exec', prompt: 'true', budget_usd: 1, max_attempts: 3 },
+        ],
+      },
+    });
     expect(r.status, JSON.stringify(r.json)).toBe(201);
   });
 
-  it('names the cycle\'s path in the message', async () => {
-    const r = await api('POST', '/admin/execute', { graph: { tasks: [{ id: 'a', prompt: 'x', depends_on: ['b'] }, { id: 'b', prompt: 'x', depends_on: ['a'] }] } });
+  it("names the cycle's path in the message", async () => {
+    const r = await api('POST', '/admin/execute', {
+      graph: {
+        tasks: [
+          { id: 'a', prompt: 'x', depends_on: ['b'] },
+          { id: 'b', prompt: 'x', depends_on: ['a'] },
+        ],
+      },
+    });
     expectError(r, 400, 'E_CYCLE');
     expect(r.json['message']).toMatch(/a → b → a|b → a → b/);
   });
@@ -130,7 +199,12 @@ describe('POST /admin/execute', () => {
   it('refuses a body that is not JSON (text/plain, form) with 400 and writes nothing', async () => {
     const before = counts(a.host);
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-      const r = await rawRequest(a.port, { method: 'POST', path: '/admin/execute', headers: { host: `127.0.0.1:${a.port}`, authorization: `Bearer ${a.token}`, 'content-type': type }, body: 'prompt=echo' });
+      const r = await rawRequest(a.port, {
+        method: 'POST',
+        path: '/admin/execute',
+        headers: { host: `127.0.0.1:${a.port}`, authorization: `Bearer ${a.token}`, 'content-type': type },
+        body: 'prompt=echo',
+      });
       expect(r.status, type).toBe(400);
       expect(JSON.parse(r.body)).toMatchObject({ code: 'E_BAD_INPUT' });
     }
@@ -257,7 +331,8 @@ describe('GET /admin/audit', () => {
   });
 
   it('refuses bad query parameters with 400 E_BAD_INPUT', async () => {
-    for (const q of ['limit=abc', 'limit=0', 'limit=100000', 'before_id=-3', 'sort=asc']) expectError(await api('GET', `/admin/audit?${q}`), 400, 'E_BAD_INPUT');
+    for (const q of ['limit=abc', 'limit=0', 'limit=100000', 'before_id=-3', 'sort=asc'])
+      expectError(await api('GET', `/admin/audit?${q}`), 400, 'E_BAD_INPUT');
   });
 
   it('verifies the hash chain: ok with the record count', async () => {
@@ -283,13 +358,22 @@ describe('GET /admin/tasks/:id on a running host', () => {
   });
 
   it('includes every attempt (engine, state, summary) and the output of each', async () => {
-    const s = await run('POST', '/admin/execute', { prompt: 'echo "to stdout $COLONY_X"; echo to-stderr >&2; exit 3', engine: 'exec', max_attempts: 2, workspace: runHome.workspace });
+    const s = await run('POST', '/admin/execute', {
+      prompt: 'echo "to stdout $COLONY_X"; echo to-stderr >&2; exit 3',
+      engine: 'exec',
+      max_attempts: 2,
+      workspace: runHome.workspace,
+    });
     expect(s.status, s.body).toBe(201);
     const id = (s.json['task_ids'] as string[])[0] as string;
     await waitFor(() => h.host.store.getTask(id)?.state === 'failed', 'the task to fail twice', 15_000);
     const r = await run('GET', `/admin/tasks/${enc(id)}`);
     expect(r.status).toBe(200);
-    const body = r.json as { task: { state: string; attempt: number }; attempts: { attempt: number; state: string; engine: string; summary: string; worker_id: string }[]; output: { attempt: number; stream: string; text: string }[] };
+    const body = r.json as {
+      task: { state: string; attempt: number };
+      attempts: { attempt: number; state: string; engine: string; summary: string; worker_id: string }[];
+      output: { attempt: number; stream: string; text: string }[];
+    };
     expect(body.task).toMatchObject({ state: 'failed', attempt: 2 });
     expect(body.attempts.map((x) => [x.attempt, x.state, x.engine, x.summary])).toEqual([
       [1, 'failed', 'exec', 'exit 3'],
@@ -298,8 +382,18 @@ describe('GET /admin/tasks/:id on a running host', () => {
     expect(body.attempts[0]?.worker_id).toMatch(/^host-/);
     for (const n of [1, 2]) {
       const out = body.output.filter((o) => o.attempt === n);
-      expect(out.filter((o) => o.stream === 'stdout').map((o) => o.text).join('')).toContain('to stdout');
-      expect(out.filter((o) => o.stream === 'stderr').map((o) => o.text).join('')).toContain('to-stderr');
+      expect(
+        out
+          .filter((o) => o.stream === 'stdout')
+          .map((o) => o.text)
+          .join(''),
+      ).toContain('to stdout');
+      expect(
+        out
+          .filter((o) => o.stream === 'stderr')
+          .map((o) => o.text)
+          .join(''),
+      ).toContain('to-stderr');
     }
   });
 

@@ -22,7 +22,12 @@ describe('agent CLI engines in the registry', () => {
   });
 
   it('are listed when configured, ready only with the binary and the key', () => {
-    const cfg = config({ engines: { codex: { bin: CODEX, default_model: 'gpt-5-codex', base_url: 'http://127.0.0.1:9/v1' }, gemini: { bin: '/nonexistent/gemini.js', default_model: 'gemini-2.5-flash' } } });
+    const cfg = config({
+      engines: {
+        codex: { bin: CODEX, default_model: 'gpt-5-codex', base_url: 'http://127.0.0.1:9/v1' },
+        gemini: { bin: '/nonexistent/gemini.js', default_model: 'gemini-2.5-flash' },
+      },
+    });
     const withKey = createEngineRegistry(cfg, { env: { OPENAI_API_KEY: 'k', GEMINI_API_KEY: 'k', PATH: '/usr/bin' } });
     expect(withKey.names()).toEqual(expect.arrayContaining(['codex', 'gemini']));
     expect(withKey.available()).toContain('codex');
@@ -50,11 +55,19 @@ describe('agent CLI engines in the registry', () => {
     const providers = routerProviders(cfg);
     expect(providers.codex).toMatchObject({ default_model: 'gpt-5-codex', cheap_model: 'gpt-5-mini', api_key_env: 'OPENAI_API_KEY' });
     const reg = createEngineRegistry(cfg, { env: {} });
-    const cands = candidatesFor({ prompt: 'fix the bug' }, { router: cfg.router, providers, claude_default_model: 'sonnet', pricing: reg.pricing, rng: () => 0.5 });
+    const cands = candidatesFor(
+      { prompt: 'fix the bug' },
+      { router: cfg.router, providers, claude_default_model: 'sonnet', pricing: reg.pricing, rng: () => 0.5 },
+    );
     expect(cands.some((c) => c.engine === 'codex' && c.model === 'gpt-5-codex')).toBe(true);
   });
 
   it('refuses a provider named like an agent engine', () => {
-    expect(() => createEngineRegistry(config({ engines: { codex: { default_model: 'm' }, providers: { codex: { base_url: 'http://x/v1', models: ['m'], default_model: 'm' } } } }), { env: {} })).toThrow(/agent engine name/);
+    expect(() =>
+      createEngineRegistry(
+        config({ engines: { codex: { default_model: 'm' }, providers: { codex: { base_url: 'http://x/v1', models: ['m'], default_model: 'm' } } } }),
+        { env: {} },
+      ),
+    ).toThrow(/agent engine name/);
   });
 });

@@ -36,13 +36,28 @@ afterEach(async () => {
 });
 
 const engine = () =>
-  createClaudeEngine({ bin: BIN, defaultModel: 'sonnet', permissionMode: 'default', allowedTools: [], extraArgs: [], pricing: realPricing(), killGraceMs: 500, toolGate: true });
+  createClaudeEngine({
+    bin: BIN,
+    defaultModel: 'sonnet',
+    permissionMode: 'default',
+    allowedTools: [],
+    extraArgs: [],
+    pricing: realPricing(),
+    killGraceMs: 500,
+    toolGate: true,
+  });
 const env = (extra: Record<string, string> = {}) => cliEnv(home, { ANTHROPIC_BASE_URL: api.baseUrl, ANTHROPIC_API_KEY: 'sk-ant-fake-key', ...extra });
 
 describe('claude engine with the real Claude Code CLI', () => {
   it('writes a file through the gateway and records the cost and tokens the CLI reports', async () => {
     api.enqueue(
-      { kind: 'tool', name: 'Write', input: { file_path: join(ws, 'hello.txt'), content: 'hello\n' }, text: 'Writing the file.', usage: { input: 1000, output: 50 } },
+      {
+        kind: 'tool',
+        name: 'Write',
+        input: { file_path: join(ws, 'hello.txt'), content: 'hello\n' },
+        text: 'Writing the file.',
+        usage: { input: 1000, output: 50 },
+      },
       { kind: 'text', text: 'Created hello.txt.', usage: { input: 1100, output: 20 } },
     );
     const seen: string[] = [];
@@ -116,7 +131,10 @@ describe('claude engine with the real Claude Code CLI', () => {
 
   it('shows each API retry of an overloaded API and names the overload', async () => {
     api.enqueue({ kind: 'error', status: 529, message: 'Overloaded (fake)', times: 'forever' });
-    const events = await collect(engine(), request({ workspace: ws, env: env({ CLAUDE_CODE_MAX_RETRIES: '2' }), tool_gate: allowAll, run_timeout_ms: 120_000 }));
+    const events = await collect(
+      engine(),
+      request({ workspace: ws, env: env({ CLAUDE_CODE_MAX_RETRIES: '2' }), tool_gate: allowAll, run_timeout_ms: 120_000 }),
+    );
     const done = doneOf(events);
     expect(done.error_code).toBe('E_ENGINE_OVERLOADED');
     const retries = events.filter((e) => e.type === 'output' && e.text.includes('API error 529'));
@@ -137,13 +155,29 @@ describe('claude engine with the real Claude Code CLI', () => {
 
   it('continues an earlier session with --resume: the reviewer comment follows the whole conversation', async () => {
     api.enqueue({ kind: 'text', text: 'First version done.' });
-    const first = await collect(engine(), request({ workspace: ws, prompt: 'Write the parser FIRST-PROMPT', env: env(), tool_gate: allowAll, run_timeout_ms: 120_000 }));
+    const first = await collect(
+      engine(),
+      request({ workspace: ws, prompt: 'Write the parser FIRST-PROMPT', env: env(), tool_gate: allowAll, run_timeout_ms: 120_000 }),
+    );
     expect(doneOf(first).ok).toBe(true);
     const info = first.find((e) => e.type === 'info' && e.session_id);
     const session = info?.type === 'info' ? info.session_id : undefined;
     expect(session).toMatch(/^[0-9a-f-]{36}$/);
-    api.enqueue({ kind: 'tool', name: 'Write', input: { file_path: join(ws, 'review.txt'), content: 'fixed\n' } }, { kind: 'text', text: 'Addressed the review.' });
-    const second = await collect(engine(), request({ workspace: ws, prompt: 'Reviewer: handle empty input REVIEW-COMMENT', env: env(), tool_gate: allowAll, resume_session: session ?? null, run_timeout_ms: 120_000 }));
+    api.enqueue(
+      { kind: 'tool', name: 'Write', input: { file_path: join(ws, 'review.txt'), content: 'fixed\n' } },
+      { kind: 'text', text: 'Addressed the review.' },
+    );
+    const second = await collect(
+      engine(),
+      request({
+        workspace: ws,
+        prompt: 'Reviewer: handle empty input REVIEW-COMMENT',
+        env: env(),
+        tool_gate: allowAll,
+        resume_session: session ?? null,
+        run_timeout_ms: 120_000,
+      }),
+    );
     expect(doneOf(second).ok).toBe(true);
     expect(readFileSync(join(ws, 'review.txt'), 'utf8')).toBe('fixed\n');
     const resumed = JSON.stringify(api.modelRequests().at(-2)?.body);
@@ -156,7 +190,7 @@ describe('claude engine with the real Claude Code CLI', () => {
     api.enqueue({ kind: 'stall', text: 'Thinking' });
     const ac = new AbortController();
     const run = collect(engine(), request({ workspace: ws, env: env(), tool_gate: allowAll, signal: ac.signal, run_timeout_ms: 120_000 }));
-    await waitFor(() => api.modelRequests().length > 0, "the CLI reached the fake model server", 90_000);
+    await waitFor(() => api.modelRequests().length > 0, 'the CLI reached the fake model server', 90_000);
     const pids = processesIn(ws);
     expect(pids.length).toBeGreaterThan(0);
     // The task's remaining budget is the CLI's own second guard.
@@ -165,6 +199,6 @@ describe('claude engine with the real Claude Code CLI', () => {
     ac.abort();
     const done = doneOf(await run);
     expect(done.error_code).toBe('E_CANCELLED');
-    await waitFor(() => processesIn(ws).length === 0, "no process of the attempt left", 10_000);
+    await waitFor(() => processesIn(ws).length === 0, 'no process of the attempt left', 10_000);
   }, 180_000);
 });

@@ -13,7 +13,15 @@ agentConformance({
   startServer: startFakeResponses,
   engine: (server, o) =>
     createCodexEngine({
-      config: { bin: BIN, default_model: 'gpt-5-codex', models: [], base_url: `${server.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY', extra_args: [], ...(o.maxRetries !== undefined ? { max_retries: o.maxRetries } : {}) },
+      config: {
+        bin: BIN,
+        default_model: 'gpt-5-codex',
+        models: [],
+        base_url: `${server.baseUrl}/v1`,
+        api_key_env: 'OPENAI_API_KEY',
+        extra_args: [],
+        ...(o.maxRetries !== undefined ? { max_retries: o.maxRetries } : {}),
+      },
       pricing: realPricing(),
       killGraceMs: 500,
     }),
@@ -21,7 +29,11 @@ agentConformance({
   model: 'gpt-5-codex',
   pricing: realPricing(),
   // Codex's exec_command tool runs a shell command (its apply_patch is a shell command too); base64 keeps the content exact.
-  writeTurn: (file, content) => ({ kind: 'tool', name: 'exec_command', input: { cmd: `echo ${Buffer.from(content).toString('base64')} | base64 -d > '${file}'`, login: false } }),
+  writeTurn: (file, content) => ({
+    kind: 'tool',
+    name: 'exec_command',
+    input: { cmd: `echo ${Buffer.from(content).toString('base64')} | base64 -d > '${file}'`, login: false },
+  }),
   costSource: 'priced',
   overloadStatus: 503,
 });

@@ -13,7 +13,15 @@ agentConformance({
   startServer: startFakeGemini,
   engine: (server, o) =>
     createGeminiEngine({
-      config: { bin: BIN, default_model: 'gemini-2.5-flash', models: [], base_url: server.baseUrl, api_key_env: 'GEMINI_API_KEY', extra_args: [], ...(o.maxRetries !== undefined ? { max_retries: o.maxRetries } : {}) },
+      config: {
+        bin: BIN,
+        default_model: 'gemini-2.5-flash',
+        models: [],
+        base_url: server.baseUrl,
+        api_key_env: 'GEMINI_API_KEY',
+        extra_args: [],
+        ...(o.maxRetries !== undefined ? { max_retries: o.maxRetries } : {}),
+      },
       pricing: realPricing(),
       killGraceMs: 500,
     }),

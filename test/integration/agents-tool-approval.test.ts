@@ -13,7 +13,6 @@ import { requireAgentCli } from '../helpers/agent-clis.js';
 import { pollFor as waitFor, processesIn } from '../helpers/agent-run.js';
 import { startFakeAnthropic, type FakeModelServer } from '../helpers/fake-models.js';
 
-
 const BIN = requireAgentCli('claude');
 
 let api: FakeModelServer;
@@ -55,22 +54,38 @@ async function submit(prompt: string): Promise<string> {
 }
 
 async function finalState(id: string): Promise<Record<string, unknown>> {
-  return waitFor(async () => {
-    const t = (await call('GET', `/admin/tasks/${id}`)).json.task as Record<string, unknown> | undefined;
-    return t && ['succeeded', 'failed', 'timed_out', 'cancelled', 'awaiting_approval'].includes(String(t.state)) ? t : undefined;
-  }, `task ${id} to end`, 200_000, 200);
+  return waitFor(
+    async () => {
+      const t = (await call('GET', `/admin/tasks/${id}`)).json.task as Record<string, unknown> | undefined;
+      return t && ['succeeded', 'failed', 'timed_out', 'cancelled', 'awaiting_approval'].includes(String(t.state)) ? t : undefined;
+    },
+    `task ${id} to end`,
+    200_000,
+    200,
+  );
 }
 
-interface Pending { kind: string; id: string; task_id: string; tool: string; command?: string }
+interface Pending {
+  kind: string;
+  id: string;
+  task_id: string;
+  tool: string;
+  command?: string;
+}
 
 describe('tool calls held for the admin (real Claude Code CLI)', () => {
   it('holds a Bash command, shows it in pending, and lets the CLI continue once approved', async () => {
     api.enqueue({ kind: 'tool', name: 'Bash', input: { command: 'touch approved.txt', description: 'mark the release' } }, { kind: 'text', text: 'Marked.' });
     const id = await submit('Do the release step');
-    const held = await waitFor(async () => {
-      const list = (await call('GET', '/admin/pending')).json.tool_calls as Pending[] | undefined;
-      return list?.find((p) => p.task_id === id);
-    }, 'the held tool call', 150_000, 100);
+    const held = await waitFor(
+      async () => {
+        const list = (await call('GET', '/admin/pending')).json.tool_calls as Pending[] | undefined;
+        return list?.find((p) => p.task_id === id);
+      },
+      'the held tool call',
+      150_000,
+      100,
+    );
     expect(held).toMatchObject({ kind: 'tool_call', task_id: id, tool: 'Bash', command: 'touch approved.txt' });
     expect(existsSync(join(home.workspace, 'approved.txt'))).toBe(false); // the CLI is waiting
     const r = await call('POST', `/admin/approve/${held.id}`);
@@ -87,7 +102,12 @@ describe('tool calls held for the admin (real Claude Code CLI)', () => {
   it('a rejected call is denied: the agent is told, the command never runs', async () => {
     api.enqueue({ kind: 'tool', name: 'Bash', input: { command: 'touch approved.txt' } }, { kind: 'text', text: 'Understood, not done.' });
     const id = await submit('Do the release step');
-    const held = await waitFor(async () => ((await call('GET', '/admin/pending')).json.tool_calls as Pending[] | undefined)?.find((p) => p.task_id === id), 'held call', 150_000, 100);
+    const held = await waitFor(
+      async () => ((await call('GET', '/admin/pending')).json.tool_calls as Pending[] | undefined)?.find((p) => p.task_id === id),
+      'held call',
+      150_000,
+      100,
+    );
     expect((await call('POST', `/admin/reject/${held.id}`)).status).toBe(200);
     await finalState(id);
     expect(existsSync(join(home.workspace, 'approved.txt'))).toBe(false);

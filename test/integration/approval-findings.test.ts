@@ -73,7 +73,10 @@ describe('approval of held tasks', () => {
     expect((await adminCall(h, 'POST', `/admin/approve/${encodeURIComponent(id)}`)).statusCode).toBe(200);
     await h.close();
     // The host comes back with a screen that now holds this command (any change in findings would do).
-    h = await startUserHost({ home, config: { ...lanConfig({ host_workspace: home.workspace }), safety: { ...lanConfig().safety, extra_approval_patterns: ['pwned'] } } });
+    h = await startUserHost({
+      home,
+      config: { ...lanConfig({ host_workspace: home.workspace }), safety: { ...lanConfig().safety, extra_approval_patterns: ['pwned'] } },
+    });
     h.host.pool.start();
     await waitFor(() => stateOf(h as UserHost, id) === 'awaiting_approval', 'the task to be held again');
     expect(existsSync(join(home.workspace, 'marker.txt'))).toBe(false);

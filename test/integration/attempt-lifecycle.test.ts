@@ -96,8 +96,19 @@ describe('cancel and timeout end the whole tree', () => {
     const ws = workspace();
     const pidFile = join(ws, 'fake.json');
     const ac = new AbortController();
-    const engine = createClaudeEngine({ bin: FAKE, defaultModel: 'sonnet', permissionMode: 'acceptEdits', allowedTools: [], extraArgs: [], pricing: realPricing(), killGraceMs: 300 });
-    const run = collect(engine, request({ workspace: ws, signal: ac.signal, env: { PATH, FAKE_CLAUDE_SCENARIO: 'stall', FAKE_CLAUDE_PID_FILE: pidFile, FAKE_CLAUDE_SETSID: '1' } }));
+    const engine = createClaudeEngine({
+      bin: FAKE,
+      defaultModel: 'sonnet',
+      permissionMode: 'acceptEdits',
+      allowedTools: [],
+      extraArgs: [],
+      pricing: realPricing(),
+      killGraceMs: 300,
+    });
+    const run = collect(
+      engine,
+      request({ workspace: ws, signal: ac.signal, env: { PATH, FAKE_CLAUDE_SCENARIO: 'stall', FAKE_CLAUDE_PID_FILE: pidFile, FAKE_CLAUDE_SETSID: '1' } }),
+    );
     const rec = await waitFor(() => {
       try {
         return JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; child: number; escaped: number };
@@ -117,7 +128,9 @@ describe('cancel and timeout end the whole tree', () => {
     it(`a task that succeeds but leaves daemons behind (output closed, one in a session of its own): they do not outlive the attempt (cgroups ${cgroups})`, async () => {
       if (cgroups === 'off') process.env['COLONY_ATTEMPT_CGROUP'] = 'off';
       const ws = workspace();
-      const events = await exec(ws, { prompt: 'sleep 30 >/dev/null 2>&1 & echo $! > bg.pid; setsid sleep 30 >/dev/null 2>&1 < /dev/null & echo $! > esc.pid; echo $$ > leader.pid' });
+      const events = await exec(ws, {
+        prompt: 'sleep 30 >/dev/null 2>&1 & echo $! > bg.pid; setsid sleep 30 >/dev/null 2>&1 < /dev/null & echo $! > esc.pid; echo $$ > leader.pid',
+      });
       expect(doneOf(events).ok).toBe(true);
       const pids = await treePids(ws);
       await waitFor(() => pids.every(processGone), `pids ${pids.join(', ')} gone after the attempt ended`, 3000);
@@ -212,7 +225,6 @@ describe('the sweep kills only what it can prove is the attempt', () => {
     p.kill('SIGKILL');
   });
 });
-
 
 describe('attempt cgroups a dead colony could not remove', () => {
   it('are removed at the next start once empty and old enough; a fresh or a populated one is kept', async () => {

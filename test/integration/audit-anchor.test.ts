@@ -29,7 +29,10 @@ interface Row extends AuditEntry {
 function rewrite(db: string, edit: (rows: Row[]) => Row[]): void {
   const raw = new Database(db);
   try {
-    const rows = (raw.prepare('SELECT * FROM audit ORDER BY id').all() as (Row & { detail: string })[]).map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }));
+    const rows = (raw.prepare('SELECT * FROM audit ORDER BY id').all() as (Row & { detail: string })[]).map((r) => ({
+      ...r,
+      detail: JSON.parse(r.detail) as unknown,
+    }));
     const next = edit(rows);
     raw.transaction(() => {
       raw.prepare('DELETE FROM audit').run();
@@ -64,13 +67,29 @@ beforeAll(async () => {
   const { admin_port: port } = JSON.parse(readFileSync(join(pristine, 'host.json'), 'utf8')) as { admin_port: number };
   const token = readFileSync(join(pristine, 'admin.token'), 'utf8').trim();
   const api = (path: string, body: unknown) =>
-    fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const pause = () => new Promise((r) => setTimeout(r, 700));
   expect((await api('/admin/pause', {})).status).toBe(200);
   await pause();
   expect((await api('/admin/resume', {})).status).toBe(200);
   await pause();
-  expect((await api('/admin/execute', { graph: { name: 'anchored', tasks: [{ id: 'a', engine: 'exec', prompt: 'echo one' }, { id: 'b', engine: 'exec', prompt: 'echo two', depends_on: ['a'] }] } })).status).toBe(201);
+  expect(
+    (
+      await api('/admin/execute', {
+        graph: {
+          name: 'anchored',
+          tasks: [
+            { id: 'a', engine: 'exec', prompt: 'echo one' },
+            { id: 'b', engine: 'exec', prompt: 'echo two', depends_on: ['a'] },
+          ],
+        },
+      })
+    ).status,
+  ).toBe(201);
   await new Promise((r) => setTimeout(r, 1500));
   process.kill(host.child.pid as number, 'SIGTERM'); // the shutdown checkpoint covers everything up to here
   const out = await host.result;
@@ -131,7 +150,9 @@ describe('colony audit verify with signed checkpoints', () => {
     const raw = new Database(db);
     const head = raw.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string };
     raw.prepare('DELETE FROM audit_checkpoints').run();
-    raw.prepare('INSERT INTO audit_checkpoints (at, record_count, head_id, head_hash, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?)').run(Date.now(), head.id, head.id, head.hash, 'x', Buffer.alloc(64, 7).toString('base64url'));
+    raw
+      .prepare('INSERT INTO audit_checkpoints (at, record_count, head_id, head_hash, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(Date.now(), head.id, head.id, head.hash, 'x', Buffer.alloc(64, 7).toString('base64url'));
     raw.close();
     const r = await verify(home);
     expect(r.code).toBe(1);

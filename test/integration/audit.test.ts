@@ -78,7 +78,7 @@ describe('colony audit verify', () => {
   it('names the record whose prev_hash was changed, exit 1', async () => {
     const h = auditHome();
     cleanup = h.cleanup;
-    tamper(h.db, (raw) => raw.prepare("UPDATE audit SET prev_hash = ? WHERE id = 3").run('f'.repeat(64)));
+    tamper(h.db, (raw) => raw.prepare('UPDATE audit SET prev_hash = ? WHERE id = 3').run('f'.repeat(64)));
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
     expect(r.stdout).toMatch(/^broken at record 3: prev_hash does not match/);
     expect(r.code).toBe(1);
@@ -88,7 +88,15 @@ describe('colony audit verify', () => {
     const h = auditHome();
     cleanup = h.cleanup;
     tamper(h.db, (raw) => {
-      const row = raw.prepare('SELECT * FROM audit WHERE id = 7').get() as { id: number; at: number; actor: string; origin: string; action: string; target: string | null; prev_hash: string };
+      const row = raw.prepare('SELECT * FROM audit WHERE id = 7').get() as {
+        id: number;
+        at: number;
+        actor: string;
+        origin: string;
+        action: string;
+        target: string | null;
+        prev_hash: string;
+      };
       const detail = { reason: 'nothing to see' };
       const hash = auditHash(row.id, { ...row, detail }, row.prev_hash);
       raw.prepare('UPDATE audit SET detail = ?, hash = ? WHERE id = 7').run(JSON.stringify(detail), hash);

@@ -42,11 +42,17 @@ async function serve(): Promise<Serve> {
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const m = await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}\nstdout: ${stdout}\nstderr: ${stderr}`);
-    return /admin app: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+))/.exec(stdout);
-  }, 'serve to print its admin URL', 20_000);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const m = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}\nstdout: ${stdout}\nstderr: ${stderr}`);
+      return /admin app: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+))/.exec(stdout);
+    },
+    'serve to print its admin URL',
+    20_000,
+  );
   return { child, out: () => stdout + stderr, adminUrl: m[1] as string, port: Number(m[2]), token: m[3] as string, exited };
 }
 
@@ -131,7 +137,16 @@ describe('CLI commands over the admin API', () => {
 
   it('submit sends a graph file; its tasks run in order', async () => {
     const file = join(home.dir, 'pipeline.json');
-    writeFileSync(file, JSON.stringify({ name: 'pipe', tasks: [{ id: 'one', engine: 'exec', prompt: 'echo 1 > one.txt' }, { id: 'two', engine: 'exec', prompt: 'cat one.txt', depends_on: ['one'] }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'pipe',
+        tasks: [
+          { id: 'one', engine: 'exec', prompt: 'echo 1 > one.txt' },
+          { id: 'two', engine: 'exec', prompt: 'cat one.txt', depends_on: ['one'] },
+        ],
+      }),
+    );
     const r = await colony(['submit', file, '--json']);
     expectOk(r);
     const out = JSON.parse(r.stdout) as { graph_id: string; task_ids: string[] };
@@ -162,13 +177,17 @@ describe('CLI commands over the admin API', () => {
     expectOk(r);
     expect(r.stdout.trim()).toBe('kill switch: running');
 
-    const id = ((await api('POST', '/admin/execute', { prompt: `sh -c 'sleep 60 & echo $! > kill.pid; wait'`, engine: 'exec', workspace: home.workspace })).json['task_ids'] as string[])[0] as string;
+    const id = (
+      (await api('POST', '/admin/execute', { prompt: `sh -c 'sleep 60 & echo $! > kill.pid; wait'`, engine: 'exec', workspace: home.workspace })).json[
+        'task_ids'
+      ] as string[]
+    )[0] as string;
     const pid = await waitFor(() => readPid(join(home.workspace, 'kill.pid')), 'the task to start');
     strays.push(pid);
     const k = await colony(['kill']);
     expectOk(k);
     expect(k.stdout.trim()).toBe('kill switch: halted');
-    await waitFor(() => processGone(pid), 'the task\'s grandchild to be gone', 5000);
+    await waitFor(() => processGone(pid), "the task's grandchild to be gone", 5000);
     expect(await stateOf(id)).toBe('cancelled');
     expect((await api('POST', '/admin/resume')).json['state']).toBe('running');
   });
@@ -205,7 +224,10 @@ describe('without a running host', () => {
       writeFileSync(stale.paths.adminToken, 'x\n');
       const jobs = [...cases.map(([name, args]) => ({ name, args, h: empty })), { name: 'status (stale host.json)', args: ['status'], h: stale }];
       // Three at a time: each CLI start costs CPU, and CI machines have 2 cores.
-      const runs = await mapLimit(jobs, 3, async (j) => ({ name: j.name, r: await runCli([...j.args, '--home', j.h.paths.home], { cwd: j.h.dir, timeoutMs: 30_000 }) }));
+      const runs = await mapLimit(jobs, 3, async (j) => ({
+        name: j.name,
+        r: await runCli([...j.args, '--home', j.h.paths.home], { cwd: j.h.dir, timeoutMs: 30_000 }),
+      }));
       for (const { name, r } of runs) {
         expect(r.code, `${name}: ${r.stdout} ${r.stderr}`).toBe(3);
         expect(r.stdout, name).toBe('');
@@ -222,7 +244,11 @@ describe('without a running host', () => {
 
 describe('SIGTERM', () => {
   it('shuts down gracefully with an open event stream and a running task: exit 0, host.json gone, the home reusable', async () => {
-    const id = ((await api('POST', '/admin/execute', { prompt: `sh -c 'sleep 60 & echo $! > term.pid; wait'`, engine: 'exec', workspace: home.workspace })).json['task_ids'] as string[])[0] as string;
+    const id = (
+      (await api('POST', '/admin/execute', { prompt: `sh -c 'sleep 60 & echo $! > term.pid; wait'`, engine: 'exec', workspace: home.workspace })).json[
+        'task_ids'
+      ] as string[]
+    )[0] as string;
     const pid = await waitFor(() => readPid(join(home.workspace, 'term.pid')), 'the task to start');
     strays.push(pid);
     // A dashboard left open: its SSE stream must not hold the shutdown.
@@ -240,7 +266,7 @@ describe('SIGTERM', () => {
     expect(s.out()).toMatch(/SIGTERM: stopping/);
     expect(existsSync(home.paths.hostInfo)).toBe(false);
     expect(lockHolder(home.paths.hostLock)).toBeNull();
-    await waitFor(() => processGone(pid), 'the running task\'s grandchild to be gone', 5000);
+    await waitFor(() => processGone(pid), "the running task's grandchild to be gone", 5000);
     sse.destroy();
 
     const again = await serve();

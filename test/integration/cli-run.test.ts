@@ -76,7 +76,16 @@ describe.concurrent('colony run', () => {
 
   it('prints per-task lines and a summary table when not --json', async ({ expect }) => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'g.json'), JSON.stringify({ name: 'two', tasks: [{ id: 'one', engine: 'exec', prompt: 'true' }, { id: 'two', engine: 'exec', prompt: 'exit 4', depends_on: ['one'] }] }));
+    writeFileSync(
+      join(dir, 'g.json'),
+      JSON.stringify({
+        name: 'two',
+        tasks: [
+          { id: 'one', engine: 'exec', prompt: 'true' },
+          { id: 'two', engine: 'exec', prompt: 'exit 4', depends_on: ['one'] },
+        ],
+      }),
+    );
     const r = await runCli(['run', 'g.json', '--home', 'H'], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✓ one succeeded/);

@@ -116,10 +116,19 @@ describe('crash recovery', () => {
     for (const t of after.tasks) {
       const attempts = after.attempts.filter((a) => a.task_id === t.id);
       const what = `${local(t.id)} attempts ${JSON.stringify(attempts.map((a) => a.state))}`;
-      expect(attempts.filter((a) => a.state === 'succeeded'), what).toHaveLength(1);
+      expect(
+        attempts.filter((a) => a.state === 'succeeded'),
+        what,
+      ).toHaveLength(1);
       expect(attempts[attempts.length - 1]?.state, what).toBe('succeeded');
-      expect(attempts.slice(0, -1).every((a) => a.state === 'lost'), what).toBe(true);
-      expect(attempts.every((a) => a.finished_at !== null), what).toBe(true);
+      expect(
+        attempts.slice(0, -1).every((a) => a.state === 'lost'),
+        what,
+      ).toBe(true);
+      expect(
+        attempts.every((a) => a.finished_at !== null),
+        what,
+      ).toBe(true);
       expect(t.attempt, what).toBe(attempts.length);
       if (doneBefore.has(local(t.id))) expect(attempts, what).toHaveLength(1);
     }
@@ -149,7 +158,10 @@ describe('crash recovery', () => {
     const tmp = makeTempDir('colony-lock-');
     cleanups.push(tmp.cleanup);
     const dir = tmp.dir;
-    writeFileSync(join(dir, 'hold.json'), JSON.stringify({ name: 'hold', tasks: [{ id: 'hold', engine: 'exec', prompt: 'touch started; while [ ! -f release ]; do sleep 0.05; done' }] }));
+    writeFileSync(
+      join(dir, 'hold.json'),
+      JSON.stringify({ name: 'hold', tasks: [{ id: 'hold', engine: 'exec', prompt: 'touch started; while [ ! -f release ]; do sleep 0.05; done' }] }),
+    );
     writeFileSync(join(dir, 'other.json'), JSON.stringify({ name: 'other', tasks: [{ id: 'x', engine: 'exec', prompt: 'touch other-ran' }] }));
 
     const first = startCli(['run', 'hold.json', '--home', 'H', '--json'], { cwd: dir });

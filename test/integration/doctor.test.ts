@@ -23,14 +23,17 @@ describe('colony doctor', () => {
   it('lists every engine with binary version, credentials and endpoint, never printing a secret', async () => {
     const dir = await tempDir('colony-doctor-');
     const cfg = join(dir, 'colony.config.json');
-    writeFileSync(cfg, JSON.stringify({
-      engines: {
-        claude: { bin: requireAgentCli('claude') },
-        codex: { bin: requireAgentCli('codex'), default_model: 'gpt-5-codex', base_url: `${responses.baseUrl}/v1` },
-        gemini: { bin: requireAgentCli('gemini'), default_model: 'gemini-2.5-flash', base_url: 'http://127.0.0.1:9' },
-        providers: {},
-      },
-    }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        engines: {
+          claude: { bin: requireAgentCli('claude') },
+          codex: { bin: requireAgentCli('codex'), default_model: 'gpt-5-codex', base_url: `${responses.baseUrl}/v1` },
+          gemini: { bin: requireAgentCli('gemini'), default_model: 'gemini-2.5-flash', base_url: 'http://127.0.0.1:9' },
+          providers: {},
+        },
+      }),
+    );
     const secret = 'sk-ant-THIS-MUST-NOT-BE-PRINTED';
     const r = await runCli(['doctor', '--config', cfg, '--json', '--timeout-ms', '60000'], {
       cwd: dir,
@@ -40,7 +43,13 @@ describe('colony doctor', () => {
     expect(r.stdout + r.stderr).not.toContain(secret);
     expect(r.stdout).not.toContain('sk-openai-SECRET');
     expect(r.code).toBe(1); // gemini has no key and no endpoint
-    const checks = JSON.parse(r.stdout) as { engine: string; ok: boolean; binary: { version: string | null } | null; credentials: { present: boolean; source: string | null }; endpoint: { reachable: boolean | null } }[];
+    const checks = JSON.parse(r.stdout) as {
+      engine: string;
+      ok: boolean;
+      binary: { version: string | null } | null;
+      credentials: { present: boolean; source: string | null };
+      endpoint: { reachable: boolean | null };
+    }[];
     const by = Object.fromEntries(checks.map((c) => [c.engine, c]));
     expect(by.claude).toMatchObject({ ok: true, credentials: { present: true, source: 'ANTHROPIC_API_KEY' }, endpoint: { reachable: true } });
     expect(by.claude?.binary?.version).toContain(AGENT_CLI_VERSIONS.claude);
@@ -50,7 +59,11 @@ describe('colony doctor', () => {
     expect(by.gemini?.binary?.version).toContain(AGENT_CLI_VERSIONS.gemini);
     expect(by.exec?.ok).toBe(true);
     // The text form names the same facts.
-    const text = await runCli(['doctor', '--config', cfg], { cwd: dir, env: { HOME: dir, ANTHROPIC_API_KEY: secret, ANTHROPIC_BASE_URL: anthropic.baseUrl }, timeoutMs: 120_000 });
+    const text = await runCli(['doctor', '--config', cfg], {
+      cwd: dir,
+      env: { HOME: dir, ANTHROPIC_API_KEY: secret, ANTHROPIC_BASE_URL: anthropic.baseUrl },
+      timeoutMs: 120_000,
+    });
     expect(text.stdout).toMatch(/claude\s+2\.1\.197/);
     expect(text.stdout).toContain('present (ANTHROPIC_API_KEY)');
     expect(text.stdout).not.toContain(secret);

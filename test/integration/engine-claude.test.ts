@@ -5,18 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildClaudeArgs, createClaudeEngine, type ClaudeEngineOptions } from '../../src/engines/claude-cli.js';
 import { loadPriceTable } from '../../src/core/pricing.js';
-import {
-  collect,
-  doneOf,
-  isAlive,
-  lastCost,
-  lastUsage,
-  outputText,
-  readJson,
-  realPricing,
-  request,
-  tempDir,
-} from '../helpers/engine-harness.js';
+import { collect, doneOf, isAlive, lastCost, lastUsage, outputText, readJson, realPricing, request, tempDir } from '../helpers/engine-harness.js';
 import { waitFor } from '../helpers/proc.js';
 
 const FAKE = fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url));
@@ -43,7 +32,10 @@ describe('claude engine against the fake CLI', () => {
     const ws = await tempDir();
     const argvFile = join(ws, '..', `argv-${Date.now()}.json`);
     const e = engine({ allowedTools: ['Read', 'Bash(git diff:*)'], extraArgs: ['--max-turns', '5'] });
-    const events = await collect(e, request({ workspace: ws, prompt: '-starts with a dash', model: 'haiku', env: env('success', { FAKE_CLAUDE_ARGV_FILE: argvFile }) }));
+    const events = await collect(
+      e,
+      request({ workspace: ws, prompt: '-starts with a dash', model: 'haiku', env: env('success', { FAKE_CLAUDE_ARGV_FILE: argvFile }) }),
+    );
 
     const done = doneOf(events);
     expect(done.ok).toBe(true);
@@ -183,7 +175,10 @@ describe('claude engine against the fake CLI', () => {
     const pidFile = join(ws, 'pids.json');
     const ac = new AbortController();
     const started = Date.now();
-    const run = collect(engine({ killGraceMs: 300 }), request({ workspace: ws, signal: ac.signal, env: env('ignore-sigterm', { FAKE_CLAUDE_PID_FILE: pidFile }) }));
+    const run = collect(
+      engine({ killGraceMs: 300 }),
+      request({ workspace: ws, signal: ac.signal, env: env('ignore-sigterm', { FAKE_CLAUDE_PID_FILE: pidFile }) }),
+    );
     await waitFor(() => existsSync(pidFile), 'the pid file', 10_000);
     const pids = await readJson<{ pid: number; child: number }>(pidFile);
     ac.abort();

@@ -84,7 +84,12 @@ describe('openai-compatible engine against a fake Groq server', () => {
 
   it('waits out a 429 with Retry-After, then succeeds', async () => {
     const ws = await tempDir();
-    server.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'Rate limit reached for model', type: 'tokens' } } });
+    server.enqueue({
+      kind: 'status',
+      status: 429,
+      headers: { 'retry-after': '1' },
+      body: { error: { message: 'Rate limit reached for model', type: 'tokens' } },
+    });
     const started = Date.now();
     const events = await collect(groq(), request({ workspace: ws }));
     expect(doneOf(events).ok).toBe(true);

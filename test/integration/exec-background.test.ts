@@ -15,9 +15,18 @@ describe('exec engine and background processes', () => {
       const events: EngineEvent[] = [];
       const t0 = Date.now();
       for await (const ev of createExecEngine().run({
-        task_id: 't', attempt: 1, prompt: 'sleep 60 & echo $! > bg.pid; echo started', model: null, workspace: ws, budget_usd: 1,
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, run_timeout_ms: null, silence_timeout_ms: null, signal: new AbortController().signal,
-      })) events.push(ev);
+        task_id: 't',
+        attempt: 1,
+        prompt: 'sleep 60 & echo $! > bg.pid; echo started',
+        model: null,
+        workspace: ws,
+        budget_usd: 1,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+        run_timeout_ms: null,
+        silence_timeout_ms: null,
+        signal: new AbortController().signal,
+      }))
+        events.push(ev);
       expect(Date.now() - t0).toBeLessThan(20_000);
       expect(events.at(-1)).toMatchObject({ type: 'done', ok: true });
       const pid = Number(readFileSync(join(ws, 'bg.pid'), 'utf8'));

@@ -61,11 +61,18 @@ async function run(r: EngineRequest, engine = createExecEngine({ killGraceMs: 50
   expect(dones).toHaveLength(1);
   expect(events[events.length - 1]?.ev.type).toBe('done'); // done is always last
   const text = (stream: string): string =>
-    events.map((e) => e.ev).filter((e) => e.type === 'output' && e.stream === stream).map((e) => (e.type === 'output' ? e.text : '')).join('');
+    events
+      .map((e) => e.ev)
+      .filter((e) => e.type === 'output' && e.stream === stream)
+      .map((e) => (e.type === 'output' ? e.text : ''))
+      .join('');
   return { events, done: dones[0] as Done, out: text('stdout'), err: text('stderr') };
 }
 
-describe.each([['plain', false], ['sandboxed', true]] as const)('exec engine (%s)', (_mode, inSandbox) => {
+describe.each([
+  ['plain', false],
+  ['sandboxed', true],
+] as const)('exec engine (%s)', (_mode, inSandbox) => {
   beforeEach(() => {
     sandboxed = inSandbox;
   });
@@ -88,7 +95,9 @@ describe.each([['plain', false], ['sandboxed', true]] as const)('exec engine (%s
   });
 
   it('runs in the task workspace with the given environment only', async () => {
-    const r = await run(req('pwd; echo "v=$COLONY_TEST_VAR"; echo "home=${HOME:-unset}"', { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', COLONY_TEST_VAR: 'x1' } }));
+    const r = await run(
+      req('pwd; echo "v=$COLONY_TEST_VAR"; echo "home=${HOME:-unset}"', { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', COLONY_TEST_VAR: 'x1' } }),
+    );
     // in the sandbox HOME is a fresh empty directory at the user's home path
     expect(r.out).toBe(`${realpathSync(dir)}\nv=x1\nhome=${inSandbox ? homedir() : 'unset'}\n`);
   });

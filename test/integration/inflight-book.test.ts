@@ -24,7 +24,11 @@ describe('InflightBook', () => {
     const home = join(tmp.dir, 'w1');
     const before = new InflightBook(home);
     // An attempt still running when the worker died: a detached shell with a background child.
-    const leader = spawn('/bin/sh', ['-c', 'sleep 30 & wait'], { detached: true, stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '', COLONY_ATTEMPT_TAG: 'aa11' } });
+    const leader = spawn('/bin/sh', ['-c', 'sleep 30 & wait'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env['PATH'] ?? '', COLONY_ATTEMPT_TAG: 'aa11' },
+    });
     const pid = leader.pid as number;
     strays.push(pid);
     await waitFor(() => startTicks(pid) !== null, 'leader started');
@@ -39,7 +43,13 @@ describe('InflightBook', () => {
     writeFileSync(join(home, 'inflight', 'garbage.json'), '{not json');
     await waitFor(() => {
       try {
-        return readdirSync('/proc').some((e) => /^\d+$/.test(e) && Number(e) !== pid && readFileSyncSafe(`/proc/${e}/stat`).includes(` ${pid} `) && readFileSyncSafe(`/proc/${e}/cmdline`).startsWith('sleep'));
+        return readdirSync('/proc').some(
+          (e) =>
+            /^\d+$/.test(e) &&
+            Number(e) !== pid &&
+            readFileSyncSafe(`/proc/${e}/stat`).includes(` ${pid} `) &&
+            readFileSyncSafe(`/proc/${e}/cmdline`).startsWith('sleep'),
+        );
       } catch {
         return false;
       }
@@ -61,7 +71,10 @@ describe('InflightBook', () => {
     strays.push(pid);
     await waitFor(() => startTicks(pid) !== null, 'bystander started');
     book.begin({ task_id: 'g:t', attempt: 1, nonce: 'n', engine: 'exec' });
-    book.process({ task_id: 'g:t', attempt: 1 }, { pid, pgid: pid, start_ticks: (startTicks(pid) as number) - 5, boot_id: bootId(), cgroup: null, tag: 'not-its-tag' });
+    book.process(
+      { task_id: 'g:t', attempt: 1 },
+      { pid, pgid: pid, start_ticks: (startTicks(pid) as number) - 5, boot_id: bootId(), cgroup: null, tag: 'not-its-tag' },
+    );
     const r = new InflightBook(home).recover();
     expect(r.lost).toHaveLength(1);
     expect(r.killed).toBe(0);

@@ -58,7 +58,7 @@ afterAll(async () => {
 });
 
 describe('halt (POST /admin/kill)', () => {
-  it('kills the running task\'s grandchild process, ends the task cancelled, and audits who and from where', async () => {
+  it("kills the running task's grandchild process, ends the task cancelled, and audits who and from where", async () => {
     const id = await submit(sleeper('halt.pid'));
     const pid = await waitFor(() => readPid(join(home.workspace, 'halt.pid')), 'the task to write its grandchild pid');
     strays.push(pid);
@@ -126,7 +126,7 @@ describe('halt (POST /admin/kill)', () => {
     const pid = await waitFor(() => readPid(join(home.workspace, 'restart.pid')), 'the task to start');
     strays.push(pid);
     expect((await api('POST', '/admin/kill')).json['state']).toBe('halted');
-    await waitFor(() => processGone(pid), 'the task\'s grandchild to be gone', 5000);
+    await waitFor(() => processGone(pid), "the task's grandchild to be gone", 5000);
     await h.close(500);
     await start();
     expect(stateOf(id)).toBe('cancelled');

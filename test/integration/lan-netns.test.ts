@@ -33,7 +33,17 @@ afterAll(async () => {
 
 async function serve(home: TestHome, lan: Record<string, unknown>, lanCode: string | null = null): Promise<{ h: RunningHost; base: string }> {
   const h = await startHost({
-    paths: home.paths, config: testConfig({ lan: { host_workspace: home.workspace, ...lan } }), adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode,
+    paths: home.paths,
+    config: testConfig({ lan: { host_workspace: home.workspace, ...lan } }),
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    insecureHttp: true,
+    hostIp: net.hostIp,
+    concurrency: 1,
+    logger: false,
+    webRoot: null,
+    lanCode,
   });
   return { h, base: (h.userUrl ?? '').replace(/\/$/, '') };
 }
@@ -95,7 +105,11 @@ describe('LAN users across network namespaces', () => {
       await waitFor(() => h.host.store.getTask(taskId)?.state === 'running', 'the approved task to start', 10_000);
 
       // while it runs: the worker card, the task, my-sessions, each as lan-b and as lan-a
-      const reads = [{ kind: 'http', url: `${base}/api/workers` }, { kind: 'http', url }, { kind: 'http', url: `${base}/api/my-sessions` }];
+      const reads = [
+        { kind: 'http', url: `${base}/api/workers` },
+        { kind: 'http', url },
+        { kind: 'http', url: `${base}/api/my-sessions` },
+      ];
       const asB = await b.run(reads);
       const asA = await a.run(reads);
       expect(asB.raw).not.toContain(MARK);
@@ -108,27 +122,38 @@ describe('LAN users across network namespaces', () => {
       await waitFor(() => existsSync(file) && h.host.store.getTask(taskId)?.state === 'succeeded', 'the task to finish and write its file', 15_000);
       await api('POST', '/admin/pause');
       await api('POST', '/admin/resume');
-      for (const [name, w] of Object.entries(streams)) await waitForLine(w, `${name} to see the end mark`, (l) => eventOf(l) === 'killswitch' && dataOf(l)?.['state'] === 'running');
+      for (const [name, w] of Object.entries(streams))
+        await waitForLine(w, `${name} to see the end mark`, (l) => eventOf(l) === 'killswitch' && dataOf(l)?.['state'] === 'running');
     } finally {
       for (const w of Object.values(streams)) await w.stop();
     }
     for (const name of ['bSse', 'bWs'] as const) {
       const w = streams[name] as Watcher;
       expect(w.raw(), name).not.toContain(MARK);
-      expect(w.lines().some((l) => eventOf(l) === 'task.output'), name).toBe(false);
-      const states = w.lines().filter((l) => eventOf(l) === 'task.state').map(dataOf);
-      expect(states.map((d) => d?.['to']), name).toEqual(expect.arrayContaining(['running', 'succeeded']));
-      expect(states.every((d) => d?.['redacted'] === true && String(d['task_id']).startsWith('x-')), name).toBe(true);
+      expect(
+        w.lines().some((l) => eventOf(l) === 'task.output'),
+        name,
+      ).toBe(false);
+      const states = w
+        .lines()
+        .filter((l) => eventOf(l) === 'task.state')
+        .map(dataOf);
+      expect(
+        states.map((d) => d?.['to']),
+        name,
+      ).toEqual(expect.arrayContaining(['running', 'succeeded']));
+      expect(
+        states.every((d) => d?.['redacted'] === true && String(d['task_id']).startsWith('x-')),
+        name,
+      ).toBe(true);
     }
     expect(streams.aSse?.raw()).toContain(MARK);
     expect(streams.aSse?.lines().some((l) => eventOf(l) === 'task.output' && String(dataOf(l)?.['text']).includes(MARK))).toBe(true);
   }, 60_000);
 
-  it('replays history to lan-b (SSE Last-Event-ID, WS ?lastEventId=0) without lan-a\'s text', async () => {
+  it("replays history to lan-b (SSE Last-Event-ID, WS ?lastEventId=0) without lan-a's text", async () => {
     const last = h.host.store.lastEventId();
-    const r = await b.run([
-      { kind: 'sse', url: `${base}/events`, headers: { 'last-event-id': '0' }, count: 100_000, timeoutMs: 3000 },
-    ]);
+    const r = await b.run([{ kind: 'sse', url: `${base}/events`, headers: { 'last-event-id': '0' }, count: 100_000, timeoutMs: 3000 }]);
     const w = await b.run([{ kind: 'ws', url: `${base.replace('http', 'ws')}/ws/progress?lastEventId=0`, receive: 100_000, timeoutMs: 3000 }]);
     for (const got of [r, w]) {
       expect(got.lines.some((l) => Number(l['id'] ?? (l['json'] as { id?: number } | undefined)?.id) === last)).toBe(true);
@@ -143,16 +168,25 @@ describe('LAN users across network namespaces', () => {
         const r = await u.run([{ kind: 'http', url: `http://${host}:${adminPort}/admin/sessions`, timeoutMs: 3000 }]);
         expect(r.lines[0], `${u.ns.name} → ${host}`).toMatchObject({ kind: 'error', code: 'ECONNREFUSED' });
       }
-      const steps = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].flatMap((method) =>
-        ['/admin/sessions', '/admin/kill', `/admin/approve/${encodeURIComponent(taskId)}`].map((p) => ({ kind: 'http', method, url: `${base}${p}`, headers: { authorization: `Bearer ${h.ctx.adminToken}` }, ...(method === 'GET' || method === 'DELETE' ? {} : { body: {} }) })), // node sends a DELETE body unframed
+      const steps = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].flatMap(
+        (method) =>
+          ['/admin/sessions', '/admin/kill', `/admin/approve/${encodeURIComponent(taskId)}`].map((p) => ({
+            kind: 'http',
+            method,
+            url: `${base}${p}`,
+            headers: { authorization: `Bearer ${h.ctx.adminToken}` },
+            ...(method === 'GET' || method === 'DELETE' ? {} : { body: {} }),
+          })), // node sends a DELETE body unframed
       );
       const r = await u.run(steps);
-      expect(r.lines.map((l, i) => `${steps[i]?.method} ${steps[i]?.url} ${String(l['status'])} ${String(l['code'] ?? '')}`)).toEqual(steps.map((s) => `${s.method} ${s.url} 404 `));
+      expect(r.lines.map((l, i) => `${steps[i]?.method} ${steps[i]?.url} ${String(l['status'])} ${String(l['code'] ?? '')}`)).toEqual(
+        steps.map((s) => `${s.method} ${s.url} 404 `),
+      );
     }
     expect(h.host.killswitch.state()).toBe('running');
   });
 
-  it('answers lan-a\'s flood of submissions with 429 + Retry-After while lan-b is still served at its usual latency', async () => {
+  it("answers lan-a's flood of submissions with 429 + Retry-After while lan-b is still served at its usual latency", async () => {
     const read = { url: `${base}/api/status`, count: 40 };
     const baseline = await load(net, b, read);
     expect(baseline.statuses).toEqual({ 200: 40 });
@@ -179,7 +213,11 @@ describe('access code and address allow-list across namespaces', () => {
   let base: string;
 
   beforeAll(async () => {
-    ({ h, base } = await serve(home, { allow_cidrs: [`${nsA.ip}/32`, '127.0.0.0/8'], rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 100 }, 'LAN-TEST-CODE'));
+    ({ h, base } = await serve(
+      home,
+      { allow_cidrs: [`${nsA.ip}/32`, '127.0.0.0/8'], rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 100 },
+      'LAN-TEST-CODE',
+    ));
   }, 30_000);
 
   afterAll(async () => {
@@ -198,7 +236,10 @@ describe('access code and address allow-list across namespaces', () => {
       { kind: 'ws', url: `${base.replace('http', 'ws')}/ws/progress` },
     ]);
     expect(r.lines.map((l) => [l['kind'], l['status'], (l['json'] as { code?: string } | undefined)?.code])).toEqual([
-      ['http', 403, 'E_IP_DENIED'], ['http', 403, 'E_IP_DENIED'], ['http', 403, 'E_IP_DENIED'], ['ws-rejected', 403, 'E_IP_DENIED'],
+      ['http', 403, 'E_IP_DENIED'],
+      ['http', 403, 'E_IP_DENIED'],
+      ['http', 403, 'E_IP_DENIED'],
+      ['ws-rejected', 403, 'E_IP_DENIED'],
     ]);
     expect(h.host.store.listAudit({ action: 'lan.refused', limit: 10 }).every((x) => x.origin === nsB.ip)).toBe(true);
   });
@@ -213,9 +254,16 @@ describe('access code and address allow-list across namespaces', () => {
     expect(without.lines[0]).toMatchObject({ status: 200 });
     expect(String(without.lines[0]?.['body'])).toMatch(/access code/i);
     expect(String(without.lines[0]?.['body'])).not.toMatch(/colony user/);
-    expect(without.lines.slice(1).map((l) => [l['status'], (l['json'] as { code?: string }).code])).toEqual([[401, 'E_ACCESS_CODE'], [401, 'E_ACCESS_CODE'], [401, 'E_ACCESS_CODE']]);
+    expect(without.lines.slice(1).map((l) => [l['status'], (l['json'] as { code?: string }).code])).toEqual([
+      [401, 'E_ACCESS_CODE'],
+      [401, 'E_ACCESS_CODE'],
+      [401, 'E_ACCESS_CODE'],
+    ]);
     const ada = await lanUser(net, nsA, base, 'Ada', { code: 'lan-test-code' });
-    const withCode = await ada.run([{ kind: 'http', url: `${base}/api/status` }, { kind: 'http', url: `${base}/dashboard` }]);
+    const withCode = await ada.run([
+      { kind: 'http', url: `${base}/api/status` },
+      { kind: 'http', url: `${base}/dashboard` },
+    ]);
     expect(withCode.lines[0]).toMatchObject({ status: 200, json: { ok: true } });
     expect(String(withCode.lines[1]?.['body'])).toMatch(/colony user/);
   });

@@ -34,7 +34,18 @@ let mitmCert: HostCert;
 
 beforeAll(async () => {
   home = makeHome('colony-lan-tls-');
-  h = await startHost({ paths: home.paths, config: lanConfig(), adminPort: 0, userPort: 0, lan: true, hostIp: '127.0.0.1', concurrency: 1, logger: false, webRoot: null, lanCode: null });
+  h = await startHost({
+    paths: home.paths,
+    config: lanConfig(),
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    hostIp: '127.0.0.1',
+    concurrency: 1,
+    logger: false,
+    webRoot: null,
+    lanCode: null,
+  });
   base = (h.userUrl ?? '').replace(/\/$/, '');
   const r = await h.user?.inject({ method: 'POST', url: '/api/session', remoteAddress: '127.0.0.1', payload: { display_name: 'Ada' } });
   const c = r?.cookies.find((k) => k.name === 'colony_session');
@@ -71,13 +82,27 @@ async function mitm(mode: Mode): Promise<{ url: string; seen: unknown[]; close()
         let json: unknown;
         if (mode === 'answer-itself' && req.url === '/api/workers/enroll') {
           status = 201;
-          json = { worker_id: 'w-evil', owner: 'session:evil', name: 'x', host_public_key: exportPublicKeyRaw(attacker.publicKey), host_fingerprint: fingerprint(attacker.publicKey), cert_fingerprint: mitmCert.fingerprint, worker_fingerprint: 'x', proof: 'A'.repeat(43) };
+          json = {
+            worker_id: 'w-evil',
+            owner: 'session:evil',
+            name: 'x',
+            host_public_key: exportPublicKeyRaw(attacker.publicKey),
+            host_fingerprint: fingerprint(attacker.publicKey),
+            cert_fingerprint: mitmCert.fingerprint,
+            worker_fingerprint: 'x',
+            proof: 'A'.repeat(43),
+          };
         } else {
           const up = await hostRequest(`${base}${req.url ?? '/'}`, { method: req.method === 'POST' ? 'POST' : 'GET', body, tls: 'capture' });
           status = up.status;
           json = up.json;
           if (mode !== 'relay' && req.url === '/api/workers/pairing-info') {
-            json = { ...(json as object), host_public_key: exportPublicKeyRaw(attacker.publicKey), host_fingerprint: fingerprint(attacker.publicKey), cert_fingerprint: mitmCert.fingerprint };
+            json = {
+              ...(json as object),
+              host_public_key: exportPublicKeyRaw(attacker.publicKey),
+              host_fingerprint: fingerprint(attacker.publicKey),
+              cert_fingerprint: mitmCert.fingerprint,
+            };
           }
         }
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
@@ -150,19 +175,37 @@ describe('the legitimate path over TLS', () => {
     expect(identity.host_cert_fingerprint).toBe(h.tlsFingerprint);
     const root = join(home.dir, 'worker-root');
     mkdirSync(root);
-    const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, gate: createWorkerGate({ config: defaultConfig(), configFile: null, home: join(root, '..', 'worker-home'), workspaceRoot: root }), env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
+    const runner = new TaskRunner({
+      engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
+      workspaceRoot: root,
+      budgetCap: null,
+      gate: createWorkerGate({ config: defaultConfig(), configFile: null, home: join(root, '..', 'worker-home'), workspaceRoot: root }),
+      env: { PATH: process.env['PATH'] ?? '/bin' },
+      flushMs: 5,
+    });
     const agent = new WorkerAgent({ identity, runner, openToAdmin: false, heartbeatIntervalMs: 300 });
     const events: AgentEvent[] = [];
     agent.on((e) => events.push(e));
     agent.start();
     try {
       await waitFor(() => events.some((e) => e.type === 'connected'), 'worker connected over wss', 10_000);
-      const r = await h.user?.inject({ method: 'POST', url: '/api/submit-task', remoteAddress: '127.0.0.1', headers: { cookie }, payload: { prompt: 'echo over-tls', engine: 'exec' } });
+      const r = await h.user?.inject({
+        method: 'POST',
+        url: '/api/submit-task',
+        remoteAddress: '127.0.0.1',
+        headers: { cookie },
+        payload: { prompt: 'echo over-tls', engine: 'exec' },
+      });
       expect(r?.statusCode, r?.body).toBe(201);
       const id = (r?.json() as { id: string }).id;
       await waitFor(() => ['succeeded', 'failed'].includes(h.host.store.getTask(id)?.state ?? ''), 'task ran on the worker', 15_000);
       expect(h.host.store.getTask(id)?.state, JSON.stringify(events)).toBe('succeeded');
-      expect(h.host.store.outputOf(id).map((o) => o.text).join('')).toContain('over-tls');
+      expect(
+        h.host.store
+          .outputOf(id)
+          .map((o) => o.text)
+          .join(''),
+      ).toContain('over-tls');
     } finally {
       await agent.stop(500);
     }

@@ -44,15 +44,20 @@ function setup(): { ws: string; home: string; graph: string } {
   return { ws, home: join(ws, 'home'), graph };
 }
 
-const doneLines = (ws: string): number => (existsSync(join(ws, 'done.log')) ? readFileSync(join(ws, 'done.log'), 'utf8').split('\n').filter(Boolean).length : 0);
+const doneLines = (ws: string): number =>
+  existsSync(join(ws, 'done.log')) ? readFileSync(join(ws, 'done.log'), 'utf8').split('\n').filter(Boolean).length : 0;
 
 async function taskPids(ws: string): Promise<number[]> {
-  const pids = await waitFor(() => {
-    // host pids: a sandboxed task writes the pids of its own PID namespace
-    const l = readTaskPid(join(ws, 'leader.pid'));
-    const b = readTaskPid(join(ws, 'bg.pid'));
-    return l && b ? [l, b] : undefined;
-  }, 'the task wrote its pids', 20_000);
+  const pids = await waitFor(
+    () => {
+      // host pids: a sandboxed task writes the pids of its own PID namespace
+      const l = readTaskPid(join(ws, 'leader.pid'));
+      const b = readTaskPid(join(ws, 'bg.pid'));
+      return l && b ? [l, b] : undefined;
+    },
+    'the task wrote its pids',
+    20_000,
+  );
   strays.push(...pids);
   return pids;
 }
@@ -60,7 +65,10 @@ async function taskPids(ws: string): Promise<number[]> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function attemptsOf(home: string): { attempt: number; state: string; summary: string | null }[] {
-  return withDb(join(home, 'colony.db'), (d) => d.prepare('SELECT attempt, state, summary FROM attempts ORDER BY attempt').all() as { attempt: number; state: string; summary: string | null }[]);
+  return withDb(
+    join(home, 'colony.db'),
+    (d) => d.prepare('SELECT attempt, state, summary FROM attempts ORDER BY attempt').all() as { attempt: number; state: string; summary: string | null }[],
+  );
 }
 
 function auditActions(home: string, action: string): { detail: string }[] {
@@ -79,7 +87,10 @@ describe('colony run SIGKILLed while a task with a background child runs', () =>
     run.child.kill('SIGKILL');
     await killedRun;
     await sleep(1000);
-    expect([leader, bg].filter((p) => !processGone(p)), 'task processes alive 1 s after the kill').toEqual([]);
+    expect(
+      [leader, bg].filter((p) => !processGone(p)),
+      'task processes alive 1 s after the kill',
+    ).toEqual([]);
     await sleep(3000); // past the end of the killed attempt's `sleep 4`
     expect(doneLines(ws), 'the killed attempt wrote its effect').toBe(0);
 
@@ -87,7 +98,10 @@ describe('colony run SIGKILLed while a task with a background child runs', () =>
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(doneLines(ws)).toBe(1);
     const attempts = attemptsOf(home);
-    expect(attempts.map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
+    expect(attempts.map((a) => [a.attempt, a.state])).toEqual([
+      [1, 'lost'],
+      [2, 'succeeded'],
+    ]);
     expect(attempts[0]?.summary).toMatch(/host/);
   }, 60_000);
 
@@ -137,10 +151,14 @@ async function serve(ws: string, home: string): Promise<Serve> {
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const m = await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
-    return /admin app: http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+)/.exec(out);
-  }, 'serve printed its admin URL', 20_000);
+  const m = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
+      return /admin app: http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+)/.exec(out);
+    },
+    'serve printed its admin URL',
+    20_000,
+  );
   return { child, port: Number(m[1]), token: m[2] as string };
 }
 
@@ -155,7 +173,10 @@ describe('colony serve SIGKILLed while a task with a background child runs, then
     first.child.kill('SIGKILL');
     await waitFor(() => first.child.exitCode !== null || first.child.signalCode !== null, 'serve exited');
     await sleep(1000);
-    expect([leader, bg].filter((p) => !processGone(p)), 'task processes alive 1 s after the kill').toEqual([]);
+    expect(
+      [leader, bg].filter((p) => !processGone(p)),
+      'task processes alive 1 s after the kill',
+    ).toEqual([]);
     await sleep(3000);
     expect(doneLines(ws), 'the killed attempt wrote its effect').toBe(0);
 
@@ -173,12 +194,17 @@ describe('colony serve SIGKILLed while a task with a background child runs, then
     await sleep(500);
     expect(doneLines(ws)).toBe(1);
     // the dashboard's task detail (same endpoint as `colony logs`)
-    expect((detail['attempts'] as { attempt: number; state: string }[]).map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
+    expect((detail['attempts'] as { attempt: number; state: string }[]).map((a) => [a.attempt, a.state])).toEqual([
+      [1, 'lost'],
+      [2, 'succeeded'],
+    ]);
     const logs = await runCli(['logs', id, '--home', home], { cwd: ws });
     expect(logs.stdout).toMatch(/# attempt 1 on host-\d+: exec — lost/);
     expect(logs.stdout).toMatch(/# attempt 2 on host-\d+: exec — succeeded/);
     const audit = await api('GET', `/admin/audit?target=${encodeURIComponent(id)}&limit=1000`);
-    const actions = (audit.json['records'] as { action: string; detail: Record<string, unknown> }[]).map((r) => `${r.action}:${String(r.detail['state'] ?? r.detail['reason'] ?? r.detail['to'] ?? '')}`);
+    const actions = (audit.json['records'] as { action: string; detail: Record<string, unknown> }[]).map(
+      (r) => `${r.action}:${String(r.detail['state'] ?? r.detail['reason'] ?? r.detail['to'] ?? '')}`,
+    );
     expect(actions).toContain('attempt.processes_ended:host died');
     expect(actions).toContain('attempt.finished:lost');
     second.child.kill('SIGTERM');
@@ -195,32 +221,52 @@ describe('an agent CLI task (the claude engine, fake CLI) when colony run is SIG
     const graph = join(ws, 'graph.json');
     const config = join(ws, 'colony.config.json');
     const pidFile = join(ws, 'fake.json');
-    writeFileSync(config, JSON.stringify({ engines: { claude: { bin: FAKE } }, safety: { env_allow: ['FAKE_CLAUDE_SCENARIO', 'FAKE_CLAUDE_PID_FILE', 'FAKE_CLAUDE_SETSID'] } }));
-    writeFileSync(graph, JSON.stringify({ name: 'agent', tasks: [{ id: 'agent', engine: 'claude', prompt: 'Create hello.txt', max_attempts: 2, budget_usd: 1 }] }));
+    writeFileSync(
+      config,
+      JSON.stringify({ engines: { claude: { bin: FAKE } }, safety: { env_allow: ['FAKE_CLAUDE_SCENARIO', 'FAKE_CLAUDE_PID_FILE', 'FAKE_CLAUDE_SETSID'] } }),
+    );
+    writeFileSync(
+      graph,
+      JSON.stringify({ name: 'agent', tasks: [{ id: 'agent', engine: 'claude', prompt: 'Create hello.txt', max_attempts: 2, budget_usd: 1 }] }),
+    );
     const env = { FAKE_CLAUDE_SCENARIO: 'stall', FAKE_CLAUDE_PID_FILE: pidFile, FAKE_CLAUDE_SETSID: '1' };
     const run = startCli(['run', graph, '--home', home, '--config', config], { cwd: ws, env });
     children.push(run.child);
     const killedRun = run.result.catch((e: unknown) => e);
-    const rec = await waitFor(() => {
-      try {
-        const r = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; child: number; escaped: number };
-        const host = [r.pid, r.child, r.escaped].map((p) => hostPid(p, ws));
-        return host.every((p) => p !== undefined) ? { pid: host[0] as number, child: host[1] as number, escaped: host[2] as number } : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 'the fake CLI wrote its pids', 20_000);
+    const rec = await waitFor(
+      () => {
+        try {
+          const r = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; child: number; escaped: number };
+          const host = [r.pid, r.child, r.escaped].map((p) => hostPid(p, ws));
+          return host.every((p) => p !== undefined) ? { pid: host[0] as number, child: host[1] as number, escaped: host[2] as number } : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      'the fake CLI wrote its pids',
+      20_000,
+    );
     const pids = [rec.pid, rec.child, rec.escaped];
     strays.push(...pids);
     expect(pids.filter(processGone)).toEqual([]);
     run.child.kill('SIGKILL');
     await killedRun;
     await sleep(1000);
-    expect(pids.filter((p) => !processGone(p)), 'agent processes alive 1 s after the kill').toEqual([]);
+    expect(
+      pids.filter((p) => !processGone(p)),
+      'agent processes alive 1 s after the kill',
+    ).toEqual([]);
 
-    const resumed = await runCli(['run', graph, '--home', home, '--config', config, '--resume'], { cwd: ws, env: { FAKE_CLAUDE_SCENARIO: 'success' }, timeoutMs: 30_000 });
+    const resumed = await runCli(['run', graph, '--home', home, '--config', config, '--resume'], {
+      cwd: ws,
+      env: { FAKE_CLAUDE_SCENARIO: 'success' },
+      timeoutMs: 30_000,
+    });
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(readFileSync(join(ws, 'hello.txt'), 'utf8')).toBe('hello\n');
-    expect(attemptsOf(home).map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
+    expect(attemptsOf(home).map((a) => [a.attempt, a.state])).toEqual([
+      [1, 'lost'],
+      [2, 'succeeded'],
+    ]);
   }, 60_000);
 });

@@ -30,18 +30,38 @@ describe('macOS plan through a stand-in sandbox-exec', () => {
   it('passes the profile, a fresh HOME with the agent link, and the proxy; cleans up', async () => {
     const c = parseConfig({ safety: { network_allow: ['registry.npmjs.org'] } });
     if (!c.ok) throw new Error(c.problems.join('; '));
-    const planner = createSandboxPlanner({ safety: c.config.safety, colonyHome: join(workspace, '.colony'), configFile: null, realHome: fakeHome, probe: () => ({ ok: true, kind: 'seatbelt', bin: fakeSandboxExec }) });
+    const planner = createSandboxPlanner({
+      safety: c.config.safety,
+      colonyHome: join(workspace, '.colony'),
+      configFile: null,
+      realHome: fakeHome,
+      probe: () => ({ ok: true, kind: 'seatbelt', bin: fakeSandboxExec }),
+    });
     await new Promise((r) => setTimeout(r, 100)); // the shared proxy starts listening with the planner
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: fakeHome };
     const sandbox = planner.planFor({ taskId: 't', engine: 'claude', workspace, env });
     let out = '';
-    for await (const ev of createExecEngine().run({ task_id: 't', attempt: 1, prompt: `echo "home=$HOME"; echo "tmp=$TMPDIR"; echo "proxy=$HTTPS_PROXY"; readlink "$HOME/.claude"; curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://10.255.255.1/; curl -s -m 5 -o /dev/null -w '%{http_code}\\n' -x "$(echo "$HTTP_PROXY" | sed 's/colony:[^@]*@/colony:forged@/')" http://10.255.255.1/`, model: null, workspace, budget_usd: 0, env, run_timeout_ms: 20_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox })) {
+    for await (const ev of createExecEngine().run({
+      task_id: 't',
+      attempt: 1,
+      prompt: `echo "home=$HOME"; echo "tmp=$TMPDIR"; echo "proxy=$HTTPS_PROXY"; readlink "$HOME/.claude"; curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://10.255.255.1/; curl -s -m 5 -o /dev/null -w '%{http_code}\\n' -x "$(echo "$HTTP_PROXY" | sed 's/colony:[^@]*@/colony:forged@/')" http://10.255.255.1/`,
+      model: null,
+      workspace,
+      budget_usd: 0,
+      env,
+      run_timeout_ms: 20_000,
+      silence_timeout_ms: null,
+      signal: new AbortController().signal,
+      sandbox,
+    })) {
       if (ev.type === 'output') out += ev.text;
     }
     const [home, tmpdir, proxy, link, ...rest] = out.trim().split('\n');
     // both requests refused by the proxy (not allowed; a forged secret is no attempt at all), and only the real attempt's refusal is named in its output
     expect(rest.filter((l) => l === '403')).toHaveLength(2);
-    expect(rest.filter((l) => l.startsWith('[colony sandbox'))).toEqual(['[colony sandbox: connection to 10.255.255.1:80 denied: 10.255.255.1:80 is not in safety.network_allow]']);
+    expect(rest.filter((l) => l.startsWith('[colony sandbox'))).toEqual([
+      '[colony sandbox: connection to 10.255.255.1:80 denied: 10.255.255.1:80 is not in safety.network_allow]',
+    ]);
     expect(home).toMatch(/^home=.*\/colony-task-[^/]+\/home$/);
     expect(tmpdir?.slice(4)).toBe(home?.slice(5, -'/home'.length));
     expect(proxy).toMatch(/^proxy=http:\/\/colony:[\w-]+@127\.0\.0\.1:\d+$/);

@@ -39,7 +39,11 @@ function openStore(now?: () => number): { store: Store; file: string; reopen: (n
   return { store, file, reopen: open };
 }
 
-const totalOutput = (s: Store, id: string): string => s.outputOf(id, { limit: 100_000 }).map((r) => r.text).join('');
+const totalOutput = (s: Store, id: string): string =>
+  s
+    .outputOf(id, { limit: 100_000 })
+    .map((r) => r.text)
+    .join('');
 
 describe('task output', () => {
   it('is capped per task across attempts and restarts, with the cut marked once', () => {
@@ -92,7 +96,10 @@ describe('task output', () => {
     // Output kept 2 days, events 30: the old output row goes, its event stays and replays marked as pruned.
     expect(pruneOld(store, { events_days: 30, output_days: 2 }, Date.now())).toEqual({ events: 0, output: 1 });
     const outs = store.eventsSince(0, 1000).filter((e) => e.kind === 'task.output');
-    expect(outs.map((e) => [e.data['text'], e.data['pruned'] ?? false])).toEqual([['', true], ['new output', false]]);
+    expect(outs.map((e) => [e.data['text'], e.data['pruned'] ?? false])).toEqual([
+      ['', true],
+      ['new output', false],
+    ]);
     // Events kept 5 days: the old ones go (graph submission and the first output), the new stay.
     const r = pruneOld(store, { events_days: 5, output_days: null }, Date.now());
     expect(r.events).toBeGreaterThan(0);
@@ -111,7 +118,12 @@ describe('the cap through the real pool', () => {
       home.cleanup();
     });
     const port = Number(new URL(h.adminUrl).port);
-    const r = await h.admin.inject({ method: 'POST', url: '/admin/execute', headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${h.ctx.adminToken}` }, payload: { graph: { name: 'loud', tasks: [{ id: 'a', engine: 'exec', prompt: 'yes 0123456789 | head -c 3000000', workspace: home.workspace }] } } });
+    const r = await h.admin.inject({
+      method: 'POST',
+      url: '/admin/execute',
+      headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${h.ctx.adminToken}` },
+      payload: { graph: { name: 'loud', tasks: [{ id: 'a', engine: 'exec', prompt: 'yes 0123456789 | head -c 3000000', workspace: home.workspace }] } },
+    });
     expect(r.statusCode, r.body).toBe(201);
     const id = (r.json() as { task_ids: string[] }).task_ids[0] as string;
     await waitFor(() => ['succeeded', 'failed'].includes(h.host.store.getTask(id)?.state ?? ''), 'the loud task', 30_000);

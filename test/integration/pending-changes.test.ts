@@ -30,7 +30,9 @@ describe('pending changes end to end', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  async function start(extra: Record<string, unknown> = {}): Promise<{ repo: string; call: <T>(m: string, p: string, b?: unknown) => Promise<{ status: number; body: T }> }> {
+  async function start(
+    extra: Record<string, unknown> = {},
+  ): Promise<{ repo: string; call: <T>(m: string, p: string, b?: unknown) => Promise<{ status: number; body: T }> }> {
     const repo = makeRepo();
     const home = mkdtempSync(join(tmpdir(), 'colony-home-'));
     dirs.push(repo, home);
@@ -39,8 +41,12 @@ describe('pending changes end to end', () => {
     host = await startHost({ paths: resolveHome(home), config: cfg.config, adminPort: 0, userPort: 0, lan: false, logger: false, webRoot: null });
     const token = host.ctx.adminToken;
     const base = host.adminUrl.replace(/\/$/, '');
-    const call = async <T,>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
-      const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const call = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+      const res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
       return { status: res.status, body: (await res.json()) as T };
     };
     return { repo, call };
@@ -48,13 +54,25 @@ describe('pending changes end to end', () => {
 
   it('turns a task edit into a pending change, and approve merges it into the target branch', async () => {
     const { repo, call } = await start();
-    const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: "printf 'line 1\\nline 2 changed\\n' > app.txt && echo new > added.txt", engine: 'exec', workspace: repo });
+    const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', {
+      prompt: "printf 'line 1\\nline 2 changed\\n' > app.txt && echo new > added.txt",
+      engine: 'exec',
+      workspace: repo,
+    });
     expect(sub.status).toBe(201);
     const id = sub.body.task_ids[0] as string;
-    const change = await waitFor(async () => {
-      const r = await call<{ change?: { stat: { files_changed: number }; patch: string; files: { path: string }[] } }>('GET', `/admin/pending-changes/${encodeURIComponent(id)}`);
-      return r.status === 200 ? r.body.change ?? null : null;
-    }, 'the pending change', 15_000, 100);
+    const change = await waitFor(
+      async () => {
+        const r = await call<{ change?: { stat: { files_changed: number }; patch: string; files: { path: string }[] } }>(
+          'GET',
+          `/admin/pending-changes/${encodeURIComponent(id)}`,
+        );
+        return r.status === 200 ? (r.body.change ?? null) : null;
+      },
+      'the pending change',
+      15_000,
+      100,
+    );
     expect(change.stat.files_changed).toBe(2);
     expect(change.patch).toContain('+line 2 changed');
     expect(change.files.map((f) => f.path).sort()).toEqual(['added.txt', 'app.txt']);
@@ -75,7 +93,12 @@ describe('pending changes end to end', () => {
     const before = git(repo, 'rev-parse', 'main');
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo gone > app.txt', engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
-    await waitFor(async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null), 'the admin API to report it', 15_000, 100);
+    await waitFor(
+      async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null),
+      'the admin API to report it',
+      15_000,
+      100,
+    );
     const r = await call<{ change: { status: string; branch: string } }>('POST', `/admin/reject/${encodeURIComponent(id)}`);
     expect(r.body.change.status).toBe('rejected');
     expect(git(repo, 'rev-parse', 'main')).toBe(before);
@@ -86,7 +109,12 @@ describe('pending changes end to end', () => {
     const { repo, call } = await start();
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: "printf 'task version\\n' > app.txt", engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
-    await waitFor(async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null), 'the admin API to report it', 15_000, 100);
+    await waitFor(
+      async () => ((await call('GET', `/admin/pending-changes/${encodeURIComponent(id)}`)).status === 200 ? true : null),
+      'the admin API to report it',
+      15_000,
+      100,
+    );
     writeFileSync(join(repo, 'app.txt'), 'user version\n');
     git(repo, 'commit', '-qam', 'user edit');
     const head = git(repo, 'rev-parse', 'main');
@@ -101,17 +129,31 @@ describe('pending changes end to end', () => {
 
   it('holds dependents until the change is approved when configured', async () => {
     const { repo, call } = await start({ require_approval_of_changes: true });
-    const graph = { name: 'held', tasks: [
-      { id: 'edit', engine: 'exec', prompt: 'echo edited > app.txt', workspace: repo },
-      { id: 'after', engine: 'exec', prompt: 'true', workspace: repo, depends_on: ['edit'] },
-    ] };
+    const graph = {
+      name: 'held',
+      tasks: [
+        { id: 'edit', engine: 'exec', prompt: 'echo edited > app.txt', workspace: repo },
+        { id: 'after', engine: 'exec', prompt: 'true', workspace: repo, depends_on: ['edit'] },
+      ],
+    };
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { graph });
     const [edit, after] = sub.body.task_ids as [string, string];
-    await waitFor(async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(edit)}`)).body.task.state === 'awaiting_approval' ? true : null), 'the admin API to report it', 15_000, 100);
+    await waitFor(
+      async () =>
+        (await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(edit)}`)).body.task.state === 'awaiting_approval' ? true : null,
+      'the admin API to report it',
+      15_000,
+      100,
+    );
     await new Promise((r) => setTimeout(r, 600));
     expect((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(after)}`)).body.task.state).toBe('waiting');
     await call('POST', `/admin/approve/${encodeURIComponent(edit)}`);
-    await waitFor(async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(after)}`)).body.task.state === 'succeeded' ? true : null), 'the admin API to report it', 15_000, 100);
+    await waitFor(
+      async () => ((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(after)}`)).body.task.state === 'succeeded' ? true : null),
+      'the admin API to report it',
+      15_000,
+      100,
+    );
     expect((await call<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(edit)}`)).body.task.state).toBe('succeeded');
     expect(existsSync(join(repo, 'app.txt'))).toBe(true);
   });
@@ -125,22 +167,36 @@ describe('pending changes end to end', () => {
     execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'env']);
     const sub = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo SECRET=stolen >> .env', engine: 'exec', workspace: repo });
     const id = sub.body.task_ids[0] as string;
-    const t = await waitFor(async () => {
-      const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
-      return r.body.task.state === 'failed' ? r.body.task : null;
-    }, 'the task to fail', 15_000, 100);
+    const t = await waitFor(
+      async () => {
+        const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
+        return r.body.task.state === 'failed' ? r.body.task : null;
+      },
+      'the task to fail',
+      15_000,
+      100,
+    );
     expect(t.state_reason).toMatch(/protected file/);
     expect(readFileSync(join(repo, '.env'), 'utf8')).toBe('SECRET=1\n');
   });
 
   it('in a task worktree (protected files from git, no walk): a new git hook fails the task, a new dev key does not', async () => {
     const { repo, call } = await start();
-    const hook = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: `printf '#!/bin/sh\\n' > "$(git rev-parse --git-common-dir)/hooks/post-merge"`, engine: 'exec', workspace: repo });
+    const hook = await call<{ task_ids: string[] }>('POST', '/admin/execute', {
+      prompt: `printf '#!/bin/sh\\n' > "$(git rev-parse --git-common-dir)/hooks/post-merge"`,
+      engine: 'exec',
+      workspace: repo,
+    });
     const key = await call<{ task_ids: string[] }>('POST', '/admin/execute', { prompt: 'echo not-a-real-key > dev.key', engine: 'exec', workspace: repo });
-    const ended = async (id: string) => waitFor(async () => {
-      const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
-      return ['failed', 'succeeded'].includes(r.body.task.state) ? r.body.task : null;
-    }, `task ${id} to end`, 30_000);
+    const ended = async (id: string) =>
+      waitFor(
+        async () => {
+          const r = await call<{ task: { state: string; state_reason: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`);
+          return ['failed', 'succeeded'].includes(r.body.task.state) ? r.body.task : null;
+        },
+        `task ${id} to end`,
+        30_000,
+      );
     const h = await ended(hook.body.task_ids[0] as string);
     expect(h.state).toBe('failed');
     // The OS sandbox mounts the main .git read-only (the write fails); without it the guard reports the new hook.

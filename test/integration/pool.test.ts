@@ -65,7 +65,9 @@ function makeRig(concurrency: number, engine?: Engine): Rig {
     service,
     concurrency,
     route: () => ({ engine: exec, model: null, rule: 'test', explanation: `${exec.name} for every task` }),
-    sandboxFor: sandboxed ? (task, engine, ws) => planner.planFor({ taskId: task.id, engine, workspace: realpathSync(ws), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }) : undefined,
+    sandboxFor: sandboxed
+      ? (task, engine, ws) => planner.planFor({ taskId: task.id, engine, workspace: realpathSync(ws), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } })
+      : undefined,
     envFor: sandboxed ? () => ({ PATH: process.env['PATH'] ?? '/usr/bin:/bin' }) : undefined,
   });
   let graphId = '';
@@ -88,17 +90,17 @@ function makeRig(concurrency: number, engine?: Engine): Rig {
     state: (local) => service.stateOf(r.id(local)),
     waitState: async (local, want, timeoutMs = 20_000) => {
       const ok = typeof want === 'function' ? want : (s: TaskState) => s === want;
-      await waitFor(() => {
-        const s = r.state(local);
-        return s !== undefined && ok(s);
-      }, `${local} to reach ${typeof want === 'function' ? 'the wanted state' : want} (now ${String(r.state(local))})`, timeoutMs);
-    },
-    waitAllEnded: async (timeoutMs = 20_000) => {
       await waitFor(
-        () => store.listTasks({ graph_id: graphId }).every((t) => isTerminal(t.state)) && pool.busy() === 0,
-        'every task to end',
+        () => {
+          const s = r.state(local);
+          return s !== undefined && ok(s);
+        },
+        `${local} to reach ${typeof want === 'function' ? 'the wanted state' : want} (now ${String(r.state(local))})`,
         timeoutMs,
       );
+    },
+    waitAllEnded: async (timeoutMs = 20_000) => {
+      await waitFor(() => store.listTasks({ graph_id: graphId }).every((t) => isTerminal(t.state)) && pool.busy() === 0, 'every task to end', timeoutMs);
     },
   };
   rig = r;
@@ -119,7 +121,10 @@ function codeOf(fn: () => unknown): string {
   return 'no error';
 }
 
-describe.each([['plain', false], ['sandboxed', true]] as const)('LocalPool with the exec engine (%s)', (_mode, inSandbox) => {
+describe.each([
+  ['plain', false],
+  ['sandboxed', true],
+] as const)('LocalPool with the exec engine (%s)', (_mode, inSandbox) => {
   beforeEach(() => {
     sandboxed = inSandbox;
   });
@@ -171,7 +176,12 @@ describe.each([['plain', false], ['sandboxed', true]] as const)('LocalPool with 
       [3, 'succeeded', null],
     ]);
     expect(readFileSync(join(r.dir, 'count'), 'utf8').trim()).toBe('3');
-    expect(r.store.outputOf(r.id('flaky'), { attempt: 2 }).map((o) => o.text).join('')).toBe('run 2\n');
+    expect(
+      r.store
+        .outputOf(r.id('flaky'), { attempt: 2 })
+        .map((o) => o.text)
+        .join(''),
+    ).toBe('run 2\n');
   });
 
   it('gives up after max_attempts and fails the task', async () => {
@@ -313,7 +323,12 @@ describe('admin overrides through TaskService while the pool runs', () => {
 
     writeFileSync(join(r.dir, 'fixed'), '');
     const trs = r.service.retry(r.id('check'), ADMIN);
-    expect(trs.filter((t) => t.to === 'waiting').map((t) => t.id.split(':')[1]).sort()).toEqual(['check', 'last', 'mid']);
+    expect(
+      trs
+        .filter((t) => t.to === 'waiting')
+        .map((t) => t.id.split(':')[1])
+        .sort(),
+    ).toEqual(['check', 'last', 'mid']);
     await r.waitState('last', 'succeeded');
     await r.waitAllEnded();
     expect(r.store.getTask(r.id('check'))).toMatchObject({ state: 'succeeded', attempt: 2 });
@@ -348,7 +363,9 @@ describe('admin overrides through TaskService while the pool runs', () => {
     // A second connection refuses closing the attempts of these two tasks (a real SQLite error → E_STORE).
     const side = new Database(join(r.dir, 'colony.db'));
     const refuse = (local: string): void => {
-      side.exec(`CREATE TRIGGER refuse_${local} BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${r.id(local)}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      side.exec(
+        `CREATE TRIGGER refuse_${local} BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${r.id(local)}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+      );
     };
     refuse('first');
     refuse('second');

@@ -18,7 +18,28 @@ import { dbOf } from '../../src/store/internal.js';
 const TOTAL = 10_000;
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1_000_000);
 
-const WEIRD: unknown[] = [null, true, -1, 0, 1e308, -0, 2 ** 53, 1.5, '', ' ', '\u0000', '\u202e', 'x'.repeat(5000), 'A'.repeat(86), [], {}, [[[]]], { __proto__: { admin: true } }, 'TASK_COMPLETED', 'NaN'];
+const WEIRD: unknown[] = [
+  null,
+  true,
+  -1,
+  0,
+  1e308,
+  -0,
+  2 ** 53,
+  1.5,
+  '',
+  ' ',
+  '\u0000',
+  '\u202e',
+  'x'.repeat(5000),
+  'A'.repeat(86),
+  [],
+  {},
+  [[[]]],
+  { __proto__: { admin: true } },
+  'TASK_COMPLETED',
+  'NaN',
+];
 
 function fuzzer(r: () => number, key: Parameters<typeof signMessage>[1], challenge: () => string) {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
@@ -27,7 +48,9 @@ function fuzzer(r: () => number, key: Parameters<typeof signMessage>[1], challen
     if (depth > 3 || k < 0.4) return pick(WEIRD);
     if (k < 0.6) return randomBytes(Math.floor(r() * 40)).toString(pick(['hex', 'base64url', 'latin1'] as const));
     if (k < 0.8) return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(depth + 1));
-    return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, () => [pick(['type', 'task_id', 'sig', 'nonce', 'x', 'attempt']), randomValue(depth + 1)]));
+    return Object.fromEntries(
+      Array.from({ length: Math.floor(r() * 4) }, () => [pick(['type', 'task_id', 'sig', 'nonce', 'x', 'attempt']), randomValue(depth + 1)]),
+    );
   };
   const base = samples();
   const types = Object.keys(base) as MessageType[];
@@ -68,12 +91,13 @@ describe('fuzzing /ws/remote-exec', () => {
   it(`survives ${TOTAL} random/mutated messages without any state change (seed ${SEED})`, async () => {
     const fuzzOwner = await newSession(h, 'Fuzz');
     const id = await enrolKey(h, fuzzOwner);
-    const snapshot = () => JSON.stringify({
-      tasks: h.host.store.listTasks({ limit: 100_000 }).map((t) => [t.id, t.state, t.attempt, t.cost_usd]),
-      attempts: dbOf(h.host.store).prepare('SELECT * FROM attempts ORDER BY task_id, attempt').all(),
-      output: dbOf(h.host.store).prepare('SELECT COUNT(*) AS n FROM task_output').get(),
-      workers: h.remote.workers.list({ includeRevoked: true }).map((w) => [w.id, w.owner, w.public_key, w.revoked_at, w.open_to_admin]),
-    });
+    const snapshot = () =>
+      JSON.stringify({
+        tasks: h.host.store.listTasks({ limit: 100_000 }).map((t) => [t.id, t.state, t.attempt, t.cost_usd]),
+        attempts: dbOf(h.host.store).prepare('SELECT * FROM attempts ORDER BY task_id, attempt').all(),
+        output: dbOf(h.host.store).prepare('SELECT COUNT(*) AS n FROM task_output').get(),
+        workers: h.remote.workers.list({ includeRevoked: true }).map((w) => [w.id, w.owner, w.public_key, w.revoked_at, w.open_to_admin]),
+      });
     const otherTask = submitTask(h, 'session:nobody-connected', { prompt: 'echo untouched', id: 'untouched' });
     const before = snapshot();
     const r = mulberry32(SEED);
@@ -93,7 +117,11 @@ describe('fuzzing /ws/remote-exec', () => {
         sent++;
       }
       const c = conn;
-      await c.until(() => c.closed || c.inbox.filter((m) => m.type !== 'HEARTBEAT').length >= expectReplies, `replies on a fuzz connection (seed ${SEED})`, 10_000);
+      await c.until(
+        () => c.closed || c.inbox.filter((m) => m.type !== 'HEARTBEAT').length >= expectReplies,
+        `replies on a fuzz connection (seed ${SEED})`,
+        10_000,
+      );
       c.close();
     }
     expect(sent).toBe(TOTAL);

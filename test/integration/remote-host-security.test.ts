@@ -48,10 +48,19 @@ async function assigned(over: { budget_usd?: number; max_attempts?: number } = {
   if (m.type !== 'TASK_ASSIGNED') throw new Error('no assignment');
   return m;
 }
-const accept = (w: RawWorker, m: MessageOf<'TASK_ASSIGNED'>) => w.signed({ type: 'TASK_ACCEPTED' as const, task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
+const accept = (w: RawWorker, m: MessageOf<'TASK_ASSIGNED'>) =>
+  w.signed({ type: 'TASK_ACCEPTED' as const, task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
 const result = (m: MessageOf<'TASK_ASSIGNED'>, over: Record<string, unknown> = {}) => ({
-  type: 'TASK_COMPLETED' as const, task_id: m.task_id, attempt: m.attempt, cost: 0, engine_used: 'exec', model_used: null,
-  tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 }, nonce: m.nonce, summary: 'ok', ...over,
+  type: 'TASK_COMPLETED' as const,
+  task_id: m.task_id,
+  attempt: m.attempt,
+  cost: 0,
+  engine_used: 'exec',
+  model_used: null,
+  tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+  nonce: m.nonce,
+  summary: 'ok',
+  ...over,
 });
 const refusedWith = (code: string) => audits(h, 'remote.refused').filter((a) => (a.detail as { code?: string }).code === code);
 
@@ -80,7 +89,7 @@ describe('the host refuses and audits', () => {
     expect(stateOf(h, m.task_id)).toBe('assigned');
   });
 
-  it('messages about another worker\'s task, from the same user and from another user', async () => {
+  it("messages about another worker's task, from the same user and from another user", async () => {
     const m = await assigned();
     accept(w2, m);
     expect(await w2.error()).toMatchObject({ code: 'not_yours' });
@@ -109,7 +118,19 @@ describe('the host refuses and audits', () => {
   it('a replayed progress message (sequence not increasing)', async () => {
     const m = await assigned();
     accept(w1, m);
-    const p = { type: 'TASK_PROGRESS' as const, task_id: m.task_id, attempt: m.attempt, seq: 0, status: 'running' as const, output: 'line\n', cost: 0, engine_used: 'exec', model_used: null, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 }, nonce: m.nonce };
+    const p = {
+      type: 'TASK_PROGRESS' as const,
+      task_id: m.task_id,
+      attempt: m.attempt,
+      seq: 0,
+      status: 'running' as const,
+      output: 'line\n',
+      cost: 0,
+      engine_used: 'exec',
+      model_used: null,
+      tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+      nonce: m.nonce,
+    };
     w1.signed(p);
     w1.signed(p);
     expect(await w1.error()).toMatchObject({ code: 'out_of_order' });
@@ -141,7 +162,18 @@ describe('the host refuses and audits', () => {
 
   it('task messages before authentication', async () => {
     const anon = await RawWorker.open(h, { worker_id: 'w-nobody', keys: generateKeyPair() }, { auth: false });
-    anon.send({ type: 'TASK_COMPLETED', task_id: 'x', attempt: 1, cost: 0, engine_used: 'exec', model_used: null, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 }, nonce: 'n'.repeat(22), summary: 'ok', sig: 'A'.repeat(86) });
+    anon.send({
+      type: 'TASK_COMPLETED',
+      task_id: 'x',
+      attempt: 1,
+      cost: 0,
+      engine_used: 'exec',
+      model_used: null,
+      tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+      nonce: 'n'.repeat(22),
+      summary: 'ok',
+      sig: 'A'.repeat(86),
+    });
     expect(await anon.error()).toMatchObject({ code: 'unauthenticated' });
     anon.close();
   });
@@ -166,7 +198,18 @@ describe('the host refuses and audits', () => {
   it('wrote one audit record per refusal above, each naming the code, the worker and the origin', () => {
     const refused = audits(h, 'remote.refused');
     const codes = new Set(refused.map((a) => (a.detail as { code?: string }).code));
-    for (const c of ['bad_signature', 'invalid_message', 'not_yours', 'stale_attempt', 'out_of_order', 'over_budget', 'unauthenticated', 'too_large', 'bad_json']) expect(codes, c).toContain(c);
+    for (const c of [
+      'bad_signature',
+      'invalid_message',
+      'not_yours',
+      'stale_attempt',
+      'out_of_order',
+      'over_budget',
+      'unauthenticated',
+      'too_large',
+      'bad_json',
+    ])
+      expect(codes, c).toContain(c);
     const forged = refused.find((a) => (a.detail as { code?: string }).code === 'not_yours');
     expect(forged).toMatchObject({ actor: expect.stringMatching(/^worker:w-/) });
     expect(h.host.store.listAudit({ action: 'remote.refused', limit: 1 })[0]).toMatchObject({ origin: '127.0.0.1' });

@@ -59,7 +59,14 @@ beforeAll(async () => {
   h = await startHost({
     paths: home.paths,
     config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    hostIp: net.hostIp,
+    concurrency: 1,
+    logger: false,
+    webRoot: null,
+    lanCode: null,
   });
   base = (h.userUrl ?? '').replace(/\/$/, '');
 }, 60_000);
@@ -105,7 +112,10 @@ describe('colony worker in a network namespace', () => {
     const workerId = /as worker (w-[0-9a-f]+)/.exec(workerOut)?.[1] ?? '';
 
     const mark = randomBytes(4).toString('hex');
-    const submitted = await call(ada, 'POST', '/api/submit-task', { prompt: `echo remote-run-${mark}; echo from-worker > proof-${mark}.txt; pwd`, engine: 'exec' });
+    const submitted = await call(ada, 'POST', '/api/submit-task', {
+      prompt: `echo remote-run-${mark}; echo from-worker > proof-${mark}.txt; pwd`,
+      engine: 'exec',
+    });
     expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
     const id = String(submitted.json['id']);
     await waitFor(() => ['succeeded', 'failed'].includes(h.host.store.getTask(id)?.state ?? ''), 'task finished', 30_000);
@@ -138,7 +148,18 @@ describe('colony worker in a network namespace', () => {
     expect(workerOut).toContain(`connected to ${base} as worker ${id}`);
     expect(h.host.store.listAudit({ action: 'worker.enrolled' })).toHaveLength(1);
 
-    const unpaired = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--host', base, '--home', join(home.dir, 'never-paired'), '--workspace-root', root]);
+    const unpaired = net.spawn(ns.name, process.execPath, [
+      '--import',
+      TSX,
+      CLI_SRC,
+      'worker',
+      '--host',
+      base,
+      '--home',
+      join(home.dir, 'never-paired'),
+      '--workspace-root',
+      root,
+    ]);
     let err = '';
     unpaired.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
     expect(await exited(unpaired)).toBe(2);
@@ -155,7 +176,16 @@ describe('colony worker in a network namespace', () => {
     // An impostor on the host's address: same IP and port, its own self-signed certificate (and host key).
     impostorHome = makeHome('colony-impostor-');
     h = await startHost({
-      paths: impostorHome.paths, config: testConfig(), adminPort: 0, userPort: port, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+      paths: impostorHome.paths,
+      config: testConfig(),
+      adminPort: 0,
+      userPort: port,
+      lan: true,
+      hostIp: net.hostIp,
+      concurrency: 1,
+      logger: false,
+      webRoot: null,
+      lanCode: null,
     });
     expect(h.tlsFingerprint).not.toBe(oldFp);
     startWorker([]);
@@ -167,7 +197,22 @@ describe('colony worker in a network namespace', () => {
 
     const ada = await lanUser(net, ns, base, 'Ada again');
     const code = String((await call(ada, 'POST', '/api/pairing-codes')).json['code']);
-    const fresh = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--host', base, '--code', code, '--tls-fingerprint', oldFp, '--home', join(home.dir, 'fresh'), '--workspace-root', root]);
+    const fresh = net.spawn(ns.name, process.execPath, [
+      '--import',
+      TSX,
+      CLI_SRC,
+      'worker',
+      '--host',
+      base,
+      '--code',
+      code,
+      '--tls-fingerprint',
+      oldFp,
+      '--home',
+      join(home.dir, 'fresh'),
+      '--workspace-root',
+      root,
+    ]);
     let err = '';
     fresh.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
     expect(await exited(fresh)).not.toBe(0);

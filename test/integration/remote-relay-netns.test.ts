@@ -61,10 +61,13 @@ const workers: Worker[] = [];
 function startRelay(): Promise<void> {
   relay = http.createServer((req, res) => {
     // Forwarded as an attacker would: to the host's own address, with the Host the host expects.
-    const up = http.request({ host: net.hostIp, port: hostPort, path: req.url, method: req.method, headers: { ...req.headers, host: `${net.hostIp}:${hostPort}` } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = http.request(
+      { host: net.hostIp, port: hostPort, path: req.url, method: req.method, headers: { ...req.headers, host: `${net.hostIp}:${hostPort}` } },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -118,7 +121,22 @@ async function startWorker(ns: NetnsNamespace, user: LanUser, name: string): Pro
   const root = join(home.dir, `${name}-root`);
   mkdirSync(root);
   const w: Worker = { ns, proc: null as unknown as ChildProcess, out: '', root, id: '' };
-  w.proc = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--host', relayUrl, '--code', code, '--name', name, '--workspace-root', root, '--home', join(home.dir, `${name}-home`)]);
+  w.proc = net.spawn(ns.name, process.execPath, [
+    '--import',
+    TSX,
+    CLI_SRC,
+    'worker',
+    '--host',
+    relayUrl,
+    '--code',
+    code,
+    '--name',
+    name,
+    '--workspace-root',
+    root,
+    '--home',
+    join(home.dir, `${name}-home`),
+  ]);
   w.proc.stdout?.setEncoding('utf8').on('data', (d: string) => (w.out += d));
   w.proc.stderr?.setEncoding('utf8').on('data', (d: string) => (w.out += d));
   workers.push(w);
@@ -140,7 +158,15 @@ beforeAll(async () => {
   h = await startHost({
     paths: home.paths,
     config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    insecureHttp: true,
+    hostIp: net.hostIp,
+    concurrency: 1,
+    logger: false,
+    webRoot: null,
+    lanCode: null,
   });
   hostPort = Number(new URL(h.userUrl ?? '').port);
   await startRelay();
@@ -156,7 +182,7 @@ afterAll(async () => {
   try {
     for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
     relay?.close();
-    for (const p of pipes) p.toWorker.terminate(), p.toHost.terminate();
+    for (const p of pipes) (p.toWorker.terminate(), p.toHost.terminate());
     await h?.close(500);
   } finally {
     await net?.destroy();
@@ -165,7 +191,7 @@ afterAll(async () => {
 }, 30_000);
 
 describe('a relay between the workers and the host', () => {
-  it('runs Ada\'s task on Ada\'s worker through the relay; the same signed assignment replayed into Bob\'s worker is refused and audited (coalesced)', async () => {
+  it("runs Ada's task on Ada's worker through the relay; the same signed assignment replayed into Bob's worker is refused and audited (coalesced)", async () => {
     const mark = randomBytes(4).toString('hex');
     const submitted = await call(ada, 'POST', '/api/submit-task', { prompt: `echo ran-${mark} > proof-${mark}.txt`, engine: 'exec' });
     expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
@@ -180,7 +206,7 @@ describe('a relay between the workers and the host', () => {
     expect(intoB).toBeDefined();
     for (let i = 0; i < 30; i++) intoB?.toWorker.send(frame as string);
     await waitFor(() => /refused from the network: not_yours: TASK_ASSIGNED/.test(b.out), 'B refused the foreign order', 10_000);
-    await waitFor(() => refusedRows(b.id).length > 0, 'host audited B\'s report', 5000);
+    await waitFor(() => refusedRows(b.id).length > 0, "host audited B's report", 5000);
     expect(existsSync(join(b.root, `proof-${mark}.txt`))).toBe(false);
     expect(b.out).not.toMatch(/accepted/);
     expect(refusedRows(b.id)[0]?.detail).toMatchObject({ code: 'not_yours' });
@@ -188,14 +214,14 @@ describe('a relay between the workers and the host', () => {
     expect(h.host.store.attemptsOf(id)).toHaveLength(1); // nothing about the task changed
   }, 60_000);
 
-  it('refuses the same assignment replayed into Ada\'s next connection (bound to the connection, not only the worker)', async () => {
+  it("refuses the same assignment replayed into Ada's next connection (bound to the connection, not only the worker)", async () => {
     const frame = captured.find((c) => c.workerId === a.id)?.frame as string;
     const before = pipeOf(a.id);
     before?.toWorker.terminate();
     await waitFor(() => pipeOf(a.id) !== undefined && pipeOf(a.id) !== before && (a.out.match(/connected to /g) ?? []).length >= 2, 'A reconnected', 20_000);
     pipeOf(a.id)?.toWorker.send(frame);
     await waitFor(() => /refused from the network: replayed: TASK_ASSIGNED/.test(a.out), 'A refused the replay', 10_000);
-    await waitFor(() => refusedRows(a.id).some((r) => (r.detail as { code?: string }).code === 'replayed'), 'host audited A\'s report', 5000);
+    await waitFor(() => refusedRows(a.id).some((r) => (r.detail as { code?: string }).code === 'replayed'), "host audited A's report", 5000);
   }, 40_000);
 
   it('drops a CHALLENGE whose host_time the relay rewrote, and connects again once the relay stops', async () => {

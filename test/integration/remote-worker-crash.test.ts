@@ -54,7 +54,14 @@ beforeAll(async () => {
   h = await startHost({
     paths: home.paths,
     config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0, userPort: 0, lan: true, hostIp: net.hostIp, concurrency: 1, logger: false, webRoot: null, lanCode: null,
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    hostIp: net.hostIp,
+    concurrency: 1,
+    logger: false,
+    webRoot: null,
+    lanCode: null,
   });
   base = (h.userUrl ?? '').replace(/\/$/, '');
   root = join(home.dir, 'worker-root');
@@ -95,19 +102,26 @@ describe('colony worker SIGKILLed while its task runs, then started again', () =
     const submitted = await call(ada, 'POST', '/api/submit-task', { prompt: TASK, engine: 'exec', max_attempts: 2 });
     expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
     const id = String(submitted.json['id']);
-    const pids = await waitFor(() => {
-      // host pids: a sandboxed task writes the pids of its own PID namespace
-      const l = readTaskPid(join(root, 'leader.pid'));
-      const b = readTaskPid(join(root, 'bg.pid'));
-      return l && b ? [l, b] : undefined;
-    }, 'the task wrote its pids on the worker', 30_000);
+    const pids = await waitFor(
+      () => {
+        // host pids: a sandboxed task writes the pids of its own PID namespace
+        const l = readTaskPid(join(root, 'leader.pid'));
+        const b = readTaskPid(join(root, 'bg.pid'));
+        return l && b ? [l, b] : undefined;
+      },
+      'the task wrote its pids on the worker',
+      30_000,
+    );
     strays.push(...pids);
     expect(readdirSync(join(whome, 'inflight')).filter((f) => f.endsWith('.json'))).toHaveLength(1);
     await sleep(1500);
     first.kill('SIGKILL');
     await waitFor(() => first.exitCode !== null || first.signalCode !== null, 'worker exited');
     await sleep(1000);
-    expect(pids.filter((p) => !processGone(p)), 'task processes alive 1 s after the worker was killed').toEqual([]);
+    expect(
+      pids.filter((p) => !processGone(p)),
+      'task processes alive 1 s after the worker was killed',
+    ).toEqual([]);
     await sleep(3000);
     expect(doneLines(), 'the killed attempt wrote its effect').toBe(0);
 
@@ -118,7 +132,10 @@ describe('colony worker SIGKILLed while its task runs, then started again', () =
     await sleep(500);
     expect(doneLines()).toBe(1);
     const attempts = h.host.store.attemptsOf(id);
-    expect(attempts.map((a) => [a.attempt, a.state])).toEqual([[1, 'lost'], [2, 'succeeded']]);
+    expect(attempts.map((a) => [a.attempt, a.state])).toEqual([
+      [1, 'lost'],
+      [2, 'succeeded'],
+    ]);
     expect(attempts[0]?.summary).toMatch(/worker lost/);
     expect(attempts[0]?.error_code).toBe('E_LOST');
     expect(workerOut).toContain(`task ${id} attempt 1: reported lost`);

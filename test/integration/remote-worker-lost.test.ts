@@ -13,7 +13,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageOf } from '../../src/core/protocol.js';
 import { processGone, waitFor } from '../helpers/proc.js';
-import { enrolKey, newSession, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type Session, type TestAgent } from '../helpers/remote-host.js';
+import {
+  enrolKey,
+  newSession,
+  RawWorker,
+  startAgent,
+  startRemoteHost,
+  stateOf,
+  submitTask,
+  type RemoteTestHost,
+  type Session,
+  type TestAgent,
+} from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
 let ada: Session;
@@ -36,13 +47,33 @@ describe('a restarted worker reports an attempt it lost', () => {
     const id = submitTask(h, ada.submitter, { prompt: 'true', target: w.id.worker_id, id: 'lost1', max_attempts: 2 });
     const m = (await w.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === id)) as MessageOf<'TASK_ASSIGNED'>;
     w.signed({ type: 'TASK_ACCEPTED' as const, task_id: id, attempt: m.attempt, nonce: m.nonce });
-    w.signed({ type: 'TASK_PROGRESS' as const, task_id: id, attempt: m.attempt, seq: 0, status: 'running' as const, output: 'half way\n', cost: 0.02, engine_used: 'exec', model_used: null, tokens: ZERO, nonce: m.nonce });
+    w.signed({
+      type: 'TASK_PROGRESS' as const,
+      task_id: id,
+      attempt: m.attempt,
+      seq: 0,
+      status: 'running' as const,
+      output: 'half way\n',
+      cost: 0.02,
+      engine_used: 'exec',
+      model_used: null,
+      tokens: ZERO,
+      nonce: m.nonce,
+    });
     await waitFor(() => stateOf(h, id) === 'running' && h.host.store.outputOf(id).length === 1, 'running with progress', 3000);
 
     // What `colony worker` sends after a restart (worker-messages.ts lostMessage).
     w.signed({
-      type: 'TASK_FAILED' as const, task_id: id, attempt: m.attempt, cost: 0, engine_used: 'exec', model_used: null, tokens: ZERO, nonce: m.nonce,
-      error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again', error_code: 'E_LOST',
+      type: 'TASK_FAILED' as const,
+      task_id: id,
+      attempt: m.attempt,
+      cost: 0,
+      engine_used: 'exec',
+      model_used: null,
+      tokens: ZERO,
+      nonce: m.nonce,
+      error: 'worker lost: the worker stopped (crash or kill) while this attempt ran; its processes were ended when it started again',
+      error_code: 'E_LOST',
     });
     const again = (await w.next((x) => x.type === 'TASK_ASSIGNED' && x.task_id === id, 5000)) as MessageOf<'TASK_ASSIGNED'>;
     expect(again.attempt).toBe(m.attempt + 1); // lost: counted, and retried while attempts remain
@@ -52,14 +83,34 @@ describe('a restarted worker reports an attempt it lost', () => {
 
     // The attempt the host gave up on can no longer complete, whatever it sends.
     const before = JSON.stringify(h.host.store.attemptsOf(id));
-    w.signed({ type: 'TASK_COMPLETED' as const, task_id: id, attempt: m.attempt, cost: 0, engine_used: 'exec', model_used: null, tokens: ZERO, nonce: m.nonce, summary: 'done after all' });
+    w.signed({
+      type: 'TASK_COMPLETED' as const,
+      task_id: id,
+      attempt: m.attempt,
+      cost: 0,
+      engine_used: 'exec',
+      model_used: null,
+      tokens: ZERO,
+      nonce: m.nonce,
+      summary: 'done after all',
+    });
     expect(await w.error()).toMatchObject({ code: 'stale_attempt' });
     expect(JSON.stringify(h.host.store.attemptsOf(id))).toBe(before);
     expect(stateOf(h, id)).toBe('assigned');
 
     // The new attempt completes normally.
     w.signed({ type: 'TASK_ACCEPTED' as const, task_id: id, attempt: again.attempt, nonce: again.nonce });
-    w.signed({ type: 'TASK_COMPLETED' as const, task_id: id, attempt: again.attempt, cost: 0, engine_used: 'exec', model_used: null, tokens: ZERO, nonce: again.nonce, summary: 'ok' });
+    w.signed({
+      type: 'TASK_COMPLETED' as const,
+      task_id: id,
+      attempt: again.attempt,
+      cost: 0,
+      engine_used: 'exec',
+      model_used: null,
+      tokens: ZERO,
+      nonce: again.nonce,
+      summary: 'ok',
+    });
     await waitFor(() => stateOf(h, id) === 'succeeded', 'second attempt succeeded', 3000);
     expect(h.host.store.attemptsOf(id).map((a) => a.state)).toEqual(['lost', 'succeeded']);
   });
@@ -82,7 +133,14 @@ describe('a host restart while a remote attempt runs', () => {
       const b = await startAgent(h2, bea, { name: 'fast-b' });
       agents.push(b);
       // Attempt 2 starts only once attempt 1's shell is gone.
-      await waitFor(() => readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('start')).length === 2, 'attempt 2 started', 20_000);
+      await waitFor(
+        () =>
+          readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('start')).length === 2,
+        'attempt 2 started',
+        20_000,
+      );
       expect(processGone(pid1), 'attempt 1 still running when attempt 2 started').toBe(true);
       await waitFor(() => stateOf(h2, id) === 'succeeded', 'succeeded', 20_000);
       const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);

@@ -50,21 +50,41 @@ beforeAll(async () => {
       if (!p.ok) return;
       const m = p.msg;
       if (m.type === 'HELLO') {
-        const ch = signMessage({ type: 'CHALLENGE' as const, worker_id: m.worker_id, client_nonce: m.client_nonce, nonce: SESSION, host_time: Date.now() + hostClock, version: 2 }, hostKeys.privateKey);
+        const ch = signMessage(
+          { type: 'CHALLENGE' as const, worker_id: m.worker_id, client_nonce: m.client_nonce, nonce: SESSION, host_time: Date.now() + hostClock, version: 2 },
+          hostKeys.privateKey,
+        );
         ws.send(encodeMessage(tamperHostTime ? { ...ch, host_time: ch.host_time - 3_600_000 } : ch));
-      } else if (m.type === 'AUTH') auths++, ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) }));
+      } else if (m.type === 'AUTH')
+        (auths++, ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) })));
       else inbox.push(m);
     });
   });
   await new Promise((r) => wss.once('listening', r));
   const port = (wss.address() as AddressInfo).port;
   const identity: WorkerIdentity = {
-    worker_id: 'w-under-test', name: 'test', owner: 'session:x', host_url: `http://127.0.0.1:${port}`,
-    host_public_key: exportPublicKeyRaw(hostKeys.publicKey), host_fingerprint: fingerprint(hostKeys.publicKey), host_cert_pem: null, host_cert_fingerprint: null, enrolled_at: 0,
-    keys: workerKeys, fingerprint: fingerprint(workerKeys.publicKey), hostKey: hostKeys.publicKey,
+    worker_id: 'w-under-test',
+    name: 'test',
+    owner: 'session:x',
+    host_url: `http://127.0.0.1:${port}`,
+    host_public_key: exportPublicKeyRaw(hostKeys.publicKey),
+    host_fingerprint: fingerprint(hostKeys.publicKey),
+    host_cert_pem: null,
+    host_cert_fingerprint: null,
+    enrolled_at: 0,
+    keys: workerKeys,
+    fingerprint: fingerprint(workerKeys.publicKey),
+    hostKey: hostKeys.publicKey,
   };
   const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'worker-home'), workspaceRoot: root });
-  const runner = new TaskRunner({ engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]), workspaceRoot: root, budgetCap: null, gate, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
+  const runner = new TaskRunner({
+    engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
+    workspaceRoot: root,
+    budgetCap: null,
+    gate,
+    env: { PATH: process.env['PATH'] ?? '/bin' },
+    flushMs: 5,
+  });
   agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: 4, heartbeatIntervalMs: 60_000 });
   agent.on((e) => events.push(e));
   agent.start();
@@ -102,10 +122,15 @@ function send(m: ProtocolMessage): void {
 }
 
 async function answer(taskId: string, type?: ProtocolMessage['type']): Promise<ProtocolMessage> {
-  return waitFor(() => {
-    const i = inbox.findIndex((m) => 'task_id' in m && m.task_id === taskId && (type === undefined || m.type === type));
-    return i >= 0 ? inbox.splice(i, 1)[0] : undefined;
-  }, `answer about ${taskId}`, 5000, 5);
+  return waitFor(
+    () => {
+      const i = inbox.findIndex((m) => 'task_id' in m && m.task_id === taskId && (type === undefined || m.type === type));
+      return i >= 0 ? inbox.splice(i, 1)[0] : undefined;
+    },
+    `answer about ${taskId}`,
+    5000,
+    5,
+  );
 }
 
 async function rejected(m: MessageOf<'TASK_ASSIGNED'>): Promise<string> {
@@ -169,7 +194,19 @@ describe('worker refuses what the pinned host did not legitimately send', () => 
     send(m);
     await answer(m.task_id, 'TASK_ACCEPTED');
     const pid = await waitFor(() => readPid(join(root, 'long', 'pid')), 'pid', 5000);
-    const cancel = (key: KeyPair) => signMessage({ type: 'TASK_CANCELLED' as const, worker_id: 'w-under-test', session: SESSION, task_id: m.task_id, attempt: 1, reason: 'stop', nonce: randomBytes(16).toString('base64url') }, key.privateKey);
+    const cancel = (key: KeyPair) =>
+      signMessage(
+        {
+          type: 'TASK_CANCELLED' as const,
+          worker_id: 'w-under-test',
+          session: SESSION,
+          task_id: m.task_id,
+          attempt: 1,
+          reason: 'stop',
+          nonce: randomBytes(16).toString('base64url'),
+        },
+        key.privateKey,
+      );
     send(cancel(generateKeyPair()));
     await new Promise((r) => setTimeout(r, 300));
     expect(processGone(pid)).toBe(false);
@@ -180,13 +217,18 @@ describe('worker refuses what the pinned host did not legitimately send', () => 
   });
 });
 
-describe('orders are bound to this worker, this connection and this machine\'s clock', () => {
+describe("orders are bound to this worker, this connection and this machine's clock", () => {
   async function reported(m: MessageOf<'TASK_ASSIGNED'> | MessageOf<'TASK_CANCELLED'>, code: string): Promise<void> {
     send(m);
-    const e = await waitFor(() => {
-      const i = inbox.findIndex((x) => x.type === 'ERROR' && x.message.includes(m.task_id));
-      return i >= 0 ? inbox.splice(i, 1)[0] : undefined;
-    }, `ERROR about ${m.task_id}`, 5000, 5);
+    const e = await waitFor(
+      () => {
+        const i = inbox.findIndex((x) => x.type === 'ERROR' && x.message.includes(m.task_id));
+        return i >= 0 ? inbox.splice(i, 1)[0] : undefined;
+      },
+      `ERROR about ${m.task_id}`,
+      5000,
+      5,
+    );
     expect(e).toMatchObject({ type: 'ERROR', code });
     await new Promise((r) => setTimeout(r, 100));
     expect(inbox.some((x) => 'task_id' in x && x.task_id === m.task_id)).toBe(false); // not accepted, not even answered
@@ -207,7 +249,18 @@ describe('orders are bound to this worker, this connection and this machine\'s c
     send(m);
     await answer(m.task_id, 'TASK_ACCEPTED');
     const pid = await waitFor(() => readPid(join(root, 'bound', 'pid')), 'pid', 5000);
-    const cancel = signMessage({ type: 'TASK_CANCELLED' as const, worker_id: 'w-someone-else', session: SESSION, task_id: m.task_id, attempt: 1, reason: 'stop', nonce: randomBytes(16).toString('base64url') }, hostKeys.privateKey);
+    const cancel = signMessage(
+      {
+        type: 'TASK_CANCELLED' as const,
+        worker_id: 'w-someone-else',
+        session: SESSION,
+        task_id: m.task_id,
+        attempt: 1,
+        reason: 'stop',
+        nonce: randomBytes(16).toString('base64url'),
+      },
+      hostKeys.privateKey,
+    );
     await reported(cancel, 'not_yours');
     expect(processGone(pid)).toBe(false);
     send(signMessage({ ...cancel, worker_id: 'w-under-test', nonce: randomBytes(16).toString('base64url') }, hostKeys.privateKey));
@@ -226,7 +279,7 @@ describe('orders are bound to this worker, this connection and this machine\'s c
     expect(auths).toBe(before + 1);
   });
 
-  it('refuses an assignment expired by its own clock even when the host\'s (signed) clock says it is fresh', async () => {
+  it("refuses an assignment expired by its own clock even when the host's (signed) clock says it is fresh", async () => {
     hostClock = -3_600_000; // the host believes it is an hour earlier
     events.length = 0;
     agent.dropConnection();

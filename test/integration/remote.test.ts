@@ -15,7 +15,20 @@ import { hashPairingCode } from '../../src/remote/pairing.js';
 import { pairingSecret, workerProof } from '../../src/remote/pairing-mac.js';
 import { waitFor, processGone, readPid } from '../helpers/proc.js';
 import {
-  api, audits, enrolBody, enrolKey, FAST, newSession, pairingCode, RawWorker, startAgent, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type TestAgent,
+  api,
+  audits,
+  enrolBody,
+  enrolKey,
+  FAST,
+  newSession,
+  pairingCode,
+  RawWorker,
+  startAgent,
+  startRemoteHost,
+  stateOf,
+  submitTask,
+  type RemoteTestHost,
+  type TestAgent,
 } from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
@@ -25,7 +38,8 @@ afterEach(async () => {
   await h?.close();
 });
 const track = (a: TestAgent): TestAgent => (agents.push(a), a);
-const got = (a: TestAgent, type: string, taskId?: string) => a.events.some((e) => e.type === type && (taskId === undefined || ('task_id' in e && e.task_id === taskId)));
+const got = (a: TestAgent, type: string, taskId?: string) =>
+  a.events.some((e) => e.type === type && (taskId === undefined || ('task_id' in e && e.task_id === taskId)));
 const done = (id: string) => ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(stateOf(h, id) ?? '');
 
 describe('pairing', () => {
@@ -63,7 +77,14 @@ describe('pairing', () => {
     expect(reuse.json['code']).toBe('E_UNAUTHORIZED');
     const old = 'ABCD-EFGH';
     const now = Date.now();
-    h.remote.workers.createPairingCode(hashPairingCode(old), ada.submitter, now - 6 * 60_000, now - 60_000, { actor: 'test', origin: 'local' }, pairingSecret(old));
+    h.remote.workers.createPairingCode(
+      hashPairingCode(old),
+      ada.submitter,
+      now - 6 * 60_000,
+      now - 60_000,
+      { actor: 'test', origin: 'local' },
+      pairingSecret(old),
+    );
     expect((await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, old, k.generateKeyPair()))).status).toBe(401);
     expect(audits(h, 'worker.enroll_refused').length).toBeGreaterThanOrEqual(2);
     expect(h.remote.workers.list()).toHaveLength(1);
@@ -90,7 +111,7 @@ describe('pairing', () => {
 });
 
 describe('dispatch', () => {
-  it('runs a submitted exec task on the user\'s own worker: output streamed, engine and cost recorded, file written only in the worker root', async () => {
+  it("runs a submitted exec task on the user's own worker: output streamed, engine and cost recorded, file written only in the worker root", async () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     const a = track(await startAgent(h, ada));
@@ -100,20 +121,48 @@ describe('dispatch', () => {
     await waitFor(() => done(id), 'task done', 10_000);
     expect(stateOf(h, id)).toBe('succeeded');
     const [att] = h.host.store.attemptsOf(id);
-    expect(att).toMatchObject({ attempt: 1, state: 'succeeded', engine: 'exec', model: null, worker_id: a.identity.worker_id, cost_usd: 0, route_rule: 'forced' });
+    expect(att).toMatchObject({
+      attempt: 1,
+      state: 'succeeded',
+      engine: 'exec',
+      model: null,
+      worker_id: a.identity.worker_id,
+      cost_usd: 0,
+      route_rule: 'forced',
+    });
     expect(att?.route_explanation).toContain(`sent to worker`);
-    expect(h.host.store.outputOf(id).map((o) => o.text).join('')).toContain('hello from the worker');
+    expect(
+      h.host.store
+        .outputOf(id)
+        .map((o) => o.text)
+        .join(''),
+    ).toContain('hello from the worker');
     expect(readFileSync(join(a.root, 'out.txt'), 'utf8')).toBe('made\n');
     expect(existsSync(join(h.home.workspace, 'out.txt'))).toBe(false);
     const mine = await api(h, ada, 'GET', '/api/my-workers');
-    expect(mine.json['workers']).toEqual([expect.objectContaining({ id: a.identity.worker_id, kind: 'remote', connected: true, origin_ip: '127.0.0.1', status: 'idle', engine: 'exec', owner_name: 'Ada' })]);
-    const adminView = await h.admin.inject({ method: 'GET', url: '/admin/workers', remoteAddress: '127.0.0.1', headers: { host: '127.0.0.1:8080', authorization: `Bearer ${h.ctx.adminToken}` } });
+    expect(mine.json['workers']).toEqual([
+      expect.objectContaining({
+        id: a.identity.worker_id,
+        kind: 'remote',
+        connected: true,
+        origin_ip: '127.0.0.1',
+        status: 'idle',
+        engine: 'exec',
+        owner_name: 'Ada',
+      }),
+    ]);
+    const adminView = await h.admin.inject({
+      method: 'GET',
+      url: '/admin/workers',
+      remoteAddress: '127.0.0.1',
+      headers: { host: '127.0.0.1:8080', authorization: `Bearer ${h.ctx.adminToken}` },
+    });
     expect(adminView.json().workers).toEqual(expect.arrayContaining([expect.objectContaining({ id: a.identity.worker_id, kind: 'remote' })]));
     const task = await api(h, ada, 'GET', `/api/tasks/${encodeURIComponent(id)}`);
     expect(task.status).toBe(200);
   });
 
-  it('never gives user A\'s task to user B\'s worker; A\'s worker gets it when it connects', async () => {
+  it("never gives user A's task to user B's worker; A's worker gets it when it connects", async () => {
     h = await startRemoteHost();
     const [ada, bob] = [await newSession(h, 'Ada'), await newSession(h, 'Bob')];
     const b = track(await startAgent(h, bob));
@@ -122,7 +171,7 @@ describe('dispatch', () => {
     expect(got(b, 'assigned')).toBe(false);
     expect(stateOf(h, id)).toBe('ready');
     const a = track(await startAgent(h, ada));
-    await waitFor(() => done(id), 'A\'s task done', 10_000);
+    await waitFor(() => done(id), "A's task done", 10_000);
     expect(stateOf(h, id)).toBe('succeeded');
     expect(got(a, 'finished', id)).toBe(true);
     expect(got(b, 'assigned')).toBe(false);
@@ -179,7 +228,12 @@ describe('revocation', () => {
     const ada = await newSession(h, 'Ada');
     const id = await enrolKey(h, ada);
     const raw = await RawWorker.open(h, id);
-    const r = await h.admin.inject({ method: 'POST', url: `/admin/workers/${id.worker_id}/revoke`, remoteAddress: '127.0.0.1', headers: { host: '127.0.0.1:8080', authorization: `Bearer ${h.ctx.adminToken}` } });
+    const r = await h.admin.inject({
+      method: 'POST',
+      url: `/admin/workers/${id.worker_id}/revoke`,
+      remoteAddress: '127.0.0.1',
+      headers: { host: '127.0.0.1:8080', authorization: `Bearer ${h.ctx.adminToken}` },
+    });
     expect(r.statusCode).toBe(200);
     await waitFor(() => raw.closed, 'disconnected', 3000);
     await expect(RawWorker.open(h, id)).rejects.toThrow(/revoked/);
@@ -191,8 +245,8 @@ describe('revocation', () => {
   });
 });
 
-describe('the host\'s gateway and router decide for remote tasks too', () => {
-  it('never offers a task the host\'s gateway refuses or holds; the checks are audited', async () => {
+describe("the host's gateway and router decide for remote tasks too", () => {
+  it("never offers a task the host's gateway refuses or holds; the checks are audited", async () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     const a = track(await startAgent(h, ada));
@@ -205,7 +259,7 @@ describe('the host\'s gateway and router decide for remote tasks too', () => {
     expect(h.host.store.listAudit({ target: id }).map((x) => x.action)).toEqual(expect.arrayContaining(['safety.intent', 'safety.killswitch']));
   });
 
-  it('routes an auto task with the host\'s router among the worker\'s engines and stores the explained decision', async () => {
+  it("routes an auto task with the host's router among the worker's engines and stores the explained decision", async () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     const asked: Array<string | null> = [];
@@ -218,7 +272,14 @@ describe('the host\'s gateway and router decide for remote tasks too', () => {
         yield { type: 'done', ok: true, summary: 'answered' };
       },
     };
-    track(await startAgent(h, ada, { engines: new Map([['exec', createExecEngine()], ['groq', groq]]) }));
+    track(
+      await startAgent(h, ada, {
+        engines: new Map([
+          ['exec', createExecEngine()],
+          ['groq', groq],
+        ]),
+      }),
+    );
     const id = submitTask(h, ada.submitter, { prompt: 'say hello', engine: 'auto', budget_usd: 1 });
     await waitFor(() => done(id), 'done', 10_000);
     expect(stateOf(h, id)).toBe('succeeded');
@@ -251,7 +312,7 @@ describe('kill switch and budgets', () => {
     expect(stateOf(h, next)).toBe('succeeded');
   });
 
-  it('stops the engine at the worker\'s own budget cap although the host allowed more; the cost is recorded', async () => {
+  it("stops the engine at the worker's own budget cap although the host allowed more; the cost is recorded", async () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     let aborted = false;
@@ -260,7 +321,7 @@ describe('kill switch and budgets', () => {
       async *run(req): AsyncGenerator<EngineEvent> {
         yield { type: 'info', engine: 'paid', model: 'm-1' };
         for (let i = 1; i <= 200; i++) {
-          if (req.signal.aborted) return void (aborted = true), yield { type: 'done', ok: false, summary: 'aborted', error_code: 'E_CANCELLED' };
+          if (req.signal.aborted) return (void (aborted = true), yield { type: 'done', ok: false, summary: 'aborted', error_code: 'E_CANCELLED' });
           yield { type: 'usage', usage: { input: i * 10, output: i * 5, cache_read: 0, cache_write: 0 } };
           yield { type: 'cost', usd: i * 0.02, source: 'reported' };
           await new Promise((r) => setTimeout(r, 10));
@@ -268,7 +329,15 @@ describe('kill switch and budgets', () => {
         yield { type: 'done', ok: true, summary: 'spent it all' };
       },
     };
-    track(await startAgent(h, ada, { engines: new Map([['paid', paid], ['exec', createExecEngine()]]), budgetCap: 0.05 }));
+    track(
+      await startAgent(h, ada, {
+        engines: new Map([
+          ['paid', paid],
+          ['exec', createExecEngine()],
+        ]),
+        budgetCap: 0.05,
+      }),
+    );
     const id = submitTask(h, ada.submitter, { prompt: 'spend', engine: 'paid', budget_usd: 3, max_attempts: 3 });
     await waitFor(() => done(id), 'done', 10_000);
     expect(aborted).toBe(true);
@@ -294,7 +363,10 @@ describe('faults', () => {
     await waitFor(() => done(id), 'completed by the other worker', 10_000);
     expect(stateOf(h, id)).toBe('succeeded');
     const atts = h.host.store.attemptsOf(id);
-    expect(atts.map((x) => [x.attempt, x.state, x.worker_id])).toEqual([[1, 'lost', victim.id.worker_id], [2, 'succeeded', b.identity.worker_id]]);
+    expect(atts.map((x) => [x.attempt, x.state, x.worker_id])).toEqual([
+      [1, 'lost', victim.id.worker_id],
+      [2, 'succeeded', b.identity.worker_id],
+    ]);
     expect(existsSync(join(b.root, 'done.txt'))).toBe(true);
     expect(audits(h, 'remote.lease_expired')).toHaveLength(1);
   });
@@ -316,7 +388,7 @@ describe('faults', () => {
     expect(h.host.store.listAudit({ action: 'attempt.finished', target: id })).toHaveLength(1);
   });
 
-  it('never leaves a result in limbo: a refused write of a worker\'s result is written once the store takes it', async () => {
+  it("never leaves a result in limbo: a refused write of a worker's result is written once the store takes it", async () => {
     h = await startRemoteHost();
     const ada = await newSession(h, 'Ada');
     const a = track(await startAgent(h, ada));
@@ -324,7 +396,9 @@ describe('faults', () => {
     // A second connection refuses closing this task's attempt (a real SQLite error → E_STORE on the host).
     const side = new Database(h.home.paths.db);
     try {
-      side.exec(`CREATE TRIGGER refuse_end BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      side.exec(
+        `CREATE TRIGGER refuse_end BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+      );
       await waitFor(() => got(a, 'finished', id), 'the worker finished', 10_000);
       await new Promise((r) => setTimeout(r, 300)); // the host received the result and its write was refused
       expect(stateOf(h, id)).toBe('running');

@@ -10,7 +10,19 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/remote/signing.js';
 import { waitFor } from '../helpers/proc.js';
-import { api, audits, enrolBody, enrolKey, pairingCode, RawWorker, startAgent, startRemoteHost, type RemoteTestHost, type Session, type TestAgent } from '../helpers/remote-host.js';
+import {
+  api,
+  audits,
+  enrolBody,
+  enrolKey,
+  pairingCode,
+  RawWorker,
+  startAgent,
+  startRemoteHost,
+  type RemoteTestHost,
+  type Session,
+  type TestAgent,
+} from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
 const agents: TestAgent[] = [];
@@ -24,7 +36,10 @@ interface Browser {
   cookies: Record<string, string>;
 }
 
-const header = (b: Browser) => Object.entries(b.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+const header = (b: Browser) =>
+  Object.entries(b.cookies)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('; ');
 
 async function inject(b: Browser, method: 'GET' | 'POST', url: string, payload?: object): Promise<LightMyRequestResponse> {
   const r = await h.user.inject({ method, url, remoteAddress: b.ip, headers: { cookie: header(b) }, ...(payload ? { payload } : {}) });
@@ -127,6 +142,8 @@ describe('revoke, then return', () => {
     const c = await pairingCode(h, bobS);
     const enrol = await h.user.inject({ method: 'POST', url: '/api/workers/enroll', remoteAddress: '10.0.0.7', payload: enrolBody(h, c, generateKeyPair()) });
     expect(enrol.statusCode).toBe(403);
-    expect((await h.user.inject({ method: 'POST', url: '/api/workers/enroll', remoteAddress: '10.0.0.8', payload: enrolBody(h, c, generateKeyPair()) })).statusCode).toBe(201);
+    expect(
+      (await h.user.inject({ method: 'POST', url: '/api/workers/enroll', remoteAddress: '10.0.0.8', payload: enrolBody(h, c, generateKeyPair()) })).statusCode,
+    ).toBe(201);
   }, 30_000);
 });

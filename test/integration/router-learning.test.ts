@@ -39,13 +39,28 @@ describe('router learning, persistence and insight', () => {
 
   function open(home: TestHome, scenario: string): Host {
     const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', CLAUDE_BIN: FAKE_CLAUDE, FAKE_CLAUDE_SCENARIO: scenario };
-    return openHost({ paths: home.paths, config: testConfig({ runner: { worktrees: 'off', kill_grace_ms: 500 }, safety: { allowed_roots: [home.workspace], env_allow: ['FAKE_CLAUDE_SCENARIO'] } }), env, concurrency: 1 });
+    return openHost({
+      paths: home.paths,
+      config: testConfig({
+        runner: { worktrees: 'off', kill_grace_ms: 500 },
+        safety: { allowed_roots: [home.workspace], env_allow: ['FAKE_CLAUDE_SCENARIO'] },
+      }),
+      env,
+      concurrency: 1,
+    });
   }
 
   async function runGraph(h: Host, ws: string, tasks: { id: string; prompt: string; depends_on: string[] }[]): Promise<string[]> {
-    const r = h.service.submitGraph({ name: 'g', tasks: tasks.map((t) => ({ ...t, engine: 'auto', trigger: 'all_success' as const })) }, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false });
+    const r = h.service.submitGraph(
+      { name: 'g', tasks: tasks.map((t) => ({ ...t, engine: 'auto', trigger: 'all_success' as const })) },
+      { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false },
+    );
     h.pool.start();
-    await waitFor(() => r.task_ids.every((id) => ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(h.store.getTask(id)?.state ?? '')), 'tasks to end', 30_000);
+    await waitFor(
+      () => r.task_ids.every((id) => ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(h.store.getTask(id)?.state ?? '')),
+      'tasks to end',
+      30_000,
+    );
     return r.task_ids;
   }
 
@@ -117,7 +132,16 @@ describe('router learning, persistence and insight', () => {
     host = open(home, 'success');
     const log = new RouterStore(host.store);
     host.store.transaction(() => {
-      for (let i = 0; i < 2_050; i += 1) log.addDecision({ task_id: `t${i}`, cls: 'easy', rule: 'adaptive', engine: 'claude', model: 'haiku', option: 'claude/claude-haiku-4-5', explanation: `decision ${i}` });
+      for (let i = 0; i < 2_050; i += 1)
+        log.addDecision({
+          task_id: `t${i}`,
+          cls: 'easy',
+          rule: 'adaptive',
+          engine: 'claude',
+          model: 'haiku',
+          option: 'claude/claude-haiku-4-5',
+          explanation: `decision ${i}`,
+        });
     });
     log.prune();
     const n = (dbOf(host.store).prepare('SELECT COUNT(*) AS n FROM router_decisions').get() as { n: number }).n;
@@ -159,7 +183,11 @@ describe('router learning, persistence and insight', () => {
 
     const r = await call('GET', '/admin/router');
     expect(r.status).toBe(200);
-    const classes = r.json['classes'] as { cls: string; attempts: number; candidates: { option: string; n: number; p: number; cost_usd: number; weight: number }[] }[];
+    const classes = r.json['classes'] as {
+      cls: string;
+      attempts: number;
+      candidates: { option: string; n: number; p: number; cost_usd: number; weight: number }[];
+    }[];
     expect(classes.map((c) => c.cls)).toEqual(['trivial', 'easy', 'medium', 'hard', 'very_hard']);
     const learnedClass = classes.find((c) => c.attempts === 1);
     const tried = learnedClass?.candidates.find((c) => c.n === 1);
@@ -196,7 +224,9 @@ describe('router learning, persistence and insight', () => {
     homes.push(home);
     running = await startHost({ paths: home.paths, config: testConfig(), adminPort: 0, userPort: 0, lan: false, concurrency: 1, logger: false, webRoot: null });
     expect(portOf(running)).toBeGreaterThan(0);
-    const ok = await runCli(['router', 'explain', 'Investigate the intermittent deadlock in the scheduler', '--budget', '2', '--home', home.paths.home], { cwd: home.dir });
+    const ok = await runCli(['router', 'explain', 'Investigate the intermittent deadlock in the scheduler', '--budget', '2', '--home', home.paths.home], {
+      cwd: home.dir,
+    });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^choice: claude\/\w+ \(rule adaptive, class \w+, complexity 0\.\d\d\)\nwhy: class \w+: \[/);
     expect(ok.stdout).toContain('within $2.00');

@@ -32,10 +32,26 @@ describe('routing through the real pool', () => {
       budget: { default_task_usd: budget },
       runner: { worktrees: 'off' },
       safety: { allowed_roots: [ws] },
-      engines: { providers: { groq: { base_url: fake.baseUrl, api_key_env: 'GROQ_API_KEY', models: ['llama-3.1-8b-instant', 'llama-3.3-70b-versatile'], default_model: 'llama-3.3-70b-versatile', cheap_model: 'llama-3.1-8b-instant' } } },
+      engines: {
+        providers: {
+          groq: {
+            base_url: fake.baseUrl,
+            api_key_env: 'GROQ_API_KEY',
+            models: ['llama-3.1-8b-instant', 'llama-3.3-70b-versatile'],
+            default_model: 'llama-3.3-70b-versatile',
+            cheap_model: 'llama-3.1-8b-instant',
+          },
+        },
+      },
     });
     if (!cfg.ok) throw new Error(cfg.problems.join('; '));
-    const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', GROQ_API_KEY: 'test-key', CLAUDE_BIN: FAKE_CLAUDE, FAKE_CLAUDE_SCENARIO: 'success' };
+    const env = {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/root',
+      GROQ_API_KEY: 'test-key',
+      CLAUDE_BIN: FAKE_CLAUDE,
+      FAKE_CLAUDE_SCENARIO: 'success',
+    };
     host = openHost({ paths: resolveHome(home), config: cfg.config, env, concurrency: 1 });
     return { host, fake, ws };
   }
@@ -51,12 +67,18 @@ describe('routing through the real pool', () => {
   it('retries a failed Groq task on Claude within budget, recording both attempts and the reason', async () => {
     const { host: h, fake: f, ws } = await setup(1);
     f.enqueue({ kind: 'status', status: 400, body: { error: { message: 'model cannot do this', type: 'invalid_request_error' } } });
-    const r = h.service.submitGraph({ name: 'fb', tasks: [{ id: 't', prompt: 'use groq: rename the helper in utils.ts', engine: 'auto', depends_on: [], trigger: 'all_success' }] }, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false });
+    const r = h.service.submitGraph(
+      { name: 'fb', tasks: [{ id: 't', prompt: 'use groq: rename the helper in utils.ts', engine: 'auto', depends_on: [], trigger: 'all_success' }] },
+      { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false },
+    );
     const id = r.task_ids[0] as string;
     h.pool.start();
     await settle(h, id);
     const attempts = h.store.attemptsOf(id);
-    expect(attempts.map((a) => [a.engine, a.state])).toEqual([['groq', 'failed'], ['claude', 'succeeded']]);
+    expect(attempts.map((a) => [a.engine, a.state])).toEqual([
+      ['groq', 'failed'],
+      ['claude', 'succeeded'],
+    ]);
     expect(attempts[0]?.route_rule).toBe('explicit');
     expect(attempts[1]?.route_rule).toBe('fallback');
     expect(attempts[1]?.route_explanation).toMatch(/fallback after groq/);
@@ -69,7 +91,13 @@ describe('routing through the real pool', () => {
 
   it('refuses before the call when the estimate exceeds the budget left', async () => {
     const { host: h, fake: f, ws } = await setup(0.000001);
-    const r = h.service.submitGraph({ name: 'poor', tasks: [{ id: 't', prompt: 'use claude opus to redesign the architecture of the scheduler', engine: 'auto', depends_on: [], trigger: 'all_success' }] }, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false });
+    const r = h.service.submitGraph(
+      {
+        name: 'poor',
+        tasks: [{ id: 't', prompt: 'use claude opus to redesign the architecture of the scheduler', engine: 'auto', depends_on: [], trigger: 'all_success' }],
+      },
+      { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false },
+    );
     const id = r.task_ids[0] as string;
     h.pool.start();
     await settle(h, id);
@@ -82,14 +110,27 @@ describe('routing through the real pool', () => {
 
   it('routes a task at the end of a 30k-task chain without recursing through it', async () => {
     const { host: h, ws } = await setup(1);
-    const tasks = Array.from({ length: 30_000 }, (_, i) => ({ id: `n${i}`, prompt: i === 29_999 ? 'refactor the scheduler module' : 'true', engine: i === 29_999 ? 'auto' : 'exec', depends_on: i ? [`n${i - 1}`] : [], trigger: 'all_success' as const }));
-    const r = h.service.submitGraph({ name: 'chain', tasks }, { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false });
+    const tasks = Array.from({ length: 30_000 }, (_, i) => ({
+      id: `n${i}`,
+      prompt: i === 29_999 ? 'refactor the scheduler module' : 'true',
+      engine: i === 29_999 ? 'auto' : 'exec',
+      depends_on: i ? [`n${i - 1}`] : [],
+      trigger: 'all_success' as const,
+    }));
+    const r = h.service.submitGraph(
+      { name: 'chain', tasks },
+      { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false },
+    );
     const last = h.store.getTask(r.task_ids[29_999] as string);
     if (!last) throw new Error('missing task');
-    const routing = createEngineRouting({ config: h.config, store: h.store, registry: createEngineRegistry(h.config, { env: { GROQ_API_KEY: 'k' } }), env: {} });
+    const routing = createEngineRouting({
+      config: h.config,
+      store: h.store,
+      registry: createEngineRegistry(h.config, { env: { GROQ_API_KEY: 'k' } }),
+      env: {},
+    });
     const choice = routing.route(last, { previous: [], remaining_usd: 1 });
     expect(['claude', 'groq']).toContain(choice.engine.name);
     expect(choice.explanation.length).toBeGreaterThan(0);
   });
 });
-

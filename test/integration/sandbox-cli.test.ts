@@ -40,15 +40,23 @@ async function serve(name: string, o: { path?: string; config?: unknown } = {}):
   writeFileSync(cfg, JSON.stringify(o.config ?? {}));
   const home = join(dir, '.colony');
   const env = { ...process.env, COLONY_HOME: undefined, COLONY_CONFIG: undefined, ...(o.path ? { PATH: o.path } : {}) };
-  const child = spawn(process.execPath, [CLI, 'serve', '--demo', '--admin-port', '0', '--home', home, '--config', cfg, '--quiet'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--demo', '--admin-port', '0', '--home', home, '--config', cfg, '--quiet'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
-    return /kill switch:/.test(out);
-  }, 'serve to start', 20_000);
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
+      return /kill switch:/.test(out);
+    },
+    'serve to start',
+    20_000,
+  );
   return { out: () => out, home, env };
 }
 
@@ -69,7 +77,11 @@ describe('bubblewrap missing', () => {
     expect(st).toMatch(/sandbox: UNAVAILABLE: tasks are refused: .*apt-get install bubblewrap/);
     expect(st).toMatch(/tasks: none/);
     // A task submitted anyway is refused, naming the code and the fix; it never ran.
-    const sub = await runCli(['submit', 'echo ran > ran.txt', '--engine', 'exec', '--home', s.home, '--json'], { cwd: join(tmp.dir, 'nobwrap'), env: s.env, timeoutMs: 20_000 });
+    const sub = await runCli(['submit', 'echo ran > ran.txt', '--engine', 'exec', '--home', s.home, '--json'], {
+      cwd: join(tmp.dir, 'nobwrap'),
+      env: s.env,
+      timeoutMs: 20_000,
+    });
     expect(sub.code, sub.stderr).toBe(0);
     const id = (JSON.parse(sub.stdout) as { task_ids: string[] }).task_ids[0] as string;
     let shown = '';

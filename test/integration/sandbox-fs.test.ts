@@ -55,7 +55,13 @@ describe('checkWorkspace on a real filesystem', () => {
     await fs.symlink('/etc', path.join(ws, 'etc-link'));
     const cfg = parseConfig({});
     if (!cfg.ok) throw new Error('config');
-    const ctx = { killswitch: { state: () => 'running' as const }, config: cfg.config.safety, allowedRoots: [root], home: path.join(tmp, 'home'), providerHosts: [] };
+    const ctx = {
+      killswitch: { state: () => 'running' as const },
+      config: cfg.config.safety,
+      allowedRoots: [root],
+      home: path.join(tmp, 'home'),
+      providerHosts: [],
+    };
     expect(runGateway(ctx, { id: 'a', prompt: 'fix the flaky auth test', engine: 'exec', workspace: ws })).toMatchObject({ verdict: 'allow', workspace: ws });
     expect(runGateway(ctx, { id: 'b', prompt: 'fix the flaky auth test', engine: 'exec', workspace: path.join(ws, 'etc-link') }).verdict).toBe('deny');
   });
@@ -111,7 +117,9 @@ describe('protected-file guard (real child processes write the files)', () => {
     task('echo "export const x = 1;" >> src/index.ts && echo "A=" > .env.example && mkdir -p node_modules/p && echo k > node_modules/p/a.pem');
     expect(await verifyProtected(snap)).toEqual({ ok: true, touched: [] });
     // a dev TLS certificate and key, a local test database: creating files is normal work, and they stay
-    task('openssl req -x509 -newkey rsa:2048 -nodes -keyout src/dev.key -out src/dev.pem -days 1 -subj /CN=localhost 2>/dev/null || echo k > src/dev.key; echo x > test.db');
+    task(
+      'openssl req -x509 -newkey rsa:2048 -nodes -keyout src/dev.key -out src/dev.pem -days 1 -subj /CN=localhost 2>/dev/null || echo k > src/dev.key; echo x > test.db',
+    );
     expect(await verifyProtected(snap)).toEqual({ ok: true, touched: [] });
     expect(await fs.readFile(path.join(ws, 'src', 'dev.key'), 'utf8')).not.toBe('');
     // once they exist, the next attempt must not change them
@@ -184,8 +192,7 @@ describe('protected-file guard (real child processes write the files)', () => {
 describe('scrubEnv in a real child process', () => {
   it('hides a secret from the child, and passes the engine key only when asked', () => {
     const env = { ...process.env, SECRET: 'hunter2', GROQ_API_KEY: 'gsk_x' };
-    const echo = (e: Record<string, string>): string =>
-      execFileSync('sh', ['-c', 'echo "[$SECRET][$GROQ_API_KEY]"'], { env: e, encoding: 'utf8' }).trim();
+    const echo = (e: Record<string, string>): string => execFileSync('sh', ['-c', 'echo "[$SECRET][$GROQ_API_KEY]"'], { env: e, encoding: 'utf8' }).trim();
     expect(echo(scrubEnv(env))).toBe('[][]');
     expect(echo(scrubEnv(env, { engineKeys: ['GROQ_API_KEY'] }))).toBe('[][gsk_x]');
   });

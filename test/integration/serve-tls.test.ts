@@ -21,7 +21,10 @@ afterAll(() => home?.cleanup());
 
 /** Starts serve, returns what it printed once the LAN line is out, then stops it. */
 async function startOutput(extra: string[]): Promise<string> {
-  const p = startCli(['serve', '--lan', '--host-ip', '127.0.0.1', '--admin-port', '0', '--user-port', '0', '--home', home.paths.home, '--quiet', ...extra], { cwd: home.workspace, timeoutMs: 60_000 });
+  const p = startCli(['serve', '--lan', '--host-ip', '127.0.0.1', '--admin-port', '0', '--user-port', '0', '--home', home.paths.home, '--quiet', ...extra], {
+    cwd: home.workspace,
+    timeoutMs: 60_000,
+  });
   let out = '';
   p.child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
   try {

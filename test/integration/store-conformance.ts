@@ -56,7 +56,16 @@ export function auditCount(store: Store): number {
 }
 
 function end(state: AttemptEnd['state'], cost: number | null, usage = { input: 0, output: 0, cache_read: 0, cache_write: 0 }): AttemptEnd {
-  return { state, engine: 'exec', model: null, cost_usd: cost, cost_source: cost === null ? 'unknown' : 'reported', usage, error_code: state === 'succeeded' ? null : 'E_ENGINE', summary: state };
+  return {
+    state,
+    engine: 'exec',
+    model: null,
+    cost_usd: cost,
+    cost_source: cost === null ? 'unknown' : 'reported',
+    usage,
+    error_code: state === 'succeeded' ? null : 'E_ENGINE',
+    summary: state,
+  };
 }
 
 export function codeOf(fn: () => unknown): string {
@@ -157,7 +166,12 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       const auditBefore = auditCount(store);
       // The second graph reuses an existing task id: the insert fails after the graph row was written.
       const code = codeOf(() =>
-        store.submitGraph({ id: 'g2', name: 'g2', budget_usd: null, submitted_by: 'admin', workspace: '/tmp', source: null }, [task('g2:x'), task('g1:a')], [], ADMIN),
+        store.submitGraph(
+          { id: 'g2', name: 'g2', budget_usd: null, submitted_by: 'admin', workspace: '/tmp', source: null },
+          [task('g2:x'), task('g1:a')],
+          [],
+          ADMIN,
+        ),
       );
       expect(code).toBe('E_STORE');
       expect(store.getGraph('g2')).toBeNull();
@@ -182,10 +196,24 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       store.applyTransitions(sched.claim('host', 1, only('g:a')), SYSTEM);
       const second = store.startAttempt('g:a', info, sched.start('g:a'), SYSTEM);
       expect(second).toBe(2);
-      store.finishAttempt('g:a', second, end('succeeded', 0.25, { input: 5, output: 7, cache_read: 0, cache_write: 0 }), sched.finish('g:a', 'succeeded', 'exit 0'), SYSTEM);
+      store.finishAttempt(
+        'g:a',
+        second,
+        end('succeeded', 0.25, { input: 5, output: 7, cache_read: 0, cache_write: 0 }),
+        sched.finish('g:a', 'succeeded', 'exit 0'),
+        SYSTEM,
+      );
 
       const a = store.getTask('g:a');
-      expect(a).toMatchObject({ state: 'succeeded', attempt: 2, tokens_in: 15, tokens_out: 27, tokens_cache_read: 1, tokens_cache_write: 2, cost_unknown: false });
+      expect(a).toMatchObject({
+        state: 'succeeded',
+        attempt: 2,
+        tokens_in: 15,
+        tokens_out: 27,
+        tokens_cache_read: 1,
+        tokens_cache_write: 2,
+        cost_unknown: false,
+      });
       expect(a?.cost_usd).toBeCloseTo(0.35, 10);
       const attempts = store.attemptsOf('g:a');
       expect(attempts.map((x) => [x.attempt, x.state, x.cost_usd, x.worker_id])).toEqual([
@@ -276,11 +304,13 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       submit(store, sched, 'old', [task('old:a')], '/work/graph.json');
       submit(store, sched, 'other', [task('other:a')], '/work/other.json');
       expect(store.unfinishedGraphFrom('/work/graph.json')?.id).toBe('old');
-      store.applyTransitions(sched.claim('host', 10, (id) => id === 'old:a'), SYSTEM);
+      store.applyTransitions(
+        sched.claim('host', 10, (id) => id === 'old:a'),
+        SYSTEM,
+      );
       store.applyTransitions(sched.cancel('old:a'), SYSTEM);
       expect(store.unfinishedGraphFrom('/work/graph.json')).toBeNull();
       expect(store.unfinishedGraphFrom('/work/other.json')?.id).toBe('other');
     });
   });
 }
-

@@ -29,7 +29,12 @@ function rig(n = 3): { store: Store; sched: Scheduler; file: string; ids: string
   });
   const sched = new Scheduler();
   const ids = Array.from({ length: n }, (_, i) => `g:t${i}`);
-  submit(store, sched, 'g', ids.map((id) => task(id)));
+  submit(
+    store,
+    sched,
+    'g',
+    ids.map((id) => task(id)),
+  );
   return { store, sched, file, ids };
 }
 
@@ -43,10 +48,12 @@ describe('Store.grouped (group commit)', () => {
     const batches: EventRecord[][] = [];
     store.subscribe((evs) => batches.push(evs));
     const claimed = sched.claim('host', 3);
-    const results = ids.map((id, i) => store.grouped(() => {
-      store.applyTransitions([claimed[i] as (typeof claimed)[number]], SYSTEM);
-      return id;
-    }));
+    const results = ids.map((id, i) =>
+      store.grouped(() => {
+        store.applyTransitions([claimed[i] as (typeof claimed)[number]], SYSTEM);
+        return id;
+      }),
+    );
     // nothing is committed or published before the turn ends
     expect(stateOf(store, ids[0] as string)).toBe('ready');
     expect(batches).toHaveLength(0);
@@ -71,7 +78,10 @@ describe('Store.grouped (group commit)', () => {
     const ok2 = store.grouped(() => store.applyTransitions([claimed[2] as (typeof claimed)[number]], SYSTEM));
     await ok1;
     await ok2;
-    const err = await bad.then(() => null, (e: unknown) => e);
+    const err = await bad.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isColonyError(err) && err.code).toBe('E_INVALID_TRANSITION');
     expect(ids.map((id) => stateOf(store, id))).toEqual(['assigned', 'ready', 'assigned']);
     expect(events.map((e) => e.task_id)).toEqual([ids[0], ids[2]]);

@@ -46,7 +46,9 @@ describe('tool calls held for the admin', () => {
     a.approve(item?.id ?? '', ADMIN);
     expect(await held).toEqual({ behavior: 'allow' });
     expect(a.list()).toEqual([]);
-    const verdicts = audit().filter((r) => r.action === 'safety.tool_call').map((r) => r.detail.verdict);
+    const verdicts = audit()
+      .filter((r) => r.action === 'safety.tool_call')
+      .map((r) => r.detail.verdict);
     expect(verdicts).toEqual(expect.arrayContaining(['allow', 'deny', 'needs_approval']));
     expect(audit().some((r) => r.action === 'tool_call.approve' && r.actor === 'admin')).toBe(true);
     expect(() => a.approve(item?.id ?? '', ADMIN)).toThrow(/no tool call/); // answered once only

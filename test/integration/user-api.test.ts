@@ -24,7 +24,7 @@ async function submit(a: Lan, body: unknown): Promise<{ graph_id: string; task_i
 }
 
 describe('POST /api/submit-task', () => {
-  it('queues a task for the submitter\'s own worker by default, holds target host for approval, and audits who sent it', async () => {
+  it("queues a task for the submitter's own worker by default, holds target host for approval, and audits who sent it", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     const own = await submit(a, { prompt: 'echo hi', engine: 'exec' });
@@ -55,7 +55,15 @@ describe('POST /api/submit-task', () => {
   it('accepts a small graph (≤ 50 tasks) and refuses a bigger one, a worker target and unknown fields', async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
-    const g = await submit(a, { graph: { name: 'pipe', tasks: [{ id: 'a', prompt: 'true' }, { id: 'b', prompt: 'true', depends_on: ['a'] }] } });
+    const g = await submit(a, {
+      graph: {
+        name: 'pipe',
+        tasks: [
+          { id: 'a', prompt: 'true' },
+          { id: 'b', prompt: 'true', depends_on: ['a'] },
+        ],
+      },
+    });
     expect(g.task_ids).toHaveLength(2);
     expect(h.host.store.getTask(g.task_ids[1] as string)).toMatchObject({ state: 'waiting', depends_on: [g.task_ids[0]] });
     const tooMany = { graph: { tasks: Array.from({ length: 51 }, (_, i) => ({ id: `t${i}`, prompt: 'true' })) } };
@@ -72,7 +80,7 @@ describe('POST /api/submit-task', () => {
     }
   });
 
-  it('lets depends_on name the caller\'s own tasks only; another user\'s task reads as unknown', async () => {
+  it("lets depends_on name the caller's own tasks only; another user's task reads as unknown", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     const b = await visitor(h, '10.0.0.3');
@@ -87,7 +95,7 @@ describe('POST /api/submit-task', () => {
 });
 
 describe('reading tasks', () => {
-  it('GET /api/tasks/:id is the caller\'s own task in full, 404 (like a missing id) for another user\'s, audited', async () => {
+  it("GET /api/tasks/:id is the caller's own task in full, 404 (like a missing id) for another user's, audited", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     const b = await visitor(h, '10.0.0.3');
@@ -109,13 +117,16 @@ describe('reading tasks', () => {
     expect((await b.call('GET', `/api/tasks/${encodeURIComponent(t.id as string)}`)).body).toContain(SECRET);
   });
 
-  it('GET /api/my-sessions lists only the caller\'s tasks with state, cost and output tail', async () => {
+  it("GET /api/my-sessions lists only the caller's tasks with state, cost and output tail", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     const b = await visitor(h, '10.0.0.3');
     const t = await submit(a, { prompt: `echo ${SECRET}`, engine: 'exec', target: 'host' });
     h.host.store.appendOutput(t.id as string, 1, 'stdout', 'x'.repeat(5000) + 'THE-END');
-    const mine = (await a.call('GET', '/api/my-sessions')).json() as { tasks: { id: string; state: string; cost_usd: number; output_tail: string }[]; total_tasks: number };
+    const mine = (await a.call('GET', '/api/my-sessions')).json() as {
+      tasks: { id: string; state: string; cost_usd: number; output_tail: string }[];
+      total_tasks: number;
+    };
     expect(mine.total_tasks).toBe(1);
     expect(mine.tasks[0]).toMatchObject({ id: t.id, state: 'awaiting_approval', cost_usd: 0 });
     expect(mine.tasks[0]?.output_tail.endsWith('THE-END')).toBe(true);
@@ -127,14 +138,25 @@ describe('reading tasks', () => {
     expect(code(await b.call('GET', '/api/my-sessions'))).toBe('E_FORBIDDEN');
   });
 
-  it('GET /api/workers shows every worker, redacting another user\'s task text and workspace but not engine, model, status or counts', async () => {
+  it("GET /api/workers shows every worker, redacting another user's task text and workspace but not engine, model, status or counts", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     const b = await visitor(h, '10.0.0.3');
     const t = await submit(a, { prompt: `echo ${SECRET}` });
     const card = {
-      id: 'remote-a', kind: 'remote', status: 'running', task_id: t.id as string, task_title: `echo ${SECRET}`, owner: `session:${a.userId}`,
-      engine: 'claude', model: 'sonnet', session_cost_usd: 0.25, tokens_used: 1234, origin_ip: '10.0.0.2', owner_name: 'Ada', connected: true,
+      id: 'remote-a',
+      kind: 'remote',
+      status: 'running',
+      task_id: t.id as string,
+      task_title: `echo ${SECRET}`,
+      owner: `session:${a.userId}`,
+      engine: 'claude',
+      model: 'sonnet',
+      session_cost_usd: 0.25,
+      tokens_used: 1234,
+      origin_ip: '10.0.0.2',
+      owner_name: 'Ada',
+      connected: true,
       workspace: `/home/ada/${SECRET}`,
     } as WorkerCard;
     h.workers.push(card);
@@ -147,8 +169,20 @@ describe('reading tasks', () => {
     const w = (rb.json() as { workers: Record<string, unknown>[] }).workers;
     expect(w.find((x) => x['id'] === 'host-1')).toMatchObject({ status: 'idle', kind: 'local' });
     expect(w.find((x) => x['id'] === 'remote-a')).toEqual({
-      id: 'remote-a', kind: 'remote', status: 'running', task_id: expect.stringMatching(/^x-[0-9a-f]{16}$/), task_title: null, owner: 'other',
-      engine: 'claude', model: 'sonnet', session_cost_usd: 0.25, tokens_used: 1234, origin_ip: '', owner_name: null, connected: true, redacted: true,
+      id: 'remote-a',
+      kind: 'remote',
+      status: 'running',
+      task_id: expect.stringMatching(/^x-[0-9a-f]{16}$/),
+      task_title: null,
+      owner: 'other',
+      engine: 'claude',
+      model: 'sonnet',
+      session_cost_usd: 0.25,
+      tokens_used: 1234,
+      origin_ip: '',
+      owner_name: null,
+      connected: true,
+      redacted: true,
     }); // owner name and address hidden unless lan.show_worker_owners (issue 14)
     expect(rb.body).not.toContain('10.0.0.2');
     expect(rb.body).not.toContain('Ada');
@@ -184,7 +218,10 @@ describe('rate limits', () => {
     expect((await a.call('GET', '/api/status')).statusCode).toBe(200); // reads have their own budget
     // Repeats within a second are coalesced: one record now, the count travels with the next one.
     const limitedRecords = (): { repeats_not_recorded?: number }[] =>
-      h.host.store.listAudit({ action: 'lan.refused', actor: `session:${a.userId}` }).map((r) => r.detail as { code: string; repeats_not_recorded?: number }).filter((d) => d.code === 'E_RATE_LIMITED');
+      h.host.store
+        .listAudit({ action: 'lan.refused', actor: `session:${a.userId}` })
+        .map((r) => r.detail as { code: string; repeats_not_recorded?: number })
+        .filter((d) => d.code === 'E_RATE_LIMITED');
     expect(limitedRecords()).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 1100));
     expect((await a.call('POST', '/api/submit-task', { prompt: 'true' })).statusCode).toBe(429);

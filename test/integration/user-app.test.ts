@@ -22,10 +22,22 @@ const refusals = (x: UserHost) => x.host.store.listAudit({ action: 'lan.refused'
 describe('sessions', () => {
   it('creates a session from the socket address, ignoring X-Forwarded-For, in a signed HttpOnly SameSite=Lax cookie', async () => {
     h = await startUserHost();
-    const r = await h.user.inject({ method: 'POST', url: '/api/session', remoteAddress: '10.1.2.3', headers: { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' }, payload: { display_name: 'Ada' } });
+    const r = await h.user.inject({
+      method: 'POST',
+      url: '/api/session',
+      remoteAddress: '10.1.2.3',
+      headers: { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' },
+      payload: { display_name: 'Ada' },
+    });
     expect(r.statusCode).toBe(201);
     const s = (r.json() as { session: Record<string, unknown> }).session;
-    expect(s).toMatchObject({ display_name: 'Ada', origin_ip: '10.1.2.3', is_local: false, permissions: ['view', 'submit_task', 'view_own_sessions'], revoked: false });
+    expect(s).toMatchObject({
+      display_name: 'Ada',
+      origin_ip: '10.1.2.3',
+      is_local: false,
+      permissions: ['view', 'submit_task', 'view_own_sessions'],
+      revoked: false,
+    });
     expect(s['user_id']).toMatch(/^[0-9a-f-]{36}$/);
     const setCookie = String(r.headers['set-cookie']);
     expect(setCookie).toMatch(/colony_session=[^;]+\.[^;]+;/); // value.signature
@@ -37,7 +49,7 @@ describe('sessions', () => {
     expect((local.json() as { session: { is_local: boolean } }).session.is_local).toBe(true);
   });
 
-  it('returns and renames the caller\'s session; no cookie is 401', async () => {
+  it("returns and renames the caller's session; no cookie is 401", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2', 'Ada');
     expect((await a.call('GET', '/api/session')).json()).toMatchObject({ session: { user_id: a.userId, display_name: 'Ada' } });
@@ -79,7 +91,13 @@ describe('sessions', () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     expect((await adminCall(h, 'POST', `/admin/sessions/${a.userId}/revoke`)).json()).toMatchObject({ session: { revoked: true } });
-    for (const [m, u] of [['GET', '/api/session'], ['GET', '/api/status'], ['GET', '/api/my-sessions'], ['GET', '/events'], ['POST', '/api/submit-task']] as const) {
+    for (const [m, u] of [
+      ['GET', '/api/session'],
+      ['GET', '/api/status'],
+      ['GET', '/api/my-sessions'],
+      ['GET', '/events'],
+      ['POST', '/api/submit-task'],
+    ] as const) {
       const r = await a.call(m, u, m === 'POST' ? { prompt: 'x' } : undefined);
       expect([r.statusCode, code(r)], `${m} ${u}`).toEqual([403, 'E_FORBIDDEN']);
     }
@@ -106,7 +124,14 @@ describe('admin controls of sessions', () => {
 describe('who may reach the user app', () => {
   it('answers 403 E_IP_DENIED outside lan.allow_cidrs on every path (X-Forwarded-For changes nothing), and audits it', async () => {
     h = await startUserHost({ config: lanConfig({ allow_cidrs: ['10.0.0.0/24', '127.0.0.0/8'] }) });
-    for (const [m, u] of [['GET', '/healthz'], ['GET', '/dashboard'], ['POST', '/api/session'], ['GET', '/events'], ['GET', '/admin/kill'], ['GET', '/assets/x.js']] as const) {
+    for (const [m, u] of [
+      ['GET', '/healthz'],
+      ['GET', '/dashboard'],
+      ['POST', '/api/session'],
+      ['GET', '/events'],
+      ['GET', '/admin/kill'],
+      ['GET', '/assets/x.js'],
+    ] as const) {
       const r = await inject(h, '10.0.1.5', m, u, m === 'POST' ? { display_name: 'x' } : undefined, { 'x-forwarded-for': '10.0.0.2' });
       expect([r.statusCode, code(r)], `${m} ${u}`).toEqual([403, 'E_IP_DENIED']);
     }
@@ -135,7 +160,18 @@ describe('who may reach the user app', () => {
 
   it('`lanCode: "auto"` generates a code (printed by colony serve) that the user app then requires', async () => {
     const home = makeHome('colony-autocode-');
-    const running = await startHost({ paths: home.paths, config: lanConfig(), adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: '127.0.0.1', logger: false, webRoot: null, lanCode: 'auto' });
+    const running = await startHost({
+      paths: home.paths,
+      config: lanConfig(),
+      adminPort: 0,
+      userPort: 0,
+      lan: true,
+      insecureHttp: true,
+      hostIp: '127.0.0.1',
+      logger: false,
+      webRoot: null,
+      lanCode: 'auto',
+    });
     try {
       expect(running.lanCode).toMatch(/^[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}$/); // 10 of 31 characters: ≥ 40 bits (issue 14)
       const post = (body: unknown) => running.user?.inject({ method: 'POST', url: '/api/session', remoteAddress: '10.0.0.2', payload: body as object });
@@ -180,7 +216,9 @@ describe('who may reach the user app', () => {
     const before = h.host.store.listTasks().length;
     for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const) {
       for (const u of ['/admin/sessions', '/admin/kill', '/admin/execute', '/admin/approve/x', '/admin', '/admin/sessions/x/revoke']) {
-        const r = await a.call(method, u, method === 'GET' || method === 'HEAD' ? undefined : { prompt: 'touch /tmp/pwned' }, { authorization: `Bearer ${h.ctx.adminToken}` });
+        const r = await a.call(method, u, method === 'GET' || method === 'HEAD' ? undefined : { prompt: 'touch /tmp/pwned' }, {
+          authorization: `Bearer ${h.ctx.adminToken}`,
+        });
         expect(r.statusCode, `${method} ${u}`).toBe(404);
         if (method !== 'HEAD') expect(code(r)).toBe('E_NOT_FOUND');
       }

@@ -42,12 +42,20 @@ function sse(cookie: string, headers: Record<string, string> = {}): Stream {
     req.on('error', (e) => (raw ? onClose() : reject(e)));
     req.end();
   });
-  const field = (block: string, name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+  const field = (block: string, name: string) =>
+    block
+      .split('\n')
+      .find((l) => l.startsWith(`${name}: `))
+      ?.slice(name.length + 2);
   const events = () =>
     raw
       .split('\n\n')
       .filter((block) => field(block, 'data') !== undefined)
-      .map((block) => ({ ...(JSON.parse(field(block, 'data') ?? '') as Record<string, unknown>), event: field(block, 'event'), event_id: Number(field(block, 'id')) }));
+      .map((block) => ({
+        ...(JSON.parse(field(block, 'data') ?? '') as Record<string, unknown>),
+        event: field(block, 'event'),
+        event_id: Number(field(block, 'id')),
+      }));
   return { raw: () => raw, events, status, closed, close: () => req?.destroy() };
 }
 
@@ -92,7 +100,24 @@ async function adaWorks(): Promise<string> {
   const r = await a.call('POST', '/api/submit-task', { prompt: `echo ${SECRET}`, engine: 'exec' });
   const id = (r.json() as { id: string }).id;
   h.host.store.appendOutput(id, 1, 'stdout', `${SECRET}\n`);
-  h.host.store.publish('worker', `session:${a.userId}`, { id: 'host-1', kind: 'local', status: 'running', task_id: id, task_title: `echo ${SECRET}`, owner: `session:${a.userId}`, engine: 'exec', model: null, session_cost_usd: 0, tokens_used: 0, origin_ip: '127.0.0.1' }, id);
+  h.host.store.publish(
+    'worker',
+    `session:${a.userId}`,
+    {
+      id: 'host-1',
+      kind: 'local',
+      status: 'running',
+      task_id: id,
+      task_title: `echo ${SECRET}`,
+      owner: `session:${a.userId}`,
+      engine: 'exec',
+      model: null,
+      session_cost_usd: 0,
+      tokens_used: 0,
+      origin_ip: '127.0.0.1',
+    },
+    id,
+  );
   h.host.store.publish('change', null, { task_id: id, status: 'pending', files_changed: 1 }, id); // owner left null by its publisher
   h.host.killswitch.pause({ actor: 'admin', origin: 'test' });
   h.host.killswitch.resume({ actor: 'admin', origin: 'test' });
@@ -105,7 +130,8 @@ describe('per-viewer live streams', () => {
     for (const s of Object.values(streams)) expect([200, 101]).toContain(await s.status);
     await new Promise((r) => setTimeout(r, 100));
     const id = await adaWorks();
-    for (const [name, s] of Object.entries(streams)) await waitFor(() => s.events().filter((e) => e['event'] === 'killswitch').length >= 2, `${name} to see the end mark`, 5000);
+    for (const [name, s] of Object.entries(streams))
+      await waitFor(() => s.events().filter((e) => e['event'] === 'killswitch').length >= 2, `${name} to see the end mark`, 5000);
 
     for (const s of [streams.aSse, streams.aWs]) {
       expect(s.raw()).toContain(SECRET);
@@ -133,7 +159,8 @@ describe('per-viewer live streams', () => {
     await adaWorks();
     const total = h.host.store.lastEventId();
     const replays = { sseHeader: sse(b.cookie, { 'last-event-id': '0' }), wsQuery: ws(b.cookie, '?lastEventId=0'), ownerWs: ws(a.cookie, '?lastEventId=0') };
-    for (const [name, s] of Object.entries(replays)) await waitFor(() => s.events().some((e) => e['event_id'] === total), `${name} to replay up to ${total}`, 5000);
+    for (const [name, s] of Object.entries(replays))
+      await waitFor(() => s.events().some((e) => e['event_id'] === total), `${name} to replay up to ${total}`, 5000);
     expect(replays.sseHeader.raw()).not.toContain(SECRET);
     expect(replays.wsQuery.raw()).not.toContain(SECRET);
     expect(replays.ownerWs.raw()).toContain(SECRET);
@@ -149,7 +176,7 @@ describe('per-viewer live streams', () => {
     expect(await sse('').status).toBe(401);
   });
 
-  it('ends a revoked session\'s streams', async () => {
+  it("ends a revoked session's streams", async () => {
     const c = await visitor(h, '127.0.0.1', 'Cy');
     const s = sse(c.cookie);
     const w = ws(c.cookie);

@@ -31,8 +31,19 @@ beforeAll(async () => {
     { name: 'held', tasks: [{ id: 't', prompt: 'true', engine: 'exec', depends_on: [], trigger: 'all_success' }] },
     { submittedBy: 'session:someone', who: { actor: 'test', origin: 'local' }, workspace: home.workspace, defaultTarget: 'host', holdHostTasks: true },
   ).task_ids[0] as string;
-  const fromAdmin = [...new Set(registeredRoutes(h.admin.printRoutes({ commonPrefix: false })).map((r) => r.split(' ')[1] as string))].filter((p) => p.startsWith('/admin'));
-  adminPaths = [...fromAdmin.map((p) => p.replace(':id', encodeURIComponent(taskId))), '/admin', '/admin/', '/admin/anything', '/admin/../admin/kill', '/ADMIN/kill', '/admin/kill?x=1', '/%61dmin/kill'];
+  const fromAdmin = [...new Set(registeredRoutes(h.admin.printRoutes({ commonPrefix: false })).map((r) => r.split(' ')[1] as string))].filter((p) =>
+    p.startsWith('/admin'),
+  );
+  adminPaths = [
+    ...fromAdmin.map((p) => p.replace(':id', encodeURIComponent(taskId))),
+    '/admin',
+    '/admin/',
+    '/admin/anything',
+    '/admin/../admin/kill',
+    '/ADMIN/kill',
+    '/admin/kill?x=1',
+    '/%61dmin/kill',
+  ];
 });
 
 afterAll(async () => {
@@ -41,8 +52,10 @@ afterAll(async () => {
 });
 
 describe('/admin/* on the user port', () => {
-  it('covers the admin app\'s real routes (kill, execute, audit, overrides...)', () => {
-    expect(adminPaths).toEqual(expect.arrayContaining(['/admin/kill', '/admin/execute', '/admin/audit', `/admin/tasks/${encodeURIComponent(taskId)}/force-run`]));
+  it("covers the admin app's real routes (kill, execute, audit, overrides...)", () => {
+    expect(adminPaths).toEqual(
+      expect.arrayContaining(['/admin/kill', '/admin/execute', '/admin/audit', `/admin/tasks/${encodeURIComponent(taskId)}/force-run`]),
+    );
     expect(adminPaths.length).toBeGreaterThan(20);
   });
 

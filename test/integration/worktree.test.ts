@@ -17,7 +17,11 @@ function g(cwd: string, ...args: string[]): string {
 }
 const write = (dir: string, file: string, text: string): Promise<void> => fs.writeFile(path.join(dir, file), text);
 const read = (dir: string, file: string): Promise<string> => fs.readFile(path.join(dir, file), 'utf8');
-const exists = (p: string): Promise<boolean> => fs.access(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 async function expectCode(p: Promise<unknown>, code: ErrorCode): Promise<Error> {
   try {
@@ -243,11 +247,7 @@ describe('cleanupStaleWorktrees', () => {
     expect(await exists(live.path)).toBe(true);
     expect(await exists(pending.path)).toBe(true);
     expect(await exists(manual)).toBe(true);
-    expect(g(repo, 'branch', '--list', 'colony/*', '--format=%(refname:short)').split('\n').sort()).toEqual([
-      'colony/live',
-      'colony/manual',
-      'colony/pending',
-    ]);
+    expect(g(repo, 'branch', '--list', 'colony/*', '--format=%(refname:short)').split('\n').sort()).toEqual(['colony/live', 'colony/manual', 'colony/pending']);
     expect(await cleanupStaleWorktrees(repo, ['live', 'pending'], { root })).toEqual({ removed_worktrees: [], deleted_branches: [], removed_dirs: [] });
   });
 });

@@ -91,7 +91,13 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
       const deps = new Set<string>();
       if (i >= 8) deps.add(`t${i - 8}`);
       if (i > 0 && i % 5 === 0) deps.add(`t${Math.floor(i / 2)}`);
-      return { id: `t${i}`, engine: 'exec', prompt: `sleep 0.05 & wait; echo t${i} $COLONY_ATTEMPT_TAG >> out.txt`, depends_on: [...deps], max_attempts: KILLS + 2 };
+      return {
+        id: `t${i}`,
+        engine: 'exec',
+        prompt: `sleep 0.05 & wait; echo t${i} $COLONY_ATTEMPT_TAG >> out.txt`,
+        depends_on: [...deps],
+        max_attempts: KILLS + 2,
+      };
     });
     const { mkdirSync } = await import('node:fs');
     mkdirSync(ws, { recursive: true });
@@ -121,7 +127,15 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
       await new Promise((r) => setTimeout(r, 1000));
       expect(processesIn(ws), `processes of the tasks alive 1 s after kill ${k + 1}`).toEqual([]);
       for (const e of effects(out)) atKill.add(e);
-      const snap = withDb(db, (d) => d.prepare(`SELECT t.id, t.state, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.id) AS attempts FROM tasks t`).all() as { id: string; state: string; attempts: number }[]);
+      const snap = withDb(
+        db,
+        (d) =>
+          d.prepare(`SELECT t.id, t.state, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.id) AS attempts FROM tasks t`).all() as {
+            id: string;
+            state: string;
+            attempts: number;
+          }[],
+      );
       let running = 0;
       const appended = lineCounts(out);
       for (const t of snap) {
@@ -141,7 +155,11 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
     const rows = withDb(db, (d) => ({
       graphs: d.prepare('SELECT COUNT(*) AS n FROM graphs').get() as { n: number },
       tasks: d.prepare('SELECT id, state, attempt FROM tasks').all() as { id: string; state: string; attempt: number }[],
-      attempts: d.prepare('SELECT task_id, COUNT(*) AS n, SUM(state = \'lost\') AS lost FROM attempts GROUP BY task_id').all() as { task_id: string; n: number; lost: number }[],
+      attempts: d.prepare("SELECT task_id, COUNT(*) AS n, SUM(state = 'lost') AS lost FROM attempts GROUP BY task_id").all() as {
+        task_id: string;
+        n: number;
+        lost: number;
+      }[],
       succeededTransitions: d
         .prepare(`SELECT target, COUNT(*) AS n FROM audit WHERE action = 'task.transition' AND json_extract(detail, '$.to') = 'succeeded' GROUP BY target`)
         .all() as { target: string; n: number }[],
@@ -150,7 +168,16 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
 
     // Effects, attributed to attempts by their tag.
     const byTag = new Map(
-      withDb(db, (d) => d.prepare('SELECT p.tag, p.task_id, p.attempt, a.state FROM attempt_processes p JOIN attempts a USING (task_id, attempt)').all() as { tag: string; task_id: string; attempt: number; state: string }[]).map((r) => [r.tag, r]),
+      withDb(
+        db,
+        (d) =>
+          d.prepare('SELECT p.tag, p.task_id, p.attempt, a.state FROM attempt_processes p JOIN attempts a USING (task_id, attempt)').all() as {
+            tag: string;
+            task_id: string;
+            attempt: number;
+            state: string;
+          }[],
+      ).map((r) => [r.tag, r]),
     );
     const fromSucceeded = new Map<string, number>();
     const lateLost: string[] = [];
@@ -161,11 +188,18 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
       if (a && a.state === 'succeeded') {
         expect(local(a.task_id), `effect ${line} attributed to another task`).toBe(id);
         fromSucceeded.set(id, (fromSucceeded.get(id) ?? 0) + 1);
-      } else if (atKill.has(line)) earlyLost++; // made before the kill that lost its attempt
+      } else if (atKill.has(line))
+        earlyLost++; // made before the kill that lost its attempt
       else lateLost.push(`${line} (${a ? `attempt ${a.attempt} ${a.state}` : 'unknown attempt'})`);
     }
     expect(lateLost, 'effects of given-up attempts that appeared after their kill').toEqual([]);
-    expect(tasks.map((t) => t.id).filter((id) => fromSucceeded.get(id) !== 1).map((id) => `${id}: ${fromSucceeded.get(id) ?? 0}`), 'tasks whose succeeded attempt had its effect other than once').toEqual([]);
+    expect(
+      tasks
+        .map((t) => t.id)
+        .filter((id) => fromSucceeded.get(id) !== 1)
+        .map((id) => `${id}: ${fromSucceeded.get(id) ?? 0}`),
+      'tasks whose succeeded attempt had its effect other than once',
+    ).toEqual([]);
 
     // one graph: every restart resumed it rather than starting another
     expect(rows.graphs.n).toBe(1);
@@ -191,6 +225,8 @@ describe('host killed with SIGKILL during a 1,000-task graph, resumed each time'
 
     const lost = rows.attempts.reduce((s, a) => s + a.lost, 0);
     const twice = [...counts.values()].filter((n) => n > 1).length;
-    console.log(`crash-loop seed ${SEED}: kills ${JSON.stringify(killLog)}; ${lost} attempt(s) closed as lost and re-run; ${twice} id(s) appended twice (${earlyLost} effect(s) made just before a kill by an attempt then lost); audit ${verify.stdout.trim()}`);
+    console.log(
+      `crash-loop seed ${SEED}: kills ${JSON.stringify(killLog)}; ${lost} attempt(s) closed as lost and re-run; ${twice} id(s) appended twice (${earlyLost} effect(s) made just before a kill by an attempt then lost); audit ${verify.stdout.trim()}`,
+    );
   });
 });

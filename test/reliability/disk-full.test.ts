@@ -99,7 +99,16 @@ describe('the store on a full disk', () => {
     // Transitions: claim/start/finish in rounds until the store refuses one (bounded).
     let refusal: { code: string; message: string } | null = null;
     const start = { engine: 'exec', model: null, worker_id: 'test', route_rule: null, route_explanation: null };
-    const end = { state: 'succeeded' as const, engine: 'exec', model: null, cost_usd: 0, cost_source: 'none', usage: { input: 0, output: 0, cache_read: 0, cache_write: 0 }, error_code: null, summary: 'ok' };
+    const end = {
+      state: 'succeeded' as const,
+      engine: 'exec',
+      model: null,
+      cost_usd: 0,
+      cost_source: 'none',
+      usage: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+      error_code: null,
+      summary: 'ok',
+    };
     const step = async (id: string): Promise<void> => {
       const st = service.stateOf(id);
       if (st === 'ready') service.claim('host', 1, (x) => x === id);
@@ -114,7 +123,10 @@ describe('the store on a full disk', () => {
     };
     for (let round = 0; round < 3 && refusal === null; round++) {
       for (const id of ids) {
-        refusal = await step(id).then(() => null, (e: unknown) => (isColonyError(e) ? { code: e.code, message: e.message } : { code: String(e), message: String(e) }));
+        refusal = await step(id).then(
+          () => null,
+          (e: unknown) => (isColonyError(e) ? { code: e.code, message: e.message } : { code: String(e), message: String(e) }),
+        );
         if (refusal) break;
       }
     }

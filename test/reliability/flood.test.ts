@@ -70,7 +70,10 @@ describe('one LAN client floods the user app', () => {
     const ws = join(tmp.dir, 'ws');
     mkdirSync(ws, { recursive: true });
     // The user app binds only the test bridge's address: reachable from the namespaces, from nothing else.
-    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', net.hostIp, '--user-port', '0', '--admin-port', '0', '--home', home, '--quiet'], { cwd: ws, timeoutMs: 180_000 });
+    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', net.hostIp, '--user-port', '0', '--admin-port', '0', '--home', home, '--quiet'], {
+      cwd: ws,
+      timeoutMs: 180_000,
+    });
     procs.push(host);
     const pid = host.child.pid as number;
     await waitFor(() => existsSync(join(home, 'host.json')) || host.child.exitCode !== null, 'host.json', 30_000);
@@ -94,14 +97,18 @@ describe('one LAN client floods the user app', () => {
 
     // Baseline: the two probes alone.
     const baseRss = sampleRss();
-    const basePhase = await Promise.all(probes.map((ns, i) => run<ProbeOut>(ns, { mode: 'probe', rate: PROBE_RATE, durationMs: BASELINE_MS, name: `probe-${i}` })));
+    const basePhase = await Promise.all(
+      probes.map((ns, i) => run<ProbeOut>(ns, { mode: 'probe', rate: PROBE_RATE, durationMs: BASELINE_MS, name: `probe-${i}` })),
+    );
     const rssBefore = baseRss.stop();
 
     // Flood: the flooder for 10 s, the probes inside that window.
     const floodRss = sampleRss();
     const floodRun = run<FloodOut>(flooder, { mode: 'flood', connections: 64, durationMs: FLOOD_MS });
     await new Promise((r) => setTimeout(r, 500));
-    const during = await Promise.all(probes.map((ns, i) => run<ProbeOut>(ns, { mode: 'probe', rate: PROBE_RATE, durationMs: FLOOD_MS - 1500, name: `probe-${i}-flood` })));
+    const during = await Promise.all(
+      probes.map((ns, i) => run<ProbeOut>(ns, { mode: 'probe', rate: PROBE_RATE, durationMs: FLOOD_MS - 1500, name: `probe-${i}-flood` })),
+    );
     const flood = await floodRun;
     const rssPeak = floodRss.stop();
 
@@ -112,7 +119,13 @@ describe('one LAN client floods the user app', () => {
     const bound = Math.max(2 * baseP99, ABS_BOUND_MS);
     const summary = {
       flooder: { sent: flood.sent, per_s: Math.round(flood.sent / (FLOOD_MS / 1000)), statuses: flood.statuses },
-      probes: { baseline_p99_ms: +baseP99.toFixed(2), flood_p99_ms: +floodP99.toFixed(2), bound_ms: +bound.toFixed(2), samples: [baseLat.length, floodLat.length], statuses: during.map((p) => p.statuses) },
+      probes: {
+        baseline_p99_ms: +baseP99.toFixed(2),
+        flood_p99_ms: +floodP99.toFixed(2),
+        bound_ms: +bound.toFixed(2),
+        samples: [baseLat.length, floodLat.length],
+        statuses: during.map((p) => p.statuses),
+      },
       host_rss_mib: { baseline_peak: +rssBefore.toFixed(1), flood_peak: +rssPeak.toFixed(1) },
     };
     console.log(`flood: ${JSON.stringify(summary)}`);

@@ -88,7 +88,9 @@ function snapshot(db: string, seededGraph: string): Snapshot {
       graphs: n('SELECT COUNT(*) AS n FROM graphs'),
       sessions: tables.has('sessions') ? n('SELECT COUNT(*) AS n FROM sessions') : 0,
       pairing: tables.has('pairing_codes') ? n('SELECT COUNT(*) AS n FROM pairing_codes') : 0,
-      seeded: Object.fromEntries((d.prepare('SELECT id, state FROM tasks WHERE graph_id = ?').all(seededGraph) as { id: string; state: string }[]).map((r) => [r.id, r.state])),
+      seeded: Object.fromEntries(
+        (d.prepare('SELECT id, state FROM tasks WHERE graph_id = ?').all(seededGraph) as { id: string; state: string }[]).map((r) => [r.id, r.state]),
+      ),
     };
   });
 }
@@ -102,7 +104,10 @@ describe('HTTP fuzzing of the admin and user apps', () => {
     const config = join(tmp.dir, 'colony.config.json');
     // One fuzzing address would exhaust the LAN rate limits in a second: raise them so inputs reach the handlers.
     writeFileSync(config, JSON.stringify({ lan: { rate_limit_read_per_min: 10_000_000, rate_limit_submit_per_min: 10_000_000 } }));
-    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', '127.0.0.1', '--admin-port', '0', '--user-port', '0', '--home', home, '--config', config, '--quiet'], { cwd: ws, timeoutMs: 600_000 });
+    const host = startCli(
+      ['serve', '--lan', '--insecure-http', '--host-ip', '127.0.0.1', '--admin-port', '0', '--user-port', '0', '--home', home, '--config', config, '--quiet'],
+      { cwd: ws, timeoutMs: 600_000 },
+    );
     procs.push(host);
     const pid = host.child.pid as number;
     await waitFor(() => existsSync(join(home, 'host.json')) || host.child.exitCode !== null, 'host.json', 30_000);
@@ -115,8 +120,18 @@ describe('HTTP fuzzing of the admin and user apps', () => {
 
     const paused = await fetch(`${admin}/admin/pause`, { method: 'POST', headers: auth, body: '{}' });
     expect(paused.status).toBe(200);
-    const seeded = (await (await fetch(`${admin}/admin/execute`, { method: 'POST', headers: auth, body: JSON.stringify({ graph: { name: 'seeded', tasks: [1, 2, 3, 4, 5].map((i) => ({ id: `s${i}`, engine: 'exec', prompt: 'true' })) } }) })).json()) as { graph_id: string };
-    const session = await fetch(`${user}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: 'fuzz-victim' }) });
+    const seeded = (await (
+      await fetch(`${admin}/admin/execute`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ graph: { name: 'seeded', tasks: [1, 2, 3, 4, 5].map((i) => ({ id: `s${i}`, engine: 'exec', prompt: 'true' })) } }),
+      })
+    ).json()) as { graph_id: string };
+    const session = await fetch(`${user}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ display_name: 'fuzz-victim' }),
+    });
     expect(session.status).toBe(201);
     const cookie = (session.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
     const creds: Creds = { adminHost: `127.0.0.1:${info.admin_port}`, userHost: `127.0.0.1:${info.user_port}`, token, cookie };

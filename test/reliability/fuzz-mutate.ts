@@ -45,7 +45,21 @@ const chance = (r: Rand, p: number): boolean => r() < p;
 export const ADMIN_SEEDS: Seed[] = [
   { app: 'admin', method: 'GET', path: '/api/status' },
   { app: 'admin', method: 'POST', path: '/admin/execute', body: { prompt: 'echo fuzz', engine: 'exec', budget_usd: 0.01 }, accountable: 'task' },
-  { app: 'admin', method: 'POST', path: '/admin/execute', body: { graph: { name: 'fz', tasks: [{ id: 'a', prompt: 'true', engine: 'exec' }, { id: 'b', prompt: 'true', depends_on: ['a'] }] } }, accountable: 'task' },
+  {
+    app: 'admin',
+    method: 'POST',
+    path: '/admin/execute',
+    body: {
+      graph: {
+        name: 'fz',
+        tasks: [
+          { id: 'a', prompt: 'true', engine: 'exec' },
+          { id: 'b', prompt: 'true', depends_on: ['a'] },
+        ],
+      },
+    },
+    accountable: 'task',
+  },
   { app: 'admin', method: 'GET', path: '/admin/tasks?state=ready&limit=10&offset=0&q=x' },
   { app: 'admin', method: 'GET', path: '/admin/tasks/unknown-task' },
   { app: 'admin', method: 'POST', path: '/admin/tasks/unknown-task/skip' },
@@ -88,7 +102,13 @@ export const USER_SEEDS: Seed[] = [
   { app: 'user', method: 'GET', path: '/api/session' },
   { app: 'user', method: 'PATCH', path: '/api/session', body: { display_name: 'fuzzer' } },
   { app: 'user', method: 'POST', path: '/api/submit-task', body: { prompt: 'echo hi', engine: 'exec', budget_usd: 0.01 }, accountable: 'task' },
-  { app: 'user', method: 'POST', path: '/api/submit-task', body: { graph: { name: 'g', tasks: [{ id: 'a', prompt: 'x', target: 'host' }] } }, accountable: 'task' },
+  {
+    app: 'user',
+    method: 'POST',
+    path: '/api/submit-task',
+    body: { graph: { name: 'g', tasks: [{ id: 'a', prompt: 'x', target: 'host' }] } },
+    accountable: 'task',
+  },
   { app: 'user', method: 'GET', path: '/api/my-sessions' },
   { app: 'user', method: 'GET', path: '/api/tasks/unknown-task' },
   { app: 'user', method: 'POST', path: '/api/pairing-codes', body: {}, accountable: 'pairing' },
@@ -102,16 +122,72 @@ export const USER_SEEDS: Seed[] = [
 ];
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'CONNECT', 'FOO', 'get', 'G\tET', 'POST\u0000', 'P'.repeat(300), ''];
-const PATH_JUNK = ['/%', '/%zz', '/%00', '/%2e%2e/%2e%2e/etc/passwd', '//', '/./', '/..', '/;a=b', '/\u00e9\u4e2d', '/%F0%9F%92%A9', '/' + 'a'.repeat(9000), '/*', '?', '#frag', '/%u0000'];
+const PATH_JUNK = [
+  '/%',
+  '/%zz',
+  '/%00',
+  '/%2e%2e/%2e%2e/etc/passwd',
+  '//',
+  '/./',
+  '/..',
+  '/;a=b',
+  '/\u00e9\u4e2d',
+  '/%F0%9F%92%A9',
+  '/' + 'a'.repeat(9000),
+  '/*',
+  '?',
+  '#frag',
+  '/%u0000',
+];
 const QUERY_JUNK = [
-  'limit=-1', 'limit=1e309', 'limit=abc', 'offset=-5', 'state=__proto__', 'q=%FF%FE', 'limit=1&limit=2', 'before_id=0', 'action=%', 'lastEventId=-1',
-  'token=' + 'x'.repeat(5000), '__proto__[admin]=1', 'constructor.prototype.x=1', 'a[]=1&a[]=2', 'graph_id=' + '%00'.repeat(50),
+  'limit=-1',
+  'limit=1e309',
+  'limit=abc',
+  'offset=-5',
+  'state=__proto__',
+  'q=%FF%FE',
+  'limit=1&limit=2',
+  'before_id=0',
+  'action=%',
+  'lastEventId=-1',
+  'token=' + 'x'.repeat(5000),
+  '__proto__[admin]=1',
+  'constructor.prototype.x=1',
+  'a[]=1&a[]=2',
+  'graph_id=' + '%00'.repeat(50),
 ];
 const CONTENT_TYPES = [
-  'application/json', 'application/json; charset=utf-16', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
-  'application/json, text/plain', 'application/xml', '', 'application/json; charset=latin1', 'APPLICATION/JSON', 'application/jsonp',
+  'application/json',
+  'application/json; charset=utf-16',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json, text/plain',
+  'application/xml',
+  '',
+  'application/json; charset=latin1',
+  'APPLICATION/JSON',
+  'application/jsonp',
 ];
-const JSON_VALUES: unknown[] = [null, true, 0, -1, 1e308, -1e308, 2 ** 53 + 1, '', 'x'.repeat(70_000), [], {}, [[[[]]]], JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}') as unknown, 'NaN', '\u0000', '\ud800', '<script>'];
+const JSON_VALUES: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  '',
+  'x'.repeat(70_000),
+  [],
+  {},
+  [[[[]]]],
+  JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}') as unknown,
+  'NaN',
+  '\u0000',
+  '\ud800',
+  '<script>',
+];
 
 function mutateJson(r: Rand, v: unknown, depth = 0, out: string[] = []): unknown {
   if (depth > 4) return v;
@@ -158,36 +234,63 @@ export function mutate(r: Rand, seed: Seed, creds: Creds, o: { allowAuth: boolea
   const muts: string[] = [];
   const host = seed.app === 'admin' ? creds.adminHost : creds.userHost;
   let method = seed.method;
-  if (chance(r, 0.15)) (method = pick(r, METHODS), muts.push(`method ${JSON.stringify(method).slice(0, 20)}`));
+  if (chance(r, 0.15)) ((method = pick(r, METHODS)), muts.push(`method ${JSON.stringify(method).slice(0, 20)}`));
   let path = seed.path;
-  if (chance(r, 0.25)) (path += pick(r, PATH_JUNK), muts.push('path junk'));
-  if (chance(r, 0.25)) (path += (path.includes('?') ? '&' : '?') + pick(r, QUERY_JUNK), muts.push('query junk'));
+  if (chance(r, 0.25)) ((path += pick(r, PATH_JUNK)), muts.push('path junk'));
+  if (chance(r, 0.25)) ((path += (path.includes('?') ? '&' : '?') + pick(r, QUERY_JUNK)), muts.push('query junk'));
   // Other request-target forms of the same route (absolute-form is routed by its path: keep the seed's route).
-  if (chance(r, 0.05)) (path = pick(r, ['*', `http://evil.example${path}`, path.slice(1), `/..${path}`, `/./${path.slice(1)}`]), muts.push('request-target'));
+  if (chance(r, 0.05)) ((path = pick(r, ['*', `http://evil.example${path}`, path.slice(1), `/..${path}`, `/./${path.slice(1)}`])), muts.push('request-target'));
 
   const headers: [string, string][] = [];
   const hostRoll = r();
   if (hostRoll < 0.8) headers.push(['Host', host]);
   else if (hostRoll < 0.85) muts.push('no Host');
-  else (headers.push(['Host', pick(r, ['evil.example', 'localhost:1', `${host}.evil.example`, '[::1]', 'x'.repeat(2000), host + ', evil.example'])]), muts.push('bad Host'));
+  else
+    (headers.push(['Host', pick(r, ['evil.example', 'localhost:1', `${host}.evil.example`, '[::1]', 'x'.repeat(2000), host + ', evil.example'])]),
+      muts.push('bad Host'));
 
   let authed = false;
   if (seed.app === 'admin') {
     const a = r();
     if (o.allowAuth && a < 0.6) (headers.push(['Authorization', `Bearer ${creds.token}`]), (authed = true));
-    else if (a < 0.75) (headers.push(['Authorization', pick(r, [`Bearer ${creds.token}x`, 'Bearer ', `Basic ${Buffer.from('admin:admin').toString('base64')}`, `bearer ${creds.token.slice(1)}`, 'Bearer ' + 'A'.repeat(10_000)])]), muts.push('bad auth'));
-    else if (a < 0.85) (headers.push(['Cookie', pick(r, ['colony_admin=forged', 'colony_admin=', 'colony_admin=' + 'x'.repeat(4096), '=;=;'])]), muts.push('bad cookie'));
+    else if (a < 0.75)
+      (headers.push([
+        'Authorization',
+        pick(r, [
+          `Bearer ${creds.token}x`,
+          'Bearer ',
+          `Basic ${Buffer.from('admin:admin').toString('base64')}`,
+          `bearer ${creds.token.slice(1)}`,
+          'Bearer ' + 'A'.repeat(10_000),
+        ]),
+      ]),
+        muts.push('bad auth'));
+    else if (a < 0.85)
+      (headers.push(['Cookie', pick(r, ['colony_admin=forged', 'colony_admin=', 'colony_admin=' + 'x'.repeat(4096), '=;=;'])]), muts.push('bad cookie'));
   } else {
     const a = r();
     if (o.allowAuth && a < 0.6) (headers.push(['Cookie', creds.cookie]), (authed = true));
-    else if (a < 0.8) (headers.push(['Cookie', pick(r, [creds.cookie + 'x', 'colony_session=forged.sig', 'colony_session=', creds.cookie.replace(/=.{4}/, '=AAAA'), 'colony_session=' + '%'.repeat(3000)])]), muts.push('bad session cookie'));
+    else if (a < 0.8)
+      (headers.push([
+        'Cookie',
+        pick(r, [
+          creds.cookie + 'x',
+          'colony_session=forged.sig',
+          'colony_session=',
+          creds.cookie.replace(/=.{4}/, '=AAAA'),
+          'colony_session=' + '%'.repeat(3000),
+        ]),
+      ]),
+        muts.push('bad session cookie'));
   }
-  if (chance(r, 0.2)) (headers.push(['Origin', pick(r, ['null', 'http://evil.example', `http://${host}`, 'file://', 'http://127.0.0.1:1'])]), muts.push('origin'));
+  if (chance(r, 0.2))
+    (headers.push(['Origin', pick(r, ['null', 'http://evil.example', `http://${host}`, 'file://', 'http://127.0.0.1:1'])]), muts.push('origin'));
   if (chance(r, 0.1)) (headers.push(['X-Forwarded-For', pick(r, ['10.0.0.1', '1.2.3.4, 127.0.0.1', 'garbage'])]), muts.push('xff'));
   if (chance(r, 0.05)) (headers.push(['Last-Event-ID', pick(r, ['-1', '1e99', 'abc', '999999999999'])]), muts.push('last-event-id'));
   if (chance(r, 0.08)) {
     headers.push(['Upgrade', 'websocket'], ['Connection', 'Upgrade']);
-    if (chance(r, 0.5)) headers.push(['Sec-WebSocket-Key', pick(r, ['dGhlIHNhbXBsZSBub25jZQ==', 'short', ''])], ['Sec-WebSocket-Version', pick(r, ['13', '8', 'x'])]);
+    if (chance(r, 0.5))
+      headers.push(['Sec-WebSocket-Key', pick(r, ['dGhlIHNhbXBsZSBub25jZQ==', 'short', ''])], ['Sec-WebSocket-Version', pick(r, ['13', '8', 'x'])]);
     muts.push('upgrade');
   }
   if (chance(r, 0.05)) (headers.push(['X-Big', 'y'.repeat(20_000)]), muts.push('huge header'));
@@ -226,5 +329,14 @@ export function mutate(r: Rand, seed: Seed, creds: Creds, o: { allowAuth: boolea
   }
   headers.push(['Connection', 'close']);
   const head = `${method} ${path} HTTP/1.1\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
-  return { app: seed.app, method, path, bytes: Buffer.concat([Buffer.from(head, 'latin1'), payload]), mutations: muts, truncatedBody, authed, accountable: seed.accountable };
+  return {
+    app: seed.app,
+    method,
+    path,
+    bytes: Buffer.concat([Buffer.from(head, 'latin1'), payload]),
+    mutations: muts,
+    truncatedBody,
+    authed,
+    accountable: seed.accountable,
+  };
 }

@@ -91,9 +91,10 @@ async function flood() {
   const loop = async (k) => {
     for (let i = 0; performance.now() < end && sent < maxRequests; i++) {
       sent++;
-      const r = (i + k) % 5 === 0
-        ? await request(agent, 'POST', '/api/submit-task', { cookie, body: { prompt: `flood ${sent}`, budget_usd: 0.01 } })
-        : await request(agent, 'GET', '/api/status', { cookie });
+      const r =
+        (i + k) % 5 === 0
+          ? await request(agent, 'POST', '/api/submit-task', { cookie, body: { prompt: `flood ${sent}`, budget_usd: 0.01 } })
+          : await request(agent, 'GET', '/api/status', { cookie });
       count(statuses, r.status);
     }
   };

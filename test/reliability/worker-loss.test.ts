@@ -100,7 +100,10 @@ describe('a remote worker killed, then cut off from the network, mid-task', () =
     expect(worker.exitCode, log).toBeNull();
 
     const submitted = await call('POST', '/api/submit-task', {
-      graph: { name: 'loss', tasks: Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, engine: 'exec', prompt: `sleep 2; echo t${i} >> out.txt`, max_attempts: 3 })) },
+      graph: {
+        name: 'loss',
+        tasks: Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, engine: 'exec', prompt: `sleep 2; echo t${i} >> out.txt`, max_attempts: 3 })),
+      },
     });
     expect(submitted.status, JSON.stringify(submitted.json)).toBe(201);
     const ids = submitted.json['task_ids'] as string[];
@@ -117,7 +120,7 @@ describe('a remote worker killed, then cut off from the network, mid-task', () =
     worker = startWorker([]);
     await waitFor(() => connections() >= 2 || worker.exitCode !== null, 'worker reconnected after restart', 30_000);
     expect(worker.exitCode, log).toBeNull();
-    await waitFor(() => lostAttempts() > lostBefore, 'the killed worker\'s attempts closed as lost', LEASE_MS * 3);
+    await waitFor(() => lostAttempts() > lostBefore, "the killed worker's attempts closed as lost", LEASE_MS * 3);
 
     // 2. Cut the link while tasks run, longer than the lease; the same process reconnects when it is back.
     await waitFor(() => states().filter((s) => s === 'running').length >= 1, 'a task running before the cut', 60_000);
@@ -135,8 +138,13 @@ describe('a remote worker killed, then cut off from the network, mid-task', () =
     expect(states()).toEqual(Array(TASKS).fill('succeeded'));
     for (const id of ids) {
       const atts = store.attemptsOf(id);
-      expect(atts.filter((a) => a.state === 'succeeded'), `${id}: ${JSON.stringify(atts.map((a) => [a.attempt, a.state]))}`).toHaveLength(1);
-      expect(store.listAudit({ action: 'task.transition', target: id, limit: 1000 }).filter((r) => (r.detail as { to?: string }).to === 'succeeded')).toHaveLength(1);
+      expect(
+        atts.filter((a) => a.state === 'succeeded'),
+        `${id}: ${JSON.stringify(atts.map((a) => [a.attempt, a.state]))}`,
+      ).toHaveLength(1);
+      expect(
+        store.listAudit({ action: 'task.transition', target: id, limit: 1000 }).filter((r) => (r.detail as { to?: string }).to === 'succeeded'),
+      ).toHaveLength(1);
     }
     expect(lostAttempts()).toBeGreaterThanOrEqual(2);
     expect(store.listAudit({ action: 'remote.lease_expired', limit: 1000 }).length).toBeGreaterThanOrEqual(1);

@@ -40,7 +40,10 @@ let seq = 0;
 
 function submit(a: IdleAdmin, tasks: { id: string; depends_on?: string[] }[], hold = false): string[] {
   const r = a.host.service.submitGraph(
-    { name: `fixture-${++seq}`, tasks: tasks.map((t) => ({ id: t.id, prompt: 'true', engine: 'exec', depends_on: t.depends_on ?? [], trigger: 'all_success' })) },
+    {
+      name: `fixture-${++seq}`,
+      tasks: tasks.map((t) => ({ id: t.id, prompt: 'true', engine: 'exec', depends_on: t.depends_on ?? [], trigger: 'all_success' })),
+    },
     { submittedBy: hold ? 'session:fixture' : 'admin', who: ADMIN, workspace: a.host.paths.home, defaultTarget: 'host', holdHostTasks: hold },
   );
   return r.task_ids;
@@ -57,7 +60,20 @@ function session(a: IdleAdmin): { id: string; probe: () => unknown } {
   const sessions = new SessionStore(a.host.store);
   const id = randomUUID();
   const now = Date.now();
-  sessions.create({ user_id: id, display_name: 'visitor', origin_ip: '192.168.1.20', is_local: false, permissions: [...DEFAULT_PERMISSIONS], tasks_submitted: 0, created_at: now, last_seen_at: now, revoked: false }, ADMIN);
+  sessions.create(
+    {
+      user_id: id,
+      display_name: 'visitor',
+      origin_ip: '192.168.1.20',
+      is_local: false,
+      permissions: [...DEFAULT_PERMISSIONS],
+      tasks_submitted: 0,
+      created_at: now,
+      last_seen_at: now,
+      revoked: false,
+    },
+    ADMIN,
+  );
   return { id, probe: () => sessions.get(id) };
 }
 
@@ -68,7 +84,12 @@ function worker(a: IdleAdmin): { id: string; probe: () => unknown } {
   const hash = `code-hash-${seq}`;
   const now = Date.now();
   workers.createPairingCode(hash, 'session:owner', now, now + 60_000, ADMIN);
-  workers.enroll(hash, { id, name: 'laptop', public_key: `key-${seq}`, fingerprint: `fp-${seq}`, engines: ['exec'], open_to_admin: false }, now, '192.168.1.20');
+  workers.enroll(
+    hash,
+    { id, name: 'laptop', public_key: `key-${seq}`, fingerprint: `fp-${seq}`, engines: ['exec'], open_to_admin: false },
+    now,
+    '192.168.1.20',
+  );
   return { id, probe: () => workers.get(id) };
 }
 
@@ -210,7 +231,13 @@ function expectRefused(res: LightMyRequestResponse, status: number, code: string
 /** What a refused call must leave untouched. */
 function snapshot(p: Prepared): { tasks: number; graphs: number; switch: string; task: string | null; row: unknown } {
   const c = counts(a.host);
-  return { tasks: c.tasks, graphs: c.graphs, switch: a.host.killswitch.state(), task: p.taskId ? (a.host.store.getTask(p.taskId)?.state ?? null) : null, row: p.probe?.() ?? null };
+  return {
+    tasks: c.tasks,
+    graphs: c.graphs,
+    switch: a.host.killswitch.state(),
+    task: p.taskId ? (a.host.store.getTask(p.taskId)?.state ?? null) : null,
+    row: p.probe?.() ?? null,
+  };
 }
 
 async function works(key: string, c: RouteCase, headers: Record<string, string>): Promise<void> {
@@ -298,7 +325,7 @@ describe('token exchange at GET /?token=', () => {
 describe.each(Object.entries(ROUTES))('%s', (key, c) => {
   const isWrite = methodOf(key) !== 'GET';
 
-  it('works with the cookie from GET /?token= (plus this app\'s Origin on a write)', async () => {
+  it("works with the cookie from GET /?token= (plus this app's Origin on a write)", async () => {
     await works(key, c, { cookie, ...(isWrite ? { origin: origin() } : {}) });
   });
 
@@ -332,7 +359,13 @@ describe.each(Object.entries(ROUTES))('%s', (key, c) => {
   it('is 403 E_BAD_ORIGIN for a foreign Origin, even with the cookie or the bearer token', async () => {
     const p = c.prepare(a);
     const before = snapshot(p);
-    const foreign = ['https://evil.example', 'null', `http://127.0.0.1:${a.port}.evil.example`, `http://localhost:${a.port + 1}`, `https://127.0.0.1:${a.port}`];
+    const foreign = [
+      'https://evil.example',
+      'null',
+      `http://127.0.0.1:${a.port}.evil.example`,
+      `http://localhost:${a.port + 1}`,
+      `https://127.0.0.1:${a.port}`,
+    ];
     for (const o of foreign) {
       expectRefused(await inject(key, p, { origin: o, cookie }), 403, 'E_BAD_ORIGIN');
       expectRefused(await inject(key, p, { origin: o, authorization: `Bearer ${a.token}` }), 403, 'E_BAD_ORIGIN');
@@ -364,7 +397,10 @@ describe.each(Object.entries(ROUTES))('%s', (key, c) => {
   it('gains nothing from X-Forwarded-For / Forwarded: 127.0.0.1 on a loopback request without credentials', async () => {
     const p = c.prepare(a);
     const before = snapshot(p);
-    for (const fwd of [{ 'x-forwarded-for': '127.0.0.1' }, { forwarded: 'for=127.0.0.1;host=127.0.0.1' }, { 'x-forwarded-host': host() }] as Record<string, string>[]) {
+    for (const fwd of [{ 'x-forwarded-for': '127.0.0.1' }, { forwarded: 'for=127.0.0.1;host=127.0.0.1' }, { 'x-forwarded-host': host() }] as Record<
+      string,
+      string
+    >[]) {
       expectRefused(await inject(key, p, { origin: origin(), ...fwd }), 401, 'E_UNAUTHORIZED');
       expectRefused(await inject(key, p, { host: `evil.example:${a.port}`, authorization: `Bearer ${a.token}`, ...fwd }), 403, 'E_BAD_HOST');
     }
@@ -382,7 +418,12 @@ describe('outside the route list', () => {
   it('checks Host and Origin over a real socket too (no header normalisation in between)', async () => {
     const r1 = await rawRequest(a.port, { path: '/api/status', headers: { host: `evil.example:${a.port}`, authorization: `Bearer ${a.token}` } });
     expect(refusalProblems(r1.status, r1.headers['content-type'], r1.body, { status: 403, code: 'E_BAD_HOST' })).toEqual([]);
-    const r2 = await rawRequest(a.port, { method: 'POST', path: '/admin/pause', headers: { host: host(), origin: 'https://evil.example', cookie, 'content-type': 'application/json' }, body: '{}' });
+    const r2 = await rawRequest(a.port, {
+      method: 'POST',
+      path: '/admin/pause',
+      headers: { host: host(), origin: 'https://evil.example', cookie, 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(refusalProblems(r2.status, r2.headers['content-type'], r2.body, { status: 403, code: 'E_BAD_ORIGIN' })).toEqual([]);
     const r3 = await rawRequest(a.port, { path: '/api/status', headers: { host: `localhost:${a.port}`, authorization: `Bearer ${a.token}` } });
     expect(r3.status).toBe(200);
@@ -398,7 +439,14 @@ describe('outside the route list', () => {
     try {
       const get = (path: string) => rawRequest(b.port, { path, headers: { host: `127.0.0.1:${b.port}` } });
       expect((await get('/assets/app.js')).status).toBe(200);
-      for (const path of ['/assets/../admin/tasks', '/assets/%2e%2e/admin/tasks', '/assets/..%2fadmin%2ftasks', '/assets/%2e%2e/home/admin.token', '/assets/%2e%2e/%2e%2e/home/admin.token', '/assets//admin/audit']) {
+      for (const path of [
+        '/assets/../admin/tasks',
+        '/assets/%2e%2e/admin/tasks',
+        '/assets/..%2fadmin%2ftasks',
+        '/assets/%2e%2e/home/admin.token',
+        '/assets/%2e%2e/%2e%2e/home/admin.token',
+        '/assets//admin/audit',
+      ]) {
         const r = await get(path);
         expect([400, 403, 404], `${path} → ${r.status} ${r.body.slice(0, 100)}`).toContain(r.status);
         expect(r.body).not.toContain(b.token);

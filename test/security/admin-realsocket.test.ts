@@ -49,10 +49,15 @@ class SseClient {
     for (let i = this.buf.indexOf('\n\n'); i >= 0; i = this.buf.indexOf('\n\n')) {
       const block = this.buf.slice(0, i);
       this.buf = this.buf.slice(i + 2);
-      const field = (name: string): string | undefined => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+      const field = (name: string): string | undefined =>
+        block
+          .split('\n')
+          .find((l) => l.startsWith(`${name}: `))
+          ?.slice(name.length + 2);
       const id = field('id');
       const data = field('data');
-      if (id !== undefined && data !== undefined) this.events.push({ id: Number(id), event: field('event') ?? 'message', data: JSON.parse(data) as Record<string, unknown> });
+      if (id !== undefined && data !== undefined)
+        this.events.push({ id: Number(id), event: field('event') ?? 'message', data: JSON.parse(data) as Record<string, unknown> });
     }
   }
 
@@ -100,8 +105,15 @@ const sse = async (headers: Record<string, string>, path?: string): Promise<SseC
 };
 
 function submit(prompts: string[]): Promise<{ graph_id: string; task_ids: string[] }> {
-  const body = JSON.stringify({ graph: { name: 'sse', tasks: prompts.map((p, i) => ({ id: `t${i}`, prompt: p, engine: 'exec', workspace: home.workspace })) } });
-  return rawRequest(port, { method: 'POST', path: '/admin/execute', headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body }).then((r) => {
+  const body = JSON.stringify({
+    graph: { name: 'sse', tasks: prompts.map((p, i) => ({ id: `t${i}`, prompt: p, engine: 'exec', workspace: home.workspace })) },
+  });
+  return rawRequest(port, {
+    method: 'POST',
+    path: '/admin/execute',
+    headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body,
+  }).then((r) => {
     if (r.status !== 201) throw new Error(`submit: ${r.status} ${r.body}`);
     return JSON.parse(r.body) as { graph_id: string; task_ids: string[] };
   });
@@ -142,13 +154,16 @@ describe('SSE GET /events over a real socket', () => {
     expect(refusalProblems(r2.status, r2.headers['content-type'], r2.body, { status: 401, code: 'E_UNAUTHORIZED' })).toEqual([]);
   });
 
-  it('streams live events with this app\'s Origin and the cookie', async () => {
+  it("streams live events with this app's Origin and the cookie", async () => {
     const c = await sse({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, cookie, accept: 'text/event-stream' });
     expect(c.status).toBe(200);
     expect(c.contentType).toMatch(/^text\/event-stream/);
     const { task_ids } = await submit(['echo streamed']);
     const id = task_ids[0] as string;
-    await waitFor(() => c.events.some((e) => e.event === 'task.state' && e.data['task_id'] === id && e.data['to'] === 'succeeded'), 'the task to succeed on the stream');
+    await waitFor(
+      () => c.events.some((e) => e.event === 'task.state' && e.data['task_id'] === id && e.data['to'] === 'succeeded'),
+      'the task to succeed on the stream',
+    );
     c.close();
   });
 });
@@ -168,7 +183,10 @@ describe('WebSocket upgrades to the admin app', () => {
     const noOrigin = await wsUpgradeStatus(`ws://127.0.0.1:${port}/events`, { headers: { cookie } });
     expect(noOrigin.status).toBe(403);
     expect(JSON.parse(noOrigin.body)).toMatchObject({ code: 'E_BAD_ORIGIN' });
-    const rebinding = await wsUpgradeStatus(`ws://127.0.0.1:${port}/events`, { origin: `http://evil.example:${port}`, headers: { cookie, host: `evil.example:${port}` } });
+    const rebinding = await wsUpgradeStatus(`ws://127.0.0.1:${port}/events`, {
+      origin: `http://evil.example:${port}`,
+      headers: { cookie, host: `evil.example:${port}` },
+    });
     expect(rebinding.status).toBe(403);
     expect(JSON.parse(rebinding.body)).toMatchObject({ code: 'E_BAD_HOST' });
   });
@@ -192,7 +210,12 @@ describe('SSE resume with Last-Event-ID', () => {
     const last = seen[seen.length - 1] as number;
     // The first connection saw a contiguous run of the live tail, nothing older.
     expect(seen[0]).toBeGreaterThan(before);
-    expect(seen).toEqual(h.host.store.eventsSince((seen[0] as number) - 1, 10_000).map((e) => e.id).filter((id) => id <= last));
+    expect(seen).toEqual(
+      h.host.store
+        .eventsSince((seen[0] as number) - 1, 10_000)
+        .map((e) => e.id)
+        .filter((id) => id <= last),
+    );
 
     // More happens while nobody listens.
     const b = await submit(['echo d', 'echo e']);
@@ -213,7 +236,12 @@ describe('SSE resume with Last-Event-ID', () => {
     await waitFor(() => second.events.some((e) => e.data['task_id'] === c.task_ids[0] && e.data['to'] === 'succeeded'), 'a live event after the replay');
     const ids = second.ids();
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
-    expect(h.host.store.eventsSince(last, 10_000).map((e) => e.id).filter((id) => id <= (ids[ids.length - 1] as number))).toEqual(ids);
+    expect(
+      h.host.store
+        .eventsSince(last, 10_000)
+        .map((e) => e.id)
+        .filter((id) => id <= (ids[ids.length - 1] as number)),
+    ).toEqual(ids);
     second.close();
   });
 

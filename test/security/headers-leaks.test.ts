@@ -25,7 +25,17 @@ beforeAll(async () => {
   const webRoot = join(REPO, 'dist', 'web'); // the built client (app.js bundle), as `colony serve` serves it
   if (!existsSync(join(webRoot, 'app.js'))) throw new Error('dist/web is missing: run npm run build');
   home = makeHome('colony-headers-');
-  h = await startHost({ paths: home.paths, config: testConfig(), adminPort: 0, userPort: 0, lan: true, insecureHttp: true, hostIp: '127.0.0.1', logger: false, webRoot });
+  h = await startHost({
+    paths: home.paths,
+    config: testConfig(),
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    insecureHttp: true,
+    hostIp: '127.0.0.1',
+    logger: false,
+    webRoot,
+  });
 });
 afterAll(async () => {
   await browser?.close();
@@ -89,7 +99,9 @@ describe('security headers', () => {
       const page = await ctx.newPage();
       page.on('console', (m) => messages.push(m.text()));
       await page.goto(url);
-      await page.waitForFunction(() => document.querySelector('#app') !== null && document.querySelector('#app .boot') === null, undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => document.querySelector('#app') !== null && document.querySelector('#app .boot') === null, undefined, {
+        timeout: 30_000,
+      });
       await page.evaluate(() => (location.hash = '#costs')); // the charts (uPlot) render there
       await page.waitForTimeout(1500); // let the live stream and charts start
       expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), url).toEqual([]);

@@ -28,22 +28,34 @@ afterEach(async () => {
   home = null;
 });
 
-function raw(port: number, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; code?: string; cookie?: string }> {
+function raw(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; code?: string; cookie?: string }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const r = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers: { ...(text ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
-      let t = '';
-      res.setEncoding('utf8').on('data', (d: string) => (t += d)).on('end', () => {
-        let code: string | undefined;
-        try {
-          code = (JSON.parse(t) as { code?: string }).code;
-        } catch {
-          code = undefined;
-        }
-        const m = /colony_session=([^;]+)/.exec(String(res.headers['set-cookie'] ?? ''));
-        resolve({ status: res.statusCode ?? 0, code, cookie: m ? `colony_session=${m[1]}` : undefined });
-      });
-    });
+    const r = httpRequest(
+      { host: '127.0.0.1', port, method, path, agent: false, headers: { ...(text ? { 'content-type': 'application/json' } : {}), ...headers } },
+      (res) => {
+        let t = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (t += d))
+          .on('end', () => {
+            let code: string | undefined;
+            try {
+              code = (JSON.parse(t) as { code?: string }).code;
+            } catch {
+              code = undefined;
+            }
+            const m = /colony_session=([^;]+)/.exec(String(res.headers['set-cookie'] ?? ''));
+            resolve({ status: res.statusCode ?? 0, code, cookie: m ? `colony_session=${m[1]}` : undefined });
+          });
+      },
+    );
     r.on('error', reject);
     r.end(text);
   });
@@ -51,7 +63,10 @@ function raw(port: number, method: string, path: string, headers: Record<string,
 
 async function lanHost(lan: Record<string, unknown> = {}): Promise<{ port: number; h: RunningHost }> {
   home = makeHome('colony-rebind-');
-  running = await startTestHost(home, { lan: true, config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 100_000, ...lan } }) });
+  running = await startTestHost(home, {
+    lan: true,
+    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 100_000, ...lan } }),
+  });
   return { port: Number(new URL(running.userUrl as string).port), h: running };
 }
 
@@ -59,7 +74,7 @@ const refusedRows = (h: { host: { store: RunningHost['host']['store'] } }, actio
   (dbOf(h.host.store).prepare('SELECT COUNT(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
 
 describe('DNS rebinding', () => {
-  it('a foreign Host can neither create a session nor submit; the host\'s own names and configured names can', async () => {
+  it("a foreign Host can neither create a session nor submit; the host's own names and configured names can", async () => {
     const { port, h } = await lanHost({ host_names: ['colony.home.arpa'] });
     const evil = { host: `attacker.example:${port}`, origin: `http://attacker.example:${port}` };
     const s = await raw(port, 'POST', '/api/session', evil, { display_name: 'rebound' });
@@ -76,13 +91,25 @@ describe('DNS rebinding', () => {
     expect(h.host.store.listTasks()).toHaveLength(0);
 
     // An allowed Host with a foreign Origin (CSRF from another site): refused, the Origin is not checked against the Host.
-    const csrf = await raw(port, 'POST', '/api/submit-task', { host: `127.0.0.1:${port}`, origin: `http://attacker.example:${port}`, cookie }, { prompt: 'echo pwned' });
+    const csrf = await raw(
+      port,
+      'POST',
+      '/api/submit-task',
+      { host: `127.0.0.1:${port}`, origin: `http://attacker.example:${port}`, cookie },
+      { prompt: 'echo pwned' },
+    );
     expect([csrf.status, csrf.code]).toEqual([403, 'E_BAD_ORIGIN']);
     expect(h.host.store.listTasks()).toHaveLength(0);
 
     // Legitimate: loopback by address and by name, and the configured name, each with its own Origin.
     for (const name of ['127.0.0.1', 'localhost', 'colony.home.arpa']) {
-      const ok = await raw(port, 'POST', '/api/submit-task', { host: `${name}:${port}`, origin: `http://${name}:${port}`, cookie }, { prompt: `echo from ${name}` });
+      const ok = await raw(
+        port,
+        'POST',
+        '/api/submit-task',
+        { host: `${name}:${port}`, origin: `http://${name}:${port}`, cookie },
+        { prompt: `echo from ${name}` },
+      );
       expect(ok.status, name).toBe(201);
     }
     expect(h.host.store.listTasks()).toHaveLength(3);
@@ -148,7 +175,8 @@ describe('the access code', () => {
       expect(r.ok, weak).toBe(false);
       if (!r.ok) expect(r.problems.join('\n')).toMatch(/lan\.access_code: the LAN access code is too weak .*need ≥ 40/);
     }
-    for (const strong of ['K7QX-M2PD-9RTA', 'correct-horse-battery', '4829-1057-3366-2']) expect(parseConfig({ lan: { access_code: strong } }).ok, strong).toBe(true);
+    for (const strong of ['K7QX-M2PD-9RTA', 'correct-horse-battery', '4829-1057-3366-2'])
+      expect(parseConfig({ lan: { access_code: strong } }).ok, strong).toBe(true);
     for (let i = 0; i < 50; i++) {
       const c = generateAccessCode();
       expect(accessCodeBits(c)).toBeGreaterThanOrEqual(40);
@@ -159,7 +187,10 @@ describe('the access code', () => {
   it('colony serve refuses a weak --lan-code, naming the problem', async () => {
     assertBuilt();
     home = makeHome('colony-weakcode-');
-    const r = await runCli(['serve', '--lan', '--lan-code', '1234', '--home', home.paths.home, '--admin-port', '0', '--user-port', '0'], { cwd: home.workspace, timeoutMs: 30_000 });
+    const r = await runCli(['serve', '--lan', '--lan-code', '1234', '--home', home.paths.home, '--admin-port', '0', '--user-port', '0'], {
+      cwd: home.workspace,
+      timeoutMs: 30_000,
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(/--lan-code: the LAN access code is too weak/);
   });
@@ -167,7 +198,8 @@ describe('the access code', () => {
   it('has a global budget for wrong codes across addresses: past it, no guess is tested, even a right one', async () => {
     uh = await startUserHost({ config: lanConfig({ code_failures_per_hour: 10 }), accessCode: 'K7QX-M2PD-9RTA' });
     const h = uh;
-    const attempt = (ip: string, code: string) => h.user.inject({ method: 'POST', url: '/api/session', remoteAddress: ip, payload: { display_name: 'guess', code } });
+    const attempt = (ip: string, code: string) =>
+      h.user.inject({ method: 'POST', url: '/api/session', remoteAddress: ip, payload: { display_name: 'guess', code } });
     for (let i = 0; i < 10; i++) {
       const r = await attempt(`10.7.0.${i + 1}`, `WRONG-CODE-${i}`);
       expect((r.json() as { code: string }).code).toBe('E_ACCESS_CODE');

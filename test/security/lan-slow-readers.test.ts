@@ -34,14 +34,25 @@ const RSS_SLACK_MIB = 96;
 const HEALTHZ_BOUND_MS = 2000;
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'upstream_failed', 'skipped']);
 
-function call(port: number, method: string, path: string, o: { body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; ms: number }> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  o: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; ms: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    const r = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, ms: performance.now() - t0 }));
-    });
+    const r = httpRequest(
+      { host: '127.0.0.1', port, method, path, agent: false, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers } },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (text += d))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, ms: performance.now() - t0 }));
+      },
+    );
     r.on('error', reject);
     r.end(body);
   });
@@ -69,15 +80,41 @@ describe('LAN clients that open /events and never read', () => {
     const ws = join(tmp.dir, 'ws');
     mkdirSync(ws, { recursive: true });
     const configFile = join(tmp.dir, 'colony.config.json');
-    writeFileSync(configFile, JSON.stringify({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 10_000 }, runner: { concurrency: 8 }, safety: { allowed_roots: [tmp.dir] } }));
-    const host = startCli(['serve', '--lan', '--insecure-http', '--host-ip', '127.0.0.1', '--user-port', '0', '--admin-port', '0', '--home', home, '--config', configFile, '--quiet'], { cwd: ws, timeoutMs: 240_000 });
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 10_000 },
+        runner: { concurrency: 8 },
+        safety: { allowed_roots: [tmp.dir] },
+      }),
+    );
+    const host = startCli(
+      [
+        'serve',
+        '--lan',
+        '--insecure-http',
+        '--host-ip',
+        '127.0.0.1',
+        '--user-port',
+        '0',
+        '--admin-port',
+        '0',
+        '--home',
+        home,
+        '--config',
+        configFile,
+        '--quiet',
+      ],
+      { cwd: ws, timeoutMs: 240_000 },
+    );
     procs.push(host);
     const pid = host.child.pid as number;
     await waitFor(() => existsSync(join(home, 'host.json')) || host.child.exitCode !== null, 'host.json', 30_000);
     expect(host.child.exitCode).toBeNull();
     const info = JSON.parse(readFileSync(join(home, 'host.json'), 'utf8')) as { user_port: number; admin_port: number };
     const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
-    const admin = (method: string, path: string, body?: unknown) => call(info.admin_port, method, path, { body, headers: { authorization: `Bearer ${token}` } });
+    const admin = (method: string, path: string, body?: unknown) =>
+      call(info.admin_port, method, path, { body, headers: { authorization: `Bearer ${token}` } });
     const allDone = async (): Promise<boolean> => {
       const c = (JSON.parse((await admin('GET', '/api/status')).body) as { tasks: Record<string, number> }).tasks;
       return Object.entries(c).every(([state, n]) => n === 0 || TERMINAL.has(state));
@@ -94,7 +131,14 @@ describe('LAN clients that open /events and never read', () => {
       cookies.push(`colony_session=${/colony_session=([^;]+)/.exec(String(r.headers['set-cookie']))?.[1] ?? ''}`);
       // view_all: these viewers receive every task's output, so each event is worth buffering for them.
       const id = (JSON.parse(r.body) as { session: { user_id: string } }).session.user_id;
-      expect((await call(info.admin_port, 'PATCH', `/admin/sessions/${id}`, { body: { permissions: ['view', 'view_all'] }, headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect(
+        (
+          await call(info.admin_port, 'PATCH', `/admin/sessions/${id}`, {
+            body: { permissions: ['view', 'view_all'] },
+            headers: { authorization: `Bearer ${token}` },
+          })
+        ).status,
+      ).toBe(200);
     }
     const rssBefore = rssMiB(pid);
 
@@ -140,7 +184,10 @@ describe('LAN clients that open /events and never read', () => {
       await probe;
       clearInterval(sampler);
     }
-    const summary = { rss_mib: { before: +rssBefore.toFixed(1), peak: +peak.toFixed(1), bound: rssBefore + RSS_SLACK_MIB }, healthz_ms: { max: +Math.max(...latencies).toFixed(1), samples: latencies.length } };
+    const summary = {
+      rss_mib: { before: +rssBefore.toFixed(1), peak: +peak.toFixed(1), bound: rssBefore + RSS_SLACK_MIB },
+      healthz_ms: { max: +Math.max(...latencies).toFixed(1), samples: latencies.length },
+    };
     console.log(`slow readers: ${JSON.stringify(summary)}`);
 
     expect(peak).toBeLessThanOrEqual(rssBefore + RSS_SLACK_MIB);

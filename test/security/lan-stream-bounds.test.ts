@@ -27,19 +27,40 @@ afterEach(async () => {
 
 async function start(http: Record<string, unknown> = {}): Promise<{ port: number; h: RunningHost }> {
   home = makeHome('colony-bounds-');
-  const config = testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 100_000 }, http: { max_streams_per_address: 16, max_streams_per_session: 8, ...http } });
+  const config = testConfig({
+    lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 100_000 },
+    http: { max_streams_per_address: 16, max_streams_per_session: 8, ...http },
+  });
   running = await startTestHost(home, { lan: true, config });
   const port = Number(new URL(running.userUrl as string).port);
   return { port, h: running };
 }
 
-function req(port: number, method: string, path: string, o: { cookie?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function req(
+  port: number,
+  method: string,
+  path: string,
+  o: { cookie?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    const r = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(o.cookie ? { cookie: o.cookie } : {}), ...o.headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
+    const r = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(o.cookie ? { cookie: o.cookie } : {}), ...o.headers },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (text += d))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
     r.on('error', reject);
     r.end(body);
   });

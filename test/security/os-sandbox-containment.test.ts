@@ -66,7 +66,10 @@ beforeAll(async () => {
   // colony's home inside the workspace: the default ./.colony when started in the project.
   home = { dir: root, paths: resolveHome(join(workspace, '.colony')), workspace, cleanup: () => undefined };
   // The text screens are off: the sandbox alone must contain every attempt (the guarantee must not depend on pattern matching).
-  h = await startTestHost(home, { config: testConfig({ safety: { allowed_roots: [fakeHome, root], intent: false, injection: false, network: false } }), concurrency: 2 });
+  h = await startTestHost(home, {
+    config: testConfig({ safety: { allowed_roots: [fakeHome, root], intent: false, injection: false, network: false } }),
+    concurrency: 2,
+  });
   api = adminApi(portOf(h), h.ctx.adminToken);
   dbSize = statSync(h.host.paths.db).size;
 });
@@ -96,7 +99,10 @@ async function runTask(prompt: string, timeoutMs = 20_000, ws = workspace): Prom
     await waitFor(() => h.host.store.getTask(id)?.state !== 'awaiting_approval', 'the approval to apply');
     state = await waitFor(ended, `task ${id} to end after approval`, timeoutMs);
   }
-  const out = h.host.store.outputOf(id, { limit: 10_000 }).map((o) => o.text).join('');
+  const out = h.host.store
+    .outputOf(id, { limit: 10_000 })
+    .map((o) => o.text)
+    .join('');
   const task = h.host.store.getTask(id) as unknown as Record<string, unknown>;
   return { id, state, out, reason: String(task['state_reason'] ?? '') };
 }
@@ -124,28 +130,57 @@ const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 describe('containment: every obfuscated attempt leaves every canary intact', () => {
   const attempts: [string, () => string][] = [
-    ['plain reads of the secret dirs and the colony home', () => `cat ~/.ssh/id_ed25519 ${fakeHome}/.ssh/id_ed25519 ${fakeHome}/.aws/credentials .colony/admin.token ${outside}/canary.txt ${otherWs}/secret.txt; ls -la ~ ${fakeHome} .colony; true`],
+    [
+      'plain reads of the secret dirs and the colony home',
+      () =>
+        `cat ~/.ssh/id_ed25519 ${fakeHome}/.ssh/id_ed25519 ${fakeHome}/.aws/credentials .colony/admin.token ${outside}/canary.txt ${otherWs}/secret.txt; ls -la ~ ${fakeHome} .colony; true`,
+    ],
     ['quoting', () => `c''at "${fakeHome}/.s"'sh'/id_ed25519; "c"a't' ./.co''lony/admin.token; true`],
-    ['variables', () => `D=.s; E=sh; F=id_; G=ed25519; cat ${fakeHome}/$D$E/$F$G; T=admin; cat .colony/$T.token; W=${outside.slice(0, 6)}; cat $W${outside.slice(6)}/canary.txt; true`],
-    ['base64-decoded script', () => `echo ${b64(`cat ${fakeHome}/.ssh/id_ed25519 .colony/admin.token ${outside}/canary.txt; cp ${fakeHome}/.aws/credentials ./stolen.txt`)} | base64 -d | sh; true`],
-    ['python3 instead of sh', () => `python3 -c "import os,glob
+    [
+      'variables',
+      () =>
+        `D=.s; E=sh; F=id_; G=ed25519; cat ${fakeHome}/$D$E/$F$G; T=admin; cat .colony/$T.token; W=${outside.slice(0, 6)}; cat $W${outside.slice(6)}/canary.txt; true`,
+    ],
+    [
+      'base64-decoded script',
+      () =>
+        `echo ${b64(`cat ${fakeHome}/.ssh/id_ed25519 .colony/admin.token ${outside}/canary.txt; cp ${fakeHome}/.aws/credentials ./stolen.txt`)} | base64 -d | sh; true`,
+    ],
+    [
+      'python3 instead of sh',
+      () => `python3 -c "import os,glob
 for p in glob.glob('${fakeHome}/.*/*') + ['.colony/admin.token', '${otherWs}/secret.txt']:
     try: print(open(p).read())
     except Exception as e: print('no', p, e)
 import socket
 try:
     s = socket.create_connection(('127.0.0.1', ${loopbackPort}), 2); print(s.recv(100))
-except Exception as e: print('no socket', e)"; true`],
-    ['node instead of sh, calling the admin API with its token', () => `node -e "
+except Exception as e: print('no socket', e)"; true`,
+    ],
+    [
+      'node instead of sh, calling the admin API with its token',
+      () => `node -e "
 const fs=require('fs'); let t=''; try { t=fs.readFileSync('.colony/admin.token','utf8') } catch(e) { console.log('no token', e.code) }
 const port=${portOf(h)}; const req=require('http').request({host:'127.0.0.1',port,method:'POST',path:'/admin/kill',headers:{authorization:'Bearer '+t.trim()}},r=>{console.log('status',r.statusCode)});
 req.on('error',e=>console.log('no admin',e.code)); req.end();
 require('net').connect(${loopbackPort},'127.0.0.1').on('data',d=>console.log(String(d))).on('error',e=>console.log('no loopback',e.code));
-"; true`],
-    ['the parent\'s environment through /proc', () => `cat /proc/$PPID/environ /proc/1/environ | tr '\\0' '\\n'; for p in /proc/[0-9]*; do cat $p/environ 2>/dev/null | tr '\\0' '\\n'; done; env; true`],
-    ['a URL built from strings', () => `P=$((${loopbackPort} + 0)); A=127; B=0.0.1; U="http://$A.$B:$P/"; curl -s -m 2 "$U"; curl -s -m 2 -X POST "http://$A.$B:${portOf(h)}/admin/kill" -H "authorization: Bearer $(cat .colony/admin.token 2>/dev/null)"; true`],
+"; true`,
+    ],
+    [
+      "the parent's environment through /proc",
+      () => `cat /proc/$PPID/environ /proc/1/environ | tr '\\0' '\\n'; for p in /proc/[0-9]*; do cat $p/environ 2>/dev/null | tr '\\0' '\\n'; done; env; true`,
+    ],
+    [
+      'a URL built from strings',
+      () =>
+        `P=$((${loopbackPort} + 0)); A=127; B=0.0.1; U="http://$A.$B:$P/"; curl -s -m 2 "$U"; curl -s -m 2 -X POST "http://$A.$B:${portOf(h)}/admin/kill" -H "authorization: Bearer $(cat .colony/admin.token 2>/dev/null)"; true`,
+    ],
     ['truncating and overwriting the store and token', () => `: > .colony/colony.db; echo x > .colony/admin.token; rm -rf .colony/keys; ls -la .colony; true`],
-    ['hunting for the secrets across the filesystem', () => `grep -rs CANARY / --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr --exclude-dir=dev --exclude-dir=opt 2>/dev/null | head; find / \\( -path /proc -o -path /sys -o -path /usr -o -path /opt \\) -prune -o \\( -name 'id_*' -o -name credentials -o -name '*.token' \\) -print 2>/dev/null | head; true`],
+    [
+      'hunting for the secrets across the filesystem',
+      () =>
+        `grep -rs CANARY / --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr --exclude-dir=dev --exclude-dir=opt 2>/dev/null | head; find / \\( -path /proc -o -path /sys -o -path /usr -o -path /opt \\) -prune -o \\( -name 'id_*' -o -name credentials -o -name '*.token' \\) -print 2>/dev/null | head; true`,
+    ],
   ];
   for (const [name, prompt] of attempts) {
     it(name, async () => {
@@ -172,7 +207,7 @@ require('net').connect(${loopbackPort},'127.0.0.1').on('data',d=>console.log(Str
 });
 
 describe('the sandbox is really in use', () => {
-  it('PID 1 inside is not the host\'s init and no colony process is visible', async () => {
+  it("PID 1 inside is not the host's init and no colony process is visible", async () => {
     const r = await runTask('cat /proc/1/cmdline | tr "\\0\\n" "  "; echo; for p in /proc/[0-9]*; do tr "\\0\\n" "  " < $p/cmdline; echo; done; echo "pid $$"');
     expect(r.state, r.out).toBe('succeeded');
     const [pid1] = r.out.split('\n');
@@ -188,7 +223,9 @@ describe('the sandbox is really in use', () => {
     const r = await runTask(`echo ${b64('f(){ f|f& }; f; sleep 60')} | base64 -d | sh`, 30_000);
     expect(r.state).toBe('failed');
     const attempt = h.host.store.attemptsOf(r.id)[0];
-    expect(`${attempt?.error_code} ${attempt?.summary ?? ''} ${r.reason}`).toMatch(/E_SANDBOX_LIMIT.*process limit reached \(safety\.os_sandbox\.limits\.processes = 512/);
+    expect(`${attempt?.error_code} ${attempt?.summary ?? ''} ${r.reason}`).toMatch(
+      /E_SANDBOX_LIMIT.*process limit reached \(safety\.os_sandbox\.limits\.processes = 512/,
+    );
     const after = await runTask('echo still-alive');
     expect(after.state).toBe('succeeded');
     expect(after.out).toBe('still-alive\n');

@@ -27,7 +27,19 @@ async function run(prompt: string): Promise<{ done: Extract<EngineEvent, { type:
   const sandbox = planner.planFor({ taskId: 't', engine: 'exec', workspace, env });
   let out = '';
   let done: Extract<EngineEvent, { type: 'done' }> | null = null;
-  for await (const ev of createExecEngine({ killGraceMs: 300 }).run({ task_id: 't', attempt: 1, prompt, model: null, workspace, budget_usd: 0, env, run_timeout_ms: 30_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox })) {
+  for await (const ev of createExecEngine({ killGraceMs: 300 }).run({
+    task_id: 't',
+    attempt: 1,
+    prompt,
+    model: null,
+    workspace,
+    budget_usd: 0,
+    env,
+    run_timeout_ms: 30_000,
+    silence_timeout_ms: null,
+    signal: new AbortController().signal,
+    sandbox,
+  })) {
     if (ev.type === 'output') out += ev.text;
     if (ev.type === 'done') done = ev;
   }

@@ -33,7 +33,11 @@ const workspace = join(realpathSync(tmp.dir), 'ws');
 // Server code run with the host's node inside each namespace.
 const SERVER = `require('http').createServer((q,r)=>r.end('hello-from-'+process.argv[1])).listen(${PORT},'0.0.0.0')`;
 /** "a.b.c.d" spelled so no screen could see it as an address. */
-const spelled = (ip: string): string => `'.'.join([${ip.split('.').map((p) => `'${p}'`).join(',')}])`;
+const spelled = (ip: string): string =>
+  `'.'.join([${ip
+    .split('.')
+    .map((p) => `'${p}'`)
+    .join(',')}])`;
 
 beforeAll(async () => {
   mkdirSync(workspace);
@@ -43,16 +47,23 @@ beforeAll(async () => {
   deniedIp = b.ip;
   net.spawn(a.name, process.execPath, ['-e', SERVER, 'a']);
   net.spawn(b.name, process.execPath, ['-e', SERVER, 'b']);
-  for (const [ip, want] of [[allowedIp, 'hello-from-a'], [deniedIp, 'hello-from-b']] as const) {
+  for (const [ip, want] of [
+    [allowedIp, 'hello-from-a'],
+    [deniedIp, 'hello-from-b'],
+  ] as const) {
     let got = '';
     for (let i = 0; i < 100 && got !== want; i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
-      got = await fetch(`http://${ip}:${PORT}/`).then((r) => r.text()).catch(() => '');
+      got = await fetch(`http://${ip}:${PORT}/`)
+        .then((r) => r.text())
+        .catch(() => '');
     }
     expect(got, `server on ${ip}`).toBe(want);
   }
   const home = { dir: tmp.dir, paths: resolveHome(join(tmp.dir, 'home')), workspace, cleanup: () => undefined };
-  h = await startTestHost(home, { config: testConfig({ safety: { allowed_roots: [realpathSync(tmp.dir)], network_allow: [allowedIp], intent: false, network: false } }) });
+  h = await startTestHost(home, {
+    config: testConfig({ safety: { allowed_roots: [realpathSync(tmp.dir)], network_allow: [allowedIp], intent: false, network: false } }),
+  });
   api = adminApi(portOf(h), h.ctx.adminToken);
 });
 
@@ -66,19 +77,32 @@ async function runTask(prompt: string): Promise<{ id: string; state: string; out
   const r = await api('POST', '/admin/execute', { prompt, engine: 'exec', workspace });
   expect(r.status, r.body).toBe(201);
   const id = (r.json['task_ids'] as string[])[0] as string;
-  const state = await waitFor(() => {
-    const s = h.host.store.getTask(id)?.state;
-    return s === 'succeeded' || s === 'failed' ? s : undefined;
-  }, `task ${id} to end`, 20_000);
-  return { id, state, out: h.host.store.outputOf(id, { limit: 10_000 }).map((o) => o.text).join('') };
+  const state = await waitFor(
+    () => {
+      const s = h.host.store.getTask(id)?.state;
+      return s === 'succeeded' || s === 'failed' ? s : undefined;
+    },
+    `task ${id} to end`,
+    20_000,
+  );
+  return {
+    id,
+    state,
+    out: h.host.store
+      .outputOf(id, { limit: 10_000 })
+      .map((o) => o.text)
+      .join(''),
+  };
 }
 
 describe('network through the proxy', () => {
   it('reaches an allowed machine through the proxy, by plain HTTP and by CONNECT', async () => {
-    const r = await runTask([
-      `python3 -c "import urllib.request as u; print(u.urlopen('http://' + ${spelled(allowedIp)} + ':${PORT}/').read().decode())"`,
-      `curl -s -m 5 --proxytunnel "http://$(python3 -c "print(${spelled(allowedIp)})"):${PORT}/"; echo`,
-    ].join('\n'));
+    const r = await runTask(
+      [
+        `python3 -c "import urllib.request as u; print(u.urlopen('http://' + ${spelled(allowedIp)} + ':${PORT}/').read().decode())"`,
+        `curl -s -m 5 --proxytunnel "http://$(python3 -c "print(${spelled(allowedIp)})"):${PORT}/"; echo`,
+      ].join('\n'),
+    );
     expect(r.state, r.out).toBe('succeeded');
     expect(r.out).toBe('hello-from-a\nhello-from-a\n');
   });
@@ -104,8 +128,10 @@ except Exception as e: print('no route:', e)"`);
     expect(r.out).not.toContain('CONNECTED');
   });
 
-  it('does not reach the host\'s loopback through the proxy (the admin app)', async () => {
-    const r = await runTask(`curl -s -m 5 --noproxy '' -o /dev/null -w '%{http_code}\\n' "http://$(python3 -c "print('127.0.'+'0.1')"):${portOf(h)}/api/status"; curl -s -m 5 --noproxy '*' "http://127.0.0.1:${portOf(h)}/api/status" || echo direct-failed`);
+  it("does not reach the host's loopback through the proxy (the admin app)", async () => {
+    const r = await runTask(
+      `curl -s -m 5 --noproxy '' -o /dev/null -w '%{http_code}\\n' "http://$(python3 -c "print('127.0.'+'0.1')"):${portOf(h)}/api/status"; curl -s -m 5 --noproxy '*' "http://127.0.0.1:${portOf(h)}/api/status" || echo direct-failed`,
+    );
     expect(r.out).toMatch(/^403$/m); // the proxy's refusal, not the admin app's answer
     expect(r.out).toContain('direct-failed');
     expect(r.out).toContain(`connection to 127.0.0.1:${portOf(h)} denied`);
@@ -123,17 +149,33 @@ describe('network with the default config, and an agent endpoint', () => {
     const fullEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root', ...env };
     const sandbox = planner.planFor({ taskId: 't', engine, workspace, env: fullEnv });
     let out = '';
-    for await (const ev of createExecEngine().run({ task_id: 't', attempt: 1, prompt, model: null, workspace, budget_usd: 0, env: fullEnv, run_timeout_ms: 20_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox }) as AsyncIterable<EngineEvent>) {
+    for await (const ev of createExecEngine().run({
+      task_id: 't',
+      attempt: 1,
+      prompt,
+      model: null,
+      workspace,
+      budget_usd: 0,
+      env: fullEnv,
+      run_timeout_ms: 20_000,
+      silence_timeout_ms: null,
+      signal: new AbortController().signal,
+      sandbox,
+    }) as AsyncIterable<EngineEvent>) {
       if (ev.type === 'output') out += ev.text;
     }
     return out;
   }
 
   it('has no network at all by default: not even the allowed-looking machine, and no proxy variables', async () => {
-    const out = await runPlanned(`env | grep -ci _proxy; python3 -c "
+    const out = await runPlanned(
+      `env | grep -ci _proxy; python3 -c "
 import urllib.request as u
 try: u.urlopen('http://' + ${spelled(allowedIp)} + ':${PORT}/', timeout=3); print('REACHED')
-except Exception as e: print('no network:', e)"`, 'exec', {});
+except Exception as e: print('no network:', e)"`,
+      'exec',
+      {},
+    );
     expect(out).toMatch(/^0\n/);
     expect(out).toContain('no network:');
     expect(out).not.toContain('REACHED');
@@ -152,10 +194,14 @@ except Exception as e: print('no network:', e)"`, 'exec', {});
     other?.close();
   });
 
-  it('lets an agent reach its own endpoint on the host\'s loopback, and nothing else there', async () => {
+  it("lets an agent reach its own endpoint on the host's loopback, and nothing else there", async () => {
     const apiPort = (api2.address() as { port: number }).port;
     const otherPort = (other.address() as { port: number }).port;
-    const out = await runPlanned(`curl -s -m 5 http://127.0.0.1:${apiPort}/v1/messages; echo; curl -s -m 5 http://127.0.0.1:${otherPort}/ || echo other-unreachable; curl -s -m 5 --noproxy '' http://127.0.0.1:${otherPort}/; echo`, 'claude', { ANTHROPIC_BASE_URL: `http://127.0.0.1:${apiPort}` });
+    const out = await runPlanned(
+      `curl -s -m 5 http://127.0.0.1:${apiPort}/v1/messages; echo; curl -s -m 5 http://127.0.0.1:${otherPort}/ || echo other-unreachable; curl -s -m 5 --noproxy '' http://127.0.0.1:${otherPort}/; echo`,
+      'claude',
+      { ANTHROPIC_BASE_URL: `http://127.0.0.1:${apiPort}` },
+    );
     expect(out).toContain('fake-anthropic-api');
     expect(out).toContain('other-unreachable');
     expect(out).not.toContain('OTHER-LOOPBACK-SERVICE');

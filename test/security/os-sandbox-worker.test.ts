@@ -56,7 +56,20 @@ describe('worker runner in the sandbox', () => {
 import socket
 try: socket.create_connection(('127.0.0.1', ${port}), 2); print('REACHED')
 except Exception as e: print('unreachable')"`;
-    const msg = { type: 'TASK_ASSIGNED', task_id: 't-w', attempt: 1, task: { prompt, title: 't' }, budget: 1, engine: 'exec', model: null, workspace: 'job', nonce: 'n', expires_at: Date.now() + 30_000, lease_ms: 30_000, sig: 'x' } as unknown as MessageOf<'TASK_ASSIGNED'>;
+    const msg = {
+      type: 'TASK_ASSIGNED',
+      task_id: 't-w',
+      attempt: 1,
+      task: { prompt, title: 't' },
+      budget: 1,
+      engine: 'exec',
+      model: null,
+      workspace: 'job',
+      nonce: 'n',
+      expires_at: Date.now() + 30_000,
+      lease_ms: 30_000,
+      sig: 'x',
+    } as unknown as MessageOf<'TASK_ASSIGNED'>;
     const prep = await runner.prepare(msg);
     if (!prep.ok) throw new Error(prep.reason);
     let out = '';
@@ -74,10 +87,29 @@ except Exception as e: print('unreachable')"`;
     const argvFile = join(ws, 'argv.json');
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root', FAKE_CLAUDE_SCENARIO: 'success', FAKE_CLAUDE_ARGV_FILE: argvFile };
     const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null, realHome: join(root, 'user-home') });
-    const engine = createClaudeEngine({ bin: fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url)), defaultModel: 'sonnet', permissionMode: 'acceptEdits', allowedTools: [], extraArgs: [], pricing: { models: {}, aliases: {} } as never });
+    const engine = createClaudeEngine({
+      bin: fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url)),
+      defaultModel: 'sonnet',
+      permissionMode: 'acceptEdits',
+      allowedTools: [],
+      extraArgs: [],
+      pricing: { models: {}, aliases: {} } as never,
+    });
     const sandbox = planner.planFor({ taskId: 't-c', engine: 'claude', workspace: ws, env });
     let done: { ok: boolean; summary: string } | null = null;
-    for await (const ev of engine.run({ task_id: 't-c', attempt: 1, prompt: 'hello', model: null, workspace: ws, budget_usd: 5, env, run_timeout_ms: 30_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox })) {
+    for await (const ev of engine.run({
+      task_id: 't-c',
+      attempt: 1,
+      prompt: 'hello',
+      model: null,
+      workspace: ws,
+      budget_usd: 5,
+      env,
+      run_timeout_ms: 30_000,
+      silence_timeout_ms: null,
+      signal: new AbortController().signal,
+      sandbox,
+    })) {
       if (ev.type === 'done') done = ev;
     }
     expect(done?.ok, done?.summary).toBe(true);
@@ -99,7 +131,20 @@ describe('git worktrees in the sandbox', () => {
     const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root' };
     const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: workerHome, configFile: null });
     let out = '';
-    for await (const ev of createExecEngine().run({ task_id: 't-g', attempt: 1, prompt: 'git status --short --branch; git log --format=%s; echo x > f; git add f 2>/dev/null || echo add-refused; git update-ref refs/heads/main HEAD 2>/dev/null || echo ref-refused', model: null, workspace: realpathSync(wt), budget_usd: 0, env, run_timeout_ms: 20_000, silence_timeout_ms: null, signal: new AbortController().signal, sandbox: planner.planFor({ taskId: 't-g', engine: 'exec', workspace: realpathSync(wt), env }) })) {
+    for await (const ev of createExecEngine().run({
+      task_id: 't-g',
+      attempt: 1,
+      prompt:
+        'git status --short --branch; git log --format=%s; echo x > f; git add f 2>/dev/null || echo add-refused; git update-ref refs/heads/main HEAD 2>/dev/null || echo ref-refused',
+      model: null,
+      workspace: realpathSync(wt),
+      budget_usd: 0,
+      env,
+      run_timeout_ms: 20_000,
+      silence_timeout_ms: null,
+      signal: new AbortController().signal,
+      sandbox: planner.planFor({ taskId: 't-g', engine: 'exec', workspace: realpathSync(wt), env }),
+    })) {
       if (ev.type === 'output') out += ev.text;
     }
     expect(out).toBe('## colony/t1\nbase\nadd-refused\nref-refused\n');

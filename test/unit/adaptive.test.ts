@@ -22,17 +22,23 @@ describe('discounted statistics', () => {
   const B = 'claude/claude-sonnet-5-5';
 
   it('counts per class and per path: a fallback is its own arm', () => {
-    const s = buildStats([
-      { cls: 'easy', path: [A], ok: false, cost_usd: 0.001 },
-      { cls: 'easy', path: [A, B], ok: true, cost_usd: 0.1 },
-      { cls: 'hard', path: [A], ok: true, cost_usd: null },
-    ], 1e6);
+    const s = buildStats(
+      [
+        { cls: 'easy', path: [A], ok: false, cost_usd: 0.001 },
+        { cls: 'easy', path: [A, B], ok: true, cost_usd: 0.1 },
+        { cls: 'hard', path: [A], ok: true, cost_usd: null },
+      ],
+      1e6,
+    );
     expect(armView(s, 'easy', A)).toMatchObject({ n: 1, ok: 0 });
     expect(armView(s, 'easy', `${A} > ${B}`)).toMatchObject({ n: 1, ok: 1, cost_usd: 0.1 });
     expect(armView(s, 'hard', A)).toMatchObject({ n: 1, ok: 1, cost_usd: null });
     expect(armView(s, 'easy', B)).toBeNull();
     expect(meanCost(s, 'easy', B)).toBeCloseTo(0.1); // the option's cost over every step that ran it
-    expect(snapshot(s).map((c) => [c.cls, c.step])).toEqual([['easy', 2], ['hard', 1]]);
+    expect(snapshot(s).map((c) => [c.cls, c.step])).toEqual([
+      ['easy', 2],
+      ['hard', 1],
+    ]);
   });
 
   it('weighs recent outcomes more: every attempt of the class multiplies older evidence by 1 − 1/memory', () => {
@@ -53,7 +59,11 @@ describe('discounted statistics', () => {
 
   it('draws Beta samples with the right mean from the injected rng', () => {
     const rng = mulberry32(9);
-    for (const [a, b] of [[2, 8], [0.3, 0.7], [40, 10]] as const) {
+    for (const [a, b] of [
+      [2, 8],
+      [0.3, 0.7],
+      [40, 10],
+    ] as const) {
       let sum = 0;
       for (let i = 0; i < 4000; i += 1) sum += sampleBeta(rng, a, b);
       expect(sum / 4000).toBeCloseTo(a / (a + b), 1);
@@ -90,7 +100,10 @@ describe('fallbackFor', () => {
   it('uses the observed cost of the fallback option when there is history', () => {
     const s = emptyStats();
     for (let i = 0; i < 5; i += 1) addRecord(s, { cls: 'easy', path: ['groq/x', 'claude/claude-sonnet-5'], ok: true, cost_usd: 0.002 });
-    const f = fallbackFor({ engine: 'groq', model: 'x' }, { error_code: 'E_ENGINE' }, 0.01, { ...base, observed_cost: (e, m) => meanCost(s, 'easy', optionId(PRICING, e, m)) });
+    const f = fallbackFor({ engine: 'groq', model: 'x' }, { error_code: 'E_ENGINE' }, 0.01, {
+      ...base,
+      observed_cost: (e, m) => meanCost(s, 'easy', optionId(PRICING, e, m)),
+    });
     expect(f.next?.estimate_usd).toBe(0.002);
   });
 
@@ -103,6 +116,8 @@ describe('fallbackFor', () => {
   });
 
   it('knows the Claude tiers', () => {
-    expect(['haiku', 'claude-haiku-5-5', 'sonnet', 'claude-sonnet-4-5-20250929', 'opus', 'claude-opus-5-5', 'gpt'].map(claudeTier)).toEqual([0, 0, 1, 1, 2, 2, -1]);
+    expect(['haiku', 'claude-haiku-5-5', 'sonnet', 'claude-sonnet-4-5-20250929', 'opus', 'claude-opus-5-5', 'gpt'].map(claudeTier)).toEqual([
+      0, 0, 1, 1, 2, 2, -1,
+    ]);
   });
 });

@@ -13,7 +13,11 @@ const facts = (over: Partial<AttemptFacts> = {}): AttemptFacts => ({
 describe('decideAttempt', () => {
   it('retries a failure while attempts remain, then fails with the last reason', () => {
     expect(decideAttempt(facts()).next).toMatchObject({ kind: 'requeue', reason: expect.stringContaining('retry after attempt 1/2: E_ENGINE: exit 1') });
-    expect(decideAttempt(facts({ attempt: 2 }))).toEqual({ state: 'failed', error_code: 'E_ENGINE', next: { kind: 'finish', state: 'failed', reason: 'E_ENGINE: exit 1' } });
+    expect(decideAttempt(facts({ attempt: 2 }))).toEqual({
+      state: 'failed',
+      error_code: 'E_ENGINE',
+      next: { kind: 'finish', state: 'failed', reason: 'E_ENGINE: exit 1' },
+    });
   });
 
   it('ends a timed-out attempt as timed_out once no attempt is left', () => {
@@ -22,27 +26,49 @@ describe('decideAttempt', () => {
   });
 
   it('never retries a budget stop or an E_BUDGET failure', () => {
-    expect(decideAttempt(facts({ interruption: { kind: 'budget', reason: 'budget: spent' } })).next).toEqual({ kind: 'finish', state: 'failed', reason: 'budget: spent' });
+    expect(decideAttempt(facts({ interruption: { kind: 'budget', reason: 'budget: spent' } })).next).toEqual({
+      kind: 'finish',
+      state: 'failed',
+      reason: 'budget: spent',
+    });
     expect(decideAttempt(facts({ outcome: { ok: false, summary: 'over', error_code: 'E_BUDGET', engine: 'x' } })).next.kind).toBe('finish');
   });
 
-  it('cancels on an admin cancel even when the engine reported success, and on a worker\'s E_CANCELLED', () => {
-    expect(decideAttempt(facts({ outcome: { ok: true, summary: 'done', error_code: null, engine: 'exec' }, interruption: { kind: 'cancelled', reason: 'by admin' } })))
-      .toEqual({ state: 'cancelled', error_code: 'E_CANCELLED', next: { kind: 'finish', state: 'cancelled', reason: 'by admin' } });
+  it("cancels on an admin cancel even when the engine reported success, and on a worker's E_CANCELLED", () => {
+    expect(
+      decideAttempt(
+        facts({ outcome: { ok: true, summary: 'done', error_code: null, engine: 'exec' }, interruption: { kind: 'cancelled', reason: 'by admin' } }),
+      ),
+    ).toEqual({ state: 'cancelled', error_code: 'E_CANCELLED', next: { kind: 'finish', state: 'cancelled', reason: 'by admin' } });
     expect(decideAttempt(facts({ outcome: { ok: false, summary: 'stop', error_code: 'E_CANCELLED', engine: 'exec' } })).state).toBe('cancelled');
   });
 
   it('counts an attempt lost to a host crash or a lost worker against max_attempts', () => {
     const lost = { kind: 'lost', reason: 'host died', charged: true } as const;
     expect(decideAttempt(facts({ interruption: lost }))).toMatchObject({ state: 'lost', error_code: 'E_LOST', next: { kind: 'requeue' } });
-    expect(decideAttempt(facts({ attempt: 2, interruption: lost }))).toMatchObject({ state: 'lost', next: { kind: 'finish', state: 'failed', reason: 'host died' } });
+    expect(decideAttempt(facts({ attempt: 2, interruption: lost }))).toMatchObject({
+      state: 'lost',
+      next: { kind: 'finish', state: 'failed', reason: 'host died' },
+    });
   });
 
   it('does not count an offer refused as busy, up to MAX_UNCHARGED of them', () => {
     const busy = { kind: 'lost', reason: 'busy', charged: false } as const;
-    expect(decideAttempt(facts({ attempt: 2, uncharged_before: 1, interruption: busy }))).toMatchObject({ error_code: 'E_WORKER_BUSY', next: { kind: 'requeue' } });
-    expect(decideAttempt(facts({ attempt: 5, uncharged_before: MAX_UNCHARGED, interruption: busy }))).toMatchObject({ error_code: 'E_LOST', next: { kind: 'finish' } });
-    expect(unchargedAttempts([{ state: 'lost', error_code: 'E_WORKER_BUSY' }, { state: 'lost', error_code: 'E_LOST' }, { state: 'failed', error_code: 'E_ENGINE' }])).toBe(1);
+    expect(decideAttempt(facts({ attempt: 2, uncharged_before: 1, interruption: busy }))).toMatchObject({
+      error_code: 'E_WORKER_BUSY',
+      next: { kind: 'requeue' },
+    });
+    expect(decideAttempt(facts({ attempt: 5, uncharged_before: MAX_UNCHARGED, interruption: busy }))).toMatchObject({
+      error_code: 'E_LOST',
+      next: { kind: 'finish' },
+    });
+    expect(
+      unchargedAttempts([
+        { state: 'lost', error_code: 'E_WORKER_BUSY' },
+        { state: 'lost', error_code: 'E_LOST' },
+        { state: 'failed', error_code: 'E_ENGINE' },
+      ]),
+    ).toBe(1);
   });
 
   it('gives an auto-routed task one fallback attempt even with max_attempts 1, but not when it ran exec', () => {
@@ -52,7 +78,10 @@ describe('decideAttempt', () => {
   });
 
   it('holds a success whose change waits for approval, and maps an unknown worker code to E_ENGINE', () => {
-    expect(decideAttempt(facts({ outcome: { ok: true, summary: 'ok', error_code: null, engine: 'exec' }, hold: true })).next).toEqual({ kind: 'hold_after_run', reason: 'change pending approval' });
+    expect(decideAttempt(facts({ outcome: { ok: true, summary: 'ok', error_code: null, engine: 'exec' }, hold: true })).next).toEqual({
+      kind: 'hold_after_run',
+      reason: 'change pending approval',
+    });
     expect(decideAttempt(facts({ attempt: 2, outcome: { ok: false, summary: 'x', error_code: 'E_MADE_UP', engine: 'exec' } })).error_code).toBe('E_ENGINE');
   });
 });

@@ -9,7 +9,7 @@ describe('checkBinding', () => {
   it('accepts an order for this worker on this connection', () => {
     expect(checkBinding({ worker_id: 'w-a', session: mine.session }, mine)).toEqual({ ok: true });
   });
-  it('refuses another worker\'s order and another connection\'s', () => {
+  it("refuses another worker's order and another connection's", () => {
     expect(checkBinding({ worker_id: 'w-b', session: mine.session }, mine)).toMatchObject({ ok: false, code: 'not_yours' });
     expect(checkBinding({ worker_id: 'w-a', session: 'an-older-session-nonce' }, mine)).toMatchObject({ ok: false, code: 'replayed' });
   });
@@ -43,7 +43,11 @@ describe('pairing MACs', () => {
   it('the proof covers each key and the certificate (format-insensitive), and the two directions differ', () => {
     const p = workerProof(secret, t);
     expect(sameProof(workerProof(secret, { ...t, cert_fingerprint: t.cert_fingerprint.toLowerCase().replace(/:/g, '') }), p)).toBe(true);
-    for (const other of [{ ...t, host_public_key: 'X'.repeat(43) }, { ...t, worker_public_key: 'X'.repeat(43) }, { ...t, cert_fingerprint: null }]) {
+    for (const other of [
+      { ...t, host_public_key: 'X'.repeat(43) },
+      { ...t, worker_public_key: 'X'.repeat(43) },
+      { ...t, cert_fingerprint: null },
+    ]) {
       expect(sameProof(workerProof(secret, other), p)).toBe(false);
     }
     const answer = hostProof(secret, t, { worker_id: 'w-1', owner: 'session:a' });

@@ -77,7 +77,12 @@ describe('graphReservation', () => {
 
   it('does not multiply by max_attempts: a task budget caps all its attempts together', () => {
     expect(graphReservation(tasks, 1.75).total_usd).toBe(1.75);
-    expect(graphReservation(tasks.map((t) => ({ ...t, max_attempts: 10 })), 1.75).ok).toBe(true);
+    expect(
+      graphReservation(
+        tasks.map((t) => ({ ...t, max_attempts: 10 })),
+        1.75,
+      ).ok,
+    ).toBe(true);
   });
 
   it('never refuses a graph without its own budget', () => {

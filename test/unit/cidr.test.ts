@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  formatIp,
-  ipInAnyCidr,
-  ipInCidr,
-  isLoopbackIp,
-  isPrivateIp,
-  parseCidr,
-  parseIp,
-  tryParseCidr,
-  unmapIp,
-} from '../../src/core/cidr.js';
+import { formatIp, ipInAnyCidr, ipInCidr, isLoopbackIp, isPrivateIp, parseCidr, parseIp, tryParseCidr, unmapIp } from '../../src/core/cidr.js';
 import { isColonyError } from '../../src/core/errors.js';
 
 describe('parseIp', () => {
@@ -32,12 +22,25 @@ describe('parseIp', () => {
     expect(ip && formatIp(ip)).toBe(canonical);
   });
 
-  it.each(['256.0.0.1', '1.2.3', '1.2.3.4.5', '01.2.3.4', '127.1', '1.2.3.-4', 'localhost', '', ':::', '1:2:3:4:5:6:7:8:9', '1::2::3', '12345::', '1:2:3:4:5:6:7::8', 'g::1', '::ffff:1.2.3.256'])(
-    'rejects %s',
-    (text) => {
-      expect(parseIp(text)).toBeNull();
-    },
-  );
+  it.each([
+    '256.0.0.1',
+    '1.2.3',
+    '1.2.3.4.5',
+    '01.2.3.4',
+    '127.1',
+    '1.2.3.-4',
+    'localhost',
+    '',
+    ':::',
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    '12345::',
+    '1:2:3:4:5:6:7::8',
+    'g::1',
+    '::ffff:1.2.3.256',
+  ])('rejects %s', (text) => {
+    expect(parseIp(text)).toBeNull();
+  });
 
   it('unmaps IPv4-mapped IPv6 to IPv4', () => {
     const ip = parseIp('::ffff:10.1.2.3');

@@ -26,12 +26,45 @@ export const LABELLED_TASKS: LabelledTask[] = [
   { label: 'medium', prompt: 'Add input validation with zod to the submit-task route and return 400 with the list of problems.' },
   { label: 'medium', prompt: 'Implement a `colony tasks --state` filter in src/cli/tasks.ts.', depth: 1 },
   { label: 'medium', prompt: 'Update the dashboard worker card to show tokens in and out next to the cost, and keep the layout on narrow screens.' },
-  { label: 'hard', prompt: 'Refactor the scheduler to fix a race condition where two workers can claim the same task when leases expire at the same time. Make claimNextReady atomic in src/store/store.ts and src/runner/pool.ts, and add a reliability test.' },
-  { label: 'hard', prompt: 'Investigate the intermittent deadlock in the worker pool under load. Stack trace:\n  at Pool.acquire (src/runner/pool.ts:88:13)\n  at async Runner.dispatch (src/runner/runner.ts:142:5)\n  at async Promise.all (index 3)\nFind the root cause and fix it.' },
-  { label: 'hard', prompt: 'Design the architecture for running tasks on remote workers with signed messages, leases and heartbeats; implement the protocol in src/remote/ and document the security model.' },
-  { label: 'hard', prompt: 'Migrate the store from better-sqlite3 to PostgreSQL behind the same interface, keeping backwards compatibility and zero downtime for existing data.' },
-  { label: 'hard', prompt: 'There is a memory leak in the SSE event bus: RSS grows by 50 MB per hour with 200 clients. Profile it, find the cause and fix it without dropping events.' },
-  { label: 'hard', prompt: 'Audit the admin app for security vulnerabilities (CSRF, DNS rebinding, cross-site WebSocket hijacking) and fix what you find, with attacker-side tests for each.' },
-  { label: 'hard', prompt: 'Implement the adaptive router:\n1. keep per-class success rates\n2. pick the cheapest engine that clears the threshold\n3. explore a little\n4. fall back to Claude on failure within the budget\n5. add a benchmark comparing it to fixed policies\n6. document the results', depth: 2 },
-  { label: 'hard', prompt: 'Optimize the ready-set maintenance so scheduling 100k tasks is linear; the current implementation scans all tasks on every completion and throughput collapses.' },
+  {
+    label: 'hard',
+    prompt:
+      'Refactor the scheduler to fix a race condition where two workers can claim the same task when leases expire at the same time. Make claimNextReady atomic in src/store/store.ts and src/runner/pool.ts, and add a reliability test.',
+  },
+  {
+    label: 'hard',
+    prompt:
+      'Investigate the intermittent deadlock in the worker pool under load. Stack trace:\n  at Pool.acquire (src/runner/pool.ts:88:13)\n  at async Runner.dispatch (src/runner/runner.ts:142:5)\n  at async Promise.all (index 3)\nFind the root cause and fix it.',
+  },
+  {
+    label: 'hard',
+    prompt:
+      'Design the architecture for running tasks on remote workers with signed messages, leases and heartbeats; implement the protocol in src/remote/ and document the security model.',
+  },
+  {
+    label: 'hard',
+    prompt:
+      'Migrate the store from better-sqlite3 to PostgreSQL behind the same interface, keeping backwards compatibility and zero downtime for existing data.',
+  },
+  {
+    label: 'hard',
+    prompt:
+      'There is a memory leak in the SSE event bus: RSS grows by 50 MB per hour with 200 clients. Profile it, find the cause and fix it without dropping events.',
+  },
+  {
+    label: 'hard',
+    prompt:
+      'Audit the admin app for security vulnerabilities (CSRF, DNS rebinding, cross-site WebSocket hijacking) and fix what you find, with attacker-side tests for each.',
+  },
+  {
+    label: 'hard',
+    prompt:
+      'Implement the adaptive router:\n1. keep per-class success rates\n2. pick the cheapest engine that clears the threshold\n3. explore a little\n4. fall back to Claude on failure within the budget\n5. add a benchmark comparing it to fixed policies\n6. document the results',
+    depth: 2,
+  },
+  {
+    label: 'hard',
+    prompt:
+      'Optimize the ready-set maintenance so scheduling 100k tasks is linear; the current implementation scans all tasks on every completion and throughput collapses.',
+  },
 ];

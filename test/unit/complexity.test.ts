@@ -47,7 +47,8 @@ describe('complexity score on 24 realistic tasks', () => {
   it('pulls the score down for easy words and up for a stack trace and dependency depth', () => {
     const plain = scoreComplexity({ prompt: 'Update the handler in src/server/routes.ts' }).score;
     expect(scoreComplexity({ prompt: 'Fix a typo in the handler in src/server/routes.ts' }).score).toBeLessThan(plain);
-    const trace = 'Update the handler in src/server/routes.ts\nTypeError: x is undefined\n    at handle (src/server/routes.ts:10:5)\n    at run (src/server/app.ts:3:1)';
+    const trace =
+      'Update the handler in src/server/routes.ts\nTypeError: x is undefined\n    at handle (src/server/routes.ts:10:5)\n    at run (src/server/app.ts:3:1)';
     expect(scoreComplexity({ prompt: trace }).score).toBeGreaterThan(plain);
     expect(scoreComplexity({ prompt: 'Update the handler in src/server/routes.ts', depends_on_depth: 4 }).score).toBeGreaterThan(plain);
   });

@@ -30,7 +30,22 @@ describe('provider variables reach their engine only', () => {
 
   it('claude gets its base URL, token and the Bedrock/Vertex/Foundry settings', () => {
     const env = envFor(task, 'claude');
-    for (const k of ['ANTHROPIC_BASE_URL', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_API_KEY', 'ANTHROPIC_MODEL', 'CLAUDE_CODE_USE_BEDROCK', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CLAUDE_CODE_USE_VERTEX', 'CLOUD_ML_REGION', 'VERTEX_REGION_CLAUDE_SONNET_5', 'ANTHROPIC_VERTEX_PROJECT_ID', 'CLAUDE_CODE_USE_FOUNDRY', 'ANTHROPIC_FOUNDRY_API_KEY']) {
+    for (const k of [
+      'ANTHROPIC_BASE_URL',
+      'ANTHROPIC_AUTH_TOKEN',
+      'ANTHROPIC_API_KEY',
+      'ANTHROPIC_MODEL',
+      'CLAUDE_CODE_USE_BEDROCK',
+      'AWS_REGION',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'CLAUDE_CODE_USE_VERTEX',
+      'CLOUD_ML_REGION',
+      'VERTEX_REGION_CLAUDE_SONNET_5',
+      'ANTHROPIC_VERTEX_PROJECT_ID',
+      'CLAUDE_CODE_USE_FOUNDRY',
+      'ANTHROPIC_FOUNDRY_API_KEY',
+    ]) {
       expect(env[k], k).toBe(HOST_ENV[k as keyof typeof HOST_ENV]);
     }
     expect(env.GROQ_API_KEY).toBeUndefined();
@@ -40,7 +55,10 @@ describe('provider variables reach their engine only', () => {
   it('an exec task or another engine sees none of them (a task cannot read the gateway token)', () => {
     for (const engine of ['exec', 'groq']) {
       const env = envFor(task, engine);
-      expect(Object.keys(env).filter((k) => /ANTHROPIC|CLAUDE|AWS|VERTEX|FOUNDRY|CLOUD_ML/.test(k)), engine).toEqual([]);
+      expect(
+        Object.keys(env).filter((k) => /ANTHROPIC|CLAUDE|AWS|VERTEX|FOUNDRY|CLOUD_ML/.test(k)),
+        engine,
+      ).toEqual([]);
     }
     expect(envFor(task, 'groq').GROQ_API_KEY).toBe('gsk-x');
     expect(envFor(task, 'exec').GROQ_API_KEY).toBeUndefined();

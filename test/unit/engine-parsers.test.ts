@@ -8,7 +8,15 @@ import { applyChunk, newChunkState, sseParser } from '../../src/engines/sse.js';
 describe('http failure classification', () => {
   it('classifies statuses the way CONVENTIONS example 9 asks', () => {
     expect([429, 500, 503, 401, 403, 400, 422, 404, 418].map(classifyStatus)).toEqual([
-      'rate_limited', 'server', 'server', 'auth', 'auth', 'bad_request', 'bad_request', 'bad_request', 'other',
+      'rate_limited',
+      'server',
+      'server',
+      'auth',
+      'auth',
+      'bad_request',
+      'bad_request',
+      'bad_request',
+      'other',
     ]);
     expect(errorCodeFor('auth')).toBe('E_ENGINE_AUTH');
     expect(errorCodeFor('rate_limited')).toBe('E_ENGINE_RATE_LIMITED');
@@ -51,9 +59,14 @@ describe('SSE and chat chunks', () => {
 
   it('accumulates text, finish reason and Groq x_groq usage', () => {
     const s = newChunkState();
-    expect(applyChunk(s, '{"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}')).toEqual({ kind: 'none' });
+    expect(applyChunk(s, '{"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}')).toEqual({
+      kind: 'none',
+    });
     expect(applyChunk(s, '{"choices":[{"index":0,"delta":{"content":"Hi"}}]}')).toEqual({ kind: 'text', text: 'Hi' });
-    applyChunk(s, '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"prompt_tokens":20,"completion_tokens":1,"total_tokens":21}}}');
+    applyChunk(
+      s,
+      '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"prompt_tokens":20,"completion_tokens":1,"total_tokens":21}}}',
+    );
     expect(s).toMatchObject({ text: 'Hi', finish_reason: 'stop', model: 'm', usage: { prompt_tokens: 20, completion_tokens: 1, cached_tokens: 0 } });
     expect(applyChunk(s, '[DONE]')).toEqual({ kind: 'done' });
   });
@@ -75,9 +88,11 @@ describe('claude stream-json records', () => {
     expect(ev('{"type":"system","subtype":"init","session_id":"s1","model":"claude-haiku-5-5","tools":[]}')).toEqual([
       { type: 'info', engine: 'claude', model: 'claude-haiku-5-5', session_id: 's1' },
     ]);
-    expect(ev('{"type":"assistant","message":{"id":"m1","content":[{"type":"tool_use","id":"t","name":"Bash","input":{"command":"npm test"}}],"usage":{"input_tokens":3,"output_tokens":4}}}')).toEqual([
-      { type: 'output', stream: 'stdout', text: '[tool] Bash npm test' },
-    ]);
+    expect(
+      ev(
+        '{"type":"assistant","message":{"id":"m1","content":[{"type":"tool_use","id":"t","name":"Bash","input":{"command":"npm test"}}],"usage":{"input_tokens":3,"output_tokens":4}}}',
+      ),
+    ).toEqual([{ type: 'output', stream: 'stdout', text: '[tool] Bash npm test' }]);
     expect(ev('{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"3 passed"}]}]}}')).toEqual([
       { type: 'output', stream: 'stdout', text: '[tool result] 3 passed' },
     ]);
@@ -89,7 +104,8 @@ describe('claude stream-json records', () => {
 
   it('counts one usage per message id', () => {
     const st = newClaudeStreamState();
-    const line = '{"type":"assistant","message":{"id":"m1","content":[],"usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":50}}}';
+    const line =
+      '{"type":"assistant","message":{"id":"m1","content":[],"usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":50}}}';
     expect(parseClaudeLine(line, st).usage_changed).toBe(true);
     expect(parseClaudeLine(line, st).usage_changed).toBe(false);
     expect(streamUsage(st)).toEqual({ input: 10, output: 5, cache_read: 100, cache_write: 50 });
@@ -106,10 +122,31 @@ describe('claude stream-json records', () => {
 describe('diff extraction and path checks', () => {
   it('takes ```diff, ```patch and ~~~diff blocks and nothing else', () => {
     const answer = [
-      'Here:', '```ts', 'const x = 1;', '```',
-      '```diff', '--- a/x', '+++ b/x', '@@ -1 +1 @@', '-a', '+b', '```',
-      '~~~patch', '--- a/y', '+++ b/y', '@@ -1 +1 @@', '-c', '+d', '~~~',
-      '````diff', '--- a/z.md', '+++ b/z.md', '@@ -1 +1,2 @@', ' x', '+```', '````',
+      'Here:',
+      '```ts',
+      'const x = 1;',
+      '```',
+      '```diff',
+      '--- a/x',
+      '+++ b/x',
+      '@@ -1 +1 @@',
+      '-a',
+      '+b',
+      '```',
+      '~~~patch',
+      '--- a/y',
+      '+++ b/y',
+      '@@ -1 +1 @@',
+      '-c',
+      '+d',
+      '~~~',
+      '````diff',
+      '--- a/z.md',
+      '+++ b/z.md',
+      '@@ -1 +1,2 @@',
+      ' x',
+      '+```',
+      '````',
     ].join('\n');
     const blocks = extractDiffBlocks(answer);
     expect(blocks).toHaveLength(3);

@@ -43,7 +43,9 @@ describe('error catalogue', () => {
 
   it('is documented in docs/ERRORS.md with the same status and text', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'ERRORS.md'), 'utf8');
-    const rows = new Map([...doc.matchAll(/^\| `(E_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1] as string, { status: Number(m[2]), doc: m[3] as string }]));
+    const rows = new Map(
+      [...doc.matchAll(/^\| `(E_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1] as string, { status: Number(m[2]), doc: m[3] as string }]),
+    );
     expect([...rows.keys()].sort()).toEqual([...catalogue].sort());
     for (const [code, v] of Object.entries(ERROR_CODES)) expect(rows.get(code), code).toEqual({ status: v.status, doc: v.doc });
   });

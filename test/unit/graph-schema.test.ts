@@ -55,7 +55,21 @@ describe('parseGraph + compileGraph defaults', () => {
       name: 'release',
       tasks: [
         { id: 'a', prompt: 'x' },
-        { id: 'b', title: 'B!', prompt: 'y', engine: 'exec', model: 'm1', budget_usd: 0, depends_on: ['a'], workspace: 'sub/dir', target: 'own-worker', wait_timeout_s: 5, run_timeout_s: 60, max_attempts: 3, trigger: 'all_done' },
+        {
+          id: 'b',
+          title: 'B!',
+          prompt: 'y',
+          engine: 'exec',
+          model: 'm1',
+          budget_usd: 0,
+          depends_on: ['a'],
+          workspace: 'sub/dir',
+          target: 'own-worker',
+          wait_timeout_s: 5,
+          run_timeout_s: 60,
+          max_attempts: 3,
+          trigger: 'all_done',
+        },
       ],
     });
     expect(t).toEqual({
@@ -90,7 +104,16 @@ describe('parseGraph + compileGraph defaults', () => {
 describe('parseGraph errors name the file, the task and the field', () => {
   const cases: [string, unknown, string][] = [
     ['negative budget', { tasks: [{ id: 'a', prompt: 'x', budget_usd: -1 }] }, 'g.json: task "a" (tasks[0]): budget_usd: must be ≥ 0'],
-    ['empty prompt', { tasks: [{ id: 'a', prompt: 'x' }, { id: 'b', prompt: '' }] }, 'g.json: task "b" (tasks[1]): prompt: must not be empty'],
+    [
+      'empty prompt',
+      {
+        tasks: [
+          { id: 'a', prompt: 'x' },
+          { id: 'b', prompt: '' },
+        ],
+      },
+      'g.json: task "b" (tasks[1]): prompt: must not be empty',
+    ],
     ['id with a colon', { tasks: [{ id: 'a:b', prompt: 'x' }] }, 'g.json: task "a:b" (tasks[0]): id: must be 1-64 letters, digits, "_", "-" or "." (no ":")'],
     ['no tasks', { tasks: [] }, 'g.json: tasks: a graph needs at least one task'],
     ['negative graph budget', { budget_usd: -2, tasks: [{ id: 'a', prompt: 'x' }] }, 'g.json: budget_usd: must be ≥ 0'],
@@ -102,7 +125,9 @@ describe('parseGraph errors name the file, the task and the field', () => {
   });
 
   it('reports an unknown field, a bad trigger and a missing prompt with their paths', () => {
-    const e = thrown(() => parseGraph({ tasks: [{ id: 'a', prompt: 'x', retries: 3 }, { id: 'b', prompt: 'y', trigger: 'sometimes' }, { id: 'c' }] }, 'g.json'));
+    const e = thrown(() =>
+      parseGraph({ tasks: [{ id: 'a', prompt: 'x', retries: 3 }, { id: 'b', prompt: 'y', trigger: 'sometimes' }, { id: 'c' }] }, 'g.json'),
+    );
     expect(e.code).toBe('E_BAD_INPUT');
     expect(e.message).toMatch(/task "a" \(tasks\[0\]\): .*retries/);
     expect(e.message).toMatch(/task "b" \(tasks\[1\]\): trigger: /);
@@ -123,7 +148,15 @@ describe('parseGraph errors name the file, the task and the field', () => {
 
 describe('compileGraph structure errors', () => {
   it('names a cycle with its path in local ids (E_CYCLE)', () => {
-    const e = thrown(() => compile({ tasks: [{ id: 'a', prompt: 'x', depends_on: ['c'] }, { id: 'b', prompt: 'x', depends_on: ['a'] }, { id: 'c', prompt: 'x', depends_on: ['b'] }] }));
+    const e = thrown(() =>
+      compile({
+        tasks: [
+          { id: 'a', prompt: 'x', depends_on: ['c'] },
+          { id: 'b', prompt: 'x', depends_on: ['a'] },
+          { id: 'c', prompt: 'x', depends_on: ['b'] },
+        ],
+      }),
+    );
     expect(e.code).toBe('E_CYCLE');
     expect(e.message).toMatch(/^g\.json: dependency cycle: ([abc]) → [abc] → [abc] → \1$/);
     expect(e.message).not.toContain('rel-abc123');
@@ -136,12 +169,26 @@ describe('compileGraph structure errors', () => {
     expect([unknown.code, unknown.message]).toEqual(['E_UNKNOWN_DEP', 'g.json: task "test" depends on unknown task "biuld"']);
     const self = thrown(() => compile({ tasks: [{ id: 'a', prompt: 'x', depends_on: ['a'] }] }));
     expect([self.code, self.message]).toEqual(['E_SELF_DEP', 'g.json: task "a" depends on itself']);
-    const dup = thrown(() => compile({ tasks: [{ id: 'a', prompt: 'x' }, { id: 'a', prompt: 'y' }] }));
+    const dup = thrown(() =>
+      compile({
+        tasks: [
+          { id: 'a', prompt: 'x' },
+          { id: 'a', prompt: 'y' },
+        ],
+      }),
+    );
     expect([dup.code, dup.message]).toEqual(['E_DUPLICATE_ID', 'g.json: task id "a" is used more than once']);
   });
 
   it('lists every structural problem, first code wins', () => {
-    const e = thrown(() => compile({ tasks: [{ id: 'a', prompt: 'x', depends_on: ['nope'] }, { id: 'b', prompt: 'x', depends_on: ['b'] }] }));
+    const e = thrown(() =>
+      compile({
+        tasks: [
+          { id: 'a', prompt: 'x', depends_on: ['nope'] },
+          { id: 'b', prompt: 'x', depends_on: ['b'] },
+        ],
+      }),
+    );
     expect(e.code).toBe('E_UNKNOWN_DEP');
     expect(e.message).toBe('g.json: task "a" depends on unknown task "nope"; task "b" depends on itself');
   });
@@ -167,7 +214,9 @@ describe('cross-graph dependencies', () => {
 
   it('never resolves a plain local id against other graphs', () => {
     // "compile" exists in another graph, but a bare id always means this file's task.
-    const e = thrown(() => compile({ tasks: [{ id: 'test', prompt: 'x', depends_on: ['compile'] }] }, { isKnown: (id) => id.endsWith(':compile') && id !== 'rel-abc123:compile' }));
+    const e = thrown(() =>
+      compile({ tasks: [{ id: 'test', prompt: 'x', depends_on: ['compile'] }] }, { isKnown: (id) => id.endsWith(':compile') && id !== 'rel-abc123:compile' }),
+    );
     expect(e.code).toBe('E_UNKNOWN_DEP');
   });
 });

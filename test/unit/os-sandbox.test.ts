@@ -72,7 +72,7 @@ describe('bubblewrap arguments', () => {
   it('binds the system read-only and never the whole disk', () => {
     expect(idx(['--ro-bind', '/usr', '/usr'])).toBeGreaterThanOrEqual(0);
     expect(idx(['--symlink', 'usr/bin', '/bin'])).toBeGreaterThanOrEqual(0);
-    expect(m.some((x) => x[0] !== '--symlink' && x[1] === '/' )).toBe(false);
+    expect(m.some((x) => x[0] !== '--symlink' && x[1] === '/')).toBe(false);
     expect(m.some((x) => x.includes('/lib64'))).toBe(false); // not on this disk: not bound
     expect(m.some((x) => x.includes('/srv/other-ws'))).toBe(false); // another workspace: not there at all
   });
@@ -106,12 +106,25 @@ describe('bubblewrap arguments', () => {
   });
 
   it('with a proxy: binds its socket and the bridge, and the bridge runs the command', () => {
-    const a = buildBwrapArgs(spec({ network: { proxySocket: '/run/c/p1.sock', forwardPorts: [8787], bridgeScript: '/run/c/bridge.cjs', nodeBin: '/usr/bin/node' } }), probe);
+    const a = buildBwrapArgs(
+      spec({ network: { proxySocket: '/run/c/p1.sock', forwardPorts: [8787], bridgeScript: '/run/c/bridge.cjs', nodeBin: '/usr/bin/node' } }),
+      probe,
+    );
     expect(a.join(' ')).toContain('--bind /run/c/p1.sock /run/colony/proxy.sock --ro-bind /run/c/bridge.cjs /run/colony/bridge.cjs');
-    expect(a.slice(a.lastIndexOf('--chdir') + 3)).toEqual(['/usr/bin/node', '/run/colony/bridge.cjs', '/run/colony/proxy.sock', '3128', '8787', '--', '/bin/sh', '-c', 'true']);
+    expect(a.slice(a.lastIndexOf('--chdir') + 3)).toEqual([
+      '/usr/bin/node',
+      '/run/colony/bridge.cjs',
+      '/run/colony/proxy.sock',
+      '3128',
+      '8787',
+      '--',
+      '/bin/sh',
+      '-c',
+      'true',
+    ]);
   });
 
-  it('sets proxy variables only when there is a proxy, and never proxies the task\'s own loopback', () => {
+  it("sets proxy variables only when there is a proxy, and never proxies the task's own loopback", () => {
     expect(sandboxEnv(spec())).toEqual({ PATH: '/usr/bin:/bin', HOME: '/home/u', TMPDIR: '/tmp' });
     const env = sandboxEnv(spec({ network: { proxySocket: '/x.sock', forwardPorts: [], bridgeScript: '/b', nodeBin: '/usr/bin/node' } }));
     expect(env['HTTPS_PROXY']).toBe('http://127.0.0.1:3128');
@@ -120,11 +133,15 @@ describe('bubblewrap arguments', () => {
 });
 
 describe('macOS Seatbelt profile (text only; CI is Linux)', () => {
-  const p = buildSeatbeltProfile(spec({ workspace: '/Users/u/proj', hide: ['/Users/u/proj/.colony', '/Users/u/.ssh'], rw: [{ src: '/Users/u/.claude' }] }), { realHome: '/Users/u', tmpDir: '/private/tmp/colony-task-1', proxyPort: 50123 });
+  const p = buildSeatbeltProfile(spec({ workspace: '/Users/u/proj', hide: ['/Users/u/proj/.colony', '/Users/u/.ssh'], rw: [{ src: '/Users/u/.claude' }] }), {
+    realHome: '/Users/u',
+    tmpDir: '/private/tmp/colony-task-1',
+    proxyPort: 50123,
+  });
   const lines = p.trim().split('\n');
   const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
 
-  it('denies by default and reads nothing of the user\'s home but the workspace and the binds', () => {
+  it("denies by default and reads nothing of the user's home but the workspace and the binds", () => {
     expect(lines[1]).toBe('(deny default)');
     expect(at(/^\(deny file-read\* \(subpath "\/Users\/u"\)\)$/)).toBeGreaterThan(at(/^\(allow file-read\*\)$/));
     expect(at(/^\(allow file-read\* .*"\/Users\/u\/proj"/)).toBeGreaterThan(at(/^\(deny file-read\* \(subpath "\/Users\/u"\)\)$/));
@@ -159,21 +176,21 @@ describe('proxy decisions', () => {
   const { allow } = buildAllowList(['registry.npmjs.org', '*.example.com', '10.9.0.0/16'], { loopback: false });
   const policy = { allow, exact: new Set(['127.0.0.1:8787']) };
 
-  it('allows listed names, wildcard subdomains, CIDRs and the agent\'s exact endpoint', () => {
+  it("allows listed names, wildcard subdomains, CIDRs and the agent's exact endpoint", () => {
     expect(decideTarget('registry.npmjs.org', 443, policy).ok).toBe(true);
     expect(decideTarget('a.example.com', 443, policy).ok).toBe(true);
     expect(decideTarget('10.9.3.4', 80, policy).ok).toBe(true);
     expect(decideTarget('127.0.0.1', 8787, policy).ok).toBe(true);
   });
 
-  it('refuses everything else, the host\'s loopback included (no implicit loopback)', () => {
+  it("refuses everything else, the host's loopback included (no implicit loopback)", () => {
     expect(decideTarget('example.com', 443, policy)).toEqual({ ok: false, reason: 'example.com:443 is not in safety.network_allow' });
     expect(decideTarget('127.0.0.1', 8080, policy).ok).toBe(false); // the admin app
     expect(decideTarget('localhost', 8787, policy).ok).toBe(false); // exact means exact
     expect(decideTarget('evil.com', 0, policy).ok).toBe(false);
   });
 
-  it('refuses an allowed name that resolves to the host\'s loopback (DNS rebinding to the admin app)', () => {
+  it("refuses an allowed name that resolves to the host's loopback (DNS rebinding to the admin app)", () => {
     expect(decideResolved('a.example.com', 443, '127.0.0.1', policy).ok).toBe(false);
     expect(decideResolved('a.example.com', 443, '93.184.216.34', policy).ok).toBe(true);
     expect(decideResolved('127.0.0.1', 8787, '127.0.0.1', policy).ok).toBe(true);
@@ -186,9 +203,15 @@ describe('limits', () => {
   it('joins the cgroups and sets rlimits in a wrapper that then execs the sandbox', () => {
     const w = limitWrapper({ command: '/usr/bin/bwrap', args: ['--unshare-all', '--', 'x'], env: { A: '1' } }, l, ['/sys/fs/cgroup/pids/c/a1/cgroup.procs']);
     expect(w.command).toBe('/bin/sh');
-    expect(w.args[1]).toBe("echo $$ > '/sys/fs/cgroup/pids/c/a1/cgroup.procs' || exit 125; ulimit -f 20480 || exit 125; ulimit -S -t 60 && ulimit -H -t 65 || exit 125; exec \"$@\"");
+    expect(w.args[1]).toBe(
+      'echo $$ > \'/sys/fs/cgroup/pids/c/a1/cgroup.procs\' || exit 125; ulimit -f 20480 || exit 125; ulimit -S -t 60 && ulimit -H -t 65 || exit 125; exec "$@"',
+    );
     expect(w.args.slice(2)).toEqual(['colony-sandbox', '/usr/bin/bwrap', '--unshare-all', '--', 'x']);
-    expect(limitWrapper({ command: 'b', args: [], env: {} }, { processes: null, memory_mb: null, file_size_mb: null, cpu_s: null }, [])).toEqual({ command: 'b', args: [], env: {} });
+    expect(limitWrapper({ command: 'b', args: [], env: {} }, { processes: null, memory_mb: null, file_size_mb: null, cpu_s: null }, [])).toEqual({
+      command: 'b',
+      args: [],
+      env: {},
+    });
   });
 
   it('names the limit that ended a task', () => {

@@ -131,7 +131,7 @@ describe('protocol messages', () => {
 describe('version negotiation', () => {
   it('picks the highest version both sides speak', () => {
     expect(negotiateVersion([PROTOCOL_VERSION])).toEqual({ ok: true, version: PROTOCOL_VERSION });
-    expect(negotiateVersion([1])).toMatchObject({ ok: false, code: "unsupported_version" }); // v1 had unbound orders (issue 14)
+    expect(negotiateVersion([1])).toMatchObject({ ok: false, code: 'unsupported_version' }); // v1 had unbound orders (issue 14)
     expect(negotiateVersion([3, 1, 2], [1, 2])).toEqual({ ok: true, version: 2 });
   });
 
@@ -145,7 +145,6 @@ describe('version negotiation', () => {
     }
   });
 });
-
 
 describe('parser fuzz', () => {
   it('never throws on 10k mutated messages, and whatever it accepts re-parses identically', () => {

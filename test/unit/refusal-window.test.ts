@@ -19,7 +19,7 @@ describe('RefusalWindow', () => {
 });
 
 describe('RefusalWindow global budget (issue 14)', () => {
-  it('writes at most maxWritesPerWindow records per window across all keys, and reports the rest with the key\'s next record', () => {
+  it("writes at most maxWritesPerWindow records per window across all keys, and reports the rest with the key's next record", () => {
     const w = new RefusalWindow(1000, 10_000, 5);
     const written = Array.from({ length: 100 }, (_, i) => w.admit(`10.0.0.${i}|E_NOT_FOUND`, 10)).filter((r) => r.write).length;
     expect(written).toBe(5);

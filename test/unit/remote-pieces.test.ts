@@ -10,8 +10,20 @@ const T0 = 1_700_000_000_000;
 function rec(task: string, worker: string, attempt = 1, nonce = 'nonce-aaaaaaaaaaaaaaaa'): LeaseRec {
   return {
     lease: grantLease({ task_id: task, attempt, worker_id: worker }, T0, 10_000, T0 + 5000),
-    nonce, budget: 1, title: task, owner: 'session:u', maxAttempts: 1, taskEngine: 'exec', assignedAt: T0, progressSeq: null,
-    outputBytes: 0, truncated: false, engine: null, model: null, cost: 0, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+    nonce,
+    budget: 1,
+    title: task,
+    owner: 'session:u',
+    maxAttempts: 1,
+    taskEngine: 'exec',
+    assignedAt: T0,
+    progressSeq: null,
+    outputBytes: 0,
+    truncated: false,
+    engine: null,
+    model: null,
+    cost: 0,
+    tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
   };
 }
 
@@ -31,7 +43,7 @@ describe('pairing codes', () => {
 });
 
 describe('remoteWorkspace', () => {
-  it('maps the graph\'s default workspace to the worker root and sub-directories to relative paths', () => {
+  it("maps the graph's default workspace to the worker root and sub-directories to relative paths", () => {
     expect(remoteWorkspace('/srv/host', '/srv/host')).toBe('.');
     expect(remoteWorkspace('/srv/host/app/web', '/srv/host')).toBe('app/web');
     expect(remoteWorkspace('/srv/hostile', '/srv/host')).toBe('/srv/hostile'); // not inside: passed as written, the worker decides
@@ -75,7 +87,14 @@ describe('LeaseBook fencing', () => {
     const a = activate(r.lease, T0 + 10);
     if (a.ok) r.lease = a.lease;
     book.add(r);
-    const unknown = book.heartbeat('w1', [{ task_id: 't1', attempt: 1 }, { task_id: 'ghost', attempt: 3 }], T0 + 9000);
+    const unknown = book.heartbeat(
+      'w1',
+      [
+        { task_id: 't1', attempt: 1 },
+        { task_id: 'ghost', attempt: 3 },
+      ],
+      T0 + 9000,
+    );
     expect(unknown).toEqual([{ task_id: 'ghost', attempt: 3 }]);
     expect(book.get('t1')?.lease.expires_at).toBe(T0 + 9000 + 10_000);
     expect(book.lapsed(T0 + 18_999)).toEqual([]);

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activate, expired, grantLease, nextExpiry, renew, renewFromHeartbeat, type Lease } from '../../src/core/lease.js';
 import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS } from '../../src/core/protocol.js';
-import {
-  checkAssignment,
-  checkCostWithinBudget,
-  checkResultFencing,
-  checkSequence,
-  DEFAULT_NONCE_CACHE,
-  NonceCache,
-} from '../../src/core/replay.js';
+import { checkAssignment, checkCostWithinBudget, checkResultFencing, checkSequence, DEFAULT_NONCE_CACHE, NonceCache } from '../../src/core/replay.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -89,7 +89,11 @@ describe('adaptive plans', () => {
     record(s, 'hard', [SONNET], 31, 40, 0.124);
     record(s, 'hard', [OPUS], 12, 13, 0.31);
     const d = routeTask(input({ prompt: HARD, attempts_left: 2 }), adaptive(s));
-    const steps = [...d.explanation.matchAll(/([\w-]+\/[\w.-]+)(?: if the step before failed)?: p (\d\.\d{3}) \(prior (\d\.\d{3}), (\d+\.\d{2}) ok of (\d+\.\d{2}) weighted; (\d+) runs, (\d+) ok\), cost \$([\d.]+) (\w+)/g)];
+    const steps = [
+      ...d.explanation.matchAll(
+        /([\w-]+\/[\w.-]+)(?: if the step before failed)?: p (\d\.\d{3}) \(prior (\d\.\d{3}), (\d+\.\d{2}) ok of (\d+\.\d{2}) weighted; (\d+) runs, (\d+) ok\), cost \$([\d.]+) (\w+)/g,
+      ),
+    ];
     expect(steps.length).toBe(d.plan?.steps.length);
     const path: string[] = [];
     for (const m of steps) {
@@ -183,7 +187,8 @@ describe('adaptive plans', () => {
     }
     return firsts;
   }
-  const share = (firsts: readonly string[], option: string, from: number, to: number): number => firsts.slice(from, to).filter((o) => o === option).length / (to - from);
+  const share = (firsts: readonly string[], option: string, from: number, to: number): number =>
+    firsts.slice(from, to).filter((o) => o === option).length / (to - from);
 
   it('follows a model that got better: the routed share moves within a few hundred tasks of the class', () => {
     for (const seed of [1, 2, 3]) {

@@ -6,7 +6,8 @@ import type { RouteContext, RouteInput } from '../../src/core/router.js';
 export const PRICING = loadPriceTable(JSON.parse(readFileSync(new URL('../../config/pricing.json', import.meta.url), 'utf8')));
 const CONFIG = defaultConfig();
 
-export const HARD = 'Refactor the scheduler to fix a race condition where two workers claim the same task; make claimNextReady atomic in src/store/store.ts and src/runner/pool.ts.';
+export const HARD =
+  'Refactor the scheduler to fix a race condition where two workers claim the same task; make claimNextReady atomic in src/store/store.ts and src/runner/pool.ts.';
 export const EASY = 'Fix the typo in README.md';
 export const MEDIUM = 'Add a --json flag to the `colony status` command that prints the task list as JSON instead of a table.';
 

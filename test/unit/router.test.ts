@@ -35,7 +35,11 @@ describe('routeTask rules, in order', () => {
   });
 
   it('2. reads model names: full ids anywhere, Claude aliases only after a verb', () => {
-    expect(routeTask(input({ prompt: 'Try llama-3.1-8b on this one' }), ctx())).toMatchObject({ engine: 'groq', model: 'llama-3.1-8b-instant', rule: 'explicit' });
+    expect(routeTask(input({ prompt: 'Try llama-3.1-8b on this one' }), ctx())).toMatchObject({
+      engine: 'groq',
+      model: 'llama-3.1-8b-instant',
+      rule: 'explicit',
+    });
     expect(routeTask(input({ prompt: 'Summarise the log using opus' }), ctx())).toMatchObject({ engine: 'claude', model: 'opus', rule: 'explicit' });
     expect(routeTask(input({ prompt: 'run it with claude-opus-4-5 please' }), ctx())).toMatchObject({ engine: 'claude', model: 'claude-opus-4-5' });
     expect(routeTask(input({ prompt: 'Write a haiku about the scheduler for the README' }), ctx()).rule).not.toBe('explicit');
@@ -62,7 +66,9 @@ describe('routeTask rules, in order', () => {
   it('3. the budget constrains complexity: a hard task on a small budget gets the cheapest option that fits', () => {
     const d = routeTask(input({ prompt: HARD, budget_usd: 0.01 }), ctx());
     expect(d).toMatchObject({ engine: 'groq', model: 'llama-3.1-8b-instant', rule: 'budget' });
-    expect(d.explanation).toMatch(/→ claude\/sonnet, but claude\/sonnet needs ~\$0\.\d+ but \$0\.01 is left → groq\/llama-3\.1-8b-instant \(~\$0\.\d+\), the cheapest that fits$/);
+    expect(d.explanation).toMatch(
+      /→ claude\/sonnet, but claude\/sonnet needs ~\$0\.\d+ but \$0\.01 is left → groq\/llama-3\.1-8b-instant \(~\$0\.\d+\), the cheapest that fits$/,
+    );
   });
 
   it('refuses with E_BUDGET naming the cheapest option when nothing fits', () => {
@@ -74,7 +80,9 @@ describe('routeTask rules, in order', () => {
         err = e;
       }
       expect(err).toMatchObject({ code: 'E_BUDGET' });
-      expect((err as Error).message).toMatch(/^no engine fits the remaining budget of \$0\.00001: the cheapest option, groq\/llama-3\.1-8b-instant, needs ~\$0\.000\d+$/);
+      expect((err as Error).message).toMatch(
+        /^no engine fits the remaining budget of \$0\.00001: the cheapest option, groq\/llama-3\.1-8b-instant, needs ~\$0\.000\d+$/,
+      );
     }
   });
 
@@ -121,8 +129,13 @@ describe('routeTask rules, in order', () => {
   it('explains every decision in one line', () => {
     const stats = trained('medium', [['claude', 'sonnet', 10, 10, 0.1]]);
     const inputs = [
-      input({ engine: 'groq' }), input({ prompt: 'use groq' }), input({ prompt: HARD }), input({ prompt: EASY }),
-      input({ budget_usd: 0.01 }), input({ env_engine: 'groq' }), input(),
+      input({ engine: 'groq' }),
+      input({ prompt: 'use groq' }),
+      input({ prompt: HARD }),
+      input({ prompt: EASY }),
+      input({ budget_usd: 0.01 }),
+      input({ env_engine: 'groq' }),
+      input(),
     ];
     for (const i of inputs) {
       for (const c of [ctx(), ctx({ stats })]) {
@@ -136,7 +149,7 @@ describe('routeTask rules, in order', () => {
   it('is deterministic for the same input and rng', () => {
     const stats = trained('medium', [['claude', 'sonnet', 10, 10, 0.1]]);
     let seed = 1;
-    const rng = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rng = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const a = Array.from({ length: 20 }, () => routeTask(input(), ctx({ stats, rng })).engine);
     seed = 1;
     const b = Array.from({ length: 20 }, () => routeTask(input(), ctx({ stats, rng })).engine);

@@ -106,7 +106,14 @@ describe('intent rules (legitimate side)', () => {
   });
 
   it('allows scoped deletions that look like the destructive ones', () => {
-    for (const t of ['rm -rf /tmp/build', 'rm -rf ~/.cache/colony-tests', 'rm -rf "$TMPDIR/x"', 'chmod -R 755 ./public', 'dd if=in.img of=out.img', 'echo ok > /dev/null']) {
+    for (const t of [
+      'rm -rf /tmp/build',
+      'rm -rf ~/.cache/colony-tests',
+      'rm -rf "$TMPDIR/x"',
+      'chmod -R 755 ./public',
+      'dd if=in.img of=out.img',
+      'echo ok > /dev/null',
+    ]) {
       expect(screenIntent(t).verdict, t).toBe('allow');
     }
   });

@@ -77,7 +77,10 @@ describe('scanTextForUrls', () => {
   });
 
   it('asks for approval to fetch from or connect to a non-allowed host', () => {
-    expect(scanTextForUrls('download https://example.org/data.csv into fixtures', allow)).toMatchObject({ verdict: 'needs_approval', rule: 'network.fetch-host' });
+    expect(scanTextForUrls('download https://example.org/data.csv into fixtures', allow)).toMatchObject({
+      verdict: 'needs_approval',
+      rule: 'network.fetch-host',
+    });
     expect(scanTextForUrls('ssh deploy@prod.example.com and restart the app', allow)).toMatchObject({ verdict: 'needs_approval', rule: 'network.fetch-host' });
     expect(scanTextForUrls('git clone https://github.com/acme/tool', allow).verdict).toBe('needs_approval');
     expect(scanTextForUrls('curl 192.168.1.20:8080/health', allow)).toMatchObject({ verdict: 'needs_approval', rule: 'network.fetch-host' });

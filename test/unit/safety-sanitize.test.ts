@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INTENT_RULES } from '../../src/safety/intent.js';
-import {
-  FILE_INJECTION_RULES,
-  INJECTION_RULES,
-  neutralise,
-  screenFileContent,
-  screenForUse,
-  screenInjection,
-} from '../../src/safety/sanitize.js';
+import { FILE_INJECTION_RULES, INJECTION_RULES, neutralise, screenFileContent, screenForUse, screenInjection } from '../../src/safety/sanitize.js';
 import { BENIGN_FILES, BENIGN_TASKS } from '../fixtures/benign-tasks.js';
 
 const tagged = (s: string): string => [...s].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');

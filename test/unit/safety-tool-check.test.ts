@@ -6,7 +6,13 @@ import type { ToolCall } from '../../src/core/engine.js';
 function ctx(safety: Record<string, unknown> = {}) {
   const r = parseConfig({ safety: { network_allow: ['docs.example.org'], ...safety } });
   if (!r.ok) throw new Error(r.problems.join('; '));
-  return { config: r.config.safety, providerHosts: ['https://api.groq.com/openai/v1'], home: '/srv/colony-home', configFile: '/srv/app/colony.config.json', workspace: '/work/repo' };
+  return {
+    config: r.config.safety,
+    providerHosts: ['https://api.groq.com/openai/v1'],
+    home: '/srv/colony-home',
+    configFile: '/srv/app/colony.config.json',
+    workspace: '/work/repo',
+  };
 }
 const call = (tool: string, input: Record<string, unknown>): ToolCall => ({ tool, input, ...describeToolCall(tool, input) });
 
@@ -37,7 +43,15 @@ describe('tool calls through the safety gateway', () => {
   });
 
   it('denies writes to protected paths, however they are spelt', () => {
-    for (const p of ['/work/repo/.env', '.env.local', '/work/repo/.git/hooks/pre-commit', '/root/.ssh/authorized_keys', '/srv/colony-home/colony.db', '/srv/app/colony.config.json', 'src/../.git/config']) {
+    for (const p of [
+      '/work/repo/.env',
+      '.env.local',
+      '/work/repo/.git/hooks/pre-commit',
+      '/root/.ssh/authorized_keys',
+      '/srv/colony-home/colony.db',
+      '/srv/app/colony.config.json',
+      'src/../.git/config',
+    ]) {
       const v = checkToolCall(ctx(), call('Write', { file_path: p, content: 'x' }));
       expect(v.verdict, p).toBe('deny');
     }

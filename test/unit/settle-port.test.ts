@@ -14,7 +14,25 @@ function rig(earlier: Array<{ attempt: number; state: string; error_code: ErrorC
   const ended: Array<{ id: string; attempt: number; end: AttemptEnd; next: NextStep }> = [];
   const audits: string[] = [];
   const port: SettlePort = {
-    attemptsOf: () => earlier.map((a) => ({ ...a, task_id: 't', engine: 'exec', model: null, worker_id: 'w1', route_rule: null, route_explanation: null, started_at: T0, finished_at: T0, cost_usd: 0, cost_source: null, tokens_in: 0, tokens_out: 0, tokens_cache_read: 0, tokens_cache_write: 0, summary: null })),
+    attemptsOf: () =>
+      earlier.map((a) => ({
+        ...a,
+        task_id: 't',
+        engine: 'exec',
+        model: null,
+        worker_id: 'w1',
+        route_rule: null,
+        route_explanation: null,
+        started_at: T0,
+        finished_at: T0,
+        cost_usd: 0,
+        cost_source: null,
+        tokens_in: 0,
+        tokens_out: 0,
+        tokens_cache_read: 0,
+        tokens_cache_write: 0,
+        summary: null,
+      })),
     endAttempt: async (id, attempt, end, next) => {
       ended.push({ id, attempt, end, next });
       return 'recorded';
@@ -29,8 +47,20 @@ function rig(earlier: Array<{ attempt: number; state: string; error_code: ErrorC
   const rec = (attempt = 1, maxAttempts = 2): LeaseRec => {
     const r: LeaseRec = {
       lease: grantLease({ task_id: 't', attempt, worker_id: 'w1' }, T0, 10_000, T0 + 5000),
-      nonce: 'nonce-aaaaaaaaaaaaaaaa', budget: 1, title: 't', owner: 'session:u', maxAttempts, taskEngine: 'exec', assignedAt: T0, progressSeq: null,
-      outputBytes: 0, truncated: false, engine: 'exec', model: null, cost: 0, tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+      nonce: 'nonce-aaaaaaaaaaaaaaaa',
+      budget: 1,
+      title: 't',
+      owner: 'session:u',
+      maxAttempts,
+      taskEngine: 'exec',
+      assignedAt: T0,
+      progressSeq: null,
+      outputBytes: 0,
+      truncated: false,
+      engine: 'exec',
+      model: null,
+      cost: 0,
+      tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
     };
     leases.add(r);
     return r;
@@ -39,7 +69,19 @@ function rig(earlier: Array<{ attempt: number; state: string; error_code: ErrorC
 }
 
 const msg = (type: 'TASK_COMPLETED' | 'TASK_FAILED') =>
-  ({ type, task_id: 't', attempt: 1, cost: 0.25, engine_used: 'exec', model_used: null, tokens: { input: 1, output: 2, cache_read: 0, cache_write: 0 }, nonce: 'n', sig: 's', summary: 'ok', error: 'x' }) as never;
+  ({
+    type,
+    task_id: 't',
+    attempt: 1,
+    cost: 0.25,
+    engine_used: 'exec',
+    model_used: null,
+    tokens: { input: 1, output: 2, cache_read: 0, cache_write: 0 },
+    nonce: 'n',
+    sig: 's',
+    summary: 'ok',
+    error: 'x',
+  }) as never;
 
 describe('Settler through its port', () => {
   it('records a worker lost while stopping as a lost attempt that counts, and settles an attempt once', () => {

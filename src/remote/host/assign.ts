@@ -43,7 +43,6 @@ export interface WorkerLink {
   close(code: number, reason: string): void;
 }
 
-
 /** Claims up to `limit` ready tasks of `lane` that `link` may and can run; fails tasks it may never run. */
 export function claimFor(service: RemotePort, link: WorkerLink, lane: string, limit: number, held?: (taskId: string) => boolean): StoredTask[] {
   let looked = 0;
@@ -52,7 +51,8 @@ export function claimFor(service: RemotePort, link: WorkerLink, lane: string, li
     if (held?.(t.id)) return { take: false }; // its previous attempt may still run on a worker (orphan-hold.ts)
     if (lane.startsWith('worker:') && t.submitted_by !== link.owner) {
       if (t.submitted_by !== 'admin') return { take: false, refuse: `worker ${link.workerId} belongs to another user; a task can only name your own workers` };
-      if (!link.enrolledOpenToAdmin) return { take: false, refuse: `worker ${link.workerId} was not opened to admin tasks by its owner (colony worker --open-to-admin)` };
+      if (!link.enrolledOpenToAdmin)
+        return { take: false, refuse: `worker ${link.workerId} was not opened to admin tasks by its owner (colony worker --open-to-admin)` };
       if (!link.openToAdmin) return { take: false };
     }
     return { take: canRun(link, t.engine) };
@@ -69,7 +69,12 @@ export interface OfferChoice {
 }
 
 /** The offer of `t` to `link` (to be signed), with its attempt row started (state stays assigned) and its lease; null if it cannot be sent. */
-export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask, c: OfferChoice): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
+export function buildAssignment(
+  d: AssignDeps,
+  link: WorkerLink,
+  t: StoredTask,
+  c: OfferChoice,
+): { rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> } | null {
   const { service } = d;
   const now = d.now();
   const budget = remainingBudget(t.budget_usd, t.cost_usd);
@@ -104,8 +109,20 @@ export function buildAssignment(d: AssignDeps, link: WorkerLink, t: StoredTask, 
   if (started !== attempt) throw new Error(`attempt numbering drifted for ${t.id}: ${started} != ${attempt}`);
   const lease = grantLease({ task_id: t.id, attempt, worker_id: link.workerId }, now, d.leaseMs, unsigned.expires_at);
   const rec: LeaseRec = {
-    lease, nonce, budget, title: t.title, owner: t.submitted_by, maxAttempts: t.max_attempts, taskEngine: t.engine, assignedAt: now,
-    progressSeq: null, outputBytes: 0, truncated: false, engine: null, model: null, cost: 0,
+    lease,
+    nonce,
+    budget,
+    title: t.title,
+    owner: t.submitted_by,
+    maxAttempts: t.max_attempts,
+    taskEngine: t.engine,
+    assignedAt: now,
+    progressSeq: null,
+    outputBytes: 0,
+    truncated: false,
+    engine: null,
+    model: null,
+    cost: 0,
     tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
   };
   return { rec, unsigned };

@@ -153,7 +153,8 @@ export class HostConnection implements WorkerLink {
       return msg.type === 'AUTH' ? this.onAuth(msg) : this.refuse('unauthenticated', 'answer the CHALLENGE with AUTH first', msg);
     }
     if (msg.type === 'HELLO' || msg.type === 'AUTH') return this.refuse('invalid_message', 'this connection is already authenticated', msg);
-    if (!this.key || !(signatureOk ?? verifyMessage(msg, this.key))) return this.refuse('bad_signature', `${msg.type} is not signed by worker ${this.workerId}'s key`, msg);
+    if (!this.key || !(signatureOk ?? verifyMessage(msg, this.key)))
+      return this.refuse('bad_signature', `${msg.type} is not signed by worker ${this.workerId}'s key`, msg);
     if (msg.type === 'HEARTBEAT') return this.onHeartbeat(msg);
     const task = asTaskMessage(msg);
     if (!task) return this.refuse('invalid_message', `${msg.type} is not expected from a worker here`, msg);
@@ -172,7 +173,14 @@ export class HostConnection implements WorkerLink {
     this.challenge = randomBytes(16).toString('base64url');
     this.phase = 'challenged';
     this.armHandshake();
-    const challenge = { type: 'CHALLENGE' as const, worker_id: msg.worker_id, client_nonce: msg.client_nonce, nonce: this.challenge, host_time: this.d.now(), version: v.version };
+    const challenge = {
+      type: 'CHALLENGE' as const,
+      worker_id: msg.worker_id,
+      client_nonce: msg.client_nonce,
+      nonce: this.challenge,
+      host_time: this.d.now(),
+      version: v.version,
+    };
     this.send(signMessage(challenge, this.d.hostKey.privateKey));
   }
 
@@ -197,7 +205,7 @@ export class HostConnection implements WorkerLink {
       this.close(4001, 'authentication failed');
     };
     if (msg.worker_id !== hello.worker_id) return fail('AUTH names another worker than HELLO');
-    if (msg.nonce !== this.challenge) return fail('AUTH does not answer this connection\'s challenge');
+    if (msg.nonce !== this.challenge) return fail("AUTH does not answer this connection's challenge");
     const rec = this.d.workers.get(msg.worker_id);
     if (!rec) return fail(`unknown worker ${msg.worker_id}; pair it again with a new code`);
     const key = importPublicKey(rec.public_key);
@@ -223,7 +231,7 @@ export class HostConnection implements WorkerLink {
 
   private onHeartbeat(msg: MessageOf<'HEARTBEAT'>): void {
     if (msg.worker_id !== this.workerId) return this.refuse('not_yours', `HEARTBEAT names worker ${msg.worker_id}`, msg);
-    if (msg.nonce !== this.challenge) return this.refuse('replayed', 'HEARTBEAT carries another connection\'s nonce', msg);
+    if (msg.nonce !== this.challenge) return this.refuse('replayed', "HEARTBEAT carries another connection's nonce", msg);
     const s = checkSequence(this.inSeq, msg.seq);
     if (!s.ok) return this.refuse(s.code, s.reason, msg);
     this.inSeq = msg.seq;

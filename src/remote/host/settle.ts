@@ -130,7 +130,7 @@ export class Settler {
     for (const r of live) {
       cost += r.cost;
       tokens += r.tokens.input + r.tokens.output;
-      if (r.engine) (engine = r.engine), (model = r.model);
+      if (r.engine) ((engine = r.engine), (model = r.model));
     }
     return { cost, tokens, engine, model, tasks: [...live] };
   }
@@ -173,7 +173,7 @@ export class Settler {
     const t = this.totals.get(worker_id) ?? { cost: 0, tokens: 0, engine: null, model: null };
     t.cost += end.cost_usd ?? 0;
     t.tokens += end.usage.input + end.usage.output;
-    if (end.engine) (t.engine = end.engine), (t.model = end.model);
+    if (end.engine) ((t.engine = end.engine), (t.model = end.model));
     this.totals.set(worker_id, t);
     this.d.changed(worker_id);
   }

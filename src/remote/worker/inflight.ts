@@ -82,10 +82,14 @@ export class InflightBook {
         const r = sweepAttempts([rec.proc], timeoutMs);
         killed += r.killed;
         if (r.remaining.length > 0) {
-          throw new ColonyError('E_ORPHANS_ALIVE', `processes ${r.remaining.join(', ')} of ${rec.task_id} attempt ${rec.attempt} are still alive after SIGKILL; end them, then start the worker again`);
+          throw new ColonyError(
+            'E_ORPHANS_ALIVE',
+            `processes ${r.remaining.join(', ')} of ${rec.task_id} attempt ${rec.attempt} are still alive after SIGKILL; end them, then start the worker again`,
+          );
         }
       }
-      if (rec.final) finals.push(rec.final); // it ended; only its report may not have left
+      if (rec.final)
+        finals.push(rec.final); // it ended; only its report may not have left
       else lost.push(rec);
       rmSync(file, { force: true });
     }

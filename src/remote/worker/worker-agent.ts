@@ -123,11 +123,12 @@ export class WorkerAgent {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     clearInterval(this.watchdog);
-    for (const t of this.tasks.values()) (t.stop = t.stop ?? 'stopping'), t.abort.abort();
+    for (const t of this.tasks.values()) ((t.stop = t.stop ?? 'stopping'), t.abort.abort());
     await Promise.race([Promise.allSettled([...this.tasks.values()].map((t) => t.done)), new Promise((r) => setTimeout(r, graceMs).unref())]);
     await Promise.race([this.sendChain, new Promise((r) => setTimeout(r, 1000).unref())]); // the final reports go out before the socket closes
     const ws = this.ws;
-    if (ws && ws.readyState === WebSocket.OPEN) await new Promise<void>((r) => (ws.once('close', () => r()), ws.close(1000, 'worker stopping'), setTimeout(r, 1000).unref()));
+    if (ws && ws.readyState === WebSocket.OPEN)
+      await new Promise<void>((r) => (ws.once('close', () => r()), ws.close(1000, 'worker stopping'), setTimeout(r, 1000).unref()));
     else ws?.terminate();
     this.clearHeartbeat();
   }
@@ -147,13 +148,24 @@ export class WorkerAgent {
     const pinned = this.o.identity.host_cert_pem;
     if (pinned && !url.startsWith('https://')) return this.fatal(`this worker pinned the host's TLS certificate; refusing to connect without TLS to ${url}`);
     // wss accepts only the certificate pinned at pairing (remote/tls.ts): another one on the same address fails the handshake.
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/remote-exec`, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 10_000, ...(pinned ? (pinnedTls(pinned) as unknown as WebSocket.ClientOptions) : {}) }); // ws hands TLS options to tls.connect (Node's checkServerIdentity contract)
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/remote-exec`, {
+      maxPayload: MAX_MESSAGE_BYTES,
+      handshakeTimeout: 10_000,
+      ...(pinned ? (pinnedTls(pinned) as unknown as WebSocket.ClientOptions) : {}),
+    }); // ws hands TLS options to tls.connect (Node's checkServerIdentity contract)
     this.ws = ws;
     this.phase = 'hello';
     this.challenge = '';
     this.clientNonce = randomBytes(16).toString('base64url');
     ws.on('open', () => {
-      this.send({ type: 'HELLO', worker_id: this.o.identity.worker_id, versions: [...SUPPORTED_VERSIONS], client_nonce: this.clientNonce, engines: this.o.runner.engineNames, open_to_admin: this.o.openToAdmin });
+      this.send({
+        type: 'HELLO',
+        worker_id: this.o.identity.worker_id,
+        versions: [...SUPPORTED_VERSIONS],
+        client_nonce: this.clientNonce,
+        engines: this.o.runner.engineNames,
+        open_to_admin: this.o.openToAdmin,
+      });
     });
     ws.on('message', (data: RawData) => this.onFrame(ws, data));
     ws.on('error', (e: Error) => (this.lastError = e.message)); // 'close' follows and schedules the reconnect
@@ -198,14 +210,21 @@ export class WorkerAgent {
           return void ws.terminate();
         }
         this.offset = msg.host_time - this.now();
-        if (Math.abs(this.offset) > MAX_HOST_CLOCK_OFFSET_MS) this.emit({ type: 'host_error', code: 'expired', message: `the host's clock differs from this machine's by ${Math.round(this.offset / 1000)} s; assignments will be refused until the clocks agree` });
+        if (Math.abs(this.offset) > MAX_HOST_CLOCK_OFFSET_MS)
+          this.emit({
+            type: 'host_error',
+            code: 'expired',
+            message: `the host's clock differs from this machine's by ${Math.round(this.offset / 1000)} s; assignments will be refused until the clocks agree`,
+          });
         this.challenge = msg.nonce;
         this.phase = 'challenged';
         return this.send(signMessage({ type: 'AUTH' as const, worker_id: this.o.identity.worker_id, nonce: msg.nonce }, this.o.identity.keys.privateKey));
       case 'AUTH_OK':
         if (this.phase !== 'challenged') return;
         if (!sameFingerprint(msg.host_key_fingerprint, this.o.identity.host_fingerprint)) {
-          return this.fatal(`the host's key changed (pinned ${this.o.identity.host_fingerprint}, host says ${msg.host_key_fingerprint}); refusing to work for it`);
+          return this.fatal(
+            `the host's key changed (pinned ${this.o.identity.host_fingerprint}, host says ${msg.host_key_fingerprint}); refusing to work for it`,
+          );
         }
         return this.onReady(ws);
       case 'AUTH_FAILED':
@@ -241,7 +260,6 @@ export class WorkerAgent {
       m.sent?.();
     }
     this.sendHeartbeat(); // tells the host what still runs here; it dispatches only after this
-
   }
 
   /** Attempts a previous run of this worker lost, told to the host before anything else on the first connection. */
@@ -294,12 +312,16 @@ export class WorkerAgent {
       this.sendTask({ type: 'TASK_ACCEPTED', ...ref, nonce: msg.nonce });
       this.emit({ type: 'accepted', ...ref });
       let seq = 0;
-      const progress = (p: Progress): void => void (run.stop !== 'cancelled' && this.sendTask({ type: 'TASK_PROGRESS', ...ref, seq: seq++, status: 'running', ...p, nonce: msg.nonce }));
+      const progress = (p: Progress): void =>
+        void (run.stop !== 'cancelled' && this.sendTask({ type: 'TASK_PROGRESS', ...ref, seq: seq++, status: 'running', ...p, nonce: msg.nonce }));
       const onProcess = book ? (info: Parameters<InflightBook['process']>[1]) => book.process(ref, info) : undefined;
       const final = await this.o.runner.run(prep.prepared, { signal: abort.signal, stopReason: () => run.stop, onProcess }, progress);
       if (run.stop === 'cancelled') return;
       reported = recorded;
-      this.sendTask(finalMessage(final, ref, msg.nonce), recorded && book ? { persist: (text) => book.final(ref, text), sent: () => book.end(ref) } : undefined);
+      this.sendTask(
+        finalMessage(final, ref, msg.nonce),
+        recorded && book ? { persist: (text) => book.final(ref, text), sent: () => book.end(ref) } : undefined,
+      );
       this.emit({ type: 'finished', ...ref, ok: final.ok, summary: final.ok ? final.summary : final.error });
     } finally {
       if (recorded && !reported) book?.end(ref); // cancelled or failed to run: nothing left to report
@@ -358,7 +380,12 @@ export class WorkerAgent {
   private sendHeartbeat(): void {
     if (this.phase !== 'ready') return;
     const running = this.runningTasks().slice(0, MAX_RUNNING);
-    this.send(signMessage({ type: 'HEARTBEAT' as const, worker_id: this.o.identity.worker_id, seq: this.hbOut++, running, nonce: this.challenge }, this.o.identity.keys.privateKey));
+    this.send(
+      signMessage(
+        { type: 'HEARTBEAT' as const, worker_id: this.o.identity.worker_id, seq: this.hbOut++, running, nonce: this.challenge },
+        this.o.identity.keys.privateKey,
+      ),
+    );
   }
 
   private clearHeartbeat(): void {

@@ -73,7 +73,8 @@ export async function loadIdentity(home: string): Promise<WorkerIdentity | null>
   const keys = await loadKeyPair(join(home, 'keys'), KEY_NAME);
   if (!keys) throw new ColonyError('E_CONFIG', `${stateFile(home)} exists but the worker key is missing; pair again with a new code`);
   const hostKey = importPublicKey(state.host_public_key);
-  if (fingerprint(hostKey) !== state.host_fingerprint) throw new ColonyError('E_CONFIG', `${stateFile(home)}: the pinned host key does not match its fingerprint`);
+  if (fingerprint(hostKey) !== state.host_fingerprint)
+    throw new ColonyError('E_CONFIG', `${stateFile(home)}: the pinned host key does not match its fingerprint`);
   if (state.host_cert_pem !== null && certFingerprint(state.host_cert_pem) !== state.host_cert_fingerprint) {
     throw new ColonyError('E_CONFIG', `${stateFile(home)}: the pinned host certificate does not match its fingerprint`);
   }
@@ -91,7 +92,10 @@ export async function pairWorker(o: PairOptions): Promise<WorkerIdentity> {
   const cert = infoRes.cert;
   if (secure && !cert) throw new ColonyError('E_PROTOCOL', 'the host presented no TLS certificate');
   if (o.tlsFingerprint && cert && !sameCertFingerprint(cert.fingerprint, o.tlsFingerprint)) {
-    throw new ColonyError('E_PROTOCOL', `the host presented TLS certificate ${cert.fingerprint}, not ${o.tlsFingerprint} from the pairing command: someone may be in between; not pairing`);
+    throw new ColonyError(
+      'E_PROTOCOL',
+      `the host presented TLS certificate ${cert.fingerprint}, not ${o.tlsFingerprint} from the pairing command: someone may be in between; not pairing`,
+    );
   }
   if (infoRes.status !== 200) throw refusal(infoRes.json, infoRes.status);
   const info = pairingInfoSchema.safeParse(infoRes.json);
@@ -99,7 +103,11 @@ export async function pairWorker(o: PairOptions): Promise<WorkerIdentity> {
   const hostKey = importPublicKey(info.data.host_public_key);
   if (fingerprint(hostKey) !== info.data.host_fingerprint) throw new ColonyError('E_PROTOCOL', 'the host key does not match the fingerprint the host sent');
   // 2. The proof: the code keys a MAC over what we saw (the certificate of our own connection, not what the host claims).
-  const t: PairingTranscript = { host_public_key: exportPublicKeyRaw(hostKey), cert_fingerprint: cert?.fingerprint ?? null, worker_public_key: exportPublicKeyRaw(keys.publicKey) };
+  const t: PairingTranscript = {
+    host_public_key: exportPublicKeyRaw(hostKey),
+    cert_fingerprint: cert?.fingerprint ?? null,
+    worker_public_key: exportPublicKeyRaw(keys.publicKey),
+  };
   const secret = pairingSecret(o.code);
   const body = {
     public_key: t.worker_public_key,

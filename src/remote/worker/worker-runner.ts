@@ -12,9 +12,12 @@ import type { MessageOf, TokenCounts } from '../../core/protocol.js';
 import { resolveWorkerWorkspace } from './workspace.js';
 import type { SandboxPlan } from '../../safety/os-sandbox/types.js';
 
-export type WorkerGate = (t: { id: string; prompt: string; engine: string; workspace: string }) =>
-  | { allow: true; prompt: string; workspace: string }
-  | { allow: false; reason: string };
+export type WorkerGate = (t: {
+  id: string;
+  prompt: string;
+  engine: string;
+  workspace: string;
+}) => { allow: true; prompt: string; workspace: string } | { allow: false; reason: string };
 
 export interface RunnerOptions {
   /** Enabled engines by name (exactly what `--engines` allowed). */
@@ -48,9 +51,7 @@ export interface Progress {
   tokens: TokenCounts;
 }
 
-export type Final =
-  | (Omit<Progress, 'output'> & { ok: true; summary: string })
-  | (Omit<Progress, 'output'> & { ok: false; error: string; error_code: string });
+export type Final = (Omit<Progress, 'output'> & { ok: true; summary: string }) | (Omit<Progress, 'output'> & { ok: false; error: string; error_code: string });
 
 export interface RunControl {
   signal: AbortSignal;
@@ -75,7 +76,13 @@ export class TaskRunner {
     const engine = msg.engine === 'auto' ? null : (this.o.engines.get(msg.engine) ?? null);
     if (!engine) {
       const have = this.engineNames.join(', ') || 'none';
-      return { ok: false, reason: msg.engine === 'auto' ? `engine auto was not routed by the host; it must name an AI engine this worker runs (${have})` : `engine ${msg.engine} is not enabled on this worker (enabled: ${have})` };
+      return {
+        ok: false,
+        reason:
+          msg.engine === 'auto'
+            ? `engine auto was not routed by the host; it must name an AI engine this worker runs (${have})`
+            : `engine ${msg.engine} is not enabled on this worker (enabled: ${have})`,
+      };
     }
     const ws = await resolveWorkerWorkspace(this.o.workspaceRoot, msg.workspace);
     if (!ws.ok) return { ok: false, reason: ws.reason };

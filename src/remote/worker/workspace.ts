@@ -22,7 +22,8 @@ export async function resolveWorkerWorkspace(root: string, requested: string): P
   }
   if (requested === '.' || requested === './') return { ok: true, path: rootReal }; // the root itself: nothing to create or escape through
   if (requested.includes('\u0000')) return { ok: false, reason: 'workspace contains NUL' };
-  if (requested.split(/[/\\]+/).includes('..')) return { ok: false, reason: `workspace "${requested}" contains ".." (paths must stay inside the workspace root)` };
+  if (requested.split(/[/\\]+/).includes('..'))
+    return { ok: false, reason: `workspace "${requested}" contains ".." (paths must stay inside the workspace root)` };
   const target = path.isAbsolute(requested) ? path.normalize(requested) : path.resolve(rootReal, requested);
   if (path.isAbsolute(requested) && !isInside(rootReal, target) && !isInside(path.resolve(root), target)) {
     return { ok: false, reason: `workspace ${requested} is outside this worker's workspace root ${rootReal}` };

@@ -17,10 +17,7 @@ import path from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
 
-export type CgroupSetup =
-  | { kind: 'v2'; base: string }
-  | { kind: 'v1'; pids: string | null; memory: string | null }
-  | { kind: 'none'; why: string };
+export type CgroupSetup = { kind: 'v2'; base: string } | { kind: 'v1'; pids: string | null; memory: string | null } | { kind: 'none'; why: string };
 
 function ownV1Path(controller: string): string | null {
   try {
@@ -92,8 +89,12 @@ function detect(): CgroupSetup {
   }
   const pidsOwn = ownV1Path('pids');
   const memOwn = ownV1Path('memory');
-  const pids = pidsOwn !== null && tryDir(path.join(ROOT, 'pids', pidsOwn, 'colony-tasks'), 'pids.max') ? path.join(ROOT, 'pids', pidsOwn, 'colony-tasks') : null;
-  const memory = memOwn !== null && tryDir(path.join(ROOT, 'memory', memOwn, 'colony-tasks'), 'memory.limit_in_bytes') ? path.join(ROOT, 'memory', memOwn, 'colony-tasks') : null;
+  const pids =
+    pidsOwn !== null && tryDir(path.join(ROOT, 'pids', pidsOwn, 'colony-tasks'), 'pids.max') ? path.join(ROOT, 'pids', pidsOwn, 'colony-tasks') : null;
+  const memory =
+    memOwn !== null && tryDir(path.join(ROOT, 'memory', memOwn, 'colony-tasks'), 'memory.limit_in_bytes')
+      ? path.join(ROOT, 'memory', memOwn, 'colony-tasks')
+      : null;
   if (!pids && !memory) return { kind: 'none', why: 'no writable cgroup (v1 pids/memory or v2) on this machine' };
   return { kind: 'v1', pids, memory };
 }
@@ -206,7 +207,10 @@ function remove(g: Group, tries = 0): void {
 export class CgroupPool {
   private readonly free: Group[] = [];
   private readonly all = new Set<Group>();
-  constructor(private readonly setup: CgroupSetup, private readonly limits: { processes: number | null; memory_mb: number | null }) {
+  constructor(
+    private readonly setup: CgroupSetup,
+    private readonly limits: { processes: number | null; memory_mb: number | null },
+  ) {
     process.once('exit', () => {
       for (const g of this.all) {
         sweep(g);

@@ -74,7 +74,12 @@ export function worktreeGitBinds(workspace: string): { ro: BindPath[]; rw: BindP
 
 /** The command must exist on the host (as spawn would find it), or the attempt fails like a spawn with ENOENT, before any sandbox is set up. */
 export function assertCommand(command: string, envPath: string): void {
-  const candidates = command.includes('/') ? [command] : envPath.split(':').filter((d) => path.isAbsolute(d)).map((d) => path.join(d, command));
+  const candidates = command.includes('/')
+    ? [command]
+    : envPath
+        .split(':')
+        .filter((d) => path.isAbsolute(d))
+        .map((d) => path.join(d, command));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);

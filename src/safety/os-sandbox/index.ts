@@ -61,7 +61,6 @@ export interface SandboxPlanner {
   planFor(ctx: AttemptContext): SandboxPlan | null;
 }
 
-
 export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   const realHome = real(o.realHome ?? os.homedir());
   const limits = o.safety.os_sandbox.limits;
@@ -138,14 +137,26 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     }
     const endpoint = agentEndpoint(ctx.engine, ctx.env);
     const spec: SandboxSpec = {
-      command: inv.command, args: inv.args, cwd: inv.cwd, env: inv.env, workspace: ctx.workspace, home,
-      system, ro, rw, hide: hidden(),
+      command: inv.command,
+      args: inv.args,
+      cwd: inv.cwd,
+      env: inv.env,
+      workspace: ctx.workspace,
+      home,
+      system,
+      ro,
+      rw,
+      hide: hidden(),
       network: { proxySocket: null, forwardPorts: [], bridgeScript: null, nodeBin: process.execPath },
     };
     return { spec, endpoint };
   }
 
-  function wrapOne(p: Extract<SandboxProbe, { ok: true }>, ctx: AttemptContext, inv: Invocation & { cwd: string }): { invocation: Invocation; run: SandboxRun } {
+  function wrapOne(
+    p: Extract<SandboxProbe, { ok: true }>,
+    ctx: AttemptContext,
+    inv: Invocation & { cwd: string },
+  ): { invocation: Invocation; run: SandboxRun } {
     assertCommand(inv.command, inv.env['PATH'] ?? '');
     const n = ++seq;
     const linux = p.kind === 'bwrap';
@@ -210,7 +221,14 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     if (inline) {
       const inside = (cgroup?.procsFiles ?? []).map((f, i) => ({ src: f, dest: `/run/colony/cg${i}` }));
       spec.rw = [...spec.rw, ...inside];
-      spec.args = ['-c', inlineLimits(inv.args[1] as string, limits, inside.map((b) => b.dest))];
+      spec.args = [
+        '-c',
+        inlineLimits(
+          inv.args[1] as string,
+          limits,
+          inside.map((b) => b.dest),
+        ),
+      ];
     }
     if (linux) {
       invocation = { command: p.bin, args: buildBwrapArgs(spec, probePath), env: sandboxEnv(spec) };

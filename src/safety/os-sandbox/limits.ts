@@ -25,7 +25,11 @@ const SIGXCPU = 24;
 const SIGXFSZ = 25;
 
 /** The limit behind a failed exit: a cgroup event, or the rlimit signals (directly, or as 128+n through the shell). */
-export function limitFromExit(exit: { code: number | null; signal: NodeJS.Signals | null }, cgroupHit: 'processes' | 'memory' | null, l: SandboxLimits): string | null {
+export function limitFromExit(
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  cgroupHit: 'processes' | 'memory' | null,
+  l: SandboxLimits,
+): string | null {
   if (cgroupHit) return limitText(cgroupHit, l);
   if (exit.signal === 'SIGXCPU' || exit.code === 128 + SIGXCPU) return l.cpu_s === null ? null : limitText('cpu', l);
   if (exit.signal === 'SIGXFSZ' || exit.code === 128 + SIGXFSZ) return l.file_size_mb === null ? null : limitText('file_size', l);

@@ -25,9 +25,7 @@ export const INSIDE_PROXY_SOCKET = '/run/colony/proxy.sock';
 export const INSIDE_BRIDGE = '/run/colony/bridge.cjs';
 export const INSIDE_PROXY_PORT = 3128;
 
-export const LINUX_SYSTEM_PATHS: readonly string[] = Object.freeze([
-  '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/nix',
-]);
+export const LINUX_SYSTEM_PATHS: readonly string[] = Object.freeze(['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/nix']);
 
 interface Mount {
   dest: string;

@@ -7,9 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
-export type SandboxProbe =
-  | { ok: true; kind: 'bwrap' | 'seatbelt'; bin: string }
-  | { ok: false; reason: string; fix: string };
+export type SandboxProbe = { ok: true; kind: 'bwrap' | 'seatbelt'; bin: string } | { ok: false; reason: string; fix: string };
 
 function which(name: string, envPath: string): string | null {
   for (const dir of envPath.split(':').filter((d) => path.isAbsolute(d))) {
@@ -27,8 +25,17 @@ function which(name: string, envPath: string): string | null {
 export function probeSandbox(platform: NodeJS.Platform = process.platform, envPath = process.env['PATH'] ?? '/usr/bin:/bin'): SandboxProbe {
   if (platform === 'linux') {
     const bin = which('bwrap', envPath);
-    if (!bin) return { ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: sudo apt-get install bubblewrap (Debian/Ubuntu) or sudo dnf install bubblewrap (Fedora)' };
-    const r = spawnSync(bin, ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'], { encoding: 'utf8', timeout: 10_000 });
+    if (!bin)
+      return {
+        ok: false,
+        reason: 'bubblewrap (bwrap) is not installed',
+        fix: 'install it: sudo apt-get install bubblewrap (Debian/Ubuntu) or sudo dnf install bubblewrap (Fedora)',
+      };
+    const r = spawnSync(
+      bin,
+      ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
     if (r.status === 0) return { ok: true, kind: 'bwrap', bin };
     const err = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n')[0] ?? '';
     return {
@@ -41,7 +48,11 @@ export function probeSandbox(platform: NodeJS.Platform = process.platform, envPa
     const bin = '/usr/bin/sandbox-exec';
     const r = spawnSync(bin, ['-p', '(version 1)(allow default)', '/usr/bin/true'], { timeout: 10_000 });
     if (r.status === 0) return { ok: true, kind: 'seatbelt', bin };
-    return { ok: false, reason: `sandbox-exec does not work here (${r.error?.message ?? `exit ${r.status}`})`, fix: 'run on macOS 10.15 or later with /usr/bin/sandbox-exec present' };
+    return {
+      ok: false,
+      reason: `sandbox-exec does not work here (${r.error?.message ?? `exit ${r.status}`})`,
+      fix: 'run on macOS 10.15 or later with /usr/bin/sandbox-exec present',
+    };
   }
   return { ok: false, reason: `no OS sandbox for ${platform}`, fix: 'run tasks on Linux (bubblewrap) or macOS (sandbox-exec) workers' };
 }

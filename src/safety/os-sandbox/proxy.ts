@@ -66,7 +66,10 @@ function parseTarget(head: string): { host: string; port: number; forward: strin
   }
   if (url.protocol !== 'http:') return null;
   // Origin-form request line, one request per connection: a second request on a kept-alive socket cannot go elsewhere.
-  const rest = head.slice(head.indexOf('\r\n') + 2).split('\r\n').filter((l) => l && !/^(proxy-connection|proxy-authorization|connection):/i.test(l));
+  const rest = head
+    .slice(head.indexOf('\r\n') + 2)
+    .split('\r\n')
+    .filter((l) => l && !/^(proxy-connection|proxy-authorization|connection):/i.test(l));
   const forward = [`${method} ${url.pathname}${url.search} HTTP/1.1`, ...rest, 'Connection: close', '', ''].join('\r\n');
   return { host: url.hostname, port: Number(url.port || 80), forward };
 }

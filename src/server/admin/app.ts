@@ -25,7 +25,12 @@ export interface AdminAppOptions {
 
 export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {}): Promise<FastifyInstance> {
   // trustProxy stays off: request.ip is the socket peer and X-Forwarded-For is never read.
-  const app = Fastify({ logger: redactingLogger(o.logger), bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024, trustProxy: false, ...fastifyBoundOptions(ctx.host.config.http) });
+  const app = Fastify({
+    logger: redactingLogger(o.logger),
+    bodyLimit: o.bodyLimit ?? 2 * 1024 * 1024,
+    trustProxy: false,
+    ...fastifyBoundOptions(ctx.host.config.http),
+  });
   capConnections(app.server, ctx.host.config.http);
   installErrorHandling(app);
   installSecurityHeaders(app);
@@ -36,7 +41,13 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
     const token = (request.query as Record<string, unknown>)['token'];
     if (typeof token === 'string') {
       if (!safeEqual(token, ctx.adminToken)) {
-        ctx.host.store.appendAudit({ actor: 'anonymous', origin: request.socket.remoteAddress ?? 'unknown', action: 'admin.bad_token', target: '/', detail: {} });
+        ctx.host.store.appendAudit({
+          actor: 'anonymous',
+          origin: request.socket.remoteAddress ?? 'unknown',
+          action: 'admin.bad_token',
+          target: '/',
+          detail: {},
+        });
         return reply.code(401).type('text/html').send(page('Wrong token', 'That admin token is not valid. Use the URL printed by <code>colony serve</code>.'));
       }
       reply.setCookie(ADMIN_COOKIE, adminCookieValue(ctx.adminToken), { httpOnly: true, sameSite: 'strict', path: '/', secure: false });
@@ -45,7 +56,10 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
     }
     const cookieVal = request.cookies[ADMIN_COOKIE];
     if (!cookieVal || !safeEqual(cookieVal, adminCookieValue(ctx.adminToken))) {
-      return reply.code(401).type('text/html').send(page('colony admin', 'Open the admin URL printed by <code>colony serve</code> (it carries the token once), or run <code>colony open</code>.'));
+      return reply
+        .code(401)
+        .type('text/html')
+        .send(page('colony admin', 'Open the admin URL printed by <code>colony serve</code> (it carries the token once), or run <code>colony open</code>.'));
     }
     return serveClient(reply, ctx.webRoot, 'admin');
   });

@@ -37,7 +37,19 @@ export function installAdminGuard(app: FastifyInstance, ctx: ServerContext): voi
       const target = request.url.split('?')[0]?.slice(0, 300) ?? null;
       const { write, suppressed } = refusals.admit(`${origin}|${e.code}|${target}`, Date.now());
       if (write) {
-        ctx.host.store.appendAudit({ actor: 'anonymous', origin, action: 'admin.refused', target, detail: { code: e.code, method: request.method, host: request.headers.host ?? null, origin: request.headers.origin ?? null, ...(suppressed ? { repeats_not_recorded: suppressed } : {}) } });
+        ctx.host.store.appendAudit({
+          actor: 'anonymous',
+          origin,
+          action: 'admin.refused',
+          target,
+          detail: {
+            code: e.code,
+            method: request.method,
+            host: request.headers.host ?? null,
+            origin: request.headers.origin ?? null,
+            ...(suppressed ? { repeats_not_recorded: suppressed } : {}),
+          },
+        });
       }
       return sendError(reply, e);
     };
@@ -60,11 +72,16 @@ export function installAdminGuard(app: FastifyInstance, ctx: ServerContext): voi
       return fail(new ColonyError('E_BAD_ORIGIN', `Origin ${origin} is not this admin app`));
     }
     if (origin === undefined && (isUpgrade || !SAFE_METHODS.has(request.method)) && !bearerOk) {
-      return fail(new ColonyError('E_BAD_ORIGIN', 'state-changing requests from a browser must carry this app\'s Origin'));
+      return fail(new ColonyError('E_BAD_ORIGIN', "state-changing requests from a browser must carry this app's Origin"));
     }
     if (isPublicPath(request.url) && request.method === 'GET') return;
     if (!cookieOk && !bearerOk) {
-      return fail(new ColonyError('E_UNAUTHORIZED', 'admin token required: open the URL printed by `colony serve`, or send Authorization: Bearer <token from COLONY_HOME/admin.token>'));
+      return fail(
+        new ColonyError(
+          'E_UNAUTHORIZED',
+          'admin token required: open the URL printed by `colony serve`, or send Authorization: Bearer <token from COLONY_HOME/admin.token>',
+        ),
+      );
     }
   });
 }

@@ -18,6 +18,17 @@ export function registerRouterRoutes(app: FastifyInstance, router: RouterInsight
   app.post('/admin/router/explain', async (request) => {
     const body = explainSchema.parse(request.body);
     const d = router.explain(body.prompt, body.budget_usd, body.depends_on_depth);
-    return { decision: { engine: d.engine, model: d.model, rule: d.rule, cls: d.cls, explanation: d.explanation, complexity: d.complexity, plan: d.plan ?? null, plans: d.plans ?? [] } };
+    return {
+      decision: {
+        engine: d.engine,
+        model: d.model,
+        rule: d.rule,
+        cls: d.cls,
+        explanation: d.explanation,
+        complexity: d.complexity,
+        plan: d.plan ?? null,
+        plans: d.plans ?? [],
+      },
+    };
   });
 }

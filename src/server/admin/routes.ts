@@ -21,13 +21,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post('/admin/execute', async (request, reply) => {
     const body = executeSchema.parse(request.body);
     const graph = 'graph' in body ? body.graph : singleTaskGraph(body);
-    const r = service.submitGraph(graph, {
-      submittedBy: 'admin',
-      who: adminActor(request),
-      workspace: process.cwd(),
-      defaultTarget: 'host',
-      holdHostTasks: false,
-    }, 'graph' in body ? `graph "${graph.name}"` : 'task');
+    const r = service.submitGraph(
+      graph,
+      {
+        submittedBy: 'admin',
+        who: adminActor(request),
+        workspace: process.cwd(),
+        defaultTarget: 'host',
+        holdHostTasks: false,
+      },
+      'graph' in body ? `graph "${graph.name}"` : 'task',
+    );
     return reply.code(201).send(r);
   });
 
@@ -71,7 +75,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get('/admin/audit', async (request) => {
     const q = auditQuery.parse(request.query);
     const records = store.listAudit(q);
-    return { records, next_before_id: records.length === (q.limit ?? 100) ? records[records.length - 1]?.id ?? null : null };
+    return { records, next_before_id: records.length === (q.limit ?? 100) ? (records[records.length - 1]?.id ?? null) : null };
   });
   app.get('/admin/audit/verify', async () => store.verifyAudit());
 
@@ -132,6 +136,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   }));
 
   app.get('/events', (request, reply) =>
-    streamEvents(request, reply, store, (e) => e, { bounds: ctx.host.config.http, slots: [{ key: 'admin', max: ctx.host.config.http.max_streams_per_address, what: 'address' }] }),
+    streamEvents(request, reply, store, (e) => e, {
+      bounds: ctx.host.config.http,
+      slots: [{ key: 'admin', max: ctx.host.config.http.max_streams_per_address, what: 'address' }],
+    }),
   );
 }

@@ -81,6 +81,11 @@ export function registerAdminSessionRoutes(app: FastifyInstance, ctx: ServerCont
     // Their workers: revoked, and (through the remote host) disconnected at once.
     const remote = remoteOf(ctx);
     const revoked = workers.list({ owner }).map((w) => (remote ? remote.revoke(w.id, who) : workers.revoke(w.id, who, now)).id);
-    return { session: requireSession(id), banned: bans.map((b) => b.kind), workers_revoked: revoked, ...(ban.includes('browser') && !device ? { note: 'this session predates device cookies: its browser could not be banned' } : {}) };
+    return {
+      session: requireSession(id),
+      banned: bans.map((b) => b.kind),
+      workers_revoked: revoked,
+      ...(ban.includes('browser') && !device ? { note: 'this session predates device cookies: its browser could not be banned' } : {}),
+    };
   });
 }

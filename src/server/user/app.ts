@@ -43,7 +43,9 @@ export async function buildUserApp(ctx: ServerContext, o: UserAppOptions): Promi
   const common = { logger: redactingLogger(o.logger), bodyLimit: ctx.host.config.lan.max_body_bytes, trustProxy: false, ...bounds };
   // One instance type for both: Fastify's https overload differs only in the server's type, which nothing here relies on.
   // With `https`, Fastify ignores `http`: the header/request timers go into the https server options.
-  const app = (o.tls ? Fastify({ ...common, https: { key: o.tls.keyPem, cert: o.tls.certPem, ...bounds.http } }) : Fastify(common)) as unknown as FastifyInstance;
+  const app = (o.tls
+    ? Fastify({ ...common, https: { key: o.tls.keyPem, cert: o.tls.certPem, ...bounds.http } })
+    : Fastify(common)) as unknown as FastifyInstance;
   capConnections(app.server, ctx.host.config.http);
   const deps = makeLanDeps(ctx, o.accessCode === undefined ? ctx.host.config.lan.access_code : o.accessCode);
   installLanErrorHandling(app, ctx.host.store);

@@ -36,7 +36,13 @@ function auditRefusal(store: Store, request: FastifyRequest, err: ColonyError): 
       ...who,
       action: 'lan.refused',
       target,
-      detail: { code: err.code, status: err.status, method: request.method, ...(note ? { note } : {}), ...(suppressed ? { repeats_not_recorded: suppressed } : {}) },
+      detail: {
+        code: err.code,
+        status: err.status,
+        method: request.method,
+        ...(note ? { note } : {}),
+        ...(suppressed ? { repeats_not_recorded: suppressed } : {}),
+      },
     });
   } catch (e) {
     request.log.error({ err: e }, 'could not audit a refused LAN request'); // the refusal itself still goes out

@@ -45,7 +45,10 @@ export async function installLanGate(app: FastifyInstance, deps: LanDeps): Promi
       throw new ColonyError('E_IP_DENIED', 'your address is not allowed to use this colony; ask its admin to add your network to lan.allow_cidrs');
     }
     if (!hostAllowed(request, allowedHosts())) {
-      throw new ColonyError('E_BAD_HOST', `this colony does not answer to Host ${String(request.headers.host ?? '').slice(0, 100)}; use its address, or ask its admin to add the name to lan.host_names`);
+      throw new ColonyError(
+        'E_BAD_HOST',
+        `this colony does not answer to Host ${String(request.headers.host ?? '').slice(0, 100)}; use its address, or ask its admin to add the name to lan.host_names`,
+      );
     }
     const st = resolveLanState(request, deps, lastTouch);
     await limit(request, reply, st);

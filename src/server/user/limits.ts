@@ -31,7 +31,10 @@ interface Bucket {
 const keys = new WeakMap<FastifyRequest, { address: string; session: string | null }>();
 
 /** Registers the plugin (no global hook) and returns the check the gate runs after it knows the session. */
-export async function createLanLimiter(app: FastifyInstance, limits: LanLimits): Promise<(request: FastifyRequest, reply: FastifyReply, st: LanState) => Promise<void>> {
+export async function createLanLimiter(
+  app: FastifyInstance,
+  limits: LanLimits,
+): Promise<(request: FastifyRequest, reply: FastifyReply, st: LanState) => Promise<void>> {
   await app.register(rateLimit, { global: false });
   const make = (tier: Bucket['tier'], by: Bucket['by']): Bucket => ({
     tier,

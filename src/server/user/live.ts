@@ -69,14 +69,20 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
   app.get('/events', (request, reply) => {
     const session = requireSession(request, 'view');
     const view = viewerView(deps, session);
-    streamEvents(request, reply, store, (e) => {
-      const v = view(e);
-      if (v === 'closed') {
-        reply.raw.destroy();
-        return null;
-      }
-      return v;
-    }, { bounds: deps.ctx.host.config.http, slots: slotKeys(deps, request, session) });
+    streamEvents(
+      request,
+      reply,
+      store,
+      (e) => {
+        const v = view(e);
+        if (v === 'closed') {
+          reply.raw.destroy();
+          return null;
+        }
+        return v;
+      },
+      { bounds: deps.ctx.host.config.http, slots: slotKeys(deps, request, session) },
+    );
   });
 
   app.get(
@@ -106,15 +112,20 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
         setTimeout(() => socket.terminate(), 5000).unref();
         return false;
       };
-      unsubscribe = followEvents(store, lastEventId(request), (e) => {
-        if (stopped) return false;
-        const v = view(e);
-        if (v === 'closed') return stop(1008, 'session revoked');
-        if (!v) return true;
-        if (socket.bufferedAmount > maxBuffered) return stop(1013, 'too slow: reconnect with lastEventId');
-        socket.send(wsFrame(v));
-        return true;
-      }, deps.ctx.host.config.http.replay_window);
+      unsubscribe = followEvents(
+        store,
+        lastEventId(request),
+        (e) => {
+          if (stopped) return false;
+          const v = view(e);
+          if (v === 'closed') return stop(1008, 'session revoked');
+          if (!v) return true;
+          if (socket.bufferedAmount > maxBuffered) return stop(1013, 'too slow: reconnect with lastEventId');
+          socket.send(wsFrame(v));
+          return true;
+        },
+        deps.ctx.host.config.http.replay_window,
+      );
       const ping = setInterval(() => socket.ping(), PING_MS);
       socket.on('message', () => {
         /* the stream is one-way; client messages are ignored */

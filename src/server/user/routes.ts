@@ -66,24 +66,27 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
   app.get('/api/my-sessions', async (request) => {
     const s = requireSession(request, 'view_own_sessions');
     const all = store.listTasks({ submitted_by: submitterOf(s), limit: 100_000 });
-    const tasks = all.slice(-MY_TASKS_LIMIT).reverse().map((t) => ({
-      id: t.id,
-      graph_id: t.graph_id,
-      title: t.title,
-      prompt: t.prompt,
-      engine: t.engine,
-      model: t.model,
-      target: t.target,
-      state: t.state,
-      state_reason: t.state_reason,
-      attempt: t.attempt,
-      cost_usd: t.cost_usd,
-      tokens_in: t.tokens_in,
-      tokens_out: t.tokens_out,
-      created_at: t.created_at,
-      updated_at: t.updated_at,
-      output_tail: outputTail(store, t.id, OUTPUT_TAIL_CHARS),
-    }));
+    const tasks = all
+      .slice(-MY_TASKS_LIMIT)
+      .reverse()
+      .map((t) => ({
+        id: t.id,
+        graph_id: t.graph_id,
+        title: t.title,
+        prompt: t.prompt,
+        engine: t.engine,
+        model: t.model,
+        target: t.target,
+        state: t.state,
+        state_reason: t.state_reason,
+        attempt: t.attempt,
+        cost_usd: t.cost_usd,
+        tokens_in: t.tokens_in,
+        tokens_out: t.tokens_out,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+        output_tail: outputTail(store, t.id, OUTPUT_TAIL_CHARS),
+      }));
     return {
       session: s,
       tasks,

@@ -28,7 +28,10 @@ const lanWorkspace = z
   .string()
   .min(1)
   .max(1024)
-  .refine((w) => !w.startsWith('/') && !w.startsWith('~') && !w.split(/[\\/]/).includes('..'), 'workspace must be a relative path without ".." (it is resolved inside the workspace root)');
+  .refine(
+    (w) => !w.startsWith('/') && !w.startsWith('~') && !w.split(/[\\/]/).includes('..'),
+    'workspace must be a relative path without ".." (it is resolved inside the workspace root)',
+  );
 
 const lanGraphSchema = z.strictObject({
   graph: graphFileSchema.extend({

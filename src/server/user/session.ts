@@ -51,7 +51,7 @@ export function getSession(request: FastifyRequest): UserSession | null {
 export function requireSession(request: FastifyRequest, perm?: Permission): UserSession {
   const s = states.get(request)?.session ?? null;
   if (!s) throw new ColonyError('E_UNAUTHORIZED', 'no session: create one with POST /api/session {display_name} (the dashboard does this for you)');
-  if (s.revoked) throw new ColonyError('E_FORBIDDEN', 'this session was revoked by the host\'s admin');
+  if (s.revoked) throw new ColonyError('E_FORBIDDEN', "this session was revoked by the host's admin");
   if (perm && !can(s, perm)) throw new ColonyError('E_FORBIDDEN', `your session lacks the "${perm}" permission; ask the host's admin to grant it`);
   return s;
 }
@@ -106,7 +106,14 @@ export function deviceOf(request: FastifyRequest): string | null {
 }
 
 function setDeviceCookie(reply: FastifyReply, deps: LanDeps, deviceId: string): void {
-  reply.setCookie(DEVICE_COOKIE, deviceId, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: 5 * 365 * 24 * 3600, secure: deps.ctx.lanTransport?.tls_fingerprint != null });
+  reply.setCookie(DEVICE_COOKIE, deviceId, {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    path: '/',
+    maxAge: 5 * 365 * 24 * 3600,
+    secure: deps.ctx.lanTransport?.tls_fingerprint != null,
+  });
 }
 
 function setSessionCookie(reply: FastifyReply, deps: LanDeps, userId: string): void {
@@ -141,7 +148,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void
         throw new ColonyError('E_ACCESS_CODE', 'wrong access code');
       }
     }
-    if (st.session?.revoked) throw new ColonyError('E_FORBIDDEN', 'this session was revoked by the host\'s admin');
+    if (st.session?.revoked) throw new ColonyError('E_FORBIDDEN', "this session was revoked by the host's admin");
     const existing = st.session;
     if (existing) {
       const who = { actor: submitterOf(existing), origin: st.ip };
@@ -153,7 +160,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void
     // A new session: not from a browser or address the admin banned when revoking someone.
     const device = deviceOf(request);
     if (bans.has('device', device) || bans.has('address', st.ip)) {
-      throw new ColonyError('E_FORBIDDEN', 'the host\'s admin has banned new sessions from this browser or address');
+      throw new ColonyError('E_FORBIDDEN', "the host's admin has banned new sessions from this browser or address");
     }
     const now = deps.now();
     const s: UserSession = {
