@@ -89,6 +89,8 @@ export class TaskDrawer {
     this.heading.textContent = id;
     put(this.body, h('p', { class: 'muted' }, 'Loading…'));
     this.heading.focus();
+    this.output = null;
+    this.pending = [];
     void this.load(id, true);
   }
 
@@ -97,13 +99,17 @@ export class TaskDrawer {
     this.current = null;
     this.detail = null;
     this.output = null;
+    this.pending = null;
     document.body.classList.remove('drawer-open');
     this.returnFocus?.focus();
   }
 
-  private async load(id: string, withOutput: boolean): Promise<void> {
+  private async load(id: string, wantOutput: boolean): Promise<void> {
     const seq = ++this.loadSeq;
-    if (withOutput) this.pending = [];
+    // Until the output has been rendered once, every load fetches it (a newer load may supersede the
+    // first one); chunks streamed meanwhile wait in `pending` and are merged by the load that renders.
+    const withOutput = wantOutput || this.output === null;
+    if (withOutput) this.pending ??= [];
     try {
       const d = await this.source.load(id);
       if (seq !== this.loadSeq || this.current !== id) return;
@@ -119,8 +125,8 @@ export class TaskDrawer {
         this.appendOutput(fresh);
       }
     } catch (e) {
-      this.pending = null;
       if (seq !== this.loadSeq) return;
+      this.pending = null;
       showError(e, `task ${id}`);
       put(this.body, h('p', { class: 'muted' }, 'This task could not be loaded.'));
     }
