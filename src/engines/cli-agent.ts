@@ -60,6 +60,30 @@ export interface CliAgentSpec {
 
 const AUTH = new Set([401, 403]);
 
+type Json = Record<string, unknown>;
+
+/** One line of a CLI's JSON event stream as an object; a line that is not JSON is shown as stderr output. */
+export function parseEventLine(line: string): { rec: Json } | { signals: AgentSignal[] } {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(line);
+  } catch {
+    return { signals: line.trim() ? [{ kind: 'output', stream: 'stderr', text: truncate(line, 2000) }] : [] };
+  }
+  return typeof rec === 'object' && rec !== null && !Array.isArray(rec) ? { rec: rec as Json } : { signals: [] };
+}
+
+/** A usage signal only when the counts changed since the last one (CLIs repeat their totals). */
+export function usageOnChange(): (u: TokenUsage) => AgentSignal[] {
+  let last = '';
+  return (u) => {
+    const key = `${u.input}/${u.output}/${u.cache_read}/${u.cache_write}`;
+    if (key === last) return [];
+    last = key;
+    return [{ kind: 'usage', usage: u }];
+  };
+}
+
 export function errorCodeForStatus(status: number | null): string {
   if (status === null) return 'E_ENGINE';
   if (AUTH.has(status)) return 'E_ENGINE_AUTH';

@@ -21,7 +21,7 @@ import type { AgentCliConfig } from '../core/config.js';
 import type { Engine } from '../core/engine.js';
 import type { PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
-import { runCliAgent, type AgentParser, type AgentSignal } from './cli-agent.js';
+import { parseEventLine, runCliAgent, usageOnChange, type AgentParser, type AgentSignal } from './cli-agent.js';
 import { fileTail, findFile } from './file-tail.js';
 import { truncate } from './stream-util.js';
 
@@ -75,23 +75,13 @@ export function codexParser(stateDir: string): AgentParser {
   let thread: string | null = null;
   let rollout: string | null = null;
   let lastText = '';
-  let lastUsageKey = '';
   const tail = fileTail();
-  const usageSignal = (u: TokenUsage): AgentSignal[] => {
-    const key = `${u.input}/${u.output}/${u.cache_read}/${u.cache_write}`;
-    if (key === lastUsageKey) return [];
-    lastUsageKey = key;
-    return [{ kind: 'usage', usage: u }];
-  };
+  const usageSignal = usageOnChange();
   return {
     stdout(line) {
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch {
-        return line.trim() ? [{ kind: 'output', stream: 'stderr', text: truncate(line, 2000) }] : [];
-      }
-      if (!isObj(rec)) return [];
+      const parsed = parseEventLine(line);
+      if ('signals' in parsed) return parsed.signals;
+      const rec = parsed.rec;
       switch (rec.type) {
         case 'thread.started':
           thread = typeof rec.thread_id === 'string' ? rec.thread_id : null;

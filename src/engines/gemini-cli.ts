@@ -24,7 +24,7 @@ import type { AgentCliConfig } from '../core/config.js';
 import type { Engine } from '../core/engine.js';
 import type { PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
-import { runCliAgent, type AgentParser, type AgentSignal } from './cli-agent.js';
+import { parseEventLine, runCliAgent, usageOnChange, type AgentParser, type AgentSignal } from './cli-agent.js';
 import { fileTail, findFile } from './file-tail.js';
 import { truncate } from './stream-util.js';
 
@@ -77,7 +77,6 @@ function recordUsage(t: Json): TokenUsage {
 export function geminiParser(stateDir: string): AgentParser {
   const byMessage = new Map<string, TokenUsage>();
   let chat: string | null = null;
-  let lastKey = '';
   let text = '';
   const tail = fileTail();
   const total = (): TokenUsage =>
@@ -85,21 +84,12 @@ export function geminiParser(stateDir: string): AgentParser {
       (a, u) => ({ input: a.input + u.input, output: a.output + u.output, cache_read: a.cache_read + u.cache_read, cache_write: 0 }),
       { input: 0, output: 0, cache_read: 0, cache_write: 0 },
     );
-  const usageSignal = (u: TokenUsage): AgentSignal[] => {
-    const key = `${u.input}/${u.output}/${u.cache_read}`;
-    if (key === lastKey) return [];
-    lastKey = key;
-    return [{ kind: 'usage', usage: u }];
-  };
+  const usageSignal = usageOnChange();
   return {
     stdout(line) {
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch {
-        return line.trim() ? [{ kind: 'output', stream: 'stderr', text: truncate(line, 2000) }] : [];
-      }
-      if (!isObj(rec)) return [];
+      const parsed = parseEventLine(line);
+      if ('signals' in parsed) return parsed.signals;
+      const rec = parsed.rec;
       switch (rec.type) {
         case 'init':
           return typeof rec.session_id === 'string' ? [{ kind: 'session', id: rec.session_id, model: typeof rec.model === 'string' ? rec.model : null }] : [];

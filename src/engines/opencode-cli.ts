@@ -22,7 +22,7 @@ import type { AgentCliConfig } from '../core/config.js';
 import type { Engine } from '../core/engine.js';
 import { resolvePrice, type PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
-import { runCliAgent, type AgentParser, type AgentSignal } from './cli-agent.js';
+import { parseEventLine, runCliAgent, type AgentParser, type AgentSignal } from './cli-agent.js';
 import { truncate } from './stream-util.js';
 
 export interface OpencodeEngineOptions {
@@ -65,13 +65,9 @@ export function opencodeParser(): AgentParser {
   let failed: string | null = null;
   return {
     stdout(line) {
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch {
-        return line.trim() ? [{ kind: 'output', stream: 'stderr', text: truncate(line, 2000) }] : [];
-      }
-      if (!isObj(rec)) return [];
+      const parsed = parseEventLine(line);
+      if ('signals' in parsed) return parsed.signals;
+      const rec = parsed.rec;
       const part = isObj(rec.part) ? rec.part : {};
       switch (rec.type) {
         case 'text':

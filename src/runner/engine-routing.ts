@@ -24,6 +24,7 @@ import { candidatesFor, classDifficulty, routeTask, type RouteContext as CoreRou
 import type { EngineRegistry } from '../engines/registry.js';
 import { RouterStore, type RouterDecisionRow, type RouterOutcomeRow } from '../store/router.js';
 import { AGENT_CLI_ENGINES, DEFAULT_ENDPOINTS } from '../engines/agent-engines.js';
+import type { CandidateView } from '../core/router-view.js';
 import type { Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { RouteChoice, RouteContext } from './pool.js';
@@ -31,20 +32,7 @@ import type { RouteChoice, RouteContext } from './pool.js';
 export interface ClassInsight {
   cls: string;
   attempts: number; // attempts recorded in the class
-  candidates: {
-    option: string;
-    p: number;
-    prior: number;
-    n: number;
-    ok: number;
-    weight: number;
-    cost_usd: number;
-    cost_source: string;
-    plan: string;
-    plan_success: number;
-    plan_cost_usd: number;
-    plan_value_usd: number;
-  }[];
+  candidates: CandidateView[];
   arms: ArmView[]; // every learned step, fallbacks included
 }
 

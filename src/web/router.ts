@@ -4,25 +4,13 @@
  * plan it heads; below, the last decisions with their explanations.
  * Loaded when the tab is shown and refreshed after attempts finish.
  */
+import type { CandidateView } from '../core/router-view.js';
 import { api, withQuery } from './api.js';
 import { debounce, h, put, time, usd } from './dom.js';
 import type { Live } from './live.js';
 import { busy, emptyState, errorBox, section } from './ui.js';
 
-interface Candidate {
-  option: string;
-  p: number;
-  prior: number;
-  n: number;
-  ok: number;
-  weight: number;
-  cost_usd: number;
-  cost_source: string;
-  plan: string;
-  plan_success: number;
-  plan_cost_usd: number;
-  plan_value_usd: number;
-}
+type Candidate = CandidateView;
 interface ClassInsight {
   cls: string;
   attempts: number;
