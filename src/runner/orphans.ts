@@ -7,7 +7,7 @@
  * (engines/process-tree.ts): a pid reused by an unrelated process is never
  * touched. Each swept attempt gets an audit record.
  *
- * Runs under the host lock (runner/host-lock.ts): the attempts it finds open
+ * Runs under the host lock (store/host-lock.ts): the attempts it finds open
  * cannot belong to a live host.
  */
 import { ColonyError } from '../core/errors.js';
