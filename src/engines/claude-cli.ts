@@ -33,7 +33,7 @@ import { lastLoggedApiError } from './claude-debug-log.js';
 import { answerControl, userMessageLine } from './claude-permissions.js';
 import { describeFailedResult, newClaudeStreamState, parseClaudeLine, streamUsage, type ApiRetry, type ClaudeStreamState } from './claude-stream.js';
 import { startChild, type StopReason } from './child.js';
-import { lineSplitter, tailKeeper, truncate } from './stream-util.js';
+import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
 export interface ClaudeEngineOptions {
   bin?: string;
@@ -189,15 +189,11 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
       else if (c.kind === 'stderr') stderrLines.push(c.text);
       else if (c.kind === 'spawn_error') {
         finished = true;
-        const missing = c.error.code === 'ENOENT';
-        yield {
-          type: 'done',
-          ok: false,
-          summary: missing
-            ? `Claude CLI not found: '${bin}' is not on PATH. Install Claude Code or set CLAUDE_BIN (or engines.claude.bin in colony.config.json) to its path.`
-            : `could not start '${bin}': ${c.error.message}`,
-          error_code: missing ? 'E_ENGINE_MISSING' : 'E_ENGINE',
-        };
+        yield spawnFailed(
+          bin,
+          c.error,
+          `Claude CLI not found: '${bin}' is not on PATH. Install Claude Code or set CLAUDE_BIN (or engines.claude.bin in colony.config.json) to its path.`,
+        );
         return;
       } else {
         finished = true;

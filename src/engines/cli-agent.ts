@@ -22,7 +22,7 @@ import type { EngineEvent, EngineRequest } from '../core/engine.js';
 import { formatUsd, priceUsage, type PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
 import { startChild, type StopReason } from './child.js';
-import { lineSplitter, tailKeeper, truncate } from './stream-util.js';
+import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
 /** What a parser saw in one line of the CLI's output. */
 export type AgentSignal =
@@ -190,13 +190,7 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
       else if (c.kind === 'stderr') err.push(c.text);
       else if (c.kind === 'spawn_error') {
         finished = true;
-        const missing = c.error.code === 'ENOENT';
-        yield {
-          type: 'done',
-          ok: false,
-          summary: missing ? `${spec.name} CLI not found: '${spec.bin}'. ${spec.missingHint}` : `could not start '${spec.bin}': ${c.error.message}`,
-          error_code: missing ? 'E_ENGINE_MISSING' : 'E_ENGINE',
-        };
+        yield spawnFailed(spec.bin, c.error, `${spec.name} CLI not found: '${spec.bin}'. ${spec.missingHint}`);
         return;
       } else {
         finished = true;

@@ -1,4 +1,5 @@
 /** Small text plumbing shared by the engines (process handling lives in child.ts). */
+import type { EngineEvent } from '../core/engine.js';
 
 /** Splits decoded text chunks into lines (without the newline); flush() emits a last unterminated line. */
 export function lineSplitter(onLine: (line: string) => void, maxLine = 8 * 1024 * 1024): { push(chunk: string): void; flush(): void } {
@@ -40,4 +41,15 @@ export function tailKeeper(max = 20): { add(line: string): void; text(): string 
 
 export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more chars)` : text;
+}
+
+/** The `done` event of an engine whose process could not start: a missing binary says how to fix it. */
+export function spawnFailed(bin: string, error: NodeJS.ErrnoException, missingSummary: string): EngineEvent {
+  const missing = error.code === 'ENOENT';
+  return {
+    type: 'done',
+    ok: false,
+    summary: missing ? missingSummary : `could not start '${bin}': ${error.message}`,
+    error_code: missing ? 'E_ENGINE_MISSING' : 'E_ENGINE',
+  };
 }
