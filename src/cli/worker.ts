@@ -119,7 +119,7 @@ async function identify(f: WorkerFlags, home: string, engines: string[]): Promis
     const id = await pairWorker({ home, hostUrl, code: f.code, name: f.name, engines, openToAdmin: f.openToAdmin === true, tlsFingerprint: f.tlsFingerprint });
     out(`paired with ${id.host_url} as worker ${id.worker_id} ("${id.name}")`);
     out(`  this worker's key:  ${id.fingerprint}`);
-    out(`  host key (pinned):  ${id.host_fingerprint}   (compare with the host's dashboard)`);
+    out(`  host key (pinned):  ${id.host_fingerprint}   (authenticated by the one-time code: nothing to compare)`);
     out(
       id.host_cert_fingerprint
         ? `  host TLS certificate (pinned): ${id.host_cert_fingerprint}`

@@ -2,7 +2,8 @@
  * HTTP and WebSocket routes of remote execution, thin over RemoteHost:
  *
  * user app (LAN):
- *   POST /api/pairing-codes            signed-in user → {code, expires_at, command, host_fingerprint, cert_fingerprint}
+ *   POST /api/pairing-codes            signed-in user → {code, expires_at, command, node_command, worker_sha256, host_fingerprint, cert_fingerprint}
+ *   GET  /worker/colony-worker.mjs     the self-contained worker node_command downloads (public code; no access code)
  *   GET  /api/workers/pairing-info     host key and TLS certificate fingerprint (what the enrolment proof covers)
  *   POST /api/workers/enroll           {public_key, proof, name, engines, open_to_admin} → worker id, host key, host proof
  *   GET  /api/my-workers               the caller's workers (cards + fingerprints)
@@ -30,6 +31,8 @@ import { BanStore } from '../store/bans.js';
 import { WorkerStore } from '../store/workers.js';
 import { ensureRemote, remoteOf } from './remote-host.js';
 import { enrollSchema } from '../remote/pairing.js';
+import { bootstrapCommand } from './user/worker-bootstrap.js';
+import { registerWorkerDownload, workerBundleSource } from './user/worker-download.js';
 
 export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDeps): Promise<void> {
   const remote = await ensureRemote(deps.ctx);
@@ -41,16 +44,24 @@ export async function registerRemoteUserRoutes(app: FastifyInstance, deps: LanDe
     return bans.has('pairing', clientIp(request), device ? `device:${device}` : null);
   };
 
+  const bundle = workerBundleSource();
+  registerWorkerDownload(app, bundle); // GET /worker/colony-worker.mjs: the worker for a machine with only Node.js (issue 22)
+
   app.post('/api/pairing-codes', async (request, reply) => {
     const s = requireSession(request, 'submit_task');
     if (pairingBanned(request)) throw new ColonyError('E_FORBIDDEN', "the host's admin has banned pairing from this browser or address");
     const { code, expires_at } = await remote.pairing.createCode(submitterOf(s), lanActor(request));
     const cert = remote.pairing.certFingerprint;
+    const url = `${cert ? 'https' : 'http'}://${reachedAddress(request)}`;
+    const b = bundle();
     return reply.code(201).send({
       code,
       expires_at,
       // The certificate fingerprint in the command lets the worker refuse a substituted certificate before it sends anything.
-      command: `colony worker --host ${cert ? 'https' : 'http'}://${reachedAddress(request)} --code ${code}${cert ? ` --tls-fingerprint ${cert}` : ''}`,
+      command: `colony worker --host ${url} --code ${code}${cert ? ` --tls-fingerprint ${cert}` : ''}`,
+      // The same for a machine with only Node.js: downloads the worker from here and runs it only if its sha256 matches.
+      node_command: b ? bootstrapCommand({ url, code, sha256: b.sha256, certFingerprint: cert }) : null,
+      worker_sha256: b?.sha256 ?? null,
       host_fingerprint: remote.hostKey.fingerprint,
       cert_fingerprint: cert,
     });

@@ -13,6 +13,9 @@ interface PairingCode {
   code: string;
   expires_at: number;
   command: string;
+  /** For a machine with only Node.js: downloads the worker from this host and checks its sha256 (null if the host has no bundle). */
+  node_command?: string | null;
+  host_fingerprint?: string;
 }
 
 export class PairingView {
@@ -22,7 +25,8 @@ export class PairingView {
   private readonly board: WorkerBoard;
   private mine = new Set<string>();
 
-  constructor(live: Live) {
+  /** `owner`: my submitter id (`session:<user_id>`); `onWorkers`: my workers after every change (the submit form's engines). */
+  constructor(live: Live, owner: string, onWorkers?: (list: WorkerCard[]) => void) {
     this.codeBox = h('div', { class: 'pairing-code', 'aria-live': 'polite' });
     const err = errorBox();
     const get = h('button', { type: 'button', class: 'btn btn-primary', id: 'get-pairing-code' }, 'Get a pairing code');
@@ -39,7 +43,9 @@ export class PairingView {
           throw e;
         }
       },
-      accept: (w, known) => known || (w.kind === 'remote' && !w.redacted && this.mine.has(w.id)),
+      // A worker paired after this tab loaded is mine when its (unredacted) owner is me: it appears live, no reload.
+      accept: (w, known) => known || (w.kind === 'remote' && !w.redacted && (this.mine.has(w.id) || w.owner === owner)),
+      onChange: onWorkers,
       revoke: async (w) => void (await api.post(`/api/my-workers/${encodeURIComponent(w.id)}/revoke`)),
       empty: () =>
         emptyState(
@@ -47,9 +53,17 @@ export class PairingView {
           h(
             'ol',
             { class: 'steps' },
-            h('li', {}, 'Install colony on the machine that should run your tasks.'),
             h('li', {}, 'Press “Get a pairing code” above.'),
-            h('li', {}, 'Run the command it shows on that machine. It appears here once connected.'),
+            h(
+              'li',
+              {},
+              'Paste the command it shows in a terminal on the machine that should run your tasks. It needs only Node.js 20 or later: it downloads colony’s worker from this host, refuses it unless its fingerprint matches, and pairs with the one-time code (nothing to compare by hand).',
+            ),
+            h(
+              'li',
+              {},
+              'Your machine appears here within seconds, with the engines it can run. Then submit a task from “My tasks”. Keep the terminal open while tasks run.',
+            ),
           ),
         ),
     });
@@ -83,18 +97,27 @@ export class PairingView {
       }
       throw e;
     }
-    const cmd = h('pre', { class: 'cmd', id: 'pairing-command', tabindex: '0' }, r.command);
-    const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy command');
-    copy.addEventListener(
-      'click',
-      () => void copyText(r.command, cmd).then((ok) => notice(ok ? 'success' : 'info', ok ? 'Command copied' : 'Command selected: press Ctrl+C to copy')),
-    );
+    const main = r.node_command ?? r.command;
     const left = h('span', { class: 'muted small' });
     put(
       this.codeBox,
       h('p', {}, 'Code ', h('strong', { class: 'code mono', id: 'pairing-code' }, r.code), ' ', left),
-      h('p', { class: 'small' }, 'Run this on the machine to pair:'),
-      h('div', { class: 'cmd-row' }, cmd, copy),
+      h(
+        'p',
+        { class: 'small' },
+        r.node_command
+          ? 'Paste this in a terminal on the machine to pair (Linux or macOS, Node.js 20 or later; nothing else to install):'
+          : 'Run this on the machine to pair (it needs colony installed):',
+      ),
+      commandRow(main, 'pairing-command'),
+      h(
+        'p',
+        { class: 'small muted' },
+        'It prints “paired” and then “connected”; this page then shows your machine below. The host is authenticated by the one-time code, so there is no key to compare.',
+      ),
+      r.node_command
+        ? h('details', { class: 'small' }, h('summary', {}, 'colony already installed there?'), commandRow(r.command, 'pairing-command-colony'))
+        : null,
     );
     if (this.timer) clearInterval(this.timer);
     const tick = (): void => {
@@ -105,4 +128,14 @@ export class PairingView {
     tick();
     this.timer = setInterval(tick, 1000);
   }
+}
+
+function commandRow(text: string, id: string): HTMLElement {
+  const cmd = h('pre', { class: 'cmd', id, tabindex: '0' }, text);
+  const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy command');
+  copy.addEventListener(
+    'click',
+    () => void copyText(text, cmd).then((ok) => notice(ok ? 'success' : 'info', ok ? 'Command copied' : 'Command selected: press Ctrl+C to copy')),
+  );
+  return h('div', { class: 'cmd-row' }, cmd, copy);
 }

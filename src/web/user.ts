@@ -27,7 +27,7 @@ export function mountUser(shell: Shell): void {
 
 async function currentSession(): Promise<SessionView | null> {
   try {
-    return (await api.get<{ session: SessionView }>('/api/session')).session;
+    return (await api.get<{ session: SessionView | null }>('/api/session')).session; // null: no session yet (a 200, no console error)
   } catch (e) {
     if (e instanceof ApiError && e.code === 'E_UNAUTHORIZED') return null;
     showError(e, 'session');
@@ -117,7 +117,7 @@ function start(shell: Shell, session: SessionView): void {
   });
   const activity = new ActivityFeed(live, (id) => myTasks.titleOf(id));
   myTasks.onRendered = () => activity.resolveTitles();
-  const pairing = new PairingView(live);
+  const pairing = new PairingView(live, `session:${session.user_id}`, (list) => submit.setWorkers(list));
 
   const stats = new StatsRow(shell);
   const overview = h(
@@ -134,8 +134,9 @@ function start(shell: Shell, session: SessionView): void {
   // A refused stream usually means the admin revoked this session: say so instead of retrying forever.
   live.refused = async () => {
     try {
-      await api.get('/api/session');
-      return true;
+      if ((await api.get<{ session: SessionView | null }>('/api/session')).session) return true;
+      showError(new Error('your session ended: reload the page to start a new one'), 'live updates stopped');
+      return false;
     } catch (e) {
       showError(e, 'live updates stopped');
       return !(e instanceof ApiError && (e.code === 'E_FORBIDDEN' || e.code === 'E_UNAUTHORIZED'));

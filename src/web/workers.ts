@@ -17,6 +17,8 @@ export interface WorkerBoardOptions {
   onTaskClick?: (taskId: string) => void;
   /** Which live `worker` events belong on this board (default: all). */
   accept?: (w: WorkerCard, known: boolean) => boolean;
+  /** Called with every card after the board changed (a load or a live event). */
+  onChange?: (cards: WorkerCard[]) => void;
 }
 
 interface Card {
@@ -48,6 +50,7 @@ export class WorkerBoard {
       const ids = new Set(list.map((w) => w.id));
       for (const [id, c] of this.cards) if (!ids.has(id)) (c.root.remove(), this.cards.delete(id));
       this.renderEmpty();
+      this.o.onChange?.([...this.cards.values()].map((c) => c.view));
     } catch (e) {
       showError(e, 'workers');
     }
@@ -65,6 +68,7 @@ export class WorkerBoard {
     card.view = { ...card.view, ...w };
     this.render(card);
     this.renderEmpty();
+    this.o.onChange?.([...this.cards.values()].map((c) => c.view));
   }
 
   private sort(): void {
@@ -100,7 +104,15 @@ export class WorkerBoard {
         h('div', { class: 'worker-title' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('h3', { class: 'worker-id' }, w.id)),
         h('span', { class: `pill worker-status status-${status}` }, status),
       ),
-      w.kind === 'remote' ? h('p', { class: 'worker-owner' }, h('span', { class: 'tag' }, 'remote'), ' owned by ', h('strong', {}, owner ?? 'unknown')) : null,
+      w.kind === 'remote'
+        ? h(
+            'p',
+            { class: 'worker-owner' },
+            h('span', { class: 'tag' }, 'remote'),
+            // Another visitor's machine: whose it is stays private unless the admin shares owners.
+            owner && owner !== 'other' ? [' owned by ', h('strong', {}, owner)] : ' someone else’s machine',
+          )
+        : null,
       h(
         'dl',
         { class: 'worker-facts' },
@@ -108,7 +120,8 @@ export class WorkerBoard {
         fact('Current task', h('span', { class: 'worker-task' }, task)),
         fact('Session cost', h('span', { class: 'worker-cost mono' }, usd(w.session_cost_usd))),
         fact('Tokens used', h('span', { class: 'worker-tokens mono' }, tokens(w.tokens_used))),
-        fact('Origin IP', h('span', { class: 'worker-ip mono' }, w.origin_ip ?? '—')),
+        fact('Origin IP', h('span', { class: 'worker-ip mono' }, w.origin_ip || '—')),
+        w.engines ? fact('Engines', h('span', { class: 'worker-engines mono' }, w.engines.join(', ') || '—')) : null,
       ),
       w.kind === 'remote' && this.o.revoke
         ? h(
@@ -160,6 +173,7 @@ function toWorker(d: Record<string, unknown>): WorkerCard | null {
     origin_ip: str(d['origin_ip']),
     connected: typeof d['connected'] === 'boolean' ? d['connected'] : undefined,
     redacted: d['redacted'] === true,
+    engines: Array.isArray(d['engines']) ? d['engines'].filter((e): e is string => typeof e === 'string') : undefined,
   };
   for (const k of Object.keys(w) as (keyof WorkerCard)[]) if (w[k] === undefined) delete w[k];
   return w;

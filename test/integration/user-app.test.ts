@@ -49,20 +49,22 @@ describe('sessions', () => {
     expect((local.json() as { session: { is_local: boolean } }).session.is_local).toBe(true);
   });
 
-  it("returns and renames the caller's session; no cookie is 401", async () => {
+  it("returns and renames the caller's session; no cookie is no session (200, session null)", async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2', 'Ada');
     expect((await a.call('GET', '/api/session')).json()).toMatchObject({ session: { user_id: a.userId, display_name: 'Ada' } });
     const renamed = await a.call('PATCH', '/api/session', { display_name: 'Ada L.' });
     expect(renamed.json()).toMatchObject({ session: { display_name: 'Ada L.' } });
     expect(h.host.store.listAudit({ action: 'session.renamed' })[0]).toMatchObject({ actor: `session:${a.userId}`, origin: '10.0.0.2' });
-    expect(code(await inject(h, '10.0.0.2', 'GET', '/api/session'))).toBe('E_UNAUTHORIZED');
+    const none = await inject(h, '10.0.0.2', 'GET', '/api/session');
+    expect([none.statusCode, none.json()]).toEqual([200, { session: null, access_code_required: false }]);
+    expect(code(await inject(h, '10.0.0.2', 'GET', '/api/status'))).toBe('E_UNAUTHORIZED');
     for (const bad of ['', ' ', 'x'.repeat(61), 'two\nlines', 'bell\u0007']) {
       expect(code(await a.call('PATCH', '/api/session', { display_name: bad })), JSON.stringify(bad)).toBe('E_BAD_INPUT');
     }
   });
 
-  it('refuses forged, tampered and unsigned cookies (no session, 401)', async () => {
+  it('refuses forged, tampered and unsigned cookies (no session: null, and 401 elsewhere)', async () => {
     h = await startUserHost();
     const a = await visitor(h, '10.0.0.2');
     const value = a.cookie.split('=')[1] ?? '';
@@ -73,7 +75,8 @@ describe('sessions', () => {
     ];
     for (const cookie of forged) {
       const r = await inject(h, '10.0.0.9', 'GET', '/api/session', undefined, { cookie });
-      expect(r.statusCode, cookie).toBe(401);
+      expect([r.statusCode, r.json().session], cookie).toEqual([200, null]);
+      expect((await inject(h, '10.0.0.9', 'GET', '/api/status', undefined, { cookie })).statusCode, cookie).toBe(401);
     }
     expect((await a.call('GET', '/api/session')).statusCode).toBe(200);
   });

@@ -12,7 +12,7 @@ import { allWorkers, statusOf } from '../context.js';
 import { idParam, singleTaskGraph } from '../schemas.js';
 import { serveClient } from '../web.js';
 import { noteRefusal } from './audit.js';
-import { accessCodePage } from './code-page.js';
+import { accessCodePage, registerCodePageAssets } from './code-page.js';
 import type { LanDeps } from './deps.js';
 import { parseLanSubmission } from './schemas.js';
 import { lanActor, lanState, requireSession } from './session.js';
@@ -26,6 +26,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
 
   app.get('/healthz', { config: { accessCode: false } }, async () => ({ ok: true }));
   app.get('/', { config: { accessCode: false } }, async (_request, reply) => reply.redirect('/dashboard', 302));
+  registerCodePageAssets(app, ctx.webRoot);
   app.get('/dashboard', { config: { accessCode: false } }, async (request, reply) => {
     if (lanState(request)?.codeOk !== true) return reply.type('text/html').header('cache-control', 'no-store').send(accessCodePage());
     return serveClient(reply, ctx.webRoot, 'user');

@@ -182,7 +182,11 @@ export function registerSessionRoutes(app: FastifyInstance, deps: LanDeps): void
     return reply.code(201).send({ session: s });
   });
 
-  app.get('/api/session', async (request) => ({ session: requireSession(request), access_code_required: deps.accessCode !== null }));
+  // No session yet is a normal answer (a first visit asks for it), not a 401: the browser logs every 4xx as a console error.
+  app.get('/api/session', async (request) => ({
+    session: states.get(request)?.session ? requireSession(request) : null,
+    access_code_required: deps.accessCode !== null,
+  }));
 
   app.patch('/api/session', async (request) => {
     const s = requireSession(request);
