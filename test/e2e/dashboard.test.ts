@@ -364,8 +364,11 @@ describe('user dashboard (LAN app)', () => {
     const code = (await pageA.locator('#pairing-code').textContent()) ?? '';
     expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
     const command = (await pageA.locator('#pairing-command').textContent()) ?? '';
-    expect(command).toContain(`--code ${code}`);
-    expect(command).toMatch(/^colony worker --host http:\/\/127\.0\.0\.1:\d+ /);
+    // A machine with only Node.js: the command downloads the worker from the host and checks its sha256 (issue 22).
+    expect(command).toMatch(new RegExp(`^node -e '[^']+' http://127\\.0\\.0\\.1:\\d+ ${code} [0-9a-f]{64}$`));
+    const colony = (await pageA.locator('#pairing-command-colony').textContent()) ?? '';
+    expect(colony).toMatch(/^colony worker --host http:\/\/127\.0\.0\.1:\d+ /);
+    expect(colony).toContain(`--code ${code}`);
     await pageA.locator('.pairing-code', { hasText: 'expires in' }).waitFor();
     await shot(pageA, 'user-pairing');
     await pageA.locator('a.tab[href="#my-tasks"]').click();

@@ -23,8 +23,8 @@ f.addEventListener('submit', async (ev) => {
   button.disabled = true;
   try {
     const res = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (res.ok) { location.reload(); return; }
     const j = await res.json().catch(() => ({}));
+    if (res.ok) { location.reload(); return; }
     err.textContent = j.message || 'error ' + res.status;
     err.hidden = false;
   } finally {
