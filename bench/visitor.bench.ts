@@ -11,34 +11,16 @@
  *
  *   npm run bench -- visitor
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startHost } from '../src/server/host-server.js';
-import { makeHome } from '../test/helpers/admin-host.js';
 import { createNetns, type NetnsNamespace } from '../test/helpers/netns.js';
-import { lanConfig } from '../test/helpers/user-host.js';
 import { firstTask } from '../test/helpers/visitor-flow.js';
-import { visitorMachine } from '../test/helpers/visitor-machine.js';
+import { startVisitorHost, visitorMachine } from '../test/helpers/visitor-machine.js';
 import { machine, percentile, round, writeResult } from './perf-kit.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 5;
 
 export async function runVisitorBench(): Promise<unknown> {
   const net = await createNetns({ count: 1 });
-  const home = makeHome('colony-visitor-bench-');
-  const h = await startHost({
-    paths: home.paths,
-    config: lanConfig(),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-    lanCode: 'auto',
-  });
+  const { h, home } = await startVisitorHost(net);
   const runs: Array<Record<string, number>> = [];
   try {
     for (let i = 0; i < RUNS; i++) {

@@ -16,11 +16,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-import { makeHome, type TestHome } from '../helpers/admin-host.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import type { TestHome } from '../helpers/admin-host.js';
 import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
-import { lanConfig } from '../helpers/user-host.js';
-import { CHROMIUM, visitorMachine, type VisitorMachine } from '../helpers/visitor-machine.js';
+import { CHROMIUM, startVisitorHost, visitorMachine, type VisitorMachine } from '../helpers/visitor-machine.js';
 import { firstTask, type FirstTaskRun } from '../helpers/visitor-flow.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -54,19 +53,7 @@ beforeAll(async () => {
   for (const f of ['dist/web/index.html', 'dist/worker/colony-worker.mjs'])
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`npm run build\` first`);
   net = await createNetns({ count: 2 }); // throws without root: never skipped
-  home = makeHome('colony-visitor-e2e-');
-  h = await startHost({
-    paths: home.paths,
-    config: lanConfig(),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-    lanCode: 'auto',
-  });
+  ({ h, home } = await startVisitorHost(net));
   ada = await visitorMachine(net, net.namespaces[0] as NetnsNamespace);
   bob = await visitorMachine(net, net.namespaces[1] as NetnsNamespace);
 }, 90_000);

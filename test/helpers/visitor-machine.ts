@@ -10,9 +10,15 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import { makeHome, type TestHome } from './admin-host.js';
 import type { NetnsHandle, NetnsNamespace } from './netns.js';
+import { lanConfig } from './user-host.js';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
@@ -68,4 +74,22 @@ export async function visitorMachine(net: NetnsHandle, ns: NetnsNamespace): Prom
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The host as `colony serve --lan --lan-code auto` starts it on the bridge: TLS, an access code, the built client and worker. */
+export async function startVisitorHost(net: NetnsHandle): Promise<{ h: RunningHost; home: TestHome }> {
+  const home = makeHome('colony-visitor-');
+  const h = await startHost({
+    paths: home.paths,
+    config: lanConfig(),
+    adminPort: 0,
+    userPort: 0,
+    lan: true,
+    hostIp: net.hostIp,
+    concurrency: 1,
+    logger: false,
+    webRoot: join(ROOT, 'dist', 'web'),
+    lanCode: 'auto',
+  });
+  return { h, home };
 }
