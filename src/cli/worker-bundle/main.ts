@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isColonyError } from '../../core/errors.js';
+import { findBinary } from '../../engines/agent-engines.js';
 import { registerWorker } from '../worker.js';
 import { withSystemPath } from './system-path.js';
 
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const program = new Command().name('colony-worker').exitOverride();
   registerWorker(program);
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(withDetectedEngines(process.argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
@@ -25,6 +26,17 @@ async function main(): Promise<void> {
     process.stderr.write(`colony worker: ${isColonyError(e) ? e.message : `unexpected error: ${(e as Error).message}`}\n`);
     process.exitCode = isColonyError(e) && e.status < 500 ? 2 : 1;
   }
+}
+
+/**
+ * The pasted command names no engines: offer what this machine has, exec plus
+ * the Claude Code CLI when it is on PATH (the host's task form then offers
+ * exactly these, and defaults to one that will run).
+ */
+function withDetectedEngines(argv: string[]): string[] {
+  if (argv.some((a) => a === '--engines' || a.startsWith('--engines='))) return argv;
+  const engines = ['exec', ...(findBinary(process.env['CLAUDE_BIN'] ?? 'claude') ? ['claude'] : [])];
+  return [...argv, '--engines', engines.join(',')];
 }
 
 await main();
