@@ -115,6 +115,14 @@ export class PairingView {
         { class: 'small muted' },
         'It prints “paired” and then “connected”; this page then shows your machine below. The host is authenticated by the one-time code, so there is no key to compare.',
       ),
+      r.host_fingerprint
+        ? h(
+            'p',
+            { class: 'small muted' },
+            'Host key (the worker prints it as pinned): ',
+            h('code', { class: 'mono', id: 'pairing-host-key' }, r.host_fingerprint),
+          )
+        : null,
       r.node_command
         ? h('details', { class: 'small' }, h('summary', {}, 'colony already installed there?'), commandRow(r.command, 'pairing-command-colony'))
         : null,
