@@ -94,6 +94,9 @@ describe("a LAN visitor's first task on their own machine", () => {
     expect(run.command).toMatch(/^node -e '[^']+' https:\/\/10\.[\d.]+:\d+ [0-9A-Z]{4}-[0-9A-Z]{4} [0-9a-f]{64} [0-9A-F:]{95}$/);
     expect(run.workerOut()).toContain('worker verified');
     expect(run.workerOut()).toContain('authenticated by the one-time code');
+    const hostKey = (await adaPage.locator('#pairing-host-key').textContent()) ?? '';
+    expect(hostKey).not.toBe('');
+    expect(run.workerOut()).toContain(`host key (pinned):  ${hostKey}`); // the key the worker prints is the one the page shows
     // Before pairing the form says to pair first and defaults to exec with a shell-command placeholder.
     expect(run.before.pairFirst).toContain('First, pair your machine');
     expect(run.before.engine).toBe('exec');

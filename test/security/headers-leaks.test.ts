@@ -70,7 +70,7 @@ describe('security headers', () => {
       ['user asset', `${user}assets/app.js`],
       ['user health', `${user}healthz`],
       ['user 404', `${user}nope/at/all`],
-      ['user 401', `${user}api/session`],
+      ['user 401', `${user}api/status`],
     ];
     for (const [what, url, init] of cases) checkHeaders(await fetch(url, init), what);
   });
