@@ -41,13 +41,14 @@ describe('the downloadable worker', () => {
     expect(p['command']).toMatch(/^colony worker --host http:\/\/\S+ --code /);
   });
 
-  it('refuses an address outside lan.allow_cidrs, and a flood past the read rate limit', async () => {
-    h = await startUserHost({ config: lanConfig({ allow_cidrs: ['10.0.0.0/8'], rate_limit_read_per_min: 3 }) });
+  it('refuses an address outside lan.allow_cidrs, and a flood of downloads past the (write) rate limit', async () => {
+    h = await startUserHost({ config: lanConfig({ allow_cidrs: ['10.0.0.0/8'], rate_limit_submit_per_min: 3 }) });
     expect(code(await inject(h, '192.168.5.5', 'GET', PATH))).toBe('E_IP_DENIED');
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await inject(h, '10.0.0.8', 'GET', PATH)).statusCode);
     expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
     expect(statuses.slice(3)).toEqual([429, 429]);
+    expect((await inject(h, '10.0.0.8', 'GET', '/healthz')).statusCode).toBe(200); // ordinary reads go on
   });
 
   it("the access-code page links the app's stylesheet, its script and an icon, all loadable without the code", async () => {

@@ -30,6 +30,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** false: reachable without the LAN access code (address allow-list and rate limits still apply). */
     accessCode?: boolean;
+    /** true: a costly read (the 1 MB worker download) that also counts against the tighter write budget. */
+    costly?: boolean;
   }
 }
 

@@ -54,7 +54,7 @@ export async function createLanLimiter(
   return async (request, reply, st) => {
     keys.set(request, { address: ipBucket(st.ip), session: st.session?.user_id ?? null });
     // Unknown paths are cheap 404s: they count as reads whatever the method.
-    const isWrite = !SAFE_METHODS.has(request.method) && request.routeOptions.url !== undefined;
+    const isWrite = (!SAFE_METHODS.has(request.method) && request.routeOptions.url !== undefined) || request.routeOptions.config.costly === true;
     const buckets = isWrite ? [...reads, ...writes] : reads;
     for (const b of buckets) {
       if (b.by === 'session' && st.session === null) continue;

@@ -20,7 +20,7 @@ const BOOTSTRAP = [
   'if(f&&(!s||s.fingerprint256!==f))die("the host presented another TLS certificate than the one in this command: refusing (someone may be in between)");',
   'if(r.statusCode!==200)die("cannot download the worker: HTTP "+r.statusCode);',
   'const b=[];r.on("data",d=>b.push(d)).on("end",()=>{const w=Buffer.concat(b);',
-  'if(require("crypto").createHash("sha256").update(w).digest("hex")!==h)die("the downloaded worker does not match the sha256 in this command: refusing to run it (someone may have changed it)");',
+  'if(require("crypto").createHash("sha256").update(w).digest("hex")!==h)die("the downloaded worker does not match the sha256 in this command: refusing to run it (someone may have changed it, or the host was updated: get a new command from the page)");',
   'const d=p.join(os.homedir(),".colony-worker","bin"),x=p.join(d,h+".mjs");fs.mkdirSync(d,{recursive:true,mode:448});fs.writeFileSync(x,w,{mode:384});',
   'console.log("colony: worker verified (sha256 "+h.slice(0,16)+"…), pairing");',
   'process.argv=[process.argv[0],x,"worker","--host",u,"--code",c].concat(f?["--tls-fingerprint",f]:[]);',

@@ -2,7 +2,8 @@
  * GET /worker/colony-worker.mjs: the self-contained worker (built by
  * scripts/build-worker.mjs) for visitors whose machine has only Node.js.
  * Public code, so no session or access code; the LAN gate's address
- * allow-list and rate limits still apply. Its SHA-256 goes into the pairing
+ * allow-list and rate limits still apply, the write budget included (1 MB a
+ * request: a flood of downloads is stopped as early as a flood of submissions). Its SHA-256 goes into the pairing
  * command (worker-bootstrap.ts), which refuses any other bytes.
  */
 import { createHash } from 'node:crypto';
@@ -48,7 +49,7 @@ export function workerBundleSource(file: string | null = defaultWorkerBundleFile
 }
 
 export function registerWorkerDownload(app: FastifyInstance, bundle: () => WorkerBundle | null): void {
-  app.get(WORKER_BUNDLE_PATH, { config: { accessCode: false } }, async (_request, reply) => {
+  app.get(WORKER_BUNDLE_PATH, { config: { accessCode: false, costly: true } }, async (_request, reply) => {
     const b = bundle();
     if (!b) throw new ColonyError('E_NOT_FOUND', 'this host has no downloadable worker: its admin must run `npm run build`');
     return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store').header('x-content-sha256', b.sha256).send(b.bytes);
