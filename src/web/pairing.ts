@@ -24,6 +24,9 @@ export class PairingView {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly board: WorkerBoard;
   private mine = new Set<string>();
+  /** My workers when the shown code was made: a new one means the command worked. */
+  private before: Set<string> | null = null;
+  private shown: WorkerCard[] = [];
 
   /** `owner`: my submitter id (`session:<user_id>`); `onWorkers`: my workers after every change (the submit form's engines). */
   constructor(live: Live, owner: string, onWorkers?: (list: WorkerCard[]) => void) {
@@ -45,7 +48,11 @@ export class PairingView {
       },
       // A worker paired after this tab loaded is mine when its (unredacted) owner is me: it appears live, no reload.
       accept: (w, known) => known || (w.kind === 'remote' && !w.redacted && (this.mine.has(w.id) || w.owner === owner)),
-      onChange: onWorkers,
+      onChange: (list) => {
+        this.shown = list;
+        this.pairedNow(list);
+        onWorkers?.(list);
+      },
       revoke: async (w) => void (await api.post(`/api/my-workers/${encodeURIComponent(w.id)}/revoke`)),
       empty: () =>
         emptyState(
@@ -83,6 +90,25 @@ export class PairingView {
         this.codeBox,
       ),
       section('My workers', { id: 'my-workers-list', actions: [this.board.summary] }, this.board.el),
+    );
+  }
+
+  /** The command on screen has done its job: say so in its place (the code cannot be used twice). */
+  private pairedNow(list: WorkerCard[]): void {
+    const fresh = this.before ? list.find((w) => !this.before?.has(w.id) && w.connected !== false) : undefined;
+    if (!fresh) return;
+    this.before = null;
+    if (this.timer) clearInterval(this.timer);
+    put(
+      this.codeBox,
+      h(
+        'p',
+        { class: 'pairing-done', id: 'pairing-done' },
+        h('strong', {}, `Paired: ${fresh.name ?? fresh.id} is connected`),
+        ` with ${fresh.engines?.join(', ') || 'its engines'}. Submit a task from `,
+        h('a', { href: '#my-tasks' }, 'My tasks'),
+        '; keep its terminal open while tasks run.',
+      ),
     );
   }
 
@@ -128,6 +154,7 @@ export class PairingView {
         : null,
     );
     if (this.timer) clearInterval(this.timer);
+    this.before = new Set(this.shown.map((w) => w.id));
     const tick = (): void => {
       const s = Math.round((r.expires_at - Date.now()) / 1000);
       left.textContent = s > 0 ? `· expires in ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}` : '· expired: get a new code';

@@ -173,6 +173,7 @@ function toWorker(d: Record<string, unknown>): WorkerCard | null {
     origin_ip: str(d['origin_ip']),
     connected: typeof d['connected'] === 'boolean' ? d['connected'] : undefined,
     redacted: d['redacted'] === true,
+    name: str(d['name']) ?? undefined,
     engines: Array.isArray(d['engines']) ? d['engines'].filter((e): e is string => typeof e === 'string') : undefined,
   };
   for (const k of Object.keys(w) as (keyof WorkerCard)[]) if (w[k] === undefined) delete w[k];

@@ -11,7 +11,7 @@
  * is busy, never whose it is, its address, Ada's task text or output.
  * Needs `npm run build` (dist/web, dist/worker), Debian's chromium, root.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
@@ -23,6 +23,7 @@ import { CHROMIUM, startVisitorHost, visitorMachine, type VisitorMachine } from 
 import { firstTask, type FirstTaskRun } from '../helpers/visitor-flow.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 let net: NetnsHandle;
 let home: TestHome;
@@ -89,19 +90,23 @@ describe("a LAN visitor's first task on their own machine", () => {
       name: 'Ada',
       prompt: 'echo "first-output-$((6*7))"',
       expect: 'first-output-42',
+      shot: async (name) => {
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await adaPage.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+      },
     });
     // The command is the node-only one, with the host's certificate and the worker's sha256.
     expect(run.command).toMatch(/^node -e '[^']+' https:\/\/10\.[\d.]+:\d+ [0-9A-Z]{4}-[0-9A-Z]{4} [0-9a-f]{64} [0-9A-F:]{95}$/);
     expect(run.workerOut()).toContain('worker verified');
     expect(run.workerOut()).toContain('authenticated by the one-time code');
-    const hostKey = (await adaPage.locator('#pairing-host-key').textContent()) ?? '';
-    expect(hostKey).not.toBe('');
-    expect(run.workerOut()).toContain(`host key (pinned):  ${hostKey}`); // the key the worker prints is the one the page shows
+    expect(run.hostKey).not.toBe('');
+    expect(run.workerOut()).toContain(`host key (pinned):  ${run.hostKey}`); // the key the worker prints is the one the page shows
     // Before pairing the form says to pair first and defaults to exec with a shell-command placeholder.
     expect(run.before.pairFirst).toContain('First, pair your machine');
     expect(run.before.engine).toBe('exec');
     expect(run.before.placeholder).toMatch(/shell command/);
     // After: the card shows the machine's engines; the form offers exactly them.
+    expect(await adaPage.locator('#pairing-done').textContent()).toMatch(/^Paired: .+ is connected with exec\./); // the used command made way
     expect(run.after.card).toContain('Engines');
     expect(run.after.card).toContain('exec');
     expect(run.after.pairFirst).toBe('');

@@ -12,6 +12,8 @@ import type { VisitorMachine } from './visitor-machine.js';
 
 export interface FirstTaskRun {
   command: string;
+  /** The host key the pairing page showed next to the command. */
+  hostKey: string;
   worker: ChildProcess;
   workerOut: () => string;
   taskId: string;
@@ -37,12 +39,13 @@ async function form(page: Page): Promise<FirstTaskRun['before']> {
 export async function firstTask(
   page: Page,
   machine: VisitorMachine,
-  o: { url: string; accessCode: string; name: string; prompt: string; expect: string },
+  o: { url: string; accessCode: string; name: string; prompt: string; expect: string; shot?: (name: string) => Promise<void> },
 ): Promise<FirstTaskRun> {
   const t0 = Date.now();
   const since = (): number => Date.now() - t0;
   await page.goto(o.url);
   await page.fill('#display-name', o.name);
+  await o.shot?.('visitor-access-code');
   await page.fill('#code', o.accessCode);
   await page.click('#session-form button[type=submit]');
   await page.waitForSelector('#my-name');
@@ -54,6 +57,8 @@ export async function firstTask(
   await page.click('#pair-first a[href="#my-workers"]');
   await page.click('#get-pairing-code');
   const command = (await page.locator('#pairing-command').textContent()) ?? '';
+  const hostKey = (await page.locator('#pairing-host-key').textContent()) ?? '';
+  await o.shot?.('visitor-pairing');
   const atCommand = since();
   const worker = machine.paste(command);
   let out = '';
@@ -63,6 +68,7 @@ export async function firstTask(
   await card.waitFor({ timeout: 60_000 });
   const paired = since();
   const cardText = (await card.textContent()) ?? '';
+  await o.shot?.('visitor-paired');
 
   await page.click('a.tab[href="#my-tasks"]');
   await page.waitForFunction(() => !document.querySelector('#pair-first .pair-first'));
@@ -73,6 +79,7 @@ export async function firstTask(
   const task = page.locator('#my-tasks .my-task', { has: page.locator('.output-tail', { hasText: o.expect }) });
   await task.waitFor({ timeout: 60_000 });
   const output = since();
+  await o.shot?.('visitor-first-output');
   const taskId = (await task.getAttribute('data-task-id')) ?? '';
-  return { command, worker, workerOut: () => out, taskId, before, after, at: { signedIn, command: atCommand, paired, submitted, output } };
+  return { command, hostKey, worker, workerOut: () => out, taskId, before, after, at: { signedIn, command: atCommand, paired, submitted, output } };
 }
