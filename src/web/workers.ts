@@ -104,7 +104,8 @@ export class WorkerBoard {
       h(
         'dl',
         { class: 'worker-facts' },
-        fact('Engine / model', h('span', { class: 'worker-engine mono' }, engineModel(w.engine, w.model))),
+        // The engine of the task it runs: an idle worker runs none (the last one it ran is history, not state).
+        fact('Engine / model', h('span', { class: 'worker-engine mono' }, w.task_id ? engineModel(w.engine, w.model) : '—')),
         fact('Current task', h('span', { class: 'worker-task' }, task)),
         fact('Session cost', h('span', { class: 'worker-cost mono' }, usd(w.session_cost_usd))),
         fact('Tokens used', h('span', { class: 'worker-tokens mono' }, tokens(w.tokens_used))),

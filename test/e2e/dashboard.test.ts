@@ -188,7 +188,7 @@ describe('admin dashboard', () => {
     expect(workerHistories.some((h) => h.some((v) => v.startsWith('running|exec')) && h[h.length - 1]?.startsWith('idle|'))).toBe(true);
 
     for (const card of await page.locator('.worker-card').all()) {
-      expect(await card.locator('.worker-engine').textContent()).toContain('exec');
+      expect(await card.locator('.worker-engine').textContent()).toBe('—'); // idle: no engine (it showed exec while running, above)
       expect(await card.locator('.worker-cost').textContent()).toMatch(/^\$\d+\.\d{4}$/);
       expect(await card.locator('.worker-tokens').textContent()).toMatch(/^\d[\d,]*$/);
       expect(await card.locator('.worker-ip').textContent()).toBe('127.0.0.1');
@@ -421,6 +421,7 @@ describe('user dashboard (LAN app)', () => {
     expect(await adminPage.locator('a.tab[href="#approvals"] .badge').textContent()).toBe('1');
     await shot(adminPage, 'admin-approvals');
     await pending.getByRole('button', { name: 'Approve' }).click();
+    await adminPage.locator('dialog.dialog [data-confirm]').click();
     await pending.waitFor({ state: 'detached' });
     await pageA.locator(`#my-tasks .my-task[data-task-id="${hostTaskId}"] .pill.state-succeeded`).waitFor({ timeout: 45_000 });
     await pageA.waitForFunction(
