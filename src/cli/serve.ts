@@ -120,7 +120,7 @@ export function registerServe(program: Command): void {
       const lines = [
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
-        `             (open it in a browser on this machine, as often as you like; `colony open` prints it again)`,
+        '             (open it in a browser on this machine, as often as you like; colony open prints it again)',
         h.userUrl
           ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}`
           : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',
