@@ -117,6 +117,7 @@ export function mountAdmin(shell: Shell): void {
   const sessions = new SessionsView(live, (list) => {
     for (const s of list) sessionNames.set(s.user_id, s.display_name);
     approvals.relabel();
+    queue.refreshFacets();
   });
   const audit = new AuditView();
   const router = new RouterView(live);

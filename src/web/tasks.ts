@@ -151,6 +151,11 @@ export class QueueView {
     if (this.loaded) void this.reload();
   }
 
+  /** Reloads the engine and submitter pickers (e.g. once display names are known); nothing before the first show. */
+  refreshFacets(): void {
+    if (this.loaded) void this.loadFacets();
+  }
+
   private async loadFacets(): Promise<void> {
     if (!this.o.facets) return;
     try {
