@@ -205,7 +205,8 @@ export class GraphView {
           transform: `translate(${n.x - NODE_W / 2},${n.y - NODE_H / 2})`,
           tabindex: '0',
           role: 'button',
-          'aria-label': `${local}: ${t.state}`,
+          // The name contains the visible text (axe label-content-name-mismatch): "<id as shown> <state>".
+          'aria-label': nodeName(local, t.state),
         },
         s('rect', { class: 'node-box', width: NODE_W, height: NODE_H, rx: '9' }),
         s('rect', { class: 'node-bar', width: '5', height: NODE_H - 16, x: '8', y: '8', rx: '2.5' }),
@@ -262,7 +263,7 @@ export class GraphView {
     if (!t || !node) return;
     node.setAttribute('class', `node state-${t.state}`);
     const local = id.includes(':') ? id.slice(id.indexOf(':') + 1) : id;
-    node.setAttribute('aria-label', `${local}: ${t.state}`);
+    node.setAttribute('aria-label', nodeName(local, t.state));
     const label = node.querySelector('.node-state');
     if (label) label.textContent = t.state.replace(/_/g, ' ');
     const pill = this.list.querySelector(`li[data-task-id="${CSS.escape(id)}"] .pill`);
@@ -276,6 +277,11 @@ export class GraphView {
     if (!t) return;
     for (const e of this.canvas.querySelectorAll(`path.edge[data-from="${CSS.escape(id)}"]`)) e.setAttribute('class', `edge from-${t.state}`);
   }
+}
+
+function nodeName(local: string, state: string): string {
+  const shown = truncate(local, 21);
+  return `${shown} ${state.replace(/_/g, ' ')}${shown === local ? '' : ` (${local})`}`;
 }
 
 function localId(id: string): string {

@@ -78,6 +78,9 @@ export class WorkerBoard {
     const empty = this.grid.querySelector(':scope > .empty');
     if (this.cards.size === 0 && !empty) this.grid.append(this.o.empty());
     if (this.cards.size > 0) empty?.remove();
+    // A list with no listitem is an ARIA error (axe aria-required-children): the empty state is not a list.
+    if (this.cards.size > 0) this.grid.setAttribute('role', 'list');
+    else this.grid.removeAttribute('role');
     const busyCount = [...this.cards.values()].filter((c) => c.view.status === 'running').length;
     this.summary.textContent = this.cards.size ? `${this.cards.size} worker${this.cards.size === 1 ? '' : 's'} · ${busyCount} busy` : '';
   }
