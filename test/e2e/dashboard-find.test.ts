@@ -18,6 +18,7 @@ import { parseConfig } from '../../src/core/config.js';
 import { resolveHome } from '../../src/runner/home.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { waitFor } from '../helpers/proc.js';
+import { adminCall, signInLan, submitLan } from '../helpers/lan-browser.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -33,13 +34,8 @@ let workspace: string;
 const startCwd = process.cwd();
 const contexts: BrowserContext[] = [];
 
-async function adminApi<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(new URL(path, host.adminUrl), {
-    method,
-    headers: { authorization: `Bearer ${host.ctx.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as T };
+function adminApi<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  return adminCall<T>(host, method, path, body);
 }
 
 async function newPage(viewport = { width: 1440, height: 900 }): Promise<Page> {
@@ -76,18 +72,11 @@ async function axeSerious(page: Page, where: string): Promise<string[]> {
 }
 
 async function signIn(page: Page, name: string): Promise<void> {
-  await page.goto(new URL('/dashboard', host.userUrl ?? '').toString());
-  await page.locator('#session-form').waitFor();
-  await page.locator('#display-name').fill(name);
-  await page.locator('#session-form button[type=submit]').click();
-  await page.locator('#my-name', { hasText: name }).waitFor();
+  await signInLan(page, host.userUrl ?? '', name);
 }
 
 async function userSubmit(page: Page, prompt: string, target: 'own-worker' | 'host'): Promise<string> {
-  await page.locator('#user-prompt').fill(prompt);
-  await page.locator('#user-submit-form select[name=target]').selectOption(target);
-  await page.locator('#user-submit-form select[name=engine]').selectOption('exec');
-  await page.locator('#user-submit-form button[type=submit]').click();
+  await submitLan(page, prompt, target);
   const card = page.locator('#my-tasks .my-task', { hasText: prompt });
   await card.waitFor();
   return (await card.getAttribute('data-task-id')) ?? '';
