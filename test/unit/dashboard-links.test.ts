@@ -31,12 +31,10 @@ describe('queue links', () => {
 
 describe('a single task is named from its prompt', () => {
   it('uses the first line of the prompt (or the title) for the task id and the run name', () => {
-    const g = singleTaskGraph({ prompt: 'Fix the flaky login test\nand explain why', engine: 'auto', depends_on: [], trigger: 'all_success' });
+    const g = singleTaskGraph({ prompt: 'Fix the flaky login test\nand explain why', engine: 'auto' });
     expect(g.name).toBe('Fix the flaky login test');
     expect(g.tasks[0]?.id).toBe('fix-the-flaky-login-test');
-    expect(singleTaskGraph({ prompt: 'x', title: 'Nightly: deploy!', engine: 'exec', depends_on: [], trigger: 'all_success' }).tasks[0]?.id).toBe(
-      'nightly-deploy',
-    );
+    expect(singleTaskGraph({ prompt: 'x', title: 'Nightly: deploy!', engine: 'exec' }).tasks[0]?.id).toBe('nightly-deploy');
   });
   it('falls back to "task" when the prompt has no letters or digits, and keeps ids valid and short', () => {
     expect(taskSlug('*** ???')).toBe('task');
