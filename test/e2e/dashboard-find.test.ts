@@ -417,5 +417,9 @@ describe('at phone width', () => {
     await page.locator('#graph-list li').first().waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
     await shot(page, 'phone-overview');
+    expect(await axeSerious(page, 'admin at phone width')).toEqual([]);
+    const lan = await newPage(PHONE);
+    await signIn(lan, 'Cy');
+    expect(await axeSerious(lan, 'LAN app at phone width')).toEqual([]);
   }, 60_000);
 });
