@@ -3,36 +3,42 @@ import type { Command } from 'commander';
 import { ColonyError } from '../core/errors.js';
 import { accessCodeProblem } from '../core/access-code.js';
 import { loadConfig, resolveHome } from '../runner/home.js';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readGraphFile } from '../runner/graph-file.js';
 import type { Host } from '../runner/host.js';
 
-/** The offline example graphs shipped in examples/, submitted once on an empty home. */
+/**
+ * The demo, submitted once on an empty home: a graph worth watching (about a
+ * minute of progress, a failure and its downstream) and one task held for the
+ * admin's approval. Exec engine only: no API keys.
+ */
+const DEMO_GRAPHS: { file: string; held: boolean }[] = [
+  { file: 'demo.yaml', held: false },
+  { file: 'demo-deploy.yaml', held: true },
+];
+
 function submitDemoGraphs(host: Host): string[] {
   if (host.store.listGraphs(1).length > 0) return [];
   const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
   const workspace = join(tmpdir(), 'colony-demo');
   mkdirSync(workspace, { recursive: true });
-  const files = readdirSync(dir)
-    .filter((f) => /^(release|flaky-pipeline)\.(json|ya?ml)$/.test(f))
-    .sort();
   try {
-    return files.map(
-      (f) =>
+    return DEMO_GRAPHS.filter((g) => existsSync(join(dir, g.file))).map(
+      ({ file, held }) =>
         host.service.submitGraph(
-          readGraphFile(join(dir, f)),
+          readGraphFile(join(dir, file)),
           {
             submittedBy: 'admin',
             who: { actor: 'admin', origin: 'local' },
             workspace,
             defaultTarget: 'host',
-            holdHostTasks: false,
-            source: join(dir, f),
+            holdHostTasks: held,
+            source: join(dir, file),
           },
-          f,
+          file,
         ).graph_id,
     );
   } catch (e) {
@@ -114,7 +120,7 @@ export function registerServe(program: Command): void {
       const lines = [
         `colony host running (home ${paths.home})`,
         `  admin app: ${h.adminTokenUrl}`,
-        `             (open this once in a browser on this machine; the token is in ${paths.adminToken})`,
+        '             (open it in a browser on this machine, as often as you like; colony open prints it again)',
         h.userUrl
           ? `  LAN app:   ${h.userUrl}${h.lanCode ? `   (access code: ${h.lanCode})` : ''}`
           : '  LAN app:   off (start with --lan to let people on your network submit and run tasks)',

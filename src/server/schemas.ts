@@ -1,6 +1,6 @@
 /** Request body schemas shared by the admin and user apps (validated once at the edge). */
 import { z } from 'zod';
-import { graphFileSchema, taskInputSchema } from '../core/graph-schema.js';
+import { firstLine, graphFileSchema, taskInputSchema } from '../core/graph-schema.js';
 
 /** A single task: the one task schema (core/graph-schema) without id and trigger, with tighter API bounds. */
 export const singleTaskSchema = taskInputSchema.omit({ id: true, trigger: true }).extend({
@@ -26,6 +26,8 @@ export const taskQuery = z.strictObject({
   state: z.string().max(40).optional(),
   graph_id: z.string().max(200).optional(),
   q: z.string().max(200).optional(),
+  engine: z.string().max(40).optional(),
+  submitted_by: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(5000).optional(),
   offset: z.coerce.number().int().min(0).optional(),
 });
@@ -43,5 +45,19 @@ export const dropEdgeSchema = z.strictObject({ depends_on: z.string().min(1).max
 /** A single task becomes a one-task graph, so both shapes share one submission path. */
 export function singleTaskGraph(t: SingleTask): z.infer<typeof graphFileSchema> {
   const { depends_on, ...rest } = t;
-  return graphFileSchema.parse({ name: 'task', tasks: [{ id: 'task', ...rest, depends_on: depends_on ?? [] }] });
+  // Named from the prompt (a node "task" in run "task · task-40c558" says nothing on the dashboard).
+  const title = t.title ?? firstLine(t.prompt, 60);
+  return graphFileSchema.parse({ name: title.slice(0, 100) || 'task', tasks: [{ id: taskSlug(title), ...rest, depends_on: depends_on ?? [] }] });
+}
+
+/** A local task id from a title: lower-case words joined by "-", at most 40 characters; "task" when nothing is left. */
+export function taskSlug(title: string): string {
+  return (
+    title
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+/, '')
+      .slice(0, 40)
+      .replace(/-+$/, '') || 'task'
+  );
 }

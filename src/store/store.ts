@@ -67,6 +67,7 @@ export interface TaskFilter {
   state?: TaskState;
   graph_id?: string;
   submitted_by?: string;
+  engine?: string;
   search?: string;
   limit?: number;
   offset?: number;
@@ -460,11 +461,20 @@ export class Store {
     if (f.state) (where.push('state = ?'), args.push(f.state));
     if (f.graph_id) (where.push('graph_id = ?'), args.push(f.graph_id));
     if (f.submitted_by) (where.push('submitted_by = ?'), args.push(f.submitted_by));
+    if (f.engine) (where.push('engine = ?'), args.push(f.engine));
     if (f.search)
       (where.push('(instr(lower(title), lower(?)) > 0 OR instr(lower(prompt), lower(?)) > 0 OR instr(id, ?) > 0)'), args.push(f.search, f.search, f.search));
     const sql = `SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT ? OFFSET ?`;
     const rows = this.db.prepare(sql).all(...args, f.limit ?? 1000, f.offset ?? 0) as TaskRow[];
     return this.withDeps(rows);
+  }
+
+  /** The distinct values of one task column (for the dashboard's filters), most used first. */
+  taskFacet(column: 'engine' | 'submitted_by', limit = 200): { value: string; n: number }[] {
+    return this.db.prepare(`SELECT ${column} AS value, COUNT(*) AS n FROM tasks GROUP BY ${column} ORDER BY n DESC, value LIMIT ?`).all(limit) as {
+      value: string;
+      n: number;
+    }[];
   }
 
   /** Every task with its dependencies, for rebuilding the scheduler at start. One pass over each table. */

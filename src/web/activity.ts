@@ -19,7 +19,8 @@ export class ActivityFeed {
     live: Live,
     private readonly titleOf: (taskId: string) => string | null,
   ) {
-    this.list = h('ol', { class: 'activity', 'aria-live': 'polite' });
+    // A scroll container: focusable so keyboard users can scroll it (axe scrollable-region-focusable).
+    this.list = h('ol', { class: 'activity', 'aria-live': 'polite', tabindex: '0', 'aria-label': 'Recent activity' });
     this.empty = emptyState('Quiet so far', 'Events appear here as tasks are submitted, start and finish.');
     this.el = h('div', {}, this.empty, this.list);
     for (const kind of ['graph.submitted', 'task.state', 'attempt.finished', 'killswitch'] as const) live.on(kind, (e) => this.add(e));

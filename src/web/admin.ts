@@ -16,11 +16,12 @@ import { StatsRow } from './stats.js';
 import { RouterView } from './router.js';
 import { SubmitView } from './submit.js';
 import { TaskDrawer } from './taskdetail.js';
-import { QueueView } from './tasks.js';
+import { QueueView, type TaskFacets } from './tasks.js';
 import { emptyState, mountTabs, section } from './ui.js';
 import type { Costs, GraphSummary, TaskDetail, TaskView, WorkerCard } from './types.js';
 import { WorkerBoard } from './workers.js';
 import { taskActions } from './task-actions.js';
+import { followDrawer, queueFiltersFromHash, taskFromHash, taskLink } from './deeplink.js';
 
 export function mountAdmin(shell: Shell): void {
   const { live } = shell;
@@ -34,6 +35,8 @@ export function mountAdmin(shell: Shell): void {
   const drawer = new TaskDrawer(live, {
     load: (id) => api.get<TaskDetail>(`/admin/tasks/${encodeURIComponent(id)}`),
     actions: (t, reload) => taskActions(t, reload),
+    onOpenChange: followDrawer(),
+    linkTo: taskLink,
   });
   document.body.append(drawer.el);
   const openTask = (id: string): void => drawer.open(id);
@@ -90,8 +93,10 @@ export function mountAdmin(shell: Shell): void {
   // ---- queue ----
   const queue = new QueueView({
     live,
-    load: async (q) => (await api.get<{ tasks: TaskView[] }>(withQuery('/admin/tasks', { state: q.state, q: q.q, graph_id: q.graph_id, limit: 500 }))).tasks,
+    load: async (q) => (await api.get<{ tasks: TaskView[] }>(withQuery('/admin/tasks', { ...q, limit: 500 }))).tasks,
     listGraphs: async () => (await api.get<{ graphs: GraphSummary[] }>('/admin/graphs')).graphs,
+    facets: () => api.get<TaskFacets>('/admin/task-facets'),
+    whoLabel: (s) => who(s),
     onSelect: openTask,
     who: (t) => who(t.submitted_by),
   });
@@ -112,6 +117,7 @@ export function mountAdmin(shell: Shell): void {
   const sessions = new SessionsView(live, (list) => {
     for (const s of list) sessionNames.set(s.user_id, s.display_name);
     approvals.relabel();
+    queue.refreshFacets();
   });
   const audit = new AuditView();
   const router = new RouterView(live);
@@ -136,6 +142,16 @@ export function mountAdmin(shell: Shell): void {
     { id: 'audit', label: 'Audit', panel: panels.audit, onShow: () => (costs.setVisible(false), audit.ensureLoaded()) },
     { id: 'router', label: 'Router', panel: panels.router, onShow: () => (costs.setVisible(false), router.show()) },
   ]);
+
+  // Deep links: a task's drawer, or the queue with filters (see deeplink.ts).
+  const followHash = (): void => {
+    const task = taskFromHash(location.hash);
+    if (task) drawer.open(task);
+    const filters = queueFiltersFromHash(location.hash);
+    if (filters) queue.applyFilters(filters);
+  };
+  window.addEventListener('hashchange', followHash);
+  followHash();
 
   // Snapshots load from each view's onResync, i.e. once the event stream is open.
   live.start();

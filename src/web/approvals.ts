@@ -162,8 +162,19 @@ export class ApprovalsView {
     const reject = h('button', { type: 'button', class: 'btn btn-danger-outline btn-small' }, 'Reject');
     // The approval covers exactly the findings shown here (the host answers 409 if they changed).
     const review = t as TaskView & { findings?: SafetyFindingView[] | null; review_digest?: string | null };
-    approve.addEventListener('click', () =>
-      this.decide(approve, err, t.id, 'approve', 'Approved', review.review_digest ? { digest: review.review_digest } : {}),
+    // Approving runs a LAN user's command on this host: the dialog shows exactly what, where, whose, and what the screens found.
+    approve.addEventListener(
+      'click',
+      () =>
+        void (async () => {
+          const ok = await confirmDialog({
+            title: `Run ${t.title ?? t.id} on this host?`,
+            body: 'This command runs on this host once you approve it. Check it, its target and the safety findings.',
+            confirm: 'Approve and run',
+            extra: approveSummary(t, this.who(t.submitted_by), review.findings),
+          });
+          if (ok) this.decide(approve, err, t.id, 'approve', 'Approved', review.review_digest ? { digest: review.review_digest } : {});
+        })(),
     );
     reject.addEventListener(
       'click',
@@ -320,5 +331,25 @@ function findingsList(findings: SafetyFindingView[] | null | undefined): HTMLEle
     ...findings.map((f) =>
       h('li', {}, h('strong', {}, `${f.check} ${f.verdict === 'deny' ? '(will be refused)' : '(needs your approval)'}`), `: ${f.reason ?? f.rule ?? ''}`),
     ),
+  );
+}
+
+/** What the approve confirmation shows: the exact command, its target, who submitted it, and the findings. */
+function approveSummary(t: TaskView, submitter: string, findings: SafetyFindingView[] | null | undefined): HTMLElement {
+  return h(
+    'div',
+    { class: 'approve-summary' },
+    h('h3', { class: 'small-head' }, 'Command'),
+    h('pre', { class: 'prompt mono approve-command' }, t.prompt ?? ''),
+    h(
+      'dl',
+      { class: 'detail-grid approve-facts' },
+      h('div', {}, h('dt', {}, 'Target'), h('dd', { class: 'approve-target' }, t.target ?? 'host')),
+      h('div', {}, h('dt', {}, 'Workspace'), h('dd', { class: 'approve-workspace mono' }, t.workspace ?? '—')),
+      h('div', {}, h('dt', {}, 'Submitted by'), h('dd', { class: 'approve-who' }, submitter)),
+      h('div', {}, h('dt', {}, 'Engine'), h('dd', {}, engineModel(t.engine, t.model))),
+    ),
+    h('h3', { class: 'small-head' }, 'Safety screens'),
+    findingsList(findings),
   );
 }

@@ -7,7 +7,7 @@
 import dagre from '@dagrejs/dagre';
 import { h, put, s, str, truncate, usd } from './dom.js';
 import type { Live } from './live.js';
-import { emptyState, showError } from './ui.js';
+import { emptyState, setStatePill, showError, statePill } from './ui.js';
 import type { GraphSummary, TaskView } from './types.js';
 
 export interface GraphViewOptions {
@@ -27,6 +27,8 @@ export class GraphView {
   private readonly select: HTMLSelectElement;
   private readonly canvas: HTMLElement;
   private readonly counts: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly asList: HTMLButtonElement;
   private graphs: GraphSummary[] = [];
   private current: string | null = null;
   private follow = true;
@@ -42,9 +44,17 @@ export class GraphView {
       void this.show(this.select.value);
     });
     this.counts = h('div', { class: 'graph-counts' });
-    this.toolbar = h('div', { class: 'graph-toolbar' }, h('label', { class: 'inline-field', for: 'graph-select' }, 'Run'), this.select);
+    // The list alternative: the same tasks in dependency order as a plain list (screen readers, keyboards, phones).
+    this.asList = h(
+      'button',
+      { type: 'button', class: 'btn btn-small', id: 'graph-as-list', 'aria-pressed': 'false', 'aria-controls': 'graph-list' },
+      'Show as list',
+    );
+    this.asList.addEventListener('click', () => this.setListMode(this.asList.getAttribute('aria-pressed') !== 'true'));
+    this.toolbar = h('div', { class: 'graph-toolbar' }, h('label', { class: 'inline-field', for: 'graph-select' }, 'Run'), this.select, this.asList);
     this.canvas = h('div', { class: 'graph-canvas', tabindex: '-1' });
-    this.el = h('div', { class: 'graph-view' }, this.counts, this.canvas, legend());
+    this.list = h('ol', { class: 'graph-list', id: 'graph-list', 'aria-label': 'Tasks of this run in dependency order', hidden: true });
+    this.el = h('div', { class: 'graph-view' }, this.counts, this.canvas, this.list, legend());
 
     o.live.on('graph.submitted', (e) => {
       const id = str(e.data['graph_id']);
@@ -195,7 +205,8 @@ export class GraphView {
           transform: `translate(${n.x - NODE_W / 2},${n.y - NODE_H / 2})`,
           tabindex: '0',
           role: 'button',
-          'aria-label': `${local}: ${t.state}`,
+          // The name contains the visible text (axe label-content-name-mismatch): "<id as shown> <state>".
+          'aria-label': nodeName(local, t.state),
         },
         s('rect', { class: 'node-box', width: NODE_W, height: NODE_H, rx: '9' }),
         s('rect', { class: 'node-bar', width: '5', height: NODE_H - 16, x: '8', y: '8', rx: '2.5' }),
@@ -216,6 +227,34 @@ export class GraphView {
     svg.append(edges, nodes);
     put(this.canvas, svg);
     for (const id of this.tasks.keys()) this.paintEdges(id);
+    this.drawList(g.nodes());
+  }
+
+  private setListMode(on: boolean): void {
+    this.asList.setAttribute('aria-pressed', String(on));
+    this.asList.textContent = on ? 'Show as graph' : 'Show as list';
+    this.list.hidden = !on;
+    this.canvas.hidden = on;
+  }
+
+  /** The list alternative in dependency order (each task after everything it depends on). */
+  private drawList(ids: string[]): void {
+    const order = topoOrder(ids, this.tasks);
+    put(
+      this.list,
+      order.map((id) => {
+        const t = this.tasks.get(id) as TaskView;
+        const deps = (t.depends_on ?? []).filter((d) => this.tasks.has(d)).map(localId);
+        return h(
+          'li',
+          { class: 'graph-list-item', 'data-task-id': id },
+          h('button', { type: 'button', class: 'link task-link', onclick: () => this.o.onSelectTask(id) }, localId(id)),
+          ' ',
+          statePill(t.state),
+          h('span', { class: 'muted small' }, deps.length ? ` after ${deps.join(', ')}` : ' no dependencies'),
+        );
+      }),
+    );
   }
 
   private paintNode(id: string): void {
@@ -224,9 +263,11 @@ export class GraphView {
     if (!t || !node) return;
     node.setAttribute('class', `node state-${t.state}`);
     const local = id.includes(':') ? id.slice(id.indexOf(':') + 1) : id;
-    node.setAttribute('aria-label', `${local}: ${t.state}`);
+    node.setAttribute('aria-label', nodeName(local, t.state));
     const label = node.querySelector('.node-state');
     if (label) label.textContent = t.state.replace(/_/g, ' ');
+    const pill = this.list.querySelector(`li[data-task-id="${CSS.escape(id)}"] .pill`);
+    if (pill) setStatePill(pill, t.state);
     this.paintEdges(id);
   }
 
@@ -236,6 +277,36 @@ export class GraphView {
     if (!t) return;
     for (const e of this.canvas.querySelectorAll(`path.edge[data-from="${CSS.escape(id)}"]`)) e.setAttribute('class', `edge from-${t.state}`);
   }
+}
+
+function nodeName(local: string, state: string): string {
+  const shown = truncate(local, 21);
+  return `${shown} ${state.replace(/_/g, ' ')}${shown === local ? '' : ` (${local})`}`;
+}
+
+function localId(id: string): string {
+  return id.includes(':') ? id.slice(id.indexOf(':') + 1) : id;
+}
+
+/** Kahn's order over the tasks present (stable: ties keep the given order). */
+function topoOrder(ids: string[], tasks: Map<string, TaskView>): string[] {
+  const present = new Set(ids);
+  const done = new Set<string>();
+  const out: string[] = [];
+  let progress = true;
+  while (out.length < ids.length && progress) {
+    progress = false;
+    for (const id of ids) {
+      if (done.has(id)) continue;
+      const deps = (tasks.get(id)?.depends_on ?? []).filter((d) => present.has(d));
+      if (deps.every((d) => done.has(d))) {
+        done.add(id);
+        out.push(id);
+        progress = true;
+      }
+    }
+  }
+  return out.concat(ids.filter((id) => !done.has(id)));
 }
 
 function smooth(pts: { x: number; y: number }[]): string {

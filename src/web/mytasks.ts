@@ -82,6 +82,9 @@ export class MyTasksView {
   private render(r: MySessions): void {
     this.cards.clear();
     this.summary.textContent = r.total_tasks ? `${r.total_tasks} task${r.total_tasks === 1 ? '' : 's'} · ${usd(r.total_cost_usd)}` : '';
+    // A list with no listitem is an ARIA error (axe aria-required-children): the empty state is not a list.
+    if (r.tasks.length === 0) this.list.removeAttribute('role');
+    else this.list.setAttribute('role', 'list');
     if (r.tasks.length === 0) {
       put(this.list, emptyState('No tasks yet', 'Submit one with the form: it runs on your own paired machine, or on the host once the admin approves it.'));
       return;

@@ -61,6 +61,8 @@ export function createShell(capability: Capability): Shell {
     main,
   );
 
+  watchTabOverflow(nav);
+
   live.onStatus((s: ConnectionState) => {
     conn.className = `conn conn-${s}`;
     const text = conn.querySelector('.conn-text');
@@ -128,4 +130,26 @@ export function createShell(capability: Capability): Shell {
     refreshStatus,
     killswitch: () => ksState,
   };
+}
+
+/**
+ * On a phone the tab row is wider than the screen: it fades out at the side
+ * where more tabs are (classes tabs-more-left / tabs-more-right), and the
+ * current tab is scrolled into view, so it is clear that the row scrolls.
+ */
+function watchTabOverflow(nav: HTMLElement): void {
+  const update = (): void => {
+    const more = nav.scrollWidth - nav.clientWidth > 1;
+    nav.classList.toggle('tabs-more-left', more && nav.scrollLeft > 1);
+    nav.classList.toggle('tabs-more-right', more && nav.scrollLeft + nav.clientWidth < nav.scrollWidth - 1);
+  };
+  const current = (): void => {
+    const link = nav.querySelector<HTMLElement>('[aria-current="page"]');
+    if (link) nav.scrollLeft = Math.max(0, link.offsetLeft - nav.clientWidth / 2 + link.offsetWidth / 2);
+    update();
+  };
+  nav.addEventListener('scroll', update, { passive: true });
+  window.addEventListener('resize', update);
+  window.addEventListener('hashchange', () => requestAnimationFrame(current));
+  new MutationObserver(() => requestAnimationFrame(current)).observe(nav, { childList: true, subtree: true, attributeFilter: ['aria-current'] });
 }

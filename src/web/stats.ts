@@ -7,7 +7,9 @@ const GROUPS: { label: string; states: string[]; cls: string }[] = [
   { label: 'Queued', states: ['waiting', 'ready', 'paused'], cls: 'state-ready' },
   { label: 'Awaiting approval', states: ['awaiting_approval'], cls: 'state-awaiting_approval' },
   { label: 'Succeeded', states: ['succeeded'], cls: 'state-succeeded' },
-  { label: 'Failed', states: ['failed', 'timed_out', 'upstream_failed'], cls: 'state-failed' },
+  // Counted as the graph counts them: a task that failed is not the same as one skipped because an upstream task failed.
+  { label: 'Failed', states: ['failed', 'timed_out'], cls: 'state-failed' },
+  { label: 'Upstream failed', states: ['upstream_failed'], cls: 'state-upstream_failed' },
   { label: 'Cancelled / skipped', states: ['cancelled', 'skipped'], cls: 'state-cancelled' },
 ];
 

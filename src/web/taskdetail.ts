@@ -12,6 +12,10 @@ export interface DetailSource {
   load: (id: string) => Promise<TaskDetail>;
   /** Admin overrides (force-run, skip, retry, cancel); absent in the user app. */
   actions?: (task: TaskView, reload: () => void) => HTMLElement[];
+  /** Told when the drawer opens a task or closes (null): the admin app keeps a deep link in the address bar. */
+  onOpenChange?: (id: string | null) => void;
+  /** A link to the task shown in the drawer (absent: no link). */
+  linkTo?: (id: string) => string;
 }
 
 const MAX_OUTPUT_CHARS = 200_000;
@@ -92,9 +96,11 @@ export class TaskDrawer {
     this.output = null;
     this.pending = [];
     void this.load(id, true);
+    this.source.onOpenChange?.(id);
   }
 
   close(): void {
+    if (this.el.hidden) return;
     this.el.hidden = true;
     this.current = null;
     this.detail = null;
@@ -102,6 +108,7 @@ export class TaskDrawer {
     this.pending = null;
     document.body.classList.remove('drawer-open');
     this.returnFocus?.focus();
+    this.source.onOpenChange?.(null);
   }
 
   private async load(id: string, wantOutput: boolean): Promise<void> {
@@ -145,7 +152,13 @@ export class TaskDrawer {
     const actions = this.source.actions?.(t, () => this.current && void this.load(this.current, false)) ?? [];
     put(
       this.body,
-      h('div', { class: 'detail-meta' }, statePillWith(t.state), h('span', { class: 'mono muted detail-id' }, t.id)),
+      h(
+        'div',
+        { class: 'detail-meta' },
+        statePillWith(t.state),
+        h('span', { class: 'mono muted detail-id' }, t.id),
+        this.source.linkTo ? h('a', { class: 'small detail-link', href: this.source.linkTo(t.id) }, 'Link to this task') : null,
+      ),
       h('p', { class: 'detail-reason muted' }, t.state_reason ?? ''),
       actions.length ? h('div', { class: 'detail-actions' }, ...actions) : null,
       h(
@@ -208,13 +221,14 @@ function attemptsTable(attempts: AttemptView[]): HTMLElement {
           h(
             'tr',
             {},
-            h('td', {}, String(a.attempt)),
-            h('td', { class: 'mono' }, engineModel(a.engine, a.model)),
-            h('td', { class: 'mono' }, a.worker_id ?? '—'),
-            h('td', {}, statePill(a.state)),
-            h('td', { class: 'num mono' }, usd(a.cost_usd)),
-            h('td', { class: 'num mono' }, tokens(a.tokens_in + a.tokens_out)),
-            h('td', { title: time(a.started_at) }, duration(a.started_at, a.finished_at)),
+            // data-label: on a phone each attempt is a small card with labelled values (style.css), nothing cut off.
+            h('td', { 'data-label': '#' }, String(a.attempt)),
+            h('td', { class: 'mono', 'data-label': 'Engine / model' }, engineModel(a.engine, a.model)),
+            h('td', { class: 'mono', 'data-label': 'Worker' }, a.worker_id ?? '—'),
+            h('td', { 'data-label': 'State' }, statePill(a.state)),
+            h('td', { class: 'num mono', 'data-label': 'Cost' }, usd(a.cost_usd)),
+            h('td', { class: 'num mono', 'data-label': 'Tokens' }, tokens(a.tokens_in + a.tokens_out)),
+            h('td', { title: time(a.started_at), 'data-label': 'Time' }, duration(a.started_at, a.finished_at)),
           ),
           result
             ? h(

@@ -14,12 +14,23 @@ export interface TaskQuery {
   state: string;
   q: string;
   graph_id: string;
+  engine: string;
+  submitted_by: string;
+}
+
+/** The engines and submitters that occur, for the filter pickers. */
+export interface TaskFacets {
+  engines: { value: string; n: number }[];
+  submitters: { value: string; n: number }[];
 }
 
 export interface QueueOptions {
   live: Live;
   load: (q: TaskQuery) => Promise<TaskView[]>;
   listGraphs?: () => Promise<GraphSummary[]>;
+  facets?: () => Promise<TaskFacets>;
+  /** How a submitter is shown (display names of LAN users). */
+  whoLabel?: (submittedBy: string) => string;
   onSelect: (taskId: string) => void;
   /** Who submitted a task, as shown to this viewer. */
   who?: (t: TaskView) => string;
@@ -35,6 +46,8 @@ export class QueueView {
   private readonly search: HTMLInputElement;
   private readonly stateSel: HTMLSelectElement;
   private readonly graphSel: HTMLSelectElement;
+  private readonly engineSel: HTMLSelectElement;
+  private readonly userSel: HTMLSelectElement;
   private rows = new Map<string, { tr: HTMLTableRowElement; task: TaskView }>();
   private loaded = false;
   private seq = 0;
@@ -44,18 +57,22 @@ export class QueueView {
     this.search = h('input', { type: 'search', placeholder: 'title, prompt or id', autocomplete: 'off' });
     this.stateSel = h('select', {}, h('option', { value: '' }, 'any state'), ...TASK_STATES.map((st) => h('option', { value: st }, st.replace(/_/g, ' '))));
     this.graphSel = h('select', {}, h('option', { value: '' }, 'any run'));
+    this.engineSel = h('select', {}, h('option', { value: '' }, 'any engine'));
+    this.userSel = h('select', {}, h('option', { value: '' }, 'anyone'));
     const form = h(
       'form',
       { class: 'filters', role: 'search', onsubmit: (e: Event) => (e.preventDefault(), void this.reload()) },
       field('Search', this.search),
       field('State', this.stateSel),
       o.listGraphs ? field('Run', this.graphSel) : null,
+      o.facets ? field('Engine', this.engineSel) : null,
+      o.facets ? field('Submitted by', this.userSel) : null,
       h('button', { type: 'button', class: 'btn', onclick: () => this.clear() }, 'Clear filters'),
     );
     const typed = debounce(() => void this.reload(), 250);
     this.search.addEventListener('input', typed);
     this.stateSel.addEventListener('change', () => void this.reload());
-    this.graphSel.addEventListener('change', () => void this.reload());
+    for (const sel of [this.graphSel, this.engineSel, this.userSel]) sel.addEventListener('change', () => void this.reload());
     this.chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'Filter by state' });
     this.queueBody = h('tbody');
     this.historyBody = h('tbody');
@@ -90,6 +107,7 @@ export class QueueView {
       if (!this.loaded) return;
       this.reloadSoon();
       void this.loadGraphs();
+      void this.loadFacets();
     });
     o.live.onResync(() => this.loaded && this.reloadSoon());
   }
@@ -99,6 +117,7 @@ export class QueueView {
     if (this.loaded) return;
     this.loaded = true;
     void this.loadGraphs();
+    void this.loadFacets();
     void this.reload();
   }
 
@@ -111,7 +130,50 @@ export class QueueView {
     this.search.value = '';
     this.stateSel.value = '';
     this.graphSel.value = '';
+    this.engineSel.value = '';
+    this.userSel.value = '';
     void this.reload();
+  }
+
+  /** Applies filters given by a link (`#queue?engine=exec&state=failed`); unknown keys are ignored. */
+  applyFilters(f: Partial<TaskQuery>): void {
+    if (f.q !== undefined) this.search.value = f.q;
+    if (f.state !== undefined) this.stateSel.value = f.state;
+    // Options of these pickers arrive asynchronously: remember the wish as an option until they do.
+    const pick = (sel: HTMLSelectElement, v: string | undefined): void => {
+      if (v === undefined) return;
+      if (v && ![...sel.options].some((o) => o.value === v)) sel.append(h('option', { value: v }, v));
+      sel.value = v;
+    };
+    pick(this.graphSel, f.graph_id);
+    pick(this.engineSel, f.engine);
+    pick(this.userSel, f.submitted_by);
+    if (this.loaded) void this.reload();
+  }
+
+  /** Reloads the engine and submitter pickers (e.g. once display names are known); nothing before the first show. */
+  refreshFacets(): void {
+    if (this.loaded) void this.loadFacets();
+  }
+
+  private async loadFacets(): Promise<void> {
+    if (!this.o.facets) return;
+    try {
+      const { engines, submitters } = await this.o.facets();
+      const label = this.o.whoLabel ?? ((s: string) => s);
+      refill(
+        this.engineSel,
+        'any engine',
+        engines.map((e) => [e.value, `${e.value} (${e.n})`]),
+      );
+      refill(
+        this.userSel,
+        'anyone',
+        submitters.map((e) => [e.value, `${label(e.value)} (${e.n})`]),
+      );
+    } catch (e) {
+      showError(e, 'task filters');
+    }
   }
 
   private async loadGraphs(): Promise<void> {
@@ -129,7 +191,13 @@ export class QueueView {
   async reload(): Promise<void> {
     const seq = ++this.seq;
     try {
-      const tasks = await this.o.load({ state: this.stateSel.value, q: this.search.value.trim(), graph_id: this.graphSel.value });
+      const tasks = await this.o.load({
+        state: this.stateSel.value,
+        q: this.search.value.trim(),
+        graph_id: this.graphSel.value,
+        engine: this.engineSel.value,
+        submitted_by: this.userSel.value,
+      });
       if (seq !== this.seq) return;
       this.render(tasks);
     } catch (e) {
@@ -141,7 +209,7 @@ export class QueueView {
     this.rows.clear();
     const active = tasks.filter((t) => !TERMINAL_STATES.has(t.state));
     const done = tasks.filter((t) => TERMINAL_STATES.has(t.state)).sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0));
-    const filtered = this.search.value || this.stateSel.value || this.graphSel.value;
+    const filtered = this.search.value || this.stateSel.value || this.graphSel.value || this.engineSel.value || this.userSel.value;
     put(
       this.queueBody,
       active.length
@@ -204,6 +272,14 @@ function head(): HTMLElement {
       ),
     ),
   );
+}
+
+/** Replaces a picker's options, keeping the current choice. */
+function refill(sel: HTMLSelectElement, anyLabel: string, options: [string, string][]): void {
+  const keep = sel.value;
+  put(sel, h('option', { value: '' }, anyLabel), ...options.map(([v, l]) => h('option', { value: v }, l)));
+  if (keep && !options.some(([v]) => v === keep)) sel.append(h('option', { value: keep }, keep));
+  sel.value = keep;
 }
 
 function emptyRow(text: string): HTMLElement {

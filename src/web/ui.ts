@@ -168,8 +168,12 @@ export function mountTabs(nav: HTMLElement, main: HTMLElement, tabs: Tab[]): (id
     t.panel.hidden = true;
     main.append(t.panel);
   }
-  const show = (id: string): void => {
-    const tab = tabs.find((t) => t.id === id) ?? tabs[0];
+  let shown: Tab | undefined;
+  const show = (hash: string): void => {
+    // `#queue?state=failed` names the tab before "?"; a hash that names no tab (e.g. a task link) keeps the tab shown.
+    const id = hash.split('?')[0];
+    const tab = tabs.find((t) => t.id === id) ?? shown ?? tabs[0];
+    shown = tab;
     if (!tab) return;
     for (const t of tabs) {
       t.panel.hidden = t !== tab;

@@ -82,6 +82,9 @@ export class WorkerBoard {
     const empty = this.grid.querySelector(':scope > .empty');
     if (this.cards.size === 0 && !empty) this.grid.append(this.o.empty());
     if (this.cards.size > 0) empty?.remove();
+    // A list with no listitem is an ARIA error (axe aria-required-children): the empty state is not a list.
+    if (this.cards.size > 0) this.grid.setAttribute('role', 'list');
+    else this.grid.removeAttribute('role');
     const busyCount = [...this.cards.values()].filter((c) => c.view.status === 'running').length;
     this.summary.textContent = this.cards.size ? `${this.cards.size} worker${this.cards.size === 1 ? '' : 's'} · ${busyCount} busy` : '';
   }
@@ -116,7 +119,8 @@ export class WorkerBoard {
       h(
         'dl',
         { class: 'worker-facts' },
-        fact('Engine / model', h('span', { class: 'worker-engine mono' }, engineModel(w.engine, w.model))),
+        // The engine of the task it runs: an idle worker runs none (the last one it ran is history, not state).
+        fact('Engine / model', h('span', { class: 'worker-engine mono' }, w.task_id ? engineModel(w.engine, w.model) : '—')),
         fact('Current task', h('span', { class: 'worker-task' }, task)),
         fact('Session cost', h('span', { class: 'worker-cost mono' }, usd(w.session_cost_usd))),
         fact('Tokens used', h('span', { class: 'worker-tokens mono' }, tokens(w.tokens_used))),

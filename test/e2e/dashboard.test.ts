@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.js';
 import { resolveHome } from '../../src/runner/home.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import { adminCall, signInLan, submitLan } from '../helpers/lan-browser.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -46,13 +47,8 @@ function configOrThrow(raw: unknown): ReturnType<typeof parseConfig> & { ok: tru
   return r;
 }
 
-async function adminApi<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(new URL(path, host.adminUrl), {
-    method,
-    headers: { authorization: `Bearer ${host.ctx.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as T };
+function adminApi<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  return adminCall<T>(host, method, path, body);
 }
 
 async function submitGraph(graph: { name: string; tasks: GraphTask[] }): Promise<{ graph_id: string; task_ids: string[] }> {
@@ -188,7 +184,7 @@ describe('admin dashboard', () => {
     expect(workerHistories.some((h) => h.some((v) => v.startsWith('running|exec')) && h[h.length - 1]?.startsWith('idle|'))).toBe(true);
 
     for (const card of await page.locator('.worker-card').all()) {
-      expect(await card.locator('.worker-engine').textContent()).toContain('exec');
+      expect(await card.locator('.worker-engine').textContent()).toBe('—'); // idle: no engine (it showed exec while running, above)
       expect(await card.locator('.worker-cost').textContent()).toMatch(/^\$\d+\.\d{4}$/);
       expect(await card.locator('.worker-tokens').textContent()).toMatch(/^\d[\d,]*$/);
       expect(await card.locator('.worker-ip').textContent()).toBe('127.0.0.1');
@@ -326,20 +322,8 @@ describe('user dashboard (LAN app)', () => {
   let pageB: Page;
   let hostTaskId = '';
 
-  async function signIn(page: Page, name: string): Promise<void> {
-    await page.goto(new URL('/dashboard', host.userUrl ?? '').toString());
-    await page.locator('#session-form').waitFor();
-    await page.locator('#display-name').fill(name);
-    await page.locator('#session-form button[type=submit]').click();
-    await page.locator('#my-name', { hasText: name }).waitFor();
-  }
-
-  async function submit(page: Page, prompt: string, target: 'own-worker' | 'host'): Promise<void> {
-    await page.locator('#user-prompt').fill(prompt);
-    await page.locator('#user-submit-form select[name=target]').selectOption(target);
-    await page.locator('#user-submit-form select[name=engine]').selectOption('exec');
-    await page.locator('#user-submit-form button[type=submit]').click();
-  }
+  const signIn = (page: Page, name: string): Promise<void> => signInLan(page, host.userUrl ?? '', name);
+  const submit = submitLan;
 
   it('lets a user pick a display name, submit a task and see it in "my tasks"', async () => {
     pageA = await newPage({ width: 1280, height: 860 });
@@ -424,6 +408,7 @@ describe('user dashboard (LAN app)', () => {
     expect(await adminPage.locator('a.tab[href="#approvals"] .badge').textContent()).toBe('1');
     await shot(adminPage, 'admin-approvals');
     await pending.getByRole('button', { name: 'Approve' }).click();
+    await adminPage.locator('dialog.dialog [data-confirm]').click();
     await pending.waitFor({ state: 'detached' });
     await pageA.locator(`#my-tasks .my-task[data-task-id="${hostTaskId}"] .pill.state-succeeded`).waitFor({ timeout: 45_000 });
     await pageA.waitForFunction(

@@ -56,7 +56,8 @@ describe('POST /admin/execute', () => {
     const r = await api('POST', '/admin/execute', { prompt: 'echo hello', engine: 'exec', title: 'greet', budget_usd: 0.5, workspace: home.workspace });
     expect(r.status, r.body).toBe(201);
     const { graph_id, task_ids } = r.json as { graph_id: string; task_ids: string[] };
-    expect(task_ids).toEqual([`${graph_id}:task`]);
+    expect(task_ids).toEqual([`${graph_id}:greet`]); // named from the title (or the prompt's first line), not "task"
+    expect(graph_id).toMatch(/^greet-/);
     const t = a.host.store.getTask(task_ids[0] as string);
     expect(t).toMatchObject({
       prompt: 'echo hello',

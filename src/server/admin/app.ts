@@ -17,6 +17,7 @@ import { registerChangeRoutes } from './changes-routes.js';
 import { registerRouterRoutes } from './router-routes.js';
 import { registerRemoteAdminRoutes } from '../remote-routes.js';
 import { serveClient } from '../web.js';
+import { signInPage } from './signin-page.js';
 
 export interface AdminAppOptions {
   logger?: boolean | object;
@@ -48,7 +49,7 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
           target: '/',
           detail: {},
         });
-        return reply.code(401).type('text/html').send(page('Wrong token', 'That admin token is not valid. Use the URL printed by <code>colony serve</code>.'));
+        return reply.code(401).type('text/html').send(signInPage('bad-token'));
       }
       reply.setCookie(ADMIN_COOKIE, adminCookieValue(ctx.adminToken), { httpOnly: true, sameSite: 'strict', path: '/', secure: false });
       ctx.host.store.appendAudit({ actor: 'admin', origin: request.socket.remoteAddress ?? 'unknown', action: 'admin.login', target: '/', detail: {} });
@@ -56,10 +57,7 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
     }
     const cookieVal = request.cookies[ADMIN_COOKIE];
     if (!cookieVal || !safeEqual(cookieVal, adminCookieValue(ctx.adminToken))) {
-      return reply
-        .code(401)
-        .type('text/html')
-        .send(page('colony admin', 'Open the admin URL printed by <code>colony serve</code> (it carries the token once), or run <code>colony open</code>.'));
+      return reply.code(401).type('text/html').send(signInPage('no-token'));
     }
     return serveClient(reply, ctx.webRoot, 'admin');
   });
@@ -70,8 +68,4 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
   registerRouterRoutes(app, ctx.host.router); // GET /admin/router, POST /admin/router/explain
   registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/server/remote-routes.ts)
   return app;
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${body}</p></body></html>`;
 }

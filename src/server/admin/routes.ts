@@ -92,8 +92,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (q.state && !(TASK_STATES as readonly string[]).includes(q.state)) {
       throw new ColonyError('E_BAD_INPUT', `state must be one of ${TASK_STATES.join(', ')}`);
     }
-    return { tasks: store.listTasks({ state: q.state as TaskState | undefined, graph_id: q.graph_id, search: q.q, limit: q.limit ?? 500, offset: q.offset }) };
+    const { state, graph_id, q: search, engine, submitted_by, limit, offset } = q;
+    return { tasks: store.listTasks({ state: state as TaskState | undefined, graph_id, search, engine, submitted_by, limit: limit ?? 500, offset }) };
   });
+
+  // What the queue's filters offer: the engines and submitters that occur (one pass each, not the whole task list).
+  app.get('/admin/task-facets', async () => ({ engines: store.taskFacet('engine'), submitters: store.taskFacet('submitted_by') }));
 
   app.get('/admin/tasks/:id', async (request) => {
     const { id } = idParam.parse(request.params);
