@@ -47,7 +47,9 @@ export class BudgetWatch {
   }
 
   start(): void {
-    this.unsubscribe = this.store.subscribe((events) => setImmediate(() => this.onEvents(events)));
+    // Synchronously, right after the commit: the pool dispatches what became ready on a later tick,
+    // so a scope that just reached its budget is paused before its next task can be claimed.
+    this.unsubscribe = this.store.subscribe((events) => this.onEvents(events));
   }
 
   stop(): void {
@@ -115,7 +117,8 @@ export class BudgetWatch {
     if (!this.store.isOpen()) return;
     const seen = new Set<string>();
     for (const e of events) {
-      if (e.kind !== 'attempt.finished' || e.task_id === null) continue;
+      // Only a cost moves a level (free attempts, e.g. exec, cost no query).
+      if (e.kind !== 'attempt.finished' || e.task_id === null || !(Number(e.data['cost_usd']) > 0)) continue;
       const t = this.store.getTask(e.task_id);
       if (!t) continue;
       for (const [scope, key] of [
@@ -142,12 +145,28 @@ export class BudgetWatch {
     this.scopes.setLevel(scope, key, s.level, this.now());
     const what = scope === 'graph' ? `graph ${s.name}` : `user ${s.name}`;
     const spent = `${formatUsd(s.spent_usd)} of ${formatUsd(s.budget_usd ?? 0)}`;
-    const base = { at: this.now(), owner: s.owner, task_id: null, graph_id: scope === 'graph' ? key : null, detail: { scope, key, spent_usd: s.spent_usd, budget_usd: s.budget_usd } };
+    const base = {
+      at: this.now(),
+      owner: s.owner,
+      task_id: null,
+      graph_id: scope === 'graph' ? key : null,
+      detail: { scope, key, spent_usd: s.spent_usd, budget_usd: s.budget_usd },
+    };
     if (s.level === 'stop') {
       this.service.setPaused(scope, key, true, s.owner, `spent ${spent}`, SYSTEM);
-      this.notify({ ...base, event: 'budget.stop', title: 'Budget reached: tasks paused', body: `${what} spent ${spent}; its tasks are paused until the budget is raised and resumed` });
+      this.notify({
+        ...base,
+        event: 'budget.stop',
+        title: 'Budget reached: tasks paused',
+        body: `${what} spent ${spent}; its tasks are paused until the budget is raised and resumed`,
+      });
     } else if (s.level === 'warn' && before !== 'stop') {
-      this.notify({ ...base, event: 'budget.warning', title: 'Budget warning', body: `${what} spent ${spent} (${Math.round(this.config.budget.warn_share * 100)}% warning)` });
+      this.notify({
+        ...base,
+        event: 'budget.warning',
+        title: 'Budget warning',
+        body: `${what} spent ${spent} (${Math.round(this.config.budget.warn_share * 100)}% warning)`,
+      });
     }
   }
 }

@@ -91,15 +91,18 @@ export class BudgetScopeStore {
 
   /** Task counts per state of one graph (has it finished? with what?). */
   graphCounts(graphId: string): Record<string, number> {
-    const rows = dbOf(this.store).prepare('SELECT state, COUNT(*) AS n FROM tasks WHERE graph_id = ? GROUP BY state').all(graphId) as { state: string; n: number }[];
+    const rows = dbOf(this.store).prepare('SELECT state, COUNT(*) AS n FROM tasks WHERE graph_id = ? GROUP BY state').all(graphId) as {
+      state: string;
+      n: number;
+    }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   /** The tasks a scope covers, for the pause filter: graph id and submitter of one task. */
   taskScope(taskId: string): { graph_id: string; submitted_by: string } | null {
     return (
-      (dbOf(this.store).prepare('SELECT graph_id, submitted_by FROM tasks WHERE id = ?').get(taskId) as { graph_id: string; submitted_by: string } | undefined) ??
-      null
+      (dbOf(this.store).prepare('SELECT graph_id, submitted_by FROM tasks WHERE id = ?').get(taskId) as
+        { graph_id: string; submitted_by: string } | undefined) ?? null
     );
   }
 }

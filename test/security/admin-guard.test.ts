@@ -17,7 +17,17 @@ import { DEFAULT_PERMISSIONS } from '../../src/core/permissions.js';
 import { SessionStore } from '../../src/store/sessions.js';
 import { SYSTEM } from '../../src/store/store.js';
 import { WorkerStore } from '../../src/store/workers.js';
-import { counts, makeHome, rawRequest, refusalProblems, registeredRoutes, startIdleAdmin, testConfig, type IdleAdmin, type TestHome } from '../helpers/admin-host.js';
+import {
+  counts,
+  makeHome,
+  rawRequest,
+  refusalProblems,
+  registeredRoutes,
+  startIdleAdmin,
+  testConfig,
+  type IdleAdmin,
+  type TestHome,
+} from '../helpers/admin-host.js';
 
 interface Prepared {
   url: string;

@@ -23,7 +23,14 @@ export function fromEvent(e: EventRecord, task: (id: string) => StoredTask | nul
     if (e.data['to'] === 'awaiting_approval') {
       return { ...base, event: 'approval.needed', title: 'Approval needed', body: short(t.title), owner: t.submitted_by, graph_id: t.graph_id };
     }
-    return { ...base, event: 'task.failed', title: 'Task failed', body: short(`${t.title}${reason ? ` — ${reason}` : ''}`), owner: t.submitted_by, graph_id: t.graph_id };
+    return {
+      ...base,
+      event: 'task.failed',
+      title: 'Task failed',
+      body: short(`${t.title}${reason ? ` — ${reason}` : ''}`),
+      owner: t.submitted_by,
+      graph_id: t.graph_id,
+    };
   }
   if (e.kind === 'change' && e.data['status'] === 'pending') {
     const t = task(e.task_id);

@@ -74,7 +74,19 @@ export class Notifier {
   async test(hookName: string): Promise<OutboxRow> {
     if (!this.hooks().some((h) => h.name === hookName)) throw new ColonyError('E_NOT_FOUND', `no webhook named '${hookName}' in notifications.webhooks`);
     const at = this.now();
-    const [id] = this.emit({ event: 'test', title: 'colony test notification', body: `sent from the admin dashboard to '${hookName}'`, at, owner: 'admin', task_id: null, graph_id: null, detail: {} }, hookName);
+    const [id] = this.emit(
+      {
+        event: 'test',
+        title: 'colony test notification',
+        body: `sent from the admin dashboard to '${hookName}'`,
+        at,
+        owner: 'admin',
+        task_id: null,
+        graph_id: null,
+        detail: {},
+      },
+      hookName,
+    );
     const row = id === undefined ? null : this.outbox.get(id);
     if (!row) throw new ColonyError('E_INTERNAL', 'the test delivery was not queued');
     return this.deliver(row);
@@ -145,10 +157,21 @@ export class Notifier {
 
   private async send(hook: Hook, row: OutboxRow): Promise<AttemptResult> {
     const body = webhookBody(hook.format, JSON.parse(row.payload) as Notification, row.id);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'colony-webhook', 'x-colony-event': row.event, 'x-colony-delivery': String(row.id) };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'colony-webhook',
+      'x-colony-event': row.event,
+      'x-colony-delivery': String(row.id),
+    };
     if (hook.format === 'json' && hook.secret) headers[SIGNATURE_HEADER] = signWebhook(hook.secret, body, Math.floor(this.now() / 1000));
     try {
-      const res = await fetch(hook.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.config.notifications.timeout_ms) });
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.config.notifications.timeout_ms),
+      });
       await res.arrayBuffer().catch(() => undefined);
       return res.ok ? { ok: true, status: res.status, error: null } : { ok: false, status: res.status, error: `E_WEBHOOK: answered ${res.status}` };
     } catch (e) {

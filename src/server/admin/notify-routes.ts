@@ -18,7 +18,9 @@ export function registerNotifyRoutes(app: FastifyInstance, host: Host, kick: () 
   const { notifier, budgets } = host;
 
   app.get('/admin/notifications', async () => ({
-    webhooks: notifier.hooks().map((h) => ({ name: h.name, format: h.format, events: h.events, host: new URL(h.url).host, signed: h.format === 'json' && h.secret !== null })),
+    webhooks: notifier
+      .hooks()
+      .map((h) => ({ name: h.name, format: h.format, events: h.events, host: new URL(h.url).host, signed: h.format === 'json' && h.secret !== null })),
     deliveries: notifier.outbox.recent(50).map(({ payload: _payload, ...r }) => r),
   }));
 
