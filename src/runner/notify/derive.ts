@@ -13,7 +13,33 @@ import type { StoredTask } from '../../store/rows.js';
 
 const short = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-export function fromEvent(e: EventRecord, task: (id: string) => StoredTask | null): Notification | null {
+export function fromEvent(e: EventRecord, task: (id: string) => StoredTask | null): Notification[] {
+  if (e.kind === 'graph.submitted' && Array.isArray(e.data['tasks'])) return heldAtSubmit(e, task);
+  const one = fromTaskEvent(e, task);
+  return one ? [one] : [];
+}
+
+/** Tasks a submission put straight into awaiting_approval (no task.state event announces those). */
+function heldAtSubmit(e: EventRecord, task: (id: string) => StoredTask | null): Notification[] {
+  const out: Notification[] = [];
+  for (const id of e.data['tasks'] as unknown[]) {
+    const t = typeof id === 'string' ? task(id) : null;
+    if (t?.state !== 'awaiting_approval') continue;
+    out.push({
+      event: 'approval.needed',
+      title: 'Approval needed',
+      body: short(t.title),
+      at: e.at,
+      owner: t.submitted_by,
+      task_id: t.id,
+      graph_id: t.graph_id,
+      detail: {},
+    });
+  }
+  return out;
+}
+
+function fromTaskEvent(e: EventRecord, task: (id: string) => StoredTask | null): Notification | null {
   if (e.task_id === null) return null;
   const base = { at: e.at, task_id: e.task_id, detail: {} };
   if (e.kind === 'task.state' && (e.data['to'] === 'awaiting_approval' || e.data['to'] === 'failed')) {

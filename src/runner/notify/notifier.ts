@@ -97,8 +97,7 @@ export class Notifier {
     for (const e of events) {
       if (e.kind === 'notify') continue;
       try {
-        const n = fromEvent(e, (id) => this.store.getTask(id));
-        if (n) this.emit(n);
+        for (const n of fromEvent(e, (id) => this.store.getTask(id))) this.emit(n);
       } catch {
         /* a notification must never break the host; the store reports its own failures */
       }
