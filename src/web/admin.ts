@@ -123,7 +123,12 @@ export function mountAdmin(shell: Shell): void {
   const panels = {
     overview: h('div', {}, overview),
     queue: h('div', {}, section('Queue and history', { description: 'Every task by state. Search matches title, prompt and id.' }, queue.el)),
-    costs: h('div', {}, section('Costs', { description: 'Reported by the engines (tokens priced only when an engine reports no cost).' }, costs.el), budgets.el),
+    costs: h(
+      'div',
+      {},
+      section('Costs', { description: 'Reported by the engines (tokens priced only when an engine reports no cost).' }, costs.el),
+      budgets.el,
+    ),
     submit: h('div', {}, submit.el),
     approvals: h('div', {}, approvals.el),
     sessions: h('div', {}, sessions.el),

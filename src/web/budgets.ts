@@ -9,7 +9,7 @@ import uPlot from 'uplot';
 import { api } from './api.js';
 import { debounce, h, put, time, usd } from './dom.js';
 import type { Live } from './live.js';
-import { busy, emptyState, errorBox, inlineError, notice, section, showError } from './ui.js';
+import { busy, emptyState, errorBox, notice, section, showError } from './ui.js';
 
 export interface BudgetRow {
   scope: 'graph' | 'user';
@@ -35,7 +35,16 @@ interface Daily {
 
 interface Hooks {
   webhooks: { name: string; format: string; events: string[]; host: string; signed: boolean }[];
-  deliveries: { id: number; hook: string; event: string; state: string; attempts: number; last_status: number | null; last_error: string | null; updated_at: number }[];
+  deliveries: {
+    id: number;
+    hook: string;
+    event: string;
+    state: string;
+    attempts: number;
+    last_status: number | null;
+    last_error: string | null;
+    updated_at: number;
+  }[];
 }
 
 const LEVEL_TEXT: Record<BudgetRow['level'], string> = { none: 'no budget', ok: 'ok', warn: 'warning', stop: 'budget reached' };
@@ -47,6 +56,8 @@ export class BudgetsView {
   private readonly chartBox: HTMLElement;
   private readonly hooksBox: HTMLElement;
   private chart: uPlot | null = null;
+  /** The last "Send test" outcome per hook, kept across re-renders. */
+  private readonly tested = new Map<string, { text: string; ok: boolean }>();
   private readonly refreshSoon = debounce(() => void this.refresh(), 500);
 
   constructor(
@@ -59,18 +70,31 @@ export class BudgetsView {
     this.el = h(
       'div',
       {},
-      section('Budgets', { description: 'Spend per graph and per user against its budget. At the budget, the tasks still to run are paused until you raise it and resume.' }, this.tables),
-      section('Cost per day', { description: 'By engine and model, from the attempts of the last 30 days.' }, h('div', { class: 'chart-card wide' }, this.chartBox)),
+      section(
+        'Budgets',
+        { description: 'Spend per graph and per user against its budget. At the budget, the tasks still to run are paused until you raise it and resume.' },
+        this.tables,
+      ),
+      section(
+        'Cost per day',
+        { description: 'By engine and model, from the attempts of the last 30 days.' },
+        h('div', { class: 'chart-card wide' }, this.chartBox),
+      ),
       section('Webhooks', { description: 'From notifications.webhooks in colony.config.json. URLs and secrets stay on the host.' }, this.hooksBox),
     );
     // Refreshed on events only while shown (offsetParent is null inside a hidden tab panel).
-    for (const kind of ['attempt.finished', 'budget', 'graph.submitted', 'notify'] as const) live.on(kind, () => this.el.offsetParent !== null && this.refreshSoon());
+    for (const kind of ['attempt.finished', 'budget', 'graph.submitted', 'notify'] as const)
+      live.on(kind, () => this.el.offsetParent !== null && this.refreshSoon());
     new ResizeObserver(() => this.chart?.setSize({ width: this.width(), height: this.chart.height })).observe(this.chartBox);
   }
 
   async refresh(): Promise<void> {
     try {
-      const [o, d, w] = await Promise.all([api.get<Overview>('/admin/budgets'), api.get<Daily>('/admin/costs/daily?days=30'), api.get<Hooks>('/admin/notifications')]);
+      const [o, d, w] = await Promise.all([
+        api.get<Overview>('/admin/budgets'),
+        api.get<Daily>('/admin/costs/daily?days=30'),
+        api.get<Hooks>('/admin/notifications'),
+      ]);
       this.renderTables(o);
       this.renderDaily(d);
       this.renderHooks(w);
@@ -101,7 +125,14 @@ export class BudgetsView {
         h(
           'thead',
           {},
-          h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Spent'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Budget')),
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'Name'),
+            h('th', { scope: 'col' }, 'Spent'),
+            h('th', { scope: 'col' }, 'State'),
+            h('th', { scope: 'col' }, 'Budget'),
+          ),
         ),
         h('tbody', {}, ...rows.map((r) => this.row(r, share))),
       ),
@@ -112,11 +143,23 @@ export class BudgetsView {
     const pct = r.budget_usd ? Math.min(100, (r.spent_usd / r.budget_usd) * 100) : 0;
     const bar = h(
       'div',
-      { class: `budget-bar level-${r.level}`, role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': String(r.budget_usd ?? 0), 'aria-valuenow': String(r.spent_usd), 'aria-label': `${r.name}: spent` },
+      {
+        class: `budget-bar level-${r.level}`,
+        role: 'meter',
+        'aria-valuemin': '0',
+        'aria-valuemax': String(r.budget_usd ?? 0),
+        'aria-valuenow': String(r.spent_usd),
+        'aria-label': `${r.name}: spent`,
+      },
       h('span', { class: 'budget-fill', style: `width:${pct.toFixed(1)}%` }),
       h('span', { class: 'budget-mark', style: `left:${share}%`, title: `warning at ${share}%` }),
     );
-    const spent = h('div', { class: 'budget-spent' }, h('span', { class: 'mono' }, `${usd(r.spent_usd)}${r.budget_usd === null ? '' : ` of ${usd(r.budget_usd)}`}`), r.budget_usd === null ? '' : bar);
+    const spent = h(
+      'div',
+      { class: 'budget-spent' },
+      h('span', { class: 'mono' }, `${usd(r.spent_usd)}${r.budget_usd === null ? '' : ` of ${usd(r.budget_usd)}`}`),
+      r.budget_usd === null ? '' : bar,
+    );
     const state = h(
       'div',
       { class: 'budget-state' },
@@ -135,31 +178,35 @@ export class BudgetsView {
     });
     const err = errorBox();
     const set = h('button', { type: 'button', class: 'btn btn-small' }, 'Set');
-    set.addEventListener('click', () =>
-      void busy(
-        set,
-        async () => {
-          const v = input.value.trim();
-          await api.post('/admin/budgets', { scope: r.scope, key: r.key, budget_usd: v === '' ? null : Number(v) });
-          notice('success', `Budget of ${r.name} set to ${v === '' ? 'none' : usd(Number(v))}`);
-          await this.refresh();
-        },
-        err,
-      ),
-    );
-    const controls = h('div', { class: 'budget-controls' }, input, set);
-    if (r.paused) {
-      const resume = h('button', { type: 'button', class: 'btn btn-small btn-primary' }, 'Resume');
-      resume.addEventListener('click', () =>
+    set.addEventListener(
+      'click',
+      () =>
         void busy(
-          resume,
+          set,
           async () => {
-            await api.post('/admin/budgets/resume', { scope: r.scope, key: r.key });
-            notice('success', `${r.name}: tasks resumed`);
+            const v = input.value.trim();
+            await api.post('/admin/budgets', { scope: r.scope, key: r.key, budget_usd: v === '' ? null : Number(v) });
+            notice('success', `Budget of ${r.name} set to ${v === '' ? 'none' : usd(Number(v))}`);
             await this.refresh();
           },
           err,
         ),
+    );
+    const controls = h('div', { class: 'budget-controls' }, input, set);
+    if (r.paused) {
+      const resume = h('button', { type: 'button', class: 'btn btn-small btn-primary' }, 'Resume');
+      resume.addEventListener(
+        'click',
+        () =>
+          void busy(
+            resume,
+            async () => {
+              await api.post('/admin/budgets/resume', { scope: r.scope, key: r.key });
+              notice('success', `${r.name}: tasks resumed`);
+              await this.refresh();
+            },
+            err,
+          ),
       );
       controls.append(resume);
     }
@@ -204,7 +251,13 @@ export class BudgetsView {
         ],
         series: [
           {},
-          ...keys.map((k, i) => ({ label: k, stroke: PALETTE[i % PALETTE.length], width: 2, points: { show: true }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : usd(v)) })),
+          ...keys.map((k, i) => ({
+            label: k,
+            stroke: PALETTE[i % PALETTE.length],
+            width: 2,
+            points: { show: true },
+            value: (_u: uPlot, v: number | null) => (v === null ? '—' : usd(v)),
+          })),
         ],
       },
       [xs, ...ys],
@@ -229,20 +282,25 @@ export class BudgetsView {
       { class: 'hook-list' },
       ...w.webhooks.map((hk) => {
         const err = errorBox();
-        const result = h('span', { class: 'hook-result', role: 'status' });
+        const last = this.tested.get(hk.name);
+        const result = h('span', { class: `hook-result${last ? (last.ok ? ' ok' : ' bad') : ''}`, role: 'status' }, last?.text ?? '');
         const test = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Send a test to ${hk.name}` }, 'Send test');
-        test.addEventListener('click', () =>
-          void busy(
-            test,
-            async () => {
-              const r = await api.post<{ delivery: { state: string; last_status: number | null; last_error: string | null } }>('/admin/notifications/test', { hook: hk.name });
-              const d = r.delivery;
-              result.textContent = d.state === 'delivered' ? `delivered (${d.last_status ?? ''})` : `not delivered: ${d.last_error ?? d.state} — retrying`;
-              result.className = `hook-result ${d.state === 'delivered' ? 'ok' : 'bad'}`;
-              void this.refresh();
-            },
-            err,
-          ).catch((e: unknown) => inlineError(err, e)),
+        test.addEventListener(
+          'click',
+          () =>
+            void busy(
+              test,
+              async () => {
+                const r = await api.post<{ delivery: { state: string; last_status: number | null; last_error: string | null } }>('/admin/notifications/test', {
+                  hook: hk.name,
+                });
+                const d = r.delivery;
+                const ok = d.state === 'delivered';
+                this.tested.set(hk.name, { ok, text: ok ? `delivered (${d.last_status ?? ''})` : `not delivered: ${d.last_error ?? d.state} — retrying` });
+                await this.refresh();
+              },
+              err,
+            ),
         );
         return h(
           'li',
