@@ -46,8 +46,14 @@ export function verifyWebhook(secret: string, body: string, header: string, nowS
 /** The body a hook of this format receives. */
 export function webhookBody(format: 'json' | 'slack', n: Notification, deliveryId: number): string {
   if (format === 'json') return JSON.stringify({ delivery_id: deliveryId, ...n });
-  const text = `*${n.title}*\n${n.body}`;
-  return JSON.stringify({ text: `${n.title}: ${n.body}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
+  // Slack reads <…> as links and mentions: a task title must not become one (&, <, > escaped as Slack asks).
+  const title = slackEscape(n.title);
+  const body = slackEscape(n.body);
+  return JSON.stringify({ text: `${title}: ${body}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${body}` } }] });
+}
+
+function slackEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Delay before retry number `attempt` (1 = after the first failure): base·2^(attempt-1), capped. */

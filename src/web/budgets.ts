@@ -244,9 +244,12 @@ export class BudgetsView {
         width: this.width(),
         height: 220,
         legend: { show: true },
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, 0.01)] } },
+        scales: {
+          x: { range: (_u, min, max) => (min === max ? [min - 86_400, max + 86_400] : [min - 43_200, max + 43_200]) }, // a lone day is not stretched over years
+          y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, 0.01)] },
+        },
         axes: [
-          { stroke: '#64748b', grid: { show: false }, space: 70 },
+          { stroke: '#64748b', grid: { show: false }, space: 70, values: (_u, vals) => vals.map((v) => new Date(v * 1000).toISOString().slice(5, 10)) },
           { stroke: '#64748b', grid: { stroke: '#eef0f4' }, values: (_u, vals) => vals.map((v) => `$${v.toFixed(v < 0.1 ? 3 : 2)}`), size: 64 },
         ],
         series: [
