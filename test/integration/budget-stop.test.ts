@@ -3,7 +3,7 @@
  * tasks (the fake Claude CLI, reporting $0.01 per run) spend against the
  * admin's budget; the warning fires at 80%, the stop pauses the remaining
  * task (ready, never dispatched), resume is refused until the budget is
- * raised, then the task runs. Every step is audited; the dashboard's daily
+ * raised, then the task runs; a pause outlives a restart. Every step is audited; the dashboard's daily
  * cost per engine and model adds up.
  */
 import { resolve } from 'node:path';
@@ -18,8 +18,8 @@ const home: TestHome = makeHome('colony-budget-');
 let h: RunningHost;
 const notes: Record<string, unknown>[] = [];
 
-beforeAll(async () => {
-  h = await startHost({
+function opts(): Parameters<typeof startHost>[0] {
+  return {
     paths: home.paths,
     config: testConfig({ runner: { worktrees: 'off' }, safety: { allowed_roots: [home.dir], env_allow: ['FAKE_CLAUDE_COST', 'FAKE_CLAUDE_SCENARIO'] } }),
     adminPort: 0,
@@ -35,7 +35,11 @@ beforeAll(async () => {
       FAKE_CLAUDE_SCENARIO: 'success',
       FAKE_CLAUDE_COST: '0.01',
     },
-  });
+  };
+}
+
+beforeAll(async () => {
+  h = await startHost(opts());
   h.host.store.subscribe((events: readonly EventRecord[]) => {
     for (const e of events) if (e.kind === 'notify') notes.push(e.data);
   });
@@ -122,5 +126,10 @@ describe('a user budget with a warning and a hard stop', () => {
     expect(claude[0]?.day).toBe(new Date().toISOString().slice(0, 10));
     const unknown = await api()('POST', '/admin/budgets', { scope: 'graph', key: 'no-such-graph', budget_usd: 1 });
     expect([unknown.status, unknown.json['code']]).toEqual([404, 'E_NOT_FOUND']);
+    // The pause outlives a restart of the host.
+    await h.close();
+    h = await startHost(opts());
+    expect(h.host.service.isPaused('graph', graphId)).toBe(true);
+    expect(h.host.service.isPaused('user', 'admin')).toBe(false);
   });
 });
