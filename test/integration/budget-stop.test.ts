@@ -12,6 +12,7 @@ import type { EventRecord } from '../../src/store/rows.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { adminApi, makeHome, portOf, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { waitFor } from '../helpers/proc.js';
+import { runCli } from '../helpers/cli.js';
 
 const FAKE_CLAUDE = resolve('test/fixtures/fake-claude.mjs');
 const home: TestHome = makeHome('colony-budget-');
@@ -132,4 +133,21 @@ describe('a user budget with a warning and a hard stop', () => {
     expect(h.host.service.isPaused('graph', graphId)).toBe(true);
     expect(h.host.service.isPaused('user', 'admin')).toBe(false);
   });
+
+  it('colony budget list / resume / set from the command line', async () => {
+    const graphId = (ids[0] as string).split(':')[0] as string;
+    const cli = (args: string[]): ReturnType<typeof runCli> => runCli(['budget', ...args, '--home', home.paths.home], { cwd: home.dir, timeoutMs: 20_000 });
+    const list = await cli(['list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`graph\\s+${graphId}\\s+spend\\s+\\$0\\.0400\\s+\\$0\\.0200\\s+stop\\s+yes`));
+    const refused = await cli(['resume', 'graph', graphId]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/raise the budget before resuming/);
+    expect((await cli(['set', 'graph', graphId, '0.5'])).code).toBe(0);
+    const resumed = await cli(['resume', 'graph', graphId]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(h.host.service.isPaused('graph', graphId)).toBe(false);
+    const bad = await cli(['set', 'team', 'x', '1']);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, 'colony: scope must be "graph" or "user", got "team"']);
+  }, 60_000);
 });
