@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.js';
 import { resolveHome } from '../../src/runner/home.js';
@@ -57,6 +57,7 @@ beforeAll(async () => {
   workspace = realpathSync(mkdtempSync(join(tmpdir(), 'colony-e2e-notify-ws-')));
   const r = parseConfig({
     runner: { worktrees: 'off' },
+    lan: { host_workspace: workspace },
     safety: { allowed_roots: [workspace], env_allow: ['FAKE_CLAUDE_COST'] },
     notifications: { webhooks: [{ name: 'ops', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, secret: 'e2e-secret-0123456789' }] },
   });
@@ -66,7 +67,9 @@ beforeAll(async () => {
     config: r.config,
     adminPort: 0,
     userPort: 0,
-    lan: false,
+    lan: true,
+    insecureHttp: true, // plain HTTP here; TLS is covered in test/integration/lan-tls.test.ts
+    hostIp: '127.0.0.1',
     concurrency: 1,
     logger: false,
     webRoot: join(ROOT, 'dist', 'web'),
@@ -186,5 +189,45 @@ describe('budgets on the Costs tab, phone width', () => {
     expect(received.some((r) => (JSON.parse(r) as { event: string }).event === 'test')).toBe(true);
     await page.screenshot({ path: join(tmpdir(), 'colony-budgets-phone.png'), fullPage: true });
     await ctx.close();
+  }, 90_000);
+});
+
+describe('browser notifications of LAN users: own tasks only', () => {
+  async function lanPage(name: string, viewport: { width: number; height: number }): Promise<Page> {
+    const ctx = await browser.newContext({ viewport, permissions: ['notifications'] });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(30_000);
+    await page.addInitScript(spyNotifications);
+    await page.goto(new URL('/dashboard', host.userUrl ?? '').toString());
+    await page.locator('#session-form').waitFor();
+    await page.locator('#display-name').fill(name);
+    await page.locator('#session-form button[type=submit]').click();
+    await page.locator('#my-name', { hasText: name }).waitFor();
+    await page.locator('#btn-notify').click();
+    await expect.poll(() => page.locator('#btn-notify').getAttribute('aria-pressed')).toBe('true');
+    return page;
+  }
+  const shown = (p: Page): Promise<{ title: string; body: string }[]> =>
+    p.evaluate(() => (window as unknown as { __shown: { title: string; body: string }[] }).__shown);
+
+  it('Ada (on a phone) is notified that her host task awaits approval and that it ended; Bob is told nothing', async () => {
+    const ada = await lanPage('Ada', { width: 390, height: 844 });
+    const bob = await lanPage('Bob', { width: 1280, height: 800 });
+    await ada.locator('#user-prompt').fill('echo ada-private-marker');
+    await ada.locator('#user-submit-form select[name=target]').selectOption('host');
+    await ada.locator('#user-submit-form select[name=engine]').selectOption('exec');
+    await ada.locator('#user-submit-form button[type=submit]').click();
+    await expect.poll(() => shown(ada), { timeout: 20_000 }).toEqual([{ title: 'Approval needed', body: 'echo ada-private-marker' }]);
+    const pending = await api<{ tasks: { id: string }[] }>('GET', '/admin/pending');
+    const id = pending.tasks[0]?.id as string;
+    await api('POST', `/admin/reject/${encodeURIComponent(id)}`);
+    await expect
+      .poll(() => shown(ada), { timeout: 20_000 })
+      .toContainEqual({ title: 'Graph finished with failures', body: expect.stringMatching(/0\/1 succeeded, 1 cancelled$/) });
+    // Bob's page is on the live stream all along, yet raises nothing.
+    expect(await bob.locator('.conn-text').textContent()).toBe('live');
+    await new Promise((ok) => setTimeout(ok, 1000));
+    expect(await shown(bob)).toEqual([]);
+    expect(await bob.content()).not.toContain('ada-private-marker');
   }, 90_000);
 });
