@@ -49,7 +49,11 @@ const notifies = (raw: string): Record<string, unknown>[] =>
 beforeAll(async () => {
   const base = lanConfig();
   h = await startUserHost({
-    config: testConfig({ lan: base.lan, notifications: { webhooks: [{ name: 'ops', url: 'http://127.0.0.1:9/hook', secret: HOOK_SECRET }] } }),
+    config: testConfig({
+      lan: base.lan,
+      budget: { per_user_usd: 2 },
+      notifications: { webhooks: [{ name: 'ops', url: 'http://127.0.0.1:9/hook', secret: HOOK_SECRET }] },
+    }),
   });
   await h.user.listen({ host: '127.0.0.1', port: 0 });
   port = (h.user.server.address() as AddressInfo).port;
@@ -101,5 +105,11 @@ describe('notify events on the LAN live stream', () => {
       expect(res.body).not.toContain(HOOK_SECRET);
     }
     expect(h.host.notifier.outbox.recent(50).filter((d) => d.event === 'test')).toEqual([]); // no test was sent on Ada's behalf
+  });
+
+  it("a LAN user's budget is budget.per_user_usd; the admin's own spend has none unless set", async () => {
+    const r = await adminCall(h, 'GET', '/admin/budgets');
+    const users = (r.json() as { users: { key: string; budget_usd: number | null; level: string; paused: boolean }[] }).users;
+    expect(users.find((u) => u.key === `session:${a.userId}`)).toMatchObject({ budget_usd: 2, level: 'ok', paused: false });
   });
 });

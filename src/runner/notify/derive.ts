@@ -1,6 +1,6 @@
 /**
  * Which live events are worth a notification (issue 18): a task waiting for
- * approval (a held task or a pending change), a task that failed, a graph
+ * approval (a held task, an agent's held tool call or a pending change), a task that failed, a graph
  * whose last task ended. Budget alerts come from the budget watch. The
  * notification carries the owner of the task, so the live stream's per-viewer
  * rules (core/redact.ts: unknown kinds of other users are dropped) decide who
@@ -57,6 +57,11 @@ function fromTaskEvent(e: EventRecord, task: (id: string) => StoredTask | null):
       owner: t.submitted_by,
       graph_id: t.graph_id,
     };
+  }
+  if (e.kind === 'approval' && e.data['state'] === 'waiting') {
+    const t = task(e.task_id);
+    if (!t) return null;
+    return { ...base, event: 'approval.needed', title: 'Tool call to approve', body: short(t.title), owner: t.submitted_by, graph_id: t.graph_id };
   }
   if (e.kind === 'change' && e.data['status'] === 'pending') {
     const t = task(e.task_id);
