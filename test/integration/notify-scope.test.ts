@@ -107,7 +107,7 @@ describe('notify events on the LAN live stream', () => {
     expect(h.host.notifier.outbox.recent(50).filter((d) => d.event === 'test')).toEqual([]); // no test was sent on Ada's behalf
   });
 
-  it("a LAN user's budget is budget.per_user_usd; the admin's own spend has none unless set", async () => {
+  it("a LAN user's budget is budget.per_user_usd unless the admin sets another", async () => {
     const r = await adminCall(h, 'GET', '/admin/budgets');
     const users = (r.json() as { users: { key: string; budget_usd: number | null; level: string; paused: boolean }[] }).users;
     expect(users.find((u) => u.key === `session:${a.userId}`)).toMatchObject({ budget_usd: 2, level: 'ok', paused: false });

@@ -29,6 +29,8 @@ export class Notifier {
   private readonly inflight = new Set<number>();
   private unsubscribe: () => void = () => {};
   private stopped = true;
+  /** Aborts the deliveries in flight when the host closes (their rows stay pending for the next start). */
+  private abort = new AbortController();
 
   constructor(
     private readonly store: Store,
@@ -41,12 +43,14 @@ export class Notifier {
 
   start(): void {
     this.stopped = false;
+    this.abort = new AbortController();
     this.unsubscribe = this.store.subscribe((events) => setImmediate(() => this.onEvents(events)));
     this.schedule(0);
   }
 
   stop(): void {
     this.stopped = true;
+    this.abort.abort();
     this.unsubscribe();
     if (this.timer) clearTimeout(this.timer);
     if (this.graphTimer) clearTimeout(this.graphTimer);
@@ -169,7 +173,7 @@ export class Notifier {
         headers,
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.notifications.timeout_ms),
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.config.notifications.timeout_ms)]),
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.ok ? { ok: true, status: res.status, error: null } : { ok: false, status: res.status, error: `E_WEBHOOK: answered ${res.status}` };
