@@ -3,12 +3,13 @@
  * user, spent against budget with the warning share marked, the level
  * (ok / warning / stopped) and whether its tasks are paused; set a budget and
  * resume in place. Below: cost per day by engine and model (uPlot), and the
- * webhooks with a "Send test" button and their recent deliveries.
+ * webhooks (web/webhooks.ts).
  */
 import uPlot from 'uplot';
 import { api } from './api.js';
-import { debounce, h, put, time, usd } from './dom.js';
+import { debounce, h, put, usd } from './dom.js';
 import type { Live } from './live.js';
+import { WebhooksPanel, type Hooks } from './webhooks.js';
 import { busy, emptyState, errorBox, notice, section, showError } from './ui.js';
 
 export interface BudgetRow {
@@ -33,20 +34,6 @@ interface Daily {
   rows: { day: string; engine: string | null; model: string | null; cost_usd: number }[];
 }
 
-interface Hooks {
-  webhooks: { name: string; format: string; events: string[]; host: string; signed: boolean }[];
-  deliveries: {
-    id: number;
-    hook: string;
-    event: string;
-    state: string;
-    attempts: number;
-    last_status: number | null;
-    last_error: string | null;
-    updated_at: number;
-  }[];
-}
-
 const LEVEL_TEXT: Record<BudgetRow['level'], string> = { none: 'no budget', ok: 'ok', warn: 'warning', stop: 'budget reached' };
 const PALETTE = ['#4f46e5', '#0891b2', '#d97706', '#059669', '#db2777', '#7c3aed', '#dc2626', '#65a30d'];
 
@@ -54,10 +41,8 @@ export class BudgetsView {
   readonly el: HTMLElement;
   private readonly tables: HTMLElement;
   private readonly chartBox: HTMLElement;
-  private readonly hooksBox: HTMLElement;
+  private readonly hooks = new WebhooksPanel(() => this.refresh());
   private chart: uPlot | null = null;
-  /** The last "Send test" outcome per hook, kept across re-renders. */
-  private readonly tested = new Map<string, { text: string; ok: boolean }>();
   private readonly refreshSoon = debounce(() => void this.refresh(), 500);
 
   constructor(
@@ -66,7 +51,6 @@ export class BudgetsView {
   ) {
     this.tables = h('div', { class: 'budgets', id: 'budgets' });
     this.chartBox = h('div', { class: 'chart-box', id: 'daily-cost' });
-    this.hooksBox = h('div', { id: 'webhooks' });
     this.el = h(
       'div',
       {},
@@ -80,7 +64,7 @@ export class BudgetsView {
         { description: 'By engine and model, from the attempts of the last 30 days.' },
         h('div', { class: 'chart-card wide' }, this.chartBox),
       ),
-      section('Webhooks', { description: 'From notifications.webhooks in colony.config.json. URLs and secrets stay on the host.' }, this.hooksBox),
+      section('Webhooks', { description: 'From notifications.webhooks in colony.config.json. URLs and secrets stay on the host.' }, this.hooks.el),
     );
     // Refreshed on events only while shown (offsetParent is null inside a hidden tab panel).
     for (const kind of ['attempt.finished', 'budget', 'graph.submitted', 'notify'] as const)
@@ -97,7 +81,7 @@ export class BudgetsView {
       ]);
       this.renderTables(o);
       this.renderDaily(d);
-      this.renderHooks(w);
+      this.hooks.render(w);
     } catch (e) {
       showError(e, 'budgets');
     }
@@ -266,84 +250,5 @@ export class BudgetsView {
       [xs, ...ys],
       box,
     );
-  }
-
-  private renderHooks(w: Hooks): void {
-    if (w.webhooks.length === 0) {
-      put(
-        this.hooksBox,
-        emptyState(
-          'No webhooks configured',
-          h('p', {}, 'Add one under ', h('code', {}, 'notifications.webhooks'), ' in colony.config.json, e.g.:'),
-          h('pre', { class: 'cmd' }, '{ "name": "ops", "url": "https://example.com/hook", "format": "json", "secret": "…16+ chars…" }'),
-        ),
-      );
-      return;
-    }
-    const list = h(
-      'ul',
-      { class: 'hook-list' },
-      ...w.webhooks.map((hk) => {
-        const err = errorBox();
-        const last = this.tested.get(hk.name);
-        const result = h('span', { class: `hook-result${last ? (last.ok ? ' ok' : ' bad') : ''}`, role: 'status' }, last?.text ?? '');
-        const test = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Send a test to ${hk.name}` }, 'Send test');
-        test.addEventListener(
-          'click',
-          () =>
-            void busy(
-              test,
-              async () => {
-                const r = await api.post<{ delivery: { state: string; last_status: number | null; last_error: string | null } }>('/admin/notifications/test', {
-                  hook: hk.name,
-                });
-                const d = r.delivery;
-                const ok = d.state === 'delivered';
-                this.tested.set(hk.name, { ok, text: ok ? `delivered (${d.last_status ?? ''})` : `not delivered: ${d.last_error ?? d.state} — retrying` });
-                await this.refresh();
-              },
-              err,
-            ),
-        );
-        return h(
-          'li',
-          { 'data-hook': hk.name },
-          h('strong', { class: 'mono' }, hk.name),
-          ` ${hk.format}${hk.signed ? ', signed' : ''} → ${hk.host}; events: ${hk.events.length ? hk.events.join(', ') : 'all'} `,
-          test,
-          result,
-          err,
-        );
-      }),
-    );
-    const rows = w.deliveries.slice(0, 15);
-    const table = rows.length
-      ? h(
-          'div',
-          { class: 'table-wrap' },
-          h(
-            'table',
-            { class: 'table compact' },
-            h('thead', {}, h('tr', {}, ...['When', 'Hook', 'Event', 'State', 'Attempts', 'Last answer'].map((t) => h('th', { scope: 'col' }, t)))),
-            h(
-              'tbody',
-              {},
-              ...rows.map((r) =>
-                h(
-                  'tr',
-                  {},
-                  h('td', {}, time(r.updated_at)),
-                  h('td', { class: 'mono' }, r.hook),
-                  h('td', {}, r.event),
-                  h('td', {}, h('span', { class: `pill delivery-${r.state}` }, r.state)),
-                  h('td', { class: 'num' }, String(r.attempts)),
-                  h('td', { class: 'mono' }, r.last_status !== null ? String(r.last_status) : (r.last_error ?? '—')),
-                ),
-              ),
-            ),
-          ),
-        )
-      : emptyState('No deliveries yet');
-    put(this.hooksBox, list, h('h3', {}, 'Recent deliveries'), table);
   }
 }
