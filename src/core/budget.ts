@@ -134,3 +134,22 @@ export function graphReservation(tasks: readonly ReservationTask[], graphBudgetU
 export function fitsBudget(estimateUsd: number, remainingUsd: number): boolean {
   return toMicros(estimateUsd) <= toMicros(remainingUsd);
 }
+
+/**
+ * Where a graph's or a user's spend stands against its budget (the dashboard
+ * and the budget watch): 'none' without a budget, 'stop' once spent reaches
+ * the budget (same rule as budgetExhausted: 0 spent never stops), 'warn' from
+ * `warnShare` of it (equality warns), else 'ok'.
+ */
+export type BudgetLevel = 'none' | 'ok' | 'warn' | 'stop';
+
+export function budgetLevel(spentUsd: number, budgetUsd: number | null, warnShare: number): BudgetLevel {
+  if (budgetUsd === null) return 'none';
+  if (budgetExhausted(spentUsd, budgetUsd)) return 'stop';
+  return spentUsd > 0 && toMicros(spentUsd) >= Math.round(toMicros(budgetUsd) * warnShare) ? 'warn' : 'ok';
+}
+
+/** A paused scope may resume only once its budget covers what it spent (the admin raised it, or removed it). */
+export function canResume(spentUsd: number, budgetUsd: number | null): boolean {
+  return budgetUsd === null || !budgetExhausted(spentUsd, budgetUsd);
+}

@@ -89,6 +89,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       default_task_usd: z.number().nonnegative().default(1),
       default_graph_usd: z.number().nonnegative().nullable().default(null),
+      // Issue 18: a warning at this share of a graph's or user's budget; a LAN user's spend cap (null: none).
+      warn_share: z.number().gt(0).max(1).default(0.8),
+      per_user_usd: z.number().nonnegative().nullable().default(null),
     })
     .prefault({}),
   runner: z
@@ -212,6 +215,27 @@ export const configSchema = z.strictObject({
         .int()
         .min(16 * 1024)
         .default(1024 * 1024), // a viewer buffering more is dropped
+    })
+    .prefault({}),
+  // Webhooks for approvals needed, failed tasks, finished graphs and budget alerts (issue 18).
+  notifications: z
+    .strictObject({
+      webhooks: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+            url: z.url({ protocol: /^https?$/ }),
+            format: z.enum(['json', 'slack']).default('json'),
+            secret: z.string().min(16).nullable().default(null), // HMAC key of json hooks; never shown by the API
+            events: z.array(z.enum(['approval.needed', 'task.failed', 'graph.finished', 'budget.warning', 'budget.stop'])).default([]), // []: all
+          }),
+        )
+        .default([])
+        .refine((hs) => new Set(hs.map((h) => h.name)).size === hs.length, 'webhook names must be unique'),
+      max_attempts: z.number().int().min(1).max(20).default(6),
+      retry_base_ms: z.number().int().min(1).default(2000),
+      retry_cap_ms: z.number().int().min(1).default(300_000),
+      timeout_ms: z.number().int().min(100).default(10_000),
     })
     .prefault({}),
   // What the store keeps (issue 14).

@@ -45,6 +45,11 @@ export const ERROR_CODES = {
   E_NO_HOST: { status: 503, doc: 'No colony host is running for this home directory.' },
   E_PROTOCOL: { status: 400, doc: 'A remote-execution message was malformed, unsigned, replayed or stale.' },
   E_CONFLICT: { status: 409, doc: 'A merge or state conflict prevented the change.' },
+  E_BUDGET_STOPPED: {
+    status: 409,
+    doc: "A graph's or user's spend reached its budget, so its tasks are paused; raise the budget before resuming.",
+  },
+  E_WEBHOOK: { status: 502, doc: 'A webhook delivery failed (network error or a non-2xx answer); it is retried with backoff and audited.' },
   E_STORE: { status: 500, doc: 'The database could not be written (disk full, read-only, corrupt).' },
   E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
   E_ORPHANS_ALIVE: { status: 500, doc: 'Processes of an interrupted attempt could not be ended; its task is not requeued while they may run.' },

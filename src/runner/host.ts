@@ -18,6 +18,8 @@ import { ChangeStore } from '../store/changes.js';
 import type { StoredTask } from '../store/rows.js';
 import { sweepOrphans, type OrphanSweep } from './orphans.js';
 import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
+import { Notifier } from './notify/notifier.js';
+import { BudgetWatch } from './budget-watch.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -49,6 +51,10 @@ export interface Host {
   orphans: OrphanSweep;
   /** The OS sandbox every task attempt runs in (status for the dashboards and `colony status`). */
   sandbox: SandboxPlanner;
+  /** Browser notifications and webhooks (issue 18). */
+  notifier: Notifier;
+  /** Budgets per graph and user: warnings, pauses at the budget, the admin's raise and resume (issue 18). */
+  budgets: BudgetWatch;
   close(): Promise<void>;
 }
 
@@ -94,6 +100,10 @@ export function openHost(o: HostOptions): Host {
       })(),
     });
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
+    const notifier = new Notifier(store, o.config);
+    const budgets = new BudgetWatch(store, service, o.config, (n) => notifier.emit(n));
+    notifier.start();
+    budgets.start();
     return {
       paths: o.paths,
       config: o.config,
@@ -107,8 +117,12 @@ export function openHost(o: HostOptions): Host {
       recovered,
       orphans,
       sandbox: routing.sandbox,
+      notifier,
+      budgets,
       async close() {
         await pool.stop();
+        budgets.stop();
+        notifier.stop();
         service.close();
         s.close();
         lock?.release();

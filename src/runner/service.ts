@@ -21,6 +21,8 @@ import { assertWorkspacesInRoots, rootsForGraph } from '../safety/roots.js';
 import { checkGraphReservation } from './graph-check.js';
 import { isStoreRefusal, PendingWrites } from './pending-writes.js';
 import type { PoolPort, RemotePort, TaskStep } from './task-port.js';
+import { PauseBook } from './pause-book.js';
+import type { BudgetScope } from '../store/budget-scopes.js';
 
 export interface SubmitOptions {
   submittedBy: string; // 'admin' or 'session:<id>'
@@ -49,6 +51,8 @@ export class TaskService implements PoolPort, RemotePort {
   private readonly pending: PendingWrites;
   /** Called with the tasks a submission put in awaiting_approval (the host screens them for the admin). */
   onHeld: ((taskIds: string[]) => void) | null = null;
+  /** Graphs and users paused at their budget: their ready tasks are not claimed (issue 18). */
+  private readonly pauses: PauseBook;
 
   constructor(
     readonly store: Store,
@@ -56,6 +60,7 @@ export class TaskService implements PoolPort, RemotePort {
     private readonly now: () => number = Date.now,
   ) {
     this.pending = new PendingWrites(() => store.isOpen());
+    this.pauses = new PauseBook(store);
   }
 
   /**
@@ -130,7 +135,8 @@ export class TaskService implements PoolPort, RemotePort {
   }
 
   claim(lane: string, limit: number, accept?: (id: string) => boolean): string[] {
-    return this.persist(this.scheduler.claim(lane, limit, accept), SYSTEM).map((t) => t.id);
+    const take = (id: string): boolean => !this.pauses.holds(id) && (accept?.(id) ?? true);
+    return this.persist(this.scheduler.claim(lane, limit, take), SYSTEM).map((t) => t.id);
   }
 
   claimRemote(lane: string, limit: number, pick: (task: StoredTask) => { take: boolean; refuse?: string }): StoredTask[] {
@@ -138,7 +144,7 @@ export class TaskService implements PoolPort, RemotePort {
     const refused: Array<[string, string]> = [];
     const trs = this.scheduler.claim(lane, limit, (id) => {
       const t = this.store.getTask(id);
-      if (!t) return false;
+      if (!t || this.pauses.holds(id)) return false;
       const p = pick(t);
       if (p.refuse) refused.push([id, p.refuse]);
       if (p.take) picked.set(id, t);
@@ -416,12 +422,22 @@ export class TaskService implements PoolPort, RemotePort {
     }
   }
 
+  /** Pauses (or resumes) dispatch of a graph's or a user's tasks; audited and published. False when already so. */
+  setPaused(scope: BudgetScope, key: string, paused: boolean, owner: string | null, reason: string, who: Actor): boolean {
+    return this.pauses.set(scope, key, paused, owner, reason, who, this.now());
+  }
+
+  isPaused(scope: BudgetScope, key: string): boolean {
+    return this.pauses.isPaused(scope, key);
+  }
+
   /** Rebuilds the scheduler from the store (after a failed write, the store is the truth). */
   resync(): void {
     this.reload();
   }
 
   private reload(): void {
+    this.pauses.load();
     const s = new Scheduler();
     const all = this.store.loadAll();
     const held = new Set(new ChangeStore(this.store).heldTaskIds());

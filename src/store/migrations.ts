@@ -292,4 +292,37 @@ CREATE TABLE safety_reviews (
 );
 `,
   },
+  {
+    version: 11,
+    name: 'notifications_and_budgets',
+    // Issue 18. notify_outbox: webhook deliveries, durable so a restart loses
+    // none (state pending|delivered|failed, retried at next_at). budget_scopes:
+    // per graph or user, the admin's budget override (NULL: the graph's own or
+    // the config's), the last level announced, and whether its tasks are paused.
+    sql: `
+CREATE TABLE notify_outbox (
+  id INTEGER PRIMARY KEY,
+  hook TEXT NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX notify_outbox_due ON notify_outbox(state, next_at);
+CREATE TABLE budget_scopes (
+  scope TEXT NOT NULL,
+  scope_key TEXT NOT NULL,
+  budget_usd REAL,
+  level TEXT NOT NULL DEFAULT 'ok',
+  paused INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (scope, scope_key)
+);
+`,
+  },
 ];

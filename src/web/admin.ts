@@ -22,6 +22,8 @@ import type { Costs, GraphSummary, TaskDetail, TaskView, WorkerCard } from './ty
 import { WorkerBoard } from './workers.js';
 import { taskActions } from './task-actions.js';
 import { followDrawer, queueFiltersFromHash, taskFromHash, taskLink } from './deeplink.js';
+import { BudgetsView } from './budgets.js';
+import { NotificationToggle } from './notifications.js';
 
 export function mountAdmin(shell: Shell): void {
   const { live } = shell;
@@ -42,6 +44,7 @@ export function mountAdmin(shell: Shell): void {
   const openTask = (id: string): void => drawer.open(id);
 
   new KillswitchControls(shell);
+  shell.header.append(new NotificationToggle({ live, owner: 'admin', openTask }).el);
 
   // ---- overview ----
   const stats = new StatsRow(shell);
@@ -112,6 +115,7 @@ export function mountAdmin(shell: Shell): void {
     label: (dim, key) => (dim === 'user' ? who(key) : (key ?? '(none)')),
   });
 
+  const budgets = new BudgetsView(live, who);
   const submit = new SubmitView(openTask);
   const approvals = new ApprovalsView(live, openTask, who);
   const sessions = new SessionsView(live, (list) => {
@@ -125,7 +129,12 @@ export function mountAdmin(shell: Shell): void {
   const panels = {
     overview: h('div', {}, overview),
     queue: h('div', {}, section('Queue and history', { description: 'Every task by state. Search matches title, prompt and id.' }, queue.el)),
-    costs: h('div', {}, section('Costs', { description: 'Reported by the engines (tokens priced only when an engine reports no cost).' }, costs.el)),
+    costs: h(
+      'div',
+      {},
+      section('Costs', { description: 'Reported by the engines (tokens priced only when an engine reports no cost).' }, costs.el),
+      budgets.el,
+    ),
     submit: h('div', {}, submit.el),
     approvals: h('div', {}, approvals.el),
     sessions: h('div', {}, sessions.el),
@@ -135,7 +144,7 @@ export function mountAdmin(shell: Shell): void {
   mountTabs(shell.nav, shell.main, [
     { id: 'overview', label: 'Overview', panel: panels.overview, onShow: () => costs.setVisible(false) },
     { id: 'queue', label: 'Queue', panel: panels.queue, onShow: () => (costs.setVisible(false), queue.ensureLoaded()) },
-    { id: 'costs', label: 'Costs', panel: panels.costs, onShow: () => costs.setVisible(true) },
+    { id: 'costs', label: 'Costs', panel: panels.costs, onShow: () => (costs.setVisible(true), void budgets.refresh()) },
     { id: 'submit', label: 'Submit', panel: panels.submit, onShow: () => costs.setVisible(false) },
     { id: 'approvals', label: 'Approvals', panel: panels.approvals, badge: approvals.badge, onShow: () => costs.setVisible(false) },
     { id: 'sessions', label: 'Sessions', panel: panels.sessions, onShow: () => (costs.setVisible(false), void sessions.refresh()) },

@@ -22,6 +22,8 @@ export const EVENT_KINDS = [
   'change',
   'pairing',
   'approval', // a tool call of an agent held for the admin, or answered
+  'notify', // a notification for the viewer (issue 18: web/notifications.ts)
+  'budget', // a graph or user paused at its budget, or resumed
 ] as const;
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';

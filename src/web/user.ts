@@ -16,6 +16,7 @@ import type { SessionView, TaskDetail, WorkerCard } from './types.js';
 import { WorkerBoard } from './workers.js';
 import { UserSubmit } from './user-submit.js';
 import { StatsRow } from './stats.js';
+import { NotificationToggle } from './notifications.js';
 
 export function mountUser(shell: Shell): void {
   void (async () => {
@@ -96,6 +97,7 @@ function start(shell: Shell, session: SessionView): void {
   const drawer = new TaskDrawer(live, { load: (id) => api.get<TaskDetail>(`/api/tasks/${encodeURIComponent(id)}`) });
   document.body.append(drawer.el);
   const openTask = (id: string): void => drawer.open(id);
+  shell.header.append(new NotificationToggle({ live, owner: `session:${session.user_id}`, openTask }).el); // own tasks only
 
   const myTasks = new MyTasksView(live, openTask);
   const submit = new UserSubmit(() => void myTasks.refresh());

@@ -17,7 +17,17 @@ import { DEFAULT_PERMISSIONS } from '../../src/core/permissions.js';
 import { SessionStore } from '../../src/store/sessions.js';
 import { SYSTEM } from '../../src/store/store.js';
 import { WorkerStore } from '../../src/store/workers.js';
-import { counts, makeHome, rawRequest, refusalProblems, registeredRoutes, startIdleAdmin, type IdleAdmin, type TestHome } from '../helpers/admin-host.js';
+import {
+  counts,
+  makeHome,
+  rawRequest,
+  refusalProblems,
+  registeredRoutes,
+  startIdleAdmin,
+  testConfig,
+  type IdleAdmin,
+  type TestHome,
+} from '../helpers/admin-host.js';
 
 interface Prepared {
   url: string;
@@ -197,6 +207,12 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'GET /admin/workers': { ok: 200, prepare: () => ({ url: '/admin/workers' }) },
   'GET /admin/costs': { ok: 200, prepare: () => ({ url: '/admin/costs' }) },
+  'GET /admin/costs/daily': { ok: 200, prepare: () => ({ url: '/admin/costs/daily' }) },
+  'GET /admin/notifications': { ok: 200, prepare: () => ({ url: '/admin/notifications' }) },
+  'POST /admin/notifications/test': { ok: 200, prepare: () => ({ url: '/admin/notifications/test', body: { hook: 'probe' } }) },
+  'GET /admin/budgets': { ok: 200, prepare: () => ({ url: '/admin/budgets' }) },
+  'POST /admin/budgets': { ok: 200, prepare: () => ({ url: '/admin/budgets', body: { scope: 'user', key: 'admin', budget_usd: 5 } }) },
+  'POST /admin/budgets/resume': { ok: 200, prepare: () => ({ url: '/admin/budgets/resume', body: { scope: 'user', key: 'admin' } }) },
   'GET /events': { ok: 200, stream: true, prepare: () => ({ url: '/events' }) },
 };
 
@@ -264,7 +280,8 @@ async function works(key: string, c: RouteCase, headers: Record<string, string>)
 }
 
 beforeAll(async () => {
-  a = await startIdleAdmin(home);
+  // One webhook (nothing listens on port 9) so the send-test route has a hook to name.
+  a = await startIdleAdmin(home, testConfig({ notifications: { webhooks: [{ name: 'probe', url: 'http://127.0.0.1:9/hook' }] } }));
   const res = await a.app.inject({ method: 'GET', url: `/?token=${a.token}`, headers: { host: host() } });
   const set = String(res.headers['set-cookie'] ?? '');
   cookie = set.split(';')[0] ?? '';

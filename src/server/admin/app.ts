@@ -15,6 +15,7 @@ import { ADMIN_COOKIE, installAdminGuard } from './guard.js';
 import { registerAdminRoutes } from './routes.js';
 import { registerChangeRoutes } from './changes-routes.js';
 import { registerRouterRoutes } from './router-routes.js';
+import { registerNotifyRoutes } from './notify-routes.js';
 import { registerRemoteAdminRoutes } from '../remote-routes.js';
 import { serveClient } from '../web.js';
 import { signInPage } from './signin-page.js';
@@ -66,6 +67,7 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
   registerAdminRoutes(app, ctx);
   if (ctx.changes) registerChangeRoutes(app, ctx.changes);
   registerRouterRoutes(app, ctx.host.router); // GET /admin/router, POST /admin/router/explain
+  registerNotifyRoutes(app, ctx.host, () => ctx.host.pool.kick()); // notifications, webhook test, budgets, daily costs (issue 18)
   registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/server/remote-routes.ts)
   return app;
 }
