@@ -83,11 +83,13 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   const owner = 'session:bench-user';
   const specs: AgentSpec[] = [];
   for (let i = 0; i < nWorkers; i++) {
-    const home = join(tmp.dir, `w${i}`);
-    mkdirSync(join(home, 'work'), { recursive: true });
+    // The workspace root lies outside the worker's home: the worker's gateway refuses a workspace inside its own home.
+    const home = join(tmp.dir, `w${i}`, 'home');
+    const root = join(tmp.dir, `w${i}`, 'work');
+    mkdirSync(root, { recursive: true });
     const { code } = await remote.pairing.createCode(owner, SYSTEM);
     await pairWorker({ home, hostUrl: url, code, name: `bench-${i}`, engines: ['noop'], openToAdmin: false });
-    specs.push({ home, root: join(home, 'work'), concurrency: slots });
+    specs.push({ home, root, concurrency: slots });
   }
   const agents = await startAgents(specs, mode);
 
