@@ -243,13 +243,14 @@ export class HostConnection implements WorkerLink {
    * budget), and refused alone.
    */
   private onBatch(msg: MessageOf<'BATCH'>): void {
-    if (this.version < BATCH_VERSION) return this.refuse('invalid_message', `BATCH needs protocol v${BATCH_VERSION}; this connection speaks v${this.version}`, msg);
+    if (this.version < BATCH_VERSION)
+      return this.refuse('invalid_message', `BATCH needs protocol v${BATCH_VERSION}; this connection speaks v${this.version}`, msg);
     if (msg.worker_id !== this.workerId) return this.refuse('not_yours', `BATCH names worker ${msg.worker_id}`, msg);
     if (msg.session !== this.challenge) return this.refuse('replayed', "BATCH carries another connection's session", msg);
     if (!batchItemsFrom(msg.items, 'worker')) return this.refuse('invalid_message', 'a worker BATCH may hold only task reports', msg);
     const who = this.actor();
     for (const item of msg.items) {
-      const v = this.d.dispatcher.onTaskMessage(this, item as TaskMsg, who) // batchItemsFrom: a worker item is a TaskMsg;
+      const v = this.d.dispatcher.onTaskMessage(this, item as TaskMsg, who); // batchItemsFrom: a worker item is a TaskMsg;
       if (!v.ok) this.refuse(v.code, v.reason, item);
     }
   }

@@ -373,7 +373,9 @@ export class WorkerAgent {
    * would tell the host about another worker's task) but reported to the host
    * as ERROR, which the host audits (coalesced).
    */
-  private checkOrder(msg: BatchItemOf<'TASK_ASSIGNED' | 'TASK_CANCELLED'> | { type: 'BATCH'; worker_id: string; session: string; items: unknown[] }): Check<string> {
+  private checkOrder(
+    msg: BatchItemOf<'TASK_ASSIGNED' | 'TASK_CANCELLED'> | { type: 'BATCH'; worker_id: string; session: string; items: unknown[] },
+  ): Check<string> {
     const c = checkBinding(msg, { workerId: this.o.identity.worker_id, session: this.phase === 'ready' ? this.challenge : '' });
     if (!c.ok) {
       const what = msg.type === 'BATCH' ? `BATCH of ${msg.items.length}` : `${msg.type} for task ${msg.task_id.slice(0, 64)} attempt ${msg.attempt}`;
@@ -460,7 +462,9 @@ export class WorkerAgent {
     if (items.length === 0) return;
     this.pending = [];
     const batching = this.canBatch();
-    const frames = batching ? planFrames(items, { alone: (p) => p.track !== undefined, body: (p) => p.msg }) : items.map((item) => ({ kind: 'single' as const, item }));
+    const frames = batching
+      ? planFrames(items, { alone: (p) => p.track !== undefined, body: (p) => p.msg })
+      : items.map((item) => ({ kind: 'single' as const, item }));
     for (const f of frames) {
       if (f.kind === 'single') this.chainSingle(f.item.msg, f.item.track);
       else this.chainBatch(f.items.map((p) => p.msg));
