@@ -14,14 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeMessage, parseMessage, type BatchItem, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
-import { createExecEngine } from '../../src/engines/exec.js';
-import { exportPublicKeyRaw, fingerprint, generateKeyPair, signMessage, verifyMessage } from '../../src/remote/signing.js';
-import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-agent.js';
-import type { WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
-import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
-import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
-import { defaultConfig } from '../../src/core/config.js';
+import { fingerprint, generateKeyPair, signMessage, verifyMessage } from '../../src/remote/signing.js';
+import type { AgentEvent, WorkerAgent } from '../../src/remote/worker/worker-agent.js';
 import { waitFor } from '../helpers/proc.js';
+import { completedFor, fakeHostAgent, unsignedAssignment } from '../helpers/fake-host.js';
 import {
   audits,
   enrolKey,
@@ -38,17 +34,7 @@ import {
 type Assigned = MessageOf<'TASK_ASSIGNED'> | Extract<BatchItem, { type: 'TASK_ASSIGNED' }>;
 const tokens = { input: 0, output: 0, cache_read: 0, cache_write: 0 };
 const accepted = (m: Assigned) => ({ type: 'TASK_ACCEPTED' as const, task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
-const completed = (m: Assigned) => ({
-  type: 'TASK_COMPLETED' as const,
-  task_id: m.task_id,
-  attempt: m.attempt,
-  cost: 0,
-  engine_used: 'exec',
-  model_used: null,
-  tokens,
-  nonce: m.nonce,
-  summary: 'ok',
-});
+const completed = (m: Assigned) => completedFor(m);
 
 describe('the host: worker BATCH frames', () => {
   let h: RemoteTestHost;
@@ -193,27 +179,7 @@ describe('the worker: host BATCH frames', () => {
       });
     });
     await new Promise((r) => wss.once('listening', r));
-    const identity: WorkerIdentity = {
-      worker_id: WID,
-      name: 'test',
-      owner: 'session:x',
-      host_url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-      host_public_key: exportPublicKeyRaw(hostKeys.publicKey),
-      host_fingerprint: fingerprint(hostKeys.publicKey),
-      host_cert_pem: null,
-      host_cert_fingerprint: null,
-      enrolled_at: 0,
-      keys: workerKeys,
-      fingerprint: fingerprint(workerKeys.publicKey),
-      hostKey: hostKeys.publicKey,
-    };
-    const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'worker-home'), workspaceRoot: root });
-    const engines = new Map([['exec', createExecEngine({ killGraceMs: 300 })]]);
-    const runner = new TaskRunner({ engines, workspaceRoot: root, budgetCap: null, gate, env: { PATH: process.env['PATH'] ?? '/bin' }, flushMs: 5 });
-    agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: 8, heartbeatIntervalMs: 60_000 });
-    agent.on((e) => events.push(e));
-    agent.start();
-    await waitFor(() => events.some((e) => e.type === 'connected'), 'agent connected', 5000);
+    agent = await fakeHostAgent({ port: (wss.address() as AddressInfo).port, workerId: WID, hostKeys, workerKeys, dir, root, concurrency: 8, events });
   });
   afterAll(async () => {
     await agent?.stop(500);
@@ -221,22 +187,7 @@ describe('the worker: host BATCH frames', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const order = (over: Record<string, unknown> = {}) => ({
-    type: 'TASK_ASSIGNED' as const,
-    worker_id: WID,
-    session: SESSION,
-    task_id: `t-${randomBytes(4).toString('hex')}`,
-    attempt: 1,
-    task: { prompt: 'true', title: 't' },
-    budget: 1,
-    engine: 'exec',
-    model: null,
-    workspace: '.',
-    nonce: randomBytes(16).toString('base64url'),
-    expires_at: Date.now() + 30_000,
-    lease_ms: 30_000,
-    ...over,
-  });
+  const order = (over: Record<string, unknown> = {}) => unsignedAssignment(WID, SESSION, over);
   const hostBatch = (items: object[], over: Record<string, unknown> = {}) =>
     signMessage({ type: 'BATCH' as const, worker_id: WID, session: SESSION, items, ...over }, hostKeys.privateKey);
   const send = (m: object) => conn?.send(JSON.stringify(m));

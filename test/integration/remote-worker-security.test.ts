@@ -13,14 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
-import { createExecEngine } from '../../src/engines/exec.js';
-import { exportPublicKeyRaw, fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
-import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-agent.js';
-import type { WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
-import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
-import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
-import { defaultConfig } from '../../src/core/config.js';
+import { fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
+import type { AgentEvent, WorkerAgent } from '../../src/remote/worker/worker-agent.js';
 import { processGone, readPid, waitFor } from '../helpers/proc.js';
+import { fakeHostAgent, unsignedAssignment } from '../helpers/fake-host.js';
 
 const hostKeys = generateKeyPair();
 const SESSION = 'challenge-nonce-0123456789';
@@ -62,33 +58,7 @@ beforeAll(async () => {
   });
   await new Promise((r) => wss.once('listening', r));
   const port = (wss.address() as AddressInfo).port;
-  const identity: WorkerIdentity = {
-    worker_id: 'w-under-test',
-    name: 'test',
-    owner: 'session:x',
-    host_url: `http://127.0.0.1:${port}`,
-    host_public_key: exportPublicKeyRaw(hostKeys.publicKey),
-    host_fingerprint: fingerprint(hostKeys.publicKey),
-    host_cert_pem: null,
-    host_cert_fingerprint: null,
-    enrolled_at: 0,
-    keys: workerKeys,
-    fingerprint: fingerprint(workerKeys.publicKey),
-    hostKey: hostKeys.publicKey,
-  };
-  const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'worker-home'), workspaceRoot: root });
-  const runner = new TaskRunner({
-    engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
-    workspaceRoot: root,
-    budgetCap: null,
-    gate,
-    env: { PATH: process.env['PATH'] ?? '/bin' },
-    flushMs: 5,
-  });
-  agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: 4, heartbeatIntervalMs: 60_000 });
-  agent.on((e) => events.push(e));
-  agent.start();
-  await waitFor(() => events.some((e) => e.type === 'connected'), 'agent connected', 5000);
+  agent = await fakeHostAgent({ port, workerId: 'w-under-test', hostKeys, workerKeys, dir, root, concurrency: 4, events });
 });
 
 afterAll(async () => {
@@ -98,23 +68,7 @@ afterAll(async () => {
 });
 
 function assignment(over: Partial<MessageOf<'TASK_ASSIGNED'>> = {}, key: KeyPair = hostKeys): MessageOf<'TASK_ASSIGNED'> {
-  const unsigned = {
-    type: 'TASK_ASSIGNED' as const,
-    worker_id: 'w-under-test',
-    session: SESSION,
-    task_id: `t-${randomBytes(4).toString('hex')}`,
-    attempt: 1,
-    task: { prompt: 'true', title: 't' },
-    budget: 1,
-    engine: 'exec',
-    model: null,
-    workspace: '.',
-    nonce: randomBytes(16).toString('base64url'),
-    expires_at: Date.now() + 30_000,
-    lease_ms: 30_000,
-    ...over,
-  };
-  return signMessage(unsigned, key.privateKey);
+  return signMessage(unsignedAssignment('w-under-test', SESSION, over), key.privateKey);
 }
 
 function send(m: ProtocolMessage): void {
