@@ -30,6 +30,7 @@ import { buildUserApp } from '../src/server/user/app.js';
 import { SYSTEM } from '../src/store/store.js';
 import { isMain, machine, percentile, round, sleep, tempDir, writeResult } from './perf-kit.js';
 import { startAgents, type AgentSpec } from './remote-agents.js';
+import { countFrames } from './frame-count.js';
 
 export interface RemoteBenchOptions {
   tasks?: number;
@@ -92,6 +93,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
     specs.push({ home, root, concurrency: slots });
   }
   const agents = await startAgents(specs, mode);
+  const hostFrames = mode === 'thread' ? countFrames() : null; // in 'main' mode the agents' frames would be counted too
 
   // Timestamps per task from the store's committed events (the host's view).
   const ready = new Map<string, number>();
@@ -186,6 +188,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
       },
     };
   } finally {
+    if (hostFrames) console.log(`host frames (warm-up included): ${JSON.stringify(hostFrames())}`);
     unsubscribe();
     await agents.stop();
     await app.close();
