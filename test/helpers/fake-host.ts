@@ -5,10 +5,13 @@
  * unsigned TASK_ASSIGNED, and the TASK_COMPLETED answering an assignment.
  */
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
 import { defaultConfig } from '../../src/core/config.js';
 import { createExecEngine } from '../../src/engines/exec.js';
-import { exportPublicKeyRaw, fingerprint, type KeyPair } from '../../src/remote/signing.js';
+import { exportPublicKeyRaw, fingerprint, signMessage, type KeyPair } from '../../src/remote/signing.js';
 import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-agent.js';
 import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
 import type { WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
@@ -90,4 +93,48 @@ export function completedFor(m: { task_id: string; attempt: number; nonce: strin
     summary: 'ok',
     ...over,
   };
+}
+
+/**
+ * A fake host on 127.0.0.1: answers HELLO with a CHALLENGE signed by `hostKeys`
+ * (`rewrite` may change it after signing, as a man in the middle would), AUTH
+ * with AUTH_OK, and hands every other message to `onMessage`.
+ */
+export async function startFakeHost(o: {
+  hostKeys: KeyPair;
+  session: string;
+  version: number;
+  hostTime?: () => number;
+  rewrite?: (challenge: MessageOf<'CHALLENGE'>) => MessageOf<'CHALLENGE'>;
+  onConnection: (ws: WebSocket) => void;
+  onAuth?: () => void;
+  onMessage: (m: ProtocolMessage) => void;
+}): Promise<{ wss: WebSocketServer; port: number }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  wss.on('connection', (ws) => {
+    o.onConnection(ws);
+    ws.on('message', (d) => {
+      const p = parseMessage(d as Buffer);
+      if (!p.ok) return;
+      const m = p.msg;
+      if (m.type === 'HELLO') {
+        const hostTime = o.hostTime?.() ?? Date.now();
+        const ch = {
+          type: 'CHALLENGE' as const,
+          worker_id: m.worker_id,
+          client_nonce: m.client_nonce,
+          nonce: o.session,
+          host_time: hostTime,
+          version: o.version,
+        };
+        const signed = signMessage(ch, o.hostKeys.privateKey);
+        ws.send(encodeMessage(o.rewrite ? o.rewrite(signed) : signed));
+      } else if (m.type === 'AUTH') {
+        o.onAuth?.();
+        ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(o.hostKeys.publicKey) }));
+      } else o.onMessage(m);
+    });
+  });
+  await new Promise((r) => wss.once('listening', r));
+  return { wss, port: (wss.address() as AddressInfo).port };
 }

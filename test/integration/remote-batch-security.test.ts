@@ -7,17 +7,16 @@
  * Worker side: the real WorkerAgent against a fake v3 host holding the pinned key.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { encodeMessage, parseMessage, type BatchItem, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
-import { fingerprint, generateKeyPair, signMessage, verifyMessage } from '../../src/remote/signing.js';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { BatchItem, MessageOf, ProtocolMessage } from '../../src/core/protocol.js';
+import { generateKeyPair, signMessage, verifyMessage } from '../../src/remote/signing.js';
 import type { AgentEvent, WorkerAgent } from '../../src/remote/worker/worker-agent.js';
 import { waitFor } from '../helpers/proc.js';
-import { completedFor, fakeHostAgent, unsignedAssignment } from '../helpers/fake-host.js';
+import { completedFor, fakeHostAgent, startFakeHost, unsignedAssignment } from '../helpers/fake-host.js';
 import {
   audits,
   enrolKey,
@@ -161,25 +160,18 @@ describe('the worker: host BATCH frames', () => {
     dir = mkdtempSync(join(tmpdir(), 'colony-batchhost-'));
     const root = join(dir, 'root');
     mkdirSync(root);
-    wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    wss.on('connection', (ws) => {
-      conn = ws;
-      ws.on('message', (d) => {
-        const p = parseMessage(d as Buffer);
-        if (!p.ok) return;
-        const m = p.msg;
-        if (m.type === 'HELLO') {
-          const ch = { type: 'CHALLENGE' as const, worker_id: m.worker_id, client_nonce: m.client_nonce, nonce: SESSION, host_time: Date.now(), version: 3 };
-          ws.send(encodeMessage(signMessage(ch, hostKeys.privateKey)));
-        } else if (m.type === 'AUTH')
-          ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) }));
-        else if (m.type === 'BATCH') {
-          if (verifyMessage(m, workerKeys.publicKey) && m.worker_id === WID && m.session === SESSION) inbox.push(...m.items);
-        } else inbox.push(m);
-      });
-    });
-    await new Promise((r) => wss.once('listening', r));
-    agent = await fakeHostAgent({ port: (wss.address() as AddressInfo).port, workerId: WID, hostKeys, workerKeys, dir, root, concurrency: 8, events });
+    let port: number;
+    ({ wss, port } = await startFakeHost({
+      hostKeys,
+      session: SESSION,
+      version: 3,
+      onConnection: (ws) => (conn = ws),
+      onMessage: (m) => {
+        if (m.type !== 'BATCH') inbox.push(m);
+        else if (verifyMessage(m, workerKeys.publicKey) && m.worker_id === WID && m.session === SESSION) inbox.push(...m.items);
+      },
+    }));
+    agent = await fakeHostAgent({ port, workerId: WID, hostKeys, workerKeys, dir, root, concurrency: 8, events });
   });
   afterAll(async () => {
     await agent?.stop(500);

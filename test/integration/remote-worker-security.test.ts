@@ -6,17 +6,16 @@
  * legitimate one next to them.
  */
 import { mkdirSync, mkdtempSync, existsSync, rmSync, symlinkSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
-import { fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { encodeMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
+import { generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
 import type { AgentEvent, WorkerAgent } from '../../src/remote/worker/worker-agent.js';
 import { processGone, readPid, waitFor } from '../helpers/proc.js';
-import { fakeHostAgent, unsignedAssignment } from '../helpers/fake-host.js';
+import { fakeHostAgent, startFakeHost, unsignedAssignment } from '../helpers/fake-host.js';
 
 const hostKeys = generateKeyPair();
 const SESSION = 'challenge-nonce-0123456789';
@@ -38,26 +37,17 @@ beforeAll(async () => {
   mkdirSync(root);
   mkdirSync(join(dir, 'outside'));
   symlinkSync(join(dir, 'outside'), join(root, 'escape'));
-  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  wss.on('connection', (ws) => {
-    conn = ws;
-    ws.on('message', (d) => {
-      const p = parseMessage(d as Buffer);
-      if (!p.ok) return;
-      const m = p.msg;
-      if (m.type === 'HELLO') {
-        const ch = signMessage(
-          { type: 'CHALLENGE' as const, worker_id: m.worker_id, client_nonce: m.client_nonce, nonce: SESSION, host_time: Date.now() + hostClock, version: 2 },
-          hostKeys.privateKey,
-        );
-        ws.send(encodeMessage(tamperHostTime ? { ...ch, host_time: ch.host_time - 3_600_000 } : ch));
-      } else if (m.type === 'AUTH')
-        (auths++, ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) })));
-      else inbox.push(m);
-    });
-  });
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as AddressInfo).port;
+  let port: number;
+  ({ wss, port } = await startFakeHost({
+    hostKeys,
+    session: SESSION,
+    version: 2, // an older host: one message per frame
+    hostTime: () => Date.now() + hostClock,
+    rewrite: (ch) => (tamperHostTime ? { ...ch, host_time: ch.host_time - 3_600_000 } : ch),
+    onConnection: (ws) => (conn = ws),
+    onAuth: () => auths++,
+    onMessage: (m) => inbox.push(m),
+  }));
   agent = await fakeHostAgent({ port, workerId: 'w-under-test', hostKeys, workerKeys, dir, root, concurrency: 4, events });
 });
 
