@@ -11,6 +11,7 @@ import { loadIdentity } from '../src/remote/worker/worker-identity.js';
 import { createWorkerGate } from '../src/remote/worker/worker-gate.js';
 import { TaskRunner } from '../src/remote/worker/worker-runner.js';
 import { defaultConfig } from '../src/core/config.js';
+import { countFrames } from './frame-count.js';
 
 export interface AgentSpec {
   home: string;
@@ -72,10 +73,11 @@ export async function startAgents(specs: readonly AgentSpec[], mode: 'main' | 't
 
 if (!isMainThread && parentPort && (workerData as { remoteAgents?: AgentSpec[] } | null)?.remoteAgents) {
   const port = parentPort;
+  const counted = countFrames(); // what the workers send: printed at stop (the host's side is counted by remote.bench.ts)
   inThisThread((workerData as { remoteAgents: AgentSpec[] }).remoteAgents).then(
     (agents) => {
       port.on('message', (m) => {
-        if (m === 'stop') void agents.stop().then(() => process.exit(0));
+        if (m === 'stop') void agents.stop().then(() => (console.log(`worker frames: ${JSON.stringify(counted())}`), process.exit(0)));
       });
       port.postMessage('ready');
     },

@@ -30,6 +30,7 @@ import { buildUserApp } from '../src/server/user/app.js';
 import { SYSTEM } from '../src/store/store.js';
 import { isMain, machine, percentile, round, sleep, tempDir, writeResult } from './perf-kit.js';
 import { startAgents, type AgentSpec } from './remote-agents.js';
+import { countFrames } from './frame-count.js';
 
 export interface RemoteBenchOptions {
   tasks?: number;
@@ -83,13 +84,16 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
   const owner = 'session:bench-user';
   const specs: AgentSpec[] = [];
   for (let i = 0; i < nWorkers; i++) {
-    const home = join(tmp.dir, `w${i}`);
-    mkdirSync(join(home, 'work'), { recursive: true });
+    // The workspace root lies outside the worker's home: the worker's gateway refuses a workspace inside its own home.
+    const home = join(tmp.dir, `w${i}`, 'home');
+    const root = join(tmp.dir, `w${i}`, 'work');
+    mkdirSync(root, { recursive: true });
     const { code } = await remote.pairing.createCode(owner, SYSTEM);
     await pairWorker({ home, hostUrl: url, code, name: `bench-${i}`, engines: ['noop'], openToAdmin: false });
-    specs.push({ home, root: join(home, 'work'), concurrency: slots });
+    specs.push({ home, root, concurrency: slots });
   }
   const agents = await startAgents(specs, mode);
+  const hostFrames = mode === 'thread' ? countFrames() : null; // in 'main' mode the agents' frames would be counted too
 
   // Timestamps per task from the store's committed events (the host's view).
   const ready = new Map<string, number>();
@@ -184,6 +188,7 @@ export async function runRemoteBench(o: RemoteBenchOptions = {}): Promise<Remote
       },
     };
   } finally {
+    if (hostFrames) console.log(`host frames (warm-up included): ${JSON.stringify(hostFrames())}`);
     unsubscribe();
     await agents.stop();
     await app.close();

@@ -6,10 +6,22 @@
  */
 import { z } from 'zod';
 
-/** 2: signed CHALLENGE, host orders bound to worker and connection (issue 14). v1 peers are refused with unsupported_version. */
-export const PROTOCOL_VERSION = 2;
-/** Versions this build speaks, any order. */
-export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
+/**
+ * 2: signed CHALLENGE, host orders bound to worker and connection (issue 14). v1 peers are refused with unsupported_version.
+ * 3: adds BATCH (issue 17): several task messages under one signature, bound to worker and connection. A v3 peer still
+ *    accepts every single v2 message; a connection negotiated at v2 never carries a BATCH (either way).
+ */
+export const PROTOCOL_VERSION = 3;
+/** The first version with BATCH frames. */
+export const BATCH_VERSION = 3;
+/** Versions this build speaks, any order: v2 workers and hosts keep working, one message per frame. */
+export const SUPPORTED_VERSIONS: readonly number[] = [2, PROTOCOL_VERSION];
+/** Items per BATCH frame (a sender cuts longer runs into several frames). */
+export const MAX_BATCH_ITEMS = 64;
+/** A message whose encoding exceeds this goes alone in its own signed frame, so a BATCH stays well under MAX_MESSAGE_BYTES. */
+export const MAX_BATCH_ITEM_BYTES = 16 * 1024;
+/** A sender stops adding items once a BATCH's items reach this many bytes. */
+export const MAX_BATCH_BYTES = 256 * 1024;
 
 /** Frame limit; configure ws `maxPayload` with it. A 64 KiB prompt of control characters escapes to 384 KiB. */
 export const MAX_MESSAGE_BYTES = 512 * 1024;

@@ -10,6 +10,7 @@
  *   worker → TASK_ACCEPTED | TASK_REJECTED, TASK_PROGRESS*, TASK_COMPLETED | TASK_FAILED
  *   host   → TASK_CANCELLED (signed, fresh nonce, bound to worker_id + session)
  *   both   → HEARTBEAT every HEARTBEAT_INTERVAL_MS
+ *   both   → BATCH {worker_id, session, items} (v3): several of the task messages above under one signature
  *
  * Signing rule: every message that changes state is signed by its sender's
  * Ed25519 key (src/remote/signing.ts) over canonicalJson of all fields but
@@ -40,12 +41,25 @@
  * from TLS (wss:// with the host certificate pinned at pairing); the signatures
  * do not rely on it, so `--insecure-http` loses privacy, not integrity.
  *
+ * Batches (protocol v3, issue 17): a BATCH carries up to MAX_BATCH_ITEMS task
+ * messages without their own `sig`, signed once by the sender over the whole
+ * frame, with the `worker_id` and `session` (CHALLENGE nonce) of the connection
+ * inside the signed bytes. Host batches hold TASK_ASSIGNED / TASK_CANCELLED
+ * (each item keeps its own binding, fresh nonce and expiry, and must match the
+ * envelope); worker batches hold TASK_ACCEPTED … TASK_FAILED (each echoing its
+ * assignment's nonce). Every item is then checked exactly as the same message
+ * sent alone, so replaying a batch replays items that are refused one by one;
+ * moving an item into another batch or cutting a batch short breaks the
+ * signature; a batch from another worker or connection fails the binding. Only
+ * sent on connections negotiated at v3 or above.
+ *
  * Schemas have no defaults and no transforms on purpose: the parsed value must
  * be byte-for-byte what the sender signed.
  */
 import { z } from 'zod';
 import {
   field,
+  MAX_BATCH_ITEMS,
   MAX_ERROR_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_OUTPUT_CHUNK_BYTES,
@@ -175,6 +189,23 @@ export const errorSchema = z.strictObject({
   message: text(MAX_REASON_BYTES),
 });
 
+/** Without `sig`: what a BATCH carries (the envelope's signature covers it). */
+export const batchItemSchema = z.discriminatedUnion('type', [
+  taskAssignedSchema.omit({ sig: true }),
+  taskCancelledSchema.omit({ sig: true }),
+  taskAcceptedSchema.omit({ sig: true }),
+  taskRejectedSchema.omit({ sig: true }),
+  taskProgressSchema.omit({ sig: true }),
+  taskCompletedSchema.omit({ sig: true }),
+  taskFailedSchema.omit({ sig: true }),
+]);
+export const batchSchema = z.strictObject({
+  type: z.literal('BATCH'),
+  ...binding.shape, // the worker it is from (worker → host) or for (host → worker), and the connection's CHALLENGE nonce
+  items: z.array(batchItemSchema).min(1).max(MAX_BATCH_ITEMS),
+  sig,
+});
+
 export const messageSchema = z.discriminatedUnion('type', [
   helloSchema,
   challengeSchema,
@@ -189,6 +220,7 @@ export const messageSchema = z.discriminatedUnion('type', [
   taskFailedSchema,
   taskCancelledSchema,
   heartbeatSchema,
+  batchSchema,
   errorSchema,
 ]);
 
@@ -199,6 +231,9 @@ export type SignedMessage = Extract<ProtocolMessage, { sig: string }>;
 export type TokenCounts = z.infer<typeof tokens>;
 /** What a sender builds before signing. */
 export type Unsigned<M extends SignedMessage> = Omit<M, 'sig'>;
+/** One message inside a BATCH (a task message without its own signature). */
+export type BatchItem = z.infer<typeof batchItemSchema>;
+export type BatchItemOf<T extends BatchItem['type']> = Extract<BatchItem, { type: T }>;
 
 export const MESSAGE_TYPES: readonly MessageType[] = messageSchema.options.map((o) => o.shape.type.value);
 
@@ -217,6 +252,7 @@ export const MESSAGE_RULES: Readonly<Record<MessageType, { from: 'worker' | 'hos
   TASK_FAILED: { from: 'worker', signer: 'worker' },
   TASK_CANCELLED: { from: 'host', signer: 'host' },
   HEARTBEAT: { from: 'both', signer: 'sender' },
+  BATCH: { from: 'both', signer: 'sender' }, // its items: only types the sender may send alone (batchItemsFrom)
   ERROR: { from: 'both', signer: null },
 };
 
@@ -224,6 +260,11 @@ export const MESSAGE_RULES: Readonly<Record<MessageType, { from: 'worker' | 'hos
 export function acceptsFrom(type: MessageType, sender: 'worker' | 'host'): boolean {
   const from = MESSAGE_RULES[type].from;
   return from === 'both' || from === sender;
+}
+
+/** True when every item of a BATCH is a message `sender` may send (a worker cannot slip a TASK_ASSIGNED into its batch). */
+export function batchItemsFrom(items: readonly BatchItem[], sender: 'worker' | 'host'): boolean {
+  return items.every((i) => MESSAGE_RULES[i.type].from === sender);
 }
 
 // --------------------------------------------------------------- negotiation

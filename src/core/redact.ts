@@ -51,15 +51,31 @@ const REDACTED_KINDS: Record<string, Picker> = {
   'attempt.finished': (d) => pick(d, ['attempt', 'state', 'engine', 'model', 'cost_usd', 'cost_source', 'usage', 'error_code']),
 };
 
-/** The event as this viewer may receive it, or null when it must not be sent at all. */
-export function viewEvent(viewer: Viewer, e: LiveEvent, opaque: Opaque, showOwners = false): LiveEvent | null {
+/**
+ * The event as this viewer may receive it, or null when it must not be sent at
+ * all. Only three results exist: the event itself, null, or the view of "any
+ * other visitor" (`forOthers`, the same for every viewer who may not see the
+ * owner: the server memoises it per event instead of rebuilding it per viewer).
+ */
+export function viewEvent(
+  viewer: Viewer,
+  e: LiveEvent,
+  opaque: Opaque,
+  showOwners = false,
+  forOthers: (e: LiveEvent) => LiveEvent | null = (x) => othersView(x, opaque, showOwners),
+): LiveEvent | null {
   if (viewer.revoked) return null;
-  if (e.kind === 'worker') {
-    if (e.owner !== null && viewerSees(viewer, e.owner)) return e;
-    return { ...e, task_id: opaqueOrNull(e.task_id, opaque), owner: e.owner === null ? null : OTHER_OWNER, data: redactWorkerData(e.data, opaque, showOwners) };
-  }
+  if (e.kind === 'worker') return e.owner !== null && viewerSees(viewer, e.owner) ? e : forOthers(e);
   if (e.owner === null && e.task_id !== null) return can(viewer, 'view_all') ? e : null; // about a task, owner unknown: not public
   if (viewerSees(viewer, e.owner)) return e;
+  return forOthers(e);
+}
+
+/** What a viewer who may not see the event's owner receives (depends on the event only). */
+export function othersView(e: LiveEvent, opaque: Opaque, showOwners = false): LiveEvent | null {
+  if (e.kind === 'worker') {
+    return { ...e, task_id: opaqueOrNull(e.task_id, opaque), owner: e.owner === null ? null : OTHER_OWNER, data: redactWorkerData(e.data, opaque, showOwners) };
+  }
   const picker = Object.hasOwn(REDACTED_KINDS, e.kind) ? REDACTED_KINDS[e.kind] : undefined;
   if (!picker) return null; // task.output and anything unknown
   return {

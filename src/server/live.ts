@@ -71,14 +71,26 @@ export function eventJson(e: EventRecord): string {
 // a user's own events pass unchanged): serialise each object once, not per client.
 const sseCache = new WeakMap<EventRecord, string>();
 
+const jsonCache = new WeakMap<EventRecord, string>();
+
+/** eventJson, once per event object (the same object goes to every viewer of its redaction class). */
+export function cachedEventJson(e: EventRecord): string {
+  let text = jsonCache.get(e);
+  if (text === undefined) jsonCache.set(e, (text = eventJson(e)));
+  return text;
+}
+
 export function formatSse(e: EventRecord): string {
   let text = sseCache.get(e);
   if (text === undefined) {
-    text = `id: ${e.id}\nevent: ${e.kind}\ndata: ${eventJson(e)}\n\n`;
+    text = `id: ${e.id}\nevent: ${e.kind}\ndata: ${cachedEventJson(e)}\n\n`;
     sseCache.set(e, text);
   }
   return text;
 }
+
+/** Past this many unsent bytes a stream writes what it has gathered at once (a long replay does not pile up in one string). */
+export const FLUSH_BYTES = 64 * 1024;
 
 /**
  * Calls `onEvent` once per event in id order: first those after `after`
@@ -86,6 +98,8 @@ export function formatSse(e: EventRecord): string {
  * Subscribes before replaying so nothing committed in between is lost;
  * duplicates are dropped by id. `onEvent` returns false when its viewer is
  * gone (dropped, closed): the replay stops there, reading nothing more.
+ * `onFlush` runs after each group of events (the replay, each committed
+ * batch of the store): a viewer gathers a group and writes it once.
  * Returns the unsubscribe function.
  */
 export function followEvents(
@@ -93,6 +107,7 @@ export function followEvents(
   after: number,
   onEvent: (e: EventRecord) => boolean | void,
   replayWindow = DEFAULT_BOUNDS.replay_window,
+  onFlush: () => void = () => {},
 ): () => void {
   let last = after;
   const buffered: EventRecord[] = [];
@@ -105,7 +120,10 @@ export function followEvents(
   };
   const unsubscribe = store.subscribe((events) => {
     if (replaying) buffered.push(...events);
-    else for (const e of events) send(e);
+    else {
+      for (const e of events) send(e);
+      onFlush();
+    }
   });
   if (last >= 0) {
     const head = store.lastEventId();
@@ -123,6 +141,7 @@ export function followEvents(
   }
   replaying = false;
   for (const e of buffered) send(e);
+  onFlush();
   if (gone) unsubscribe();
   return unsubscribe;
 }
@@ -154,6 +173,14 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
       res.destroy();
     }
   };
+  // Events of one store commit are gathered and written once per client (one syscall, not one per event).
+  let pending = '';
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending;
+    pending = '';
+    write(text);
+  };
   const hb = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
   const streams = openStreams.get(server) ?? new Set<() => void>();
   openStreams.set(server, streams);
@@ -169,10 +196,12 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
     (e) => {
       if (dropped) return false;
       const v = view(e);
-      if (v) write(formatSse(v));
+      if (v) pending += formatSse(v);
+      if (pending.length > FLUSH_BYTES) flush();
       return !dropped;
     },
     bounds.replay_window,
+    flush,
   );
   const end = (): void => {
     close();

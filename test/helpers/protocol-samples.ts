@@ -72,6 +72,16 @@ export function samples(): { [T in MessageType]: MessageOf<T> } {
     },
     TASK_CANCELLED: { type: 'TASK_CANCELLED', worker_id: 'w-1', session: NONCE, task_id: 't', attempt: 1, reason: 'kill switch', nonce: NONCE, sig: SIG },
     HEARTBEAT: { type: 'HEARTBEAT', worker_id: 'w-1', seq: 3, running: [{ task_id: 't', attempt: 1 }], nonce: NONCE, sig: SIG },
+    BATCH: {
+      type: 'BATCH',
+      worker_id: 'w-1',
+      session: NONCE,
+      items: [
+        { type: 'TASK_ACCEPTED', task_id: 't', attempt: 1, nonce: NONCE },
+        { type: 'TASK_COMPLETED', task_id: 'u', attempt: 1, summary: 'done', cost: 0, engine_used: 'exec', model_used: null, tokens, nonce: NONCE },
+      ],
+      sig: SIG,
+    },
     ERROR: { type: 'ERROR', code: 'bad_signature', message: 'signature does not verify' },
   };
 }

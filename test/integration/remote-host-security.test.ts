@@ -12,6 +12,7 @@ import { SYSTEM } from '../../src/store/store.js';
 import type { MessageOf } from '../../src/core/protocol.js';
 import { generateKeyPair } from '../../src/remote/signing.js';
 import { waitFor } from '../helpers/proc.js';
+import { completedFor } from '../helpers/fake-host.js';
 import { audits, enrolKey, newSession, RawWorker, startRemoteHost, stateOf, submitTask, type RemoteTestHost, type Session } from '../helpers/remote-host.js';
 
 let h: RemoteTestHost;
@@ -50,18 +51,7 @@ async function assigned(over: { budget_usd?: number; max_attempts?: number } = {
 }
 const accept = (w: RawWorker, m: MessageOf<'TASK_ASSIGNED'>) =>
   w.signed({ type: 'TASK_ACCEPTED' as const, task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
-const result = (m: MessageOf<'TASK_ASSIGNED'>, over: Record<string, unknown> = {}) => ({
-  type: 'TASK_COMPLETED' as const,
-  task_id: m.task_id,
-  attempt: m.attempt,
-  cost: 0,
-  engine_used: 'exec',
-  model_used: null,
-  tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
-  nonce: m.nonce,
-  summary: 'ok',
-  ...over,
-});
+const result = (m: MessageOf<'TASK_ASSIGNED'>, over: Record<string, unknown> = {}) => completedFor(m, over);
 const refusedWith = (code: string) => audits(h, 'remote.refused').filter((a) => (a.detail as { code?: string }).code === code);
 
 describe('the host refuses and audits', () => {

@@ -6,21 +6,16 @@
  * legitimate one next to them.
  */
 import { mkdirSync, mkdtempSync, existsSync, rmSync, symlinkSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { encodeMessage, parseMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
-import { createExecEngine } from '../../src/engines/exec.js';
-import { exportPublicKeyRaw, fingerprint, generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
-import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-agent.js';
-import type { WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
-import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
-import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
-import { defaultConfig } from '../../src/core/config.js';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { encodeMessage, type MessageOf, type ProtocolMessage } from '../../src/core/protocol.js';
+import { generateKeyPair, signMessage, verifyMessage, type KeyPair } from '../../src/remote/signing.js';
+import type { AgentEvent, WorkerAgent } from '../../src/remote/worker/worker-agent.js';
 import { processGone, readPid, waitFor } from '../helpers/proc.js';
+import { fakeHostAgent, startFakeHost, unsignedAssignment } from '../helpers/fake-host.js';
 
 const hostKeys = generateKeyPair();
 const SESSION = 'challenge-nonce-0123456789';
@@ -42,53 +37,18 @@ beforeAll(async () => {
   mkdirSync(root);
   mkdirSync(join(dir, 'outside'));
   symlinkSync(join(dir, 'outside'), join(root, 'escape'));
-  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  wss.on('connection', (ws) => {
-    conn = ws;
-    ws.on('message', (d) => {
-      const p = parseMessage(d as Buffer);
-      if (!p.ok) return;
-      const m = p.msg;
-      if (m.type === 'HELLO') {
-        const ch = signMessage(
-          { type: 'CHALLENGE' as const, worker_id: m.worker_id, client_nonce: m.client_nonce, nonce: SESSION, host_time: Date.now() + hostClock, version: 2 },
-          hostKeys.privateKey,
-        );
-        ws.send(encodeMessage(tamperHostTime ? { ...ch, host_time: ch.host_time - 3_600_000 } : ch));
-      } else if (m.type === 'AUTH')
-        (auths++, ws.send(encodeMessage({ type: 'AUTH_OK', worker_id: m.worker_id, host_key_fingerprint: fingerprint(hostKeys.publicKey) })));
-      else inbox.push(m);
-    });
-  });
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as AddressInfo).port;
-  const identity: WorkerIdentity = {
-    worker_id: 'w-under-test',
-    name: 'test',
-    owner: 'session:x',
-    host_url: `http://127.0.0.1:${port}`,
-    host_public_key: exportPublicKeyRaw(hostKeys.publicKey),
-    host_fingerprint: fingerprint(hostKeys.publicKey),
-    host_cert_pem: null,
-    host_cert_fingerprint: null,
-    enrolled_at: 0,
-    keys: workerKeys,
-    fingerprint: fingerprint(workerKeys.publicKey),
-    hostKey: hostKeys.publicKey,
-  };
-  const gate = createWorkerGate({ config: defaultConfig(), configFile: null, home: join(dir, 'worker-home'), workspaceRoot: root });
-  const runner = new TaskRunner({
-    engines: new Map([['exec', createExecEngine({ killGraceMs: 300 })]]),
-    workspaceRoot: root,
-    budgetCap: null,
-    gate,
-    env: { PATH: process.env['PATH'] ?? '/bin' },
-    flushMs: 5,
-  });
-  agent = new WorkerAgent({ identity, runner, openToAdmin: false, concurrency: 4, heartbeatIntervalMs: 60_000 });
-  agent.on((e) => events.push(e));
-  agent.start();
-  await waitFor(() => events.some((e) => e.type === 'connected'), 'agent connected', 5000);
+  let port: number;
+  ({ wss, port } = await startFakeHost({
+    hostKeys,
+    session: SESSION,
+    version: 2, // an older host: one message per frame
+    hostTime: () => Date.now() + hostClock,
+    rewrite: (ch) => (tamperHostTime ? { ...ch, host_time: ch.host_time - 3_600_000 } : ch),
+    onConnection: (ws) => (conn = ws),
+    onAuth: () => auths++,
+    onMessage: (m) => inbox.push(m),
+  }));
+  agent = await fakeHostAgent({ port, workerId: 'w-under-test', hostKeys, workerKeys, dir, root, concurrency: 4, events });
 });
 
 afterAll(async () => {
@@ -98,23 +58,7 @@ afterAll(async () => {
 });
 
 function assignment(over: Partial<MessageOf<'TASK_ASSIGNED'>> = {}, key: KeyPair = hostKeys): MessageOf<'TASK_ASSIGNED'> {
-  const unsigned = {
-    type: 'TASK_ASSIGNED' as const,
-    worker_id: 'w-under-test',
-    session: SESSION,
-    task_id: `t-${randomBytes(4).toString('hex')}`,
-    attempt: 1,
-    task: { prompt: 'true', title: 't' },
-    budget: 1,
-    engine: 'exec',
-    model: null,
-    workspace: '.',
-    nonce: randomBytes(16).toString('base64url'),
-    expires_at: Date.now() + 30_000,
-    lease_ms: 30_000,
-    ...over,
-  };
-  return signMessage(unsigned, key.privateKey);
+  return signMessage(unsignedAssignment('w-under-test', SESSION, over), key.privateKey);
 }
 
 function send(m: ProtocolMessage): void {

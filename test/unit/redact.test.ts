@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OTHER_OWNER, viewEvent, viewWorker, type LiveEvent, type Viewer } from '../../src/core/redact.js';
+import { OTHER_OWNER, othersView, viewEvent, viewWorker, type LiveEvent, type Viewer } from '../../src/core/redact.js';
 import type { WorkerCard } from '../../src/core/live-types.js';
 
 const opaque = (id: string): string => `x-${id.length.toString(16).padStart(16, '0')}`; // stable, reveals nothing of the text
@@ -58,6 +58,22 @@ const EVENTS: LiveEvent[] = [
 ];
 
 describe('viewEvent', () => {
+  it('has three results per event: the event, null, or the one view shared by every visitor who may not see the owner', () => {
+    const carol: Viewer = { user_id: 'carol', permissions: ['view'], revoked: false };
+    for (const e of [...EVENTS, ev('worker', { id: 'w', kind: 'remote', status: 'busy', task_id: `g-${SECRET}:t` })]) {
+      const shared = othersView(e, opaque);
+      expect(viewEvent(bob, e, opaque)).toEqual(shared);
+      expect(viewEvent(carol, e, opaque)).toEqual(shared);
+      // The server memoises that view per event: every such viewer then gets the same object (serialised once).
+      let built = 0;
+      const memo = (): LiveEvent | null => (built++, shared);
+      const a = viewEvent(bob, e, opaque, false, memo);
+      expect(viewEvent(carol, e, opaque, false, memo)).toBe(a);
+      expect(viewEvent(ada, e, opaque, false, memo)).toBe(e); // the owner: the event itself, never the shared view
+      expect(built).toBe(2);
+    }
+  });
+
   it("passes the viewer's own events unchanged", () => {
     for (const e of EVENTS) expect(viewEvent(ada, e, opaque)).toBe(e);
   });

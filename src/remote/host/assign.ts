@@ -39,6 +39,8 @@ export interface WorkerLink {
   readonly ip: string;
   /** The connection's CHALLENGE nonce: orders sent on it are bound to it (core/protocol.ts, Binding). */
   readonly session: string;
+  /** The protocol version negotiated on this connection: BATCH frames only from BATCH_VERSION on. */
+  readonly version: number;
   send(msg: ProtocolMessage): void;
   close(code: number, reason: string): void;
 }

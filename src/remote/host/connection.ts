@@ -17,6 +17,8 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import {
   acceptsFrom,
+  BATCH_VERSION,
+  batchItemsFrom,
   encodeMessage,
   HANDSHAKE_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,
@@ -25,6 +27,7 @@ import {
   parseMessage,
   WS_PING_INTERVAL_MS,
   WS_PONG_TIMEOUT_MS,
+  type BatchItem,
   type MessageOf,
   type ProtocolErrorCode,
   type ProtocolMessage,
@@ -61,6 +64,8 @@ export class HostConnection implements WorkerLink {
   engines: ReadonlySet<string> = new Set();
   openToAdmin = false;
   enrolledOpenToAdmin = false;
+  /** Negotiated at HELLO; BATCH frames (either way) only at BATCH_VERSION or above. */
+  version = 0;
   private phase: Phase = 'hello';
   private hello: MessageOf<'HELLO'> | null = null;
   private challenge = '';
@@ -156,6 +161,7 @@ export class HostConnection implements WorkerLink {
     if (!this.key || !(signatureOk ?? verifyMessage(msg, this.key)))
       return this.refuse('bad_signature', `${msg.type} is not signed by worker ${this.workerId}'s key`, msg);
     if (msg.type === 'HEARTBEAT') return this.onHeartbeat(msg);
+    if (msg.type === 'BATCH') return this.onBatch(msg);
     const task = asTaskMessage(msg);
     if (!task) return this.refuse('invalid_message', `${msg.type} is not expected from a worker here`, msg);
     const v = this.d.dispatcher.onTaskMessage(this, task, this.actor());
@@ -170,6 +176,7 @@ export class HostConnection implements WorkerLink {
       return this.close(1002, 'unsupported protocol version');
     }
     this.hello = msg;
+    this.version = v.version;
     this.challenge = randomBytes(16).toString('base64url');
     this.phase = 'challenged';
     this.armHandshake();
@@ -229,6 +236,25 @@ export class HostConnection implements WorkerLink {
     this.d.dispatcher.attach(this);
   }
 
+  /**
+   * A worker BATCH, its one signature already verified: bound to this worker
+   * and this connection, holding only worker messages; then each item is
+   * handled exactly as the same message sent alone (fencing, nonce, sequence,
+   * budget), and refused alone.
+   */
+  private onBatch(msg: MessageOf<'BATCH'>): void {
+    if (this.version < BATCH_VERSION)
+      return this.refuse('invalid_message', `BATCH needs protocol v${BATCH_VERSION}; this connection speaks v${this.version}`, msg);
+    if (msg.worker_id !== this.workerId) return this.refuse('not_yours', `BATCH names worker ${msg.worker_id}`, msg);
+    if (msg.session !== this.challenge) return this.refuse('replayed', "BATCH carries another connection's session", msg);
+    if (!batchItemsFrom(msg.items, 'worker')) return this.refuse('invalid_message', 'a worker BATCH may hold only task reports', msg);
+    const who = this.actor();
+    for (const item of msg.items) {
+      const v = this.d.dispatcher.onTaskMessage(this, item as TaskMsg, who); // batchItemsFrom: a worker item is a TaskMsg;
+      if (!v.ok) this.refuse(v.code, v.reason, item);
+    }
+  }
+
   private onHeartbeat(msg: MessageOf<'HEARTBEAT'>): void {
     if (msg.worker_id !== this.workerId) return this.refuse('not_yours', `HEARTBEAT names worker ${msg.worker_id}`, msg);
     if (msg.nonce !== this.challenge) return this.refuse('replayed', "HEARTBEAT carries another connection's nonce", msg);
@@ -245,7 +271,7 @@ export class HostConnection implements WorkerLink {
     this.send(signMessage(unsigned, this.d.hostKey.privateKey));
   }
 
-  private refuse(code: ProtocolErrorCode, message: string, msg?: ProtocolMessage): void {
+  private refuse(code: ProtocolErrorCode, message: string, msg?: ProtocolMessage | BatchItem): void {
     this.bad++;
     const detail: Record<string, unknown> = { code, message: message.slice(0, 300), bad: this.bad };
     if (msg) {

@@ -11,7 +11,7 @@
  * connection (signature) and are fenced here (core/replay, core/lease).
  */
 import { activate, renew } from '../../core/lease.js';
-import { ASSIGNMENT_TTL_MS, DEFAULT_LEASE_MS, type MessageOf, type Unsigned } from '../../core/protocol.js';
+import { ASSIGNMENT_TTL_MS, BATCH_VERSION, DEFAULT_LEASE_MS, type BatchItemOf, type MessageOf, type Unsigned } from '../../core/protocol.js';
 import { checkCostWithinBudget, checkSequence } from '../../core/replay.js';
 import type { Killswitch } from '../../safety/killswitch.js';
 import { gateStep, routeContextOf } from '../../runner/pool.js';
@@ -26,6 +26,7 @@ import { Settler, type Outcome } from './settle.js';
 import type { HostIdentity } from '../pairing.js';
 import { signMessageAsync } from '../signing.js';
 import { OrphanHold } from './orphan-hold.js';
+import { planFrames } from '../../core/batch.js';
 import type { Store } from '../../store/store.js';
 
 export type { WorkerLink } from './assign.js';
@@ -48,8 +49,10 @@ export interface DispatcherOptions {
   now?: () => number;
 }
 
-export type TaskMsg = MessageOf<'TASK_ACCEPTED' | 'TASK_REJECTED' | 'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
+/** A worker's report about a task, alone (signed) or as a BATCH item (the envelope was signed): fenced the same way. */
+export type TaskMsg = BatchItemOf<'TASK_ACCEPTED' | 'TASK_REJECTED' | 'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
 export type Verdict = { ok: true } | Refusal;
+type Plan = { link: WorkerLink; rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> };
 
 const OK: Verdict = { ok: true };
 
@@ -246,7 +249,7 @@ export class RemoteDispatcher {
   private dispatch(): void {
     if (this.stopped || !this.o.killswitch.canDispatch()) return;
     const { service } = this.o;
-    const plans: Array<{ link: WorkerLink; rec: LeaseRec; unsigned: Unsigned<MessageOf<'TASK_ASSIGNED'>> }> = [];
+    const plans: Plan[] = [];
     try {
       service.transaction(() => {
         for (const link of this.links.values()) {
@@ -271,14 +274,36 @@ export class RemoteDispatcher {
     } catch {
       return; // the store refused: the service rebuilt memory from disk, nothing was sent
     }
-    // Leases exist from now on (fencing); each offer is signed on the thread pool and sent when ready.
+    // Leases exist from now on (fencing); the offers are signed on the thread pool and sent when ready.
+    const byLink = new Map<WorkerLink, Plan[]>();
     for (const p of plans) {
       this.leases.add(p.rec);
       this.dirty.add(p.link.workerId);
-      p.rec.offered = signMessageAsync(p.unsigned, this.o.hostKey.privateKey).then(
-        (msg) => (this.links.get(p.link.workerId) === p.link ? p.link.send(msg) : undefined), // bound to that connection: a newer one would refuse it
-        () => undefined, // never sent: the offer lapses at expires_at and the task is requeued
-      );
+      const list = byLink.get(p.link);
+      if (list) list.push(p);
+      else byLink.set(p.link, [p]);
+    }
+    for (const [link, list] of byLink) this.offer(link, list);
+  }
+
+  /**
+   * Sends a connection its offers of this round: on a v3 connection several at
+   * once go in one BATCH (one signature, one frame), else one signed
+   * TASK_ASSIGNED each. Bound to that connection: a newer one would refuse them.
+   */
+  private offer(link: WorkerLink, list: Plan[]): void {
+    const key = this.o.hostKey.privateKey;
+    const live = (): boolean => this.links.get(link.workerId) === link;
+    const frames = link.version >= BATCH_VERSION ? planFrames(list, { body: (p) => p.unsigned }) : list.map((item) => ({ kind: 'single' as const, item }));
+    for (const f of frames) {
+      const sent =
+        f.kind === 'single'
+          ? signMessageAsync(f.item.unsigned, key).then((m) => (live() ? link.send(m) : undefined))
+          : signMessageAsync({ type: 'BATCH' as const, worker_id: link.workerId, session: link.session, items: f.items.map((p) => p.unsigned) }, key).then(
+              (m) => (live() ? link.send(m) : undefined),
+            );
+      const offered = sent.catch(() => undefined); // never sent: the offer lapses at expires_at and the task is requeued
+      for (const p of f.kind === 'single' ? [f.item] : f.items) p.rec.offered = offered;
     }
   }
 

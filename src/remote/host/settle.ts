@@ -18,7 +18,7 @@
  * finds nothing to settle (fenced as stale).
  */
 import { capOutput, decideAttempt, unchargedAttempts, type Interruption } from '../../core/attempt-policy.js';
-import type { MessageOf, TokenCounts } from '../../core/protocol.js';
+import type { BatchItemOf, TokenCounts } from '../../core/protocol.js';
 import type { RemotePort } from '../../runner/task-port.js';
 import { SYSTEM, type Actor, type AttemptEnd } from '../../store/store.js';
 import type { LeaseBook, LeaseRec } from './lease-book.js';
@@ -40,7 +40,7 @@ export interface SettlerDeps {
   changed(workerId: string): void;
 }
 
-type Result = MessageOf<'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
+type Result = BatchItemOf<'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
 
 interface Totals {
   cost: number;
@@ -67,7 +67,7 @@ export class Settler {
     return { ok: true };
   }
 
-  progress(rec: LeaseRec, msg: MessageOf<'TASK_PROGRESS'>): void {
+  progress(rec: LeaseRec, msg: BatchItemOf<'TASK_PROGRESS'>): void {
     this.note(rec, msg);
     if (msg.output.length > 0) {
       const { task_id, attempt } = rec.lease;
@@ -79,7 +79,7 @@ export class Settler {
     this.d.changed(rec.lease.worker_id);
   }
 
-  finished(rec: LeaseRec, msg: MessageOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
+  finished(rec: LeaseRec, msg: BatchItemOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
     // A restarted worker reporting an attempt its crash lost may know less of its cost than progress said: keep the larger.
     const known = rec.cost;
     this.note(rec, msg);

@@ -27,6 +27,8 @@ import { randomBytes } from 'node:crypto';
 import WebSocket, { type RawData } from 'ws';
 import {
   acceptsFrom,
+  BATCH_VERSION,
+  batchItemsFrom,
   encodeMessage,
   MAX_HOST_CLOCK_OFFSET_MS,
   HEARTBEAT_INTERVAL_MS,
@@ -35,9 +37,12 @@ import {
   MAX_RUNNING,
   parseMessage,
   SUPPORTED_VERSIONS,
+  type BatchItem,
+  type BatchItemOf,
   type MessageOf,
   type ProtocolMessage,
 } from '../../core/protocol.js';
+import { planFrames } from '../../core/batch.js';
 import { checkAssignment, checkBinding, checkLocalExpiry, checkSequence, NonceCache, type Check } from '../../core/replay.js';
 import { sameFingerprint, signMessage, signMessageAsync, verifyMessage, verifyMessageAsync } from '../signing.js';
 import { pinnedTls } from '../tls.js';
@@ -46,6 +51,9 @@ import type { InflightBook, InflightRec } from './inflight.js';
 import { clipBytes, finalMessage, lostMessage, type AgentEvent, type Running, type TaskOut } from './worker-messages.js';
 
 export type { AgentEvent } from './worker-messages.js';
+
+/** A message whose signed text is kept until it reached the socket (InflightBook final reports). */
+type Track = { persist: (text: string) => void; sent: () => void };
 import type { Progress, TaskRunner } from './worker-runner.js';
 
 export interface WorkerAgentOptions {
@@ -70,6 +78,7 @@ export class WorkerAgent {
   private ws: WebSocket | null = null;
   private phase: 'idle' | 'hello' | 'challenged' | 'ready' = 'idle';
   private challenge = '';
+  private version = 0; // negotiated at CHALLENGE: BATCH frames only at BATCH_VERSION or above
   private clientNonce = '';
   private offset = 0; // host clock - our clock
   private hbOut = 0;
@@ -84,6 +93,9 @@ export class WorkerAgent {
   private lostReports: InflightRec[];
   private savedFinals: string[];
   private sendChain: Promise<void> = Promise.resolve();
+  /** Task messages produced in this turn of the event loop, sent together (one BATCH) on the next. */
+  private pending: Array<{ msg: TaskOut; track?: Track }> = [];
+  private flushScheduled = false;
   private readonly nonces = new NonceCache();
   private readonly tasks = new Map<string, Running>();
   private readonly listeners = new Set<(e: AgentEvent) => void>();
@@ -125,6 +137,7 @@ export class WorkerAgent {
     clearInterval(this.watchdog);
     for (const t of this.tasks.values()) ((t.stop = t.stop ?? 'stopping'), t.abort.abort());
     await Promise.race([Promise.allSettled([...this.tasks.values()].map((t) => t.done)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    this.flush(); // what the aborted tasks reported this turn
     await Promise.race([this.sendChain, new Promise((r) => setTimeout(r, 1000).unref())]); // the final reports go out before the socket closes
     const ws = this.ws;
     if (ws && ws.readyState === WebSocket.OPEN)
@@ -217,6 +230,7 @@ export class WorkerAgent {
             message: `the host's clock differs from this machine's by ${Math.round(this.offset / 1000)} s; assignments will be refused until the clocks agree`,
           });
         this.challenge = msg.nonce;
+        this.version = msg.version;
         this.phase = 'challenged';
         return this.send(signMessage({ type: 'AUTH' as const, worker_id: this.o.identity.worker_id, nonce: msg.nonce }, this.o.identity.keys.privateKey));
       case 'AUTH_OK':
@@ -233,10 +247,13 @@ export class WorkerAgent {
         if (msg.code === 'unsupported_version') return this.fatal(msg.message);
         return this.emit({ type: 'host_error', code: msg.code, message: msg.message });
       case 'TASK_ASSIGNED':
-        if (this.phase === 'ready') void this.onAssigned(msg);
+        if (this.phase === 'ready') void this.onAssigned(msg, verifyMessageAsync(msg, this.o.identity.hostKey));
         return;
       case 'TASK_CANCELLED':
-        return this.onCancelled(msg);
+        return this.onCancelled(msg, verifyMessage(msg, this.o.identity.hostKey));
+      case 'BATCH':
+        if (this.phase === 'ready') void this.onBatch(msg);
+        return;
       case 'HEARTBEAT':
         return this.onHeartbeat(msg);
       default:
@@ -273,13 +290,33 @@ export class WorkerAgent {
     this.savedFinals = [];
   }
 
-  private async onAssigned(msg: MessageOf<'TASK_ASSIGNED'>): Promise<void> {
+  /**
+   * A host BATCH: one signature for all its orders, then the envelope's binding
+   * (this worker, this connection), then each order exactly as if it came alone
+   * (its own binding, expiry and nonce). A batch that fails is not answered
+   * item by item: it may not be ours (reported to the host as ERROR).
+   */
+  private async onBatch(msg: MessageOf<'BATCH'>): Promise<void> {
+    const ok = this.version >= BATCH_VERSION && batchItemsFrom(msg.items, 'host') && (await verifyMessageAsync(msg, this.o.identity.hostKey));
+    if (!ok) {
+      this.emit({ type: 'refused', code: 'bad_signature', reason: `a BATCH of ${msg.items.length} not signed by the pinned host key (or not allowed here)` });
+      return this.send({ type: 'ERROR', code: 'bad_signature', message: 'refused a BATCH: not signed by the pinned host key for this connection' });
+    }
+    if (!this.checkOrder({ ...msg, type: 'BATCH' }).ok) return;
+    const verified = Promise.resolve(true);
+    for (const item of msg.items) {
+      if (item.type === 'TASK_ASSIGNED') void this.onAssigned(item, verified);
+      else if (item.type === 'TASK_CANCELLED') this.onCancelled(item, true);
+    }
+  }
+
+  private async onAssigned(msg: BatchItemOf<'TASK_ASSIGNED'>, signatureOk: Promise<boolean>): Promise<void> {
     const ref = { task_id: msg.task_id, attempt: msg.attempt };
     const reject = (reason: string): void => {
       this.sendTask({ type: 'TASK_REJECTED', ...ref, reason: clipBytes(reason, MAX_REASON_BYTES), nonce: msg.nonce });
       this.emit({ type: 'rejected', ...ref, reason });
     };
-    if (!(await verifyMessageAsync(msg, this.o.identity.hostKey))) return reject('bad_signature: the assignment is not signed by the pinned host key');
+    if (!(await signatureOk)) return reject('bad_signature: the assignment is not signed by the pinned host key');
     const bound = this.checkOrder(msg);
     if (!bound.ok) return; // not ours to answer: reported to the host by checkOrder
     this.emit({ type: 'assigned', ...ref });
@@ -336,18 +373,20 @@ export class WorkerAgent {
    * would tell the host about another worker's task) but reported to the host
    * as ERROR, which the host audits (coalesced).
    */
-  private checkOrder(msg: MessageOf<'TASK_ASSIGNED'> | MessageOf<'TASK_CANCELLED'>): Check<string> {
+  private checkOrder(
+    msg: BatchItemOf<'TASK_ASSIGNED' | 'TASK_CANCELLED'> | { type: 'BATCH'; worker_id: string; session: string; items: unknown[] },
+  ): Check<string> {
     const c = checkBinding(msg, { workerId: this.o.identity.worker_id, session: this.phase === 'ready' ? this.challenge : '' });
     if (!c.ok) {
-      const what = `${msg.type} for task ${msg.task_id.slice(0, 64)} attempt ${msg.attempt}`;
+      const what = msg.type === 'BATCH' ? `BATCH of ${msg.items.length}` : `${msg.type} for task ${msg.task_id.slice(0, 64)} attempt ${msg.attempt}`;
       this.emit({ type: 'refused', code: c.code, reason: `${what}: ${c.reason}` });
       this.send({ type: 'ERROR', code: c.code, message: clipBytes(`refused ${what}: ${c.reason}`, MAX_REASON_BYTES) });
     }
     return c;
   }
 
-  private onCancelled(msg: MessageOf<'TASK_CANCELLED'>): void {
-    if (!verifyMessage(msg, this.o.identity.hostKey)) return;
+  private onCancelled(msg: BatchItemOf<'TASK_CANCELLED'>, signatureOk: boolean): void {
+    if (!signatureOk) return;
     if (!this.checkOrder(msg).ok) return;
     if (!checkAssignment(msg, this.now() + this.offset, this.nonces).ok) return;
     const t = this.tasks.get(msg.task_id);
@@ -398,10 +437,41 @@ export class WorkerAgent {
   }
 
   /**
-   * Signs a task message (on the thread pool) and sends it in the order the
-   * messages were produced: now if connected, else after the next AUTH_OK.
+   * Queues a task message; messages produced in the same turn of the event
+   * loop leave together on the next (one BATCH, one signature, on a v3
+   * connection), in the order they were produced. One whose signed text is
+   * kept (`track`: the InflightBook's final report, sent again after a crash,
+   * maybe on another connection) travels alone, unbound to the connection.
    */
-  private sendTask(unsigned: TaskOut, track?: { persist: (text: string) => void; sent: () => void }): void {
+  private sendTask(unsigned: TaskOut, track?: Track): void {
+    this.pending.push({ msg: unsigned, track });
+    if (track || !this.canBatch()) return this.flush();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private canBatch(): boolean {
+    return this.phase === 'ready' && this.version >= BATCH_VERSION && this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Signs what is pending (on the thread pool) and chains the sends in order. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const items = this.pending;
+    if (items.length === 0) return;
+    this.pending = [];
+    const batching = this.canBatch();
+    const frames = batching
+      ? planFrames(items, { alone: (p) => p.track !== undefined, body: (p) => p.msg })
+      : items.map((item) => ({ kind: 'single' as const, item }));
+    for (const f of frames) {
+      if (f.kind === 'single') this.chainSingle(f.item.msg, f.item.track);
+      else this.chainBatch(f.items.map((p) => p.msg));
+    }
+  }
+
+  private chainSingle(unsigned: TaskOut, track?: Track): void {
     const signed = signMessageAsync(unsigned, this.o.identity.keys.privateKey);
     this.sendChain = this.sendChain.then(
       () =>
@@ -409,6 +479,22 @@ export class WorkerAgent {
           const text = encodeMessage(m as ProtocolMessage);
           track?.persist(text); // a final report survives a crash until it was handed to the socket
           this.transmit(text, track?.sent);
+        }),
+      () => undefined,
+    );
+  }
+
+  /** One BATCH bound to this connection; if it is gone by the time the signature is ready, its items go alone (outbox). */
+  private chainBatch(items: TaskOut[]): void {
+    const ws = this.ws;
+    const session = this.challenge;
+    const envelope = { type: 'BATCH' as const, worker_id: this.o.identity.worker_id, session, items: items as BatchItem[] };
+    const signed = signMessageAsync(envelope, this.o.identity.keys.privateKey);
+    this.sendChain = this.sendChain.then(
+      () =>
+        signed.then((m) => {
+          if (this.ws === ws && ws?.readyState === WebSocket.OPEN && this.phase === 'ready' && this.challenge === session) return ws.send(encodeMessage(m));
+          for (const item of items) this.transmit(encodeMessage(signMessage(item, this.o.identity.keys.privateKey) as ProtocolMessage));
         }),
       () => undefined,
     );

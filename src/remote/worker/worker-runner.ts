@@ -8,7 +8,7 @@
  */
 import { beginOutcome, capOutput, foldEvent, LOST_CODE } from '../../core/attempt-policy.js';
 import type { AttemptProcess, Engine } from '../../core/engine.js';
-import type { MessageOf, TokenCounts } from '../../core/protocol.js';
+import type { BatchItemOf, TokenCounts } from '../../core/protocol.js';
 import { resolveWorkerWorkspace } from './workspace.js';
 import type { SandboxPlan } from '../../safety/os-sandbox/types.js';
 
@@ -36,7 +36,7 @@ export interface RunnerOptions {
 }
 
 export interface Prepared {
-  msg: MessageOf<'TASK_ASSIGNED'>;
+  msg: BatchItemOf<'TASK_ASSIGNED'>;
   engine: Engine;
   prompt: string;
   workspace: string;
@@ -71,7 +71,7 @@ export class TaskRunner {
   }
 
   /** Checks engine, workspace and safety; returns what to run or the reason to refuse. */
-  async prepare(msg: MessageOf<'TASK_ASSIGNED'>): Promise<{ ok: true; prepared: Prepared } | { ok: false; reason: string }> {
+  async prepare(msg: BatchItemOf<'TASK_ASSIGNED'>): Promise<{ ok: true; prepared: Prepared } | { ok: false; reason: string }> {
     // The host's router chooses the engine (and model) of every task; 'auto' here would be a guess.
     const engine = msg.engine === 'auto' ? null : (this.o.engines.get(msg.engine) ?? null);
     if (!engine) {

@@ -10,9 +10,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { can, type UserSession } from '../../core/permissions.js';
-import { viewEvent } from '../../core/redact.js';
+import { othersView, viewEvent, type LiveEvent } from '../../core/redact.js';
 import type { EventRecord } from '../../store/rows.js';
-import { eventJson, followEvents, lastEventId, streamEvents } from '../live.js';
+import { cachedEventJson, FLUSH_BYTES, followEvents, lastEventId, streamEvents } from '../live.js';
 import type { LanDeps } from './deps.js';
 import { requireSession } from './session.js';
 import { clientIp, ipBucket } from './deps.js';
@@ -32,15 +32,44 @@ function slotKeys(deps: LanDeps, request: FastifyRequest, s: UserSession): { key
 
 const wsSlots = new WeakMap<FastifyRequest, () => void>();
 
+/**
+ * Per event, shared by all viewers of one app: the event with its owner filled
+ * in, and its view for visitors who may not see the owner. Each is built once
+ * per event, not once per viewer, so the SSE text and WS frame of each class
+ * (owner and view_all: the event; others: the redacted view) are serialised once.
+ */
+interface ViewMemo {
+  owned: WeakMap<EventRecord, EventRecord>;
+  others: WeakMap<EventRecord, LiveEvent | null>;
+}
+const memos = new WeakMap<LanDeps, ViewMemo>();
+function memoOf(deps: LanDeps): ViewMemo {
+  let m = memos.get(deps);
+  if (!m) memos.set(deps, (m = { owned: new WeakMap(), others: new WeakMap() }));
+  return m;
+}
+
 /** Some publishers (e.g. pending changes) name a task but leave the owner null: the task's submitter owns such an event. */
 function withOwner(deps: LanDeps, e: EventRecord): EventRecord {
   if (e.owner !== null || e.task_id === null) return e;
-  const owner = deps.ctx.host.store.getTask(e.task_id)?.submitted_by ?? null;
-  return owner === null ? e : { ...e, owner };
+  const memo = memoOf(deps).owned;
+  let v = memo.get(e);
+  if (v === undefined) {
+    const owner = deps.ctx.host.store.getTask(e.task_id)?.submitted_by ?? null;
+    memo.set(e, (v = owner === null ? e : { ...e, owner }));
+  }
+  return v;
 }
 
 /** The per-viewer view; returns 'closed' once the session is revoked or loses `view`. */
 function viewerView(deps: LanDeps, first: UserSession): (e: EventRecord) => EventRecord | null | 'closed' {
+  const showOwners = deps.ctx.host.config.lan.show_worker_owners;
+  const others = memoOf(deps).others;
+  const forOthers = (e: LiveEvent): LiveEvent | null => {
+    let v = others.get(e);
+    if (v === undefined) others.set(e, (v = othersView(e, deps.opaque, showOwners)));
+    return v;
+  };
   let s: UserSession | null = first;
   let checkedAt = deps.now();
   return (e) => {
@@ -50,7 +79,7 @@ function viewerView(deps: LanDeps, first: UserSession): (e: EventRecord) => Even
       checkedAt = now;
     }
     if (!s || !can(s, 'view')) return 'closed';
-    return viewEvent(s, withOwner(deps, e), deps.opaque, deps.ctx.host.config.lan.show_worker_owners);
+    return viewEvent(s, withOwner(deps, e), deps.opaque, showOwners, forOthers);
   };
 }
 
@@ -60,8 +89,11 @@ function viewerView(deps: LanDeps, first: UserSession): (e: EventRecord) => Even
  * `id`/`kind` may belong to the subject, e.g. a worker card).
  */
 export function wsFrame(e: EventRecord): string {
-  return `{"event":${JSON.stringify(e.kind)},"id":${e.id},"data":${eventJson(e)}}`;
+  let text = frameCache.get(e);
+  if (text === undefined) frameCache.set(e, (text = `{"event":${JSON.stringify(e.kind)},"id":${e.id},"data":${cachedEventJson(e)}}`));
+  return text;
 }
+const frameCache = new WeakMap<EventRecord, string>();
 
 export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
   const { store } = deps.ctx.host;
@@ -112,6 +144,19 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
         setTimeout(() => socket.terminate(), 5000).unref();
         return false;
       };
+      // The frames of one store commit go out corked: one socket write per viewer per commit, not one per event.
+      const tcp = request.raw.socket;
+      let frames: string[] = [];
+      let bytes = 0;
+      const flush = (): void => {
+        if (frames.length === 0 || stopped) return;
+        const out = frames;
+        frames = [];
+        bytes = 0;
+        tcp.cork();
+        for (const f of out) socket.send(f);
+        process.nextTick(() => tcp.uncork()); // ws writes each frame in two parts: uncork after them all
+      };
       unsubscribe = followEvents(
         store,
         lastEventId(request),
@@ -121,10 +166,14 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
           if (v === 'closed') return stop(1008, 'session revoked');
           if (!v) return true;
           if (socket.bufferedAmount > maxBuffered) return stop(1013, 'too slow: reconnect with lastEventId');
-          socket.send(wsFrame(v));
+          const f = wsFrame(v);
+          frames.push(f);
+          bytes += f.length;
+          if (bytes > FLUSH_BYTES) flush();
           return true;
         },
         deps.ctx.host.config.http.replay_window,
+        flush,
       );
       const ping = setInterval(() => socket.ping(), PING_MS);
       socket.on('message', () => {
