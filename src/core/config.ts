@@ -214,6 +214,16 @@ export const configSchema = z.strictObject({
         .default(1024 * 1024), // a viewer buffering more is dropped
     })
     .prefault({}),
+  // Which database the host runs on (issue 19): null = the SQLite file in the home; a postgres:// URL = PostgreSQL.
+  store: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//i, 'a postgres:// or postgresql:// URL')
+        .nullable()
+        .default(null),
+    })
+    .prefault({}),
   // What the store keeps (issue 14).
   retention: z
     .strictObject({
