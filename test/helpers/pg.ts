@@ -5,13 +5,24 @@
  * skip with `pgMissing()` as the reason only when the binaries are absent.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-const BIN = process.env.COLONY_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** $COLONY_PG_BIN, else Debian's newest /usr/lib/postgresql/<major>/bin. */
+const BIN = process.env.COLONY_PG_BIN ?? newestDebianBin();
+
+function newestDebianBin(): string {
+  let majors: number[] = [];
+  try {
+    majors = readdirSync('/usr/lib/postgresql').map(Number).filter(Number.isFinite);
+  } catch {
+    // not installed
+  }
+  return `/usr/lib/postgresql/${majors.length ? Math.max(...majors) : 15}/bin`;
+}
 
 /** Why PostgreSQL tests cannot run here, or null when they can. */
 export function pgMissing(): string | null {

@@ -4,11 +4,13 @@
  * fast with E_STORE and wait in the pending-writes retry), then resumes; every
  * task runs exactly once and the audit chain is whole.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHost, type Host } from '../../src/runner/host.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import { assertBuilt, runCli } from '../helpers/cli.js';
 import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
 import { waitFor } from '../helpers/proc.js';
 
@@ -84,4 +86,25 @@ describe.skipIf(missing !== null)(`host on PostgreSQL${missing ? ` (skipped: ${m
     expect(h.store.verifyAudit().ok).toBe(true);
     for (const id of r.task_ids) expect(h.store.attemptsOf(id).map((a) => a.state)).toEqual(['succeeded']);
   }, 180_000);
+
+  it('colony doctor checks the store: reachable with its schema version, or not, never printing the password', async () => {
+    assertBuilt();
+    const dir = (home as TestHome).dir;
+    const secret = 'pw-MUST-NOT-BE-PRINTED';
+    const doctor = async (storeUrl: string): Promise<{ code: number | null; out: string; store: Record<string, unknown> }> => {
+      const cfg = join(dir, 'doctor.config.json');
+      writeFileSync(cfg, JSON.stringify({ store: { url: storeUrl } }));
+      const r = await runCli(['doctor', '--config', cfg, '--json', '--timeout-ms', '5000'], { cwd: dir, env: { HOME: dir } });
+      const out = r.stdout + r.stderr;
+      return { code: r.code, out, store: (JSON.parse(r.stdout) as { store: Record<string, unknown> }).store };
+    };
+    const withPassword = url.replace('postgres@', `postgres:${secret}@`); // trust auth: any password is accepted
+    const ok = await doctor(withPassword);
+    expect(ok.store).toMatchObject({ reachable: true, schema_version: Math.max(...MIGRATIONS.map((m) => m.version)), ok: true, problem: null });
+    expect(ok.out).not.toContain(secret);
+    const down = await doctor(`postgres://postgres:${secret}@127.0.0.1:1/nowhere`);
+    expect(down.store).toMatchObject({ reachable: false, ok: false });
+    expect(down.code).toBe(1);
+    expect(down.out).not.toContain(secret);
+  }, 60_000);
 });
