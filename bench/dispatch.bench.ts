@@ -55,9 +55,15 @@ export const noopEngine: Engine = {
   },
 };
 
-export async function colonyDispatch(n: number, concurrency: number, timeoutMs: number): Promise<SideFigures & { store_rows: Record<string, number> }> {
+/** `open`: the store to dispatch through (default a SQLite file in a temp dir; bench/dispatch-pg.bench.ts passes PostgreSQL). */
+export async function colonyDispatch(
+  n: number,
+  concurrency: number,
+  timeoutMs: number,
+  open: (dir: string) => Store = (dir) => Store.open(join(dir, 'colony.db')),
+): Promise<SideFigures & { store_rows: Record<string, number> }> {
   const tmp = tempDir('colony-bench-dispatch-');
-  const store = Store.open(join(tmp.dir, 'colony.db'));
+  const store = open(tmp.dir);
   const service = new TaskService(store, defaultConfig());
   const pool = new LocalPool({
     service,

@@ -44,7 +44,8 @@ export interface PgCluster {
   destroy(): void;
 }
 
-export async function startPg(): Promise<PgCluster> {
+/** `fsync`: durable like a real server (benchmarks); tests run without it. */
+export async function startPg(o: { fsync?: boolean } = {}): Promise<PgCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'colony-pg-'));
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
@@ -55,7 +56,7 @@ export async function startPg(): Promise<PgCluster> {
   };
   as('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c max_connections=50`;
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=${o.fsync ? 'on' : 'off'} -c max_connections=50`;
   const start = (): void => as('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', opts, 'start']);
   const stop = (): void => as('pg_ctl', ['-D', data, '-w', '-m', 'fast', 'stop']);
   start();
