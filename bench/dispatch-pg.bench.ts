@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 import { openStore } from '../src/store/open.js';
 import { startPg } from '../test/helpers/pg.js';
-import { bullmqDispatch, colonyDispatch } from './dispatch.bench.js';
+import { arg, bullmqDispatch, colonyDispatch } from './dispatch.bench.js';
 import { isMain, machine, round, writeResult } from './perf-kit.js';
 
 export async function runDispatchPgBench(o: { tasks?: number; concurrency?: number } = {}): Promise<Record<string, unknown>> {
@@ -42,12 +42,6 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
   } finally {
     cluster.destroy();
   }
-}
-
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) ? v : undefined;
 }
 
 if (isMain(import.meta.url)) {

@@ -221,7 +221,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<
   ]);
 }
 
-function arg(name: string): number | undefined {
+export function arg(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
   return Number.isFinite(v) ? v : undefined;
