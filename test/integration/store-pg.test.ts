@@ -25,16 +25,17 @@ const urls: string[] = [];
 beforeAll(async () => {
   if (missing) return;
   cluster = await startPg();
-  for (let i = 0; i < 16; i++) urls.push(await cluster.createDatabase(`conf_${i}`));
+  for (let i = 0; i < 17; i++) urls.push(await cluster.createDatabase(`conf_${i}`));
 }, 120_000);
 
 afterAll(() => cluster?.destroy());
 
-function pgFixture(): StoreFixture {
+function pgFixture(): StoreFixture & { url: string } {
   const url = urls.shift();
   if (!url) throw new Error('out of prepared databases');
   let store = openStore(url);
   return {
+    url,
     get store() {
       return store;
     },
@@ -59,6 +60,19 @@ describe.skipIf(missing !== null)(`PostgreSQL store${missing ? ` (skipped: ${mis
       expect(schemaVersion(dbOf(fx.store))).toBe(latest);
       const again = fx.reopen() as Store;
       expect(dbOf(again).prepare('SELECT COUNT(*) AS n FROM schema_version').get()).toEqual({ n: MIGRATIONS.length });
+    } finally {
+      fx.dispose();
+    }
+  });
+
+  it('refuses a second host on the same database with E_CONFLICT, and lets it in once the first is closed', () => {
+    const fx = pgFixture();
+    try {
+      expect(codeOf(() => openStore(fx.url))).toBe('E_CONFLICT');
+      fx.store.close();
+      const second = openStore(fx.url);
+      expect(second.verifyAudit().ok).toBe(true);
+      second.close();
     } finally {
       fx.dispose();
     }

@@ -20,8 +20,9 @@ export class PgDb implements SqlDb {
   private facts: { identity: Set<string>; keys: Map<string, string[]> } | null = null;
   private readonly cache = new Map<string, Translated>();
 
-  constructor(url: string, timeoutMs?: number) {
-    this.client = new PgSyncClient(url, timeoutMs);
+  /** `hostLock`: a session advisory lock held on every connection (one host per database). */
+  constructor(url: string, timeoutMs?: number, hostLock: number | null = null) {
+    this.client = new PgSyncClient(url, timeoutMs, undefined, hostLock);
   }
 
   get open(): boolean {

@@ -9,7 +9,7 @@ export type PgRequest =
 export type PgResponse =
   | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number }
   /** `unavailable`: the connection is down or was lost (retry later); otherwise the statement failed. */
-  | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null };
+  | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null; conflict?: boolean };
 
 export interface PgWorkerData {
   url: string;
@@ -17,4 +17,6 @@ export interface PgWorkerData {
   /** Requests in, answers out (the main thread reads answers with receiveMessageOnPort). */
   port: MessagePort;
   connectTimeoutMs: number;
+  /** Hold this session advisory lock on every connection (one host per database); null: none. */
+  hostLock: number | null;
 }

@@ -26,12 +26,13 @@ export class PgSyncClient {
     url: string,
     private readonly timeoutMs = 30_000,
     connectTimeoutMs = 3_000,
+    hostLock: number | null = null,
   ) {
     const shared = new SharedArrayBuffer(4);
     this.flag = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs };
+    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, hostLock };
     this.worker = spawnWorker({ workerData: data, transferList: [port2] });
     this.worker.unref();
     this.worker.on('error', () => undefined); // a dead worker shows as calls without an answer (E_STORE) // a dead worker shows as calls without an answer (E_STORE)
@@ -76,6 +77,7 @@ export class PgSyncClient {
 
   private settle(res: PgResponse): Ok {
     if (res.ok) return res;
+    if (res.conflict) throw new ColonyError('E_CONFLICT', `${res.message}; stop it first (several hosts on one database are not supported yet)`);
     if (res.unavailable) throw new ColonyError('E_STORE', `database unavailable: ${res.message}`);
     throw new ColonyError('E_STORE', `database error${res.sqlstate ? ` ${res.sqlstate}` : ''}: ${res.message}`);
   }
