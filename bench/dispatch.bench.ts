@@ -55,9 +55,15 @@ export const noopEngine: Engine = {
   },
 };
 
-export async function colonyDispatch(n: number, concurrency: number, timeoutMs: number): Promise<SideFigures & { store_rows: Record<string, number> }> {
+/** `open`: the store to dispatch through (default a SQLite file in a temp dir; bench/dispatch-pg.bench.ts passes PostgreSQL). */
+export async function colonyDispatch(
+  n: number,
+  concurrency: number,
+  timeoutMs: number,
+  open: (dir: string) => Store = (dir) => Store.open(join(dir, 'colony.db')),
+): Promise<SideFigures & { store_rows: Record<string, number> }> {
   const tmp = tempDir('colony-bench-dispatch-');
-  const store = Store.open(join(tmp.dir, 'colony.db'));
+  const store = open(tmp.dir);
   const service = new TaskService(store, defaultConfig());
   const pool = new LocalPool({
     service,
@@ -215,7 +221,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<
   ]);
 }
 
-function arg(name: string): number | undefined {
+export function arg(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
   return Number.isFinite(v) ? v : undefined;

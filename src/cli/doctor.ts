@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { runDoctor, type EngineCheck } from '../engines/doctor.js';
 import { loadConfig } from '../runner/home.js';
+import { checkPgStore, type StoreCheck } from '../store/pg/doctor.js';
 import { table } from './output.js';
 
 export function formatDoctor(checks: EngineCheck[]): string {
@@ -12,6 +13,13 @@ export function formatDoctor(checks: EngineCheck[]): string {
     const ep = c.endpoint.url === null ? '-' : c.endpoint.reachable ? `reachable ${c.endpoint.url}` : `UNREACHABLE ${c.endpoint.problem ?? c.endpoint.url}`;
     rows.push([c.engine, bin, cred, ep, c.ok ? 'ok' : 'NOT READY']);
   }
+  return table(rows);
+}
+
+export function formatStoreCheck(c: StoreCheck): string {
+  const schema = c.schema_version === null ? '-' : `${c.schema_version} (this colony: ${c.expected_version})`;
+  const rows = [['STORE', 'DATABASE', 'SCHEMA', '']];
+  rows.push(['postgresql', c.reachable ? `reachable ${c.url}` : `UNREACHABLE ${c.url}`, schema, c.ok ? (c.problem ?? 'ok') : `NOT READY: ${c.problem ?? ''}`]);
   return table(rows);
 }
 
@@ -28,8 +36,13 @@ export function registerDoctor(program: Command): void {
     )
     .action(async (o: { config?: string; json?: boolean; timeoutMs: string }) => {
       const { config } = loadConfig(o.config);
-      const checks = await runDoctor(config, { timeoutMs: Math.max(100, Number(o.timeoutMs) || 10_000) });
-      process.stdout.write(`${o.json ? JSON.stringify(checks, null, 2) : formatDoctor(checks)}\n`);
-      process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
+      const timeoutMs = Math.max(100, Number(o.timeoutMs) || 10_000);
+      const checks = await runDoctor(config, { timeoutMs });
+      // The store is checked only when it is PostgreSQL (store.url); then --json prints { engines, store }.
+      const store = config.store.url === null ? null : checkPgStore(config.store.url, timeoutMs);
+      const json = store === null ? checks : { engines: checks, store };
+      const text = store === null ? formatDoctor(checks) : `${formatDoctor(checks)}\n\n${formatStoreCheck(store)}`;
+      process.stdout.write(`${o.json ? JSON.stringify(json, null, 2) : text}\n`);
+      process.exitCode = checks.every((c) => c.ok) && (store?.ok ?? true) ? 0 : 1;
     });
 }

@@ -61,6 +61,7 @@ interface ServeFlags {
   demo?: boolean;
   lanCode?: string;
   insecureHttp?: boolean;
+  store?: string;
 }
 
 function port(name: string, v: string): number {
@@ -81,12 +82,16 @@ export function registerServe(program: Command): void {
     .option('--insecure-http', 'serve the LAN app over plain HTTP instead of TLS (everything, prompts and cookies included, crosses the LAN readable)')
     .option('--concurrency <n>', 'local tasks run at the same time (default: config runner.concurrency)')
     .option('--home <dir>', 'colony home (default $COLONY_HOME or ./.colony)')
+    .option('--store <url>', 'run on PostgreSQL (postgres://user:password@host/db) instead of the SQLite file in the home; default: config store.url')
     .option('--config <file>', 'config file (default ./colony.config.json)')
     .option('--demo', 'on an empty home, submit the offline example graphs (exec engine) so there is something to watch')
     .option('--pretty', 'human-readable logs instead of JSON')
     .option('--quiet', 'no request logs')
     .action(async (f: ServeFlags) => {
-      const { config, file } = loadConfig(f.config);
+      const loaded = loadConfig(f.config);
+      const { file } = loaded;
+      if (f.store !== undefined && !/^postgres(ql)?:\/\//i.test(f.store)) throw new ColonyError('E_BAD_INPUT', '--store must be a postgres:// URL');
+      const config = f.store === undefined ? loaded.config : { ...loaded.config, store: { ...loaded.config.store, url: f.store } };
       const paths = resolveHome(f.home);
       const concurrency = f.concurrency === undefined ? undefined : Number(f.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))

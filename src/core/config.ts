@@ -238,6 +238,16 @@ export const configSchema = z.strictObject({
       timeout_ms: z.number().int().min(100).default(10_000),
     })
     .prefault({}),
+  // Which database the host runs on (issue 19): null = the SQLite file in the home; a postgres:// URL = PostgreSQL.
+  store: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//i, 'a postgres:// or postgresql:// URL')
+        .nullable()
+        .default(null),
+    })
+    .prefault({}),
   // What the store keeps (issue 14).
   retention: z
     .strictObject({

@@ -3,7 +3,8 @@
  * gate and local pool, from a home directory and a config. `colony run` and
  * `colony serve` both start one; tests start one on a temp home.
  */
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { openStore } from '../store/open.js';
 import type { ColonyConfig } from '../core/config.js';
 import { Killswitch } from '../safety/killswitch.js';
 import { ensureHome, type HomePaths } from './home.js';
@@ -63,7 +64,7 @@ export function openHost(o: HostOptions): Host {
   const lock: HostLock | null = o.lock === false ? null : acquireHostLock(o.paths.hostLock, o.paths.home);
   let store: Store | null = null;
   try {
-    store = Store.open(o.paths.db);
+    store = openStore(o.config.store.url ?? o.paths.db);
     store.outputCapBytes = o.config.retention.max_output_bytes_per_task;
     const s = store;
     const service = new TaskService(store, o.config);

@@ -205,7 +205,9 @@ export class LocalPool {
       // a task that never started because the store refused a write goes back to the queue.
       const err = toColonyError(e);
       const st = service.stateOf(task.id);
-      if (st === 'assigned' && err.code === 'E_STORE') service.stepDurably(task.id, { kind: 'requeue', reason: `requeued: ${err.message}` }, SYSTEM);
+      // With memory stale (the store unreadable), 'running' may be a start the store never took: requeue too.
+      if (err.code === 'E_STORE' && (st === 'assigned' || service.memoryStale))
+        service.stepDurably(task.id, { kind: 'requeue', reason: `requeued: ${err.message}` }, SYSTEM);
       else if (st === 'assigned' || st === 'running')
         service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
     } finally {

@@ -47,6 +47,8 @@ export function laneOf(target: string, submittedBy: string): string {
 
 export class TaskService implements PoolPort, RemotePort {
   private scheduler = new Scheduler();
+  /** A reload failed (the store could not be read): memory may hold states the store never took. */
+  private stale = false;
   /** Writes the store refused, retried until they go through. */
   private readonly pending: PendingWrites;
   /** Called with the tasks a submission put in awaiting_approval (the host screens them for the admin). */
@@ -135,11 +137,13 @@ export class TaskService implements PoolPort, RemotePort {
   }
 
   claim(lane: string, limit: number, accept?: (id: string) => boolean): string[] {
+    this.catchUp();
     const take = (id: string): boolean => !this.pauses.holds(id) && (accept?.(id) ?? true);
     return this.persist(this.scheduler.claim(lane, limit, take), SYSTEM).map((t) => t.id);
   }
 
   claimRemote(lane: string, limit: number, pick: (task: StoredTask) => { take: boolean; refuse?: string }): StoredTask[] {
+    this.catchUp();
     const picked = new Map<string, StoredTask>();
     const refused: Array<[string, string]> = [];
     const trs = this.scheduler.claim(lane, limit, (id) => {
@@ -197,6 +201,7 @@ export class TaskService implements PoolPort, RemotePort {
       this.reload(); // memory back to what the store has: the attempt is still open there
       if (!isStoreRefusal(e)) throw e;
       this.pending.keep(taskId, () => {
+        this.catchUp();
         if (this.store.attemptsOf(taskId).find((a) => a.attempt === attempt)?.finished_at !== null) return; // closed meanwhile
         this.guarded(write);
       });
@@ -206,6 +211,7 @@ export class TaskService implements PoolPort, RemotePort {
 
   stepDurably(taskId: string, step: TaskStep, who: Actor): void {
     const write = (): void => {
+      this.catchUp();
       this.guarded(() => this.store.applyTransitions(this.tryStep(taskId, step), who));
     };
     try {
@@ -436,7 +442,34 @@ export class TaskService implements PoolPort, RemotePort {
     this.reload();
   }
 
+  /**
+   * Memory back to what the store has. When the store cannot even be read (a
+   * database server out of reach), memory is marked stale instead and rebuilt
+   * before the next decision (catchUp), so nothing is decided on states the
+   * store never took.
+   */
   private reload(): void {
+    try {
+      this.rebuild();
+      this.stale = false;
+    } catch (e) {
+      if (!isStoreRefusal(e)) throw e;
+      this.stale = true;
+    }
+  }
+
+  /** True while memory waits for a rebuild from the store (see reload). */
+  get memoryStale(): boolean {
+    return this.stale;
+  }
+
+  private catchUp(): void {
+    if (!this.stale) return;
+    this.rebuild();
+    this.stale = false;
+  }
+
+  private rebuild(): void {
     this.pauses.load();
     const s = new Scheduler();
     const all = this.store.loadAll();

@@ -35,6 +35,8 @@ export interface AttemptPort {
 
 /** The local pool's port. */
 export interface PoolPort extends AttemptPort {
+  /** True while a failed reload (store unreadable) left memory to be rebuilt from the store. */
+  readonly memoryStale: boolean;
   /** Claims up to `limit` ready tasks of `lane` (ready → assigned, persisted); their ids. */
   claim(lane: string, limit: number, accept?: (id: string) => boolean): string[];
   /** assigned → running with its attempt row, in the next group commit; `inCommit` runs inside it. */

@@ -7,12 +7,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ColonyError } from '../core/errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import type { SqlDb } from './sql-port.js';
 
-export type Db = Database.Database;
+/** A store's database handle: SQLite (better-sqlite3) or PostgreSQL (store/pg), through one synchronous port. */
+export type Db = SqlDb;
 
 export function openDb(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  let db: Db;
+  let db: Database.Database;
   try {
     db = new Database(file);
     db.pragma('journal_mode = WAL');
@@ -34,8 +36,9 @@ export function schemaVersion(db: Db): number {
   return row.v ?? 0;
 }
 
-function migrate(db: Db, migrations: readonly Migration[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+/** Applies the migrations above the schema's version, each in its own transaction; `ddl` gives a migration's text for this database. */
+export function migrate(db: Db, migrations: readonly Migration[], ddl: (sql: string, m: Migration | null) => string = (sql) => sql): void {
+  db.exec(ddl('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)', null));
   const current = schemaVersion(db);
   const known = Math.max(0, ...migrations.map((m) => m.version));
   if (current > known) {
@@ -44,7 +47,7 @@ function migrate(db: Db, migrations: readonly Migration[]): void {
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (m.version <= current) continue;
     db.transaction(() => {
-      db.exec(m.sql);
+      db.exec(ddl(m.sql, m));
       db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     })();
   }

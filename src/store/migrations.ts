@@ -6,6 +6,8 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** PostgreSQL DDL when the SQLite text does not translate as it is (store/pg/translate.ts translateDdl). */
+  pg?: string;
 }
 
 export const MIGRATIONS: readonly Migration[] = [

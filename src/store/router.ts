@@ -46,7 +46,7 @@ export class RouterStore {
   /** The most recent `limit` outcomes, oldest first (replay order). */
   outcomes(limit = KEEP_OUTCOMES): RouterOutcomeRow[] {
     const rows = dbOf(this.store)
-      .prepare('SELECT * FROM (SELECT id, task_id, attempt, cls, path, ok, cost_usd FROM router_outcomes ORDER BY id DESC LIMIT ?) ORDER BY id')
+      .prepare('SELECT * FROM (SELECT id, task_id, attempt, cls, path, ok, cost_usd FROM router_outcomes ORDER BY id DESC LIMIT ?) AS recent ORDER BY id')
       .all(limit) as { task_id: string; attempt: number; cls: string; path: string; ok: number; cost_usd: number | null }[];
     return rows.map((r) => ({ task_id: r.task_id, attempt: r.attempt, cls: r.cls, path: parsePath(r.path), ok: r.ok === 1, cost_usd: r.cost_usd }));
   }

@@ -1,7 +1,7 @@
 /** Persistence of LAN user sessions; they survive a host restart. */
 import { ColonyError } from '../core/errors.js';
 import { isPermission, type Permission, type UserSession } from '../core/permissions.js';
-import type { Statement } from 'better-sqlite3';
+import type { SqlStatement as Statement } from './sql-port.js';
 import type { Actor, Store } from './store.js';
 import { dbOf } from './internal.js';
 

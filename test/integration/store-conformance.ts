@@ -2,7 +2,7 @@
  * Store conformance: `describeStoreConformance(makeStore)` states what any
  * store backend must do (atomic submits and transitions, one audit record and
  * one event per transition, attempts folding cost into tasks, events only after
- * commit, a hash chain that survives a restart), through the Store interface
+ * commit, a hash chain that survives a restart), through the StoreBackend interface
  * only — no SQL. store.test.ts runs it over a real SQLite file; a future
  * backend (PostgreSQL) calls it with its own factory.
  */
@@ -10,12 +10,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isColonyError } from '../../src/core/errors.js';
 import { Scheduler, type Transition } from '../../src/core/scheduler.js';
 import type { EventRecord } from '../../src/store/rows.js';
-import { Store, SYSTEM, type Actor, type AttemptEnd, type NewTask } from '../../src/store/store.js';
+import type { StoreBackend } from '../../src/store/backend.js';
+import { SYSTEM, type Actor, type AttemptEnd, type NewTask } from '../../src/store/store.js';
 
 export interface StoreFixture {
-  store: Store;
+  store: StoreBackend;
   /** Closes the store and opens the same data again (a host restart). */
-  reopen(): Store;
+  reopen(): StoreBackend;
   dispose(): void;
 }
 
@@ -43,13 +44,13 @@ export function task(id: string, deps: string[] = [], over: Partial<NewTask> = {
 }
 
 /** Submits tasks through a Scheduler the way TaskService does; returns the initial transitions. */
-export function submit(store: Store, sched: Scheduler, graphId: string, tasks: NewTask[], source: string | null = null): Transition[] {
+export function submit(store: StoreBackend, sched: Scheduler, graphId: string, tasks: NewTask[], source: string | null = null): Transition[] {
   const initial = sched.add(tasks.map((t) => ({ id: t.id, depends_on: t.depends_on, trigger: t.trigger, state: t.state, lane: t.lane, wait_deadline: null })));
   store.submitGraph({ id: graphId, name: graphId, budget_usd: null, submitted_by: 'admin', workspace: '/tmp', source }, tasks, initial, ADMIN);
   return initial;
 }
 
-export function auditCount(store: Store): number {
+export function auditCount(store: StoreBackend): number {
   const r = store.verifyAudit();
   if (!r.ok) throw new Error(`audit chain broken at ${r.broken_id}: ${r.reason}`);
   return r.count;
@@ -311,6 +312,79 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       store.applyTransitions(sched.cancel('old:a'), SYSTEM);
       expect(store.unfinishedGraphFrom('/work/graph.json')).toBeNull();
       expect(store.unfinishedGraphFrom('/work/other.json')?.id).toBe('other');
+    });
+
+    it('stores output once, replays it with its events, and keeps the per-task cap', () => {
+      fx = makeStore();
+      const { store } = fx;
+      const sched = new Scheduler();
+      submit(store, sched, 'g', [task('g:a')]);
+      store.outputCapBytes = 2048;
+      const from = store.lastEventId();
+      store.appendOutput('g:a', 1, 'stdout', 'héllo\n');
+      store.appendOutput('g:a', 1, 'stderr', 'x'.repeat(3000));
+      store.appendOutput('g:a', 1, 'stdout', 'after the cut');
+      const out = store.outputOf('g:a');
+      expect(out.map((o) => o.stream)).toEqual(['stdout', 'stderr']);
+      expect(out[0]?.text).toBe('héllo\n');
+      expect(out[1]?.text).toContain('output of this task cut at 2048 bytes');
+      expect(store.outputOf('g:a', { after_id: out[0]?.id ?? 0 }).length).toBe(1);
+      const replay = store.eventsSince(from).filter((e) => e.kind === 'task.output');
+      expect(replay.map((e) => e.data.text)).toEqual(out.map((o) => o.text));
+      expect(replay[0]?.data.output_id).toBe(out[0]?.id);
+    });
+
+    it('commits grouped writes together; a failing one rolls back alone', async () => {
+      fx = makeStore();
+      const { store } = fx;
+      const sched = new Scheduler();
+      submit(store, sched, 'g', [task('g:a'), task('g:b')]);
+      const seen: string[] = [];
+      store.subscribe((evs) => seen.push(...evs.map((e) => e.kind)));
+      const before = auditCount(store);
+      const ok = store.grouped(() => store.appendAudit({ actor: 'admin', origin: 'local', action: 'test.one', target: null, detail: {} }).id);
+      const bad = store.grouped(() => {
+        store.publish('test.vanishes', null, {});
+        store.applyTransitions([{ id: 'g:a', from: 'running', to: 'succeeded', reason: 'wrong' }], SYSTEM);
+      });
+      const two = store.grouped(() => store.appendAudit({ actor: 'admin', origin: 'local', action: 'test.two', target: null, detail: {} }).id);
+      const [r1, r2, r3] = await Promise.allSettled([ok, bad, two]);
+      expect(r1.status).toBe('fulfilled');
+      expect(r2.status === 'rejected' && isColonyError(r2.reason) ? r2.reason.code : r2.status).toBe('E_INVALID_TRANSITION');
+      expect(r3.status === 'fulfilled' && r1.status === 'fulfilled' ? r3.value - r1.value : null).toBe(1);
+      expect(auditCount(store)).toBe(before + 2);
+      expect(seen).not.toContain('test.vanishes');
+      expect(store.getTask('g:a')?.state).toBe('ready');
+    });
+
+    it('keeps settings, attempt processes and an attempt history', () => {
+      fx = makeStore();
+      const { store } = fx;
+      const sched = new Scheduler();
+      submit(store, sched, 'g', [task('g:a')]);
+      expect(store.getSetting('k')).toBeNull();
+      store.setSetting('k', 'one');
+      store.setSetting('k', 'two');
+      expect(store.getSetting('k')).toBe('two');
+      store.applyTransitions(sched.claim('host', 1), SYSTEM);
+      const n = store.startAttempt(
+        'g:a',
+        { engine: 'exec', model: null, worker_id: 'w', route_rule: null, route_explanation: null },
+        sched.start('g:a'),
+        SYSTEM,
+      );
+      const proc = { pid: 10, pgid: 10, start_ticks: 5, boot_id: 'b', cgroup: null, tag: 't1' };
+      store.recordAttemptProcess('g:a', n, proc);
+      store.recordAttemptProcess('g:a', n, { ...proc, pid: 11, tag: 't2' }); // replaces
+      expect(store.openAttemptProcesses()).toEqual([{ task_id: 'g:a', attempt: n, ...proc, pid: 11, tag: 't2' }]);
+      store.finishAttempt('g:a', n, end('succeeded', 0.5), sched.finish('g:a', 'succeeded', 'ok'), SYSTEM);
+      expect(store.openAttemptProcesses()).toEqual([]);
+      expect(store.attemptHistory().map((a) => [a.task_id, a.prompt])).toEqual([['g:a', 'echo g:a']]);
+      expect(store.costBy('worker_id')).toEqual([{ key: 'w', cost_usd: 0.5, tokens: 0, attempts: 1 }]);
+      expect(store.costBy('submitted_by', 'nobody')).toEqual([]);
+      expect(store.listGraphs().map((g) => [g.id, g.counts, g.cost_usd])).toEqual([['g', { succeeded: 1 }, 0.5]]);
+      expect(store.listTasks({ search: 'ECHO G' }).map((t) => t.id)).toEqual(['g:a']);
+      expect(store.listAudit({ action: 'task.*', limit: 1 })[0]?.action).toBe('task.transition');
     });
   });
 }

@@ -1,0 +1,22 @@
+import type { MessagePort } from 'node:worker_threads';
+
+/** Messages between the PostgreSQL port (main thread, blocking) and its worker thread (node-postgres). */
+export type PgRequest =
+  | { id: number; op: 'query'; sql: string; params: unknown[]; session: number | null }
+  | { id: number; op: 'exec'; sql: string; session: number | null }
+  | { id: number; op: 'end' };
+
+export type PgResponse =
+  | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number }
+  /** `unavailable`: the connection is down or was lost (retry later); otherwise the statement failed. */
+  | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null; conflict?: boolean };
+
+export interface PgWorkerData {
+  url: string;
+  flag: SharedArrayBuffer;
+  /** Requests in, answers out (the main thread reads answers with receiveMessageOnPort). */
+  port: MessagePort;
+  connectTimeoutMs: number;
+  /** Hold this session advisory lock on every connection (one host per database); null: none. */
+  hostLock: number | null;
+}
