@@ -200,7 +200,9 @@ export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<st
       sandboxed_over_bare_bwrap_rate: spread(runs.map((r) => r.bare_bwrap.wall_ms / (r.colony_sandboxed[0] as RunFigures).wall_ms)),
       sandboxed_over_bare_node_rate: spread(runs.map((r) => r.bare_node.wall_ms / (r.colony_sandboxed[0] as RunFigures).wall_ms)),
       biggest_over_empty_wall: spread(runs.map((r) => (r.colony_sandboxed[last] as RunFigures).wall_ms / (r.colony_sandboxed[0] as RunFigures).wall_ms)),
-      biggest_over_empty_cpu: spread(runs.map((r) => ((r.colony_sandboxed[last] as RunFigures).cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN))),
+      biggest_over_empty_cpu: spread(
+        runs.map((r) => ((r.colony_sandboxed[last] as RunFigures).cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN)),
+      ),
       cpu_bare_node_over_unsandboxed: spread(runs.map((r) => (r.bare_node.cpu_ms ?? NaN) / (r.colony_unsandboxed.cpu_ms ?? NaN))),
       cpu_bare_bwrap_over_sandboxed: spread(runs.map((r) => (r.bare_bwrap.cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN))),
     };

@@ -6,9 +6,11 @@
  * - the unsandboxed path keeps the lifecycle wrapper;
  * - COLONY_TRACE_ATTEMPT=1 prints the per-phase table, one sample per attempt.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { attemptCgroupBase, endAttemptCgroup, makeAttemptCgroup, pooledAttemptCgroups, pruneEmptyAttemptCgroups } from '../../src/engines/attempt-cgroup.js';
 import { boundSpawn, releaseBound } from '../../src/engines/lifecycle.js';
 import { assertBuilt, runCli, startCli } from '../helpers/cli.js';
 import { killQuietly, makeTempDir, processGone, readTaskPid, waitFor } from '../helpers/proc.js';
@@ -59,6 +61,38 @@ describe('a sandboxed attempt without the lifecycle wrapper', () => {
     expect(plain.command).toMatch(/setpriv$/); // util-linux is installed on this project's machines
     releaseBound(plain, 'quick');
     releaseBound(contained, 'quick');
+  });
+});
+
+describe('attempt cgroups (sandbox off)', () => {
+  it('an emptied one is reused by the next attempt instead of a mkdir/rmdir per attempt', async () => {
+    const first = makeAttemptCgroup('reuse-test');
+    if (!attemptCgroupBase()) return expect(first).toBeNull(); // no cgroup v2 here: nothing is made
+    const before = pooledAttemptCgroups();
+    const p = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    strays.push(p.pid as number);
+    writeFileSync(join(first as string, 'cgroup.procs'), String(p.pid));
+    endAttemptCgroup(first); // kills what is in it, then pools it once empty
+    await waitFor(() => pooledAttemptCgroups() === before + 1, 'the cgroup went back to the pool');
+    expect(processGone(p.pid as number)).toBe(true);
+    expect(makeAttemptCgroup('reuse-test-2')).toBe(first);
+    endAttemptCgroup(first);
+  });
+
+  it("another live colony process's pooled cgroups are not pruned; a dead one's are", async () => {
+    const base = attemptCgroupBase();
+    if (!base) return expect(pruneEmptyAttemptCgroups()).toBe(0);
+    const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    strays.push(other.pid as number);
+    const dir = join(base, `p${other.pid}-1.prune-pool-test`);
+    mkdirSync(dir);
+    const mine = (name: string): boolean => name.includes('prune-pool-test');
+    expect(pruneEmptyAttemptCgroups(60_000, Date.now() + 120_000, mine)).toBe(0);
+    expect(existsSync(dir)).toBe(true);
+    other.kill('SIGKILL');
+    await waitFor(() => processGone(other.pid as number), 'the other process is gone');
+    expect(pruneEmptyAttemptCgroups(60_000, Date.now() + 120_000, mine)).toBe(1);
+    expect(existsSync(dir)).toBe(false);
   });
 });
 
