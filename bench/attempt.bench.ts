@@ -5,11 +5,16 @@
  * the same run, in an empty workspace and in workspaces of 30,000 and 200,000
  * small files (with a few protected files in them, so the guard has work).
  *
+ * With the OS sandbox off (against bare Node spawns of `sh -c true`) and on
+ * (against bare `bwrap … sh -c true` with the same mounts and namespaces as
+ * colony's sandbox), interleaved, `--reps` times; ratios per repetition,
+ * then median and spread, with the load average before and after each.
+ *
  * Targets: colony ≥ 0.8× the bare spawn rate (empty workspace); the per-task
  * cost with 200,000 files within 10% of the empty workspace's.
  *
  *   npm run bench -- attempt
- *   npx tsx bench/attempt.bench.ts [--tasks 1000] [--sizes 0,30000,200000]
+ *   npx tsx bench/attempt.bench.ts [--tasks 1000] [--sizes 0,30000,200000] [--reps 3]
  *
  * Wall time and CPU (user+sys of the colony process and its children, from
  * /usr/bin/time) per run; workspaces are built once (not timed) and the
@@ -17,7 +22,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { buildBwrapArgs, LINUX_SYSTEM_PATHS } from '../src/safety/os-sandbox/linux-bwrap.js';
+import { probePath } from '../src/safety/os-sandbox/host-paths.js';
 import { BENCH_DIR, isMain, machine, round, tempDir, writeResult } from './perf-kit.js';
 
 const CLI = join(BENCH_DIR, '..', 'dist', 'cli', 'index.js');
@@ -26,6 +33,7 @@ export interface AttemptOptions {
   tasks?: number;
   concurrency?: number;
   sizes?: number[];
+  reps?: number;
 }
 
 interface RunFigures {
@@ -73,9 +81,10 @@ function timed(cmd: string, args: string[], cwd: string): Promise<{ wall_ms: num
   });
 }
 
-async function colonyRun(ws: string, home: string, n: number, concurrency: number): Promise<RunFigures & { files: number }> {
+async function colonyRun(ws: string, home: string, n: number, concurrency: number, config?: string): Promise<RunFigures & { files: number }> {
   const graph = graphFile(ws, n);
-  const r = await timed(process.execPath, [CLI, 'run', graph, '--concurrency', String(concurrency), '--home', home, '--json'], ws);
+  const extra = config ? ['--config', config] : [];
+  const r = await timed(process.execPath, [CLI, 'run', graph, '--concurrency', String(concurrency), '--home', home, '--json', ...extra], ws);
   if (r.code !== 0) throw new Error(`colony run exited ${r.code}: ${r.out.slice(-2000)}`);
   const summary = JSON.parse(r.out.slice(r.out.indexOf('{'), r.out.lastIndexOf('}') + 1)) as { ok: boolean; tasks: unknown[] };
   if (!summary.ok || summary.tasks.length !== n) throw new Error('colony run did not succeed on every task');
@@ -88,19 +97,20 @@ async function colonyRun(ws: string, home: string, n: number, concurrency: numbe
   };
 }
 
-/** The same command spawned by Node, `concurrency` at a time, nothing else (run in its own process for its CPU figure). */
-async function bareSpawns(ws: string, n: number, concurrency: number): Promise<RunFigures> {
+/** The same command spawned by Node, `concurrency` at a time, nothing else (run in its own process for its CPU figure); `argv` is the command. */
+async function bareSpawns(ws: string, n: number, concurrency: number, argv: string[] = ['sh', '-c', 'true']): Promise<RunFigures> {
   const script = `
     const { spawn } = require('node:child_process');
+    const argv = ${JSON.stringify(argv)};
     let started = 0, done = 0;
     const next = () => {
       if (started >= ${n}) return;
       started++;
-      spawn('sh', ['-c', 'true'], { stdio: 'ignore' }).on('close', () => { done++; if (done === ${n}) process.exit(0); next(); });
+      spawn(argv[0], argv.slice(1), { stdio: 'ignore' }).on('close', () => { done++; if (done === ${n}) process.exit(0); next(); });
     };
     for (let i = 0; i < ${concurrency}; i++) next();`;
   const r = await timed(process.execPath, ['-e', script], ws);
-  if (r.code !== 0) throw new Error(`bare spawns exited ${r.code}`);
+  if (r.code !== 0) throw new Error(`bare spawns exited ${r.code}: ${r.out.slice(-500)}`);
   return {
     files: 0,
     wall_ms: round(r.wall_ms, 0),
@@ -110,10 +120,51 @@ async function bareSpawns(ws: string, n: number, concurrency: number): Promise<R
   };
 }
 
+/** `bwrap … sh -c true` with the mounts and namespaces colony's sandbox gives an exec task in `ws` (buildBwrapArgs). */
+function bareBwrapArgv(ws: string): string[] {
+  const spec = {
+    command: '/bin/sh',
+    args: ['-c', 'true'],
+    cwd: ws,
+    env: {},
+    workspace: ws,
+    home: '/root',
+    system: [...LINUX_SYSTEM_PATHS],
+    ro: [{ src: dirname(dirname(process.execPath)) }],
+    rw: [],
+    hide: [],
+    network: { proxySocket: null, forwardPorts: [], bridgeScript: null, nodeBin: process.execPath },
+  };
+  return ['bwrap', ...buildBwrapArgs(spec, probePath)];
+}
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const spread = (v: number[]): { median: number; min: number; max: number; values: number[] } => ({
+  median: round(median(v), 3),
+  min: round(Math.min(...v), 3),
+  max: round(Math.max(...v), 3),
+  values: v.map((x) => round(x, 3)),
+});
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+interface Rep {
+  load_before: string;
+  load_after: string;
+  bare_node: RunFigures;
+  bare_bwrap: RunFigures;
+  colony_unsandboxed: RunFigures;
+  colony_sandboxed: RunFigures[]; // one per workspace size
+}
+
 export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<string, unknown>> {
   const n = o.tasks ?? 1000;
   const concurrency = o.concurrency ?? 8;
   const sizes = o.sizes ?? [0, 30_000, 200_000];
+  const reps = o.reps ?? 3;
   readFileSync(CLI); // fail early: run `npm run build` first
   const tmp = tempDir('colony-bench-attempt-');
   try {
@@ -124,40 +175,51 @@ export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<st
       console.log(`workspace of ${files} files built in ${Math.round(performance.now() - t0)} ms`);
       return { files, ws };
     });
-    const bareBefore = await bareSpawns(tmp.dir, n, concurrency);
-    const colony: RunFigures[] = [];
-    for (const { files, ws } of workspaces) {
-      const f = await colonyRun(ws, join(tmp.dir, `home-${files}`), n, concurrency);
-      colony.push({ ...f, files });
-      console.log(`colony, ${files} files: ${f.wall_ms} ms wall, ${f.cpu_ms ?? '?'} ms CPU, ${f.per_task_ms} ms/task`);
+    const empty = workspaces[0] as { files: number; ws: string };
+    const offConfig = join(tmp.dir, 'unsandboxed.json');
+    writeFileSync(offConfig, JSON.stringify({ safety: { sandbox: false } }));
+    const runs: Rep[] = [];
+    let k = 0;
+    for (let rep = 0; rep < reps; rep++) {
+      const load_before = loadavg();
+      const bare_node = await bareSpawns(empty.ws, n, concurrency);
+      const bare_bwrap = await bareSpawns(empty.ws, n, concurrency, bareBwrapArgv(empty.ws));
+      const colony_unsandboxed = { ...(await colonyRun(empty.ws, join(tmp.dir, `home-${k++}`), n, concurrency, offConfig)), files: empty.files };
+      const colony_sandboxed: RunFigures[] = [];
+      for (const { files, ws } of workspaces) colony_sandboxed.push({ ...(await colonyRun(ws, join(tmp.dir, `home-${k++}`), n, concurrency)), files });
+      const r: Rep = { load_before, load_after: loadavg(), bare_node, bare_bwrap, colony_unsandboxed, colony_sandboxed };
+      runs.push(r);
+      console.log(
+        `rep ${rep + 1}: load ${r.load_before} → ${r.load_after}; bare node ${bare_node.wall_ms} ms, bare bwrap ${bare_bwrap.wall_ms} ms, ` +
+          `colony off ${colony_unsandboxed.wall_ms} ms, colony on ${colony_sandboxed.map((c) => `${c.files}: ${c.wall_ms} ms`).join(', ')}`,
+      );
     }
-    const bareAfter = await bareSpawns(tmp.dir, n, concurrency);
-    const bareWall = (bareBefore.wall_ms + bareAfter.wall_ms) / 2;
-    console.log(`bare Node spawns: ${bareBefore.wall_ms} / ${bareAfter.wall_ms} ms wall`);
-    const empty = colony.find((c) => c.files === 0) ?? colony[0];
-    const biggest = colony[colony.length - 1];
-    const ratio = empty ? round(bareWall / empty.wall_ms, 2) : null;
-    const growth = empty && biggest ? round(biggest.per_task_ms / empty.per_task_ms, 3) : null;
-    // On a shared, overloaded machine wall time mostly measures the neighbours; CPU time is the cost we add.
-    const bareCpu = bareBefore.cpu_ms !== null && bareAfter.cpu_ms !== null ? (bareBefore.cpu_ms + bareAfter.cpu_ms) / 2 : null;
-    const cpuRatio = empty?.cpu_ms && bareCpu ? round(bareCpu / empty.cpu_ms, 2) : null;
-    const cpuGrowth = empty?.cpu_ms && biggest?.cpu_ms ? round(biggest.cpu_ms / empty.cpu_ms, 3) : null;
-    // Kernel/FS info: the cost of a walk depends on the page cache and the filesystem.
+    const last = sizes.length - 1;
+    const ratios = {
+      unsandboxed_over_bare_node_rate: spread(runs.map((r) => r.bare_node.wall_ms / r.colony_unsandboxed.wall_ms)),
+      sandboxed_over_bare_bwrap_rate: spread(runs.map((r) => r.bare_bwrap.wall_ms / (r.colony_sandboxed[0] as RunFigures).wall_ms)),
+      sandboxed_over_bare_node_rate: spread(runs.map((r) => r.bare_node.wall_ms / (r.colony_sandboxed[0] as RunFigures).wall_ms)),
+      biggest_over_empty_wall: spread(runs.map((r) => (r.colony_sandboxed[last] as RunFigures).wall_ms / (r.colony_sandboxed[0] as RunFigures).wall_ms)),
+      biggest_over_empty_cpu: spread(
+        runs.map((r) => ((r.colony_sandboxed[last] as RunFigures).cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN)),
+      ),
+      cpu_bare_node_over_unsandboxed: spread(runs.map((r) => (r.bare_node.cpu_ms ?? NaN) / (r.colony_unsandboxed.cpu_ms ?? NaN))),
+      cpu_bare_bwrap_over_sandboxed: spread(runs.map((r) => (r.bare_bwrap.cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN))),
+    };
     const fs = execFileSync('sh', ['-c', `df -T ${tmp.dir} | tail -1 | awk '{print $2}'`], { encoding: 'utf8' }).trim();
     return {
       machine: machine(),
       filesystem: fs,
       tasks: n,
       concurrency,
-      bare_spawns: { before: bareBefore, after: bareAfter },
-      colony,
-      colony_over_bare_rate: ratio,
-      per_task_biggest_over_empty: growth,
-      cpu: { bare_over_colony: cpuRatio, biggest_over_empty: cpuGrowth },
+      sizes,
+      reps: runs,
+      ratios,
       pass: {
-        'colony ≥ 0.8× bare spawn rate': ratio !== null && ratio >= 0.8,
-        'per-task cost with the biggest workspace within 10% of empty': growth !== null && growth <= 1.1,
-        'CPU per task with the biggest workspace within 10% of empty': cpuGrowth !== null && cpuGrowth <= 1.1,
+        'colony ≥ 0.8× the bare spawn rate (unsandboxed vs bare node, median)': ratios.unsandboxed_over_bare_node_rate.median >= 0.8,
+        'colony ≥ 0.8× the bare spawn rate (sandboxed vs bare bwrap, median)': ratios.sandboxed_over_bare_bwrap_rate.median >= 0.8,
+        'biggest workspace within 10% of empty (wall, median)': ratios.biggest_over_empty_wall.median <= 1.1,
+        'biggest workspace within 10% of empty (CPU, median)': ratios.biggest_over_empty_cpu.median <= 1.1,
       },
     };
   } finally {
@@ -173,7 +235,12 @@ function arg(name: string): string | undefined {
 if (isMain(import.meta.url)) {
   const tasks = arg('tasks');
   const sizes = arg('sizes');
-  const r = await runAttemptBench({ tasks: tasks ? Number(tasks) : undefined, sizes: sizes ? sizes.split(',').map(Number) : undefined });
+  const reps = arg('reps');
+  const r = await runAttemptBench({
+    tasks: tasks ? Number(tasks) : undefined,
+    sizes: sizes ? sizes.split(',').map(Number) : undefined,
+    reps: reps ? Number(reps) : undefined,
+  });
   writeResult('attempt', r);
-  console.log(JSON.stringify({ ratio: r['colony_over_bare_rate'], growth: r['per_task_biggest_over_empty'], cpu: r['cpu'], pass: r['pass'] }, null, 2));
+  console.log(JSON.stringify({ ratios: r['ratios'], pass: r['pass'] }, null, 2));
 }

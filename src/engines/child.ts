@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { AttemptProcess } from '../core/engine.js';
 import { boundSpawn, releaseBound, type Bound } from './lifecycle.js';
 import type { SandboxPlan } from '../safety/os-sandbox/types.js';
+import { tracePhase } from './attempt-trace.js';
 
 export type ChildChunk =
   | { kind: 'stdout'; text: string }
@@ -111,6 +112,7 @@ export function startChild(o: ChildOptions): ChildHandle {
   // The OS sandbox wraps the command first; the lifecycle wrapper (parent-death
   // signal, the attempt's cgroup, the reaper: lifecycle.ts) goes around it.
   let sb: ReturnType<SandboxPlan['wrap']> | null = null;
+  const wrapPhase = tracePhase('wrap');
   try {
     sb = o.sandbox ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd }) : null;
   } catch (e) {
@@ -119,17 +121,20 @@ export function startChild(o: ChildOptions): ChildHandle {
     return spawnFailed(error);
   }
   const inv = sb ? sb.invocation : o;
-  const bound = boundSpawn(inv.command, inv.args, o.cwd, inv.env, o.label ?? 'attempt');
+  const bound = boundSpawn(inv.command, inv.args, o.cwd, inv.env, o.label ?? 'attempt', sb?.contained === true);
   if ('error' in bound) {
     const error = bound.error;
     return spawnFailed(error);
   }
+  wrapPhase();
+  const spawnPhase = tracePhase('spawn');
   const child = spawn(bound.command, bound.args, {
     cwd: o.cwd,
     env: bound.env,
     detached: true,
     stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  spawnPhase();
   const info = bound.started(child.pid);
   if (info) o.onProcess?.(info);
   if (o.stdin !== undefined) {

@@ -13,6 +13,9 @@
  * - what identifies it (pid/pgid, start time, boot id, cgroup, tag) goes to
  *   the caller (onProcess), who records it for the sweep at recovery.
  * `setpriv` and `sh` exec in place: the pid, exit code and signal are the command's.
+ * A `contained` command (the OS sandbox's bubblewrap: `--die-with-parent`,
+ * its own PID namespace) needs neither: it is spawned as is, with the tag,
+ * the reaper and the record (two exec hops and a cgroup less per attempt).
  * The command is resolved on the child's PATH first, so a missing program is
  * still a spawn error (ENOENT), not a wrapper's exit code.
  */
@@ -29,6 +32,8 @@ export interface Bound {
   args: string[];
   env: Record<string, string>;
   cgroup: string | null;
+  /** The tree ends with its leader (a PID namespace): no sweep when it ended normally. */
+  contained: boolean;
   tag: string;
   info: AttemptProcess | null;
   released: boolean;
@@ -79,6 +84,7 @@ export function boundSpawn(
   cwd: string,
   env: Record<string, string>,
   label: string,
+  contained = false,
 ): Bound | { error: NodeJS.ErrnoException } {
   const resolved = resolveCommand(command, cwd, env);
   if (!resolved) {
@@ -91,16 +97,17 @@ export function boundSpawn(
     return { error };
   }
   const tag = randomBytes(12).toString('hex');
-  const cgroup = makeAttemptCgroup(`${label}.${tag.slice(0, 8)}`);
+  const cgroup = contained ? null : makeAttemptCgroup(`${label}.${tag.slice(0, 8)}`);
   let argv = [resolved, ...args];
   if (cgroup) argv = ['/bin/sh', '-c', ENTER_CGROUP, cgroup, ...argv];
-  const sp = setpriv();
+  const sp = contained ? null : setpriv();
   if (sp) argv = [sp, '--pdeathsig', 'KILL', '--', ...argv];
   const b: Bound = {
     command: argv[0] as string,
     args: argv.slice(1),
     env: { ...env, [TAG_VAR]: tag },
     cgroup,
+    contained,
     tag,
     info: null,
     released: false,
@@ -122,11 +129,11 @@ export function boundSpawn(
  * the reaper forgets it. Also a sweep by process group and environment tag
  * (one pass over /proc, waiting until nothing is left) when it was `stopped`
  * (cancel, timeout: always, in case the leader never made it into its
- * cgroup) or `ended` without a cgroup (a daemon that left the group);
+ * cgroup) or `ended` without a cgroup nor a PID namespace (a daemon that left the group);
  * `quick` skips it.
  */
 export function releaseBound(b: Bound, how: 'stopped' | 'ended' | 'quick'): void {
-  const sweep = how === 'stopped' || (how === 'ended' && !b.cgroup);
+  const sweep = how === 'stopped' || (how === 'ended' && !b.cgroup && !b.contained);
   if (sweep && !b.swept && b.info) {
     b.swept = true;
     sweepAttempts([b.info], 1000);

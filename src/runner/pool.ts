@@ -21,6 +21,7 @@ import type { PoolPort, TaskStep } from './task-port.js';
 import type { PreparedWorkspace } from './task-workspace.js';
 import type { WorkerCard } from '../core/live-types.js';
 import type { SandboxPlan } from '../safety/os-sandbox/types.js';
+import { tracePhase } from '../engines/attempt-trace.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -223,7 +224,9 @@ export class LocalPool {
 
   private async attempt(slot: Slot, task: StoredTask): Promise<void> {
     const { service } = this.o;
+    let phase = tracePhase('screen');
     const verdict = this.o.gate ? await this.o.gate(task) : ({ verdict: 'allow' } as GateVerdict);
+    phase();
     const refusal = gateStep(verdict);
     if (refusal) {
       service.stepDurably(task.id, refusal, SYSTEM);
@@ -235,15 +238,22 @@ export class LocalPool {
     let choice: RouteChoice;
     let prepared: PreparedWorkspace | undefined;
     try {
+      phase = tracePhase('prepare');
       choice = this.o.route(task, ctx);
       prepared = await this.o.prepare?.(task, choice.engine.name, allowed.workspace ?? task.workspace);
+      phase();
     } catch (e) {
       const err = toColonyError(e);
       service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
       return;
     }
+    phase = tracePhase('start');
     const attempt = await this.startAttempt(slot, task, choice);
+    phase();
+    phase = tracePhase('run');
     let outcome = await this.drive(slot, task, attempt, choice, prepared?.workspace ?? allowed.workspace ?? task.workspace, remaining, allowed.prompt);
+    phase();
+    phase = tracePhase('collect');
     let hold = false;
     if (prepared) {
       try {
@@ -255,7 +265,10 @@ export class LocalPool {
         outcome = { ...outcome, ok: false, error_code: err.code, summary: err.message };
       }
     }
+    phase();
+    phase = tracePhase('settle');
     await this.finish(task, attempt, outcome, slot.interruption, hold);
+    phase();
   }
 
   /** assigned → running with its attempt row and the slot's card, in the next group commit; the engine starts after it committed. */

@@ -12,8 +12,10 @@
  * - `protectedCandidates` keeps the full scan per workspace. A small
  *   workspace (scan under SYNC_RESCAN_MS) is rescanned before every attempt,
  *   exactly as before; a big one uses the index and refreshes it in the
- *   background at most once per 20 scan-durations (≤ 5% of the time), so a
- *   200,000-file workspace costs the attempt what an empty one does.
+ *   background at most once per REFRESH_SCANS scan-durations (≤ 1% of the
+ *   time: at 5% a 200,000-file workspace still added ~14% to the CPU of a run
+ *   of trivial tasks, whose own CPU is a third of a core), so it costs the
+ *   attempt what an empty one does.
  *
  * What the index can miss: a protected file created after the last scan (by
  * a task — creating files is normal work — or by the user) is guarded from the
@@ -181,6 +183,7 @@ export async function scanLocations(
 
 /** A workspace whose full scan takes less than this is rescanned before every attempt. */
 export const SYNC_RESCAN_MS = 25;
+const REFRESH_SCANS = 100;
 
 interface IndexEntry {
   scan: ScanResult;
@@ -240,7 +243,7 @@ export async function protectedCandidates(workspace: string, opts: ScanOptions):
     indexes.set(key, entry);
     return entry.scan;
   }
-  const stale = Date.now() - entry.scannedAt > Math.max(1000, 20 * entry.scanMs);
+  const stale = Date.now() - entry.scannedAt > Math.max(1000, REFRESH_SCANS * entry.scanMs);
   if (stale && !entry.refreshing) {
     const current = entry;
     current.refreshing = timedScan(workspace, opts)

@@ -232,7 +232,7 @@ describe('attempt cgroups a dead colony could not remove', () => {
       expect(makeAttemptCgroup('prune-test')).toBeNull(); // no cgroup v2 here: nothing is made, nothing to prune
       return;
     }
-    const mine = (name: string): boolean => name.startsWith('prune-test');
+    const mine = (name: string): boolean => name.includes('prune-test');
     const empty = makeAttemptCgroup('prune-test-empty') as string;
     const busy = makeAttemptCgroup('prune-test-busy') as string;
     const p = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });

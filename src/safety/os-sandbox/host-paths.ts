@@ -19,6 +19,26 @@ export const probePath = (p: string): PathKind => {
   }
 };
 
+/**
+ * probePath with a short memory (ttlMs) for paths that belong to the machine,
+ * not to a task (system and toolchain directories): every attempt used to
+ * lstat the same dozen of them. Other paths are probed fresh every time.
+ */
+export function stableProbe(ttlMs: number, now: () => number = Date.now): { probe: (p: string) => PathKind; stable: Set<string> } {
+  const stable = new Set<string>();
+  const memo = new Map<string, { at: number; kind: PathKind }>();
+  const probe = (p: string): PathKind => {
+    if (!stable.has(p)) return probePath(p);
+    const hit = memo.get(p);
+    const t = now();
+    if (hit && t - hit.at < ttlMs) return hit.kind;
+    const kind = probePath(p);
+    memo.set(p, { at: t, kind });
+    return kind;
+  };
+  return { probe, stable };
+}
+
 export const real = (p: string): string => {
   try {
     return realpathSync.native(p);

@@ -9,7 +9,7 @@
  * fix: a task never runs unsandboxed by accident.
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { agentEndpoint, assertCommand, isLoopbackHost, probePath, real, sweepRunDirs, worktreeGitBinds } from './host-paths.js';
+import { agentEndpoint, assertCommand, isLoopbackHost, probePath, real, stableProbe, sweepRunDirs, worktreeGitBinds } from './host-paths.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColonyConfig } from '../../core/config.js';
@@ -82,11 +82,19 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     }
     return runDir;
   };
+  // The list of hidden paths (with their real paths) is the same for every attempt: recomputed at most once a second.
+  let hiddenMemo: { at: number; paths: string[] } | null = null;
   const hidden = (): string[] => {
+    const now = Date.now();
+    if (hiddenMemo && now - hiddenMemo.at < 1000) return hiddenMemo.paths;
     const out = [o.colonyHome, ...(o.configFile ? [o.configFile] : [])];
     for (const s of [...o.safety.os_sandbox.secret_paths, ...o.safety.os_sandbox.extra_hidden]) out.push(path.isAbsolute(s) ? s : path.join(realHome, s));
-    return [...new Set(out.flatMap((p) => [path.resolve(p), real(p)]))];
+    hiddenMemo = { at: now, paths: [...new Set(out.flatMap((p) => [path.resolve(p), real(p)]))] };
+    return hiddenMemo.paths;
   };
+  // System and toolchain directories are the machine's, not a task's: their probes are remembered for a second.
+  const machine = stableProbe(1000);
+  for (const p of LINUX_SYSTEM_PATHS) machine.stable.add(p);
   const allowEntries = o.safety.network_allow;
 
   function status(): SandboxStatus {
@@ -117,9 +125,10 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     // colony's own node (it runs the network bridge), wherever it is installed (nvm puts it in a home), read-only
     const nodePrefix = path.dirname(path.dirname(process.execPath));
     if (!visible(nodePrefix)) ro.push({ src: nodePrefix });
+    machine.stable.add(nodePrefix);
     // Toolchains: PATH entries outside private places, read-only.
     for (const d of (inv.env['PATH'] ?? '').split(':')) {
-      if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && probePath(d)) ro.push({ src: d });
+      if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && (machine.stable.add(d), machine.probe(d))) ro.push({ src: d });
     }
     if (path.isAbsolute(inv.command) && !visible(inv.command)) ro.push({ src: path.dirname(real(inv.command)) }); // the engine's binary
     const git = worktreeGitBinds(ctx.workspace);
@@ -156,7 +165,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     p: Extract<SandboxProbe, { ok: true }>,
     ctx: AttemptContext,
     inv: Invocation & { cwd: string },
-  ): { invocation: Invocation; run: SandboxRun } {
+  ): { invocation: Invocation; run: SandboxRun; contained: boolean } {
     assertCommand(inv.command, inv.env['PATH'] ?? '');
     const n = ++seq;
     const linux = p.kind === 'bwrap';
@@ -231,7 +240,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       ];
     }
     if (linux) {
-      invocation = { command: p.bin, args: buildBwrapArgs(spec, probePath), env: sandboxEnv(spec) };
+      invocation = { command: p.bin, args: buildBwrapArgs(spec, machine.probe), env: sandboxEnv(spec) };
     } else {
       const profile = buildSeatbeltProfile(spec, { realHome, tmpDir: macTmp as string, proxyPort, localPorts: forwardPorts });
       const env: Record<string, string> = { ...sandboxEnv({ ...spec, network: { ...spec.network, proxySocket: null } }), TMPDIR: macTmp as string };
@@ -270,7 +279,8 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
         return h;
       },
     };
-    return { invocation, run };
+    // bwrap: --die-with-parent and a PID namespace (buildBwrapArgs) end the whole tree with its spawner.
+    return { invocation, run, contained: linux };
   }
 
   return { status, planFor };

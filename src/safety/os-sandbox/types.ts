@@ -60,10 +60,15 @@ export interface SandboxRun {
 }
 
 /**
+ * `contained` (from `wrap`): the wrapped process dies with the process that
+ * spawned it and takes its whole tree with it (bubblewrap: `--die-with-parent`
+ * and a PID namespace whose init it is), so the lifecycle wrapper's
+ * parent-death signal and per-attempt cgroup are not needed (engines/lifecycle.ts).
+ *
  * What child.ts gets: nothing is allocated until `wrap` is called (the engine
  * may never spawn), and everything `wrap` allocated is released by `finished`.
  */
 export interface SandboxPlan {
   readonly kind: 'bwrap' | 'seatbelt';
-  wrap(inv: Invocation & { cwd: string }): { invocation: Invocation; run: SandboxRun };
+  wrap(inv: Invocation & { cwd: string }): { invocation: Invocation; run: SandboxRun; contained?: boolean };
 }
