@@ -13,6 +13,7 @@ import { registerExtraCommands } from './commands.js';
 import { registerRouter } from './router.js';
 import { registerWorker } from './worker.js';
 import { registerDoctor } from './doctor.js';
+import { registerChanges } from './changes.js';
 
 export function exitCodeFor(e: ColonyError): number {
   if (e.code === 'E_NO_HOST') return 3;
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerWorker(program); // colony worker (src/cli/worker.ts)
   registerRouter(program); // colony router explain (src/cli/router.ts)
   registerDoctor(program); // colony doctor (src/cli/doctor.ts)
+  registerChanges(program); // colony changes list|approve|reject|request-changes (src/cli/changes.ts)
   return program;
 }
 
