@@ -111,7 +111,8 @@ export function createWorkspacePreparer(d: WorkspaceDeps) {
         }
         const hold = d.config.safety.require_approval_of_changes;
         d.changes.add({ ...change, target_branch: target, hold, created_at: Date.now() }, SYSTEM);
-        if (followUp) d.followUps?.close(task.id, followUp.seq, 'done', null, SYSTEM, { head_commit: change.head_commit, previous_head: followUp.previous_head });
+        if (followUp)
+          d.followUps?.close(task.id, followUp.seq, 'done', null, SYSTEM, { head_commit: change.head_commit, previous_head: followUp.previous_head });
         return { ok, hold };
       },
     };
@@ -124,7 +125,10 @@ async function reopenWorktree(changes: ChangeStore, taskId: string, f: FollowUp)
   if (!c) throw new ColonyError('E_NOT_FOUND', `task ${taskId} has no change to revise`);
   const head = await git(c.worktree_path, ['rev-parse', 'HEAD'], { allowFail: true }).catch(() => null);
   if (!head || head.code !== 0 || head.stdout.trim() !== f.previous_head) {
-    throw new ColonyError('E_CONFLICT', `the worktree of task ${taskId} (${c.worktree_path}) is gone or no longer at the reviewed commit ${f.previous_head.slice(0, 12)}`);
+    throw new ColonyError(
+      'E_CONFLICT',
+      `the worktree of task ${taskId} (${c.worktree_path}) is gone or no longer at the reviewed commit ${f.previous_head.slice(0, 12)}`,
+    );
   }
   await resetTo(c.worktree_path, f.previous_head); // anything an interrupted follow-up left goes
   return { wt: { task_id: taskId, repo_dir: c.repo_dir, path: c.worktree_path, branch: c.branch, base_commit: c.base_commit }, target: c.target_branch };

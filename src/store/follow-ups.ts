@@ -54,8 +54,7 @@ export class FollowUpStore {
 
   open(taskId: string): FollowUp | null {
     const r = dbOf(this.store).prepare("SELECT * FROM follow_ups WHERE task_id = ? AND status = 'open' ORDER BY seq DESC LIMIT 1").get(taskId) as
-      | FollowUp
-      | undefined;
+      FollowUp | undefined;
     return r ?? null;
   }
 
