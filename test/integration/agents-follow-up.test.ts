@@ -11,7 +11,9 @@
  * pending change holds both files and replaces the old one (superseded, then
  * pending again with the new head; every step audited). Who may call: a LAN
  * user cannot (the user app has no /admin routes), a caller without the admin
- * token cannot; the admin can.
+ * token cannot; the admin can. A follow-up that fails (the API refuses the key
+ * mid-run) leaves the reviewed change pending, its worktree clean at the
+ * reviewed head, and the task succeeded as before.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -76,6 +78,7 @@ interface Change {
 }
 
 const changeOf = async (id: string): Promise<Change> => (await call('GET', `/admin/pending-changes/${id}`)).json.change as Change;
+const h = (): RunningHost['host'] => running.host;
 const taskOf = async (id: string): Promise<Record<string, unknown>> => (await call('GET', `/admin/tasks/${id}`)).json.task as Record<string, unknown>;
 
 describe('request changes resumes the agent session (real Claude Code CLI)', () => {
@@ -183,5 +186,54 @@ describe('request changes resumes the agent session (real Claude Code CLI)', () 
     expect((await call('POST', `/admin/approve/${id}`)).status).toBe(200);
     expect(git(home.workspace, 'show', 'main:hello.txt')).toBe('hello');
     expect(git(home.workspace, 'show', 'main:bye.txt')).toBe('bye');
+  }, 420_000);
+
+  it('a follow-up that fails leaves the reviewed change pending again, the worktree at its head and the task succeeded', async () => {
+    api.enqueue(
+      { kind: 'tool', name: 'Bash', input: { command: "printf 'hello\\n' > hello.txt", description: 'write the greeting' } },
+      { kind: 'text', text: 'Created hello.txt.' },
+    );
+    const r = await call('POST', '/admin/execute', { prompt: 'Create hello.txt', engine: 'claude', workspace: home.workspace, run_timeout_s: 240 });
+    const id = (r.json.task_ids as string[])[0] as string;
+    const first = await waitFor(
+      async () => {
+        const c = (await call('GET', `/admin/pending-changes/${id}`)).json.change as Change | undefined;
+        return c?.status === 'pending' && (await taskOf(id)).state === 'succeeded' ? c : undefined;
+      },
+      'the first pending change',
+      200_000,
+      200,
+    );
+    // The follow-up writes a file, then the API refuses the key: the attempt fails (E_ENGINE_AUTH).
+    api.enqueue(
+      { kind: 'tool', name: 'Bash', input: { command: "printf 'half\\n' > half-done.txt", description: 'partial work' } },
+      { kind: 'error', status: 401, message: 'invalid x-api-key', times: 'forever' },
+    );
+    const asked = await call('POST', `/admin/pending-changes/${id}/request-changes`, { comment: 'Add half-done.txt and more.' });
+    expect(asked.status, asked.body).toBe(202);
+    await waitFor(
+      async () => {
+        const t = await taskOf(id);
+        const c = await changeOf(id);
+        const attempts = h().store.attemptsOf(id);
+        return attempts.length === 2 && attempts[1]?.finished_at !== null && t.state === 'succeeded' && c.status === 'pending' ? true : undefined;
+      },
+      'the follow-up to fail and the change to be pending again',
+      200_000,
+      200,
+    );
+    const attempts = h().store.attemptsOf(id);
+    expect(attempts[1]?.error_code).toBe('E_ENGINE_AUTH');
+    const c = await changeOf(id);
+    expect(c.head_commit).toBe(first.head_commit);
+    expect(c.files.map((f) => f.path)).toEqual(['hello.txt']);
+    const wt = (await call('GET', `/admin/pending-changes/${id}`)).json.change as { worktree_path: string };
+    expect(git(wt.worktree_path, 'rev-parse', 'HEAD')).toBe(first.head_commit);
+    expect(git(wt.worktree_path, 'status', '--porcelain')).toBe(''); // the partial file is gone
+    const audit = (await call('GET', '/admin/audit?limit=500')).json.records as { action: string; target: string }[];
+    expect(audit.filter((a) => a.target === id).map((a) => a.action)).toEqual(expect.arrayContaining(['change.follow_up_failed', 'change.restored']));
+    // It can be approved as reviewed.
+    expect((await call('POST', `/admin/approve/${id}`)).status).toBe(200);
+    expect(git(home.workspace, 'show', 'main:hello.txt')).toBe('hello');
   }, 420_000);
 });
