@@ -34,6 +34,17 @@ function benchSafety(): ReturnType<typeof defaultConfig>['safety'] {
   return { ...c.safety, network_allow: ['127.0.0.1'] };
 }
 
+/** One planner for every sandboxed run, as a host has (its own home standing in for the user's). */
+let planner: ReturnType<typeof createSandboxPlanner> | null = null;
+function sandboxPlanner(): ReturnType<typeof createSandboxPlanner> {
+  if (!planner) {
+    const home = mkdtempSync(join(tmpdir(), 'colony-bench-sbx-home-'));
+    process.once('exit', () => rmSync(home, { recursive: true, force: true }));
+    planner = createSandboxPlanner({ safety: benchSafety(), colonyHome: join(home, 'colony'), configFile: null, realHome: home });
+  }
+  return planner;
+}
+
 /** Median and spread of colony − direct over runs made back to back (each pair shares the machine's load at that moment). */
 function paired(
   colony: readonly number[],
@@ -231,14 +242,7 @@ async function colonyOnce(name: AgentCli, bin: string, sandboxed = false): Promi
     const env = s.env(server, home);
     const t0 = Date.now();
     // The attempt as the host runs it: in the OS sandbox (bwrap, network through colony's proxy to the allowed fake server).
-    const sandbox = sandboxed
-      ? createSandboxPlanner({ safety: benchSafety(), colonyHome: join(home, 'colony'), configFile: null, realHome: home }).planFor({
-          taskId: 'bench',
-          engine: name,
-          workspace: realpathSync(ws),
-          env,
-        })
-      : null;
+    const sandbox = sandboxed ? sandboxPlanner().planFor({ taskId: 'bench', engine: name, workspace: realpathSync(ws), env }) : null;
     const events = engine.run({
       sandbox,
       task_id: 'bench',
