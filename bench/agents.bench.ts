@@ -10,7 +10,7 @@
  * Needs the pinned CLIs: node scripts/agent-clis.mjs install
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../src/core/engine.js';
@@ -20,13 +20,51 @@ import { codexConfigToml, createCodexEngine } from '../src/engines/codex-cli.js'
 import { createGeminiEngine, geminiSettings } from '../src/engines/gemini-cli.js';
 import { createOpencodeEngine, opencodeConfig, opencodeModel } from '../src/engines/opencode-cli.js';
 import { loadPricingFile } from '../src/engines/pricing-file.js';
+import { stateRootOf } from '../src/engines/agent-engines.js';
 import type { AgentCliConfig } from '../src/core/config.js';
 import { agentCliPath, type AgentCli } from '../test/helpers/agent-clis.js';
 import { startFakeAnthropic, startFakeChat, startFakeGemini, startFakeResponses, type FakeModelServer } from '../test/helpers/fake-models.js';
 import { machine, percentile, RESULTS_DIR, round, writeResult } from './perf-kit.js';
+import { defaultConfig } from '../src/core/config.js';
+import { createSandboxPlanner } from '../src/safety/os-sandbox/index.js';
+
+/** The default safety settings with the fake model server (127.0.0.1) allowed through the proxy. */
+function benchSafety(): ReturnType<typeof defaultConfig>['safety'] {
+  const c = defaultConfig();
+  return { ...c.safety, network_allow: ['127.0.0.1'] };
+}
+
+/** One planner for every sandboxed run, as a host has (its own home standing in for the user's). */
+let planner: ReturnType<typeof createSandboxPlanner> | null = null;
+function sandboxPlanner(): ReturnType<typeof createSandboxPlanner> {
+  if (!planner) {
+    const home = mkdtempSync(join(tmpdir(), 'colony-bench-sbx-home-'));
+    process.once('exit', () => rmSync(home, { recursive: true, force: true }));
+    planner = createSandboxPlanner({ safety: benchSafety(), colonyHome: join(home, 'colony'), configFile: null, realHome: home });
+  }
+  return planner;
+}
+
+/** Median and spread of colony − direct over runs made back to back (each pair shares the machine's load at that moment). */
+function paired(
+  colony: readonly number[],
+  direct: readonly number[],
+): { median: number; p25: number; p75: number; min: number; max: number; slower_share: number } {
+  const d = colony.map((c, i) => c - (direct[i] ?? 0));
+  return {
+    median: percentile(d, 50),
+    p25: percentile(d, 25),
+    p75: percentile(d, 75),
+    min: Math.min(...d),
+    max: Math.max(...d),
+    slower_share: round(d.filter((x) => x > 0).length / d.length, 2),
+  };
+}
 
 const pricing = loadPricingFile();
-const SAMPLES: Record<AgentCli, number> = { claude: 10, codex: 10, gemini: 6, opencode: 4 };
+const SCALE = Math.max(1, Number(process.env['AGENT_BENCH_SCALE'] ?? 2));
+const SAMPLES: Record<AgentCli, number> = { claude: 10 * SCALE, codex: 10 * SCALE, gemini: 6 * SCALE, opencode: 4 * SCALE };
+const load1 = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 interface Setup {
   start(): Promise<FakeModelServer>;
@@ -38,6 +76,7 @@ interface Setup {
 
 const base = (home: string): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' });
 const PROMPT = 'Say done.';
+const freshDir = (dir: string): string => (mkdirSync(dir, { recursive: true }), dir);
 
 const claudeOpts = (bin: string): ClaudeEngineOptions => ({
   bin,
@@ -59,7 +98,13 @@ const SETUPS: Record<AgentCli, Setup> = {
     direct: (s, bin, _ws, state) => ({
       command: bin,
       args: buildClaudeArgs(claudeOpts(bin), 'sonnet', null, { budgetUsd: 1, debugFile: join(state, 'debug.log') }),
-      env: { ...base(state), ANTHROPIC_BASE_URL: s.baseUrl, ANTHROPIC_API_KEY: 'sk-fake', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+      // HOME apart from the debug log's folder, as colony runs it (a fresh HOME, the log in the engine's state folder).
+      env: {
+        ...base(freshDir(join(state, 'home'))),
+        ANTHROPIC_BASE_URL: s.baseUrl,
+        ANTHROPIC_API_KEY: 'sk-fake',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      },
       stdin: userMessageLine(PROMPT),
     }),
   },
@@ -163,11 +208,16 @@ async function directOnce(name: AgentCli, bin: string): Promise<number> {
   const s = SETUPS[name];
   const server = await s.start();
   const ws = mkdtempSync(join(tmpdir(), 'colony-bench-ws-'));
-  const state = mkdtempSync(join(tmpdir(), 'colony-bench-state-'));
+  // The same place as the engine's own state folder (codex behaves differently under a temp dir).
+  const root = stateRootOf(name);
+  mkdirSync(root, { recursive: true });
+  const state = mkdtempSync(join(root, 'colony-bench-state-'));
   try {
     const d = s.direct(server, bin, ws, state);
     const t0 = Date.now();
-    const child = spawn(d.command, d.args, { cwd: ws, env: d.env, stdio: [d.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    // detached as colony's engines spawn (child.ts): with the kernel's autogroup scheduling a new session gets
+    // its own CPU share, so on a loaded machine a non-detached CLI starts much slower and flatters colony.
+    const child = spawn(d.command, d.args, { cwd: ws, env: d.env, detached: true, stdio: [d.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     child.stdout?.on('data', (b: Buffer) => {
       if (d.stdin !== undefined && b.includes('"type":"result"')) child.stdin?.end();
     });
@@ -182,22 +232,26 @@ async function directOnce(name: AgentCli, bin: string): Promise<number> {
   }
 }
 
-async function colonyOnce(name: AgentCli, bin: string): Promise<number> {
+async function colonyOnce(name: AgentCli, bin: string, sandboxed = false): Promise<number> {
   const s = SETUPS[name];
   const server = await s.start();
   const ws = mkdtempSync(join(tmpdir(), 'colony-bench-ws-'));
   const home = mkdtempSync(join(tmpdir(), 'colony-bench-home-'));
   try {
     const engine = s.engine(server, bin);
+    const env = s.env(server, home);
     const t0 = Date.now();
+    // The attempt as the host runs it: in the OS sandbox (bwrap, network through colony's proxy to the allowed fake server).
+    const sandbox = sandboxed ? sandboxPlanner().planFor({ taskId: 'bench', engine: name, workspace: realpathSync(ws), env }) : null;
     const events = engine.run({
+      sandbox,
       task_id: 'bench',
       attempt: 1,
       prompt: PROMPT,
       model: null,
       workspace: ws,
       budget_usd: 1,
-      env: s.env(server, home),
+      env,
       run_timeout_ms: 180_000,
       silence_timeout_ms: null,
       signal: new AbortController().signal,
@@ -267,25 +321,33 @@ export async function runAgentsBench(only: string[] = []): Promise<unknown> {
       continue;
     }
     await directOnce(name, bin); // warm the page cache for both sides
+    const sandboxable = name === 'claude'; // the bench's sandbox setup knows claude's needs (its endpoint through the proxy)
+    if (sandboxable) await colonyOnce(name, bin, true);
     const direct: number[] = [];
     const colony: number[] = [];
+    const boxed: number[] = [];
+    const loadBefore = load1();
     for (let i = 0; i < SAMPLES[name]; i += 1) {
-      // Alternate which goes first: whatever the previous run leaves behind (caches, exiting processes) hits both alike.
-      if (i % 2 === 0) {
-        direct.push(await directOnce(name, bin));
-        colony.push(await colonyOnce(name, bin));
-      } else {
-        colony.push(await colonyOnce(name, bin));
-        direct.push(await directOnce(name, bin));
-      }
+      // Rotate which goes first: whatever the previous run leaves behind (caches, exiting processes) hits every side alike.
+      const runs: Array<() => Promise<void>> = [
+        async () => void direct.push(await directOnce(name, bin)),
+        async () => void colony.push(await colonyOnce(name, bin)),
+        ...(sandboxable ? [async () => void boxed.push(await colonyOnce(name, bin, true))] : []),
+      ];
+      for (let k = 0; k < runs.length; k += 1) await (runs[(i + k) % runs.length] as () => Promise<void>)();
     }
+    const loadAfter = load1();
     const pre = await spawnOverhead(name);
     const d50 = percentile(direct, 50);
     const c50 = percentile(colony, 50);
+    const pairedDiff = paired(colony, direct);
+    const boxedDiff = boxed.length ? paired(boxed, direct) : null;
     const figures = {
       samples: direct.length,
+      load1: { before: loadBefore, after: loadAfter },
       direct_ms: { p50: d50, p99: percentile(direct, 99), all: direct },
       colony_ms: { p50: c50, p99: percentile(colony, 99), all: colony },
+      ...(boxed.length ? { colony_sandboxed_ms: { p50: percentile(boxed, 50), p99: percentile(boxed, 99), all: boxed } } : {}),
       colony_prespawn_ms: {
         p50: percentile(pre, 50),
         p99: percentile(pre, 99),
@@ -293,13 +355,18 @@ export async function runAgentsBench(only: string[] = []): Promise<unknown> {
       },
       overhead_p50_ms: round(c50 - d50, 0),
       overhead_p99_ms: round(percentile(colony, 99) - percentile(direct, 99), 0),
+      overhead_paired_ms: pairedDiff,
+      ...(boxedDiff ? { overhead_sandboxed_paired_ms: boxedDiff } : {}),
       target_overhead_ms: 300,
     };
     results[name] = figures;
-    pass[`${name} overhead p50 < 300 ms`] = figures.overhead_p50_ms < 300;
+    pass[`${name} paired overhead median < 300 ms`] = pairedDiff.median < 300;
+    if (boxedDiff) pass[`${name} sandboxed paired overhead median < 300 ms`] = boxedDiff.median < 300;
     pass[`${name} pre-spawn p99 < 300 ms`] = figures.colony_prespawn_ms.p99 < 300;
     console.log(
-      `${name}: direct p50 ${d50} ms p99 ${figures.direct_ms.p99} ms · colony p50 ${c50} ms p99 ${figures.colony_ms.p99} ms · overhead p50 ${figures.overhead_p50_ms} ms · pre-spawn p50 ${figures.colony_prespawn_ms.p50} ms p99 ${figures.colony_prespawn_ms.p99} ms`,
+      `${name} (${direct.length} runs each, load ${loadBefore}→${loadAfter}): direct p50 ${d50} p99 ${figures.direct_ms.p99} ms · colony p50 ${c50} p99 ${figures.colony_ms.p99} ms · paired colony−direct median ${pairedDiff.median} ms [p25 ${pairedDiff.p25}, p75 ${pairedDiff.p75}] slower in ${pairedDiff.slower_share}` +
+        (boxedDiff ? ` · sandboxed p50 ${percentile(boxed, 50)} ms, paired median ${boxedDiff.median} ms [${boxedDiff.p25}, ${boxedDiff.p75}]` : '') +
+        ` · pre-spawn p50 ${figures.colony_prespawn_ms.p50} p99 ${figures.colony_prespawn_ms.p99} ms`,
     );
   }
   // A run of some engines keeps the other engines' last figures (each with the machine state of its own run).

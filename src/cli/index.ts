@@ -14,6 +14,7 @@ import { registerRouter } from './router.js';
 import { registerWorker } from './worker.js';
 import { registerDoctor } from './doctor.js';
 import { registerBudget } from './budget.js';
+import { registerChanges } from './changes.js';
 
 export function exitCodeFor(e: ColonyError): number {
   if (e.code === 'E_NO_HOST') return 3;
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerRouter(program); // colony router explain (src/cli/router.ts)
   registerDoctor(program); // colony doctor (src/cli/doctor.ts)
   registerBudget(program); // colony budget list|set|resume (src/cli/budget.ts)
+  registerChanges(program); // colony changes list|approve|reject|request-changes (src/cli/changes.ts)
   return program;
 }
 

@@ -14,9 +14,8 @@ import { ColonyError } from '../core/errors.js';
 import type { Engine } from '../core/engine.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
-import { scrubEnv } from '../safety/sandbox.js';
 import { createSandboxPlanner } from '../safety/os-sandbox/index.js';
-import { engineEnvNames } from '../engines/engine-env.js';
+import { envForEngine } from '../runner/routing.js';
 import { WorkerAgent } from '../remote/worker/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker/worker-identity.js';
 import { createWorkerGate } from '../remote/worker/worker-gate.js';
@@ -81,7 +80,8 @@ export function registerWorker(program: Command): void {
       mkdirSync(root, { recursive: true });
       const identity = await identify(f, home, names);
       const gate = createWorkerGate({ config, configFile: file, home, workspaceRoot: root });
-      const env = scrubEnv(process.env, { allow: config.safety.env_allow, engineKeys: names.flatMap((n) => engineEnvNames(config, n)) });
+      // Each engine gets only its own provider variables (an exec task never sees an API key; codex never sees ANTHROPIC_*).
+      const env = envForEngine(config, process.env);
       // Every task runs in the OS sandbox; a worker that cannot sandbox does not start (never silently unsandboxed).
       const sandbox = createSandboxPlanner({ safety: config.safety, colonyHome: home, configFile: file });
       const sb = sandbox.status();
@@ -93,7 +93,7 @@ export function registerWorker(program: Command): void {
         budgetCap,
         gate,
         env,
-        sandboxFor: (t) => sandbox.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env }),
+        sandboxFor: (t) => sandbox.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env: env(t.engine) }),
         silenceTimeoutMs: config.runner.silence_timeout_s === null ? null : config.runner.silence_timeout_s * 1000,
       });
       // Attempts a previous run of this worker left (crash, kill): their processes are ended

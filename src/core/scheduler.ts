@@ -187,6 +187,23 @@ export class Scheduler {
     });
   }
 
+  /**
+   * The admin requested changes on the task's pending change: a succeeded task,
+   * or one held for that change, runs again (a follow-up attempt). Dependents
+   * that have not started wait for it again; those that ran keep their result.
+   */
+  reopen(id: string, reason: string): Transition[] {
+    const node = this.get(id);
+    if (!(node.state === 'succeeded' || (node.state === 'awaiting_approval' && node.heldAfterRun))) {
+      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${node.state}; only a finished task whose change waits for review can be revised`);
+    }
+    return this.run((out) => {
+      node.heldAfterRun = false;
+      node.forced = true; // its dependencies were met when it first ran
+      this.move(node, 'ready', reason, out);
+    });
+  }
+
   approve(id: string, reason = 'approved'): Transition[] {
     const node = this.get(id);
     if (node.heldAfterRun) {

@@ -20,7 +20,8 @@ const LEGAL: Record<TaskState, readonly TaskState[]> = {
   cancelled: ['ready', 'waiting'],
   upstream_failed: ['ready', 'waiting', 'skipped'],
   skipped: [],
-  succeeded: [],
+  // succeeded → ready: the admin requested changes on the task's pending change (a follow-up attempt).
+  succeeded: ['ready'],
 };
 
 export function canTransition(from: TaskState, to: TaskState): boolean {

@@ -16,6 +16,8 @@ import type { RouterInsight } from './engine-routing.js';
 import { ToolApprovals } from './tool-approvals.js';
 import { createWorkspacePreparer } from './task-workspace.js';
 import { ChangeStore } from '../store/changes.js';
+import { FollowUpStore, type FollowUp } from '../store/follow-ups.js';
+import { SYSTEM } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import { sweepOrphans, type OrphanSweep } from './orphans.js';
 import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
@@ -82,6 +84,8 @@ export function openHost(o: HostOptions): Host {
       configFile: o.configFile ?? null,
       providerHosts: providerHosts(o.config),
     });
+    const changes = new ChangeStore(store);
+    const followUps = new FollowUpStore(store);
     const pool = new LocalPool({
       service,
       route: o.route ?? routing.route,
@@ -96,9 +100,17 @@ export function openHost(o: HostOptions): Host {
       accept: o.accept,
       toolGateFor: (task, attempt, workspace) => toolApprovals.gateFor(task, attempt, workspace),
       prepare: (() => {
-        const prep = createWorkspacePreparer({ config: o.config, changes: new ChangeStore(store), home: o.paths.home, configFile: o.configFile ?? null });
-        return (task: StoredTask, engine: string, workspace: string) => prep({ ...task, workspace }, engine);
+        const prep = createWorkspacePreparer({ config: o.config, changes, followUps, home: o.paths.home, configFile: o.configFile ?? null });
+        return (task: StoredTask, engine: string, workspace: string, followUp: FollowUp | null) => prep({ ...task, workspace }, engine, followUp);
       })(),
+      followUps: {
+        openFor: (taskId) => followUps.open(taskId),
+        recordSession: (taskId, attempt, engine, id) => void s.grouped(() => followUps.recordSession(taskId, attempt, engine, id)).catch(() => undefined),
+        abandon: (f, reason) => {
+          changes.restore(f.task_id, SYSTEM, reason);
+          followUps.close(f.task_id, f.seq, 'failed', null, SYSTEM, { reason });
+        },
+      },
     });
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
     const notifier = new Notifier(store, o.config);

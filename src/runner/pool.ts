@@ -22,6 +22,8 @@ import type { PreparedWorkspace } from './task-workspace.js';
 import type { WorkerCard } from '../core/live-types.js';
 import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 import { tracePhase } from '../engines/attempt-trace.js';
+import type { FollowUp } from '../store/follow-ups.js';
+import { followUpStep, followUpTask } from './follow-up.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -74,9 +76,18 @@ export interface PoolOptions {
   /** Records what identifies an attempt's processes (the sweep after a crash finds them by it). */
   recordProcess?: (taskId: string, attempt: number, info: AttemptProcess) => void;
   /** Sets up where the attempt runs (worktree, protected-file guard) and checks it afterwards. */
-  prepare?: (task: StoredTask, engine: string, workspace: string) => Promise<PreparedWorkspace>;
+  prepare?: (task: StoredTask, engine: string, workspace: string, followUp: FollowUp | null) => Promise<PreparedWorkspace>;
+  /** Follow-ups ("request changes" on a pending change): the open one of a task, and where agent session ids are kept. */
+  followUps?: FollowUpPort;
   /** Decides each tool call of an agent (claude's permission requests) through the safety gateway; may hold one for the admin. */
   toolGateFor?: (task: StoredTask, attempt: number, workspace: string) => ToolGate;
+}
+
+export interface FollowUpPort {
+  openFor(taskId: string): FollowUp | null;
+  recordSession(taskId: string, attempt: number, engine: string, sessionId: string): void;
+  /** The follow-up cannot run (the gate refused its comment): the change it revised is pending again. */
+  abandon(followUp: FollowUp, reason: string): void;
 }
 
 interface Slot extends WorkerCard {
@@ -225,10 +236,18 @@ export class LocalPool {
   private async attempt(slot: Slot, task: StoredTask): Promise<void> {
     const { service } = this.o;
     let phase = tracePhase('screen');
-    const verdict = this.o.gate ? await this.o.gate(task) : ({ verdict: 'allow' } as GateVerdict);
+    // A follow-up runs the reviewer's comment (screened like any prompt) on the engine whose session it resumes.
+    const followUp = this.o.followUps?.openFor(task.id) ?? null;
+    const run = followUp ? followUpTask(task, followUp) : task;
+    const verdict = this.o.gate ? await this.o.gate(run) : ({ verdict: 'allow' } as GateVerdict);
     phase();
     const refusal = gateStep(verdict);
     if (refusal) {
+      if (followUp && refusal.kind === 'finish') {
+        this.o.followUps?.abandon(followUp, refusal.reason);
+        service.stepDurably(task.id, followUpStep(followUp, refusal.reason), SYSTEM);
+        return;
+      }
       service.stepDurably(task.id, refusal, SYSTEM);
       return;
     }
@@ -239,19 +258,23 @@ export class LocalPool {
     let prepared: PreparedWorkspace | undefined;
     try {
       phase = tracePhase('prepare');
-      choice = this.o.route(task, ctx);
-      prepared = await this.o.prepare?.(task, choice.engine.name, allowed.workspace ?? task.workspace);
+      choice = this.o.route(run, followUp ? { ...ctx, previous: [] } : ctx);
+      prepared = await this.o.prepare?.(task, choice.engine.name, allowed.workspace ?? task.workspace, followUp);
       phase();
     } catch (e) {
       const err = toColonyError(e);
-      service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
+      const reason = `${err.code}: ${err.message}`;
+      if (followUp) this.o.followUps?.abandon(followUp, reason);
+      service.stepDurably(task.id, followUp ? followUpStep(followUp, reason) : { kind: 'finish', state: 'failed', reason }, SYSTEM);
       return;
     }
     phase = tracePhase('start');
     const attempt = await this.startAttempt(slot, task, choice);
     phase();
     phase = tracePhase('run');
-    let outcome = await this.drive(slot, task, attempt, choice, prepared?.workspace ?? allowed.workspace ?? task.workspace, remaining, allowed.prompt);
+    const resume = followUp && followUp.engine === choice.engine.name ? followUp.resume_session : null;
+    const workspace = prepared?.workspace ?? allowed.workspace ?? task.workspace;
+    let outcome = await this.drive(slot, run, attempt, choice, workspace, remaining, allowed.prompt, resume);
     phase();
     phase = tracePhase('collect');
     let hold = false;
@@ -267,7 +290,7 @@ export class LocalPool {
     }
     phase();
     phase = tracePhase('settle');
-    await this.finish(task, attempt, outcome, slot.interruption, hold);
+    await this.finish(task, attempt, outcome, slot.interruption, hold, followUp);
     phase();
   }
 
@@ -289,6 +312,7 @@ export class LocalPool {
     workspace: string,
     budget: number,
     cleanPrompt: string | undefined,
+    resumeSession: string | null,
   ): Promise<AttemptOutcome> {
     const { service } = this.o;
     const abort = slot.abort as AbortController;
@@ -311,6 +335,7 @@ export class LocalPool {
       onProcess: this.o.recordProcess ? (info) => this.o.recordProcess?.(task.id, attempt, info) : undefined,
       sandbox: this.o.sandboxFor?.(task, choice.engine.name, workspace) ?? null,
       ...(this.o.toolGateFor ? { tool_gate: this.o.toolGateFor(task, attempt, workspace) } : {}),
+      ...(resumeSession ? { resume_session: resumeSession } : {}),
     });
     for await (const ev of events) {
       if (ev.type === 'output') {
@@ -323,6 +348,7 @@ export class LocalPool {
       out = f.outcome;
       if (ev.type === 'usage') slot.tokens_used = tokensBefore + ev.usage.input + ev.usage.output;
       if (ev.type === 'info') slot.model = out.model;
+      if (ev.type === 'info' && ev.session_id) this.o.followUps?.recordSession(task.id, attempt, choice.engine.name, ev.session_id);
       if (ev.type === 'cost') {
         slot.session_cost_usd = costBefore + (ev.usd ?? 0);
         this.publishSlot(slot);
@@ -336,10 +362,19 @@ export class LocalPool {
   }
 
   /** Records the attempt's end and the task's next step, as the attempt policy decides them. */
-  private async finish(task: StoredTask, attempt: number, outcome: AttemptOutcome, interruption: Interruption | null, hold: boolean): Promise<void> {
+  private async finish(
+    task: StoredTask,
+    attempt: number,
+    outcome: AttemptOutcome,
+    interruption: Interruption | null,
+    hold: boolean,
+    followUp: FollowUp | null,
+  ): Promise<void> {
     const { service } = this.o;
     const earlier = attempt > 1 ? service.attemptsOf(task.id).filter((a) => a.attempt < attempt) : [];
     const d = decideAttempt({ task, attempt, uncharged_before: unchargedAttempts(earlier), outcome, interruption, hold });
+    // A failed follow-up is not retried: the change it revised is pending again and the task is back where it was.
+    if (followUp && !outcome.ok) d.next = followUpStep(followUp, `follow-up failed (${outcome.summary.slice(0, 200)}); the previous change stands`);
     const end = {
       state: d.state,
       engine: outcome.engine,

@@ -55,11 +55,15 @@ export interface Routing {
   remoteRoute: RemoteRouteFn;
 }
 
+/** An engine's scrubbed environment: the allow-list plus that engine's own provider variables (host and `colony worker`). */
+export function envForEngine(config: ColonyConfig, env: NodeJS.ProcessEnv): (engine: string) => Record<string, string> {
+  return (engine) => scrubEnv(env, { allow: config.safety.env_allow, engineKeys: engineEnvNames(config, engine) });
+}
+
 /** Tasks get a scrubbed environment; an API key only reaches the engine that needs it. */
 export function createEnvFor(config: ColonyConfig, env: NodeJS.ProcessEnv): (task: StoredTask, engine: string) => Record<string, string> {
-  return (_task, engine) => {
-    return scrubEnv(env, { allow: config.safety.env_allow, engineKeys: engineEnvNames(config, engine) });
-  };
+  const forEngine = envForEngine(config, env);
+  return (_task, engine) => forEngine(engine);
 }
 
 export function createRouting(d: RoutingDeps): Routing {

@@ -366,6 +366,16 @@ export class TaskService implements PoolPort, RemotePort {
     return this.mutate(who, () => this.scheduler.settleHeld(id, ok, reason));
   }
 
+  /** Changes were requested on the task's pending change: it runs again (a follow-up); `inTx` records the request in the same transaction. */
+  reopen(id: string, reason: string, who: Actor, inTx: () => void): Transition[] {
+    this.requireTask(id);
+    return this.mutate(who, () => {
+      const trs = this.scheduler.reopen(id, reason);
+      inTx();
+      return trs;
+    });
+  }
+
   reject(id: string, who: Actor): Transition[] {
     const t = this.requireTask(id);
     if (t.state !== 'awaiting_approval') throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${t.state}, not awaiting_approval`);

@@ -2,7 +2,8 @@
 import type { Actor, Store } from './store.js';
 import { dbOf } from './internal.js';
 
-export type ChangeStatus = 'pending' | 'approved' | 'rejected' | 'conflict';
+// superseded: the reviewer requested changes; an agent follow-up is revising it (it comes back as pending).
+export type ChangeStatus = 'pending' | 'approved' | 'rejected' | 'conflict' | 'superseded';
 
 export interface ChangeRecord {
   task_id: string;
@@ -89,6 +90,17 @@ export class ChangeStore {
     return (
       dbOf(this.store).prepare("SELECT task_id FROM pending_changes WHERE hold = 1 AND status IN ('pending', 'conflict')").all() as { task_id: string }[]
     ).map((r) => r.task_id);
+  }
+
+  /** Back to pending (a follow-up failed: the change it revised stands as it was), in the caller's transaction or its own. */
+  restore(taskId: string, who: Actor, reason: string): void {
+    this.store.transaction(() => {
+      dbOf(this.store)
+        .prepare("UPDATE pending_changes SET status = 'pending', decided_at = NULL, decided_by = NULL, error = NULL WHERE task_id = ?")
+        .run(taskId);
+      this.store.appendAudit({ ...who, action: 'change.restored', target: taskId, detail: { reason } });
+      this.store.publish('change', this.ownerOf(taskId), { task_id: taskId, status: 'pending' }, taskId);
+    });
   }
 
   decide(taskId: string, status: Exclude<ChangeStatus, 'pending'>, who: Actor, extra: { merge_commit?: string; error?: string } = {}): void {

@@ -327,4 +327,38 @@ CREATE TABLE budget_scopes (
 );
 `,
   },
+  {
+    version: 13,
+    name: 'agent_sessions_follow_ups',
+    // agent_sessions: the CLI's session id of an agent attempt (claude's
+    // system/init and result records), so "request changes" can resume it. A
+    // table of its own, not a column of attempts (rows served to LAN users).
+    // follow_ups: a reviewer's "request changes" on a pending change; the task
+    // runs again in its worktree, resuming that session with the comment.
+    sql: `
+CREATE TABLE agent_sessions (
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  engine TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (task_id, attempt)
+);
+CREATE TABLE follow_ups (
+  task_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  comment TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  model TEXT,
+  resume_session TEXT,
+  previous_head TEXT NOT NULL,
+  previous_status TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  attempt INTEGER,
+  PRIMARY KEY (task_id, seq)
+);
+`,
+  },
 ];

@@ -228,6 +228,41 @@ export class ApprovalsView {
     );
   }
 
+  /** "Request changes": the comment goes to the agent, whose session continues in the task's worktree; an updated change replaces this one. */
+  private requestChangesBox(id: string, err: HTMLElement): HTMLElement {
+    const comment = h('textarea', { class: 'input', rows: '3', placeholder: 'What should the agent change?', 'aria-label': `Requested changes for ${id}` });
+    const send = h('button', { type: 'button', class: 'btn btn-primary btn-small' }, 'Send to the agent');
+    send.addEventListener('click', () => {
+      const text = comment.value.trim();
+      if (!text) {
+        comment.focus();
+        return;
+      }
+      void busy(
+        send,
+        async () => {
+          await api.post(`/admin/pending-changes/${encodeURIComponent(id)}/request-changes`, { comment: text });
+          notice('success', `Changes requested on ${id}: the agent continues its session; the updated change will appear here`);
+          await this.refresh();
+        },
+        err,
+      );
+    });
+    const box = h('div', { class: 'request-changes', 'data-request-changes': id }, comment, h('div', { class: 'approval-actions' }, send));
+    box.hidden = true;
+    return box;
+  }
+
+  private requestChangesButton(id: string, box: HTMLElement): HTMLButtonElement {
+    const b = h('button', { type: 'button', class: 'btn btn-small', 'aria-expanded': 'false', title: `Ask the agent to revise ${id}` }, 'Request changes');
+    b.addEventListener('click', () => {
+      box.hidden = !box.hidden;
+      b.setAttribute('aria-expanded', String(!box.hidden));
+      if (!box.hidden) box.querySelector('textarea')?.focus();
+    });
+    return b;
+  }
+
   private changeCard(c: PendingChangeView): HTMLElement {
     const id = c.task_id;
     const err = errorBox();
@@ -257,6 +292,7 @@ export class ApprovalsView {
           this.decide(reject, err, id, 'reject', 'Rejected');
         })(),
     );
+    const requestBox = this.requestChangesBox(id, err);
     const stat = c.stat ? `${c.stat.files_changed} file${c.stat.files_changed === 1 ? '' : 's'}, +${c.stat.insertions} −${c.stat.deletions}` : '';
     const diffBox = h('div', {}, h('p', { class: 'muted small' }, 'Loading the diff…'));
     const details = h('details', { class: 'diff-details' }, h('summary', {}, 'Diff'), diffBox);
@@ -308,7 +344,8 @@ export class ApprovalsView {
         : null,
       details,
       err,
-      h('div', { class: 'approval-actions' }, approve, reject),
+      h('div', { class: 'approval-actions' }, approve, this.requestChangesButton(id, requestBox), reject),
+      requestBox,
     );
   }
 }

@@ -273,6 +273,11 @@ describe('admin dashboard', () => {
     await change.locator('.diff-add', { hasText: 'hello from colony' }).waitFor();
     expect(await change.locator('.file-list').textContent()).toContain('hello.txt');
     await shot(page, 'admin-pending-change');
+    // "Request changes" sends the comment to the host; a shell task has no agent session to continue, so the host says so in the card.
+    await change.getByRole('button', { name: 'Request changes' }).click();
+    await change.locator('textarea').fill('Please say goodbye too.');
+    await change.getByRole('button', { name: 'Send to the agent' }).click();
+    await change.locator('.inline-error', { hasText: 'was not run by an agent' }).waitFor();
     await change.getByRole('button', { name: 'Approve and merge' }).click();
     await page.locator('dialog.dialog [data-confirm]').click();
     await change.waitFor({ state: 'detached' });

@@ -169,6 +169,15 @@ describe('CLI commands over the admin API', () => {
     rmSync(elsewhere, { recursive: true, force: true });
   });
 
+  it('changes list / request-changes talk to the admin API: none pending, and an unknown task is one line with exit 2', async () => {
+    const l = await colony(['changes', 'list']);
+    expectOk(l);
+    expect(l.stdout.trim()).toBe('no pending changes');
+    const r = await colony(['changes', 'request-changes', 'no-such-task', '-m', 'please add tests']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('colony: no pending change for task no-such-task');
+  });
+
   it('pause, resume and kill switch the host and say so', async () => {
     const p = await colony(['pause']);
     expectOk(p);

@@ -181,6 +181,28 @@ describe('Scheduler', () => {
     expect(s.settleHeld('edit', true, 'approved').map((x) => `${x.id}:${x.to}`)).toEqual(['edit:succeeded', 'after:ready']);
   });
 
+  it('reopens a task whose change got a request for changes: held → ready, succeeded → ready; dependents not yet started wait again', () => {
+    const s = new Scheduler();
+    s.add([t('edit'), t('other'), t('after', ['edit', 'other'])]);
+    s.claim('host', 2);
+    s.start('edit');
+    s.holdAfterRun('edit', 'change pending');
+    expect(s.reopen('edit', 'changes requested').map((x) => `${x.id}:${x.to}`)).toEqual(['edit:ready']);
+    expect(() => s.settleHeld('edit', true, 'x')).toThrow(/not waiting for its change/);
+    s.claim('host', 1);
+    s.start('edit');
+    s.finish('edit', 'succeeded', 'revised');
+    expect(s.state('after')).toBe('waiting'); // still waits for `other`
+    expect(s.reopen('edit', 'changes requested again').map((x) => `${x.id}:${x.to}`)).toEqual(['edit:ready']);
+    s.start('other');
+    s.finish('other', 'succeeded', 'ok');
+    expect(s.state('after')).toBe('waiting'); // `edit` is being revised: its dependent does not start on the old result
+    s.claim('host', 1);
+    s.start('edit');
+    expect(s.finish('edit', 'succeeded', 'revised').map((x) => `${x.id}:${x.to}`)).toEqual(['edit:succeeded', 'after:ready']);
+    expect(() => s.reopen('after', 'x')).toThrow(/only a finished task/);
+  });
+
   it('a rejected held change fails the task and its dependents', () => {
     const s = new Scheduler();
     s.add([t('edit'), t('after', ['edit'])]);

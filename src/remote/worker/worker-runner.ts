@@ -27,7 +27,11 @@ export interface RunnerOptions {
   budgetCap: number | null;
   /** The worker's own safety gate (createWorkerGate); there is no runner without one. */
   gate: WorkerGate;
-  env: Record<string, string>;
+  /**
+   * The environment of an engine's child processes: a fixed one, or per engine
+   * (`colony worker`: each engine gets only its own provider variables, as on the host).
+   */
+  env: Record<string, string> | ((engine: string) => Record<string, string>);
   /** The attempt's OS sandbox (safety/os-sandbox), given to the engine. */
   sandboxFor?: (t: { task_id: string; engine: string; workspace: string }) => SandboxPlan | null;
   silenceTimeoutMs?: number | null;
@@ -126,7 +130,7 @@ export class TaskRunner {
         model: p.msg.model ?? null,
         workspace: p.workspace,
         budget_usd: p.budget,
-        env: this.o.env,
+        env: typeof this.o.env === 'function' ? this.o.env(p.engine.name) : this.o.env,
         sandbox: this.o.sandboxFor?.({ task_id: p.msg.task_id, engine: p.engine.name, workspace: p.workspace }) ?? null,
         run_timeout_ms: null,
         silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
