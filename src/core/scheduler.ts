@@ -9,11 +9,15 @@
  * `failed` = terminal dependencies that did not succeed (skipped counts as
  * success — the admin said so). all_success: any failed dep → upstream_failed
  * at once, cascading; all_done: ready when remaining hits 0 whatever happened.
+ *
+ * Storage (issue 17): ids are interned to integers at the edge and every
+ * per-task field lives in a typed array (sched-table.ts); the public API speaks ids.
  */
 import { MinHeap } from './heap.js';
 import { ColonyError } from './errors.js';
-import { assertTransition, isSuccessOutcome } from './task-state.js';
-import { isTerminal, type TaskState, type Trigger } from './task.js';
+import { F_ALL_DONE, F_FORCED, F_HELD_AFTER_RUN, SchedTable, STATE_CODE, SUCCESS, TERMINAL } from './sched-table.js';
+import { assertTransition } from './task-state.js';
+import { isTerminal, TASK_STATES, type TaskState, type Trigger } from './task.js';
 
 export interface SchedTask {
   id: string;
@@ -32,46 +36,40 @@ export interface Transition {
   reason: string;
 }
 
-interface Node {
-  id: string;
-  deps: readonly string[]; // the caller's array, never mutated (dropEdge replaces it)
-  dependents: Node[]; // references, not ids: completing a task touches its dependents without a lookup each
-  trigger: Trigger;
-  state: TaskState;
-  lane: string;
-  remaining: number;
-  failed: number;
-  forced: boolean;
-  heldAfterRun: boolean;
-}
-
 export type FinishState = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
 export class Scheduler {
-  private readonly nodes = new Map<string, Node>();
-  private readonly lanes = new Map<string, Set<string>>();
-  private readonly deadlines = new MinHeap<string>();
-  private readonly counts = new Map<TaskState, number>();
-  private pending: Node[] = [];
+  private readonly t = new SchedTable();
+  private readonly lanes = new Map<string, Set<number>>();
+  private readonly deadlines = new MinHeap<number>();
+  private readonly counts = new Int32Array(TASK_STATES.length);
+  private readonly counted = new Uint8Array(TASK_STATES.length); // states seen once stay in countByState, at 0 too
+  private pending: number[] = [];
 
   has(id: string): boolean {
-    return this.nodes.has(id);
+    return this.t.index.has(id);
   }
 
   state(id: string): TaskState | undefined {
-    return this.nodes.get(id)?.state;
+    const n = this.t.index.get(id);
+    return n === undefined ? undefined : TASK_STATES[this.t.state[n] as number];
   }
 
   dependents(id: string): readonly string[] {
-    return this.nodes.get(id)?.dependents.map((d) => d.id) ?? [];
+    const n = this.t.index.get(id);
+    return n === undefined ? [] : this.t.dependents(n).map((c) => this.t.ids[c] as string);
   }
 
   size(): number {
-    return this.nodes.size;
+    return this.t.size;
   }
 
   countByState(): Record<string, number> {
-    return Object.fromEntries(this.counts);
+    const out: Record<string, number> = {};
+    this.counts.forEach((c, i) => {
+      if (this.counted[i] === 1) out[TASK_STATES[i] as string] = c;
+    });
+    return out;
   }
 
   readyCount(lane: string): number {
@@ -89,38 +87,27 @@ export class Scheduler {
    */
   add(tasks: readonly SchedTask[]): Transition[] {
     const out: Transition[] = [];
-    const batch: Node[] = [];
-    for (const t of tasks) {
-      if (this.nodes.has(t.id)) throw new ColonyError('E_DUPLICATE_ID', `task id "${t.id}" already exists`);
-      const node: Node = {
-        id: t.id,
-        deps: t.depends_on,
-        dependents: [],
-        trigger: t.trigger,
-        state: t.state,
-        lane: t.lane,
-        remaining: 0,
-        failed: 0,
-        forced: false,
-        heldAfterRun: t.held_after_run === true,
-      };
-      this.nodes.set(t.id, node);
-      this.bump(t.state, 1);
-      if (t.state === 'ready') this.enqueue(node);
-      if (t.wait_deadline !== null && !isTerminal(t.state)) this.deadlines.push(t.wait_deadline, t.id);
-      batch.push(node);
+    const t = this.t;
+    const first = t.size;
+    for (const task of tasks) {
+      if (t.index.has(task.id)) throw new ColonyError('E_DUPLICATE_ID', `task id "${task.id}" already exists`);
+      const n = t.add(task.id, task.depends_on, task.trigger, task.state, task.lane, task.held_after_run === true);
+      this.bump(t.state[n] as number, 1);
+      if (task.state === 'ready') this.enqueue(n);
+      if (task.wait_deadline !== null && !isTerminal(task.state)) this.deadlines.push(task.wait_deadline, n);
     }
-    for (const node of batch) {
-      for (const depId of node.deps) {
-        const dep = this.nodes.get(depId);
-        if (!dep) throw new ColonyError('E_UNKNOWN_DEP', `task "${node.id}" depends on unknown task "${depId}"`);
-        dep.dependents.push(node);
-        if (!isTerminal(dep.state)) node.remaining++;
-        else if (!isSuccessOutcome(dep.state)) node.failed++;
+    const last = t.size;
+    for (let n = first; n < last; n++) {
+      for (const depId of t.deps[n] as readonly string[]) {
+        const d = t.index.get(depId);
+        if (d === undefined) throw new ColonyError('E_UNKNOWN_DEP', `task "${t.ids[n]}" depends on unknown task "${depId}"`);
+        t.link(d, n);
+        const ds = t.state[d] as number;
+        if (!TERMINAL[ds]) t.remaining[n] = (t.remaining[n] as number) + 1;
+        else if (!SUCCESS[ds]) t.failed[n] = (t.failed[n] as number) + 1;
       }
     }
-    // No spread: push(...batch) overflows the call stack beyond ~120k tasks (e.g. reloading a big store).
-    for (let i = batch.length - 1; i >= 0; i--) this.pending.push(batch[i] as Node);
+    for (let n = last - 1; n >= first; n--) this.pending.push(n);
     this.drain(out);
     return out;
   }
@@ -130,10 +117,10 @@ export class Scheduler {
     const out: Transition[] = [];
     const q = this.lanes.get(lane);
     if (!q) return out;
-    for (const id of q) {
+    for (const n of q) {
       if (out.length >= limit) break;
-      if (accept && !accept(id)) continue;
-      this.move(this.get(id), 'assigned', 'claimed', out);
+      if (accept && !accept(this.t.ids[n] as string)) continue;
+      this.move(n, 'assigned', 'claimed', out);
     }
     return out;
   }
@@ -141,9 +128,9 @@ export class Scheduler {
   /** Ready ids of a lane in FIFO order, without claiming them. */
   peekReady(lane: string, limit = Infinity): string[] {
     const out: string[] = [];
-    for (const id of this.lanes.get(lane) ?? []) {
+    for (const n of this.lanes.get(lane) ?? []) {
       if (out.length >= limit) break;
-      out.push(id);
+      out.push(this.t.ids[n] as string);
     }
     return out;
   }
@@ -168,22 +155,22 @@ export class Scheduler {
 
   /** The task ran and its change waits for the admin; dependents keep waiting until settleHeld. */
   holdAfterRun(id: string, reason: string): Transition[] {
-    const node = this.get(id);
+    const n = this.get(id);
     return this.run((out) => {
-      this.move(node, 'awaiting_approval', reason, out);
-      node.heldAfterRun = true;
+      this.move(n, 'awaiting_approval', reason, out);
+      this.t.flags[n] = (this.t.flags[n] as number) | F_HELD_AFTER_RUN;
     });
   }
 
   /** The admin decided a held task's change: approved → succeeded, rejected → failed. */
   settleHeld(id: string, ok: boolean, reason: string): Transition[] {
-    const node = this.get(id);
-    if (node.state !== 'awaiting_approval' || !node.heldAfterRun) {
+    const n = this.get(id);
+    if (this.stateOf(n) !== 'awaiting_approval' || !this.held(n)) {
       throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is not waiting for its change to be decided`);
     }
     return this.run((out) => {
-      node.heldAfterRun = false;
-      this.move(node, ok ? 'succeeded' : 'failed', reason, out);
+      this.t.flags[n] = (this.t.flags[n] as number) & ~F_HELD_AFTER_RUN;
+      this.move(n, ok ? 'succeeded' : 'failed', reason, out);
     });
   }
 
@@ -193,37 +180,38 @@ export class Scheduler {
    * that have not started wait for it again; those that ran keep their result.
    */
   reopen(id: string, reason: string): Transition[] {
-    const node = this.get(id);
-    if (!(node.state === 'succeeded' || (node.state === 'awaiting_approval' && node.heldAfterRun))) {
-      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${node.state}; only a finished task whose change waits for review can be revised`);
+    const n = this.get(id);
+    const st = this.stateOf(n);
+    if (!(st === 'succeeded' || (st === 'awaiting_approval' && this.held(n)))) {
+      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${st}; only a finished task whose change waits for review can be revised`);
     }
     return this.run((out) => {
-      node.heldAfterRun = false;
-      node.forced = true; // its dependencies were met when it first ran
-      this.move(node, 'ready', reason, out);
+      // Its dependencies were met when it first ran: forced, so it does not wait for them again.
+      this.t.flags[n] = ((this.t.flags[n] as number) & ~F_HELD_AFTER_RUN) | F_FORCED;
+      this.move(n, 'ready', reason, out);
     });
   }
 
   approve(id: string, reason = 'approved'): Transition[] {
-    const node = this.get(id);
-    if (node.heldAfterRun) {
+    const n = this.get(id);
+    if (this.held(n)) {
       throw new ColonyError('E_INVALID_TRANSITION', `task ${id} already ran; approve or reject its pending change instead`);
     }
-    if (node.state !== 'awaiting_approval') {
-      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${node.state}, not awaiting_approval`);
+    if (this.stateOf(n) !== 'awaiting_approval') {
+      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${this.stateOf(n)}, not awaiting_approval`);
     }
     return this.run((out) => {
-      this.move(node, 'waiting', reason, out);
-      this.pending.push(node);
+      this.move(n, 'waiting', reason, out);
+      this.pending.push(n);
     });
   }
 
   /** Admin override: run now, ignoring dependencies. */
   forceRun(id: string): Transition[] {
-    const node = this.get(id);
+    const n = this.get(id);
     return this.run((out) => {
-      node.forced = true;
-      this.move(node, 'ready', 'forced by admin (dependencies ignored)', out);
+      this.t.flags[n] = (this.t.flags[n] as number) | F_FORCED;
+      this.move(n, 'ready', 'forced by admin (dependencies ignored)', out);
     });
   }
 
@@ -237,38 +225,41 @@ export class Scheduler {
 
   /** Admin override: retry a failed/timed-out/cancelled task; its upstream_failed dependents re-open. */
   retry(id: string): Transition[] {
-    const node = this.get(id);
-    if (!['failed', 'timed_out', 'cancelled'].includes(node.state)) {
-      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${node.state}; only failed, timed_out or cancelled tasks can be retried`);
+    const n = this.get(id);
+    const st = this.stateOf(n);
+    if (!['failed', 'timed_out', 'cancelled'].includes(st)) {
+      throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${st}; only failed, timed_out or cancelled tasks can be retried`);
     }
     return this.run((out) => {
-      node.forced = false;
-      this.move(node, 'waiting', 'retry requested', out);
-      this.pending.push(node);
+      this.t.flags[n] = (this.t.flags[n] as number) & ~F_FORCED;
+      this.move(n, 'waiting', 'retry requested', out);
+      this.pending.push(n);
     });
   }
 
   /** Admin override: remove the edge `id` depends on `depId`. */
   dropEdge(id: string, depId: string): Transition[] {
-    const node = this.get(id);
-    const dep = this.get(depId);
-    const at = node.deps.indexOf(depId);
+    const n = this.get(id);
+    const d = this.get(depId);
+    const deps = this.t.deps[n] as readonly string[];
+    const at = deps.indexOf(depId);
     if (at < 0) throw new ColonyError('E_NOT_FOUND', `task ${id} does not depend on ${depId}`);
-    node.deps = node.deps.filter((_, i) => i !== at);
-    dep.dependents.splice(dep.dependents.indexOf(node), 1);
-    if (!isTerminal(dep.state)) node.remaining--;
-    else if (!isSuccessOutcome(dep.state)) node.failed--;
-    return this.run(() => this.pending.push(node));
+    this.t.deps[n] = deps.filter((_, i) => i !== at);
+    this.t.unlink(d, n);
+    const ds = this.t.state[d] as number;
+    if (!TERMINAL[ds]) this.t.remaining[n] = (this.t.remaining[n] as number) - 1;
+    else if (!SUCCESS[ds]) this.t.failed[n] = (this.t.failed[n] as number) - 1;
+    return this.run(() => this.pending.push(n));
   }
 
   /** Fails every task whose wait deadline passed while it was still not ready. */
   expireWaits(now: number): Transition[] {
     const out: Transition[] = [];
     while ((this.deadlines.peekKey() ?? Infinity) <= now) {
-      const id = this.deadlines.pop() as string;
-      const node = this.nodes.get(id);
-      if (node && !node.heldAfterRun && (node.state === 'waiting' || node.state === 'awaiting_approval' || node.state === 'paused')) {
-        this.move(node, 'failed', 'wait_timeout', out);
+      const n = this.deadlines.pop() as number;
+      const st = this.stateOf(n);
+      if (!this.held(n) && (st === 'waiting' || st === 'awaiting_approval' || st === 'paused')) {
+        this.move(n, 'failed', 'wait_timeout', out);
         this.drain(out);
       }
     }
@@ -282,55 +273,73 @@ export class Scheduler {
     return out;
   }
 
-  private get(id: string): Node {
-    const node = this.nodes.get(id);
-    if (!node) throw new ColonyError('E_NOT_FOUND', `no task ${id}`);
-    return node;
+  private get(id: string): number {
+    const n = this.t.index.get(id);
+    if (n === undefined) throw new ColonyError('E_NOT_FOUND', `no task ${id}`);
+    return n;
   }
 
-  private move(node: Node, to: TaskState, reason: string, out: Transition[]): void {
-    const from = node.state;
-    assertTransition(node.id, from, to);
-    if (from === 'ready') this.lanes.get(node.lane)?.delete(node.id);
-    node.state = to;
-    this.bump(from, -1);
-    this.bump(to, 1);
-    if (to === 'ready') this.enqueue(node);
-    out.push({ id: node.id, from, to, reason });
-    const wasT = isTerminal(from);
-    const isT = isTerminal(to);
-    if (wasT === isT && (!wasT || isSuccessOutcome(from) === isSuccessOutcome(to))) return;
+  private stateOf(n: number): TaskState {
+    return TASK_STATES[this.t.state[n] as number] as TaskState;
+  }
+
+  private held(n: number): boolean {
+    return ((this.t.flags[n] as number) & F_HELD_AFTER_RUN) !== 0;
+  }
+
+  private move(n: number, to: TaskState, reason: string, out: Transition[]): void {
+    const t = this.t;
+    const fromCode = t.state[n] as number;
+    const from = TASK_STATES[fromCode] as TaskState;
+    const id = t.ids[n] as string;
+    assertTransition(id, from, to);
+    const toCode = STATE_CODE.get(to) as number;
+    if (from === 'ready') this.lanes.get(t.lane[n] as string)?.delete(n);
+    t.state[n] = toCode;
+    this.bump(fromCode, -1);
+    this.bump(toCode, 1);
+    if (to === 'ready') this.enqueue(n);
+    out.push({ id, from, to, reason });
+    const wasT = TERMINAL[fromCode] === 1;
+    const isT = TERMINAL[toCode] === 1;
+    const wasFail = wasT && SUCCESS[fromCode] === 0;
+    const isFail = isT && SUCCESS[toCode] === 0;
+    if (wasT === isT && wasFail === isFail) return;
     // The node's terminal-ness or outcome changed: adjust each dependent's counters.
-    for (const child of node.dependents) {
-      if (!wasT) child.remaining--;
-      if (!isT) child.remaining++;
-      if (wasT && !isSuccessOutcome(from)) child.failed--;
-      if (isT && !isSuccessOutcome(to)) child.failed++;
-      this.pending.push(child);
+    const dRem = (wasT ? 0 : -1) + (isT ? 0 : 1);
+    const dFail = (wasFail ? -1 : 0) + (isFail ? 1 : 0);
+    for (let e = t.head[n] as number; e >= 0; e = t.next[e] as number) {
+      const c = t.child[e] as number;
+      t.remaining[c] = (t.remaining[c] as number) + dRem;
+      t.failed[c] = (t.failed[c] as number) + dFail;
+      this.pending.push(c);
     }
   }
 
   /** Re-evaluates nodes whose counters changed; an explicit worklist so a 100k chain cannot overflow the stack. */
   private drain(out: Transition[]): void {
-    let node: Node | undefined;
-    while ((node = this.pending.pop())) {
-      const blockedByFailure = node.trigger === 'all_success' && node.failed > 0;
-      switch (node.state) {
+    const t = this.t;
+    let n: number | undefined;
+    while ((n = this.pending.pop()) !== undefined) {
+      const flags = t.flags[n] as number;
+      const blockedByFailure = (flags & F_ALL_DONE) === 0 && (t.failed[n] as number) > 0;
+      const forced = (flags & F_FORCED) !== 0;
+      switch (this.stateOf(n)) {
         case 'waiting':
-          if (blockedByFailure) this.move(node, 'upstream_failed', 'a dependency did not succeed', out);
-          else if (node.remaining === 0) this.move(node, 'ready', 'dependencies done', out);
+          if (blockedByFailure) this.move(n, 'upstream_failed', 'a dependency did not succeed', out);
+          else if (t.remaining[n] === 0) this.move(n, 'ready', 'dependencies done', out);
           break;
         case 'ready':
-          if (!node.forced && node.remaining > 0) this.move(node, 'waiting', 'a dependency re-opened', out);
+          if (!forced && (t.remaining[n] as number) > 0) this.move(n, 'waiting', 'a dependency re-opened', out);
           break;
         case 'awaiting_approval':
         case 'paused':
-          if (blockedByFailure && !node.forced && !node.heldAfterRun) this.move(node, 'upstream_failed', 'a dependency did not succeed', out);
+          if (blockedByFailure && !forced && (flags & F_HELD_AFTER_RUN) === 0) this.move(n, 'upstream_failed', 'a dependency did not succeed', out);
           break;
         case 'upstream_failed':
           if (!blockedByFailure) {
-            this.move(node, 'waiting', 'upstream re-opened', out);
-            this.pending.push(node);
+            this.move(n, 'waiting', 'upstream re-opened', out);
+            this.pending.push(n);
           }
           break;
         default:
@@ -339,13 +348,15 @@ export class Scheduler {
     }
   }
 
-  private enqueue(node: Node): void {
-    let q = this.lanes.get(node.lane);
-    if (!q) this.lanes.set(node.lane, (q = new Set()));
-    q.add(node.id);
+  private bump(code: number, by: number): void {
+    this.counts[code] = (this.counts[code] as number) + by;
+    this.counted[code] = 1;
   }
 
-  private bump(state: TaskState, by: number): void {
-    this.counts.set(state, (this.counts.get(state) ?? 0) + by);
+  private enqueue(n: number): void {
+    const lane = this.t.lane[n] as string;
+    let q = this.lanes.get(lane);
+    if (!q) this.lanes.set(lane, (q = new Set()));
+    q.add(n);
   }
 }

@@ -14,13 +14,22 @@ export interface RetentionPolicy {
 
 const DAY_MS = 86_400_000;
 
-/** Deletes events and output rows older than the policy allows; returns how many rows went. */
+/**
+ * Deletes events and output rows older than the policy allows; returns how many rows went.
+ * A log row that is also an audit record stays (the chain is never pruned): only its event
+ * part is cleared, which the hash does not cover.
+ */
 export function pruneOld(store: Store, policy: RetentionPolicy, now: number): { events: number; output: number } {
-  const del = (table: 'events' | 'task_output', days: number | null): number =>
-    days === null
-      ? 0
-      : dbOf(store)
-          .prepare(`DELETE FROM ${table} WHERE at < ?`)
-          .run(now - days * DAY_MS).changes;
-  return store.transaction(() => ({ events: del('events', policy.events_days), output: del('task_output', policy.output_days) }));
+  const db = dbOf(store);
+  const events = (days: number | null): number => {
+    if (days === null) return 0;
+    const cut = now - days * DAY_MS;
+    const gone = db.prepare('DELETE FROM log WHERE at < ? AND audit_id IS NULL').run(cut).changes;
+    const cleared = db
+      .prepare('UPDATE log SET kind = NULL, task_id = NULL, owner = NULL, data = NULL WHERE at < ? AND audit_id IS NOT NULL AND kind IS NOT NULL')
+      .run(cut).changes;
+    return gone + cleared;
+  };
+  const output = (days: number | null): number => (days === null ? 0 : db.prepare('DELETE FROM task_output WHERE at < ?').run(now - days * DAY_MS).changes);
+  return store.transaction(() => ({ events: events(policy.events_days), output: output(policy.output_days) }));
 }

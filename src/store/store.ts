@@ -83,6 +83,14 @@ export interface AuditFilter {
 
 type Listener = (events: EventRecord[]) => void;
 
+interface LogEvent {
+  kind: string;
+  task_id: string | null;
+  owner: string | null;
+  data: Record<string, unknown>;
+  liveOnly?: Record<string, unknown> | undefined;
+}
+
 interface GroupedWrite {
   fn: () => unknown;
   resolve: (value: unknown) => void;
@@ -95,6 +103,7 @@ export class Store {
   private readonly db: Db;
   private lastHash: string;
   private nextAuditId: number;
+  private nextLogId: number; // single writer: log ids are assigned here, so a row's event id is known before it is written
   private seq: number;
   private readonly listeners = new Set<Listener>();
   private pendingEvents: EventRecord[] = [];
@@ -115,6 +124,7 @@ export class Store {
     const last = db.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
     this.lastHash = last?.hash ?? GENESIS_HASH;
     this.nextAuditId = (last?.id ?? 0) + 1;
+    this.nextLogId = (db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM log').get() as { id: number }).id + 1;
     this.seq = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM tasks').get() as { s: number }).s;
     // One wrapper for every transaction (better-sqlite3 builds a new one per db.transaction call);
     // nested calls become savepoints.
@@ -128,9 +138,12 @@ export class Store {
         @wait_timeout_s, @run_timeout_s, @max_attempts, @trigger, @state, @submitted_by, @created_at, @created_at)`),
       insertEdge: db.prepare('INSERT INTO edges (task_id, depends_on) VALUES (?, ?)'),
       setState: db.prepare('UPDATE tasks SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING submitted_by, graph_id'),
-      insertEvent: db.prepare('INSERT INTO events (at, kind, task_id, owner, data) VALUES (?, ?, ?, ?, ?)'),
-      insertAudit: db.prepare('INSERT INTO audit (id, at, actor, origin, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertLog: db.prepare(`INSERT INTO log (id, at, kind, task_id, owner, data, audit_id, actor, origin, action, target, detail, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       bumpAttempt: db.prepare('UPDATE tasks SET attempt = attempt + 1 WHERE id = ? RETURNING attempt, submitted_by'),
+      // The attempt counter or cost fold and the task's own transition, in one row update (issue 17).
+      bumpAttemptAndSetState: db.prepare(`UPDATE tasks SET attempt = attempt + 1, state = ?, state_reason = ?, updated_at = ?
+        WHERE id = ? AND state = ? RETURNING attempt, submitted_by, graph_id`),
       insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, state, engine, model, worker_id, route_rule, route_explanation, started_at)
         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`),
       endAttempt: db.prepare(`UPDATE attempts SET state = @state, engine = COALESCE(@engine, engine), model = COALESCE(@model, model),
@@ -140,6 +153,10 @@ export class Store {
       addTaskCost: db.prepare(`UPDATE tasks SET cost_usd = cost_usd + @cost, cost_unknown = MAX(cost_unknown, @unknown),
         tokens_in = tokens_in + @input, tokens_out = tokens_out + @output, tokens_cache_read = tokens_cache_read + @cache_read,
         tokens_cache_write = tokens_cache_write + @cache_write WHERE id = @task_id RETURNING submitted_by`),
+      addTaskCostAndSetState: db.prepare(`UPDATE tasks SET cost_usd = cost_usd + @cost, cost_unknown = MAX(cost_unknown, @unknown),
+        tokens_in = tokens_in + @input, tokens_out = tokens_out + @output, tokens_cache_read = tokens_cache_read + @cache_read,
+        tokens_cache_write = tokens_cache_write + @cache_write, state = @to, state_reason = @reason, updated_at = @at
+        WHERE id = @task_id AND state = @from RETURNING submitted_by, graph_id`),
       insertOutput: db.prepare('INSERT INTO task_output (task_id, attempt, stream, text, at) VALUES (?, ?, ?, ?, ?)'),
       getTask: db.prepare('SELECT * FROM tasks WHERE id = ?'),
       depsOf: db.prepare('SELECT depends_on FROM edges WHERE task_id = ?'),
@@ -171,13 +188,14 @@ export class Store {
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
     if (this.group.length > 0) this.flushGroup();
-    const saved = { hash: this.lastHash, id: this.nextAuditId };
+    const saved = { hash: this.lastHash, id: this.nextAuditId, logId: this.nextLogId };
     let result: T;
     try {
       result = this.tx(fn);
     } catch (e) {
       this.lastHash = saved.hash;
       this.nextAuditId = saved.id;
+      this.nextLogId = saved.logId;
       this.pendingEvents = [];
       throw wrapStoreError(e);
     }
@@ -262,8 +280,11 @@ export class Store {
         });
         for (const dep of t.depends_on) this.st.insertEdge.run(t.id, dep);
       }
-      this.audit({ at, ...who, action: 'graph.submitted', target: graph.id, detail: { name: graph.name, tasks: tasks.length, budget_usd: graph.budget_usd } });
-      this.event('graph.submitted', null, graph.submitted_by, { graph_id: graph.id, name: graph.name, tasks: tasks.map((t) => t.id) });
+      this.logRow(
+        at,
+        { kind: 'graph.submitted', task_id: null, owner: graph.submitted_by, data: { graph_id: graph.id, name: graph.name, tasks: tasks.map((t) => t.id) } },
+        { at, ...who, action: 'graph.submitted', target: graph.id, detail: { name: graph.name, tasks: tasks.length, budget_usd: graph.budget_usd } },
+      );
       this.applyTransitions(initial, who);
     });
   }
@@ -276,20 +297,32 @@ export class Store {
       for (const t of trs) {
         const row = this.st.setState.get(t.to, t.reason, at, t.id, t.from) as { submitted_by: string; graph_id: string } | undefined;
         if (!row) throw new ColonyError('E_INVALID_TRANSITION', `task ${t.id} is not ${t.from} in the store`);
-        this.audit({ at, ...who, action: 'task.transition', target: t.id, detail: { from: t.from, to: t.to, reason: t.reason } });
-        this.event('task.state', t.id, row.submitted_by, { graph_id: row.graph_id, from: t.from, to: t.to, reason: t.reason });
+        this.transitionRow(at, t, row, who);
       }
     });
+  }
+
+  /** A transition's one log row: its audit record and its live event. */
+  private transitionRow(at: number, t: Transition, row: { submitted_by: string; graph_id: string }, who: Actor): void {
+    this.logRow(
+      at,
+      { kind: 'task.state', task_id: t.id, owner: row.submitted_by, data: { graph_id: row.graph_id, from: t.from, to: t.to, reason: t.reason } },
+      { at, ...who, action: 'task.transition', target: t.id, detail: { from: t.from, to: t.to, reason: t.reason } },
+    );
   }
 
   /** assigned → running plus a new attempt row; returns the attempt number. */
   startAttempt(taskId: string, info: AttemptStart, trs: readonly Transition[], who: Actor): number {
     return this.transaction(() => {
-      const bumped = this.st.bumpAttempt.get(taskId) as { attempt: number; submitted_by: string } | undefined;
-      if (!bumped) throw new ColonyError('E_NOT_FOUND', `no task ${taskId}`);
+      const own = trs[0]?.id === taskId ? (trs[0] as Transition) : null;
+      const at = this.now();
+      const bumped = (own ? this.st.bumpAttemptAndSetState.get(own.to, own.reason, at, taskId, own.from) : this.st.bumpAttempt.get(taskId)) as
+        { attempt: number; submitted_by: string; graph_id?: string } | undefined;
+      if (!bumped) throw this.missing(taskId, own);
       const { attempt, submitted_by: owner } = bumped;
-      this.st.insertAttempt.run(taskId, attempt, info.engine, info.model, info.worker_id, info.route_rule, info.route_explanation, this.now());
-      this.applyTransitions(trs, who);
+      this.st.insertAttempt.run(taskId, attempt, info.engine, info.model, info.worker_id, info.route_rule, info.route_explanation, at);
+      if (own) this.transitionRow(at, own, { submitted_by: owner, graph_id: bumped.graph_id ?? '' }, who);
+      this.applyTransitions(own ? trs.slice(1) : trs, who);
       this.event('attempt.started', taskId, owner, { attempt, ...info });
       return attempt;
     });
@@ -312,17 +345,19 @@ export class Store {
         summary: end.summary.slice(0, 4000),
       }).changes;
       if (changed === 0) throw new ColonyError('E_INVALID_TRANSITION', `attempt ${attempt} of task ${taskId} is not running`);
-      const row = this.st.addTaskCost.get({ task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage }) as
-        { submitted_by: string } | undefined;
-      this.audit({
+      const own = trs[0]?.id === taskId ? (trs[0] as Transition) : null;
+      const fold = { task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage };
+      const row = (
+        own ? this.st.addTaskCostAndSetState.get({ ...fold, to: own.to, reason: own.reason, at, from: own.from }) : this.st.addTaskCost.get(fold)
+      ) as { submitted_by: string; graph_id?: string } | undefined;
+      if (own && !row) throw this.missing(taskId, own);
+      this.logRow(
         at,
-        ...who,
-        action: 'attempt.finished',
-        target: taskId,
-        detail: { attempt, state: end.state, cost_usd: end.cost_usd, error_code: end.error_code },
-      });
-      this.event('attempt.finished', taskId, row?.submitted_by ?? null, { attempt, ...end, summary: end.summary.slice(0, 500) });
-      this.applyTransitions(trs, who);
+        { kind: 'attempt.finished', task_id: taskId, owner: row?.submitted_by ?? null, data: { attempt, ...end, summary: end.summary.slice(0, 500) } },
+        { at, ...who, action: 'attempt.finished', target: taskId, detail: { attempt, state: end.state, cost_usd: end.cost_usd, error_code: end.error_code } },
+      );
+      if (own && row) this.transitionRow(at, own, { submitted_by: row.submitted_by, graph_id: row.graph_id ?? '' }, who);
+      this.applyTransitions(own ? trs.slice(1) : trs, who);
     });
   }
 
@@ -512,7 +547,7 @@ export class Store {
   eventsSince(afterId: number, limit = 1000): EventRecord[] {
     const rows = this.db
       .prepare(
-        `SELECT e.*, o.text AS out_text FROM events e LEFT JOIN task_output o ON e.kind = 'task.output' AND o.id = json_extract(e.data, '$.output_id')
+        `SELECT e.id, e.at, e.kind, e.task_id, e.owner, e.data, o.text AS out_text FROM events e LEFT JOIN task_output o ON e.kind = 'task.output' AND o.id = json_extract(e.data, '$.output_id')
         WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       )
       .all(afterId, limit) as (Omit<EventRecord, 'data'> & { data: string; out_text: string | null })[];
@@ -525,7 +560,7 @@ export class Store {
   }
 
   lastEventId(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
+    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM log WHERE kind IS NOT NULL').get() as { id: number }).id;
   }
 
   listAudit(f: AuditFilter = {}): AuditRecord[] {
@@ -570,21 +605,58 @@ export class Store {
 
   // ---- internals ---------------------------------------------------------
 
+  /** An audit record alone (a log row in the hash chain that is no live event). */
   private audit(e: AuditEntry): AuditRecord {
-    const id = this.nextAuditId;
-    const hash = auditHash(id, e, this.lastHash);
-    this.st.insertAudit.run(id, e.at, e.actor, e.origin, e.action, e.target, JSON.stringify(e.detail ?? null), this.lastHash, hash);
-    const rec: AuditRecord = { id, ...e, prev_hash: this.lastHash, hash };
-    this.lastHash = hash;
-    this.nextAuditId = id + 1;
-    return rec;
+    return this.logRow(e.at, null, e);
   }
 
-  /** `liveOnly` fields go to live listeners but are not stored in the events row (e.g. output text, stored in task_output). */
+  /** A live event alone. `liveOnly` fields go to live listeners but are not stored (e.g. output text, stored in task_output). */
   private event(kind: string, taskId: string | null, owner: string | null, data: Record<string, unknown>, liveOnly?: Record<string, unknown>): void {
-    const at = this.now();
-    const info = this.st.insertEvent.run(at, kind, taskId, owner, JSON.stringify(data));
-    this.pendingEvents.push({ id: Number(info.lastInsertRowid), at, kind, task_id: taskId, owner, data: liveOnly ? { ...data, ...liveOnly } : data });
+    this.logRow(this.now(), { kind, task_id: taskId, owner, data, liveOnly }, null);
+  }
+
+  /**
+   * One log row: a live event, an audit record, or both (a transition). The chain head and
+   * the ids live in memory (single writer) and roll back with a failed transaction or savepoint.
+   */
+  private logRow(at: number, ev: LogEvent | null, au: AuditEntry | null): AuditRecord {
+    const id = this.nextLogId;
+    let rec: AuditRecord | null = null;
+    if (au) {
+      const auditId = this.nextAuditId;
+      const hash = auditHash(auditId, au, this.lastHash);
+      rec = { id: auditId, ...au, prev_hash: this.lastHash, hash };
+    }
+    this.st.insertLog.run(
+      id,
+      at,
+      ev?.kind ?? null,
+      ev?.task_id ?? null,
+      ev?.owner ?? null,
+      ev ? JSON.stringify(ev.data) : null,
+      rec?.id ?? null,
+      rec?.actor ?? null,
+      rec?.origin ?? null,
+      rec?.action ?? null,
+      rec?.target ?? null,
+      rec ? JSON.stringify(rec.detail ?? null) : null,
+      rec?.prev_hash ?? null,
+      rec?.hash ?? null,
+    );
+    this.nextLogId = id + 1;
+    if (rec) {
+      this.lastHash = rec.hash;
+      this.nextAuditId = rec.id + 1;
+    }
+    if (ev)
+      this.pendingEvents.push({ id, at, kind: ev.kind, task_id: ev.task_id, owner: ev.owner, data: ev.liveOnly ? { ...ev.data, ...ev.liveOnly } : ev.data });
+    return rec as AuditRecord;
+  }
+
+  /** The error for a row update that matched nothing: no such task, or it is not in the state the transition starts from. */
+  private missing(taskId: string, t: Transition | null): ColonyError {
+    if (!t || !this.st.ownerOf.get(taskId)) return new ColonyError('E_NOT_FOUND', `no task ${taskId}`);
+    return new ColonyError('E_INVALID_TRANSITION', `task ${t.id} is not ${t.from} in the store`);
   }
 
   private ownerOf(taskId: string): string | null {
@@ -593,12 +665,13 @@ export class Store {
 
   /** fn in a savepoint; on failure its SQL, audit-chain head and events roll back alone. */
   private savepoint(fn: () => unknown): Outcome {
-    const saved = { hash: this.lastHash, id: this.nextAuditId, events: this.pendingEvents.length };
+    const saved = { hash: this.lastHash, id: this.nextAuditId, logId: this.nextLogId, events: this.pendingEvents.length };
     try {
       return { ok: true, value: this.tx(fn) };
     } catch (e) {
       this.lastHash = saved.hash;
       this.nextAuditId = saved.id;
+      this.nextLogId = saved.logId;
       this.pendingEvents.length = saved.events;
       return { ok: false, error: wrapStoreError(e) };
     }

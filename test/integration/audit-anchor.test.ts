@@ -35,9 +35,10 @@ function rewrite(db: string, edit: (rows: Row[]) => Row[]): void {
     }));
     const next = edit(rows);
     raw.transaction(() => {
-      raw.prepare('DELETE FROM audit').run();
+      // The records are the log rows with an audit_id (`audit` is a read-only view of them).
+      raw.prepare('DELETE FROM log WHERE audit_id IS NOT NULL').run();
       let prev = GENESIS_HASH;
-      const ins = raw.prepare('INSERT INTO audit (id, at, actor, origin, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const ins = raw.prepare('INSERT INTO log (audit_id, at, actor, origin, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
       for (const r of next) {
         const hash = auditHash(r.id, r, prev);
         ins.run(r.id, r.at, r.actor, r.origin, r.action, r.target, JSON.stringify(r.detail), prev, hash);

@@ -1,7 +1,8 @@
 /**
  * `colony audit verify` through the real CLI: an intact chain prints
  * `ok N records` and exits 0; a row edited behind colony's back (raw SQL, the
- * attacker's view) is found and named, exit 1.
+ * attacker's view) is found and named, exit 1. The audit records are the
+ * rows of the `log` table with an audit_id (`audit` is a read-only view).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -59,7 +60,9 @@ describe('colony audit verify', () => {
   it('names the edited record when its detail was changed, exit 1', async () => {
     const h = auditHome();
     cleanup = h.cleanup;
-    tamper(h.db, (raw) => raw.prepare('UPDATE audit SET detail = ? WHERE id = 4').run(JSON.stringify({ from: 'ready', to: 'succeeded', reason: 'forged' })));
+    tamper(h.db, (raw) =>
+      raw.prepare('UPDATE log SET detail = ? WHERE audit_id = 4').run(JSON.stringify({ from: 'ready', to: 'succeeded', reason: 'forged' })),
+    );
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
     expect(r.stdout).toMatch(/^broken at record 4: record content does not match its hash/);
     expect(r.stdout).toContain('3 records before it are intact');
@@ -69,7 +72,7 @@ describe('colony audit verify', () => {
   it('names the record after a deleted one, exit 1', async () => {
     const h = auditHome();
     cleanup = h.cleanup;
-    tamper(h.db, (raw) => raw.prepare('DELETE FROM audit WHERE id = 5').run());
+    tamper(h.db, (raw) => raw.prepare('DELETE FROM log WHERE audit_id = 5').run());
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
     expect(r.stdout).toMatch(/^broken at record 6: prev_hash does not match/);
     expect(r.code).toBe(1);
@@ -78,7 +81,7 @@ describe('colony audit verify', () => {
   it('names the record whose prev_hash was changed, exit 1', async () => {
     const h = auditHome();
     cleanup = h.cleanup;
-    tamper(h.db, (raw) => raw.prepare('UPDATE audit SET prev_hash = ? WHERE id = 3').run('f'.repeat(64)));
+    tamper(h.db, (raw) => raw.prepare('UPDATE log SET prev_hash = ? WHERE audit_id = 3').run('f'.repeat(64)));
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
     expect(r.stdout).toMatch(/^broken at record 3: prev_hash does not match/);
     expect(r.code).toBe(1);
@@ -99,7 +102,7 @@ describe('colony audit verify', () => {
       };
       const detail = { reason: 'nothing to see' };
       const hash = auditHash(row.id, { ...row, detail }, row.prev_hash);
-      raw.prepare('UPDATE audit SET detail = ?, hash = ? WHERE id = 7').run(JSON.stringify(detail), hash);
+      raw.prepare('UPDATE log SET detail = ?, hash = ? WHERE audit_id = 7').run(JSON.stringify(detail), hash);
     });
     const r = await runCli(['audit', 'verify', '--home', h.home], { cwd: h.home });
     expect(r.stdout).toMatch(/^broken at record 8: prev_hash does not match/);

@@ -53,7 +53,10 @@ describe('SQLite store specifics', () => {
     const rows = dbOf(fx.store).prepare('SELECT version, name FROM schema_version ORDER BY version').all();
     expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     const tables = (dbOf(fx.store).prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(expect.arrayContaining(['graphs', 'tasks', 'edges', 'attempts', 'events', 'audit', 'schema_version']));
+    expect(tables).toEqual(expect.arrayContaining(['graphs', 'tasks', 'edges', 'attempts', 'log', 'schema_version']));
+    // One log row per fact (migration 14): events and audit records are read-only views of it.
+    const views = (dbOf(fx.store).prepare("SELECT name FROM sqlite_master WHERE type = 'view'").all() as { name: string }[]).map((r) => r.name);
+    expect(views).toEqual(expect.arrayContaining(['events', 'audit']));
 
     const again = fx.reopen();
     expect(dbOf(again).prepare('SELECT COUNT(*) AS n FROM schema_version').get()).toEqual({ n: MIGRATIONS.length });
