@@ -35,7 +35,11 @@ export class WebhooksPanel {
         emptyState(
           'No webhooks configured',
           h('p', {}, 'Add one under ', h('code', {}, 'notifications.webhooks'), ' in colony.config.json, e.g.:'),
-          h('pre', { class: 'cmd' }, '{ "name": "ops", "url": "https://example.com/hook", "format": "json", "secret": "…16+ chars…" }'),
+          h(
+            'pre',
+            { class: 'cmd', tabindex: '0', 'aria-label': 'Example webhook configuration' },
+            '{ "name": "ops", "url": "https://example.com/hook", "format": "json", "secret": "…16+ chars…" }',
+          ),
         ),
       );
       return;

@@ -97,6 +97,9 @@ export async function createNetns(opts: { count?: number; ipBin?: string } = {})
       await run(['link', 'set', n.veth, 'master', bridge]);
       await run(['link', 'set', n.veth, 'up']);
       await run(['-n', n.name, 'addr', 'add', `${n.ip}/24`, 'dev', 'eth0']);
+      // No IPv6 link-local address: its duplicate-address check ends a second or more after the link is up (later
+      // under load), and that address change makes a Chromium started meanwhile abort loads with ERR_NETWORK_CHANGED.
+      await run(['-n', n.name, 'link', 'set', 'eth0', 'addrgenmode', 'none']);
       await run(['-n', n.name, 'link', 'set', 'eth0', 'up']);
       await run(['-n', n.name, 'link', 'set', 'lo', 'up']);
     }

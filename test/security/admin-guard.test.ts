@@ -162,6 +162,7 @@ const ROUTES: Record<string, RouteCase> = {
     },
   },
   'GET /admin/tasks': { ok: 200, prepare: () => ({ url: '/admin/tasks?state=ready' }) },
+  'GET /admin/task-facets': { ok: 200, prepare: () => ({ url: '/admin/task-facets' }) },
   'GET /admin/tasks/:id': {
     ok: 200,
     prepare: (a) => {

@@ -20,6 +20,9 @@ type Hook = ColonyConfig['notifications']['webhooks'][number];
 
 const GRAPH_CHECK_MS = 250; // finished-graph checks are batched: one count per graph per window, however many tasks end
 
+/** How soon deliveries are tried again after the store refused to be read. */
+const STORE_RETRY_MS = 5_000;
+
 export class Notifier {
   readonly outbox: OutboxStore;
   private readonly scopes: BudgetScopeStore;
@@ -120,9 +123,18 @@ export class Notifier {
     this.graphsToCheck.clear();
     if (this.stopped || !this.store.isOpen()) return;
     for (const id of ids) {
-      const g = this.store.getGraph(id);
-      const n = g ? graphFinished(g, this.scopes.graphCounts(id), this.now()) : null;
-      if (n) this.emit(n);
+      try {
+        const g = this.store.getGraph(id);
+        const n = g ? graphFinished(g, this.scopes.graphCounts(id), this.now()) : null;
+        if (n) this.emit(n);
+      } catch {
+        // The store cannot be read (a database server out of reach): look again later, never crash the host.
+        this.graphsToCheck.add(id);
+      }
+    }
+    if (this.graphsToCheck.size > 0 && !this.graphTimer && !this.stopped) {
+      this.graphTimer = setTimeout(() => this.checkGraphs(), GRAPH_CHECK_MS * 8);
+      this.graphTimer.unref();
     }
   }
 
@@ -136,11 +148,16 @@ export class Notifier {
   private async deliverDue(): Promise<void> {
     this.timer = null;
     if (this.stopped || !this.store.isOpen()) return;
-    const due = this.outbox.due(this.now(), 50).filter((r) => !this.inflight.has(r.id));
-    await Promise.all(due.map((r) => this.deliver(r)));
-    if (this.stopped || !this.store.isOpen()) return;
-    const next = this.outbox.nextDue();
-    if (next !== null) this.schedule(next - this.now());
+    try {
+      const due = this.outbox.due(this.now(), 50).filter((r) => !this.inflight.has(r.id));
+      await Promise.all(due.map((r) => this.deliver(r)));
+      if (this.stopped || !this.store.isOpen()) return;
+      const next = this.outbox.nextDue();
+      if (next !== null) this.schedule(next - this.now());
+    } catch {
+      // The outbox cannot be read or written (a database server out of reach): the rows stay due; try again later.
+      this.schedule(STORE_RETRY_MS);
+    }
   }
 
   private async deliver(row: OutboxRow): Promise<OutboxRow> {
