@@ -9,8 +9,8 @@
  * Codes are 8 Crockford base32 characters (40 bits) shown as XXXX-XXXX; the
  * store keeps only a hash. Failed enrolments are limited per address (IPv6
  * by /64), so guessing codes within their lifetime is hopeless, and audited
- * coalesced like the other unauthenticated refusals: the first per source,
- * code and second is written, repeats are counted into the next record.
+ * coalesced like the other unauthenticated refusals: the first per source
+ * and second is written, repeats are counted into that source's next record.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -90,7 +90,7 @@ export function hashPairingCode(code: string): string {
 
 export class PairingService {
   private readonly failures = new Map<string, number[]>();
-  /** Per source and code, once a second; at most 20 records a second in all (like the user app's and the WebSocket's refusals). */
+  /** Per source, once a second (whatever the code: the count of all its refusals goes with its next record); at most 20 records a second in all. */
   private readonly refusals = new RefusalWindow(1000, MAX_FAILURE_SOURCES, 20);
 
   constructor(
@@ -183,10 +183,10 @@ export class PairingService {
     return e;
   }
 
-  /** One `worker.enroll_refused` record per source, code and second; the refusals not written are counted into the next. */
+  /** One `worker.enroll_refused` record per source and second; the refusals not written are counted into its next. */
   private audit(origin: string, source: string, now: number, e: unknown): void {
     const code = e instanceof ColonyError ? e.code : 'E_INTERNAL';
-    const { write, suppressed } = this.refusals.admit(`${source}|${code}`, now);
+    const { write, suppressed } = this.refusals.admit(source, now);
     if (!write) return;
     this.store.appendAudit({
       actor: 'anonymous',
