@@ -82,6 +82,9 @@ describe('naming a worker at submit', () => {
     // Every refusal is in the audit log with its code; the admin sees both workers, the revoked one too.
     const refused = audits(h, 'lan.refused').filter((a) => (a.detail as { code?: string }).code === 'E_WORKER_UNAVAILABLE');
     expect(refused.map((a) => a.actor).sort()).toEqual([ada.submitter, bob.submitter].sort());
+    // Only the admin's record says it was someone else's worker (Bob's first refusal; repeats within the second are counted).
+    expect(refused.find((a) => a.actor === bob.submitter)?.detail).toMatchObject({ note: `names the worker of another user: ${mine.worker_id}` });
+    expect(refused.find((a) => a.actor === ada.submitter)?.detail).not.toHaveProperty('note');
     const all = (await admin('GET', '/admin/remote-workers')).json() as { workers: Array<{ id: string; revoked?: boolean }> };
     expect(all.workers.find((w) => w.id === gone.worker_id)?.revoked).toBe(true);
     expect(all.workers.find((w) => w.id === mine.worker_id)?.revoked).toBe(false);
