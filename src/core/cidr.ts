@@ -188,3 +188,12 @@ export function formatIp(ip: IpAddress): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
+
+/** Rate-limit key for an address: IPv4 as is, IPv6 by its /64 (one machine can hold a whole /64). */
+export function ipBucket(ip: string): string {
+  const parsed = parseIp(ip);
+  if (!parsed) return ip;
+  const a = unmapIp(parsed);
+  if (a.family === 4) return formatIp(a);
+  return `${formatIp({ family: 6, value: a.value & ~((1n << 64n) - 1n) })}/64`;
+}

@@ -54,6 +54,10 @@ export const ERROR_CODES = {
   E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
   E_ORPHANS_ALIVE: { status: 500, doc: 'Processes of an interrupted attempt could not be ended; its task is not requeued while they may run.' },
   E_LOST: { status: 503, doc: 'The attempt was interrupted: the host stopped or its worker was lost; it counts against max_attempts.' },
+  E_WORKER_UNAVAILABLE: {
+    status: 409,
+    doc: "The task names a worker it can never run on: unknown, revoked, another user's, or (for the admin) not opened to admin tasks.",
+  },
   E_WORKER_BUSY: { status: 503, doc: 'The worker had no free slot for the task it was offered; the task is requeued without counting the attempt.' },
   E_REJECTED: {
     status: 409,

@@ -7,12 +7,16 @@
  * substitute a key.
  *
  * Codes are 8 Crockford base32 characters (40 bits) shown as XXXX-XXXX; the
- * store keeps only a hash. Failed enrolments are audited and limited per
- * address, so guessing codes within their lifetime is hopeless.
+ * store keeps only a hash. Failed enrolments are limited per address (IPv6
+ * by /64), so guessing codes within their lifetime is hopeless, and audited
+ * coalesced like the other unauthenticated refusals: the first per source
+ * and second is written, repeats are counted into that source's next record.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { ipBucket } from '../core/cidr.js';
 import { ColonyError } from '../core/errors.js';
+import { RefusalWindow } from '../core/refusal-window.js';
 import { field } from '../core/protocol.js';
 import type { Actor, Store } from '../store/store.js';
 import type { WorkerRecord, WorkerStore } from '../store/workers.js';
@@ -25,6 +29,8 @@ export const PAIRING_CODE_TTL_MS = 5 * 60_000;
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford: no I, L, O, U
 const FAILURES_PER_WINDOW = 20;
 const FAILURE_WINDOW_MS = 10 * 60_000;
+/** Sources whose failures are remembered; past it the oldest is forgotten (an attacker with many addresses must not grow memory). */
+const MAX_FAILURE_SOURCES = 10_000;
 
 export interface HostIdentity extends KeyPair {
   fingerprint: string;
@@ -84,6 +90,8 @@ export function hashPairingCode(code: string): string {
 
 export class PairingService {
   private readonly failures = new Map<string, number[]>();
+  /** Per source, once a second (whatever the code: the count of all its refusals goes with its next record); at most 20 records a second in all. */
+  private readonly refusals = new RefusalWindow(1000, MAX_FAILURE_SOURCES, 20);
 
   constructor(
     private readonly workers: WorkerStore,
@@ -165,20 +173,40 @@ export class PairingService {
   }
 
   private refused(origin: string, now: number, e: unknown): unknown {
-    const list = this.failures.get(origin) ?? [];
+    const source = ipBucket(origin);
+    const list = this.failures.get(source) ?? [];
     list.push(now);
-    this.failures.set(origin, list);
-    const code = e instanceof ColonyError ? e.code : 'E_INTERNAL';
-    this.store.appendAudit({ actor: 'anonymous', origin, action: 'worker.enroll_refused', target: null, detail: { code } });
+    this.failures.delete(source); // re-insert: the Map's order is least recently failed first
+    this.failures.set(source, list);
+    if (this.failures.size > MAX_FAILURE_SOURCES) this.failures.delete(this.failures.keys().next().value as string);
+    this.audit(origin, source, now, e);
     return e;
   }
 
+  /** One `worker.enroll_refused` record per source and second; the refusals not written are counted into its next. */
+  private audit(origin: string, source: string, now: number, e: unknown): void {
+    const code = e instanceof ColonyError ? e.code : 'E_INTERNAL';
+    const { write, suppressed } = this.refusals.admit(source, now);
+    if (!write) return;
+    this.store.appendAudit({
+      actor: 'anonymous',
+      origin,
+      action: 'worker.enroll_refused',
+      target: null,
+      detail: { code, ...(suppressed ? { repeats_not_recorded: suppressed } : {}) },
+    });
+  }
+
   private checkFailures(origin: string, now: number): void {
-    const recent = (this.failures.get(origin) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
-    if (recent.length === 0) this.failures.delete(origin);
-    else this.failures.set(origin, recent);
+    const source = ipBucket(origin);
+    const recent = (this.failures.get(source) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    if (recent.length === 0) this.failures.delete(source);
+    else this.failures.set(source, recent);
     if (recent.length >= FAILURES_PER_WINDOW) {
-      throw new ColonyError('E_RATE_LIMITED', `too many failed pairing attempts from ${origin}; wait a few minutes and ask for a new code`);
+      // Counted in the audit (coalesced) but not as another failure: the limit lifts as the old ones age.
+      const e = new ColonyError('E_RATE_LIMITED', `too many failed pairing attempts from ${origin}; wait a few minutes and ask for a new code`);
+      this.audit(origin, source, now, e);
+      throw e;
     }
   }
 }

@@ -17,6 +17,8 @@ import type { ColonyConfig } from '../core/config.js';
 import { SYSTEM, type Actor, type AttemptEnd, type AttemptStart, type NewTask, type Store } from '../store/store.js';
 import type { AttemptRow, StoredTask } from '../store/rows.js';
 import { ChangeStore } from '../store/changes.js';
+import { WorkerStore } from '../store/workers.js';
+import { workerTargetProblem } from '../core/worker-target.js';
 import { assertWorkspacesInRoots, rootsForGraph } from '../safety/roots.js';
 import { checkGraphReservation } from './graph-check.js';
 import { isStoreRefusal, PendingWrites } from './pending-writes.js';
@@ -120,6 +122,11 @@ export class TaskService implements PoolPort, RemotePort {
 
   readyCount(lane: string): number {
     return this.scheduler.readyCount(lane);
+  }
+
+  /** Lanes with ready tasks (the remote host fails those no worker can ever serve). */
+  readyLanes(): string[] {
+    return this.scheduler.readyLanes();
   }
 
   peekReady(lane: string): string[] {
@@ -300,6 +307,7 @@ export class TaskService implements PoolPort, RemotePort {
       },
       label,
     );
+    this.checkWorkerTargets(specs, o.submittedBy);
     // safety.allowed_roots, before anything is stored (LAN users are not told the host's paths).
     assertWorkspacesInRoots(specs, rootsForGraph(this.config, o.workspace, o.submittedBy), { redact: o.submittedBy !== 'admin' });
     const graphBudget = input.budget_usd ?? this.config.budget.default_graph_usd;
@@ -338,6 +346,17 @@ export class TaskService implements PoolPort, RemotePort {
       }
     }
     return { graph_id: graphId, task_ids: tasks.map((t) => t.id) };
+  }
+
+  /** A task naming a worker it could never run on is refused before anything is stored, instead of waiting for ever. */
+  private checkWorkerTargets(specs: ReadonlyArray<{ target: string }>, submittedBy: string): void {
+    const named = [...new Set(specs.map((s) => s.target).filter((t) => t !== 'host' && t !== 'own-worker'))];
+    if (named.length === 0) return;
+    const workers = new WorkerStore(this.store);
+    for (const id of named) {
+      const problem = workerTargetProblem(id, workers.get(id), submittedBy);
+      if (problem) throw new ColonyError('E_WORKER_UNAVAILABLE', problem);
+    }
   }
 
   /** Persists transitions decided by the scheduler; on failure memory is rebuilt from disk. */

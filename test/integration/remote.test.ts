@@ -86,7 +86,7 @@ describe('pairing', () => {
       pairingSecret(old),
     );
     expect((await api(h, null, 'POST', '/api/workers/enroll', enrolBody(h, old, k.generateKeyPair()))).status).toBe(401);
-    expect(audits(h, 'worker.enroll_refused').length).toBeGreaterThanOrEqual(2);
+    expect(audits(h, 'worker.enroll_refused').length).toBeGreaterThanOrEqual(1); // coalesced per source, code and second
     expect(h.remote.workers.list()).toHaveLength(1);
   });
 
@@ -182,17 +182,16 @@ describe('dispatch', () => {
     const [ada, bob] = [await newSession(h, 'Ada'), await newSession(h, 'Bob')];
     const closed = track(await startAgent(h, ada));
     const open = track(await startAgent(h, ada, { openToAdmin: true }));
-    const stolen = submitTask(h, bob.submitter, { prompt: 'echo bob', target: closed.identity.worker_id });
-    const adminNo = submitTask(h, 'admin', { prompt: 'echo admin', target: closed.identity.worker_id });
+    // Refused at submit now (E_WORKER_UNAVAILABLE, remote-stranded.test.ts); the dispatcher's own check stays behind it.
+    expect(() => submitTask(h, bob.submitter, { prompt: 'echo bob', target: closed.identity.worker_id })).toThrow(/you can send tasks to/);
+    expect(() => submitTask(h, 'admin', { prompt: 'echo admin', target: closed.identity.worker_id })).toThrow(/not opened to admin/);
     const adminYes = submitTask(h, 'admin', { prompt: 'echo admin', target: open.identity.worker_id });
-    const own = submitTask(h, ada.submitter, { prompt: 'echo own', target: closed.identity.worker_id });
-    await waitFor(() => [stolen, adminNo, adminYes, own].every(done), 'all decided', 10_000);
-    expect(h.host.store.getTask(stolen)).toMatchObject({ state: 'failed', state_reason: expect.stringContaining('belongs to another user') });
-    expect(h.host.store.getTask(adminNo)).toMatchObject({ state: 'failed', state_reason: expect.stringContaining('not opened to admin') });
+    const own = submitTask(h, ada.submitter, { prompt: 'echo own', target: closed.identity.worker_id, id: 'own' });
+    await waitFor(() => [adminYes, own].every(done), 'all decided', 10_000);
     expect(stateOf(h, adminYes)).toBe('succeeded');
     expect(h.host.store.attemptsOf(adminYes)[0]?.worker_id).toBe(open.identity.worker_id);
     expect(stateOf(h, own)).toBe('succeeded');
-    expect(got(closed, 'assigned', stolen) || got(open, 'assigned', stolen)).toBe(false);
+    expect([got(open, 'assigned', adminYes), got(closed, 'assigned', own)]).toEqual([true, true]);
   });
 });
 

@@ -14,6 +14,7 @@ import { WorkerStore, type WorkerRecord } from '../../store/workers.js';
 import { HostConnection } from './connection.js';
 import { RemoteDispatcher } from './dispatcher.js';
 import { PairingService, type HostIdentity } from '../pairing.js';
+import { failStranded, type StrandedDeps } from './stranded.js';
 
 export interface RemoteHostOptions {
   leaseMs?: number;
@@ -29,6 +30,8 @@ export interface RemoteHostOptions {
 }
 
 const DEFAULT_MAX_BAD = 20;
+/** How often ready tasks no worker can ever take are looked for (stranded.ts). */
+const STRANDED_SWEEP_MS = 1000;
 
 export class RemoteHost {
   readonly workers: WorkerStore;
@@ -37,6 +40,7 @@ export class RemoteHost {
   readonly dispatcher: RemoteDispatcher;
   private readonly connections = new Set<HostConnection>();
   private publisher: NodeJS.Timeout | null = null;
+  private strandedTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   static async create(host: Host, opts: RemoteHostOptions = {}): Promise<RemoteHost> {
@@ -71,12 +75,15 @@ export class RemoteHost {
     this.dispatcher.start();
     this.publisher = setInterval(() => this.publishChanged(), 250);
     this.publisher.unref();
+    this.strandedTimer = setInterval(() => this.failStranded(), STRANDED_SWEEP_MS);
+    this.strandedTimer.unref();
   }
 
   /** Stops dispatching and closes every worker connection (leases stay in the store; the next start recovers them). */
   stop(): void {
     this.dispatcher.stop();
     if (this.publisher) clearInterval(this.publisher);
+    if (this.strandedTimer) clearInterval(this.strandedTimer);
     for (const c of this.connections) c.close(1001, 'host shutting down');
   }
 
@@ -98,22 +105,31 @@ export class RemoteHost {
 
   /**
    * Revokes the worker's key and disconnects it. Its leased tasks are requeued
-   * when their leases lapse; tasks waiting for this very worker can never run
-   * and fail now.
+   * when their leases lapse; tasks waiting for this very worker (or, once the
+   * owner's session is revoked too, for any of the owner's workers) can never
+   * run and fail now, or as soon as they become ready (stranded.ts).
    */
   revoke(id: string, who: Actor): WorkerRecord {
     const rec = this.workers.revoke(id, who, this.now());
     // Every connection of it, authenticated or still in the handshake: from now on nothing it says is acted on.
     for (const c of this.connections) if (c.workerId === id || c.helloWorkerId === id) c.close(4003, 'worker revoked');
-    const { service } = this.host;
-    for (const taskId of service.peekReady(`worker:${id}`)) {
-      try {
-        service.stepDurably(taskId, { kind: 'finish', state: 'failed', reason: `worker ${id} was revoked` }, who);
-      } catch {
-        /* the service rebuilt memory from the store; the task stays as the store has it */
-      }
-    }
+    this.failStranded(who);
     return rec;
+  }
+
+  /** Fails ready tasks waiting for a revoked or unknown worker, or for a revoked user with no worker left. */
+  failStranded(who?: Actor): string[] {
+    const d: StrandedDeps = {
+      service: this.host.service,
+      workers: this.workers,
+      sessions: this.sessions,
+      connected: (w) => this.dispatcher.links.has(w),
+    };
+    try {
+      return failStranded(d, who);
+    } catch {
+      return []; // the store could not be read: the next sweep tries again
+    }
   }
 
   /** Cards of enrolled (not revoked) workers, optionally of one owner. */

@@ -69,11 +69,5 @@ export function clientIp(request: FastifyRequest): string {
   return ip ? formatIp(unmapIp(ip)) : 'unknown';
 }
 
-/** Rate-limit key for an address: IPv4 as is, IPv6 by its /64 (one machine can hold a whole /64). */
-export function ipBucket(ip: string): string {
-  const parsed = parseIp(ip);
-  if (!parsed) return ip;
-  const a = unmapIp(parsed);
-  if (a.family === 4) return formatIp(a);
-  return `${formatIp({ family: 6, value: a.value & ~((1n << 64n) - 1n) })}/64`;
-}
+/** Rate-limit key for an address (IPv6 by its /64): in core/cidr.ts, shared with the pairing service. */
+export { ipBucket } from '../../core/cidr.js';

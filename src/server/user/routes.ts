@@ -3,11 +3,12 @@
  * each answering only with what the calling session may see. Another user's
  * task is a 404 (never a 403: its existence is not revealed).
  */
-import type { FastifyInstance } from 'fastify';
-import { ColonyError } from '../../core/errors.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ColonyError, isColonyError } from '../../core/errors.js';
 import { canSeeTask, submitterOf } from '../../core/permissions.js';
 import { viewWorker } from '../../core/redact.js';
 import { outputTail } from '../../store/output.js';
+import { WorkerStore } from '../../store/workers.js';
 import { allWorkers, statusOf } from '../context.js';
 import { idParam, singleTaskGraph } from '../schemas.js';
 import { serveClient } from '../web.js';
@@ -23,6 +24,7 @@ const OUTPUT_TAIL_CHARS = 2000;
 export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
   const { ctx, opaque } = deps;
   const { store, service } = ctx.host;
+  const workers = new WorkerStore(store);
 
   app.get('/healthz', { config: { accessCode: false } }, async () => ({ ok: true }));
   app.get('/', { config: { accessCode: false } }, async (_request, reply) => reply.redirect('/dashboard', 302));
@@ -47,17 +49,19 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
     const body = parseLanSubmission(request.body);
     const graph = 'graph' in body ? body.graph : singleTaskGraph(body);
     const mine = submitterOf(s);
-    const r = service.submitGraph(
-      graph,
-      {
-        submittedBy: mine,
-        who: lanActor(request),
-        workspace: ctx.host.config.lan.host_workspace ?? process.cwd(),
-        defaultTarget: 'own-worker',
-        holdHostTasks: true, // target 'host' waits in awaiting_approval for the admin
-        canDependOn: (t) => t.submitted_by === mine, // others' tasks read as unknown ids
-      },
-      'graph' in body ? `graph "${graph.name}"` : 'task',
+    const r = noteOthersWorkers(request, workers, graph.tasks, mine, () =>
+      service.submitGraph(
+        graph,
+        {
+          submittedBy: mine,
+          who: lanActor(request),
+          workspace: ctx.host.config.lan.host_workspace ?? process.cwd(),
+          defaultTarget: 'own-worker',
+          holdHostTasks: true, // target 'host' waits in awaiting_approval for the admin
+          canDependOn: (t) => t.submitted_by === mine, // others' tasks read as unknown ids
+        },
+        'graph' in body ? `graph "${graph.name}"` : 'task',
+      ),
     );
     deps.sessions.countSubmission(s.user_id, r.task_ids.length);
     const states = Object.fromEntries(r.task_ids.map((id) => [id, store.getTask(id)?.state ?? null]));
@@ -106,4 +110,26 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
     }
     return { task, attempts: store.attemptsOf(id), output: store.outputOf(id, { limit: 5000 }) };
   });
+}
+
+/**
+ * Runs `submit`; when it refuses a named worker (E_WORKER_UNAVAILABLE), notes on the request's audit record whether
+ * one belongs to another user. The caller reads "unknown, or not yours" either way; the admin's record says which.
+ */
+function noteOthersWorkers<T>(request: FastifyRequest, workers: WorkerStore, tasks: ReadonlyArray<{ target?: string }>, mine: string, submit: () => T): T {
+  try {
+    return submit();
+  } catch (e) {
+    if (isColonyError(e) && e.code === 'E_WORKER_UNAVAILABLE') {
+      const theirs = tasks
+        .map((t) => t.target)
+        .filter((id): id is string => id !== undefined && id !== 'host' && id !== 'own-worker')
+        .filter((id) => {
+          const w = workers.get(id);
+          return w !== null && w.owner !== mine;
+        });
+      if (theirs.length > 0) noteRefusal(request, `names the worker of another user: ${[...new Set(theirs)].join(', ')}`);
+    }
+    throw e;
+  }
 }

@@ -20,8 +20,14 @@ export const createSessionSchema = z.strictObject({
 
 export const renameSessionSchema = z.strictObject({ display_name: displayName });
 
-/** A LAN task runs on the submitter's own paired worker, or on the host once the admin approves it; never on a worker named by id. */
-const lanTarget = z.enum(['own-worker', 'host'], { message: 'target must be "own-worker" (your paired machine) or "host" (needs the admin\'s approval)' });
+/**
+ * A LAN task runs on the submitter's own paired workers ('own-worker', any of them), on one of them named by id
+ * (the service refuses a revoked, unknown or another user's worker: E_WORKER_UNAVAILABLE), or on the host once the
+ * admin approves it.
+ */
+const lanTarget = z.string().refine((t) => t === 'own-worker' || t === 'host' || /^w-[0-9a-f]{10}$/.test(t), {
+  message: 'target must be "own-worker" (your paired machines), one of your workers\' ids (w-…) or "host" (needs the admin\'s approval)',
+});
 
 /** LAN users never choose a host path: a workspace is relative (no `..`), inside the host's or their worker's root. */
 const lanWorkspace = z
