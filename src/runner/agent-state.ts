@@ -7,18 +7,18 @@
  * this folder), never in the workspace, mode 0700, and goes with the task's
  * worktree (approve, reject, a discarded attempt).
  */
+import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AGENT_STATE_DIR } from '../safety/guard-scan.js';
 
-const SAFE_ID = /^[A-Za-z0-9_-]+$/;
-
-/** `<colony home>/agent-state/<task id>`; null for an id that is not a plain name (never a path outside the folder). */
-export function agentStateDirOf(home: string, taskId: string): string | null {
-  return SAFE_ID.test(taskId) ? join(home, 'agent-state', taskId) : null;
+/** `<colony home>/agent-state/<task id as a plain name>-<hash of the id>`: never a path outside the folder, never two tasks in one. */
+export function agentStateDirOf(home: string, taskId: string): string {
+  const name = taskId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+  return join(home, AGENT_STATE_DIR, `${name}-${createHash('sha256').update(taskId).digest('hex').slice(0, 12)}`);
 }
 
 /** Removes a task's agent state (idempotent). */
 export async function removeAgentState(home: string, taskId: string): Promise<void> {
-  const dir = agentStateDirOf(home, taskId);
-  if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  await rm(agentStateDirOf(home, taskId), { recursive: true, force: true }).catch(() => undefined);
 }

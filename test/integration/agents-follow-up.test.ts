@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { agentStateDirOf } from '../../src/runner/agent-state.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { adminApi, makeHome, portOf, rawRequest, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { requireAgentCli } from '../helpers/agent-clis.js';
@@ -189,7 +190,7 @@ describe('request changes resumes the agent session (real Claude Code CLI)', () 
     expect(mine).toEqual(expect.arrayContaining(['change.superseded:admin', 'change.changes_requested:admin', 'change.follow_up_done:system']));
 
     // The session lives in the task's own agent-state folder (0700), not in the shared ~/.claude.
-    const stateDir = join(home.paths.home, 'agent-state', id);
+    const stateDir = agentStateDirOf(home.paths.home, id);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(sessionFiles(stateDir).some((f) => f.endsWith(`${followUp.resume_session}.jsonl`))).toBe(true);
     expect(sessionFiles(join(home.dir, 'user-home', '.claude'))).toEqual([]);
@@ -202,12 +203,12 @@ describe('request changes resumes the agent session (real Claude Code CLI)', () 
   }, 420_000);
 
   it("two claude tasks cannot read each other's sessions: each has its own agent-state folder", async () => {
-    const SECRET = 'the-first-task-secret-prompt';
+    const SECRET = 'Q7#zebra%quartz'; // punctuation: the task id (a slug of the prompt) cannot carry it
     api.enqueue({ kind: 'tool', name: 'Bash', input: { command: "printf 'a\\n' > a.txt", description: 'write a' } }, { kind: 'text', text: 'Done.' });
     const a = await call('POST', '/admin/execute', { prompt: `Write a.txt ${SECRET}`, engine: 'claude', workspace: home.workspace, run_timeout_s: 240 });
     const idA = (a.json.task_ids as string[])[0] as string;
     await waitFor(async () => ((await taskOf(idA)).state === 'succeeded' ? true : undefined), 'task A', 200_000, 200); // its change is pending
-    const dirA = join(home.paths.home, 'agent-state', idA);
+    const dirA = agentStateDirOf(home.paths.home, idA);
     const fileA = sessionFiles(dirA).map((f) => join(dirA, 'projects', f))[0];
     expect(fileA, 'task A kept no session in its folder').toBeDefined();
     expect(readFileSync(fileA as string, 'utf8')).toContain(SECRET); // the legitimate side: A's own transcript is there
@@ -225,10 +226,11 @@ describe('request changes resumes the agent session (real Claude Code CLI)', () 
       .map((q) => JSON.stringify(q.body))
       .find((body) => body.includes('own:'));
     expect(seen !== undefined, 'task B never ran its probe').toBe(true);
-    expect(seen?.includes(SECRET), "task B read task A's session").toBe(false);
+    const at = seen?.indexOf(SECRET) ?? -1;
+    expect(at, `task B read task A's session: …${seen?.slice(Math.max(0, at - 1500), at + 300)}…`).toBe(-1);
     expect(seen?.includes('No such file'), 'the path of A was not refused').toBe(true);
     // B left no change: its worktree and its agent state are gone; A's (pending) stays.
-    expect(existsSync(join(home.paths.home, 'agent-state', idB))).toBe(false);
+    expect(existsSync(agentStateDirOf(home.paths.home, idB))).toBe(false);
     expect(existsSync(fileA as string)).toBe(true);
   }, 420_000);
 
