@@ -39,6 +39,12 @@ export interface EngineRequest {
   tool_gate?: ToolGate;
   /** Continue this earlier session of the same engine (claude `--resume`) instead of starting a new one. */
   resume_session?: string | null;
+  /**
+   * The task's private agent-state folder (absolute, on this machine): the
+   * CLI's own home for every attempt of the task, so a resumed session is
+   * found there and no other task sees it. Absent: a throwaway folder per attempt.
+   */
+  state_dir?: string | null;
 }
 
 /**

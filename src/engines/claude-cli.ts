@@ -29,6 +29,7 @@ import { budgetExceededError, budgetExhausted } from '../core/budget.js';
 import type { Engine, EngineEvent, EngineRequest, ToolGate } from '../core/engine.js';
 import { formatUsd, priceUsage, type PriceTable } from '../core/pricing.js';
 import { ZERO_USAGE, type TokenUsage } from '../core/task.js';
+import { ensureStateDir, linkClaudeLogin } from './agent-home.js';
 import { lastLoggedApiError } from './claude-debug-log.js';
 import { answerControl, userMessageLine } from './claude-permissions.js';
 import { describeFailedResult, newClaudeStreamState, parseClaudeLine, streamUsage, type ApiRetry, type ClaudeStreamState } from './claude-stream.js';
@@ -89,9 +90,12 @@ export function createClaudeEngine(opts: ClaudeEngineOptions): Engine {
 
 const denyAll: ToolGate = async (call) => ({ behavior: 'deny', message: `colony: no gateway is attached to this run, so ${call.tool} is refused` });
 
-/** The CLI's quiet mode unless the user chose otherwise (no telemetry, update checks or other side traffic). */
-function claudeEnv(env: Record<string, string>): Record<string, string> {
-  return { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', ...env };
+/**
+ * The CLI's quiet mode unless the user chose otherwise (no telemetry, update checks or other side traffic);
+ * with a task state folder, that is its config dir (settings, sessions for --resume), not the shared ~/.claude.
+ */
+function claudeEnv(env: Record<string, string>, stateDir: string | null): Record<string, string> {
+  return { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', ...env, ...(stateDir ? { CLAUDE_CONFIG_DIR: stateDir } : {}) };
 }
 
 function describeRetry(r: ApiRetry, message: string | null): string {
@@ -114,6 +118,16 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     return;
   }
 
+  const taskHome = req.state_dir ?? null;
+  if (taskHome) {
+    try {
+      await ensureStateDir(taskHome);
+      await linkClaudeLogin(taskHome, req.env);
+    } catch (e) {
+      yield { type: 'done', ok: false, summary: `cannot prepare the task's agent state folder ${taskHome}: ${(e as Error).message}`, error_code: 'E_ENGINE' };
+      return;
+    }
+  }
   const stateDir = await mkdtemp(join(opts.stateRoot ?? tmpdir(), 'colony-claude-'));
   const debugFile = join(stateDir, 'debug.log');
   const gated = opts.toolGate === true;
@@ -122,7 +136,7 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
     command: bin,
     args: buildClaudeArgs(opts, model, viaStdin ? null : req.prompt, { budgetUsd: req.budget_usd, debugFile, resume: req.resume_session ?? null }),
     cwd: req.workspace,
-    env: claudeEnv(req.env),
+    env: claudeEnv(req.env, taskHome),
     signal: req.signal,
     onProcess: req.onProcess,
     label: `${req.task_id}.${req.attempt}`,

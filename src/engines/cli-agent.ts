@@ -21,6 +21,7 @@ import { budgetExceededError, budgetExhausted } from '../core/budget.js';
 import type { EngineEvent, EngineRequest } from '../core/engine.js';
 import { formatUsd, priceUsage, type PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
+import { ensureStateDir } from './agent-home.js';
 import { startChild, type StopReason } from './child.js';
 import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
@@ -106,9 +107,18 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
     yield { type: 'done', ok: false, summary: `workspace ${req.workspace} is not a directory`, error_code: 'E_ENGINE' };
     return;
   }
-  const root = spec.stateRoot ?? tmpdir();
-  await mkdir(root, { recursive: true, mode: 0o700 });
-  const stateDir = await mkdtemp(join(root, `colony-${spec.name}-`));
+  // The task's own folder persists across its attempts (a follow-up resumes the session kept there); else a throwaway one.
+  const persistent = req.state_dir ?? null;
+  let stateDir: string;
+  if (persistent) {
+    stateDir = join(persistent, spec.name);
+    await ensureStateDir(persistent);
+    await ensureStateDir(stateDir);
+  } else {
+    const root = spec.stateRoot ?? tmpdir();
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    stateDir = await mkdtemp(join(root, `colony-${spec.name}-`));
+  }
   let finished = false;
   let stopChild: (() => void) | null = null;
   try {
@@ -244,6 +254,6 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
   } finally {
     // The consumer stopped early: nothing of this attempt may outlive it.
     if (!finished) stopChild?.();
-    await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+    if (!persistent) await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

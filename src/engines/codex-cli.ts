@@ -170,8 +170,10 @@ export function createCodexEngine(o: CodexEngineOptions): Engine {
             await writeFile(join(stateDir, 'config.toml'), codexConfigToml(c, model), { mode: 0o600 });
             const big = Buffer.byteLength(r.prompt) > 100_000;
             return {
+              // A follow-up continues the thread kept in this task's CODEX_HOME (`exec resume <id>`).
               args: [
                 'exec',
+                ...(r.resume_session ? ['resume'] : []),
                 '--json',
                 '--dangerously-bypass-approvals-and-sandbox',
                 '--skip-git-repo-check',
@@ -179,6 +181,7 @@ export function createCodexEngine(o: CodexEngineOptions): Engine {
                 model,
                 ...c.extra_args,
                 '--',
+                ...(r.resume_session ? [r.resume_session] : []),
                 big ? '-' : r.prompt,
               ],
               env: { ...r.env, CODEX_HOME: stateDir },

@@ -170,7 +170,7 @@ export function createGeminiEngine(o: GeminiEngineOptions): Engine {
           ...(o.stateRoot ? { stateRoot: o.stateRoot } : {}),
           missingHint: 'Install the Gemini CLI (npm @google/gemini-cli) or set engines.gemini.bin to its gemini.js.',
           async prepare(stateDir, r, model) {
-            await mkdir(join(stateDir, '.gemini'), { mode: 0o700 });
+            await mkdir(join(stateDir, '.gemini'), { recursive: true, mode: 0o700 }); // the task's folder may hold it from an earlier attempt
             await writeFile(join(stateDir, '.gemini', 'settings.json'), JSON.stringify(geminiSettings(c), null, 2), { mode: 0o600 });
             const key = r.env[c.api_key_env];
             const env: Record<string, string> = { ...r.env, GEMINI_CLI_HOME: stateDir, GEMINI_CLI_NO_RELAUNCH: 'true', GEMINI_CLI_TRUST_WORKSPACE: 'true' };
@@ -179,6 +179,7 @@ export function createGeminiEngine(o: GeminiEngineOptions): Engine {
             return {
               args: [
                 ...(viaNode ? [bin] : []),
+                ...(r.resume_session ? ['--resume', r.resume_session] : []), // a follow-up: the chat kept in this task's GEMINI_CLI_HOME
                 '-p',
                 r.prompt,
                 '--output-format',

@@ -58,7 +58,24 @@ type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 
+/** The event parser, plus the session: every record names it; the first one is reported (a follow-up continues it with `--session`). */
 export function opencodeParser(): AgentParser {
+  const inner = opencodeEvents();
+  let session: string | null = null;
+  return {
+    ...inner,
+    stdout(line) {
+      const out = inner.stdout(line);
+      if (session !== null) return out;
+      const parsed = parseEventLine(line);
+      if (!('rec' in parsed) || typeof parsed.rec.sessionID !== 'string' || !parsed.rec.sessionID) return out;
+      session = parsed.rec.sessionID;
+      return [{ kind: 'session', id: session }, ...out];
+    },
+  };
+}
+
+function opencodeEvents(): AgentParser & { stderr(line: string): AgentSignal[] } {
   const total: TokenUsage = { input: 0, output: 0, cache_read: 0, cache_write: 0 };
   let cost = 0;
   let text = '';
@@ -146,7 +163,20 @@ export function createOpencodeEngine(o: OpencodeEngineOptions): Engine {
               OPENCODE_DISABLE_SHARE: '1',
             };
             return {
-              args: ['run', '--format', 'json', '--print-logs', '--log-level', 'WARN', '-m', opencodeModel(c, model), ...c.extra_args, '--', r.prompt],
+              args: [
+                'run',
+                ...(r.resume_session ? ['--session', r.resume_session] : []),
+                '--format',
+                'json',
+                '--print-logs',
+                '--log-level',
+                'WARN',
+                '-m',
+                opencodeModel(c, model),
+                ...c.extra_args,
+                '--',
+                r.prompt,
+              ],
               env,
               parser: opencodeParser(),
             };

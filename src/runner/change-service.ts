@@ -8,6 +8,7 @@ import { ColonyError, isColonyError } from '../core/errors.js';
 import { ChangeStore, type ChangeRecord } from '../store/changes.js';
 import { FollowUpStore, type FollowUp } from '../store/follow-ups.js';
 import type { Actor } from '../store/store.js';
+import { removeAgentState } from './agent-state.js';
 import { approveChange, rejectChange } from './changes.js';
 import { RESUMABLE_ENGINES } from './follow-up.js';
 import type { TaskService } from './service.js';
@@ -16,7 +17,11 @@ export class ChangeService {
   readonly changes: ChangeStore;
   readonly followUps: FollowUpStore;
 
-  constructor(private readonly service: TaskService) {
+  /** `home`: the colony home, whose per-task agent state goes with the change's worktree. */
+  constructor(
+    private readonly service: TaskService,
+    private readonly home: string | null = null,
+  ) {
     this.changes = new ChangeStore(service.store);
     this.followUps = new FollowUpStore(service.store);
   }
@@ -31,6 +36,7 @@ export class ChangeService {
     try {
       const r = await approveChange(c.repo_dir, c, c.target_branch);
       this.changes.decide(taskId, 'approved', who, { merge_commit: r.merge_commit });
+      if (this.home) await removeAgentState(this.home, taskId);
     } catch (e) {
       if (isColonyError(e) && e.code === 'E_CONFLICT') this.changes.decide(taskId, 'conflict', who, { error: e.message });
       throw e;
@@ -42,6 +48,7 @@ export class ChangeService {
   async reject(taskId: string, who: Actor): Promise<ChangeRecord> {
     const c = this.require(taskId);
     await rejectChange(c.repo_dir, c);
+    if (this.home) await removeAgentState(this.home, taskId);
     this.changes.decide(taskId, 'rejected', who);
     if (c.hold) this.service.settleHeld(taskId, false, `change rejected by ${who.actor}`, who);
     return this.require(taskId, true);

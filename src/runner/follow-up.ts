@@ -9,8 +9,8 @@ import type { FollowUp } from '../store/follow-ups.js';
 import type { StoredTask } from '../store/rows.js';
 import type { NextStep } from '../core/attempt-policy.js';
 
-/** Engines whose CLI session colony resumes for a follow-up (the session file survives between attempts). */
-export const RESUMABLE_ENGINES: ReadonlySet<string> = new Set(['claude']);
+/** Engines whose CLI session colony resumes for a follow-up (kept in the task's agent-state folder, runner/agent-state.ts). */
+export const RESUMABLE_ENGINES: ReadonlySet<string> = new Set(['claude', 'codex', 'gemini', 'opencode']);
 
 /** The prompt of a follow-up attempt. */
 export function followUpPrompt(task: Pick<StoredTask, 'prompt'>, f: Pick<FollowUp, 'comment' | 'resume_session'>): string {

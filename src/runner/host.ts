@@ -3,6 +3,7 @@
  * gate and local pool, from a home directory and a config. `colony run` and
  * `colony serve` both start one; tests start one on a temp home.
  */
+import { agentStateDirOf } from './agent-state.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open.js';
 import type { ColonyConfig } from '../core/config.js';
@@ -93,6 +94,7 @@ export function openHost(o: HostOptions): Host {
       envFor: routing.envFor,
       recordProcess: (taskId, attempt, info) => void s.grouped(() => s.recordAttemptProcess(taskId, attempt, info)).catch(() => undefined),
       sandboxFor: routing.sandboxFor,
+      stateDirFor: (task) => agentStateDirOf(o.paths.home, task.id),
       concurrency: o.concurrency ?? o.config.runner.concurrency,
       canDispatch: () => killswitch.canDispatch(),
       silenceTimeoutMs: o.config.runner.silence_timeout_s === null ? null : o.config.runner.silence_timeout_s * 1000,

@@ -67,6 +67,8 @@ export interface PoolOptions {
   envFor?: (task: StoredTask, engine: string) => Record<string, string>;
   /** The attempt's OS sandbox, given to the engine (runner/sandbox-plan.ts). */
   sandboxFor?: (task: StoredTask, engine: string, workspace: string) => SandboxPlan | null;
+  /** The task's private agent-state folder (runner/agent-state.ts), the same for all its attempts; absent: engines use throwaway ones. */
+  stateDirFor?: (task: StoredTask) => string | null;
   concurrency: number;
   canDispatch?: () => boolean;
   silenceTimeoutMs?: number | null;
@@ -336,6 +338,7 @@ export class LocalPool {
       sandbox: this.o.sandboxFor?.(task, choice.engine.name, workspace) ?? null,
       ...(this.o.toolGateFor ? { tool_gate: this.o.toolGateFor(task, attempt, workspace) } : {}),
       ...(resumeSession ? { resume_session: resumeSession } : {}),
+      ...(this.o.stateDirFor ? { state_dir: this.o.stateDirFor(task) } : {}),
     });
     for await (const ev of events) {
       if (ev.type === 'output') {

@@ -4,6 +4,7 @@
  * environment) reads in one place, and a task sent to a worker passes the
  * same gateway and gets its engine from the same router as a local one.
  */
+import { agentStateDirOf } from './agent-state.js';
 import type { ColonyConfig } from '../core/config.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { createEngineRouting, type RouterInsight } from './engine-routing.js';
@@ -77,7 +78,7 @@ export function createRouting(d: RoutingDeps): Routing {
     gate: withSandboxGate(safety.gate, sandbox),
     review: safety.review,
     envFor,
-    sandboxFor: sandboxForTasks(sandbox, envFor),
+    sandboxFor: sandboxForTasks(sandbox, envFor, (task) => agentStateDirOf(d.paths.home, task.id)),
     sandbox,
     router: engines.insight,
     remoteGate: createSafetyGate(d, { remote: true }).gate,

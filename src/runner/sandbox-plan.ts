@@ -38,7 +38,11 @@ export function withSandboxGate(inner: GateFn, planner: SandboxPlanner): GateFn 
   };
 }
 
-export function sandboxForTasks(planner: SandboxPlanner, envFor: (task: StoredTask, engine: string) => Record<string, string>): SandboxFor {
+export function sandboxForTasks(
+  planner: SandboxPlanner,
+  envFor: (task: StoredTask, engine: string) => Record<string, string>,
+  stateDirFor?: (task: StoredTask) => string | null,
+): SandboxFor {
   return (task, engine, workspace) => {
     let ws = workspace;
     try {
@@ -46,6 +50,7 @@ export function sandboxForTasks(planner: SandboxPlanner, envFor: (task: StoredTa
     } catch {
       /* the engine reports a missing workspace itself */
     }
-    return planner.planFor({ taskId: task.id, engine, workspace: ws, env: envFor(task, engine) });
+    const stateDir = stateDirFor?.(task) ?? null;
+    return planner.planFor({ taskId: task.id, engine, workspace: ws, env: envFor(task, engine), ...(stateDir ? { stateDir } : {}) });
   };
 }

@@ -11,6 +11,7 @@
  */
 import { git } from './git.js';
 import { collectChange } from './changes.js';
+import { removeAgentState } from './agent-state.js';
 import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
 import { snapshotProtected, verifyProtected } from '../safety/sandbox.js';
 import { trackedProtected } from './protected-tracked.js';
@@ -73,9 +74,14 @@ export function createWorkspacePreparer(d: WorkspaceDeps) {
       d.changes.restore(task.id, SYSTEM, reason);
       d.followUps?.close(task.id, followUp.seq, 'failed', null, SYSTEM, { reason });
     };
+    /** The worktree goes, and with it the task's agent state (its sessions belong to that work). */
+    const dropWorktree = async (w: TaskWorktree): Promise<void> => {
+      await removeTaskWorktree(w.repo_dir, w.branch).catch(() => undefined);
+      await removeAgentState(d.home, task.id);
+    };
     const discard = async (reason: string): Promise<void> => {
       if (followUp) await restorePrevious(reason);
-      else if (wt) await removeTaskWorktree(wt.repo_dir, wt.branch).catch(() => undefined);
+      else if (wt) await dropWorktree(wt);
     };
     const popts = { home: d.home, configFile: d.configFile, globs: d.config.safety.protected_globs };
     // A fresh worktree holds what its commit tracks: its protected files come from git, not from a walk.
@@ -106,7 +112,7 @@ export function createWorkspacePreparer(d: WorkspaceDeps) {
             await restorePrevious('the follow-up left no change');
             return { ok: false, reason: 'the follow-up left no change; the previous change is pending again' };
           }
-          await removeTaskWorktree(wt.repo_dir, wt.branch).catch(() => undefined);
+          await dropWorktree(wt);
           return { ok };
         }
         const hold = d.config.safety.require_approval_of_changes;

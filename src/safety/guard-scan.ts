@@ -85,13 +85,20 @@ async function addWorktreeGit(gitFile: string, found: Map<string, string>): Prom
   await addGitDir(commonDir, found);
 }
 
-/** The colony home: everything in it (the live store by identity, see guard.ts), except HALT. */
+/**
+ * The per-task agent-state folders (runner/agent-state.ts): each is written by its own task's agent CLI
+ * (and only visible to that task's sandbox), so they are not guarded with the rest of the home.
+ */
+export const AGENT_STATE_DIR = 'agent-state';
+
+/** The colony home: everything in it (the live store by identity, see guard.ts), except HALT and the agent-state folders. */
 async function addHome(home: string, found: Map<string, string>): Promise<void> {
   const stack = [home];
   while (stack.length) {
     const d = stack.pop() as string;
     for (const it of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
       const p = path.join(d, it.name);
+      if (it.isDirectory() && d === home && it.name === AGENT_STATE_DIR) continue;
       if (it.isDirectory()) stack.push(p);
       else if (LOCK_FILES.test(it.name)) continue;
       else if (LIVE_STORE.test(it.name)) found.set(p, LIVE_REASON);

@@ -77,7 +77,7 @@ export async function startHost(o: ServeOptions): Promise<RunningHost> {
     adminPort: () => adminPort,
     webRoot: o.webRoot === undefined ? defaultWebRoot() : o.webRoot,
     startedAt: Date.now(),
-    changes: new ChangeService(host.service),
+    changes: new ChangeService(host.service, host.paths.home),
   };
   let admin: FastifyInstance | null = null;
   let user: FastifyInstance | null = null;

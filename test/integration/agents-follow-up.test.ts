@@ -16,9 +16,10 @@
  * reviewed head, and the task succeeded as before.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { agentStateDirOf } from '../../src/runner/agent-state.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { adminApi, makeHome, portOf, rawRequest, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { requireAgentCli } from '../helpers/agent-clis.js';
@@ -76,6 +77,12 @@ interface Change {
   head_commit: string;
   files: { path: string }[];
 }
+
+/** Claude Code's session transcripts under a config dir (`projects/<cwd>/<session>.jsonl`). */
+const sessionFiles = (configDir: string): string[] =>
+  existsSync(join(configDir, 'projects'))
+    ? (readdirSync(join(configDir, 'projects'), { recursive: true }) as string[]).filter((f) => f.endsWith('.jsonl'))
+    : [];
 
 const changeOf = async (id: string): Promise<Change> => (await call('GET', `/admin/pending-changes/${id}`)).json.change as Change;
 const h = (): RunningHost['host'] => running.host;
@@ -182,10 +189,49 @@ describe('request changes resumes the agent session (real Claude Code CLI)', () 
     const mine = audit.filter((a) => a.target === id).map((a) => `${a.action}:${a.actor}`);
     expect(mine).toEqual(expect.arrayContaining(['change.superseded:admin', 'change.changes_requested:admin', 'change.follow_up_done:system']));
 
-    // Approving the updated change merges both files.
+    // The session lives in the task's own agent-state folder (0700), not in the shared ~/.claude.
+    const stateDir = agentStateDirOf(home.paths.home, id);
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    expect(sessionFiles(stateDir).some((f) => f.endsWith(`${followUp.resume_session}.jsonl`))).toBe(true);
+    expect(sessionFiles(join(home.dir, 'user-home', '.claude'))).toEqual([]);
+
+    // Approving the updated change merges both files, and the task's agent state goes with its worktree.
     expect((await call('POST', `/admin/approve/${id}`)).status).toBe(200);
     expect(git(home.workspace, 'show', 'main:hello.txt')).toBe('hello');
     expect(git(home.workspace, 'show', 'main:bye.txt')).toBe('bye');
+    expect(existsSync(stateDir)).toBe(false);
+  }, 420_000);
+
+  it("two claude tasks cannot read each other's sessions: each has its own agent-state folder", async () => {
+    const SECRET = 'Q7#zebra%quartz'; // punctuation: the task id (a slug of the prompt) cannot carry it
+    api.enqueue({ kind: 'tool', name: 'Bash', input: { command: "printf 'a\\n' > a.txt", description: 'write a' } }, { kind: 'text', text: 'Done.' });
+    const a = await call('POST', '/admin/execute', { prompt: `Write a.txt ${SECRET}`, engine: 'claude', workspace: home.workspace, run_timeout_s: 240 });
+    const idA = (a.json.task_ids as string[])[0] as string;
+    await waitFor(async () => ((await taskOf(idA)).state === 'succeeded' ? true : undefined), 'task A', 200_000, 200); // its change is pending
+    const dirA = agentStateDirOf(home.paths.home, idA);
+    const fileA = sessionFiles(dirA).map((f) => join(dirA, 'projects', f))[0];
+    expect(fileA, 'task A kept no session in its folder').toBeDefined();
+    expect(readFileSync(fileA as string, 'utf8')).toContain(SECRET); // the legitimate side: A's own transcript is there
+
+    // Task B (the attacker) tries to read A's transcript by its host path, and looks for sessions in its own config dir and ~/.claude.
+    const probe = `cat '${fileA}' 2>&1; echo "own:"; ls -R "$CLAUDE_CONFIG_DIR/projects" 2>&1; echo "home:"; ls -R ~/.claude 2>&1; true`;
+    api.enqueue({ kind: 'tool', name: 'Bash', input: { command: probe, description: 'look around' } }, { kind: 'text', text: 'Looked.' });
+    const before = api.modelRequests().length;
+    const b = await call('POST', '/admin/execute', { prompt: 'Look around', engine: 'claude', workspace: home.workspace, run_timeout_s: 240 });
+    const idB = (b.json.task_ids as string[])[0] as string;
+    await waitFor(async () => (['succeeded', 'failed'].includes(String((await taskOf(idB)).state)) ? true : undefined), 'task B', 200_000, 200);
+    const seen = api
+      .modelRequests()
+      .slice(before)
+      .map((q) => JSON.stringify(q.body))
+      .find((body) => body.includes('own:'));
+    expect(seen !== undefined, 'task B never ran its probe').toBe(true);
+    const at = seen?.indexOf(SECRET) ?? -1;
+    expect(at, `task B read task A's session: …${seen?.slice(Math.max(0, at - 1500), at + 300)}…`).toBe(-1);
+    expect(seen?.includes('No such file'), 'the path of A was not refused').toBe(true);
+    // B left no change: its worktree and its agent state are gone; A's (pending) stays.
+    expect(existsSync(agentStateDirOf(home.paths.home, idB))).toBe(false);
+    expect(existsSync(fileA as string)).toBe(true);
   }, 420_000);
 
   it('a follow-up that fails leaves the reviewed change pending again, the worktree at its head and the task succeeded', async () => {

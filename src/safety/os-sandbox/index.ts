@@ -45,6 +45,8 @@ export interface AttemptContext {
   engine: string;
   workspace: string; // real path, already checked
   env: Record<string, string>; // the task's (scrubbed) environment
+  /** The task's private agent-state folder (under the colony home, otherwise hidden): bound writable for this task only. */
+  stateDir?: string;
 }
 
 export interface SandboxStatus {
@@ -134,7 +136,12 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     const git = worktreeGitBinds(ctx.workspace);
     ro.push(...git.ro);
     rw.push(...git.rw);
-    if (ctx.engine === 'claude') {
+    if (ctx.stateDir && probePath(ctx.stateDir)) {
+      rw.push({ src: ctx.stateDir });
+      // Claude Code's config dir is this folder; the user's login (symlinked from it, engines/agent-home.ts) stays where it is.
+      const login = path.join(realHome, '.claude', '.credentials.json');
+      if (ctx.engine === 'claude' && probePath(login)) rw.push({ src: login });
+    } else if (ctx.engine === 'claude') {
       // Claude Code keeps its settings, login and session transcripts (for --resume) under ~/.claude.
       // Made on the host if missing, or a first sandboxed run would keep its login in a throwaway HOME.
       try {

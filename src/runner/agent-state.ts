@@ -1,0 +1,24 @@
+/**
+ * The per-task agent-state folder: the agent CLI's own home for every attempt
+ * of one task (claude's CLAUDE_CONFIG_DIR, codex's CODEX_HOME, gemini's and
+ * opencode's HOME), so a follow-up's `--resume` finds the session the earlier
+ * attempt wrote, while no other task can read or write it. It lives under the
+ * colony home (hidden from every sandbox; the task's own sandbox binds just
+ * this folder), never in the workspace, mode 0700, and goes with the task's
+ * worktree (approve, reject, a discarded attempt).
+ */
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AGENT_STATE_DIR } from '../safety/guard-scan.js';
+
+/** `<colony home>/agent-state/<task id as a plain name>-<hash of the id>`: never a path outside the folder, never two tasks in one. */
+export function agentStateDirOf(home: string, taskId: string): string {
+  const name = taskId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+  return join(home, AGENT_STATE_DIR, `${name}-${createHash('sha256').update(taskId).digest('hex').slice(0, 12)}`);
+}
+
+/** Removes a task's agent state (idempotent). */
+export async function removeAgentState(home: string, taskId: string): Promise<void> {
+  await rm(agentStateDirOf(home, taskId), { recursive: true, force: true }).catch(() => undefined);
+}

@@ -1,0 +1,115 @@
+/**
+ * A follow-up continues the agent CLI's own session: the REAL codex, gemini
+ * and opencode CLIs (pinned) against fake model APIs on 127.0.0.1. The first
+ * attempt runs a tool in the task's agent-state folder and reports its session
+ * id; the second attempt, with that id as `resume_session` and the same
+ * folder, sends only the reviewer's comment: the fake API must see the first
+ * prompt and the first answer before the comment.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Engine, EngineEvent } from '../../src/core/engine.js';
+import { createCodexEngine } from '../../src/engines/codex-cli.js';
+import { createGeminiEngine } from '../../src/engines/gemini-cli.js';
+import { createOpencodeEngine } from '../../src/engines/opencode-cli.js';
+import { agentCliPath } from '../helpers/agent-clis.js';
+import { cliEnv } from '../helpers/agent-run.js';
+import { collect, doneOf, realPricing, request, tempDir } from '../helpers/engine-harness.js';
+import { startFakeChat, startFakeGemini, startFakeResponses, type FakeModelServer, type Turn } from '../helpers/fake-models.js';
+
+interface Case {
+  name: 'codex' | 'gemini' | 'opencode';
+  start: () => Promise<FakeModelServer>;
+  engine: (bin: string, server: FakeModelServer) => Engine;
+  env: Record<string, string>;
+  writeTurn: (file: string, content: string) => Turn;
+  timeoutMs: number;
+}
+
+const cfg = (bin: string, model: string, base_url: string, api_key_env: string) => ({
+  bin,
+  default_model: model,
+  models: [],
+  base_url,
+  api_key_env,
+  extra_args: [],
+});
+
+const CASES: Case[] = [
+  {
+    name: 'codex',
+    start: startFakeResponses,
+    engine: (bin, s) => createCodexEngine({ config: cfg(bin, 'gpt-5-codex', `${s.baseUrl}/v1`, 'OPENAI_API_KEY'), pricing: realPricing(), killGraceMs: 500 }),
+    env: { OPENAI_API_KEY: 'sk-fake-openai' },
+    writeTurn: (file, content) => ({ kind: 'tool', name: 'exec_command', input: { cmd: `printf '${content}' > '${file}'`, login: false } }),
+    timeoutMs: 60_000,
+  },
+  {
+    name: 'gemini',
+    start: startFakeGemini,
+    engine: (bin, s) => createGeminiEngine({ config: cfg(bin, 'gemini-2.5-flash', s.baseUrl, 'GEMINI_API_KEY'), pricing: realPricing(), killGraceMs: 500 }),
+    env: { GEMINI_API_KEY: 'fake-gemini-key' },
+    writeTurn: (file, content) => ({ kind: 'tool', name: 'write_file', input: { file_path: file, content } }),
+    timeoutMs: 90_000,
+  },
+  {
+    name: 'opencode',
+    start: startFakeChat,
+    engine: (bin, s) => createOpencodeEngine({ config: cfg(bin, 'fake-model', `${s.baseUrl}/v1`, 'GATEWAY_KEY'), pricing: realPricing(), killGraceMs: 500 }),
+    env: { GATEWAY_KEY: 'fake-gateway-key' },
+    writeTurn: (file, content) => ({ kind: 'tool', name: 'write', input: { filePath: file, content } }),
+    timeoutMs: 150_000,
+  },
+];
+
+let server: FakeModelServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+const sessionOf = (events: EngineEvent[]): string | undefined => events.flatMap((e) => (e.type === 'info' && e.session_id ? [e.session_id] : [])).at(-1);
+
+describe.each(CASES)('$name resumes its session from the task agent-state folder (real CLI)', (c) => {
+  const bin = agentCliPath(c.name);
+  it.skipIf(!bin)(
+    'the resumed request carries the first prompt and answer, then the comment',
+    async () => {
+      server = await c.start();
+      const engine = c.engine(bin as string, server);
+      const dir = await tempDir(`colony-resume-${c.name}-`);
+      const ws = join(dir, 'ws');
+      const stateDir = join(dir, 'colony-home', 'agent-state', 't1');
+      await mkdir(ws);
+      const env = { ...cliEnv(join(dir, 'user-home'), c.env) };
+      const FIRST = 'Create hello.txt with a greeting';
+      server.enqueue(c.writeTurn(join(ws, 'hello.txt'), 'hello'), { kind: 'text', text: 'Created hello.txt.' });
+      const one = await collect(engine, request({ workspace: ws, prompt: FIRST, env, state_dir: stateDir, run_timeout_ms: c.timeoutMs }));
+      expect(doneOf(one).ok, doneOf(one).summary).toBe(true);
+      expect(await readFile(join(ws, 'hello.txt'), 'utf8')).toBe('hello');
+      const session = sessionOf(one);
+      expect(session, 'no session id in the stream').toBeTruthy();
+      expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+
+      const before = server.modelRequests().length;
+      const COMMENT = 'Please also add bye.txt with a farewell.';
+      server.enqueue(c.writeTurn(join(ws, 'bye.txt'), 'bye'), { kind: 'text', text: 'Added bye.txt.' });
+      const two = await collect(
+        engine,
+        request({ workspace: ws, attempt: 2, prompt: COMMENT, env, state_dir: stateDir, resume_session: session ?? null, run_timeout_ms: c.timeoutMs }),
+      );
+      expect(doneOf(two).ok, doneOf(two).summary).toBe(true);
+      expect(await readFile(join(ws, 'bye.txt'), 'utf8')).toBe('bye');
+      const resumed = server
+        .modelRequests()
+        .slice(before)
+        .map((q) => JSON.stringify(q.body))
+        .find((b) => b.includes(COMMENT));
+      expect(resumed !== undefined, 'no request carried the comment').toBe(true);
+      expect(resumed?.includes(FIRST), 'the first prompt is not in the resumed conversation').toBe(true);
+      expect(resumed?.includes('Created hello.txt.'), 'the first answer is not in the resumed conversation').toBe(true);
+    },
+    400_000,
+  );
+});
