@@ -4,12 +4,12 @@
  * (binary found, key variable set), and what a sandbox must let it reach
  * (`sandboxNeeds`: its binary, its private state folders, its endpoint).
  */
-import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AgentCliConfig, ColonyConfig } from '../core/config.js';
 import type { Engine } from '../core/engine.js';
 import type { PriceTable } from '../core/pricing.js';
+import { DEFAULT_ENDPOINTS, findBinary } from './agent-paths.js';
 import { createCodexEngine } from './codex-cli.js';
 import { createGeminiEngine } from './gemini-cli.js';
 import { createOpencodeEngine } from './opencode-cli.js';
@@ -17,13 +17,7 @@ import { createOpencodeEngine } from './opencode-cli.js';
 export const AGENT_CLI_ENGINES = ['codex', 'gemini', 'opencode'] as const;
 export type AgentCliName = (typeof AGENT_CLI_ENGINES)[number];
 
-/** Where an engine talks when no base_url is configured. */
-export const DEFAULT_ENDPOINTS: Record<AgentCliName | 'claude', string> = {
-  claude: 'https://api.anthropic.com',
-  codex: 'https://api.openai.com/v1',
-  gemini: 'https://generativelanguage.googleapis.com',
-  opencode: 'https://opencode.ai',
-};
+export { DEFAULT_ENDPOINTS, findBinary };
 
 /** What colony's sandbox must allow an engine's process (see the sandbox issue). */
 export interface SandboxNeeds {
@@ -47,17 +41,6 @@ export function createAgentCliEngine(name: AgentCliName, c: AgentCliConfig, pric
   if (name === 'codex') return createCodexEngine(o);
   if (name === 'gemini') return createGeminiEngine(o);
   return createOpencodeEngine(o);
-}
-
-/** The binary as it would be run: a path, or the first match on PATH; null when not found. */
-export function findBinary(bin: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  if (bin.includes('/')) return existsSync(bin) ? (isAbsolute(bin) ? bin : join(process.cwd(), bin)) : null;
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, bin);
-    if (existsSync(p)) return p;
-  }
-  return null;
 }
 
 export function sandboxNeedsOf(name: AgentCliName | 'claude', bin: string, baseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): SandboxNeeds {

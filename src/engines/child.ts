@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AttemptProcess } from '../core/engine.js';
 import { boundSpawn, releaseBound, type Bound } from './lifecycle.js';
-import type { SandboxPlan } from '../safety/os-sandbox/types.js';
+import type { SandboxAccess, SandboxPlan } from '../safety/os-sandbox/types.js';
 import { tracePhase } from './attempt-trace.js';
 
 export type ChildChunk =
@@ -35,6 +35,8 @@ export interface ChildOptions {
   label?: string;
   /** The attempt's OS sandbox (safety/os-sandbox): wraps the command just before spawn; null/absent: none. */
   sandbox?: SandboxPlan | null;
+  /** What the sandbox must also let this process read, write and reach (agent CLIs: cli-agent.ts). */
+  sandboxAccess?: SandboxAccess;
   /** Keep stdin open after `stdin` (a conversation on stdin, e.g. claude's stream-json input); write()/endInput() on the handle. */
   keepStdinOpen?: boolean;
 }
@@ -114,7 +116,9 @@ export function startChild(o: ChildOptions): ChildHandle {
   let sb: ReturnType<SandboxPlan['wrap']> | null = null;
   const wrapPhase = tracePhase('wrap');
   try {
-    sb = o.sandbox ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd }) : null;
+    sb = o.sandbox
+      ? o.sandbox.wrap({ command: o.command, args: o.args, env: o.env, cwd: o.cwd, ...(o.sandboxAccess ? { access: o.sandboxAccess } : {}) })
+      : null;
   } catch (e) {
     // e.g. the command does not exist: reported like a failed spawn, and nothing ran
     const error = e as NodeJS.ErrnoException;

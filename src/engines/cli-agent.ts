@@ -22,6 +22,8 @@ import type { EngineEvent, EngineRequest } from '../core/engine.js';
 import { formatUsd, priceUsage, type PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
 import { ensureStateDir } from './agent-home.js';
+import { installRootOf } from './agent-paths.js';
+import type { SandboxAccess } from '../safety/os-sandbox/types.js';
 import { startChild, type StopReason } from './child.js';
 import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
@@ -57,6 +59,10 @@ export interface CliAgentSpec {
   /** Writes the engine's config into `stateDir` and returns how to start it. */
   prepare(stateDir: string, req: EngineRequest, model: string): Promise<AgentLaunch>;
   missingHint: string; // what to do when the binary is not found
+  /** The model API it talks to (from colony's config for it, not the environment): reachable from the sandbox. */
+  endpoint: string;
+  /** The CLI itself when `bin` is its interpreter (gemini: node + gemini.js): its install folder is bound read-only. */
+  program?: string;
 }
 
 const AUTH = new Set([401, 403]);
@@ -129,6 +135,11 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
       cwd: req.workspace,
       env: launch.env,
       signal: req.signal,
+      onProcess: req.onProcess,
+      label: `${req.task_id}.${req.attempt}`,
+      // Inside the OS sandbox like every attempt: the CLI's install folder read-only, its state folder writable, its endpoint reachable.
+      sandbox: req.sandbox,
+      sandboxAccess: sandboxAccessOf(spec, launch.env, stateDir),
       wallTimeoutMs: req.run_timeout_ms,
       silenceTimeoutMs: req.silence_timeout_ms,
       killGraceMs: spec.killGraceMs,
@@ -256,4 +267,9 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
     if (!finished) stopChild?.();
     if (!persistent) await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+function sandboxAccessOf(spec: CliAgentSpec, env: Record<string, string>, stateDir: string): SandboxAccess {
+  const root = installRootOf(spec.program ?? spec.bin, env);
+  return { ro: root ? [root] : [], rw: [stateDir], endpoints: [spec.endpoint] };
 }

@@ -22,6 +22,7 @@ import type { Engine } from '../core/engine.js';
 import type { PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
 import { parseEventLine, runCliAgent, usageOnChange, type AgentParser, type AgentSignal } from './cli-agent.js';
+import { DEFAULT_ENDPOINTS } from './agent-paths.js';
 import { fileTail, findFile } from './file-tail.js';
 import { truncate } from './stream-util.js';
 
@@ -166,6 +167,7 @@ export function createCodexEngine(o: CodexEngineOptions): Engine {
           killGraceMs: o.killGraceMs,
           ...(o.stateRoot ? { stateRoot: o.stateRoot } : {}),
           missingHint: 'Install the Codex CLI (npm @openai/codex) or set engines.codex.bin to its native binary.',
+          endpoint: c.base_url ?? DEFAULT_ENDPOINTS.codex,
           async prepare(stateDir, r, model) {
             await writeFile(join(stateDir, 'config.toml'), codexConfigToml(c, model), { mode: 0o600 });
             const big = Buffer.byteLength(r.prompt) > 100_000;

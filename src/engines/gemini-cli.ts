@@ -25,6 +25,7 @@ import type { Engine } from '../core/engine.js';
 import type { PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
 import { parseEventLine, runCliAgent, usageOnChange, type AgentParser, type AgentSignal } from './cli-agent.js';
+import { DEFAULT_ENDPOINTS } from './agent-paths.js';
 import { fileTail, findFile } from './file-tail.js';
 import { truncate } from './stream-util.js';
 
@@ -169,6 +170,8 @@ export function createGeminiEngine(o: GeminiEngineOptions): Engine {
           killGraceMs: o.killGraceMs,
           ...(o.stateRoot ? { stateRoot: o.stateRoot } : {}),
           missingHint: 'Install the Gemini CLI (npm @google/gemini-cli) or set engines.gemini.bin to its gemini.js.',
+          endpoint: c.base_url ?? DEFAULT_ENDPOINTS.gemini,
+          ...(viaNode ? { program: bin } : {}),
           async prepare(stateDir, r, model) {
             await mkdir(join(stateDir, '.gemini'), { recursive: true, mode: 0o700 }); // the task's folder may hold it from an earlier attempt
             await writeFile(join(stateDir, '.gemini', 'settings.json'), JSON.stringify(geminiSettings(c), null, 2), { mode: 0o600 });

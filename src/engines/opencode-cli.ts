@@ -23,6 +23,7 @@ import type { Engine } from '../core/engine.js';
 import { resolvePrice, type PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
 import { parseEventLine, runCliAgent, type AgentParser, type AgentSignal } from './cli-agent.js';
+import { DEFAULT_ENDPOINTS } from './agent-paths.js';
 import { truncate } from './stream-util.js';
 
 export interface OpencodeEngineOptions {
@@ -146,6 +147,7 @@ export function createOpencodeEngine(o: OpencodeEngineOptions): Engine {
           killGraceMs: o.killGraceMs,
           ...(o.stateRoot ? { stateRoot: o.stateRoot } : {}),
           missingHint: 'Install opencode (npm opencode-ai) or set engines.opencode.bin to its native binary.',
+          endpoint: c.base_url ?? DEFAULT_ENDPOINTS.opencode,
           async prepare(stateDir, r, model) {
             const file = join(stateDir, 'opencode.json');
             await writeFile(file, JSON.stringify(opencodeConfig(c, model, o.pricing), null, 2), { mode: 0o600 });

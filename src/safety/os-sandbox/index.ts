@@ -23,7 +23,7 @@ import { buildSeatbeltProfile, seatbeltArgs } from './macos-seatbelt.js';
 import { sandboxProbe, unavailableMessage, type SandboxProbe } from './probe.js';
 import { SharedProxy, startAttemptProxy, type AttemptProxy } from './proxy.js';
 import { inlineLimits, limitText, limitWrapper, limitFromExit } from './limits.js';
-import type { BindPath, Invocation, SandboxPlan, SandboxRun, SandboxSpec } from './types.js';
+import type { BindPath, Invocation, SandboxAccess, SandboxPlan, SandboxRun, SandboxSpec } from './types.js';
 
 export type { SandboxPlan, SandboxRun, Invocation } from './types.js';
 export { probePath, worktreeGitBinds } from './host-paths.js';
@@ -118,7 +118,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     };
   }
 
-  function specFor(ctx: AttemptContext, inv: Invocation & { cwd: string }, home: string): { spec: SandboxSpec; endpoint: URL | null } {
+  function specFor(ctx: AttemptContext, inv: Invocation & { cwd: string; access?: SandboxAccess }, home: string): { spec: SandboxSpec; endpoints: URL[] } {
     const ro: BindPath[] = o.safety.os_sandbox.ro_paths.map((s) => ({ src: s }));
     const rw: BindPath[] = o.safety.os_sandbox.rw_paths.map((s) => ({ src: s }));
     const system = [...LINUX_SYSTEM_PATHS];
@@ -133,6 +133,11 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       if (path.isAbsolute(d) && !visible(d) && !priv.some((x) => isInside(x, d)) && (machine.stable.add(d), machine.probe(d))) ro.push({ src: d });
     }
     if (path.isAbsolute(inv.command) && !visible(inv.command)) ro.push({ src: path.dirname(real(inv.command)) }); // the engine's binary
+    // What the engine says its process needs (an agent CLI's install folder and state folder), never the hidden places themselves.
+    // A folder that holds a private place as a whole (the home, the colony home) is never bound: only what lies inside it.
+    const whole = (d: string): boolean => !path.isAbsolute(d) || priv.some((x) => isInside(real(d), real(x)));
+    for (const d of inv.access?.ro ?? []) if (!whole(d) && !visible(d) && probePath(d)) ro.push({ src: real(d) });
+    for (const d of inv.access?.rw ?? []) if (!whole(d) && probePath(d)) rw.push({ src: real(d) });
     const git = worktreeGitBinds(ctx.workspace);
     ro.push(...git.ro);
     rw.push(...git.rw);
@@ -151,7 +156,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       }
       for (const f of ['.claude', '.claude.json']) rw.push({ src: path.join(realHome, f), dest: path.join(home, f) });
     }
-    const endpoint = agentEndpoint(ctx.engine, ctx.env);
+    const endpoints = [agentEndpoint(ctx.engine, ctx.env), ...(inv.access?.endpoints ?? []).map(parseUrl)].filter((u): u is URL => u !== null);
     const spec: SandboxSpec = {
       command: inv.command,
       args: inv.args,
@@ -165,13 +170,13 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       hide: hidden(),
       network: { proxySocket: null, forwardPorts: [], bridgeScript: null, nodeBin: process.execPath },
     };
-    return { spec, endpoint };
+    return { spec, endpoints };
   }
 
   function wrapOne(
     p: Extract<SandboxProbe, { ok: true }>,
     ctx: AttemptContext,
-    inv: Invocation & { cwd: string },
+    inv: Invocation & { cwd: string; access?: SandboxAccess },
   ): { invocation: Invocation; run: SandboxRun; contained: boolean } {
     assertCommand(inv.command, inv.env['PATH'] ?? '');
     const n = ++seq;
@@ -179,7 +184,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     const macTmp = linux ? null : mkdtempSync(path.join(os.tmpdir(), 'colony-task-'));
     const home = linux ? insideHome(realHome, ctx.workspace) : path.join(macTmp as string, 'home');
     if (macTmp) mkdirSync(home);
-    const { spec, endpoint } = specFor(ctx, inv, home);
+    const { spec, endpoints } = specFor(ctx, inv, home);
     if (!linux) {
       // Seatbelt cannot remap paths: a bind into the fresh HOME (an agent's ~/.claude) becomes a symlink there.
       for (const b of [...spec.ro, ...spec.rw]) {
@@ -196,10 +201,10 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     const { allow } = buildAllowList(allowEntries, { loopback: false });
     const exact = new Set<string>();
     const forwardPorts: number[] = [];
-    if (endpoint) {
+    for (const endpoint of endpoints) {
       const port = Number(endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80));
       exact.add(`${endpoint.hostname.replace(/^\[|\]$/g, '')}:${port}`);
-      if (isLoopbackHost(endpoint.hostname)) forwardPorts.push(port);
+      if (isLoopbackHost(endpoint.hostname) && !forwardPorts.includes(port)) forwardPorts.push(port);
     }
     let proxy: AttemptProxy | null = null;
     let proxyPort: number | null = null;
@@ -291,4 +296,12 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
   }
 
   return { status, planFor };
+}
+
+function parseUrl(u: string): URL | null {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
 }

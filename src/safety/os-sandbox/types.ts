@@ -10,6 +10,17 @@ export interface Invocation {
   env: Record<string, string>;
 }
 
+/**
+ * What an engine knows its process needs besides the workspace (agent CLIs:
+ * the CLI's install folder, its per-attempt state folder, its model endpoint
+ * set in a config file colony wrote rather than in the environment).
+ */
+export interface SandboxAccess {
+  ro?: readonly string[];
+  rw?: readonly string[];
+  endpoints?: readonly string[]; // URLs reached through the attempt's proxy
+}
+
 export interface BindPath {
   src: string;
   dest?: string; // default: same path inside
@@ -70,5 +81,5 @@ export interface SandboxRun {
  */
 export interface SandboxPlan {
   readonly kind: 'bwrap' | 'seatbelt';
-  wrap(inv: Invocation & { cwd: string }): { invocation: Invocation; run: SandboxRun; contained?: boolean };
+  wrap(inv: Invocation & { cwd: string; access?: SandboxAccess }): { invocation: Invocation; run: SandboxRun; contained?: boolean };
 }
