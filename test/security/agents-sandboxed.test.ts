@@ -102,8 +102,12 @@ describe.each(CASES)('$name runs inside the OS sandbox (real CLI, real bwrap)', 
     const s = await setup(c);
     const secretFile = join(s.colonyHome, 'secret.txt');
     const escaped = join(s.outside, 'pwned.txt');
-    // Each step runs whatever the one before did; ran.txt proves the command ran at all (inside).
-    const attack = `cat '${secretFile}' > leak.txt 2>&1; echo pwned > '${escaped}'; echo ran > ran.txt`;
+    // Paths spelled in base64 so the CLI's own checks (opencode refuses a literal path outside the workspace) do not
+    // stop the command first: the OS sandbox is what must hold. Each step runs whatever the one before did;
+    // ran.txt proves the command ran at all (inside).
+    // (no `$(…)`: gemini's shell tool refuses command substitution)
+    const b64 = (p: string): string => `echo ${Buffer.from(p).toString('base64')} | base64 -d`;
+    const attack = `${b64(secretFile)} | xargs cat > leak.txt 2>&1; ${b64(escaped)} | xargs -I{} sh -c 'echo pwned > {}'; echo ran > ran.txt`;
     server.enqueue(c.shellTurn(attack), { kind: 'text', text: 'Finished.' });
     const events = await collect(
       c.engine(bin, server),
