@@ -4,15 +4,20 @@
  * attempt runs a tool in the task's agent-state folder and reports its session
  * id; the second attempt, with that id as `resume_session` and the same
  * folder, sends only the reviewer's comment: the fake API must see the first
- * prompt and the first answer before the comment.
+ * prompt and the first answer before the comment. Both attempts run inside the
+ * OS sandbox (the product default): the agent-state folder lies in the colony
+ * home, which the sandbox hides except for this task's own folder.
  */
+import { realpathSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/core/config.js';
 import type { Engine, EngineEvent } from '../../src/core/engine.js';
 import { createCodexEngine } from '../../src/engines/codex-cli.js';
 import { createGeminiEngine } from '../../src/engines/gemini-cli.js';
 import { createOpencodeEngine } from '../../src/engines/opencode-cli.js';
+import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { agentCliPath } from '../helpers/agent-clis.js';
 import { cliEnv } from '../helpers/agent-run.js';
 import { collect, doneOf, realPricing, request, tempDir } from '../helpers/engine-harness.js';
@@ -78,14 +83,17 @@ describe.each(CASES)('$name resumes its session from the task agent-state folder
     async () => {
       server = await c.start();
       const engine = c.engine(bin as string, server);
-      const dir = await tempDir(`colony-resume-${c.name}-`);
+      const dir = realpathSync(await tempDir(`colony-resume-${c.name}-`));
       const ws = join(dir, 'ws');
       const stateDir = join(dir, 'colony-home', 'agent-state', 't1');
       await mkdir(ws);
       const env = { ...cliEnv(join(dir, 'user-home'), c.env) };
+      const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: join(dir, 'colony-home'), configFile: null });
+      const sandbox = () => planner.planFor({ taskId: 't1', engine: c.name, workspace: ws, env, stateDir });
+      expect(sandbox()).not.toBeNull();
       const FIRST = 'Create hello.txt with a greeting';
       server.enqueue(c.writeTurn(join(ws, 'hello.txt'), 'hello'), { kind: 'text', text: 'Created hello.txt.' });
-      const one = await collect(engine, request({ workspace: ws, prompt: FIRST, env, state_dir: stateDir, run_timeout_ms: c.timeoutMs }));
+      const one = await collect(engine, request({ workspace: ws, prompt: FIRST, env, state_dir: stateDir, sandbox: sandbox(), run_timeout_ms: c.timeoutMs }));
       expect(doneOf(one).ok, doneOf(one).summary).toBe(true);
       expect(await readFile(join(ws, 'hello.txt'), 'utf8')).toBe('hello');
       const session = sessionOf(one);
@@ -97,7 +105,16 @@ describe.each(CASES)('$name resumes its session from the task agent-state folder
       server.enqueue(c.writeTurn(join(ws, 'bye.txt'), 'bye'), { kind: 'text', text: 'Added bye.txt.' });
       const two = await collect(
         engine,
-        request({ workspace: ws, attempt: 2, prompt: COMMENT, env, state_dir: stateDir, resume_session: session ?? null, run_timeout_ms: c.timeoutMs }),
+        request({
+          workspace: ws,
+          attempt: 2,
+          prompt: COMMENT,
+          env,
+          state_dir: stateDir,
+          sandbox: sandbox(),
+          resume_session: session ?? null,
+          run_timeout_ms: c.timeoutMs,
+        }),
       );
       expect(doneOf(two).ok, doneOf(two).summary).toBe(true);
       expect(await readFile(join(ws, 'bye.txt'), 'utf8')).toBe('bye');
