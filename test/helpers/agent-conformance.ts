@@ -3,13 +3,16 @@
  * each run with its REAL pinned binary against its fake model server:
  * a task that writes a file, tokens and cost as reported (or priced),
  * a budget stop mid-run, an authentication error, an overload, a stalled
- * stream ending in a timeout, and cancel with no process left.
+ * stream ending in a timeout, and cancel with no process left. Every run is
+ * inside the OS sandbox (real bwrap, the default safety config), as in the product.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/core/config.js';
 import type { Engine } from '../../src/core/engine.js';
 import { priceUsage, type PriceTable } from '../../src/core/pricing.js';
+import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { processesIn } from './agent-run.js';
 import { collect, doneOf, lastCost, lastUsage, outputText, request, tempDir } from './engine-harness.js';
 import { waitFor } from './proc.js';
@@ -40,7 +43,7 @@ export function agentConformance(spec: ConformanceSpec): void {
     let home: string;
     beforeEach(async () => {
       api = await spec.startServer();
-      const dir = await tempDir(`colony-${spec.name}-real-`);
+      const dir = realpathSync(await tempDir(`colony-${spec.name}-real-`));
       ws = join(dir, 'ws');
       home = join(dir, 'home');
       mkdirSync(ws);
@@ -49,8 +52,12 @@ export function agentConformance(spec: ConformanceSpec): void {
     afterEach(async () => {
       await api.close();
     });
-    const run = (over: Parameters<typeof request>[0], o: { maxRetries?: number } = {}) =>
-      collect(spec.engine(api, o), request({ env: spec.env(home, api), run_timeout_ms: 150_000, ...over }));
+    const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: '/nonexistent-colony-home', configFile: null });
+    const run = (over: Parameters<typeof request>[0], o: { maxRetries?: number } = {}) => {
+      const env = spec.env(home, api);
+      const sandbox = planner.planFor({ taskId: 't1', engine: spec.name, workspace: over.workspace, env });
+      return collect(spec.engine(api, o), request({ env, sandbox, run_timeout_ms: 150_000, ...over }));
+    };
 
     it('writes a file and records tokens and cost', async () => {
       api.enqueue({ ...spec.writeTurn(join(ws, 'hello.txt'), 'hello from the agent\n'), usage: { input: 1000, output: 50 } } as Turn, {
