@@ -13,60 +13,13 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
-import type { Engine, EngineEvent } from '../../src/core/engine.js';
-import { createCodexEngine } from '../../src/engines/codex-cli.js';
-import { createGeminiEngine } from '../../src/engines/gemini-cli.js';
-import { createOpencodeEngine } from '../../src/engines/opencode-cli.js';
+import type { EngineEvent } from '../../src/core/engine.js';
 import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { agentCliPath } from '../helpers/agent-clis.js';
 import { cliEnv } from '../helpers/agent-run.js';
-import { collect, doneOf, realPricing, request, tempDir } from '../helpers/engine-harness.js';
-import { startFakeChat, startFakeGemini, startFakeResponses, type FakeModelServer, type Turn } from '../helpers/fake-models.js';
-
-interface Case {
-  name: 'codex' | 'gemini' | 'opencode';
-  start: () => Promise<FakeModelServer>;
-  engine: (bin: string, server: FakeModelServer) => Engine;
-  env: Record<string, string>;
-  writeTurn: (file: string, content: string) => Turn;
-  timeoutMs: number;
-}
-
-const cfg = (bin: string, model: string, base_url: string, api_key_env: string) => ({
-  bin,
-  default_model: model,
-  models: [],
-  base_url,
-  api_key_env,
-  extra_args: [],
-});
-
-const CASES: Case[] = [
-  {
-    name: 'codex',
-    start: startFakeResponses,
-    engine: (bin, s) => createCodexEngine({ config: cfg(bin, 'gpt-5-codex', `${s.baseUrl}/v1`, 'OPENAI_API_KEY'), pricing: realPricing(), killGraceMs: 500 }),
-    env: { OPENAI_API_KEY: 'sk-fake-openai' },
-    writeTurn: (file, content) => ({ kind: 'tool', name: 'exec_command', input: { cmd: `printf '${content}' > '${file}'`, login: false } }),
-    timeoutMs: 60_000,
-  },
-  {
-    name: 'gemini',
-    start: startFakeGemini,
-    engine: (bin, s) => createGeminiEngine({ config: cfg(bin, 'gemini-2.5-flash', s.baseUrl, 'GEMINI_API_KEY'), pricing: realPricing(), killGraceMs: 500 }),
-    env: { GEMINI_API_KEY: 'fake-gemini-key' },
-    writeTurn: (file, content) => ({ kind: 'tool', name: 'write_file', input: { file_path: file, content } }),
-    timeoutMs: 90_000,
-  },
-  {
-    name: 'opencode',
-    start: startFakeChat,
-    engine: (bin, s) => createOpencodeEngine({ config: cfg(bin, 'fake-model', `${s.baseUrl}/v1`, 'GATEWAY_KEY'), pricing: realPricing(), killGraceMs: 500 }),
-    env: { GATEWAY_KEY: 'fake-gateway-key' },
-    writeTurn: (file, content) => ({ kind: 'tool', name: 'write', input: { filePath: file, content } }),
-    timeoutMs: 150_000,
-  },
-];
+import { collect, doneOf, request, tempDir } from '../helpers/engine-harness.js';
+import type { FakeModelServer } from '../helpers/fake-models.js';
+import { AGENT_CASES, type AgentCase } from '../helpers/agent-cases.js';
 
 let server: FakeModelServer | null = null;
 afterEach(async () => {
@@ -76,7 +29,7 @@ afterEach(async () => {
 
 const sessionOf = (events: EngineEvent[]): string | undefined => events.flatMap((e) => (e.type === 'info' && e.session_id ? [e.session_id] : [])).at(-1);
 
-describe.each(CASES)('$name resumes its session from the task agent-state folder (real CLI)', (c) => {
+describe.each(AGENT_CASES)('$name resumes its session from the task agent-state folder (real CLI)', (c) => {
   const bin = agentCliPath(c.name);
   it.skipIf(!bin)(
     'the resumed request carries the first prompt and answer, then the comment',

@@ -13,61 +13,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
-import type { Engine } from '../../src/core/engine.js';
-import { createCodexEngine } from '../../src/engines/codex-cli.js';
-import { createGeminiEngine } from '../../src/engines/gemini-cli.js';
-import { createOpencodeEngine } from '../../src/engines/opencode-cli.js';
 import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
 import { requireAgentCli } from '../helpers/agent-clis.js';
 import { cliEnv, processesIn, toolResultsSent } from '../helpers/agent-run.js';
-import { collect, doneOf, outputText, realPricing, request, tempDir } from '../helpers/engine-harness.js';
-import { startFakeChat, startFakeGemini, startFakeResponses, type FakeModelServer, type Turn } from '../helpers/fake-models.js';
+import { collect, doneOf, outputText, request, tempDir } from '../helpers/engine-harness.js';
+import type { FakeModelServer } from '../helpers/fake-models.js';
+import { AGENT_CASES, type AgentCase } from '../helpers/agent-cases.js';
 import { waitFor } from '../helpers/proc.js';
-
-interface Case {
-  name: 'codex' | 'gemini' | 'opencode';
-  start: () => Promise<FakeModelServer>;
-  engine: (bin: string, server: FakeModelServer) => Engine;
-  env: Record<string, string>;
-  shellTurn: (cmd: string) => Turn;
-  timeoutMs: number;
-}
-
-const cfg = (bin: string, model: string, base_url: string, api_key_env: string) => ({
-  bin,
-  default_model: model,
-  models: [],
-  base_url,
-  api_key_env,
-  extra_args: [],
-});
-
-const CASES: Case[] = [
-  {
-    name: 'codex',
-    start: startFakeResponses,
-    engine: (bin, s) => createCodexEngine({ config: cfg(bin, 'gpt-5-codex', `${s.baseUrl}/v1`, 'OPENAI_API_KEY'), pricing: realPricing(), killGraceMs: 500 }),
-    env: { OPENAI_API_KEY: 'sk-fake-openai' },
-    shellTurn: (cmd) => ({ kind: 'tool', name: 'exec_command', input: { cmd, login: false } }),
-    timeoutMs: 90_000,
-  },
-  {
-    name: 'gemini',
-    start: startFakeGemini,
-    engine: (bin, s) => createGeminiEngine({ config: cfg(bin, 'gemini-2.5-flash', s.baseUrl, 'GEMINI_API_KEY'), pricing: realPricing(), killGraceMs: 500 }),
-    env: { GEMINI_API_KEY: 'fake-gemini-key' },
-    shellTurn: (cmd) => ({ kind: 'tool', name: 'run_shell_command', input: { command: cmd, description: 'run it' } }),
-    timeoutMs: 120_000,
-  },
-  {
-    name: 'opencode',
-    start: startFakeChat,
-    engine: (bin, s) => createOpencodeEngine({ config: cfg(bin, 'fake-model', `${s.baseUrl}/v1`, 'GATEWAY_KEY'), pricing: realPricing(), killGraceMs: 500 }),
-    env: { GATEWAY_KEY: 'fake-gateway-key' },
-    shellTurn: (cmd) => ({ kind: 'tool', name: 'bash', input: { command: cmd, description: 'run it' } }),
-    timeoutMs: 180_000,
-  },
-];
 
 const SECRET = 'colony-secret-7f3a9c';
 
@@ -77,7 +29,7 @@ afterEach(async () => {
   server = null;
 });
 
-async function setup(c: Case) {
+async function setup(c: AgentCase) {
   const dir = realpathSync(await tempDir(`colony-sbx-${c.name}-`));
   const ws = join(dir, 'ws');
   const colonyHome = join(dir, 'colony-home');
@@ -94,7 +46,7 @@ async function setup(c: Case) {
   return { dir, ws, colonyHome, outside, stateDir, env, sandbox };
 }
 
-describe.each(CASES)('$name runs inside the OS sandbox (real CLI, real bwrap)', (c) => {
+describe.each(AGENT_CASES)('$name runs inside the OS sandbox (real CLI, real bwrap)', (c) => {
   const bin = requireAgentCli(c.name);
 
   it('writes in its workspace; a tool call cannot read the colony home nor write outside the workspace', async () => {
