@@ -12,7 +12,7 @@ import { startFakeChat, startFakeGemini, startFakeResponses, type FakeModelServe
 
 export interface AgentCase {
   name: 'codex' | 'gemini' | 'opencode';
-  start: () => Promise<FakeModelServer>;
+  start: (host?: string) => Promise<FakeModelServer>;
   engine: (bin: string, server: FakeModelServer) => Engine;
   env: Record<string, string>;
   writeTurn: (file: string, content: string) => Turn;

@@ -66,7 +66,8 @@ export interface FakeModelServer {
   close(): Promise<void>;
 }
 
-export async function startFakeModelServer(protocol: Protocol): Promise<FakeModelServer> {
+/** `host`: the address to listen on (default loopback; another one stands for a model API on another machine). */
+export async function startFakeModelServer(protocol: Protocol, host = '127.0.0.1'): Promise<FakeModelServer> {
   const queue: Turn[] = [];
   let fallback: Turn = { kind: 'text', text: 'Done.' };
   const requests: RecordedRequest[] = [];
@@ -121,11 +122,11 @@ export async function startFakeModelServer(protocol: Protocol): Promise<FakeMode
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const { port } = server.address() as AddressInfo;
 
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://${host}:${port}`,
     requests,
     modelRequests: () => requests.filter((r) => !r.side),
     enqueue: (...t) => queue.push(...t),

@@ -309,6 +309,6 @@ export const CHAT: Protocol = {
 };
 
 export const startFakeAnthropic = (): Promise<FakeModelServer> => startFakeModelServer(ANTHROPIC);
-export const startFakeResponses = (): Promise<FakeModelServer> => startFakeModelServer(RESPONSES);
-export const startFakeGemini = (): Promise<FakeModelServer> => startFakeModelServer(GEMINI);
-export const startFakeChat = (): Promise<FakeModelServer> => startFakeModelServer(CHAT);
+export const startFakeResponses = (host?: string): Promise<FakeModelServer> => startFakeModelServer(RESPONSES, host);
+export const startFakeGemini = (host?: string): Promise<FakeModelServer> => startFakeModelServer(GEMINI, host);
+export const startFakeChat = (host?: string): Promise<FakeModelServer> => startFakeModelServer(CHAT, host);

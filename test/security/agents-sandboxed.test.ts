@@ -4,12 +4,14 @@
  * with the default safety config, fake model APIs on the host's 127.0.0.1
  * (reached through the attempt's proxy). The legitimate side: the agent
  * writes in its workspace and keeps its session in the task's agent-state
- * folder (under the colony home, otherwise hidden). The attacker's side: the
+ * folder (under the colony home, otherwise hidden), and reaches a model API on
+ * another machine's address through the attempt's proxy. The attacker's side: the
  * model scripts a shell tool call that reads a secret in the colony home and
  * writes outside the workspace; both must fail. Cancel leaves no process.
  */
 import { existsSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
@@ -104,4 +106,22 @@ describe.each(AGENT_CASES)('$name runs inside the OS sandbox (real CLI, real bwr
     expect(doneOf(await pending).error_code).toBe('E_CANCELLED');
     await waitFor(() => processesIn(s.ws).length === 0, 'no process of the attempt left', 10_000);
   }, 300_000);
+
+  // A model API that is not on the loopback (this machine's own LAN address stands for another machine).
+  const lan = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  it.skipIf(!lan)(
+    'reaches its configured endpoint on another address through the attempt proxy',
+    async () => {
+      server = await c.start(lan);
+      const s = await setup(c);
+      server.enqueue({ kind: 'text', text: 'Hello over the proxy.' });
+      const events = await collect(c.engine(bin, server), request({ workspace: s.ws, env: s.env, sandbox: s.sandbox, run_timeout_ms: c.timeoutMs }));
+      const done = doneOf(events);
+      expect(done.ok, `${done.summary}\n${outputText(events)}`).toBe(true);
+      expect(server.modelRequests().length).toBeGreaterThan(0);
+    },
+    300_000,
+  );
 });
