@@ -16,16 +16,16 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteOf } from '../../src/server/remote-host.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
-import { lanCall, startBridgeHost } from '../helpers/bridge-host.js';
+import { closeBridgeHost, lanCall, startWorkerLan } from '../helpers/bridge-host.js';
 import { exited, spawnWorker, stopWorker, workerArgv } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
-import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import type { NetnsHandle, NetnsNamespace } from '../helpers/netns.js';
 import { waitFor } from '../helpers/proc.js';
 
 let net: NetnsHandle;
@@ -45,19 +45,13 @@ function startWorker(args: string[]): void {
 }
 
 beforeAll(async () => {
-  net = await createNetns({ count: 1 }); // throws without root: the suite fails, it is never skipped
-  ns = net.namespaces[0] as NetnsNamespace;
-  home = makeHome('colony-remote-netns-');
-  ({ h, base } = await startBridgeHost(net, home));
+  ({ net, ns, home, h, base, root, whome } = await startWorkerLan('colony-remote-netns-'));
 }, 60_000);
 
 afterAll(async () => {
   try {
-    await stopWorker(worker);
-    await h?.close(500);
+    await closeBridgeHost({ h, net, home }, () => stopWorker(worker));
   } finally {
-    await net?.destroy();
-    home?.cleanup();
     impostorHome?.cleanup();
   }
 }, 30_000);
@@ -74,9 +68,6 @@ describe('colony worker in a network namespace', () => {
     expect(h.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(pairing.json['command']).toBe(`colony worker --host ${base} --code ${code} --tls-fingerprint ${h.tlsFingerprint}`);
 
-    root = join(home.dir, 'worker-root');
-    whome = join(home.dir, 'worker-home');
-    mkdirSync(root);
     startWorker(['--host', base, '--code', code, '--tls-fingerprint', String(h.tlsFingerprint), '--name', 'ada-box']);
     await waitFor(() => /connected to .* as worker w-/.test(workerOut) || worker?.exitCode !== null, 'worker connected', 30_000);
     expect(workerOut).toMatch(/paired with .* as worker (w-[0-9a-f]+)/);

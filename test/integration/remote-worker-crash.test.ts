@@ -13,15 +13,15 @@
  * Creating the namespace needs root; without it the suite fails (never skips).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHost } from '../../src/server/host-server.js';
-import { makeHome, type TestHome } from '../helpers/admin-host.js';
-import { lanCall, startBridgeHost } from '../helpers/bridge-host.js';
+import type { TestHome } from '../helpers/admin-host.js';
+import { closeBridgeHost, lanCall, startWorkerLan } from '../helpers/bridge-host.js';
 import { spawnWorker, stopWorker } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
-import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import type { NetnsHandle, NetnsNamespace } from '../helpers/netns.js';
 import { killQuietly, processGone, readPid, readTaskPid, waitFor } from '../helpers/proc.js';
 
 const TASK = 'echo $$ > leader.pid; sleep 4 & echo $! > bg.pid; wait; echo done >> done.log';
@@ -44,25 +44,17 @@ function startWorker(args: string[]): ChildProcess {
 }
 
 beforeAll(async () => {
-  net = await createNetns({ count: 1 });
-  ns = net.namespaces[0] as NetnsNamespace;
-  home = makeHome('colony-worker-crash-');
-  ({ h, base } = await startBridgeHost(net, home));
-  root = join(home.dir, 'worker-root');
-  whome = join(home.dir, 'worker-home');
-  mkdirSync(root);
+  ({ net, ns, home, h, base, root, whome } = await startWorkerLan('colony-worker-crash-'));
 }, 60_000);
 
-afterAll(async () => {
-  try {
-    await stopWorker(worker);
-    for (const p of strays) killQuietly(p);
-    await h?.close(500);
-  } finally {
-    await net?.destroy();
-    home?.cleanup();
-  }
-}, 30_000);
+afterAll(
+  () =>
+    closeBridgeHost({ h, net, home }, async () => {
+      await stopWorker(worker);
+      for (const p of strays) killQuietly(p);
+    }),
+  30_000,
+);
 
 const call = (user: LanUser, method: string, path: string, body?: unknown) => lanCall(user, base, method, path, body);
 

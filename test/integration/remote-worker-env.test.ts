@@ -12,16 +12,16 @@
  * Creating the namespace needs root; without it the suite fails (never skips).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envForEngine } from '../../src/runner/routing.js';
 import type { RunningHost } from '../../src/server/host-server.js';
-import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
-import { lanCall, startBridgeHost } from '../helpers/bridge-host.js';
+import { testConfig, type TestHome } from '../helpers/admin-host.js';
+import { closeBridgeHost, lanCall, startWorkerLan } from '../helpers/bridge-host.js';
 import { spawnWorker, stopWorker } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
-import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import type { NetnsHandle, NetnsNamespace } from '../helpers/netns.js';
 import { waitFor } from '../helpers/proc.js';
 
 const SECRETS = {
@@ -41,24 +41,10 @@ let root = '';
 let whome = '';
 
 beforeAll(async () => {
-  net = await createNetns({ count: 1 });
-  ns = net.namespaces[0] as NetnsNamespace;
-  home = makeHome('colony-worker-env-');
-  ({ h, base } = await startBridgeHost(net, home));
-  root = join(home.dir, 'worker-root');
-  whome = join(home.dir, 'worker-home');
-  mkdirSync(root);
+  ({ net, ns, home, h, base, root, whome } = await startWorkerLan('colony-worker-env-'));
 }, 60_000);
 
-afterAll(async () => {
-  try {
-    await stopWorker(worker);
-    await h?.close(500);
-  } finally {
-    await net?.destroy();
-    home?.cleanup();
-  }
-}, 30_000);
+afterAll(() => closeBridgeHost({ h, net, home }, () => stopWorker(worker)), 30_000);
 
 const call = (user: LanUser, method: string, path: string, body?: unknown) => lanCall(user, base, method, path, body);
 
