@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { RunningHost } from '../../src/server/host-server.js';
 import { makeHome, type TestHome } from '../helpers/admin-host.js';
-import { lanCall, startBridgeHost } from '../helpers/bridge-host.js';
+import { closeBridgeHost, lanCall, startBridgeHost } from '../helpers/bridge-host.js';
 import { spawnWorker } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
 import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
@@ -149,17 +149,15 @@ beforeAll(async () => {
   b = await startWorker(nsB, bob, 'bob-box');
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
-    relay?.close();
-    for (const p of pipes) (p.toWorker.terminate(), p.toHost.terminate());
-    await h?.close(500);
-  } finally {
-    await net?.destroy();
-    home?.cleanup();
-  }
-}, 30_000);
+afterAll(
+  () =>
+    closeBridgeHost({ h, net, home }, () => {
+      for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+      relay?.close();
+      for (const p of pipes) (p.toWorker.terminate(), p.toHost.terminate());
+    }),
+  30_000,
+);
 
 describe('a relay between the workers and the host', () => {
   it("runs Ada's task on Ada's worker through the relay; the same signed assignment replayed into Bob's worker is refused and audited (coalesced)", async () => {
