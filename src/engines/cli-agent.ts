@@ -14,7 +14,7 @@
  * - wall-clock and silence timeouts name the last API error;
  * - cancel, timeouts and budget stops kill the whole process group (child.ts).
  */
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { budgetExceededError, budgetExhausted } from '../core/budget.js';
@@ -22,6 +22,7 @@ import type { EngineEvent, EngineRequest } from '../core/engine.js';
 import { formatUsd, priceUsage, type PriceTable } from '../core/pricing.js';
 import type { TokenUsage } from '../core/task.js';
 import { ensureStateDir } from './agent-home.js';
+import { startRefusal } from './attempt-start.js';
 import { startChild, type StopReason } from './child.js';
 import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
@@ -98,13 +99,9 @@ type Done = Extract<EngineEvent, { type: 'done' }>;
 export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): AsyncGenerator<EngineEvent> {
   const model = spec.model;
   yield { type: 'info', engine: spec.name, model };
-  if (req.signal.aborted) {
-    yield { type: 'done', ok: false, summary: 'cancelled before start', error_code: 'E_CANCELLED' };
-    return;
-  }
-  const ws = await stat(req.workspace).catch(() => null);
-  if (!ws?.isDirectory()) {
-    yield { type: 'done', ok: false, summary: `workspace ${req.workspace} is not a directory`, error_code: 'E_ENGINE' };
+  const refusal = await startRefusal(req);
+  if (refusal) {
+    yield refusal;
     return;
   }
   // The task's own folder persists across its attempts (a follow-up resumes the session kept there); else a throwaway one.
