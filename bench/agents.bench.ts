@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../src/core/engine.js';
+import type { EngineRequest } from '../src/core/engine.js';
 import { buildClaudeArgs, createClaudeEngine, type ClaudeEngineOptions } from '../src/engines/claude-cli.js';
 import { userMessageLine } from '../src/engines/claude-permissions.js';
 import { codexConfigToml, createCodexEngine } from '../src/engines/codex-cli.js';
@@ -89,6 +90,8 @@ const claudeOpts = (bin: string): ClaudeEngineOptions => ({
   toolGate: true,
 });
 const cli = (over: Partial<AgentCliConfig> & { default_model: string; api_key_env: string }): AgentCliConfig => ({ models: [], extra_args: [], ...over });
+/** What every CLI engine is built with here: its config, the pricing, a short kill grace. */
+const engineOpts = (over: Parameters<typeof cli>[0]) => ({ config: cli(over), pricing, killGraceMs: 500 });
 
 const SETUPS: Record<AgentCli, Setup> = {
   claude: {
@@ -110,12 +113,7 @@ const SETUPS: Record<AgentCli, Setup> = {
   },
   codex: {
     start: startFakeResponses,
-    engine: (s, bin) =>
-      createCodexEngine({
-        config: cli({ bin, default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' }),
-        pricing,
-        killGraceMs: 500,
-      }),
+    engine: (s, bin) => createCodexEngine(engineOpts({ bin, default_model: 'gpt-5-codex', base_url: `${s.baseUrl}/v1`, api_key_env: 'OPENAI_API_KEY' })),
     env: (_s, home) => ({ ...base(home), OPENAI_API_KEY: 'sk-fake' }),
     direct: (s, bin, _ws, state) => {
       writeFileSync(
@@ -131,12 +129,7 @@ const SETUPS: Record<AgentCli, Setup> = {
   },
   gemini: {
     start: startFakeGemini,
-    engine: (s, bin) =>
-      createGeminiEngine({
-        config: cli({ bin, default_model: 'gemini-2.5-flash', base_url: s.baseUrl, api_key_env: 'GEMINI_API_KEY' }),
-        pricing,
-        killGraceMs: 500,
-      }),
+    engine: (s, bin) => createGeminiEngine(engineOpts({ bin, default_model: 'gemini-2.5-flash', base_url: s.baseUrl, api_key_env: 'GEMINI_API_KEY' })),
     env: (_s, home) => ({ ...base(home), GEMINI_API_KEY: 'fake' }),
     direct: (s, bin, _ws, state) => {
       mkdirSync(join(state, '.gemini'));
@@ -160,12 +153,7 @@ const SETUPS: Record<AgentCli, Setup> = {
   },
   opencode: {
     start: startFakeChat,
-    engine: (s, bin) =>
-      createOpencodeEngine({
-        config: cli({ bin, default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' }),
-        pricing,
-        killGraceMs: 500,
-      }),
+    engine: (s, bin) => createOpencodeEngine(engineOpts({ bin, default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' })),
     env: (_s, home) => ({ ...base(home), GATEWAY_KEY: 'fake' }),
     direct: (s, bin, _ws, state) => {
       const c = cli({ default_model: 'fake-model', base_url: `${s.baseUrl}/v1`, api_key_env: 'GATEWAY_KEY' });
@@ -232,6 +220,22 @@ async function directOnce(name: AgentCli, bin: string): Promise<number> {
   }
 }
 
+/** The run() input of one bench attempt: the bench prompt, attempt 1, no model, a $1 budget, no silence timeout. */
+function benchAttempt(workspace: string, env: Record<string, string>, runTimeoutMs: number): EngineRequest {
+  return {
+    task_id: 'bench',
+    attempt: 1,
+    prompt: PROMPT,
+    model: null,
+    workspace,
+    budget_usd: 1,
+    env,
+    run_timeout_ms: runTimeoutMs,
+    silence_timeout_ms: null,
+    signal: new AbortController().signal,
+  };
+}
+
 async function colonyOnce(name: AgentCli, bin: string, sandboxed = false): Promise<number> {
   const s = SETUPS[name];
   const server = await s.start();
@@ -243,20 +247,7 @@ async function colonyOnce(name: AgentCli, bin: string, sandboxed = false): Promi
     const t0 = Date.now();
     // The attempt as the host runs it: in the OS sandbox (bwrap, network through colony's proxy to the allowed fake server).
     const sandbox = sandboxed ? sandboxPlanner().planFor({ taskId: 'bench', engine: name, workspace: realpathSync(ws), env }) : null;
-    const events = engine.run({
-      sandbox,
-      task_id: 'bench',
-      attempt: 1,
-      prompt: PROMPT,
-      model: null,
-      workspace: ws,
-      budget_usd: 1,
-      env,
-      run_timeout_ms: 180_000,
-      silence_timeout_ms: null,
-      signal: new AbortController().signal,
-      tool_gate: async () => ({ behavior: 'allow' }),
-    });
+    const events = engine.run({ sandbox, ...benchAttempt(ws, env, 180_000), tool_gate: async () => ({ behavior: 'allow' }) });
     const done = (async () => {
       for await (const _e of events) {
         /* drain */
@@ -286,18 +277,7 @@ async function spawnOverhead(name: AgentCli, samples = 20): Promise<number[]> {
       const ws = mkdtempSync(join(dir, 'ws-'));
       const stamp = join(dir, `stamp-${i}`);
       const t0 = Date.now();
-      const events = s.engine(server, script).run({
-        task_id: 'bench',
-        attempt: 1,
-        prompt: PROMPT,
-        model: null,
-        workspace: ws,
-        budget_usd: 1,
-        env: { ...s.env(server, dir), STAMP_FILE: stamp },
-        run_timeout_ms: 10_000,
-        silence_timeout_ms: null,
-        signal: new AbortController().signal,
-      });
+      const events = s.engine(server, script).run(benchAttempt(ws, { ...s.env(server, dir), STAMP_FILE: stamp }, 10_000));
       for await (const _e of events) {
         /* drain */
       }

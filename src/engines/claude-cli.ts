@@ -22,7 +22,7 @@
  * The child runs in its own process group (child.ts): SIGTERM to the group,
  * SIGKILL after a grace. Wall-clock and silence timeouts are separate timers.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { budgetExceededError, budgetExhausted } from '../core/budget.js';
@@ -33,6 +33,7 @@ import { ensureStateDir, linkClaudeLogin } from './agent-home.js';
 import { lastLoggedApiError } from './claude-debug-log.js';
 import { answerControl, userMessageLine } from './claude-permissions.js';
 import { describeFailedResult, newClaudeStreamState, parseClaudeLine, streamUsage, type ApiRetry, type ClaudeStreamState } from './claude-stream.js';
+import { attemptChildOptions, startRefusal } from './attempt-start.js';
 import { startChild, type StopReason } from './child.js';
 import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
@@ -108,13 +109,9 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
   const bin = opts.bin ?? process.env.CLAUDE_BIN ?? 'claude';
   const model = req.model ?? opts.defaultModel;
   yield { type: 'info', engine: 'claude', model };
-  if (req.signal.aborted) {
-    yield { type: 'done', ok: false, summary: 'cancelled before start', error_code: 'E_CANCELLED' };
-    return;
-  }
-  const ws = await stat(req.workspace).catch(() => null);
-  if (!ws?.isDirectory()) {
-    yield { type: 'done', ok: false, summary: `workspace ${req.workspace} is not a directory`, error_code: 'E_ENGINE' };
+  const refusal = await startRefusal(req);
+  if (refusal) {
+    yield refusal;
     return;
   }
 
@@ -135,14 +132,8 @@ async function* runClaude(opts: ClaudeEngineOptions, req: EngineRequest): AsyncG
   const child = startChild({
     command: bin,
     args: buildClaudeArgs(opts, model, viaStdin ? null : req.prompt, { budgetUsd: req.budget_usd, debugFile, resume: req.resume_session ?? null }),
-    cwd: req.workspace,
+    ...attemptChildOptions(req),
     env: claudeEnv(req.env, taskHome),
-    signal: req.signal,
-    onProcess: req.onProcess,
-    label: `${req.task_id}.${req.attempt}`,
-    sandbox: req.sandbox,
-    wallTimeoutMs: req.run_timeout_ms,
-    silenceTimeoutMs: req.silence_timeout_ms,
     killGraceMs: opts.killGraceMs ?? 3_000,
     ...(viaStdin ? { stdin: gated ? userMessageLine(req.prompt) : req.prompt, keepStdinOpen: gated } : {}),
   });

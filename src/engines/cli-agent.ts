@@ -14,7 +14,7 @@
  * - wall-clock and silence timeouts name the last API error;
  * - cancel, timeouts and budget stops kill the whole process group (child.ts).
  */
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { budgetExceededError, budgetExhausted } from '../core/budget.js';
@@ -24,6 +24,7 @@ import type { TokenUsage } from '../core/task.js';
 import { ensureStateDir } from './agent-home.js';
 import { installRootOf } from './agent-paths.js';
 import type { SandboxAccess } from '../safety/os-sandbox/types.js';
+import { attemptChildOptions, startRefusal } from './attempt-start.js';
 import { startChild, type StopReason } from './child.js';
 import { lineSplitter, spawnFailed, tailKeeper, truncate } from './stream-util.js';
 
@@ -104,13 +105,9 @@ type Done = Extract<EngineEvent, { type: 'done' }>;
 export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): AsyncGenerator<EngineEvent> {
   const model = spec.model;
   yield { type: 'info', engine: spec.name, model };
-  if (req.signal.aborted) {
-    yield { type: 'done', ok: false, summary: 'cancelled before start', error_code: 'E_CANCELLED' };
-    return;
-  }
-  const ws = await stat(req.workspace).catch(() => null);
-  if (!ws?.isDirectory()) {
-    yield { type: 'done', ok: false, summary: `workspace ${req.workspace} is not a directory`, error_code: 'E_ENGINE' };
+  const refusal = await startRefusal(req);
+  if (refusal) {
+    yield refusal;
     return;
   }
   // The task's own folder persists across its attempts (a follow-up resumes the session kept there); else a throwaway one.
@@ -132,16 +129,10 @@ export async function* runCliAgent(spec: CliAgentSpec, req: EngineRequest): Asyn
     const child = startChild({
       command: spec.bin,
       args: launch.args,
-      cwd: req.workspace,
+      ...attemptChildOptions(req),
       env: launch.env,
-      signal: req.signal,
-      onProcess: req.onProcess,
-      label: `${req.task_id}.${req.attempt}`,
       // Inside the OS sandbox like every attempt: the CLI's install folder read-only, its state folder writable, its endpoint reachable.
-      sandbox: req.sandbox,
       sandboxAccess: sandboxAccessOf(spec, launch.env, stateDir),
-      wallTimeoutMs: req.run_timeout_ms,
-      silenceTimeoutMs: req.silence_timeout_ms,
       killGraceMs: spec.killGraceMs,
       ...(launch.stdin !== undefined ? { stdin: launch.stdin } : {}),
     });

@@ -4,6 +4,7 @@
  */
 import type { Engine, EngineEvent, EngineRequest } from '../core/engine.js';
 import { ZERO_USAGE } from '../core/task.js';
+import { attemptChildOptions } from './attempt-start.js';
 import { startChild, type StopReason } from './child.js';
 
 export interface ExecEngineOptions {
@@ -29,14 +30,8 @@ export function createExecEngine(opts: ExecEngineOptions = {}): Engine {
       const child = startChild({
         command: shell,
         args: ['-c', req.prompt],
-        cwd: req.workspace,
+        ...attemptChildOptions(req),
         env: req.env,
-        signal: req.signal,
-        onProcess: req.onProcess,
-        label: `${req.task_id}.${req.attempt}`,
-        sandbox: req.sandbox,
-        wallTimeoutMs: req.run_timeout_ms,
-        silenceTimeoutMs: req.silence_timeout_ms,
         killGraceMs: opts.killGraceMs ?? 3000,
       });
       for await (const c of child.chunks) {

@@ -4,7 +4,7 @@
  * server or store layers).
  */
 import type { Task, TaskState } from '../core/task.js';
-import type { Permission } from '../core/permissions.js';
+import type { Permission, UserSession } from '../core/permissions.js';
 
 export type { Task, TaskState, Permission };
 export type Capability = 'admin' | 'user';
@@ -98,16 +98,8 @@ export interface AuditView {
 
 export type ChainCheck = { ok: true; count: number; last_hash: string } | { ok: false; count: number; broken_id: number; reason: string };
 
-export interface SessionView {
-  user_id: string;
-  display_name: string;
-  origin_ip: string;
-  is_local: boolean;
-  permissions: Permission[];
-  tasks_submitted: number;
-  created_at: number;
-  last_seen_at: number;
-  revoked: boolean;
+/** A session as the apps send it: the stored session and, in the admin's list, what its tasks cost. */
+export interface SessionView extends UserSession {
   cost_usd?: number;
 }
 

@@ -6,24 +6,18 @@
  * focus, and an axe-core 4.14 scan of both apps (no serious or critical
  * violations). A real host on 127.0.0.1 (port 0) serves the built client.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import { resolveHome } from '../../src/runner/home.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { buildWeb, configOrThrow, launchChromium, ROOT, startWebHost } from '../helpers/e2e-host.js';
 import { waitFor } from '../helpers/proc.js';
 import { adminCall, signInLan, submitLan } from '../helpers/lan-browser.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PHONE = { width: 390, height: 844 };
 
@@ -94,25 +88,12 @@ let graphId = '';
 let formTaskId = '';
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  buildWeb();
   home = mkdtempSync(join(tmpdir(), 'colony-e2e-find-'));
   workspace = mkdtempSync(join(tmpdir(), 'colony-e2e-find-ws-'));
   process.chdir(workspace);
-  const parsed = parseConfig({ safety: { allowed_roots: [workspace] } });
-  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-  host = await startHost({
-    paths: resolveHome(home),
-    config: parsed.config,
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    insecureHttp: true,
-    hostIp: '127.0.0.1',
-    concurrency: 2,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  host = await startWebHost({ home, config: configOrThrow({ safety: { allowed_roots: [workspace] } }), concurrency: 2 });
+  browser = await launchChromium();
 
   // Tasks to find: a graph with a failure and its downstream, a task from the admin's form, and a LAN user's tasks.
   const g = await adminApi<{ graph_id: string; task_ids: string[] }>('POST', '/admin/execute', {

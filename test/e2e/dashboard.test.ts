@@ -6,22 +6,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import { resolveHome } from '../../src/runner/home.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { buildWeb, configOrThrow, launchChromium, requireChromium, ROOT, startWebHost } from '../helpers/e2e-host.js';
 import { adminCall, signInLan, submitLan } from '../helpers/lan-browser.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const DOCS_SHOTS = join(ROOT, 'docs', 'screenshots');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 interface GraphTask {
   id: string;
@@ -40,12 +35,6 @@ const startCwd = process.cwd();
 const contexts: BrowserContext[] = [];
 /** The admin's page, opened by the first test and kept open (the no-reload marker lives in it). */
 let adminPage: Page;
-
-function configOrThrow(raw: unknown): ReturnType<typeof parseConfig> & { ok: true } {
-  const r = parseConfig(raw);
-  if (!r.ok) throw new Error(r.problems.join('; '));
-  return r;
-}
 
 function adminApi<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
   return adminCall<T>(host, method, path, body);
@@ -103,8 +92,8 @@ async function recordTransitions(page: Page): Promise<void> {
 }
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+  buildWeb();
+  requireChromium();
   home = mkdtempSync(join(tmpdir(), 'colony-e2e-home-'));
   workspace = mkdtempSync(join(tmpdir(), 'colony-e2e-ws-'));
   repo = mkdtempSync(join(tmpdir(), 'colony-e2e-repo-'));
@@ -119,20 +108,9 @@ beforeAll(async () => {
   process.chdir(workspace);
   // worktrees: 'all' so exec tasks in a git workspace also leave a pending change (other workspaces are not repositories).
   // The scratch cwd and the repository are the allowed workspace roots (safety.allowed_roots holds for the admin too).
-  const { config } = configOrThrow({ runner: { worktrees: 'all' }, safety: { allowed_roots: [workspace, repo] } });
-  host = await startHost({
-    paths: resolveHome(home),
-    config,
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    insecureHttp: true, // plain HTTP here; the browser over https is checked in test/integration/lan-tls.test.ts
-    hostIp: '127.0.0.1',
-    concurrency: 2,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const config = configOrThrow({ runner: { worktrees: 'all' }, safety: { allowed_roots: [workspace, repo] } });
+  host = await startWebHost({ home, config, concurrency: 2 });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

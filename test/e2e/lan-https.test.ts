@@ -7,40 +7,25 @@
  * Needs `npm run build` (dist/web) and Debian's chromium.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import type { RunningHost } from '../../src/server/host-server.js';
 import { makeHome, type TestHome } from '../helpers/admin-host.js';
-import { lanConfig } from '../helpers/user-host.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+import { launchChromium, requireChromium, WEB_ROOT } from '../helpers/e2e-host.js';
+import { startTlsHost } from '../helpers/tls-host.js';
 
 let home: TestHome;
 let h: RunningHost;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-  const webRoot = join(ROOT, 'dist', 'web');
+  requireChromium();
+  const webRoot = WEB_ROOT;
   if (!existsSync(join(webRoot, 'index.html'))) throw new Error('dist/web is missing: run `npm run build` first');
   home = makeHome('colony-https-e2e-');
-  h = await startHost({
-    paths: home.paths,
-    config: lanConfig(),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: '127.0.0.1',
-    concurrency: 1,
-    logger: false,
-    webRoot,
-    lanCode: null,
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  h = await startTlsHost(home, webRoot);
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

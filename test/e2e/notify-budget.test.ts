@@ -7,21 +7,15 @@
  * resumes from the page and the paused task runs; the daily chart is drawn;
  * "Send test" reaches a webhook receiver on 127.0.0.1.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import { resolveHome } from '../../src/runner/home.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { adminJson, buildWeb, CHROMIUM_MIN_ARGS, configOrThrow, fakeClaudeEnv, launchChromium, requireChromium, startWebHost } from '../helpers/e2e-host.js';
 
 let host: RunningHost;
 let browser: Browser;
@@ -30,20 +24,13 @@ let workspace: string;
 let receiver: Server;
 const received: string[] = [];
 
-async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, host.adminUrl), {
-    method,
-    headers: { authorization: `Bearer ${host.ctx.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return (await res.json()) as T;
-}
+const api = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => adminJson<T>(host, method, path, body);
 
 const stateOf = async (id: string): Promise<string> => (await api<{ task: { state: string } }>('GET', `/admin/tasks/${encodeURIComponent(id)}`)).task.state;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}`);
+  buildWeb();
+  requireChromium();
   receiver = createServer((req, res) => {
     let b = '';
     req.on('data', (c: Buffer) => (b += c.toString('utf8')));
@@ -55,32 +42,14 @@ beforeAll(async () => {
   await new Promise<void>((ok) => receiver.listen(0, '127.0.0.1', ok));
   home = mkdtempSync(join(tmpdir(), 'colony-e2e-notify-'));
   workspace = realpathSync(mkdtempSync(join(tmpdir(), 'colony-e2e-notify-ws-')));
-  const r = parseConfig({
+  const config = configOrThrow({
     runner: { worktrees: 'off' },
     lan: { host_workspace: workspace },
     safety: { allowed_roots: [workspace], env_allow: ['FAKE_CLAUDE_COST'] },
     notifications: { webhooks: [{ name: 'ops', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, secret: 'e2e-secret-0123456789' }] },
   });
-  if (!r.ok) throw new Error(r.problems.join('; '));
-  host = await startHost({
-    paths: resolveHome(home),
-    config: r.config,
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    insecureHttp: true, // plain HTTP here; TLS is covered in test/integration/lan-tls.test.ts
-    hostIp: '127.0.0.1',
-    concurrency: 1,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '/root',
-      CLAUDE_BIN: resolve(ROOT, 'test/fixtures/fake-claude.mjs'),
-      FAKE_CLAUDE_COST: '0.01',
-    },
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  host = await startWebHost({ home, config, env: fakeClaudeEnv({ FAKE_CLAUDE_COST: '0.01' }) });
+  browser = await launchChromium(CHROMIUM_MIN_ARGS);
 }, 120_000);
 
 afterAll(async () => {

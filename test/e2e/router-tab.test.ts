@@ -4,53 +4,39 @@
  * the tab then shows every task class with its candidates (success, prior,
  * samples, cost) and the decision with the explanation the API stored.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import { resolveHome } from '../../src/runner/home.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+import type { RunningHost } from '../../src/server/host-server.js';
+import {
+  adminJson,
+  buildWeb,
+  CHROMIUM_MIN_ARGS,
+  configOrThrow,
+  fakeClaudeEnv,
+  launchChromium,
+  requireChromium,
+  ROOT,
+  startWebHost,
+} from '../helpers/e2e-host.js';
 
 let host: RunningHost;
 let browser: Browser;
 let home: string;
 let workspace: string;
 
-async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, host.adminUrl), {
-    method,
-    headers: { authorization: `Bearer ${host.ctx.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return (await res.json()) as T;
-}
+const api = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => adminJson<T>(host, method, path, body);
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}`);
+  buildWeb();
+  requireChromium();
   home = mkdtempSync(join(tmpdir(), 'colony-e2e-router-'));
   workspace = realpathSync(mkdtempSync(join(tmpdir(), 'colony-e2e-router-ws-')));
-  const r = parseConfig({ runner: { worktrees: 'off' }, safety: { allowed_roots: [workspace] } });
-  if (!r.ok) throw new Error(r.problems.join('; '));
-  host = await startHost({
-    paths: resolveHome(home),
-    config: r.config,
-    adminPort: 0,
-    userPort: 0,
-    lan: false,
-    concurrency: 1,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', CLAUDE_BIN: resolve(ROOT, 'test/fixtures/fake-claude.mjs') },
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const config = configOrThrow({ runner: { worktrees: 'off' }, safety: { allowed_roots: [workspace] } });
+  host = await startWebHost({ home, config, lan: false, env: fakeClaudeEnv() });
+  browser = await launchChromium(CHROMIUM_MIN_ARGS);
 }, 120_000);
 
 afterAll(async () => {

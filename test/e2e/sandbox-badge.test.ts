@@ -3,19 +3,14 @@
  * dashboards (admin and LAN) show it; with the sandbox on (the default) it
  * is not there. Real Chromium against a real host.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import { resolveHome } from '../../src/runner/home.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { buildWeb, CHROMIUM_MIN_ARGS, configOrThrow, launchChromium, startWebHost } from '../helpers/e2e-host.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 let browser: Browser;
 const hosts: RunningHost[] = [];
 const dirs: string[] = [];
@@ -23,27 +18,14 @@ const dirs: string[] = [];
 async function host(sandbox: boolean): Promise<RunningHost> {
   const dir = mkdtempSync(join(tmpdir(), 'colony-badge-'));
   dirs.push(dir);
-  const c = parseConfig({ safety: { sandbox } });
-  if (!c.ok) throw new Error(c.problems.join('; '));
-  const h = await startHost({
-    paths: resolveHome(join(dir, 'home')),
-    config: c.config,
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    insecureHttp: true,
-    hostIp: '127.0.0.1',
-    concurrency: 1,
-    logger: false,
-    webRoot: join(ROOT, 'dist', 'web'),
-  });
+  const h = await startWebHost({ home: join(dir, 'home'), config: configOrThrow({ safety: { sandbox } }) });
   hosts.push(h);
   return h;
 }
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  buildWeb();
+  browser = await launchChromium(CHROMIUM_MIN_ARGS);
 }, 120_000);
 
 afterAll(async () => {

@@ -11,8 +11,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-import { adminApi, makeHome, portOf, testConfig, type TestHome } from '../helpers/admin-host.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { adminApi, makeHome, portOf, type TestHome } from '../helpers/admin-host.js';
+import { startBridgeHost } from '../helpers/bridge-host.js';
 import { dataOf, eventOf, lanUser, load, median, runIn, waitForLine, watch, type LanUser, type Line, type Watcher } from '../helpers/lan-user.js';
 import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
 import { waitFor } from '../helpers/proc.js';
@@ -31,21 +32,8 @@ afterAll(async () => {
   await net?.destroy();
 });
 
-async function serve(home: TestHome, lan: Record<string, unknown>, lanCode: string | null = null): Promise<{ h: RunningHost; base: string }> {
-  const h = await startHost({
-    paths: home.paths,
-    config: testConfig({ lan: { host_workspace: home.workspace, ...lan } }),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    insecureHttp: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: null,
-    lanCode,
-  });
-  return { h, base: (h.userUrl ?? '').replace(/\/$/, '') };
+function serve(home: TestHome, lan: Record<string, unknown>, lanCode: string | null = null): Promise<{ h: RunningHost; base: string }> {
+  return startBridgeHost(net, home, { lan: { host_workspace: home.workspace, ...lan }, insecureHttp: true, lanCode });
 }
 
 describe('LAN users across network namespaces', () => {

@@ -21,10 +21,10 @@ import { pairWorker } from '../../src/remote/worker/worker-identity.js';
 import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
 import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
 import { defaultConfig } from '../../src/core/config.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
+import type { RunningHost } from '../../src/server/host-server.js';
 import { makeHome, type TestHome } from '../helpers/admin-host.js';
 import { waitFor } from '../helpers/proc.js';
-import { lanConfig } from '../helpers/user-host.js';
+import { startTlsHost } from '../helpers/tls-host.js';
 
 let home: TestHome;
 let h: RunningHost;
@@ -34,18 +34,7 @@ let mitmCert: HostCert;
 
 beforeAll(async () => {
   home = makeHome('colony-lan-tls-');
-  h = await startHost({
-    paths: home.paths,
-    config: lanConfig(),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: '127.0.0.1',
-    concurrency: 1,
-    logger: false,
-    webRoot: null,
-    lanCode: null,
-  });
+  h = await startTlsHost(home);
   base = (h.userUrl ?? '').replace(/\/$/, '');
   const r = await h.user?.inject({ method: 'POST', url: '/api/session', remoteAddress: '127.0.0.1', payload: { display_name: 'Ada' } });
   const c = r?.cookies.find((k) => k.name === 'colony_session');

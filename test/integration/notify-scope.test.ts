@@ -8,10 +8,10 @@
  * the admin's notification or budget endpoints.
  */
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/proc.js';
-import { adminCall, lanConfig, startUserHost, visitor, type Lan, type UserHost } from '../helpers/user-host.js';
+import { adminCall, lanConfig, type Lan, type UserHost } from '../helpers/user-host.js';
+import { startListeningPair, stopUserHost } from '../helpers/user-host-pair.js';
 import { testConfig } from '../helpers/admin-host.js';
 
 const SECRET = 'MARKER-notify-5c2f91';
@@ -48,23 +48,16 @@ const notifies = (raw: string): Record<string, unknown>[] =>
 
 beforeAll(async () => {
   const base = lanConfig();
-  h = await startUserHost({
+  ({ h, port, a, b } = await startListeningPair({
     config: testConfig({
       lan: base.lan,
       budget: { per_user_usd: 2 },
       notifications: { webhooks: [{ name: 'ops', url: 'http://127.0.0.1:9/hook', secret: HOOK_SECRET }] },
     }),
-  });
-  await h.user.listen({ host: '127.0.0.1', port: 0 });
-  port = (h.user.server.address() as AddressInfo).port;
-  a = await visitor(h, '127.0.0.1', 'Ada');
-  b = await visitor(h, '127.0.0.1', 'Bob');
+  }));
 });
 
-afterAll(async () => {
-  await h?.close();
-  h?.home.cleanup();
-});
+afterAll(() => stopUserHost(h));
 
 describe('notify events on the LAN live stream', () => {
   it("notify Ada of her own task's approval and finished graph; Bob gets neither, nor her text", async () => {

@@ -16,19 +16,17 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteOf } from '../../src/server/remote-host.js';
 import { startHost, type RunningHost } from '../../src/server/host-server.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import { closeBridgeHost, lanCall, startWorkerLan } from '../helpers/bridge-host.js';
+import { exited, spawnWorker, stopWorker, workerArgv } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
-import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import type { NetnsHandle, NetnsNamespace } from '../helpers/netns.js';
 import { waitFor } from '../helpers/proc.js';
-
-const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 let net: NetnsHandle;
 let ns: NetnsNamespace;
@@ -43,53 +41,22 @@ let impostorHome: TestHome | null = null;
 
 function startWorker(args: string[]): void {
   workerOut = '';
-  worker = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--workspace-root', root, '--home', whome, ...args]);
-  worker.stdout?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
-  worker.stderr?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
-}
-
-function exited(p: ChildProcess): Promise<number | null> {
-  return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (code) => r(code)));
+  worker = spawnWorker(net, ns, ['--workspace-root', root, '--home', whome, ...args], (d) => (workerOut += d));
 }
 
 beforeAll(async () => {
-  net = await createNetns({ count: 1 }); // throws without root: the suite fails, it is never skipped
-  ns = net.namespaces[0] as NetnsNamespace;
-  home = makeHome('colony-remote-netns-');
-  h = await startHost({
-    paths: home.paths,
-    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: null,
-    lanCode: null,
-  });
-  base = (h.userUrl ?? '').replace(/\/$/, '');
+  ({ net, ns, home, h, base, root, whome } = await startWorkerLan('colony-remote-netns-'));
 }, 60_000);
 
 afterAll(async () => {
   try {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await new Promise((r) => (worker?.once('exit', r), setTimeout(r, 5000)));
-    }
-    await h?.close(500);
+    await closeBridgeHost({ h, net, home }, () => stopWorker(worker));
   } finally {
-    await net?.destroy();
-    home?.cleanup();
     impostorHome?.cleanup();
   }
 }, 30_000);
 
-async function call(user: LanUser, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await user.run([{ kind: 'http', method, url: `${base}${path}`, ...(body === undefined ? {} : { body }) }]);
-  const line = r.lines[0] ?? {};
-  return { status: Number(line['status']), json: (line['json'] ?? {}) as Record<string, unknown> };
-}
+const call = (user: LanUser, method: string, path: string, body?: unknown) => lanCall(user, base, method, path, body);
 
 describe('colony worker in a network namespace', () => {
   it('pairs, receives an exec task, runs it in its own workspace, streams the output and completes', async () => {
@@ -101,9 +68,6 @@ describe('colony worker in a network namespace', () => {
     expect(h.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(pairing.json['command']).toBe(`colony worker --host ${base} --code ${code} --tls-fingerprint ${h.tlsFingerprint}`);
 
-    root = join(home.dir, 'worker-root');
-    whome = join(home.dir, 'worker-home');
-    mkdirSync(root);
     startWorker(['--host', base, '--code', code, '--tls-fingerprint', String(h.tlsFingerprint), '--name', 'ada-box']);
     await waitFor(() => /connected to .* as worker w-/.test(workerOut) || worker?.exitCode !== null, 'worker connected', 30_000);
     expect(workerOut).toMatch(/paired with .* as worker (w-[0-9a-f]+)/);
@@ -148,18 +112,7 @@ describe('colony worker in a network namespace', () => {
     expect(workerOut).toContain(`connected to ${base} as worker ${id}`);
     expect(h.host.store.listAudit({ action: 'worker.enrolled' })).toHaveLength(1);
 
-    const unpaired = net.spawn(ns.name, process.execPath, [
-      '--import',
-      TSX,
-      CLI_SRC,
-      'worker',
-      '--host',
-      base,
-      '--home',
-      join(home.dir, 'never-paired'),
-      '--workspace-root',
-      root,
-    ]);
+    const unpaired = net.spawn(ns.name, process.execPath, workerArgv(['--host', base, '--home', join(home.dir, 'never-paired'), '--workspace-root', root]));
     let err = '';
     unpaired.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
     expect(await exited(unpaired)).toBe(2);
@@ -197,22 +150,11 @@ describe('colony worker in a network namespace', () => {
 
     const ada = await lanUser(net, ns, base, 'Ada again');
     const code = String((await call(ada, 'POST', '/api/pairing-codes')).json['code']);
-    const fresh = net.spawn(ns.name, process.execPath, [
-      '--import',
-      TSX,
-      CLI_SRC,
-      'worker',
-      '--host',
-      base,
-      '--code',
-      code,
-      '--tls-fingerprint',
-      oldFp,
-      '--home',
-      join(home.dir, 'fresh'),
-      '--workspace-root',
-      root,
-    ]);
+    const fresh = net.spawn(
+      ns.name,
+      process.execPath,
+      workerArgv(['--host', base, '--code', code, '--tls-fingerprint', oldFp, '--home', join(home.dir, 'fresh'), '--workspace-root', root]),
+    );
     let err = '';
     fresh.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
     expect(await exited(fresh)).not.toBe(0);

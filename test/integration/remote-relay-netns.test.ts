@@ -21,17 +21,15 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { makeHome, type TestHome } from '../helpers/admin-host.js';
+import { closeBridgeHost, lanCall, startBridgeHost } from '../helpers/bridge-host.js';
+import { spawnWorker } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
 import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
 import { waitFor } from '../helpers/proc.js';
-
-const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 interface Pipe {
   workerId: string;
@@ -50,6 +48,7 @@ interface Worker {
 let net: NetnsHandle;
 let home: TestHome;
 let h: RunningHost;
+let base: string;
 let hostPort: number;
 let relay: http.Server;
 let relayUrl: string;
@@ -110,35 +109,19 @@ function bridge(toWorker: WebSocket): void {
 /** The worker's live connection through the relay (the latest one whose HELLO named it). */
 const pipeOf = (id: string): Pipe | undefined => [...pipes].reverse().find((p) => p.workerId === id && p.toWorker.readyState === WebSocket.OPEN);
 
-async function call(user: LanUser, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await user.run([{ kind: 'http', method, url: `${h.userUrl?.replace(/\/$/, '')}${path}`, ...(body === undefined ? {} : { body }) }]);
-  const line = r.lines[0] ?? {};
-  return { status: Number(line['status']), json: (line['json'] ?? {}) as Record<string, unknown> };
-}
+const call = (user: LanUser, method: string, path: string, body?: unknown) => lanCall(user, base, method, path, body);
 
 async function startWorker(ns: NetnsNamespace, user: LanUser, name: string): Promise<Worker> {
   const code = String((await call(user, 'POST', '/api/pairing-codes')).json['code']);
   const root = join(home.dir, `${name}-root`);
   mkdirSync(root);
   const w: Worker = { ns, proc: null as unknown as ChildProcess, out: '', root, id: '' };
-  w.proc = net.spawn(ns.name, process.execPath, [
-    '--import',
-    TSX,
-    CLI_SRC,
-    'worker',
-    '--host',
-    relayUrl,
-    '--code',
-    code,
-    '--name',
-    name,
-    '--workspace-root',
-    root,
-    '--home',
-    join(home.dir, `${name}-home`),
-  ]);
-  w.proc.stdout?.setEncoding('utf8').on('data', (d: string) => (w.out += d));
-  w.proc.stderr?.setEncoding('utf8').on('data', (d: string) => (w.out += d));
+  w.proc = spawnWorker(
+    net,
+    ns,
+    ['--host', relayUrl, '--code', code, '--name', name, '--workspace-root', root, '--home', join(home.dir, `${name}-home`)],
+    (d) => (w.out += d),
+  );
   workers.push(w);
   await waitFor(() => /connected to .* as worker w-/.test(w.out) || w.proc.exitCode !== null, `${name} connected`, 30_000);
   w.id = /as worker (w-[0-9a-f]+)/.exec(w.out)?.[1] ?? '';
@@ -155,40 +138,26 @@ let ada: LanUser;
 beforeAll(async () => {
   net = await createNetns({ count: 2 });
   home = makeHome('colony-relay-');
-  h = await startHost({
-    paths: home.paths,
-    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    insecureHttp: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: null,
-    lanCode: null,
-  });
+  ({ h, base } = await startBridgeHost(net, home, { insecureHttp: true }));
   hostPort = Number(new URL(h.userUrl ?? '').port);
   await startRelay();
   relayUrl = `http://${net.hostIp}:${(relay.address() as AddressInfo).port}`;
   const [nsA, nsB] = net.namespaces as [NetnsNamespace, NetnsNamespace];
-  ada = await lanUser(net, nsA, h.userUrl?.replace(/\/$/, '') ?? '', 'Ada');
-  const bob = await lanUser(net, nsB, h.userUrl?.replace(/\/$/, '') ?? '', 'Bob');
+  ada = await lanUser(net, nsA, base, 'Ada');
+  const bob = await lanUser(net, nsB, base, 'Bob');
   a = await startWorker(nsA, ada, 'ada-box');
   b = await startWorker(nsB, bob, 'bob-box');
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
-    relay?.close();
-    for (const p of pipes) (p.toWorker.terminate(), p.toHost.terminate());
-    await h?.close(500);
-  } finally {
-    await net?.destroy();
-    home?.cleanup();
-  }
-}, 30_000);
+afterAll(
+  () =>
+    closeBridgeHost({ h, net, home }, () => {
+      for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+      relay?.close();
+      for (const p of pipes) (p.toWorker.terminate(), p.toHost.terminate());
+    }),
+  30_000,
+);
 
 describe('a relay between the workers and the host', () => {
   it("runs Ada's task on Ada's worker through the relay; the same signed assignment replayed into Bob's worker is refused and audited (coalesced)", async () => {

@@ -13,18 +13,17 @@
  * Creating the namespace needs root; without it the suite fails (never skips).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import type { TestHome } from '../helpers/admin-host.js';
+import { closeBridgeHost, lanCall, startWorkerLan } from '../helpers/bridge-host.js';
+import { spawnWorker, stopWorker } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
-import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import type { NetnsHandle, NetnsNamespace } from '../helpers/netns.js';
 import { killQuietly, processGone, readPid, readTaskPid, waitFor } from '../helpers/proc.js';
 
-const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const TASK = 'echo $$ > leader.pid; sleep 4 & echo $! > bg.pid; wait; echo done >> done.log';
 
 let net: NetnsHandle;
@@ -40,54 +39,24 @@ const strays: number[] = [];
 
 function startWorker(args: string[]): ChildProcess {
   workerOut = '';
-  const w = net.spawn(ns.name, process.execPath, ['--import', TSX, CLI_SRC, 'worker', '--workspace-root', root, '--home', whome, ...args]);
-  w.stdout?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
-  w.stderr?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
-  worker = w;
-  return w;
+  worker = spawnWorker(net, ns, ['--workspace-root', root, '--home', whome, ...args], (d) => (workerOut += d));
+  return worker;
 }
 
 beforeAll(async () => {
-  net = await createNetns({ count: 1 });
-  ns = net.namespaces[0] as NetnsNamespace;
-  home = makeHome('colony-worker-crash-');
-  h = await startHost({
-    paths: home.paths,
-    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: null,
-    lanCode: null,
-  });
-  base = (h.userUrl ?? '').replace(/\/$/, '');
-  root = join(home.dir, 'worker-root');
-  whome = join(home.dir, 'worker-home');
-  mkdirSync(root);
+  ({ net, ns, home, h, base, root, whome } = await startWorkerLan('colony-worker-crash-'));
 }, 60_000);
 
-afterAll(async () => {
-  try {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await new Promise((r) => (worker?.once('exit', r), setTimeout(r, 5000)));
-    }
-    for (const p of strays) killQuietly(p);
-    await h?.close(500);
-  } finally {
-    await net?.destroy();
-    home?.cleanup();
-  }
-}, 30_000);
+afterAll(
+  () =>
+    closeBridgeHost({ h, net, home }, async () => {
+      await stopWorker(worker);
+      for (const p of strays) killQuietly(p);
+    }),
+  30_000,
+);
 
-async function call(user: LanUser, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await user.run([{ kind: 'http', method, url: `${base}${path}`, ...(body === undefined ? {} : { body }) }]);
-  const line = r.lines[0] ?? {};
-  return { status: Number(line['status']), json: (line['json'] ?? {}) as Record<string, unknown> };
-}
+const call = (user: LanUser, method: string, path: string, body?: unknown) => lanCall(user, base, method, path, body);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const doneLines = (): number => (existsSync(join(root, 'done.log')) ? readFileSync(join(root, 'done.log'), 'utf8').split('\n').filter(Boolean).length : 0);

@@ -12,19 +12,18 @@
  * Creating the namespace needs root; without it the suite fails (never skips).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envForEngine } from '../../src/runner/routing.js';
-import { startHost, type RunningHost } from '../../src/server/host-server.js';
-import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import type { RunningHost } from '../../src/server/host-server.js';
+import { testConfig, type TestHome } from '../helpers/admin-host.js';
+import { closeBridgeHost, lanCall, startWorkerLan } from '../helpers/bridge-host.js';
+import { spawnWorker, stopWorker } from '../helpers/colony-worker.js';
 import { lanUser, type LanUser } from '../helpers/lan-user.js';
-import { createNetns, type NetnsHandle, type NetnsNamespace } from '../helpers/netns.js';
+import type { NetnsHandle, NetnsNamespace } from '../helpers/netns.js';
 import { waitFor } from '../helpers/proc.js';
 
-const CLI_SRC = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const SECRETS = {
   ANTHROPIC_API_KEY: 'sk-ant-worker-secret-1234',
   ANTHROPIC_BASE_URL: 'http://gateway.invalid/anthropic',
@@ -42,73 +41,25 @@ let root = '';
 let whome = '';
 
 beforeAll(async () => {
-  net = await createNetns({ count: 1 });
-  ns = net.namespaces[0] as NetnsNamespace;
-  home = makeHome('colony-worker-env-');
-  h = await startHost({
-    paths: home.paths,
-    config: testConfig({ lan: { rate_limit_read_per_min: 100_000, rate_limit_submit_per_min: 1000 } }),
-    adminPort: 0,
-    userPort: 0,
-    lan: true,
-    hostIp: net.hostIp,
-    concurrency: 1,
-    logger: false,
-    webRoot: null,
-    lanCode: null,
-  });
-  base = (h.userUrl ?? '').replace(/\/$/, '');
-  root = join(home.dir, 'worker-root');
-  whome = join(home.dir, 'worker-home');
-  mkdirSync(root);
+  ({ net, ns, home, h, base, root, whome } = await startWorkerLan('colony-worker-env-'));
 }, 60_000);
 
-afterAll(async () => {
-  try {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await new Promise((r) => (worker?.once('exit', r), setTimeout(r, 5000)));
-    }
-    await h?.close(500);
-  } finally {
-    await net?.destroy();
-    home?.cleanup();
-  }
-}, 30_000);
+afterAll(() => closeBridgeHost({ h, net, home }, () => stopWorker(worker)), 30_000);
 
-async function call(user: LanUser, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await user.run([{ kind: 'http', method, url: `${base}${path}`, ...(body === undefined ? {} : { body }) }]);
-  const line = r.lines[0] ?? {};
-  return { status: Number(line['status']), json: (line['json'] ?? {}) as Record<string, unknown> };
-}
+const call = (user: LanUser, method: string, path: string, body?: unknown) => lanCall(user, base, method, path, body);
 
 describe('colony worker: provider variables per engine', () => {
   it('an exec task on a worker that also runs claude sees no ANTHROPIC_* or OPENAI_* variable', async () => {
     const ada = await lanUser(net, ns, base, 'Ada on lan-a');
     const code = String((await call(ada, 'POST', '/api/pairing-codes')).json['code']);
     const vars = Object.entries(SECRETS).map(([k, v]) => `${k}=${v}`);
-    worker = net.spawn(ns.name, 'env', [
-      ...vars,
-      process.execPath,
-      '--import',
-      TSX,
-      CLI_SRC,
-      'worker',
-      '--workspace-root',
-      root,
-      '--home',
-      whome,
-      '--engines',
-      'exec,claude',
-      '--host',
-      base,
-      '--code',
-      code,
-      '--name',
-      'ada-box',
-    ]);
-    worker.stdout?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
-    worker.stderr?.setEncoding('utf8').on('data', (d: string) => (workerOut += d));
+    worker = spawnWorker(
+      net,
+      ns,
+      ['--workspace-root', root, '--home', whome, '--engines', 'exec,claude', '--host', base, '--code', code, '--name', 'ada-box'],
+      (d) => (workerOut += d),
+      vars,
+    );
     await waitFor(() => /connected to .* as worker w-/.test(workerOut) || worker?.exitCode !== null, 'worker connected', 30_000);
     expect(workerOut).toMatch(/connected to .* as worker w-/);
 

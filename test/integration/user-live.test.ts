@@ -7,11 +7,11 @@
  * opens; a revoked session's streams end.
  */
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor } from '../helpers/proc.js';
-import { adminCall, startUserHost, visitor, type Lan, type UserHost } from '../helpers/user-host.js';
+import { adminCall, visitor, type Lan, type UserHost } from '../helpers/user-host.js';
+import { startListeningPair, stopUserHost } from '../helpers/user-host-pair.js';
 
 const SECRET = 'MARKER-live-7d1e0b';
 let h: UserHost;
@@ -83,17 +83,10 @@ function ws(cookie: string, query = '', origin?: string): Stream & { socket: Web
 const seen = (s: Stream, kind: string) => s.events().some((e) => e['event'] === kind);
 
 beforeAll(async () => {
-  h = await startUserHost();
-  await h.user.listen({ host: '127.0.0.1', port: 0 });
-  port = (h.user.server.address() as AddressInfo).port;
-  a = await visitor(h, '127.0.0.1', 'Ada');
-  b = await visitor(h, '127.0.0.1', 'Bob');
+  ({ h, port, a, b } = await startListeningPair());
 });
 
-afterAll(async () => {
-  await h?.close();
-  h?.home.cleanup();
-});
+afterAll(() => stopUserHost(h));
 
 /** Ada's task with the secret in its prompt (and so its title), its output, a worker card for it, then a public event as the end mark. */
 async function adaWorks(): Promise<string> {
