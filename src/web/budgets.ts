@@ -8,6 +8,7 @@
 import uPlot from 'uplot';
 import { api } from './api.js';
 import { debounce, h, put, usd } from './dom.js';
+import { budgetBar, LEVEL_TEXT, type BudgetLevel } from './budget-bar.js';
 import type { Live } from './live.js';
 import { WebhooksPanel, type Hooks } from './webhooks.js';
 import { busy, emptyState, errorBox, notice, section, showError } from './ui.js';
@@ -20,7 +21,7 @@ export interface BudgetRow {
   spent_usd: number;
   budget_usd: number | null;
   overridden: boolean;
-  level: 'none' | 'ok' | 'warn' | 'stop';
+  level: BudgetLevel;
   paused: boolean;
 }
 
@@ -34,7 +35,6 @@ interface Daily {
   rows: { day: string; engine: string | null; model: string | null; cost_usd: number }[];
 }
 
-const LEVEL_TEXT: Record<BudgetRow['level'], string> = { none: 'no budget', ok: 'ok', warn: 'warning', stop: 'budget reached' };
 const PALETTE = ['#4f46e5', '#0891b2', '#d97706', '#059669', '#db2777', '#7c3aed', '#dc2626', '#65a30d'];
 
 export class BudgetsView {
@@ -124,20 +124,7 @@ export class BudgetsView {
   }
 
   private row(r: BudgetRow, share: number): HTMLElement {
-    const pct = r.budget_usd ? Math.min(100, (r.spent_usd / r.budget_usd) * 100) : 0;
-    const bar = h(
-      'div',
-      {
-        class: `budget-bar level-${r.level}`,
-        role: 'meter',
-        'aria-valuemin': '0',
-        'aria-valuemax': String(r.budget_usd ?? 0),
-        'aria-valuenow': String(r.spent_usd),
-        'aria-label': `${r.name}: spent`,
-      },
-      h('span', { class: 'budget-fill', style: `width:${pct.toFixed(1)}%` }),
-      h('span', { class: 'budget-mark', style: `left:${share}%`, title: `warning at ${share}%` }),
-    );
+    const bar = budgetBar(r, share, `${r.name}: spent`);
     const spent = h(
       'div',
       { class: 'budget-spent' },

@@ -8,6 +8,7 @@ import { api, ApiError } from './api.js';
 import { h } from './dom.js';
 import { ActivityFeed } from './activity.js';
 import { MyTasksView } from './mytasks.js';
+import { MyBudgetView } from './my-budget.js';
 import { PairingView } from './pairing.js';
 import type { Shell } from './shell.js';
 import { TaskDrawer } from './taskdetail.js';
@@ -101,6 +102,8 @@ function start(shell: Shell, session: SessionView): void {
 
   const myTasks = new MyTasksView(live, openTask);
   const submit = new UserSubmit(() => void myTasks.refresh());
+  const myBudget = new MyBudgetView(live);
+  void myBudget.refresh();
   const workers = new WorkerBoard({
     live,
     load: async () => (await api.get<{ workers: WorkerCard[] }>('/api/workers')).workers,
@@ -145,7 +148,7 @@ function start(shell: Shell, session: SessionView): void {
     }
   };
   mountTabs(shell.nav, shell.main, [
-    { id: 'my-tasks', label: 'My tasks', panel: h('div', { class: 'two-col wide-right' }, submit.el, myTasks.el) },
+    { id: 'my-tasks', label: 'My tasks', panel: h('div', { class: 'two-col wide-right' }, h('div', { class: 'stack' }, submit.el, myBudget.el), myTasks.el) },
     { id: 'overview', label: 'Colony', panel: overview },
     { id: 'my-workers', label: 'My workers', panel: pairing.el },
   ]);

@@ -199,4 +199,34 @@ describe('browser notifications of LAN users: own tasks only', () => {
     expect(await shown(bob)).toEqual([]);
     expect(await bob.content()).not.toContain('ada-private-marker');
   }, 90_000);
+
+  it('Carol sees her own spend reach her budget, live; Bob sees only his own', async () => {
+    const carol = await lanPage('Carol', { width: 1280, height: 800 });
+    const bob = await lanPage('Bob', { width: 390, height: 844 });
+    const carolId = await carol.evaluate(async () => ((await (await fetch('/api/session')).json()) as { session: { user_id: string } }).session.user_id);
+    await api('POST', '/admin/budgets', { scope: 'user', key: `session:${carolId}`, budget_usd: 0.01 });
+    await carol.reload();
+    const card = carol.locator('#my-budget');
+    await expect.poll(() => card.locator('#my-budget-spent').textContent()).toBe('$0.0000 of $0.0100');
+    expect(await card.locator('#my-budget-level').textContent()).toBe('ok');
+    await carol.locator('#user-prompt').fill('Write carol.txt');
+    await carol.locator('#user-submit-form select[name=target]').selectOption('host');
+    await carol.locator('#user-submit-form select[name=engine]').selectOption('claude');
+    await carol.locator('#user-submit-form button[type=submit]').click();
+    await expect.poll(async () => (await api<{ tasks: { id: string }[] }>('GET', '/admin/pending')).tasks.length, { timeout: 20_000 }).toBe(1);
+    const id = (await api<{ tasks: { id: string }[] }>('GET', '/admin/pending')).tasks[0]?.id as string;
+    await api('POST', `/admin/approve/${encodeURIComponent(id)}`);
+    await expect.poll(() => stateOf(id), { timeout: 30_000 }).toBe('succeeded');
+    // No reload: the card follows her attempt's end and her budget's stop.
+    await expect.poll(() => card.locator('#my-budget-level').textContent(), { timeout: 20_000 }).toBe('budget reached');
+    expect(await card.locator('#my-budget-spent').textContent()).toBe('$0.0100 of $0.0100');
+    expect(await card.locator('.budget-paused').textContent()).toBe('paused');
+    expect(await card.locator('#my-budget-note').textContent()).toMatch(/^Budget reached: your tasks that have not started are paused/);
+    expect(await card.getByRole('meter', { name: 'My spend' }).getAttribute('aria-valuenow')).toBe('0.01');
+    // Bob's card is his own: nothing spent, no budget, nothing of Carol's.
+    await bob.reload();
+    await expect.poll(() => bob.locator('#my-budget-spent').textContent()).toBe('$0.0000');
+    expect(await bob.locator('#my-budget-level').textContent()).toBe('no budget');
+    expect(await bob.content()).not.toContain('0.0100');
+  }, 90_000);
 });
