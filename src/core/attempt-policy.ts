@@ -8,6 +8,9 @@
  *  - a task's budget caps all its attempts together (budget.ts states the stop rule);
  *    an attempt stopped for its budget, or ending with E_BUDGET, is never retried;
  *  - cancelled (admin, kill switch, or the worker says E_CANCELLED) → cancelled, not retried;
+ *  - stopped because its graph's or user's budget was reached while it ran ('paused') → failed
+ *    with E_BUDGET, and the task goes back to the queue, where the scope's pause holds it
+ *    (unless the engine had finished successfully anyway: then it succeeded);
  *  - an attempt interrupted by a host crash or a lost worker is its own attempt,
  *    state `lost`, and counts against max_attempts like any failed one;
  *  - an offer a worker refused because it had no free slot ("busy") never started:
@@ -25,7 +28,11 @@ import { ZERO_USAGE } from './task.js';
 export type AttemptState = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'lost';
 
 /** Why an attempt stopped from outside its engine. */
-export type Interruption = { kind: 'cancelled'; reason: string } | { kind: 'budget'; reason: string } | { kind: 'lost'; reason: string; charged: boolean };
+export type Interruption =
+  | { kind: 'cancelled'; reason: string }
+  | { kind: 'budget'; reason: string }
+  | { kind: 'paused'; reason: string } // its graph's or user's budget, reached in flight
+  | { kind: 'lost'; reason: string; charged: boolean };
 
 /** What happens to the task next; applied by TaskService to its scheduler at write time. */
 export type NextStep =
@@ -64,9 +71,12 @@ export function knownCode(code: string | null | undefined): ErrorCode | null {
 
 /** Decides the attempt's recorded state and the task's next step. */
 export function decideAttempt(f: AttemptFacts): AttemptDecision {
-  const { outcome, interruption: stop } = f;
+  const { outcome } = f;
+  // A scope's budget reached by the cost an attempt reports as it ends: the work is done and paid for, keep it.
+  const stop = f.interruption?.kind === 'paused' && outcome.ok ? null : f.interruption;
   if (stop?.kind === 'cancelled')
     return { state: 'cancelled', error_code: 'E_CANCELLED', next: { kind: 'finish', state: 'cancelled', reason: clip(stop.reason, 1000) } };
+  if (stop?.kind === 'paused') return { state: 'failed', error_code: 'E_BUDGET', next: { kind: 'requeue', reason: clip(`E_BUDGET: ${stop.reason}`, 1000) } };
   if (stop?.kind === 'budget' || (!outcome.ok && outcome.error_code === 'E_BUDGET')) {
     const reason = stop?.kind === 'budget' ? stop.reason : `E_BUDGET: ${outcome.summary}`;
     return { state: 'failed', error_code: 'E_BUDGET', next: { kind: 'finish', state: 'failed', reason: clip(reason, 1000) } };

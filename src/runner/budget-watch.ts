@@ -6,6 +6,13 @@
  * notifies. The admin raises the budget (setBudget) and resumes (refused while
  * the spend still reaches the budget).
  *
+ * Checked in flight too: a running attempt's cost so far (its engine's cost
+ * events, a remote worker's progress: `attemptCost`) counts against its graph
+ * and submitter (budget-inflight.ts); reaching a budget pauses the scope and
+ * stops the scope's running attempts through the stoppers the host registers
+ * (the local pool, the remote dispatcher): each attempt is recorded as failed
+ * with E_BUDGET and its task goes back to the queue, paused with the others.
+ *
  * Budgets: a graph's is the admin's override, else the graph's own budget_usd;
  * a user's is the override, else `budget.per_user_usd` for LAN users (the admin
  * has none unless one is set).
@@ -19,6 +26,10 @@ import { BudgetScopeStore, type BudgetScope, type ScopeRow } from '../store/budg
 import type { EventRecord } from '../store/rows.js';
 import { SYSTEM, type Actor, type Store } from '../store/store.js';
 import type { TaskService } from './service.js';
+import { InFlightSpend } from './budget-inflight.js';
+
+/** Stops a running attempt of a task for its scope's budget; false when this runner does not hold it. */
+export type AttemptStopper = (taskId: string, reason: string) => boolean;
 
 export interface ScopeStatus {
   scope: BudgetScope;
@@ -35,6 +46,8 @@ export interface ScopeStatus {
 export class BudgetWatch {
   readonly scopes: BudgetScopeStore;
   private unsubscribe: () => void = () => {};
+  private readonly flying = new InFlightSpend();
+  private readonly stoppers = new Set<AttemptStopper>();
 
   constructor(
     private readonly store: Store,
@@ -56,6 +69,23 @@ export class BudgetWatch {
     this.unsubscribe();
   }
 
+  /** A runner of attempts that can stop one when its scope's budget is reached. */
+  addStopper(fn: AttemptStopper): () => void {
+    this.stoppers.add(fn);
+    return () => this.stoppers.delete(fn);
+  }
+
+  /**
+   * A running attempt's cost so far (cumulative for the attempt): counted against its graph and submitter at once,
+   * so a long attempt cannot overshoot them; reaching a budget pauses the scope and stops its running attempts.
+   */
+  attemptCost(taskId: string, attempt: number, usd: number): void {
+    if (!this.store.isOpen()) return;
+    const scope = this.scopes.taskScope(taskId);
+    if (!scope || !this.flying.set(taskId, attempt, scope, usd)) return;
+    this.evaluateBoth(scope.graph_id, scope.submitted_by);
+  }
+
   status(scope: BudgetScope, key: string): ScopeStatus | null {
     const row = this.scopes.get(scope, key);
     if (scope === 'graph') {
@@ -66,6 +96,11 @@ export class BudgetWatch {
     }
     const spent = this.scopes.spentByUser(key)[0]?.spent_usd ?? 0;
     return this.build(scope, key, key, key, spent, row, key === 'admin' ? null : this.config.budget.per_user_usd);
+  }
+
+  /** A user's budget as that user may see it (the LAN app's own budget): their spend, running attempts included. */
+  userStatus(user: string): ScopeStatus {
+    return this.status('user', user) as ScopeStatus; // a user scope always has a status
   }
 
   /** Every graph (newest first, up to 200) and every user who submitted something. */
@@ -106,7 +141,8 @@ export class BudgetWatch {
     return this.status(scope, key) as ScopeStatus;
   }
 
-  private build(scope: BudgetScope, key: string, name: string, owner: string, spent: number, row: ScopeRow | null, dflt: number | null): ScopeStatus {
+  private build(scope: BudgetScope, key: string, name: string, owner: string, stored: number, row: ScopeRow | null, dflt: number | null): ScopeStatus {
+    const spent = stored + this.flying.of(scope, key); // what running attempts spent so far counts too
     const overridden = row !== null && row.budget_usd !== null;
     const budget = overridden ? row.budget_usd : dflt;
     const level = budgetLevel(spent, budget, this.config.budget.warn_share);
@@ -117,23 +153,38 @@ export class BudgetWatch {
     if (!this.store.isOpen()) return;
     const seen = new Set<string>();
     for (const e of events) {
+      if (e.kind !== 'attempt.finished' || e.task_id === null) continue;
+      // Its cost is in the store now: no longer counted in flight.
+      const attempt = Number(e.data['attempt']);
+      const wasFlying = this.flying.has(e.task_id, attempt);
+      this.flying.end(e.task_id, attempt);
       // Only a cost moves a level (free attempts, e.g. exec, cost no query).
-      if (e.kind !== 'attempt.finished' || e.task_id === null || !(Number(e.data['cost_usd']) > 0)) continue;
+      if (!(Number(e.data['cost_usd']) > 0) && !wasFlying) continue;
       const t = this.store.getTask(e.task_id);
       if (!t) continue;
-      for (const [scope, key] of [
-        ['graph', t.graph_id],
-        ['user', t.submitted_by],
-      ] as const) {
-        if (seen.has(`${scope}:${key}`)) continue;
-        seen.add(`${scope}:${key}`);
-        try {
-          this.evaluate(scope, key);
-        } catch {
-          /* the store reports its own failures; the next attempt re-evaluates */
-        }
+      this.evaluateBoth(t.graph_id, t.submitted_by, seen);
+    }
+  }
+
+  private evaluateBoth(graphId: string, user: string, seen = new Set<string>()): void {
+    for (const [scope, key] of [
+      ['graph', graphId],
+      ['user', user],
+    ] as const) {
+      if (seen.has(`${scope}:${key}`)) continue;
+      seen.add(`${scope}:${key}`);
+      try {
+        this.evaluate(scope, key);
+      } catch {
+        /* the store reports its own failures; the next attempt re-evaluates */
       }
     }
+  }
+
+  /** Stops the scope's running attempts (each runner stops those it holds). */
+  private stopRunning(scope: BudgetScope, key: string, reason: string): void {
+    const running = this.store.listTasks({ state: 'running', ...(scope === 'graph' ? { graph_id: key } : { submitted_by: key }), limit: 10_000 });
+    for (const t of running) for (const stop of this.stoppers) if (stop(t.id, reason)) break;
   }
 
   /** Compares the scope's level with the one last announced; announces a rise, pauses at the stop. */
@@ -154,6 +205,7 @@ export class BudgetWatch {
     };
     if (s.level === 'stop') {
       this.service.setPaused(scope, key, true, s.owner, `spent ${spent}`, SYSTEM);
+      this.stopRunning(scope, key, `${what} reached its budget (spent ${spent}); paused until the admin raises it and resumes`);
       this.notify({
         ...base,
         event: 'budget.stop',

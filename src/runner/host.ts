@@ -87,7 +87,9 @@ export function openHost(o: HostOptions): Host {
     });
     const changes = new ChangeStore(store);
     const followUps = new FollowUpStore(store);
+    const budgetRef: { watch: BudgetWatch | null } = { watch: null }; // created below, once the pool it stops exists
     const pool = new LocalPool({
+      onCost: (taskId, attempt, usd) => budgetRef.watch?.attemptCost(taskId, attempt, usd),
       service,
       route: o.route ?? routing.route,
       gate: o.gate ?? routing.gate,
@@ -117,6 +119,8 @@ export function openHost(o: HostOptions): Host {
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
     const notifier = new Notifier(store, o.config);
     const budgets = new BudgetWatch(store, service, o.config, (n) => notifier.emit(n));
+    budgetRef.watch = budgets;
+    budgets.addStopper((id, reason) => pool.stopForBudget(id, reason)); // graph and user budgets stop running attempts
     notifier.start();
     budgets.start();
     return {

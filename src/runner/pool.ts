@@ -81,6 +81,8 @@ export interface PoolOptions {
   prepare?: (task: StoredTask, engine: string, workspace: string, followUp: FollowUp | null) => Promise<PreparedWorkspace>;
   /** Follow-ups ("request changes" on a pending change): the open one of a task, and where agent session ids are kept. */
   followUps?: FollowUpPort;
+  /** A running attempt's cost so far (cumulative), as its engine reports it: graph and user budgets are checked in flight. */
+  onCost?: (taskId: string, attempt: number, usd: number) => void;
   /** Decides each tool call of an agent (claude's permission requests) through the safety gateway; may hold one for the admin. */
   toolGateFor?: (task: StoredTask, attempt: number, workspace: string) => ToolGate;
 }
@@ -162,6 +164,15 @@ export class LocalPool {
     const slot = this.slots.find((s) => s.task_id === taskId);
     if (!slot?.abort) return false;
     slot.interruption = { kind: 'cancelled', reason };
+    slot.abort.abort();
+    return true;
+  }
+
+  /** Stops a running attempt because its graph's or user's budget was reached: its task goes back to the queue, paused. */
+  stopForBudget(taskId: string, reason: string): boolean {
+    const slot = this.slots.find((s) => s.task_id === taskId);
+    if (!slot?.abort || slot.abort.signal.aborted) return false;
+    slot.interruption = { kind: 'paused', reason };
     slot.abort.abort();
     return true;
   }
@@ -355,6 +366,7 @@ export class LocalPool {
       if (ev.type === 'cost') {
         slot.session_cost_usd = costBefore + (ev.usd ?? 0);
         this.publishSlot(slot);
+        if (ev.usd !== null) this.o.onCost?.(task.id, attempt, ev.usd); // may stop this attempt (stopForBudget)
       }
       if (f.budgetStop && !abort.signal.aborted) {
         slot.interruption = { kind: 'budget', reason: f.budgetStop };

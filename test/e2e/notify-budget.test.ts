@@ -2,7 +2,7 @@
  * Notifications and budgets in a real browser (Debian's Chromium via
  * playwright-core), issue 18. A real host serving dist/web: the admin turns
  * browser notifications on and a failing task raises one; agent tasks (the
- * fake Claude CLI, $0.01 a run) reach the admin's budget, the Costs tab at
+ * fake Claude CLI, $0.20 a run) reach the admin's budget, the Costs tab at
  * phone width shows the stop and the pause, the admin raises the budget and
  * resumes from the page and the paused task runs; the daily chart is drawn;
  * "Send test" reaches a webhook receiver on 127.0.0.1.
@@ -48,7 +48,7 @@ beforeAll(async () => {
     safety: { allowed_roots: [workspace], env_allow: ['FAKE_CLAUDE_COST'] },
     notifications: { webhooks: [{ name: 'ops', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, secret: 'e2e-secret-0123456789' }] },
   });
-  host = await startWebHost({ home, config, env: fakeClaudeEnv({ FAKE_CLAUDE_COST: '0.01' }) });
+  host = await startWebHost({ home, config, env: fakeClaudeEnv({ FAKE_CLAUDE_COST: '0.2' }) }); // above the fake's mid-run estimate: budgets are checked in flight too
   browser = await launchChromium(CHROMIUM_MIN_ARGS);
 }, 120_000);
 
@@ -108,12 +108,12 @@ describe('browser notifications', () => {
 
 describe('budgets on the Costs tab, phone width', () => {
   it('shows the stop and the pause; raise and resume from the page run the paused task; daily chart; send test', async () => {
-    await api('POST', '/admin/budgets', { scope: 'user', key: 'admin', budget_usd: 0.012 });
+    await api('POST', '/admin/budgets', { scope: 'user', key: 'admin', budget_usd: 0.35 }); // b crosses it only as it ends
     const tasks = ['a', 'b', 'c'].map((id, i) => ({
       id,
       prompt: `Write ${id}.txt`,
       engine: 'claude',
-      budget_usd: 0.2,
+      budget_usd: 0.5,
       workspace,
       depends_on: i ? [['a', 'b'][i - 1]] : [],
     }));
@@ -133,7 +133,7 @@ describe('budgets on the Costs tab, phone width', () => {
     await row.waitFor();
     expect(await row.locator('.budget-level').textContent()).toBe('budget reached');
     expect(await row.locator('.budget-paused').textContent()).toBe('paused');
-    expect(await row.textContent()).toContain('$0.0200 of $0.0120');
+    expect(await row.textContent()).toContain('$0.4000 of $0.3500');
     // The budgets fit the phone's width (rows stack, no sideways scrolling).
     const box = await page.locator('#budgets').boundingBox();
     expect(box && box.x + box.width).toBeLessThanOrEqual(390);
@@ -151,7 +151,7 @@ describe('budgets on the Costs tab, phone width', () => {
     await page.locator('#daily-cost .uplot').waitFor();
     await expect
       .poll(() => page.locator('#daily-cost .chart').getAttribute('aria-label'))
-      .toMatch(/^Cost per day by engine and model: claude · [\w.-]+ \$0\.0300, exec \$0\.0000$/);
+      .toMatch(/^Cost per day by engine and model: claude · [\w.-]+ \$0\.6000, exec \$0\.0000$/);
     // Send test reaches the receiver and reports it.
     await page.locator('#webhooks li[data-hook="ops"]').getByRole('button', { name: 'Send a test to ops' }).click();
     await expect.poll(() => page.locator('#webhooks .hook-result').textContent()).toBe('delivered (204)');
@@ -204,10 +204,10 @@ describe('browser notifications of LAN users: own tasks only', () => {
     const carol = await lanPage('Carol', { width: 1280, height: 800 });
     const bob = await lanPage('Bob', { width: 390, height: 844 });
     const carolId = await carol.evaluate(async () => ((await (await fetch('/api/session')).json()) as { session: { user_id: string } }).session.user_id);
-    await api('POST', '/admin/budgets', { scope: 'user', key: `session:${carolId}`, budget_usd: 0.01 });
+    await api('POST', '/admin/budgets', { scope: 'user', key: `session:${carolId}`, budget_usd: 0.2 });
     await carol.reload();
     const card = carol.locator('#my-budget');
-    await expect.poll(() => card.locator('#my-budget-spent').textContent()).toBe('$0.0000 of $0.0100');
+    await expect.poll(() => card.locator('#my-budget-spent').textContent()).toBe('$0.0000 of $0.2000');
     expect(await card.locator('#my-budget-level').textContent()).toBe('ok');
     await carol.locator('#user-prompt').fill('Write carol.txt');
     await carol.locator('#user-submit-form select[name=target]').selectOption('host');
@@ -219,14 +219,14 @@ describe('browser notifications of LAN users: own tasks only', () => {
     await expect.poll(() => stateOf(id), { timeout: 30_000 }).toBe('succeeded');
     // No reload: the card follows her attempt's end and her budget's stop.
     await expect.poll(() => card.locator('#my-budget-level').textContent(), { timeout: 20_000 }).toBe('budget reached');
-    expect(await card.locator('#my-budget-spent').textContent()).toBe('$0.0100 of $0.0100');
+    expect(await card.locator('#my-budget-spent').textContent()).toBe('$0.2000 of $0.2000');
     expect(await card.locator('.budget-paused').textContent()).toBe('paused');
     expect(await card.locator('#my-budget-note').textContent()).toMatch(/^Budget reached: your tasks that have not started are paused/);
-    expect(await card.getByRole('meter', { name: 'My spend' }).getAttribute('aria-valuenow')).toBe('0.01');
+    expect(await card.getByRole('meter', { name: 'My spend' }).getAttribute('aria-valuenow')).toBe('0.2');
     // Bob's card is his own: nothing spent, no budget, nothing of Carol's.
     await bob.reload();
     await expect.poll(() => bob.locator('#my-budget-spent').textContent()).toBe('$0.0000');
     expect(await bob.locator('#my-budget-level').textContent()).toBe('no budget');
-    expect(await bob.content()).not.toContain('0.0100');
+    expect(await bob.content()).not.toContain('0.2000');
   }, 90_000);
 });

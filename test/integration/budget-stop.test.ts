@@ -1,6 +1,6 @@
 /**
  * Budgets you can see (issue 18), end to end through a real host: agent
- * tasks (the fake Claude CLI, reporting $0.01 per run) spend against the
+ * tasks (the fake Claude CLI, reporting $0.20 per run) spend against the
  * admin's budget; the warning fires at 80%, the stop pauses the remaining
  * task (ready, never dispatched), resume is refused until the budget is
  * raised, then the task runs; a pause outlives a restart. Every step is audited; the dashboard's daily
@@ -34,7 +34,8 @@ function opts(): Parameters<typeof startHost>[0] {
       HOME: process.env['HOME'] ?? '/root',
       CLAUDE_BIN: FAKE_CLAUDE,
       FAKE_CLAUDE_SCENARIO: 'success',
-      FAKE_CLAUDE_COST: '0.01',
+      // Above the fake's mid-run estimate ($0.1056): budgets are also checked in flight (budget-inflight.test.ts).
+      FAKE_CLAUDE_COST: '0.2',
     },
   };
 }
@@ -62,14 +63,14 @@ describe('a user budget with a warning and a hard stop', () => {
   let ids: string[] = [];
 
   it('warns at 80% and pauses the remaining task at the budget', { timeout: 60_000 }, async () => {
-    const set = await api()('POST', '/admin/budgets', { scope: 'user', key: 'admin', budget_usd: 0.025 });
+    const set = await api()('POST', '/admin/budgets', { scope: 'user', key: 'admin', budget_usd: 0.55 });
     expect(set.status, set.body).toBe(200);
-    expect(set.json['budget']).toMatchObject({ budget_usd: 0.025, spent_usd: 0, level: 'ok', paused: false, overridden: true });
+    expect(set.json['budget']).toMatchObject({ budget_usd: 0.55, spent_usd: 0, level: 'ok', paused: false, overridden: true });
     const tasks = ['a', 'b', 'c', 'd'].map((id, i) => ({
       id,
       prompt: `Write note ${id}.txt`,
       engine: 'claude',
-      budget_usd: 0.2, // the engine's pre-call estimate is about $0.135; each run reports $0.01
+      budget_usd: 0.5, // the engine's pre-call estimate is about $0.135; each run reports $0.20 (c crosses $0.55 only at its end)
       workspace: home.workspace,
       depends_on: i === 0 ? [] : [['a', 'b', 'c'][i - 1]],
     }));
@@ -78,8 +79,8 @@ describe('a user budget with a warning and a hard stop', () => {
     ids = r.json['task_ids'] as string[];
     await waitFor(() => state(ids[2] as string) === 'succeeded', 'c to succeed', 30_000);
     await waitFor(async () => (await userStatus())['paused'] === true, 'the user paused');
-    expect(await userStatus()).toMatchObject({ level: 'stop', paused: true, budget_usd: 0.025 });
-    expect((await userStatus())['spent_usd']).toBeCloseTo(0.03, 6);
+    expect(await userStatus()).toMatchObject({ level: 'stop', paused: true, budget_usd: 0.55 });
+    expect((await userStatus())['spent_usd']).toBeCloseTo(0.6, 6);
     // The pool ticks every 500 ms: after a few ticks d is still ready, never claimed.
     await new Promise((ok) => setTimeout(ok, 1600));
     expect(state(ids[3] as string)).toBe('ready');
@@ -88,7 +89,7 @@ describe('a user budget with a warning and a hard stop', () => {
     expect(events.filter((e) => e === 'budget.warning')).toHaveLength(1);
     expect(events.filter((e) => e === 'budget.stop')).toHaveLength(1);
     expect(events.indexOf('budget.warning')).toBeLessThan(events.indexOf('budget.stop'));
-    expect(notes.find((n) => n['event'] === 'budget.stop')).toMatchObject({ owner: 'admin', detail: { scope: 'user', key: 'admin', budget_usd: 0.025 } });
+    expect(notes.find((n) => n['event'] === 'budget.stop')).toMatchObject({ owner: 'admin', detail: { scope: 'user', key: 'admin', budget_usd: 0.55 } });
   });
 
   it('refuses to resume while the spend still reaches the budget', async () => {
@@ -99,8 +100,8 @@ describe('a user budget with a warning and a hard stop', () => {
   });
 
   it('raising the budget alone does not resume; resuming then runs the paused task', { timeout: 60_000 }, async () => {
-    const raised = await api()('POST', '/admin/budgets', { scope: 'user', key: 'admin', budget_usd: 0.1 });
-    expect(raised.json['budget']).toMatchObject({ budget_usd: 0.1, level: 'ok', paused: true });
+    const raised = await api()('POST', '/admin/budgets', { scope: 'user', key: 'admin', budget_usd: 2 });
+    expect(raised.json['budget']).toMatchObject({ budget_usd: 2, level: 'ok', paused: true });
     await new Promise((ok) => setTimeout(ok, 700));
     expect(state(ids[3] as string)).toBe('ready');
     const r = await api()('POST', '/admin/budgets/resume', { scope: 'user', key: 'admin' });
@@ -123,7 +124,7 @@ describe('a user budget with a warning and a hard stop', () => {
     const daily = await api()('GET', '/admin/costs/daily?days=2');
     const rows = daily.json['rows'] as { day: string; engine: string; model: string | null; cost_usd: number }[];
     const claude = rows.filter((x) => x.engine === 'claude');
-    expect(claude.reduce((s, x) => s + x.cost_usd, 0)).toBeCloseTo(0.04, 6);
+    expect(claude.reduce((s, x) => s + x.cost_usd, 0)).toBeCloseTo(0.8, 6);
     expect(claude[0]?.day).toBe(new Date().toISOString().slice(0, 10));
     const unknown = await api()('POST', '/admin/budgets', { scope: 'graph', key: 'no-such-graph', budget_usd: 1 });
     expect([unknown.status, unknown.json['code']]).toEqual([404, 'E_NOT_FOUND']);
@@ -139,11 +140,11 @@ describe('a user budget with a warning and a hard stop', () => {
     const cli = (args: string[]): ReturnType<typeof runCli> => runCli(['budget', ...args, '--home', home.paths.home], { cwd: home.dir, timeoutMs: 20_000 });
     const list = await cli(['list']);
     expect(list.code, list.stderr).toBe(0);
-    expect(list.stdout).toMatch(new RegExp(`graph\\s+${graphId}\\s+spend\\s+\\$0\\.0400\\s+\\$0\\.0200\\s+stop\\s+yes`));
+    expect(list.stdout).toMatch(new RegExp(`graph\\s+${graphId}\\s+spend\\s+\\$0\\.8000\\s+\\$0\\.0200\\s+stop\\s+yes`));
     const refused = await cli(['resume', 'graph', graphId]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/raise the budget before resuming/);
-    expect((await cli(['set', 'graph', graphId, '0.5'])).code).toBe(0);
+    expect((await cli(['set', 'graph', graphId, '5'])).code).toBe(0);
     const resumed = await cli(['resume', 'graph', graphId]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(h.host.service.isPaused('graph', graphId)).toBe(false);

@@ -34,6 +34,17 @@ describe('decideAttempt', () => {
     expect(decideAttempt(facts({ outcome: { ok: false, summary: 'over', error_code: 'E_BUDGET', engine: 'x' } })).next.kind).toBe('finish');
   });
 
+  it("requeues an attempt stopped for its graph's or user's budget (the pause holds it), even on its last attempt; a finished one keeps its success", () => {
+    const paused = { kind: 'paused' as const, reason: 'graph g reached its budget' };
+    expect(decideAttempt(facts({ attempt: 2, interruption: paused }))).toEqual({
+      state: 'failed',
+      error_code: 'E_BUDGET',
+      next: { kind: 'requeue', reason: 'E_BUDGET: graph g reached its budget' },
+    });
+    const done = decideAttempt(facts({ interruption: paused, outcome: { ok: true, summary: 'done', error_code: null, engine: 'claude' } }));
+    expect(done).toMatchObject({ state: 'succeeded', next: { kind: 'finish', state: 'succeeded' } });
+  });
+
   it("cancels on an admin cancel even when the engine reported success, and on a worker's E_CANCELLED", () => {
     expect(
       decideAttempt(

@@ -47,6 +47,8 @@ export interface DispatcherOptions {
   maxOutputBytes?: number;
   sweepIntervalMs?: number;
   now?: () => number;
+  /** A running attempt's cost so far (graph and user budgets checked in flight, runner/budget-watch.ts). */
+  onCost?: (taskId: string, attempt: number, usd: number) => void;
 }
 
 /** A worker's report about a task, alone (signed) or as a BATCH item (the envelope was signed): fenced the same way. */
@@ -88,6 +90,7 @@ export class RemoteDispatcher {
       leases: this.leases,
       maxOutputBytes: o.maxOutputBytes ?? 1024 * 1024,
       cancel: (rec, reason) => this.sendCancel(rec, reason),
+      onCost: o.onCost,
       changed: (workerId) => {
         this.dirty.add(workerId);
         this.kick();
@@ -223,6 +226,14 @@ export class RemoteDispatcher {
     const rec = this.leases.get(taskId);
     if (!rec) return false;
     this.settle.cancelled(rec, reason);
+    return true;
+  }
+
+  /** Stops a remote attempt whose graph's or user's budget was reached. False when no remote worker holds it. */
+  stopForBudget(taskId: string, reason: string): boolean {
+    const rec = this.leases.get(taskId);
+    if (!rec) return false;
+    this.settle.paused(rec, reason);
     return true;
   }
 

@@ -41,6 +41,7 @@ export class RemoteHost {
   private readonly connections = new Set<HostConnection>();
   private publisher: NodeJS.Timeout | null = null;
   private strandedTimer: NodeJS.Timeout | null = null;
+  private unStopper: () => void = () => {};
   private readonly now: () => number;
 
   static async create(host: Host, opts: RemoteHostOptions = {}): Promise<RemoteHost> {
@@ -68,11 +69,14 @@ export class RemoteHost {
       slotsPerWorker: opts.slotsPerWorker,
       sweepIntervalMs: opts.sweepIntervalMs,
       now: this.now,
+      onCost: (taskId, attempt, usd) => host.budgets.attemptCost(taskId, attempt, usd),
     });
   }
 
   start(): void {
     this.dispatcher.start();
+    // Graph and user budgets reached in flight stop remote attempts too.
+    this.unStopper = this.host.budgets.addStopper((taskId, reason) => this.dispatcher.stopForBudget(taskId, reason));
     this.publisher = setInterval(() => this.publishChanged(), 250);
     this.publisher.unref();
     this.strandedTimer = setInterval(() => this.failStranded(), STRANDED_SWEEP_MS);
@@ -81,6 +85,7 @@ export class RemoteHost {
 
   /** Stops dispatching and closes every worker connection (leases stay in the store; the next start recovers them). */
   stop(): void {
+    this.unStopper();
     this.dispatcher.stop();
     if (this.publisher) clearInterval(this.publisher);
     if (this.strandedTimer) clearInterval(this.strandedTimer);

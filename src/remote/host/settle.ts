@@ -11,6 +11,7 @@
  *   TASK_REJECTED              → a failed attempt (E_REJECTED), retried while attempts remain;
  *                                "busy: …" (no free slot on the worker) → lost, not counted (E_WORKER_BUSY)
  *   cost over budget           → failed (E_BUDGET), never retried, audited, worker told to stop
+ *   graph/user budget reached  → failed (E_BUDGET), task requeued (paused with its scope), worker told to stop
  *   lease lapsed               → lost ("worker lost"), counted against max_attempts
  *   admin cancel / kill switch → cancelled, worker told to stop
  *
@@ -38,6 +39,8 @@ export interface SettlerDeps {
   maxOutputBytes: number;
   cancel(rec: LeaseRec, reason: string): void;
   changed(workerId: string): void;
+  /** The attempt's cost so far, as its progress reports it (graph and user budgets checked in flight). */
+  onCost?: (taskId: string, attempt: number, usd: number) => void;
 }
 
 type Result = BatchItemOf<'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
@@ -69,6 +72,8 @@ export class Settler {
 
   progress(rec: LeaseRec, msg: BatchItemOf<'TASK_PROGRESS'>): void {
     this.note(rec, msg);
+    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, msg.cost); // may stop this attempt (paused)
+    if (this.d.leases.get(rec.lease.task_id) !== rec) return; // stopped for its scope's budget
     if (msg.output.length > 0) {
       const { task_id, attempt } = rec.lease;
       const max = this.d.maxOutputBytes;
@@ -113,6 +118,12 @@ export class Settler {
     this.close(rec, { ok: false, summary: why, error_code: 'E_LOST' }, { kind: 'lost', reason: `worker lost: ${why}`, charged: true }, SYSTEM);
     this.d.cancel(rec, `lease expired: ${why}`);
     this.audit(SYSTEM, 'remote.lease_expired', rec, { phase: l.phase, expired_at: l.expires_at, now });
+  }
+
+  /** Its graph's or user's budget was reached while it ran: failed (E_BUDGET), requeued, the worker told to stop. */
+  paused(rec: LeaseRec, reason: string): void {
+    this.close(rec, { ok: false, summary: reason, error_code: 'E_BUDGET' }, { kind: 'paused', reason }, SYSTEM);
+    this.d.cancel(rec, reason);
   }
 
   /** Admin cancel or kill switch. */

@@ -103,8 +103,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
   // Only the caller's own budget: the key is the session's, never a parameter (another user's spend is not asked for).
   app.get('/api/my-budget', async (request) => {
     const s = requireSession(request, 'view_own_sessions');
-    const b = ctx.host.budgets.status('user', submitterOf(s));
-    const { spent_usd = 0, budget_usd = null, level = 'none', paused = false } = b ?? {};
+    const { spent_usd, budget_usd, level, paused } = ctx.host.budgets.userStatus(submitterOf(s));
     return { budget: { spent_usd, budget_usd, level, paused, warn_share: ctx.host.config.budget.warn_share } };
   });
 
