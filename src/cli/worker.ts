@@ -15,6 +15,7 @@ import type { Engine } from '../core/engine.js';
 import { createEngineRegistry } from '../engines/registry.js';
 import { loadConfig } from '../runner/home.js';
 import { createSandboxPlanner } from '../safety/os-sandbox/index.js';
+import { sandboxProbe, unavailableMessage } from '../safety/os-sandbox/probe.js';
 import { envForEngine } from '../runner/routing.js';
 import { WorkerAgent } from '../remote/worker/worker-agent.js';
 import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker/worker-identity.js';
@@ -78,15 +79,22 @@ export function registerWorker(program: Command): void {
         engines.set(n, registry.get(n));
       }
       mkdirSync(root, { recursive: true });
+      // Every task runs in the OS sandbox; a worker that cannot sandbox does not start (never silently unsandboxed).
+      // Checked before pairing, so a missing bubblewrap does not use up the one-time code: install it and run the same command.
+      const sandbox = createSandboxPlanner({ safety: config.safety, colonyHome: home, configFile: file });
+      const sb = sandbox.status();
+      if (sb.on && !sb.available) {
+        const p = sandboxProbe();
+        throw new ColonyError(
+          'E_SANDBOX_UNAVAILABLE',
+          p.ok ? (sb.problem ?? 'the OS sandbox cannot start') : unavailableMessage(p, 'then run the same command again'),
+        );
+      }
+      if (!sb.on) out('WARNING: safety.sandbox is false: tasks run UNSANDBOXED on this machine');
       const identity = await identify(f, home, names);
       const gate = createWorkerGate({ config, configFile: file, home, workspaceRoot: root });
       // Each engine gets only its own provider variables (an exec task never sees an API key; codex never sees ANTHROPIC_*).
       const env = envForEngine(config, process.env);
-      // Every task runs in the OS sandbox; a worker that cannot sandbox does not start (never silently unsandboxed).
-      const sandbox = createSandboxPlanner({ safety: config.safety, colonyHome: home, configFile: file });
-      const sb = sandbox.status();
-      if (sb.on && !sb.available) throw new ColonyError('E_SANDBOX_UNAVAILABLE', sb.problem ?? 'the OS sandbox cannot start');
-      if (!sb.on) out('WARNING: safety.sandbox is false: tasks run UNSANDBOXED on this machine');
       const runner = new TaskRunner({
         engines,
         workspaceRoot: root,

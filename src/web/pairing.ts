@@ -64,7 +64,7 @@ export class PairingView {
             h(
               'li',
               {},
-              'Paste the command it shows in a terminal on the machine that should run your tasks. It needs only Node.js 20 or later: it downloads colony’s worker from this host, refuses it unless its fingerprint matches, and pairs with the one-time code (nothing to compare by hand).',
+              'Paste the command it shows in a terminal on the machine that should run your tasks (see what it needs above): it downloads colony’s worker from this host, refuses it unless its fingerprint matches, and pairs with the one-time code (nothing to compare by hand).',
             ),
             h(
               'li',
@@ -85,6 +85,7 @@ export class PairingView {
           description:
             'Your tasks run on your own machine: it verifies every task the host signs, stays inside its workspace root and stops at its own budget cap.',
         },
+        machineNeeds(),
         h('div', { class: 'form-actions left' }, get),
         err,
         this.codeBox,
@@ -132,7 +133,7 @@ export class PairingView {
         'p',
         { class: 'small' },
         r.node_command
-          ? 'Paste this in a terminal on the machine to pair (Linux or macOS, Node.js 20 or later; nothing else to install):'
+          ? 'Paste this in a terminal on the machine to pair (Node.js 20 or later; on Linux, bubblewrap too):'
           : 'Run this on the machine to pair (it needs colony installed):',
       ),
       commandRow(main, 'pairing-command'),
@@ -163,6 +164,39 @@ export class PairingView {
     tick();
     this.timer = setInterval(tick, 1000);
   }
+}
+
+/**
+ * What the visitor's machine needs, as the worker checks it: Node.js 20 for the pasted command, and the OS sandbox
+ * every task runs in (safety/os-sandbox/probe.ts): bubblewrap on Linux, the built-in sandbox-exec on macOS, none on Windows.
+ */
+function machineNeeds(): HTMLElement {
+  const cmd = (text: string): HTMLElement => h('code', { class: 'mono' }, text);
+  return h(
+    'div',
+    { class: 'machine-needs small', id: 'machine-needs' },
+    h('p', {}, h('strong', {}, 'What the machine needs')),
+    h(
+      'ul',
+      {},
+      h('li', {}, 'Node.js 20 or later.'),
+      h(
+        'li',
+        {},
+        'Linux: bubblewrap, the sandbox every task runs in — ',
+        cmd('sudo apt-get install bubblewrap'),
+        ' (Debian, Ubuntu) or ',
+        cmd('sudo dnf install bubblewrap'),
+        ' (Fedora). Without it the worker does not start and says so.',
+      ),
+      h(
+        'li',
+        {},
+        'macOS: nothing more; tasks run in the built-in sandbox-exec, which isolates less than bubblewrap (no separate process or network namespace).',
+      ),
+      h('li', {}, 'Windows: not supported; there is no OS sandbox for it, so the worker does not start.'),
+    ),
+  );
 }
 
 function commandRow(text: string, id: string): HTMLElement {

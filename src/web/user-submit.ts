@@ -103,7 +103,7 @@ export class UserSubmit {
             h(
               'p',
               { class: 'empty-body' },
-              'Tasks for “My own worker” run on a machine you paired, and none is paired yet. It takes one pasted command (only Node.js needed): ',
+              'Tasks for “My own worker” run on a machine you paired, and none is paired yet. It takes one pasted command (Node.js 20; on Linux, bubblewrap too): ',
               h('a', { href: '#my-workers' }, 'pair a machine in My workers'),
               '.',
             ),

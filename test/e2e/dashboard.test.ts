@@ -327,6 +327,14 @@ describe('user dashboard (LAN app)', () => {
   it('gives a user a one-time pairing code and the command to run on their machine', async () => {
     await pageA.locator('a.tab[href="#my-workers"]').click();
     await pageA.locator('#my-workers-list .empty', { hasText: 'No workers yet' }).waitFor();
+    // What the visitor's machine needs, before any code: Node.js 20, bubblewrap on Linux (with the install lines), no Windows.
+    const needs = (await pageA.locator('#machine-needs').innerText()).replace(/\s+/g, ' ');
+    expect(needs).toContain('Node.js 20 or later.');
+    expect(needs).toContain(
+      'Linux: bubblewrap, the sandbox every task runs in — sudo apt-get install bubblewrap (Debian, Ubuntu) or sudo dnf install bubblewrap (Fedora).',
+    );
+    expect(needs).toContain('macOS: nothing more; tasks run in the built-in sandbox-exec');
+    expect(needs).toContain('Windows: not supported');
     await pageA.locator('#get-pairing-code').click();
     const code = (await pageA.locator('#pairing-code').textContent()) ?? '';
     expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);

@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -116,5 +117,29 @@ describe('the node -e pairing bootstrap', () => {
     // Not paired yet: it loads its config, engines, price table and lock code, then says what to do.
     expect(r.err).toContain('this worker is not paired yet');
     expect(r.code).toBe(2);
+  });
+
+  it('without bubblewrap the bundle says in one line how to install it, before pairing (the one-time code is not used)', async () => {
+    if (!existsSync(BUNDLE)) throw new Error('dist/worker/colony-worker.mjs is missing: run `npm run build` first');
+    // A host that counts what reaches it: pairing would be its first request.
+    let hits = 0;
+    const host = createHttpServer((_req, res) => (hits++, res.writeHead(404).end()));
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+    try {
+      // The visitor's machine has no bwrap: the real one is hidden behind /dev/null (not executable) in a mount namespace.
+      const hide = `/usr/bin/bwrap --bind / / --ro-bind /dev/null /usr/bin/bwrap --dev /dev --proc /proc`;
+      const r = await run('/bin/sh', `${hide} ${process.execPath} ${BUNDLE} worker --host ${hostUrl} --code ABCD-EFGH --home ${join(dir, 'nobwrap')}`);
+      expect(r.code).toBe(1);
+      const lines = r.err.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toBe(
+        'colony worker: the OS sandbox cannot start: bubblewrap (bwrap) is not installed; install it: sudo apt-get install bubblewrap (Debian/Ubuntu) or sudo dnf install bubblewrap (Fedora), then run the same command again (or set safety.sandbox: false to run tasks unsandboxed)',
+      );
+      expect(r.out).toBe('');
+      expect(hits).toBe(0);
+    } finally {
+      await new Promise((r) => host.close(r));
+    }
   });
 });

@@ -64,6 +64,7 @@ export function sandboxProbe(): SandboxProbe {
   return cached;
 }
 
-export function unavailableMessage(p: Extract<SandboxProbe, { ok: false }>): string {
-  return `the OS sandbox cannot start: ${p.reason}; ${p.fix} (or set safety.sandbox: false to run tasks unsandboxed)`;
+/** `then`: what to do once fixed (the worker: run the same command again). */
+export function unavailableMessage(p: Extract<SandboxProbe, { ok: false }>, then?: string): string {
+  return `the OS sandbox cannot start: ${p.reason}; ${p.fix}${then ? `, ${then}` : ''} (or set safety.sandbox: false to run tasks unsandboxed)`;
 }
