@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { ColonyError } from '../core/errors.js';
 import type { Engine } from '../core/engine.js';
 import { createEngineRegistry } from '../engines/registry.js';
+import { withAgentCliDefaults } from '../engines/agent-engines.js';
 import { loadConfig } from '../runner/home.js';
 import { createSandboxPlanner } from '../safety/os-sandbox/index.js';
 import { sandboxProbe, unavailableMessage } from '../safety/os-sandbox/probe.js';
@@ -63,8 +64,8 @@ export function registerWorker(program: Command): void {
         throw new ColonyError('E_BAD_INPUT', `--budget-cap must be a number ≥ 0, got "${f.budgetCap}"`);
       const concurrency = Number(f.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new ColonyError('E_BAD_INPUT', '--concurrency must be an integer 1-64');
-      const { config, file } = loadConfig(f.config);
-      const registry = createEngineRegistry(config);
+      const loaded = loadConfig(f.config);
+      const file = loaded.file;
       const names = [
         ...new Set(
           f.engines
@@ -73,6 +74,9 @@ export function registerWorker(program: Command): void {
             .filter(Boolean),
         ),
       ];
+      // A CLI named here (found on PATH by the bundled worker) with no section in the config runs with its defaults.
+      const config = withAgentCliDefaults(loaded.config, names);
+      const registry = createEngineRegistry(config);
       const engines = new Map<string, Engine>();
       for (const n of names) {
         if (!registry.has(n)) throw new ColonyError('E_BAD_INPUT', `--engines: unknown engine "${n}"; known: ${registry.names().join(', ')}`);

@@ -31,6 +31,31 @@ export function agentCliConfig(config: ColonyConfig, name: AgentCliName): AgentC
   return config.engines[name];
 }
 
+/** The model a CLI found on a worker's PATH runs when neither the worker's config nor the task names one. */
+export const DETECTED_DEFAULT_MODELS: Readonly<Record<AgentCliName, string>> = {
+  codex: 'gpt-5-codex',
+  gemini: 'gemini-2.5-flash',
+  opencode: 'qwen3-coder', // with engines.opencode.base_url in the worker's config: a model its gateway serves
+};
+
+export function isAgentCliName(name: string): name is AgentCliName {
+  return (AGENT_CLI_ENGINES as readonly string[]).includes(name);
+}
+
+/**
+ * The config with a default section for each agent CLI in `names` the config does not set up (a worker offering
+ * a CLI it found on PATH, with no config file): its default model and key variable, everything else as configured.
+ */
+export function withAgentCliDefaults(config: ColonyConfig, names: readonly string[]): ColonyConfig {
+  const missing = names.filter(isAgentCliName).filter((n) => !config.engines[n]);
+  if (missing.length === 0) return config;
+  const keyEnv: Record<AgentCliName, string> = { codex: 'OPENAI_API_KEY', gemini: 'GEMINI_API_KEY', opencode: 'OPENCODE_API_KEY' };
+  const added = Object.fromEntries(
+    missing.map((n) => [n, { default_model: DETECTED_DEFAULT_MODELS[n], models: [], api_key_env: keyEnv[n], extra_args: [] } satisfies AgentCliConfig]),
+  );
+  return { ...config, engines: { ...config.engines, ...added } };
+}
+
 /** The engine's default state root: outside /tmp for codex (it refuses to put helper binaries under a temp dir). */
 export function stateRootOf(name: string): string {
   return name === 'codex' ? join(homedir(), '.cache', 'colony', 'engine-state') : tmpdir();

@@ -7,7 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isColonyError } from '../../core/errors.js';
-import { findBinary } from '../../engines/agent-engines.js';
+import { AGENT_CLI_ENGINES, findBinary } from '../../engines/agent-engines.js';
 import { registerWorker } from '../worker.js';
 import { withSystemPath } from './system-path.js';
 
@@ -30,12 +30,13 @@ async function main(): Promise<void> {
 
 /**
  * The pasted command names no engines: offer what this machine has, exec plus
- * the Claude Code CLI when it is on PATH (the host's task form then offers
- * exactly these, and defaults to one that will run).
+ * each agent CLI on PATH — Claude Code, Codex, Gemini CLI, opencode — (the
+ * host's task form then offers exactly these, and defaults to one that will run).
  */
 function withDetectedEngines(argv: string[]): string[] {
   if (argv.some((a) => a === '--engines' || a.startsWith('--engines='))) return argv;
-  const engines = ['exec', ...(findBinary(process.env['CLAUDE_BIN'] ?? 'claude') ? ['claude'] : [])];
+  const agents = AGENT_CLI_ENGINES.filter((name) => findBinary(name) !== null);
+  const engines = ['exec', ...(findBinary(process.env['CLAUDE_BIN'] ?? 'claude') ? ['claude'] : []), ...agents];
   return [...argv, '--engines', engines.join(',')];
 }
 
