@@ -1,8 +1,9 @@
 /**
- * The LAN submit form: a task for my own paired worker, or for the host (after
- * the admin approves it). For my own worker it offers the engines my machines
- * reported when they connected and defaults to one that will run there; with
- * no machine paired it says so first and points to the pairing steps.
+ * The LAN submit form: a task for my own paired workers (any of them, or, when
+ * I have several, one I pick by name), or for the host (after the admin
+ * approves it). For my own worker it offers the engines my machines (or the
+ * one picked) reported when they connected and defaults to one that will run
+ * there; with no machine paired it says so first and points to the pairing steps.
  */
 import { api } from './api.js';
 import { h, put } from './dom.js';
@@ -22,6 +23,8 @@ export class UserSubmit {
   /** My workers as last reported; null until the first load. */
   private workers: WorkerCard[] | null = null;
   private offered = '';
+  /** The worker options last rendered (ids and labels), to rebuild the list only when it changed. */
+  private targets = '';
   /** The visitor picked an engine themselves: keep it while it is offered. */
   private chosen = false;
 
@@ -30,12 +33,8 @@ export class UserSubmit {
     this.engine = h('select', { name: 'engine' });
     const model = h('input', { name: 'model', placeholder: 'router decides', maxlength: '100' });
     const budget = h('input', { name: 'budget_usd', type: 'number', min: '0', step: '0.01', inputmode: 'decimal', placeholder: 'default' });
-    this.target = h(
-      'select',
-      { name: 'target' },
-      h('option', { value: 'own-worker' }, 'My own worker (paired machine)'),
-      h('option', { value: 'host' }, 'The host (needs the admin’s approval)'),
-    );
+    this.target = h('select', { name: 'target' });
+    this.renderTargets();
     this.pairNote = h('div', { id: 'pair-first', 'aria-live': 'polite' });
     const err = errorBox();
     const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Submit task');
@@ -67,7 +66,8 @@ export class UserSubmit {
           const r = await api.post<{ id?: string; task_ids: string[] }>('/api/submit-task', body);
           this.prompt.value = '';
           const id = r.id ?? r.task_ids[0] ?? '';
-          const online = (this.workers ?? []).some((w) => w.connected);
+          const picked = (this.workers ?? []).filter((w) => this.target.value === 'own-worker' || w.id === this.target.value);
+          const online = picked.some((w) => w.connected);
           notice(
             'success',
             this.target.value === 'host'
@@ -87,12 +87,31 @@ export class UserSubmit {
   /** My workers changed (the My workers board loaded or a live event arrived). */
   setWorkers(list: WorkerCard[]): void {
     this.workers = list.filter((w) => w.kind === 'remote' && w.revoked !== true);
+    this.renderTargets();
     this.update();
   }
 
-  private update(): void {
-    const own = this.target.value === 'own-worker';
+  /** Any of my workers, each of them by name when I have several (the server refuses a worker that is not mine), or the host. */
+  private renderTargets(): void {
     const mine = this.workers ?? [];
+    const each = mine.length > 1 ? mine.map((w) => ({ value: w.id, label: `Only ${w.name ?? w.id}${w.connected ? '' : ' (offline)'}` })) : [];
+    const key = JSON.stringify(each);
+    if (key === this.targets && this.target.options.length > 0) return;
+    this.targets = key;
+    const previous = this.target.value || 'own-worker';
+    put(
+      this.target,
+      h('option', { value: 'own-worker' }, mine.length > 1 ? 'Any of my workers (paired machines)' : 'My own worker (paired machine)'),
+      each.length ? h('optgroup', { label: 'One of my workers' }, ...each.map((o) => h('option', { value: o.value }, o.label))) : null,
+      h('option', { value: 'host' }, 'The host (needs the admin’s approval)'),
+    );
+    this.target.value = [...this.target.options].some((o) => o.value === previous) ? previous : 'own-worker';
+  }
+
+  private update(): void {
+    const picked = (this.workers ?? []).find((w) => w.id === this.target.value);
+    const own = this.target.value === 'own-worker' || picked !== undefined;
+    const mine = picked ? [picked] : (this.workers ?? []);
     put(
       this.pairNote,
       own && this.workers !== null && mine.length === 0
