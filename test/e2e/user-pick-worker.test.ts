@@ -6,7 +6,8 @@
  * lists those workers, and a submission forged from that user's page naming
  * one of them is refused exactly like an unknown worker, nothing stored.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -17,6 +18,7 @@ import { signInLan } from '../helpers/lan-browser.js';
 import { waitFor } from '../helpers/proc.js';
 import { startAgent, type RemoteTestHost, type Session, type TestAgent } from '../helpers/remote-host.js';
 
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 let host: RunningHost;
 let browser: Browser;
 let home: string;
@@ -41,7 +43,8 @@ afterAll(async () => {
 });
 
 async function userPage(name: string): Promise<{ page: Page; session: Session }> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  // bypassCSP: the apps' CSP (script-src 'self') would refuse the injected axe.min.js.
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
   contexts.push(ctx);
   const page = await ctx.newPage();
   page.setDefaultTimeout(30_000);
@@ -75,6 +78,13 @@ describe('picking one of my workers', () => {
     await expect
       .poll(async () => (await targetOptions(page)).map((o) => o.label), { timeout: 20_000 })
       .toEqual(['Any of my workers (paired machines)', 'Only laptop', 'Only desktop', 'The host (needs the admin’s approval)']);
+    // The form with the list of workers has no serious or critical axe-core violation.
+    await page.addScriptTag({ content: AXE });
+    const serious = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (d: Document) => Promise<{ violations: { id: string; impact: string | null }[] }> } }).axe;
+      return (await axe.run(document)).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+    });
+    expect(serious).toEqual([]);
     const options = await targetOptions(page);
     expect(options.map((o) => o.value)).toEqual(['own-worker', adaLaptop.identity.worker_id, adaDesktop.identity.worker_id, 'host']);
     await page.locator('#user-prompt').fill('echo ran-on-the-desktop');
