@@ -72,8 +72,6 @@ export class Settler {
 
   progress(rec: LeaseRec, msg: BatchItemOf<'TASK_PROGRESS'>): void {
     this.note(rec, msg);
-    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, msg.cost); // may stop this attempt (paused)
-    if (this.d.leases.get(rec.lease.task_id) !== rec) return; // stopped for its scope's budget
     if (msg.output.length > 0) {
       const { task_id, attempt } = rec.lease;
       const max = this.d.maxOutputBytes;
@@ -82,6 +80,7 @@ export class Settler {
       if (c.notice) this.d.service.appendOutput(task_id, attempt, 'stderr', `\n[colony: output truncated at ${max} bytes]\n`);
     }
     this.d.changed(rec.lease.worker_id);
+    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, msg.cost); // may stop this attempt (its scope's budget reached)
   }
 
   finished(rec: LeaseRec, msg: BatchItemOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
