@@ -82,6 +82,7 @@ export function openHost(o: HostOptions): Host {
     const cluster = Cluster.join(store, {
       hostId: o.hostId ?? defaultHostId(o.paths.home),
       leaseMs: o.config.store.lease_ms,
+      beatMs: o.config.store.heartbeat_ms,
       onFenced: o.onFenced ?? exitFenced,
     });
     // Several hosts: only this host's graphs (a restart with the same id recovers its own; others' attempts are theirs).

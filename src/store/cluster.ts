@@ -48,6 +48,8 @@ export interface HostRow {
 export interface ClusterOptions {
   hostId: string;
   leaseMs: number;
+  /** Renew the lease every so often from the PostgreSQL worker thread; null: only when heartbeat() is called (tests). */
+  beatMs: number | null;
   /** Called once when this host finds it lost its lease (another host took its graphs). */
   onFenced: (message: string) => void;
 }
@@ -97,10 +99,12 @@ export class Cluster {
       },
       closing: () => (store.pendingEventCount > 0 ? `SELECT pg_notify('${EVENTS_CHANNEL}', '${me}')` : null),
     };
-    db.onNotify((payload) => {
+    db.onNotice((n) => {
+      if (n.kind === 'fenced') this.fence(n.by);
       // This host's own commits are relayed at commit already.
-      if (payload !== me) store.scheduleRelay();
+      else if (n.kind === 'resumed' || n.payload !== me) store.scheduleRelay();
     });
+    if (o.beatMs !== null) db.beat({ hostId: me, leaseMs: o.leaseMs, everyMs: o.beatMs });
   }
 
   get hostId(): string {

@@ -43,7 +43,7 @@ function host(url: string, hostId: string, leaseMs = 60_000): { store: Store; cl
   const store = openStore(url);
   opened.push(store);
   const fenced: string[] = [];
-  const cluster = Cluster.join(store, { hostId, leaseMs, onFenced: (m) => fenced.push(m) }) as Cluster;
+  const cluster = Cluster.join(store, { hostId, leaseMs, beatMs: null, onFenced: (m) => fenced.push(m) }) as Cluster;
   return { store, cluster, fenced };
 }
 

@@ -34,7 +34,7 @@ afterAll(() => cluster?.destroy());
 /** Each store joins the database as a host (store/cluster.ts): every write transaction takes the write lock and re-reads the heads. */
 function joined(url: string): Store {
   const store = openStore(url);
-  Cluster.join(store, { hostId: 'conformance', leaseMs: 600_000, onFenced: () => undefined });
+  Cluster.join(store, { hostId: 'conformance', leaseMs: 600_000, beatMs: null, onFenced: () => undefined });
   return store;
 }
 

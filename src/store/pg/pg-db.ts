@@ -6,6 +6,7 @@
  */
 import { ColonyError } from '../../core/errors.js';
 import type { ArgumentTypes, SqlDb, SqlRunResult, SqlStatement } from '../sql-port.js';
+import type { PgBeat, PgNotice } from './protocol.js';
 import { PgSyncClient } from './sync-client.js';
 import { translate, type SchemaFacts, type Translated } from './translate.js';
 
@@ -40,9 +41,14 @@ export class PgDb implements SqlDb {
     this.client = new PgSyncClient(url, timeoutMs, undefined, listen);
   }
 
-  /** Called (asynchronously, on the main thread) for each notification on the `listen` channel, and with null after the listener reconnected. */
-  onNotify(fn: (payload: string | null) => void): void {
-    this.client.onNotify(fn);
+  /** The listener's notices (asynchronously, on the main thread): notifications on the `listen` channel, reconnects, a lost lease. */
+  onNotice(fn: (n: PgNotice) => void): void {
+    this.client.onNotice(fn);
+  }
+
+  /** Renew a host's lease from the worker thread (store/cluster.ts), on the listener's connection. */
+  beat(b: Omit<PgBeat, 'kind'>): void {
+    this.client.beat({ kind: 'beat', ...b });
   }
 
   get open(): boolean {

@@ -23,5 +23,16 @@ export interface PgWorkerData {
   notices: MessagePort;
 }
 
-/** Listener → main thread: a notification's payload, or `resumed` after the listener reconnected (catch up). */
-export type PgNotice = { kind: 'notify'; payload: string } | { kind: 'resumed' };
+/**
+ * Listener → main thread: a notification's payload, `resumed` after the listener reconnected (catch up),
+ * `fenced` when the heartbeat found this host's row claimed by another host.
+ */
+export type PgNotice = { kind: 'notify'; payload: string } | { kind: 'resumed' } | { kind: 'fenced'; by: string };
+
+/** Main thread → listener: renew this host's lease every `everyMs` on the listener's connection (not blocked by the main thread). */
+export interface PgBeat {
+  kind: 'beat';
+  hostId: string;
+  leaseMs: number;
+  everyMs: number;
+}

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
 import { ColonyError } from '../../core/errors.js';
-import type { PgNotice, PgRequest, PgResponse, PgWorkerData } from './protocol.js';
+import type { PgBeat, PgNotice, PgRequest, PgResponse, PgWorkerData } from './protocol.js';
 
 type Ok = Extract<PgResponse, { ok: true }>;
 type Req = PgRequest extends infer R ? (R extends PgRequest ? Omit<R, 'id'> : never) : never;
@@ -41,10 +41,15 @@ export class PgSyncClient {
     this.worker.on('error', () => undefined); // a dead worker shows as calls without an answer (E_STORE)
   }
 
-  /** The listener's notifications (payload), and null after it reconnected; delivered by the event loop, never keeping it alive. */
-  onNotify(fn: (payload: string | null) => void): void {
-    this.notices.on('message', (n: PgNotice) => fn(n.kind === 'notify' ? n.payload : null));
+  /** The listener's notices; delivered by the event loop, never keeping it alive. */
+  onNotice(fn: (n: PgNotice) => void): void {
+    this.notices.on('message', fn);
     this.notices.unref();
+  }
+
+  /** The worker renews the host's lease on its listener connection from now on. */
+  beat(b: PgBeat): void {
+    this.notices.postMessage(b);
   }
 
   call(req: Req): Ok {

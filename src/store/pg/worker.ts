@@ -101,7 +101,7 @@ function passwordOf(url: string): string {
   }
 }
 
-if (data.listen !== null) startListener(data.url, data.connectTimeoutMs, data.listen, (n) => data.notices.postMessage(n));
+if (data.listen !== null) startListener(data.url, data.connectTimeoutMs, data.listen, data.notices);
 
 const port = data.port;
 let chain: Promise<void> = Promise.resolve();
