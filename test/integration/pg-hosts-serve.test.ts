@@ -146,7 +146,10 @@ describe.skipIf(missing !== null)(`two colony hosts on one PostgreSQL${missing ?
     await waitFor(() => live.text().includes(`"task_id":"${gb}:t`), "host B's events on host A's stream", 30_000);
     // A refuses to act on B's task, naming B.
     const refused = await adminApi(a.port, a.token)('POST', `/admin/tasks/${gb}:t999/skip`);
-    expect([refused.status, refused.json['code']], refused.body + JSON.stringify(await query('SELECT id, owner_host FROM graphs')) + JSON.stringify(await query('SELECT * FROM hosts'))).toEqual([409, 'E_FOREIGN_TASK']);
+    expect(
+      [refused.status, refused.json['code']],
+      refused.body + JSON.stringify(await query('SELECT id, owner_host FROM graphs')) + JSON.stringify(await query('SELECT * FROM hosts')),
+    ).toEqual([409, 'E_FOREIGN_TASK']);
     expect(String(refused.json['error'] ?? refused.body)).toContain(defaultHostId(b.home));
 
     // SIGKILL B a quarter of the way through its graph.
@@ -186,7 +189,8 @@ describe.skipIf(missing !== null)(`two colony hosts on one PostgreSQL${missing ?
       for (let i = 1; i < rows.length; i++) {
         const prev = rows[i - 1] as (typeof rows)[number];
         const cur = rows[i] as (typeof rows)[number];
-        if (prev.finished_at === null || Number(cur.started_at) < Number(prev.finished_at)) problems.push(`${id}: attempt ${cur.attempt} overlaps ${prev.attempt}`);
+        if (prev.finished_at === null || Number(cur.started_at) < Number(prev.finished_at))
+          problems.push(`${id}: attempt ${cur.attempt} overlaps ${prev.attempt}`);
       }
     }
     expect(problems).toEqual([]);
