@@ -25,6 +25,8 @@ export class HostWatch {
   private closing = false;
   /** Every adoption so far (for tests and the dashboard). */
   readonly adoptions: Adoption[] = [];
+  /** Graphs moved here whose recovery failed (a process still alive, the database gone): retried at each beat. */
+  private unadopted: { hosts: string[]; graphs: string[] } | null = null;
 
   constructor(
     private readonly cluster: Cluster,
@@ -45,8 +47,14 @@ export class HostWatch {
     try {
       if (!this.cluster.heartbeat() || this.closing) return null;
       const claimed = this.cluster.claimExpired();
-      if (claimed.hosts.length === 0) return null;
-      return this.adopt(claimed.hosts, claimed.graphs);
+      const hosts = [...(this.unadopted?.hosts ?? []), ...claimed.hosts];
+      const graphs = [...(this.unadopted?.graphs ?? []), ...claimed.graphs];
+      if (hosts.length === 0) return null;
+      // They are this host's from the claim's commit on: until recovered, retry at every beat.
+      this.unadopted = { hosts, graphs };
+      const a = this.adopt(hosts, graphs);
+      this.unadopted = null;
+      return a;
     } catch (e) {
       if (!this.cluster.isFenced) this.log(`colony: host heartbeat failed: ${(e as Error).message}`);
       return null;
