@@ -11,7 +11,7 @@
  * times overlap; `colony audit verify` passes on the shared chain; `colony
  * doctor` lists both hosts, B claimed by A.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultHostId } from '../../src/store/cluster.js';
 import { adminApi } from '../helpers/admin-host.js';
-import { assertBuilt, CLI, runCli } from '../helpers/cli.js';
+import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli.js';
 import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
 import { killQuietly, makeTempDir, waitFor } from '../helpers/proc.js';
 
@@ -45,13 +45,9 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-interface Serve {
-  child: ChildProcess;
-  port: number;
-  token: string;
+interface Serve extends ServeProcess {
   home: string;
   ws: string;
-  out: () => string;
 }
 
 function setup(name: string): { ws: string; home: string; graph: string } {
@@ -71,24 +67,9 @@ function setup(name: string): { ws: string; home: string; graph: string } {
 
 async function serve(name: string): Promise<Serve & { graph: string }> {
   const { ws, home, graph } = setup(name);
-  const child = spawn(process.execPath, [CLI, 'serve', '--admin-port', '0', '--home', home, '--quiet'], {
-    cwd: ws,
-    env: { ...process.env, COLONY_HOME: undefined, COLONY_CONFIG: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const m = await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
-      return /admin app: http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+)/.exec(out);
-    },
-    'serve printed its admin URL',
-    30_000,
-  );
-  return { child, port: Number(m[1]), token: m[2] as string, home, ws, graph, out: () => out };
+  const s = await startServe(ws, home);
+  children.push(s.child);
+  return { ...s, home, ws, graph };
 }
 
 /** The admin SSE stream of a host; collects the raw text. */
