@@ -597,12 +597,12 @@ export class Store {
   /** Every task with its dependencies, for rebuilding the scheduler at start. One pass over each table. */
   loadAll(): StoredTask[] {
     if (!this.db.inTransaction) this.flushGroup(); // the rebuilt scheduler must see every write already decided
-    const rows = (
-      this.hostId === null
-        ? this.db.prepare('SELECT * FROM tasks ORDER BY seq').all()
-        : this.db.prepare('SELECT t.* FROM tasks t JOIN graphs g ON g.id = t.graph_id WHERE g.owner_host = ? ORDER BY t.seq').all(this.hostId)
-    ) as TaskRow[];
-    return this.withDeps(rows, this.hostId !== null);
+    if (this.hostId === null) return this.withDeps(this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[]);
+    // Several hosts: this host's graphs only, their edges in one pass too.
+    const mine = 'JOIN graphs g ON g.id = t.graph_id WHERE g.owner_host = ?';
+    const rows = this.db.prepare(`SELECT t.* FROM tasks t ${mine} ORDER BY t.seq`).all(this.hostId) as TaskRow[];
+    const edges = this.db.prepare(`SELECT e.task_id, e.depends_on FROM edges e JOIN tasks t ON t.id = e.task_id ${mine}`).all(this.hostId);
+    return this.withDeps(rows, edges as Iterable<{ task_id: string; depends_on: string }>);
   }
 
   /** The newest graph submitted from this file that still has unfinished tasks. */
@@ -763,12 +763,13 @@ export class Store {
     }
   }
 
-  /** `partial`: rows are a subset of the tasks (one host's): many of them still read the edge table once. */
-  private withDeps(rows: TaskRow[], partial = false): StoredTask[] {
+  /** `edges`: the rows' edges when the caller read them already. */
+  private withDeps(rows: TaskRow[], edges?: Iterable<{ task_id: string; depends_on: string }>): StoredTask[] {
     if (rows.length === 0) return [];
     const deps = new Map<string, string[]>();
-    if (rows.length > 200 || (partial && rows.length > 20)) {
-      for (const e of this.db.prepare('SELECT task_id, depends_on FROM edges').iterate() as IterableIterator<{ task_id: string; depends_on: string }>) {
+    if (rows.length > 200 || edges) {
+      for (const e of edges ??
+        (this.db.prepare('SELECT task_id, depends_on FROM edges').iterate() as IterableIterator<{ task_id: string; depends_on: string }>)) {
         let l = deps.get(e.task_id);
         if (!l) deps.set(e.task_id, (l = []));
         l.push(e.depends_on);
