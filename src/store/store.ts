@@ -5,7 +5,9 @@
  * live event(s). Only this folder writes SQL.
  *
  * Single writer: one host process owns a COLONY_HOME (see store/host-lock),
- * so the audit chain's last hash can be kept in memory.
+ * so the audit chain's last hash can be kept in memory. Several hosts on one
+ * PostgreSQL (store/cluster.ts): each write transaction takes the database's
+ * write lock and re-reads the head, ids and seq under it (adoptHeads).
  *
  * Group commit (`grouped`): a hot path that runs many small writes (the local
  * pool starting and finishing tasks) queues them; every write queued in one

@@ -7,6 +7,8 @@
  * one live host, fencing of the host that lost its lease, and an action on
  * another host's task refused with E_FOREIGN_TASK.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/live-types.js';
 import { Scheduler } from '../../src/core/scheduler.js';
@@ -23,6 +25,7 @@ import { ADMIN, codeOf, submit, task } from './store-conformance.js';
 const missing = pgMissing();
 let pgc: PgCluster | null = null;
 const opened: Store[] = [];
+const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   if (missing) return;
@@ -30,6 +33,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
   for (const s of opened) s.close();
   pgc?.destroy();
 });
@@ -125,4 +129,48 @@ describe.skipIf(missing !== null)(`several hosts on one PostgreSQL${missing ? ` 
     expect(listHosts(dbOf(a.store)).find((h) => h.id === 'host-b')).toMatchObject({ lease: 'claimed', claimed_by: 'host-a', graphs: 0 });
     expect(a.store.verifyAudit()).toMatchObject({ ok: true });
   }, 60_000);
+
+  it('gives each expired host to exactly one of two host processes claiming at the same moment', async () => {
+    const url = await database();
+    const script = fileURLToPath(new URL('../helpers/claim-host.ts', import.meta.url));
+    const claimers = ['claimer-1', 'claimer-2'].map((id) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, url, id], { stdio: ['pipe', 'pipe', 'inherit'] });
+      children.push(child);
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      return { child, lines: () => out.split('\n').filter(Boolean) };
+    });
+    await waitFor(() => claimers.every((c) => c.lines()[0] === 'ready') || undefined, 'both claimers ready', 30_000);
+    const won: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 3; i++) {
+        const dead = host(url, `dead-${round}-${i}`, 200);
+        submit(dead.store, new Scheduler(), `g-${round}-${i}`, [task(`g-${round}-${i}:x`)]);
+      }
+      await new Promise((r) => setTimeout(r, 400)); // their leases expire
+      for (const c of claimers) c.child.stdin.write('go\n');
+      const answers = await waitFor(
+        () => {
+          const got = claimers.map((c) => c.lines()[round + 1]);
+          return got.every((l) => l !== undefined) ? (got as string[]).map((l) => JSON.parse(l) as { hosts: string[]; graphs: string[] }) : undefined;
+        },
+        `round ${round} claims`,
+        30_000,
+      );
+      won.push(...answers.flatMap((a) => a.hosts));
+    }
+    for (const c of claimers) c.child.stdin.end('stop\n');
+    const expected = Array.from({ length: 15 }, (_, k) => `dead-${Math.floor(k / 3)}-${k % 3}`);
+    expect([...won].sort()).toEqual([...expected].sort()); // each dead host claimed once, by one claimer
+    const owners = await (async () => {
+      const db = dbOf(host(url, 'observer').store);
+      return db.prepare("SELECT g.id AS g, g.owner_host AS o, h.claimed_by AS c FROM graphs g JOIN hosts h ON h.id = 'dead-' || substr(g.id, 3)").all() as {
+        g: string;
+        o: string;
+        c: string;
+      }[];
+    })();
+    expect(owners).toHaveLength(15);
+    for (const r of owners) expect([r.g, r.o]).toEqual([r.g, r.c]); // each graph went with its host's claimant
+  }, 120_000);
 });
