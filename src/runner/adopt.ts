@@ -27,12 +27,21 @@ export class HostWatch {
   readonly adoptions: Adoption[] = [];
   /** Graphs moved here whose recovery failed (a process still alive, the database gone): retried at each beat. */
   private unadopted: { hosts: string[]; graphs: string[] } | null = null;
+  /**
+   * Since when this host's beats reach the database without a break (its own
+   * monotonic clock: a duration, not a lease). After an outage every host's
+   * lease has run out; claiming only once this host has been back for a whole
+   * lease gives the others the time to renew theirs, so a database restart
+   * does not make the hosts take each other over.
+   */
+  private healthySince: number | null = performance.now();
 
   constructor(
     private readonly cluster: Cluster,
     private readonly store: Store,
     private readonly service: TaskService,
     private readonly everyMs: number,
+    private readonly leaseMs: number,
     private readonly log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
   ) {}
 
@@ -46,6 +55,8 @@ export class HostWatch {
   beat(): Adoption | null {
     try {
       if (!this.cluster.heartbeat() || this.closing) return null;
+      this.healthySince ??= performance.now();
+      if (performance.now() - this.healthySince < this.leaseMs) return null;
       const claimed = this.cluster.claimExpired();
       const hosts = [...(this.unadopted?.hosts ?? []), ...claimed.hosts];
       const graphs = [...(this.unadopted?.graphs ?? []), ...claimed.graphs];
@@ -56,6 +67,7 @@ export class HostWatch {
       this.unadopted = null;
       return a;
     } catch (e) {
+      this.healthySince = null;
       if (!this.cluster.isFenced) this.log(`colony: host heartbeat failed: ${(e as Error).message}`);
       return null;
     }

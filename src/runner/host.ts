@@ -90,7 +90,7 @@ export function openHost(o: HostOptions): Host {
     // Nothing of an interrupted attempt may run when its task is requeued: end it first.
     const orphans = sweepOrphans(store, 'host died', undefined, mine);
     const recovered = service.recover(mine ?? null);
-    const watch = cluster ? new HostWatch(cluster, store, service, o.config.store.heartbeat_ms) : null;
+    const watch = cluster ? new HostWatch(cluster, store, service, o.config.store.heartbeat_ms, o.config.store.lease_ms) : null;
     watch?.start();
     store.pruneAttemptProcesses();
     const killswitch = new Killswitch(store, o.paths.haltFile);

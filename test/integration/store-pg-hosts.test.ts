@@ -12,12 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/live-types.js';
 import { Scheduler } from '../../src/core/scheduler.js';
+import { openHost } from '../../src/runner/host.js';
 import { TaskService } from '../../src/runner/service.js';
 import { Cluster, listHosts } from '../../src/store/cluster.js';
 import { dbOf } from '../../src/store/internal.js';
 import { openStore } from '../../src/store/open.js';
 import { SYSTEM, type Store } from '../../src/store/store.js';
-import { testConfig } from '../helpers/admin-host.js';
+import { makeHome, testConfig } from '../helpers/admin-host.js';
 import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
 import { waitFor } from '../helpers/proc.js';
 import { ADMIN, codeOf, submit, task } from './store-conformance.js';
@@ -173,4 +174,28 @@ describe.skipIf(missing !== null)(`several hosts on one PostgreSQL${missing ? ` 
     expect(owners).toHaveLength(15);
     for (const r of owners) expect([r.g, r.o]).toEqual([r.g, r.c]); // each graph went with its host's claimant
   }, 120_000);
+
+  it('does not make hosts take each other over when the database was away for longer than a lease', async () => {
+    const url = await database();
+    const fenced: string[] = [];
+    const homes = [makeHome('colony-pg-outage-a-'), makeHome('colony-pg-outage-b-')];
+    const config = testConfig({ store: { url, lease_ms: 1_000, heartbeat_ms: 200 }, runner: { worktrees: 'off' } });
+    const hosts = homes.map((home, i) => openHost({ paths: home.paths, config, hostId: `outage-${i}`, onFenced: (m) => fenced.push(m) }));
+    try {
+      const c = pgc as PgCluster;
+      c.stop();
+      await new Promise((r) => setTimeout(r, 2_500)); // both leases run out meanwhile
+      c.start();
+      await new Promise((r) => setTimeout(r, 3_000)); // several beats and more than a lease after the return
+      expect(fenced).toEqual([]);
+      const rows = listHosts(dbOf(hosts[0]?.store as Store)).filter((h) => h.id.startsWith('outage-'));
+      expect(rows.map((h) => [h.id, h.lease, h.claimed_by])).toEqual([
+        ['outage-0', 'live', null],
+        ['outage-1', 'live', null],
+      ]);
+    } finally {
+      for (const h of hosts) await h.close();
+      for (const home of homes) home.cleanup();
+    }
+  }, 60_000);
 });
