@@ -139,9 +139,7 @@ export class Cluster {
   claimExpired(): { hosts: string[]; graphs: string[] } {
     if (this.fenced) return { hosts: [], graphs: [] };
     // A plain read first: the claim takes the write lock, which no beat should do while every host is alive.
-    const expired = this.db
-      .prepare(`SELECT 1 FROM hosts WHERE id <> ? AND claimed_by IS NULL AND lease_until < ${DB_NOW} LIMIT 1`)
-      .get(this.o.hostId);
+    const expired = this.db.prepare(`SELECT 1 FROM hosts WHERE id <> ? AND claimed_by IS NULL AND lease_until < ${DB_NOW} LIMIT 1`).get(this.o.hostId);
     if (!expired) return { hosts: [], graphs: [] };
     return this.store.transaction(() => {
       const hosts = this.db
