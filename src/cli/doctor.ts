@@ -20,7 +20,15 @@ export function formatStoreCheck(c: StoreCheck): string {
   const schema = c.schema_version === null ? '-' : `${c.schema_version} (this colony: ${c.expected_version})`;
   const rows = [['STORE', 'DATABASE', 'SCHEMA', '']];
   rows.push(['postgresql', c.reachable ? `reachable ${c.url}` : `UNREACHABLE ${c.url}`, schema, c.ok ? (c.problem ?? 'ok') : `NOT READY: ${c.problem ?? ''}`]);
-  return table(rows);
+  if (!c.hosts?.length) return table(rows);
+  // Several hosts on the database: each one's lease (on the database's clock) and the graphs it owns.
+  const hosts = [['HOST', 'MACHINE', 'PID', 'LEASE', 'GRAPHS']];
+  for (const h of c.hosts) {
+    const secs = Math.round(Math.abs(h.lease_left_ms) / 100) / 10;
+    const lease = h.lease === 'live' ? `live (${secs} s left)` : h.lease === 'expired' ? `EXPIRED ${secs} s ago` : `claimed by ${h.claimed_by ?? '?'}`;
+    hosts.push([h.id, h.hostname, String(h.pid), lease, String(h.graphs)]);
+  }
+  return `${table(rows)}\n\n${table(hosts)}`;
 }
 
 export function registerDoctor(program: Command): void {

@@ -246,7 +246,12 @@ export const configSchema = z.strictObject({
         .regex(/^postgres(ql)?:\/\//i, 'a postgres:// or postgresql:// URL')
         .nullable()
         .default(null),
+      // Several hosts on one PostgreSQL (issue 19): a host's lease on the database's clock, renewed every
+      // heartbeat_ms; a host silent for lease_ms is presumed dead and a live one takes over its graphs.
+      lease_ms: z.number().int().min(200).default(10_000),
+      heartbeat_ms: z.number().int().min(50).default(3_000),
     })
+    .refine((s) => s.heartbeat_ms * 2 <= s.lease_ms, { message: 'store.heartbeat_ms must be at most half of store.lease_ms' })
     .prefault({}),
   // What the store keeps (issue 14).
   retention: z

@@ -24,6 +24,8 @@ import { sweepOrphans, type OrphanSweep } from './orphans.js';
 import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
 import { Notifier } from './notify/notifier.js';
 import { BudgetWatch } from './budget-watch.js';
+import { Cluster, defaultHostId } from '../store/cluster.js';
+import { HostWatch } from './adopt.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -35,6 +37,10 @@ export interface HostOptions {
   gate?: GateFn;
   env?: NodeJS.ProcessEnv;
   lock?: boolean;
+  /** Several hosts on PostgreSQL: this host's id (default: machine name + a hash of the home). */
+  hostId?: string;
+  /** This host lost its database lease (another host took its graphs); default: log and exit with status 75. */
+  onFenced?: (message: string) => void;
 }
 
 export interface Host {
@@ -59,6 +65,8 @@ export interface Host {
   notifier: Notifier;
   /** Budgets per graph and user: warnings, pauses at the budget, the admin's raise and resume (issue 18). */
   budgets: BudgetWatch;
+  /** Several hosts on PostgreSQL: this host's lease and takeovers; null on SQLite. */
+  cluster: { cluster: Cluster; watch: HostWatch } | null;
   close(): Promise<void>;
 }
 
@@ -71,9 +79,19 @@ export function openHost(o: HostOptions): Host {
     store.outputCapBytes = o.config.retention.max_output_bytes_per_task;
     const s = store;
     const service = new TaskService(store, o.config);
+    const cluster = Cluster.join(store, {
+      hostId: o.hostId ?? defaultHostId(o.paths.home),
+      leaseMs: o.config.store.lease_ms,
+      beatMs: o.config.store.heartbeat_ms,
+      onFenced: o.onFenced ?? exitFenced,
+    });
+    // Several hosts: only this host's graphs (a restart with the same id recovers its own; others' attempts are theirs).
+    const mine = store.ownedGraphsInFlight() ?? undefined;
     // Nothing of an interrupted attempt may run when its task is requeued: end it first.
-    const orphans = sweepOrphans(store, 'host died');
-    const recovered = service.recover();
+    const orphans = sweepOrphans(store, 'host died', undefined, mine);
+    const recovered = service.recover(mine ?? null);
+    const watch = cluster ? new HostWatch(cluster, store, service, o.config.store.heartbeat_ms, o.config.store.lease_ms) : null;
+    watch?.start();
     store.pruneAttemptProcesses();
     const killswitch = new Killswitch(store, o.paths.haltFile);
     const routing = createRouting({ config: o.config, store, env: o.env ?? process.env, paths: o.paths, configFile: o.configFile ?? null, killswitch });
@@ -138,8 +156,11 @@ export function openHost(o: HostOptions): Host {
       sandbox: routing.sandbox,
       notifier,
       budgets,
+      cluster: cluster && watch ? { cluster, watch } : null,
       async close() {
+        watch?.quiesce();
         await pool.stop();
+        watch?.stop();
         budgets.stop();
         notifier.stop();
         service.close();
@@ -152,4 +173,10 @@ export function openHost(o: HostOptions): Host {
     lock?.release();
     throw e;
   }
+}
+
+/** A host presumed dead by the others must not act on the graphs they took: it stops (a supervisor restarts it clean). */
+function exitFenced(message: string): void {
+  process.stderr.write(`colony: ${message}; exiting (status 75)\n`);
+  process.exit(75);
 }

@@ -8,7 +8,8 @@
  * touched. Each swept attempt gets an audit record.
  *
  * Runs under the host lock (store/host-lock.ts): the attempts it finds open
- * cannot belong to a live host.
+ * cannot belong to a live host. Several hosts on one database: only the
+ * graphs of this host (at start) or of the dead host it adopts (runner/adopt.ts).
  */
 import { ColonyError } from '../core/errors.js';
 import { pruneEmptyAttemptCgroups } from '../engines/attempt-cgroup.js';
@@ -22,9 +23,10 @@ export interface OrphanSweep {
   killed: number;
 }
 
-export function sweepOrphans(store: Store, reason: string, timeoutMs = 10_000): OrphanSweep {
+/** `graphs`: only those graphs' attempts (several hosts: this host's own, or those it adopts); undefined: all. */
+export function sweepOrphans(store: Store, reason: string, timeoutMs = 10_000, graphs?: readonly string[]): OrphanSweep {
   pruneEmptyAttemptCgroups();
-  const open = store.openAttemptProcesses();
+  const open = store.openAttemptProcesses(graphs);
   if (open.length === 0) return { attempts: 0, killed: 0 };
   const r = sweepAttempts(open, timeoutMs); // one pass over /proc for all of them
   const alive = new Set(r.remaining);

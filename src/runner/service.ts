@@ -73,13 +73,18 @@ export class TaskService implements PoolPort, RemotePort {
    * counts against max_attempts (core/attempt-policy): its task is requeued
    * while attempts remain, else failed. A task claimed but never started is
    * requeued without an attempt. (Whatever may still run of a lost attempt is
-   * swept before this is called.)
+   * swept before this is called.) `graphs`: only those graphs' tasks (several
+   * hosts: the graphs this host owns at start, or the graphs it adopted from a
+   * dead host — runner/adopt.ts); null: all.
    */
-  recover(): { requeued: string[]; failed: string[] } {
+  recover(graphs: readonly string[] | null = null): { requeued: string[]; failed: string[] } {
     this.reload();
     const requeued: string[] = [];
     const failed: string[] = [];
-    for (const t of this.store.listTasks({ state: 'assigned', limit: 1e9 }).concat(this.store.listTasks({ state: 'running', limit: 1e9 }))) {
+    const scope = graphs === null ? null : new Set(graphs);
+    const open = this.store.listTasks({ state: 'assigned', limit: 1e9 }).concat(this.store.listTasks({ state: 'running', limit: 1e9 }));
+    for (const t of open) {
+      if (scope !== null && !scope.has(t.graph_id)) continue;
       const rows = this.store.attemptsOf(t.id);
       const open = rows.find((a) => a.attempt === t.attempt && a.finished_at === null);
       if (!open) {
@@ -371,7 +376,7 @@ export class TaskService implements PoolPort, RemotePort {
   }
 
   approve(id: string, who: Actor): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => {
       const trs = this.scheduler.approve(id, `approved by ${who.actor}`);
       this.store.markApproved(id);
@@ -381,13 +386,13 @@ export class TaskService implements PoolPort, RemotePort {
 
   /** A task held for its pending change: approved → succeeded, rejected → failed. */
   settleHeld(id: string, ok: boolean, reason: string, who: Actor): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => this.scheduler.settleHeld(id, ok, reason));
   }
 
   /** Changes were requested on the task's pending change: it runs again (a follow-up); `inTx` records the request in the same transaction. */
   reopen(id: string, reason: string, who: Actor, inTx: () => void): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => {
       const trs = this.scheduler.reopen(id, reason);
       inTx();
@@ -396,28 +401,28 @@ export class TaskService implements PoolPort, RemotePort {
   }
 
   reject(id: string, who: Actor): Transition[] {
-    const t = this.requireTask(id);
+    const t = this.requireOwnTask(id);
     if (t.state !== 'awaiting_approval') throw new ColonyError('E_INVALID_TRANSITION', `task ${id} is ${t.state}, not awaiting_approval`);
     return this.mutate(who, () => this.scheduler.cancel(id, `rejected by ${who.actor}`));
   }
 
   forceRun(id: string, who: Actor): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => this.scheduler.forceRun(id));
   }
 
   skip(id: string, who: Actor): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => this.scheduler.skip(id, `skipped by ${who.actor}`));
   }
 
   retry(id: string, who: Actor): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => this.scheduler.retry(id));
   }
 
   dropEdge(id: string, dep: string, who: Actor): Transition[] {
-    this.requireTask(id);
+    this.requireOwnTask(id);
     return this.mutate(who, () => {
       const trs = this.scheduler.dropEdge(id, dep);
       this.store.deleteEdge(id, dep);
@@ -428,7 +433,7 @@ export class TaskService implements PoolPort, RemotePort {
 
   /** Cancels a task that has not started; running ones are cancelled by whoever runs them (pool, remote host). */
   cancelPending(id: string, who: Actor): Transition[] {
-    const t = this.requireTask(id);
+    const t = this.requireOwnTask(id);
     if (isTerminal(t.state)) throw new ColonyError('E_INVALID_TRANSITION', `task ${id} already ended (${t.state})`);
     return this.mutate(who, () => this.scheduler.cancel(id, `cancelled by ${who.actor}`));
   }
@@ -441,6 +446,19 @@ export class TaskService implements PoolPort, RemotePort {
     const t = this.store.getTask(id);
     if (!t) throw new ColonyError('E_NOT_FOUND', `no task ${id}`);
     return t;
+  }
+
+  /**
+   * A task this host may act on. Several hosts on one database: each host
+   * schedules only its own graphs, so an action on another host's task is
+   * refused with the owner's name (E_FOREIGN_TASK, 409): send it to that host.
+   */
+  requireOwnTask(id: string): StoredTask {
+    const t = this.requireTask(id);
+    if (this.store.hostId === null || this.scheduler.has(id)) return t;
+    const owner = this.store.hostOfTask(id);
+    if (owner === this.store.hostId) return t; // adopted or submitted since the last rebuild
+    throw new ColonyError('E_FOREIGN_TASK', `task ${id} belongs to colony host ${owner ?? '(none)'}; act on it through that host`, { owner_host: owner });
   }
 
   /** Scheduler mutation + its persistence (and any extra writes) in one transaction. */

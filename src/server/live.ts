@@ -118,7 +118,7 @@ export function followEvents(
     last = e.id;
     if (onEvent(e) === false) gone = true;
   };
-  const unsubscribe = store.subscribe((events) => {
+  const unsubscribe = store.subscribeLive((events) => {
     if (replaying) buffered.push(...events);
     else {
       for (const e of events) send(e);

@@ -426,4 +426,25 @@ DROP TABLE attempts;
 ALTER TABLE attempts_v14 RENAME TO attempts;
 `,
   },
+  {
+    // Several hosts on one PostgreSQL (issue 19): each host's lease row, the host owning each graph, and
+    // an index for MAX(seq) (re-read under the write lock by every transaction on PostgreSQL).
+    // On SQLite (one host) the table stays empty and owner_host NULL.
+    version: 15,
+    name: 'hosts',
+    sql: `
+CREATE TABLE hosts (
+  id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL,
+  claimed_by TEXT,
+  claimed_at INTEGER
+);
+ALTER TABLE graphs ADD COLUMN owner_host TEXT;
+CREATE INDEX graphs_by_owner_host ON graphs(owner_host);
+CREATE INDEX tasks_by_seq ON tasks(seq);
+`,
+  },
 ];

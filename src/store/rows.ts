@@ -103,6 +103,8 @@ export interface GraphRow {
   workspace: string;
   source: string | null;
   created_at: number;
+  /** Several hosts on one PostgreSQL: the host running this graph (null on SQLite). */
+  owner_host: string | null;
 }
 
 export type { EventRecord } from '../core/live-types.js';

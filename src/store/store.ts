@@ -5,7 +5,9 @@
  * live event(s). Only this folder writes SQL.
  *
  * Single writer: one host process owns a COLONY_HOME (see store/host-lock),
- * so the audit chain's last hash can be kept in memory.
+ * so the audit chain's last hash can be kept in memory. Several hosts on one
+ * PostgreSQL (store/cluster.ts): each write transaction takes the database's
+ * write lock and re-reads the head, ids and seq under it (adoptHeads).
  *
  * Group commit (`grouped`): a hot path that runs many small writes (the local
  * pool starting and finishing tasks) queues them; every write queued in one
@@ -112,6 +114,13 @@ export class Store {
   private readonly tx: <T>(fn: () => T) => T;
   private group: GroupedWrite[] = [];
   private groupScheduled = false;
+  /**
+   * Several hosts on one PostgreSQL (store/cluster.ts): this host's id (its
+   * new graphs are its own, it loads only those) — null on SQLite (one host, owns all).
+   */
+  hostId: string | null = null;
+  /** Several hosts: live listeners get every host's events by reading the log in id order (relayLive). */
+  private relay: { seen: number; scheduled: boolean; listeners: Set<Listener> } | null = null;
 
   static open(file: string, now: () => number = Date.now): Store {
     return new Store(openDb(file), now);
@@ -131,7 +140,9 @@ export class Store {
     const run = db.transaction((fn: () => unknown) => fn());
     this.tx = <T>(fn: () => T): T => run(fn) as T;
     this.st = {
-      insertGraph: db.prepare('INSERT INTO graphs (id, name, budget_usd, submitted_by, workspace, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertGraph: db.prepare(
+        'INSERT INTO graphs (id, name, budget_usd, submitted_by, workspace, source, created_at, owner_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
       insertTask: db.prepare(`INSERT INTO tasks (id, seq, graph_id, title, prompt, engine, model, budget_usd, workspace, target, lane,
         wait_timeout_s, run_timeout_s, max_attempts, trigger, state, submitted_by, created_at, updated_at)
         VALUES (@id, @seq, @graph_id, @title, @prompt, @engine, @model, @budget_usd, @workspace, @target, @lane,
@@ -202,7 +213,62 @@ export class Store {
     const events = this.pendingEvents;
     this.pendingEvents = [];
     if (events.length > 0) for (const l of this.listeners) l(events);
+    if (events.length > 0 && this.relay) this.scheduleRelay();
     return result;
+  }
+
+  /** Events written by the open transaction so far (several hosts: it then notifies the others at commit). */
+  get pendingEventCount(): number {
+    return this.pendingEvents.length;
+  }
+
+  /** Several hosts: the audit head, next log id and task seq as re-read under the write lock at a transaction's start. */
+  adoptHeads(h: { auditId: number; hash: string | null; logId: number; seq: number }): void {
+    this.lastHash = h.hash ?? GENESIS_HASH;
+    this.nextAuditId = h.auditId + 1;
+    this.nextLogId = h.logId + 1;
+    this.seq = h.seq;
+  }
+
+  /**
+   * Live streams (admin and user apps): every host's events. With one host
+   * the same as subscribe; with several (enableLiveRelay) they are read back
+   * from the log in id order after a commit here or a notification from
+   * another host — ids follow commit order (one writer at a time), so a
+   * read past the last id delivered has no gaps and no duplicates.
+   */
+  subscribeLive(fn: Listener): () => void {
+    const relay = this.relay;
+    if (!relay) return this.subscribe(fn);
+    if (relay.listeners.size === 0) relay.seen = this.lastEventId();
+    relay.listeners.add(fn);
+    return () => relay.listeners.delete(fn);
+  }
+
+  enableLiveRelay(): void {
+    this.relay ??= { seen: 0, scheduled: false, listeners: new Set() };
+  }
+
+  /** Reads the events past the last one delivered to live listeners (coalesced: at most once per event-loop turn). */
+  scheduleRelay(): void {
+    const relay = this.relay;
+    if (!relay || relay.scheduled || relay.listeners.size === 0) return;
+    relay.scheduled = true;
+    setImmediate(() => {
+      relay.scheduled = false;
+      if (!this.db.open) return;
+      try {
+        for (;;) {
+          const batch = this.eventsSince(relay.seen, 1000);
+          if (batch.length === 0) break;
+          relay.seen = (batch[batch.length - 1] as EventRecord).id;
+          for (const l of relay.listeners) l(batch);
+          if (batch.length < 1000) break;
+        }
+      } catch {
+        // the database is out of reach: the next commit, notification or heartbeat reads again from relay.seen
+      }
+    });
   }
 
   /**
@@ -256,7 +322,7 @@ export class Store {
   submitGraph(graph: NewGraph, tasks: readonly NewTask[], initial: readonly Transition[], who: Actor): void {
     this.transaction(() => {
       const at = this.now();
-      this.st.insertGraph.run(graph.id, graph.name, graph.budget_usd, graph.submitted_by, graph.workspace, graph.source, at);
+      this.st.insertGraph.run(graph.id, graph.name, graph.budget_usd, graph.submitted_by, graph.workspace, graph.source, at, this.hostId);
       for (const t of tasks) {
         this.st.insertTask.run({
           id: t.id,
@@ -371,14 +437,32 @@ export class Store {
       .run(taskId, attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag, this.now());
   }
 
-  /** Process records of attempts that never finished (their host died), for the sweep at recovery. */
-  openAttemptProcesses(): (AttemptProcess & { task_id: string; attempt: number })[] {
+  /** Process records of attempts that never finished (their host died), for the sweep at recovery; `graphs`: only those graphs' tasks. */
+  openAttemptProcesses(graphs?: readonly string[]): (AttemptProcess & { task_id: string; attempt: number })[] {
+    if (graphs?.length === 0) return [];
+    const only = graphs ? ` AND a.task_id IN (SELECT id FROM tasks WHERE graph_id IN (${graphs.map(() => '?').join(', ')}))` : '';
     return this.db
       .prepare(
         `SELECT p.task_id, p.attempt, p.pid, p.pgid, p.start_ticks, p.boot_id, p.cgroup, p.tag FROM attempt_processes p
-        JOIN attempts a ON a.task_id = p.task_id AND a.attempt = p.attempt WHERE a.finished_at IS NULL`,
+        JOIN attempts a ON a.task_id = p.task_id AND a.attempt = p.attempt WHERE a.finished_at IS NULL${only}`,
       )
-      .all() as (AttemptProcess & { task_id: string; attempt: number })[];
+      .all(...(graphs ?? [])) as (AttemptProcess & { task_id: string; attempt: number })[];
+  }
+
+  /** Several hosts: the graphs of this host with a task assigned or running (what recovery looks at); null on one host: all. */
+  ownedGraphsInFlight(): string[] | null {
+    if (this.hostId === null) return null;
+    return this.db
+      .prepare(`SELECT DISTINCT t.graph_id FROM tasks t JOIN graphs g ON g.id = t.graph_id WHERE g.owner_host = ? AND t.state IN ('assigned', 'running')`)
+      .pluck()
+      .all(this.hostId) as string[];
+  }
+
+  /** Several hosts: the host owning a task's graph (null: unknown task, or one host). */
+  hostOfTask(taskId: string): string | null {
+    const row = this.db.prepare('SELECT g.owner_host AS h FROM tasks t JOIN graphs g ON g.id = t.graph_id WHERE t.id = ?').get(taskId) as
+      { h: string | null } | undefined;
+    return row?.h ?? null;
   }
 
   /**
@@ -515,8 +599,12 @@ export class Store {
   /** Every task with its dependencies, for rebuilding the scheduler at start. One pass over each table. */
   loadAll(): StoredTask[] {
     if (!this.db.inTransaction) this.flushGroup(); // the rebuilt scheduler must see every write already decided
-    const rows = this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[];
-    return this.withDeps(rows);
+    if (this.hostId === null) return this.withDeps(this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[]);
+    // Several hosts: this host's graphs only, their edges in one pass too.
+    const mine = 'JOIN graphs g ON g.id = t.graph_id WHERE g.owner_host = ?';
+    const rows = this.db.prepare(`SELECT t.* FROM tasks t ${mine} ORDER BY t.seq`).all(this.hostId) as TaskRow[];
+    const edges = this.db.prepare(`SELECT e.task_id, e.depends_on FROM edges e JOIN tasks t ON t.id = e.task_id ${mine}`).all(this.hostId);
+    return this.withDeps(rows, edges as Iterable<{ task_id: string; depends_on: string }>);
   }
 
   /** The newest graph submitted from this file that still has unfinished tasks. */
@@ -677,11 +765,13 @@ export class Store {
     }
   }
 
-  private withDeps(rows: TaskRow[]): StoredTask[] {
+  /** `edges`: the rows' edges when the caller read them already. */
+  private withDeps(rows: TaskRow[], edges?: Iterable<{ task_id: string; depends_on: string }>): StoredTask[] {
     if (rows.length === 0) return [];
     const deps = new Map<string, string[]>();
-    if (rows.length > 200) {
-      for (const e of this.db.prepare('SELECT task_id, depends_on FROM edges').iterate() as IterableIterator<{ task_id: string; depends_on: string }>) {
+    if (rows.length > 200 || edges) {
+      for (const e of edges ??
+        (this.db.prepare('SELECT task_id, depends_on FROM edges').iterate() as IterableIterator<{ task_id: string; depends_on: string }>)) {
         let l = deps.get(e.task_id);
         if (!l) deps.set(e.task_id, (l = []));
         l.push(e.depends_on);

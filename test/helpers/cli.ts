@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './proc.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
@@ -51,4 +52,36 @@ export function startCli(args: readonly string[], opts: { cwd: string; env?: Nod
 
 export function runCli(args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
   return startCli(args, opts).result;
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  port: number;
+  token: string;
+  /** stdout and stderr so far. */
+  out: () => string;
+}
+
+/** Starts `colony serve --admin-port 0 --home <home> --quiet` in `cwd` and waits for its admin URL (port and token). */
+export async function startServe(cwd: string, home: string, timeoutMs = 30_000): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--admin-port', '0', '--home', home, '--quiet'], {
+    cwd,
+    env: { ...process.env, COLONY_HOME: undefined, COLONY_CONFIG: undefined },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const m = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
+      return /admin app: http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+)/.exec(out);
+    },
+    'serve printed its admin URL',
+    timeoutMs,
+  ).catch((e: Error) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
+  return { child, port: Number(m[1]), token: m[2] as string, out: () => out };
 }

@@ -16,12 +16,12 @@
  * killed attempt's processes do survive, and the sweep at recovery must end
  * them (audited) before the task runs again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminApi } from '../helpers/admin-host.js';
-import { assertBuilt, CLI, runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { assertBuilt, runCli, startCli, startServe, type CliProcess, type ServeProcess } from '../helpers/cli.js';
 import { hostPid, killQuietly, makeTempDir, processGone, readPid, readTaskPid, waitFor } from '../helpers/proc.js';
 import { withDb } from '../reliability/helpers.js';
 
@@ -135,31 +135,10 @@ describe('colony run SIGKILLed while a task with a background child runs', () =>
   }, 60_000);
 });
 
-interface Serve {
-  child: ChildProcess;
-  port: number;
-  token: string;
-}
-
-async function serve(ws: string, home: string): Promise<Serve> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--admin-port', '0', '--home', home, '--quiet'], {
-    cwd: ws,
-    env: { ...process.env, COLONY_HOME: undefined, COLONY_CONFIG: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const m = await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`);
-      return /admin app: http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+)/.exec(out);
-    },
-    'serve printed its admin URL',
-    20_000,
-  );
-  return { child, port: Number(m[1]), token: m[2] as string };
+async function serve(ws: string, home: string): Promise<ServeProcess> {
+  const s = await startServe(ws, home, 20_000);
+  children.push(s.child);
+  return s;
 }
 
 describe('colony serve SIGKILLed while a task with a background child runs, then started again', () => {

@@ -2,13 +2,17 @@
  * A host on PostgreSQL (`store.url`), end to end: a graph of exec tasks runs
  * while the database goes away and comes back. Dispatch pauses (writes fail
  * fast with E_STORE and wait in the pending-writes retry), then resumes; every
- * task runs exactly once and the audit chain is whole.
+ * task runs exactly once and the audit chain is whole; live events keep
+ * coming, each once (LISTEN resumes: another host's event arrives after).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHost, type Host } from '../../src/runner/host.js';
+import type { EventRecord } from '../../src/core/live-types.js';
+import { Cluster } from '../../src/store/cluster.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { openStore } from '../../src/store/open.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
 import { assertBuilt, runCli } from '../helpers/cli.js';
 import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
@@ -42,7 +46,12 @@ describe.skipIf(missing !== null)(`host on PostgreSQL${missing ? ` (skipped: ${m
     const ws = home.workspace;
     host = openHost({
       paths: home.paths,
-      config: testConfig({ store: { url }, runner: { worktrees: 'off', kill_grace_ms: 500 }, safety: { allowed_roots: [ws] } }),
+      // A long heartbeat: live events of another host can reach this one only through LISTEN/NOTIFY here.
+      config: testConfig({
+        store: { url, lease_ms: 120_000, heartbeat_ms: 60_000 },
+        runner: { worktrees: 'off', kill_grace_ms: 500 },
+        safety: { allowed_roots: [ws] },
+      }),
       concurrency: 4,
     });
     const h = host;
@@ -58,6 +67,8 @@ describe.skipIf(missing !== null)(`host on PostgreSQL${missing ? ` (skipped: ${m
       { name: 'outage', tasks },
       { submittedBy: 'admin', who: { actor: 'admin', origin: 'local' }, workspace: ws, defaultTarget: 'host', holdHostTasks: false },
     );
+    const live: EventRecord[] = [];
+    h.store.subscribeLive((evs) => live.push(...evs));
     h.pool.start();
     const ran = (): string[] => {
       try {
@@ -85,6 +96,18 @@ describe.skipIf(missing !== null)(`host on PostgreSQL${missing ? ` (skipped: ${m
     expect(new Set(lines).size).toBe(n);
     expect(h.store.verifyAudit().ok).toBe(true);
     for (const id of r.task_ids) expect(h.store.attemptsOf(id).map((a) => a.state)).toEqual(['succeeded']);
+    // LISTEN came back with the database: another host's event reaches this host's live listeners.
+    const peer = openStore(url);
+    try {
+      Cluster.join(peer, { hostId: 'peer', leaseMs: 60_000, beatMs: null, onFenced: () => undefined });
+      peer.publish('worker', null, { id: 'from-peer' });
+      await waitFor(() => live.some((e) => e.data['id'] === 'from-peer'), "the other host's event after the outage", 10_000);
+    } finally {
+      peer.close();
+    }
+    const ids = live.map((e) => e.id);
+    expect(ids).toEqual([...new Set(ids)].sort((x, y) => x - y)); // once each, in order
+    expect(live.filter((e) => e.kind === 'task.state' && e.data['to'] === 'succeeded')).toHaveLength(n);
   }, 180_000);
 
   it('colony doctor checks the store: reachable with its schema version, or not, never printing the password', async () => {

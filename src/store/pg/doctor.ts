@@ -4,6 +4,7 @@
  * migrates; newer: upgrade colony). Reads only; the URL is shown without its
  * password, and error texts are scrubbed of it by the worker.
  */
+import { listHosts, type HostRow } from '../cluster.js';
 import { MIGRATIONS } from '../migrations.js';
 import { redactUrl } from './open.js';
 import { PgDb } from './pg-db.js';
@@ -15,6 +16,8 @@ export interface StoreCheck {
   expected_version: number;
   ok: boolean;
   problem: string | null;
+  /** The colony hosts on this database with their lease state (several hosts, issue 19); null before migration 15. */
+  hosts: HostRow[] | null;
 }
 
 export function checkPgStore(url: string, timeoutMs = 10_000): StoreCheck {
@@ -25,7 +28,7 @@ export function checkPgStore(url: string, timeoutMs = 10_000): StoreCheck {
     db.prepare('SELECT 1').get();
   } catch (e) {
     db.close();
-    return { ...base, reachable: false, schema_version: null, ok: false, problem: (e as Error).message };
+    return { ...base, reachable: false, schema_version: null, ok: false, problem: (e as Error).message, hosts: null };
   }
   try {
     const has = db.prepare("SELECT to_regclass('schema_version') IS NOT NULL AS t").pluck().get() === true;
@@ -36,9 +39,10 @@ export function checkPgStore(url: string, timeoutMs = 10_000): StoreCheck {
         : v < expected
           ? `schema version ${v}: the next start migrates to ${expected}`
           : null;
-    return { ...base, reachable: true, schema_version: v, ok: v <= expected, problem };
+    const hosts = has && db.prepare("SELECT to_regclass('hosts') IS NOT NULL AS t").pluck().get() === true ? listHosts(db) : null;
+    return { ...base, reachable: true, schema_version: v, ok: v <= expected, problem, hosts };
   } catch (e) {
-    return { ...base, reachable: true, schema_version: null, ok: false, problem: (e as Error).message };
+    return { ...base, reachable: true, schema_version: null, ok: false, problem: (e as Error).message, hosts: null };
   } finally {
     db.close();
   }

@@ -12,20 +12,18 @@ import { translateDdl } from './translate.js';
 
 /** Any constant both hosts agree on; names the migration lock in pg_locks. */
 const MIGRATION_LOCK = 0x636f6c6f; // 'colo'
-/** Held by the host's connection: one host per database until several hosts are supported. */
-const HOST_LOCK = 0x686f7374; // 'host'
 
 export function isPostgresUrl(target: string): boolean {
   return /^postgres(ql)?:\/\//i.test(target);
 }
 
-export function openPgDb(url: string, migrations: readonly Migration[] = MIGRATIONS, timeoutMs?: number): PgDb {
-  const db = new PgDb(url, timeoutMs, HOST_LOCK);
+/** `listen`: the channel a host's store LISTENs on (store/cluster.ts); null for tools (doctor, audit verify). */
+export function openPgDb(url: string, migrations: readonly Migration[] = MIGRATIONS, timeoutMs?: number, listen: string | null = null): PgDb {
+  const db = new PgDb(url, timeoutMs, listen);
   try {
     db.prepare('SELECT 1').get();
   } catch (e) {
     db.close();
-    if (e instanceof ColonyError && e.code === 'E_CONFLICT') throw e;
     throw new ColonyError('E_STORE', `cannot open database ${redactUrl(url)}: ${(e as Error).message}`);
   }
   try {

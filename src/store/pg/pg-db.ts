@@ -6,10 +6,23 @@
  */
 import { ColonyError } from '../../core/errors.js';
 import type { ArgumentTypes, SqlDb, SqlRunResult, SqlStatement } from '../sql-port.js';
+import type { PgBeat, PgNotice } from './protocol.js';
 import { PgSyncClient } from './sync-client.js';
 import { translate, type SchemaFacts, type Translated } from './translate.js';
 
 type Row = Record<string, unknown>;
+
+/**
+ * Statements of several hosts on one database (store/cluster.ts) around each
+ * top-level transaction: `prologue` runs right after BEGIN (in the same round
+ * trip) and its last row goes to `opened`, which may throw to refuse the
+ * transaction; `closing()` gives SQL to run right before COMMIT (same round trip), or null.
+ */
+export interface TxHooks {
+  prologue: string;
+  opened(row: Row | undefined): void;
+  closing(): string | null;
+}
 
 export class PgDb implements SqlDb {
   private readonly client: PgSyncClient;
@@ -20,9 +33,22 @@ export class PgDb implements SqlDb {
   private facts: { identity: Set<string>; keys: Map<string, string[]> } | null = null;
   private readonly cache = new Map<string, Translated>();
 
-  /** `hostLock`: a session advisory lock held on every connection (one host per database). */
-  constructor(url: string, timeoutMs?: number, hostLock: number | null = null) {
-    this.client = new PgSyncClient(url, timeoutMs, undefined, hostLock);
+  /** Set by store/cluster.ts on a host's store; null: plain BEGIN/COMMIT. */
+  hooks: TxHooks | null = null;
+
+  /** `listen`: a channel the worker LISTENs on (its notifications reach `onNotify`); null: none. */
+  constructor(url: string, timeoutMs?: number, listen: string | null = null) {
+    this.client = new PgSyncClient(url, timeoutMs, undefined, listen);
+  }
+
+  /** The listener's notices (asynchronously, on the main thread): notifications on the `listen` channel, reconnects, a lost lease. */
+  onNotice(fn: (n: PgNotice) => void): void {
+    this.client.onNotice(fn);
+  }
+
+  /** Renew a host's lease from the worker thread (store/cluster.ts), on the listener's connection. */
+  beat(b: Omit<PgBeat, 'kind'>): void {
+    this.client.beat({ kind: 'beat', ...b });
   }
 
   get open(): boolean {
@@ -51,7 +77,8 @@ export class PgDb implements SqlDb {
         throw e;
       }
       try {
-        this.raw(level === 0 ? 'COMMIT' : `RELEASE SAVEPOINT sp${level}`);
+        if (level === 0) this.commit();
+        else this.raw(`RELEASE SAVEPOINT sp${level}`);
       } catch (e) {
         this.depth = level;
         this.abort(level);
@@ -98,7 +125,22 @@ export class PgDb implements SqlDb {
 
   private begin(level: number): void {
     if (level > 0) return void this.raw(`SAVEPOINT sp${level}`);
-    this.session = this.client.call({ op: 'query', sql: 'BEGIN', params: [], session: null }).session;
+    const hooks = this.hooks;
+    if (!hooks) return void (this.session = this.client.call({ op: 'query', sql: 'BEGIN', params: [], session: null }).session);
+    const r = this.client.call({ op: 'exec', sql: `BEGIN; ${hooks.prologue}`, session: null });
+    this.session = r.session;
+    try {
+      hooks.opened(r.rows[0]);
+    } catch (e) {
+      this.abort(0);
+      throw e;
+    }
+  }
+
+  private commit(): void {
+    const closing = this.hooks?.closing() ?? null;
+    if (closing === null) return void this.raw('COMMIT');
+    this.client.call({ op: 'exec', sql: `${closing}; COMMIT`, session: this.session });
   }
 
   private abort(level: number): void {

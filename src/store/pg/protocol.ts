@@ -9,7 +9,7 @@ export type PgRequest =
 export type PgResponse =
   | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number }
   /** `unavailable`: the connection is down or was lost (retry later); otherwise the statement failed. */
-  | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null; conflict?: boolean };
+  | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null };
 
 export interface PgWorkerData {
   url: string;
@@ -17,6 +17,22 @@ export interface PgWorkerData {
   /** Requests in, answers out (the main thread reads answers with receiveMessageOnPort). */
   port: MessagePort;
   connectTimeoutMs: number;
-  /** Hold this session advisory lock on every connection (one host per database); null: none. */
-  hostLock: number | null;
+  /** LISTEN on this channel on a second connection (store/pg/listener.ts); null: none. */
+  listen: string | null;
+  /** Where the listener posts notifications (async messages to the main thread). */
+  notices: MessagePort;
+}
+
+/**
+ * Listener → main thread: a notification's payload, `resumed` after the listener reconnected (catch up),
+ * `fenced` when the heartbeat found this host's row claimed by another host.
+ */
+export type PgNotice = { kind: 'notify'; payload: string } | { kind: 'resumed' } | { kind: 'fenced'; by: string };
+
+/** Main thread → listener: renew this host's lease every `everyMs` on the listener's connection (not blocked by the main thread). */
+export interface PgBeat {
+  kind: 'beat';
+  hostId: string;
+  leaseMs: number;
+  everyMs: number;
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
 import { ColonyError } from '../../core/errors.js';
-import type { PgRequest, PgResponse, PgWorkerData } from './protocol.js';
+import type { PgBeat, PgNotice, PgRequest, PgResponse, PgWorkerData } from './protocol.js';
 
 type Ok = Extract<PgResponse, { ok: true }>;
 type Req = PgRequest extends infer R ? (R extends PgRequest ? Omit<R, 'id'> : never) : never;
@@ -19,6 +19,7 @@ export class PgSyncClient {
   private readonly worker: Worker;
   private readonly flag: Int32Array;
   private readonly port: MessagePort;
+  private readonly notices: MessagePort;
   private nextId = 1;
   private ended = false;
 
@@ -26,16 +27,29 @@ export class PgSyncClient {
     url: string,
     private readonly timeoutMs = 30_000,
     connectTimeoutMs = 3_000,
-    hostLock: number | null = null,
+    listen: string | null = null,
   ) {
     const shared = new SharedArrayBuffer(4);
     this.flag = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, hostLock };
-    this.worker = spawnWorker({ workerData: data, transferList: [port2] });
+    const notices = new MessageChannel();
+    this.notices = notices.port1;
+    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, listen, notices: notices.port2 };
+    this.worker = spawnWorker({ workerData: data, transferList: [port2, notices.port2] });
     this.worker.unref();
-    this.worker.on('error', () => undefined); // a dead worker shows as calls without an answer (E_STORE) // a dead worker shows as calls without an answer (E_STORE)
+    this.worker.on('error', () => undefined); // a dead worker shows as calls without an answer (E_STORE)
+  }
+
+  /** The listener's notices; delivered by the event loop, never keeping it alive. */
+  onNotice(fn: (n: PgNotice) => void): void {
+    this.notices.on('message', fn);
+    this.notices.unref();
+  }
+
+  /** The worker renews the host's lease on its listener connection from now on. */
+  beat(b: PgBeat): void {
+    this.notices.postMessage(b);
   }
 
   call(req: Req): Ok {
@@ -63,6 +77,7 @@ export class PgSyncClient {
     }
     this.ended = true;
     this.port.close();
+    this.notices.close();
     void this.worker.terminate();
   }
 
@@ -77,7 +92,6 @@ export class PgSyncClient {
 
   private settle(res: PgResponse): Ok {
     if (res.ok) return res;
-    if (res.conflict) throw new ColonyError('E_CONFLICT', `${res.message}; stop it first (several hosts on one database are not supported yet)`);
     if (res.unavailable) throw new ColonyError('E_STORE', `database unavailable: ${res.message}`);
     throw new ColonyError('E_STORE', `database error${res.sqlstate ? ` ${res.sqlstate}` : ''}: ${res.message}`);
   }

@@ -7,6 +7,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import pg from 'pg';
+import { startListener } from './listener.js';
 import type { PgRequest, PgResponse, PgWorkerData } from './protocol.js';
 
 const data = workerData as PgWorkerData;
@@ -31,7 +32,6 @@ async function connection(): Promise<pg.Client> {
     c.on('end', () => drop(c));
     try {
       await c.connect();
-      await takeHostLock(c);
     } catch (e) {
       void c.end().catch(() => undefined);
       throw e;
@@ -45,13 +45,6 @@ async function connection(): Promise<pg.Client> {
   } finally {
     connecting = null;
   }
-}
-
-/** One host per database: the lock lives as long as this connection, so it is taken again on each one. */
-async function takeHostLock(c: pg.Client): Promise<void> {
-  if (data.hostLock === null) return;
-  const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [data.hostLock]);
-  if (r.rows[0]?.ok !== true) throw Object.assign(new Error('another colony host is using this database'), { conflict: true });
 }
 
 function drop(c: pg.Client): void {
@@ -97,8 +90,7 @@ function failure(id: number, e: unknown, unavailable: boolean): PgResponse {
   let message = typeof err.message === 'string' ? err.message : String(e);
   if (password) message = message.split(password).join('***'); // node-postgres errors may carry connection settings
   const sqlstate = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : null;
-  const conflict = (e as { conflict?: unknown }).conflict === true;
-  return { id, ok: false, unavailable, message, sqlstate, conflict };
+  return { id, ok: false, unavailable, message, sqlstate };
 }
 
 function passwordOf(url: string): string {
@@ -108,6 +100,8 @@ function passwordOf(url: string): string {
     return '';
   }
 }
+
+if (data.listen !== null) startListener(data.url, data.connectTimeoutMs, data.listen, data.notices);
 
 const port = data.port;
 let chain: Promise<void> = Promise.resolve();
