@@ -3,11 +3,19 @@
  * translated from the store's SQLite SQL once (translate.ts) and run through
  * the blocking worker client; transactions are BEGIN/COMMIT on one
  * connection, nested ones savepoints. Pragmas mean nothing here and are ignored.
+ *
+ * Deferred writes (`deferWrites`, set by the store around transactions it can
+ * replay): BEGIN, savepoints and writes are queued (write-queue.ts) and sent
+ * in one message with the next read or with COMMIT, so a transaction costs
+ * one round trip when it reads nothing. If such a batch fails, the
+ * transaction is rolled back and DeferredBatchFailed thrown: the store
+ * replays it with deferWrites off, statement by statement as before.
  */
 import { ColonyError } from '../../core/errors.js';
-import type { ArgumentTypes, SqlDb, SqlRunResult, SqlStatement } from '../sql-port.js';
+import { DeferredBatchFailed, type ArgumentTypes, type SqlDb, type SqlRunResult, type SqlStatement } from '../sql-port.js';
 import { PgSyncClient } from './sync-client.js';
 import { translate, type SchemaFacts, type Translated } from './translate.js';
+import { WriteQueue } from './write-queue.js';
 
 type Row = Record<string, unknown>;
 
@@ -19,6 +27,13 @@ export class PgDb implements SqlDb {
   private closed = false;
   private facts: { identity: Set<string>; keys: Map<string, string[]> } | null = null;
   private readonly cache = new Map<string, Translated>();
+  private readonly queue = new WriteQueue();
+  /** A deferred batch of this transaction failed: it is aborted on the server; only the final ROLLBACK is sent. */
+  private doomed = false;
+  /** Batches sent so far, and per savepoint level where the queue stood when it began (deferred savepoints are not sent). */
+  private flushes = 0;
+  private readonly marks: { length: number; flushes: number }[] = [];
+  deferWrites = false;
 
   /** `hostLock`: a session advisory lock held on every connection (one host per database). */
   constructor(url: string, timeoutMs?: number, hostLock: number | null = null) {
@@ -47,11 +62,14 @@ export class PgDb implements SqlDb {
         result = fn(...args) as ReturnType<F>;
       } catch (e) {
         this.depth = level;
-        this.abort(level);
-        throw e;
+        throw this.abort(level) ?? e;
       }
       try {
-        this.raw(level === 0 ? 'COMMIT' : `RELEASE SAVEPOINT sp${level}`);
+        // A failed batch and someone caught its error: the server would turn this COMMIT into a ROLLBACK silently.
+        if (this.doomed) throw new DeferredBatchFailed('an earlier batch of this transaction failed');
+        if (level > 0 && this.deferring()) this.marks.pop();
+        else if (level === 0 && this.queue.length > 0) this.flush('COMMIT', []);
+        else this.raw(level === 0 ? 'COMMIT' : `RELEASE SAVEPOINT sp${level}`);
       } catch (e) {
         this.depth = level;
         this.abort(level);
@@ -65,6 +83,7 @@ export class PgDb implements SqlDb {
   }
 
   exec(sql: string): void {
+    if (this.queue.length > 0) this.flush(null, []);
     this.client.call({ op: 'exec', sql, session: this.session });
     this.facts = null; // DDL may have added tables
   }
@@ -79,10 +98,46 @@ export class PgDb implements SqlDb {
     this.client.end();
   }
 
-  /** Runs one translated statement. */
+  /** Runs one translated statement (with the queued writes before it, in one message). */
   query(sql: string, params: unknown[]): { rows: Row[]; rowCount: number } {
     if (this.closed) throw new ColonyError('E_STORE', 'the database connection is closed');
+    if (this.queue.length > 0) return this.flush(sql, params);
     const r = this.client.call({ op: 'query', sql, params, session: this.session });
+    return { rows: r.rows, rowCount: r.rowCount };
+  }
+
+  /** True while writes of the current transaction are queued rather than run. */
+  deferring(): boolean {
+    return this.deferWrites && this.depth > 0 && !this.doomed;
+  }
+
+  /** Queues a write; `check`: it must change a row (else the batch fails). Its result is read lazily (a read forces the flush). */
+  defer(sql: string, params: unknown[], check: boolean): { result: () => { rows: Row[]; rowCount: number } } {
+    const slot = this.queue.push(check ? checked(sql) : sql, params);
+    return {
+      result: () => {
+        if (slot.queued) this.flush(null, []);
+        return slot.result ?? { rows: [], rowCount: 0 };
+      },
+    };
+  }
+
+  /** Sends the queued statements (and `sql` after them, if any) in one message; returns the last one's result. */
+  private flush(sql: string | null, params: unknown[]): { rows: Row[]; rowCount: number } {
+    const items = this.queue.take();
+    if (sql !== null) items.push({ sql, params });
+    let r;
+    try {
+      r = this.client.call({ op: 'batch', items, session: this.session });
+    } catch (e) {
+      // Lost connection: E_STORE at once, as a single statement would (the server rolled back).
+      if (e instanceof ColonyError && e.message.startsWith('database unavailable')) throw e;
+      this.doomed = true;
+      throw new DeferredBatchFailed((e as Error).message);
+    }
+    this.flushes += 1;
+    this.session = r.session;
+    this.queue.settle(r.results ?? []);
     return { rows: r.rows, rowCount: r.rowCount };
   }
 
@@ -97,19 +152,45 @@ export class PgDb implements SqlDb {
   }
 
   private begin(level: number): void {
+    if (this.deferWrites && !this.doomed) {
+      // Deferred, a savepoint is where the queue stands: any failure of the batch replays the whole transaction anyway.
+      if (level > 0) this.marks[level - 1] = { length: this.queue.length, flushes: this.flushes };
+      else this.queue.push('BEGIN', []);
+      return;
+    }
     if (level > 0) return void this.raw(`SAVEPOINT sp${level}`);
     this.session = this.client.call({ op: 'query', sql: 'BEGIN', params: [], session: null }).session;
   }
 
-  private abort(level: number): void {
+  /** Rolls back to where `level` began; returns an error to throw instead of the original one, if any. */
+  private abort(level: number): Error | null {
+    if (level > 0 && this.deferring()) {
+      const mark = this.marks.splice(level - 1)[0];
+      if (mark && mark.flushes === this.flushes) {
+        this.queue.truncate(mark.length); // nothing of this savepoint was sent: drop it
+        return null;
+      }
+      // Part of it reached the server without a savepoint to return to: replay the transaction step by step.
+      this.doomed = true;
+      return new DeferredBatchFailed('a savepoint rolled back after its writes were sent');
+    }
+    if (level > 0 && this.doomed) return null; // the final ROLLBACK ends it all
+    const unsent = level === 0 && this.session === null && !this.doomed;
+    this.queue.take();
+    this.marks.length = 0;
     try {
+      if (unsent) return null; // nothing of it reached the server
       if (level === 0) this.raw('ROLLBACK');
       else this.raw(`ROLLBACK TO SAVEPOINT sp${level}`);
     } catch {
       // the connection is gone: the server rolled the transaction back
     } finally {
-      if (level === 0) this.session = null;
+      if (level === 0) {
+        this.session = null;
+        this.doomed = false;
+      }
     }
+    return null;
   }
 
   private schemaFacts(): SchemaFacts {
@@ -154,9 +235,30 @@ class PgStatement implements SqlStatement {
   }
 
   run(...params: unknown[]): SqlRunResult {
-    const r = this.exec(params);
-    const id = r.rows[0]?.id;
-    return { changes: r.rowCount, lastInsertRowid: typeof id === 'number' ? id : 0 };
+    const [sql, values] = this.bind(params);
+    const given = this.db.translated(this.sql).idParam;
+    const rowid = (r: { rows: Row[] }): number => {
+      const id = given === undefined ? r.rows[0]?.id : Number(values[given]);
+      return typeof id === 'number' && Number.isFinite(id) ? id : 0;
+    };
+    if (this.db.deferring()) {
+      const d = this.db.defer(sql, values, false);
+      return {
+        get changes() {
+          return d.result().rowCount;
+        },
+        get lastInsertRowid() {
+          return rowid(d.result());
+        },
+      };
+    }
+    const r = this.db.query(sql, values);
+    return { changes: r.rowCount, lastInsertRowid: rowid(r) };
+  }
+
+  runChecked(none: () => Error, ...params: unknown[]): void {
+    if (this.db.deferring()) return void this.db.defer(...this.bind(params), true);
+    if (this.exec(params).rowCount === 0) throw none();
   }
 
   get(...params: unknown[]): unknown {
@@ -177,10 +279,20 @@ class PgStatement implements SqlStatement {
   }
 
   private exec(params: unknown[]): { rows: Row[]; rowCount: number } {
+    return this.db.query(...this.bind(params));
+  }
+
+  private bind(params: unknown[]): [string, unknown[]] {
     const t = this.db.translated(this.sql);
     const values = t.names ? t.names.map((n) => (params[0] as Row | undefined)?.[n]) : params.flat();
-    return this.db.query(t.text, values.map(toPg));
+    return [t.text, values.map(toPg)];
   }
+}
+
+/** The write made to fail (division by zero) when it changes no row, so a COMMIT later in its batch is skipped. */
+function checked(sql: string): string {
+  const body = /\bRETURNING\b/i.test(sql) ? sql : `${sql} RETURNING 1`;
+  return `WITH changed AS (${body}) SELECT 1 / COUNT(*) AS ok FROM changed`;
 }
 
 function toPg(v: unknown): unknown {

@@ -4,10 +4,12 @@ import type { MessagePort } from 'node:worker_threads';
 export type PgRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[]; session: number | null }
   | { id: number; op: 'exec'; sql: string; session: number | null }
+  /** Statements run back to back, in one message to the server when their values can be inlined; stops at the first error. */
+  | { id: number; op: 'batch'; items: { sql: string; params: unknown[] }[]; session: number | null }
   | { id: number; op: 'end' };
 
 export type PgResponse =
-  | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number }
+  | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number; results?: BatchResult[] }
   /** `unavailable`: the connection is down or was lost (retry later); otherwise the statement failed. */
   | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null; conflict?: boolean };
 
@@ -19,4 +21,9 @@ export interface PgWorkerData {
   connectTimeoutMs: number;
   /** Hold this session advisory lock on every connection (one host per database); null: none. */
   hostLock: number | null;
+}
+
+export interface BatchResult {
+  rows: Record<string, unknown>[];
+  rowCount: number;
 }
