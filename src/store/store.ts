@@ -139,9 +139,9 @@ export class Store {
     this.st = {
       insertGraph: db.prepare('INSERT INTO graphs (id, name, budget_usd, submitted_by, workspace, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       insertTask: db.prepare(`INSERT INTO tasks (id, seq, graph_id, title, prompt, engine, model, budget_usd, workspace, target, lane,
-        wait_timeout_s, run_timeout_s, max_attempts, trigger, state, submitted_by, created_at, updated_at)
+        wait_timeout_s, run_timeout_s, max_attempts, trigger, state, state_reason, submitted_by, created_at, updated_at)
         VALUES (@id, @seq, @graph_id, @title, @prompt, @engine, @model, @budget_usd, @workspace, @target, @lane,
-        @wait_timeout_s, @run_timeout_s, @max_attempts, @trigger, @state, @submitted_by, @created_at, @created_at)`),
+        @wait_timeout_s, @run_timeout_s, @max_attempts, @trigger, @state, @state_reason, @submitted_by, @created_at, @updated_at)`),
       insertEdge: db.prepare('INSERT INTO edges (task_id, depends_on) VALUES (?, ?)'),
       setState: db.prepare('UPDATE tasks SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING submitted_by, graph_id'),
       insertLog: db.prepare(`INSERT INTO log (id, at, kind, task_id, owner, data, audit_id, actor, origin, action, target, detail, prev_hash, hash)
@@ -297,8 +297,13 @@ export class Store {
   submitGraph(graph: NewGraph, tasks: readonly NewTask[], initial: readonly Transition[], who: Actor): void {
     this.atomic(() => {
       const at = this.now();
+      // A task's first transition (waiting → ready) is written with its row: one statement, not an INSERT and an UPDATE.
+      const first = new Map<string, Transition>();
+      const states = new Map(tasks.map((t) => [t.id, t.state]));
+      for (const tr of initial) if (!first.has(tr.id) && states.get(tr.id) === tr.from) first.set(tr.id, tr);
       this.st.insertGraph.run(graph.id, graph.name, graph.budget_usd, graph.submitted_by, graph.workspace, graph.source, at);
       for (const t of tasks) {
+        const tr = first.get(t.id);
         this.st.insertTask.run({
           id: t.id,
           seq: ++this.seq,
@@ -315,9 +320,11 @@ export class Store {
           run_timeout_s: t.run_timeout_s,
           max_attempts: t.max_attempts,
           trigger: t.trigger,
-          state: t.state,
+          state: tr?.to ?? t.state,
+          state_reason: tr?.reason ?? null,
           submitted_by: graph.submitted_by,
           created_at: at,
+          updated_at: at,
         });
         for (const dep of t.depends_on) this.st.insertEdge.run(t.id, dep);
         this.facts.set(t.id, graph.submitted_by, graph.id, 0);
@@ -327,7 +334,11 @@ export class Store {
         { kind: 'graph.submitted', task_id: null, owner: graph.submitted_by, data: { graph_id: graph.id, name: graph.name, tasks: tasks.map((t) => t.id) } },
         { at, ...who, action: 'graph.submitted', target: graph.id, detail: { name: graph.name, tasks: tasks.length, budget_usd: graph.budget_usd } },
       );
-      this.applyTransitions(initial, who);
+      const folded = new Set(first.values());
+      for (const tr of initial) {
+        if (folded.has(tr)) this.transitionRow(at, tr, { submitted_by: graph.submitted_by, graph_id: graph.id }, who);
+        else this.applyTransitions([tr], who);
+      }
     }, true);
   }
 
