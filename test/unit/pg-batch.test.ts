@@ -4,6 +4,7 @@
  * of one statement merged into a multi-row INSERT only where moving a row is safe.
  */
 import { describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { inline, merge } from '../../src/store/pg/batch.js';
 
 const LOG = 'INSERT INTO log (id, kind) VALUES ($1, $2)';
@@ -23,6 +24,11 @@ describe('pg batch', () => {
     expect(inline('UPDATE t SET a = $1', ["x'; DROP TABLE t; --"])).toBe("UPDATE t SET a = 'x''; DROP TABLE t; --'");
     expect(inline('UPDATE t SET a = $1', ["\\'; DROP TABLE t; --"])).toBe("UPDATE t SET a =  E'\\\\''; DROP TABLE t; --'");
     expect(inline('UPDATE t SET a = 1 -$1', [-5])).toBe("UPDATE t SET a = 1 -'-5'"); // never `--5`, a comment
+  });
+
+  it('quotes strings exactly as node-postgres escapeLiteral does', () => {
+    for (const v of ['plain', "it's", 'a\\b', "a\\'b''", '', '\\', 'x\ny\u0000'.slice(0, 3), 'ünï ✓'])
+      expect(inline('SELECT $1', [v])).toBe(`SELECT ${pg.escapeLiteral(v)}`);
   });
 
   it('has no literal for a Buffer: the batch then runs statement by statement', () => {

@@ -12,7 +12,7 @@
  * them was: a row moves earlier only past statements that do not name its
  * table (and never past a ROLLBACK TO SAVEPOINT).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { BatchResult } from './protocol.js';
 
 const LITERAL = /('(?:[^']|'')*')/;
@@ -47,28 +47,28 @@ export function merge(items: readonly Item[]): { texts: string[]; of: number[] }
   const texts: string[] = [];
   const parts: string[][] = []; // per text: its VALUES tuples when it is a multi-row INSERT
   const of: number[] = [];
-  const open = new Map<string, { at: number; table: RegExp }>();
+  const open = new Map<Template, number>(); // a multi-row INSERT still open for more rows → its index in texts
   for (const item of items) {
-    const ins = PLAIN_INSERT.exec(item.sql);
-    if (ins && !/\b(RETURNING|ON\s+CONFLICT)\b/i.test(item.sql)) {
-      const tuple = inline(ins[3] as string, item.params);
+    const t = template(item.sql);
+    if (t.insert) {
+      const tuple = fill(t.insert.tuple, item.params);
       if (tuple === null) return null;
-      const run = open.get(ins[1] as string);
-      if (run) {
-        (parts[run.at] as string[]).push(tuple);
+      const at = open.get(t);
+      if (at !== undefined) {
+        (parts[at] as string[]).push(tuple);
         of.push(-1);
         continue;
       }
-      open.set(ins[1] as string, { at: texts.length, table: new RegExp(`\\b${ins[2] as string}\\b`, 'i') });
+      open.set(t, texts.length);
       of.push(texts.length);
-      texts.push(ins[1] as string);
+      texts.push(t.insert.head);
       parts.push([tuple]);
       continue;
     }
-    const text = inline(item.sql, item.params);
+    const text = fill(t.segments, item.params);
     if (text === null) return null;
-    if (/^\s*ROLLBACK\b/i.test(item.sql)) open.clear();
-    for (const [key, run] of open) if (run.table.test(item.sql)) open.delete(key);
+    if (t.rollback) open.clear();
+    for (const run of open.keys()) if (t.names((run.insert as Insert).table)) open.delete(run);
     of.push(texts.length);
     texts.push(text);
     parts.push([]);
@@ -78,22 +78,73 @@ export function merge(items: readonly Item[]): { texts: string[]; of: number[] }
 
 /** The statement with its `$n` replaced by literals (outside string literals), or null if a value has no literal form here. */
 export function inline(sql: string, params: unknown[]): string | null {
-  const values: string[] = [];
-  for (const v of params) {
-    const l = literal(v);
-    if (l === null) return null;
-    values.push(l);
-  }
-  if (values.length === 0) return sql;
-  return sql
-    .split(LITERAL)
-    .map((part, i) => (i % 2 === 1 ? part : part.replace(/\$(\d+)/g, (m, n: string) => values[Number(n) - 1] ?? m)))
-    .join('');
+  return fill(template(sql).segments, params);
 }
 
+/** A statement cut once into text and parameter positions (statements repeat: the cache is bounded by the store's SQL). */
+interface Template {
+  segments: Segment[];
+  insert: Insert | null;
+  rollback: boolean;
+  names(table: string): boolean;
+}
+type Segment = string | number; // text, or the index of a parameter
+interface Insert {
+  head: string; // INSERT INTO t (…) VALUES
+  table: string;
+  tuple: Segment[];
+}
+
+const templates = new Map<string, Template>();
+
+function template(sql: string): Template {
+  let t = templates.get(sql);
+  if (t) return t;
+  const ins = PLAIN_INSERT.exec(sql);
+  const plain = ins !== null && !/\b(RETURNING|ON\s+CONFLICT)\b/i.test(sql);
+  const named = new Map<string, boolean>();
+  t = {
+    segments: cut(sql),
+    insert: plain ? { head: ins[1] as string, table: ins[2] as string, tuple: cut(ins[3] as string) } : null,
+    rollback: /^\s*ROLLBACK\b/i.test(sql),
+    names: (table) => {
+      let n = named.get(table);
+      if (n === undefined) named.set(table, (n = new RegExp(`\\b${table}\\b`, 'i').test(sql)));
+      return n;
+    },
+  };
+  if (templates.size > 5_000) templates.clear();
+  templates.set(sql, t);
+  return t;
+}
+
+function cut(sql: string): Segment[] {
+  const out: Segment[] = [];
+  sql.split(LITERAL).forEach((part, i) => {
+    if (i % 2 === 1) return void out.push(part);
+    part.split(/\$(\d+)/).forEach((p, j) => out.push(j % 2 === 1 ? Number(p) - 1 : p));
+  });
+  return out;
+}
+
+function fill(segments: readonly Segment[], params: readonly unknown[]): string | null {
+  let s = '';
+  for (const seg of segments) {
+    if (typeof seg === 'string') s += seg;
+    else {
+      const l = seg < params.length ? literal(params[seg]) : `$${seg + 1}`;
+      if (l === null) return null;
+      s += l;
+    }
+  }
+  return s;
+}
+
+/** pg's escapeLiteral, without its character loop: doubled quotes; with a backslash, an E'' literal with doubled backslashes. */
 function literal(v: unknown): string | null {
   if (v === null || v === undefined) return 'NULL';
-  if (typeof v === 'string') return pg.escapeLiteral(v);
   if (typeof v === 'number' || typeof v === 'bigint') return `'${String(v)}'`;
-  return null;
+  if (typeof v !== 'string') return null;
+  const quoted = v.includes("'") ? v.replace(/'/g, "''") : v;
+  return v.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }

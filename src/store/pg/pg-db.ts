@@ -34,6 +34,8 @@ export class PgDb implements SqlDb {
   private flushes = 0;
   private readonly marks: { length: number; flushes: number }[] = [];
   deferWrites = false;
+  /** Round trips to the worker (each one to the server) and statements sent, for benchmarks. */
+  readonly stats = { round_trips: 0, statements: 0 };
 
   /** `hostLock`: a session advisory lock held on every connection (one host per database). */
   constructor(url: string, timeoutMs?: number, hostLock: number | null = null) {
@@ -102,6 +104,7 @@ export class PgDb implements SqlDb {
   query(sql: string, params: unknown[]): { rows: Row[]; rowCount: number } {
     if (this.closed) throw new ColonyError('E_STORE', 'the database connection is closed');
     if (this.queue.length > 0) return this.flush(sql, params);
+    this.count(1);
     const r = this.client.call({ op: 'query', sql, params, session: this.session });
     return { rows: r.rows, rowCount: r.rowCount };
   }
@@ -126,6 +129,7 @@ export class PgDb implements SqlDb {
   private flush(sql: string | null, params: unknown[]): { rows: Row[]; rowCount: number } {
     const items = this.queue.take();
     if (sql !== null) items.push({ sql, params });
+    this.count(items.length);
     let r;
     try {
       r = this.client.call({ op: 'batch', items, session: this.session });
@@ -147,7 +151,13 @@ export class PgDb implements SqlDb {
     return t;
   }
 
+  private count(statements: number): void {
+    this.stats.round_trips += 1;
+    this.stats.statements += statements;
+  }
+
   private raw(sql: string): number {
+    this.count(1);
     return this.client.call({ op: 'query', sql, params: [], session: this.session }).session;
   }
 
@@ -159,6 +169,7 @@ export class PgDb implements SqlDb {
       return;
     }
     if (level > 0) return void this.raw(`SAVEPOINT sp${level}`);
+    this.count(1);
     this.session = this.client.call({ op: 'query', sql: 'BEGIN', params: [], session: null }).session;
   }
 
