@@ -213,6 +213,7 @@ export class Store {
       this.seq = saved.seq;
       this.pendingEvents = [];
       this.facts.clear(); // may hold what this transaction wrote
+      this.outputBytes.clear(); // likewise (read again from the table when needed)
     };
     let result: T;
     try {

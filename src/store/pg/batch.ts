@@ -1,5 +1,5 @@
 /**
- * A batch of statements in one round trip (worker side): their parameters
+ * A batch of statements in one round trip: their parameters
  * are inlined as quoted literals and the statements joined into one simple
  * query, which PostgreSQL runs in order and stops at the first error (the
  * rest, a COMMIT included, is skipped). An inlined value is an untyped
@@ -23,12 +23,11 @@ interface Item {
   params: unknown[];
 }
 
-export async function runBatch(c: pg.Client, items: Item[]): Promise<BatchResult[]> {
-  const plan = merge(items);
-  if (plan) {
-    const r = (await c.query(plan.texts.join(';\n'))) as pg.QueryResult | pg.QueryResult[];
-    const results = (Array.isArray(r) ? r : [r]).map((x) => ({ rows: (x.rows ?? []) as Record<string, unknown>[], rowCount: x.rowCount ?? 0 }));
-    return plan.of.map((k) => (k < 0 ? { rows: [], rowCount: 1 } : (results[k] as BatchResult)));
+/** Worker side: the script in one round trip (results per statement), or the items one by one (results per item). */
+export async function runBatch(c: pg.Client, script: string | null, items: readonly Item[]): Promise<BatchResult[]> {
+  if (script !== null) {
+    const r = (await c.query(script)) as pg.QueryResult | pg.QueryResult[];
+    return (Array.isArray(r) ? r : [r]).map((x) => ({ rows: (x.rows ?? []) as Record<string, unknown>[], rowCount: x.rowCount ?? 0 }));
   }
   const out: BatchResult[] = [];
   for (const i of items) {
@@ -36,6 +35,11 @@ export async function runBatch(c: pg.Client, items: Item[]): Promise<BatchResult
     out.push({ rows: r.rows as Record<string, unknown>[], rowCount: r.rowCount ?? 0 });
   }
   return out;
+}
+
+/** Main side: each item's result from the script's results (`of`, from merge). */
+export function resultsOf(of: readonly number[], results: readonly BatchResult[]): BatchResult[] {
+  return of.map((k) => (k < 0 ? { rows: [], rowCount: 1 } : (results[k] ?? { rows: [], rowCount: 0 })));
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 import { ColonyError } from '../../core/errors.js';
 import { DeferredBatchFailed, type ArgumentTypes, type SqlDb, type SqlRunResult, type SqlStatement } from '../sql-port.js';
+import { merge, resultsOf } from './batch.js';
 import { PgSyncClient } from './sync-client.js';
 import { translate, type SchemaFacts, type Translated } from './translate.js';
 import { WriteQueue } from './write-queue.js';
@@ -130,9 +131,12 @@ export class PgDb implements SqlDb {
     const items = this.queue.take();
     if (sql !== null) items.push({ sql, params });
     this.count(items.length);
+    const plan = merge(items);
     let r;
     try {
-      r = this.client.call({ op: 'batch', items, session: this.session });
+      r = this.client.call(
+        plan ? { op: 'batch', script: plan.texts.join(';\n'), items: [], session: this.session } : { op: 'batch', script: null, items, session: this.session },
+      );
     } catch (e) {
       // Lost connection: E_STORE at once, as a single statement would (the server rolled back).
       if (e instanceof ColonyError && e.message.startsWith('database unavailable')) throw e;
@@ -141,8 +145,9 @@ export class PgDb implements SqlDb {
     }
     this.flushes += 1;
     this.session = r.session;
-    this.queue.settle(r.results ?? []);
-    return { rows: r.rows, rowCount: r.rowCount };
+    const results = plan ? resultsOf(plan.of, r.results ?? []) : (r.results ?? []);
+    this.queue.settle(results);
+    return results[results.length - 1] ?? { rows: [], rowCount: 0 };
   }
 
   translated(sql: string): Translated {

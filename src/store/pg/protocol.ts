@@ -4,8 +4,11 @@ import type { MessagePort } from 'node:worker_threads';
 export type PgRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[]; session: number | null }
   | { id: number; op: 'exec'; sql: string; session: number | null }
-  /** Statements run back to back, in one message to the server when their values can be inlined; stops at the first error. */
-  | { id: number; op: 'batch'; items: { sql: string; params: unknown[] }[]; session: number | null }
+  /**
+   * Statements run back to back, stopping at the first error: `script`, one simple query (batch.ts, made on the main
+   * thread: one string crosses the thread boundary), its results one per statement; or else `items` one by one.
+   */
+  | { id: number; op: 'batch'; script: string | null; items: { sql: string; params: unknown[] }[]; session: number | null }
   | { id: number; op: 'end' };
 
 export type PgResponse =

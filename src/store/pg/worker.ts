@@ -77,7 +77,7 @@ async function handle(req: PgRequest): Promise<PgResponse> {
   }
   try {
     if (req.op === 'batch') {
-      const results = await runBatch(c, req.items);
+      const results = await runBatch(c, req.script, req.items);
       const last = results[results.length - 1];
       return { id: req.id, ok: true, rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0, session, results };
     }
