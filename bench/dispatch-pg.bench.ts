@@ -6,7 +6,8 @@
  * database each); the verdict is the median PostgreSQL/BullMQ ratio. Then the
  * physical limits of this machine, measured alone: round trips per second
  * through the store's synchronous port and through node-postgres, commits per
- * second with fsync on, and the server's cost of one single-row UPDATE. Run alone:
+ * second with fsync on, and the server's cost of one single-row UPDATE; and one run
+ * with fsync off, to show what the commits' fsync costs. Run alone:
  *   npx tsx bench/dispatch-pg.bench.ts [--tasks 5000] [--concurrency 50] [--reps 3]
  */
 import { cpus, loadavg } from 'node:os';
@@ -55,6 +56,15 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
     const ratios = runs.map((r) => r.ratio_postgres_over_bullmq);
     const ratio = median(ratios);
     const limits = await physicalLimits(cluster);
+    // What fsync costs (a diagnostic, not the verdict: BullMQ's Redis runs without persistence, colony's figure keeps fsync on).
+    const loose = await startPg({ fsync: false });
+    let postgres_fsync_off;
+    try {
+      const url = await loose.createDatabase('dispatch_bench_nofsync');
+      postgres_fsync_off = await colonyDispatch(n, concurrency, timeoutMs, () => openStore(url));
+    } finally {
+      loose.destroy();
+    }
     const result = {
       benchmark: 'dispatch-pg',
       machine: machine(),
@@ -67,6 +77,7 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
       ratio_spread: [Math.min(...ratios), Math.max(...ratios)],
       ratio_postgres_over_sqlite: median(runs.map((r) => r.ratio_postgres_over_sqlite)),
       limits,
+      postgres_fsync_off,
       target_ratio: 1,
       pass: { 'PostgreSQL/BullMQ ≥ 1× (one host)': ratio >= 1 },
     };
@@ -126,4 +137,6 @@ if (isMain(import.meta.url)) {
     `ratio postgres/bullmq ${String(r['ratio_postgres_over_bullmq'])}× (spread ${JSON.stringify(r['ratio_spread'])}, target ≥ 1×), postgres/sqlite ${String(r['ratio_postgres_over_sqlite'])}×`,
   );
   console.log('limits', JSON.stringify(r['limits']));
+  const off = r['postgres_fsync_off'] as { jobs_per_s: number; cpu_us_per_job: number };
+  console.log(`postgres with fsync off (diagnostic): ${off.jobs_per_s}/s (${off.cpu_us_per_job} µs CPU)`);
 }
