@@ -161,7 +161,12 @@ export class PgDb implements SqlDb {
     this.stats.statements += statements;
   }
 
+  /** A statement sent now, after whatever is queued (so nothing overtakes a deferred BEGIN or write). */
   private raw(sql: string): number {
+    if (this.queue.length > 0) {
+      this.flush(sql, []);
+      return this.session ?? 0;
+    }
     this.count(1);
     return this.client.call({ op: 'query', sql, params: [], session: this.session }).session;
   }
