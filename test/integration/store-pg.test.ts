@@ -26,7 +26,7 @@ const urls: string[] = [];
 beforeAll(async () => {
   if (missing) return;
   cluster = await startPg();
-  for (let i = 0; i < 19; i++) urls.push(await cluster.createDatabase(`conf_${i}`));
+  for (let i = 0; i < 20; i++) urls.push(await cluster.createDatabase(`conf_${i}`));
 }, 120_000);
 
 afterAll(() => cluster?.destroy());
@@ -163,6 +163,40 @@ describe.skipIf(missing !== null)(`PostgreSQL store${missing ? ` (skipped: ${mis
       expect(store.attemptsOf('g:b').map((r) => r.attempt)).toEqual([6]);
       expect(events.filter((e) => e.startsWith('attempt.started'))).toEqual(['attempt.started:g:a', 'attempt.started:g:b']); // once each
       expect(auditCount(store)).toBe(before + 2);
+      expect(store.verifyAudit().ok).toBe(true);
+    } finally {
+      fx.dispose();
+    }
+  });
+
+  it('rolls back a grouped write that throws, whether or not its writes were already sent, and keeps the others', async () => {
+    const fx = pgFixture();
+    try {
+      const { store } = fx;
+      submit(store, new Scheduler(), 'g', [task('g:a')]);
+      const events: string[] = [];
+      store.subscribe((evs) => events.push(...evs.map((e) => e.kind)));
+      const before = auditCount(store);
+      const audit = (action: string): number => store.appendAudit({ actor: 'admin', origin: 'local', action, target: null, detail: {} }).id;
+      const one = store.grouped(() => audit('test.one'));
+      const unsent = store.grouped(() => {
+        store.publish('test.unsent', null, {}); // still queued when the write throws: dropped from the batch
+        throw new Error('boom before sending');
+      });
+      const two = store.grouped(() => audit('test.two'));
+      const sent = store.grouped(() => {
+        store.publish('test.sent', null, {});
+        store.getTask('g:a'); // a read sends what is queued: this write's event reached the server (last: no later row reuses its id)
+        throw new Error('boom after sending');
+      });
+      const [r1, ru, rs, r2] = await Promise.allSettled([one, unsent, sent, two]);
+      expect(ru.status === 'rejected' ? (ru.reason as Error).message : ru.status).toBe('boom before sending');
+      expect(rs.status === 'rejected' ? (rs.reason as Error).message : rs.status).toBe('boom after sending');
+      expect(r1.status === 'fulfilled' && r2.status === 'fulfilled' ? r2.value - r1.value : null).toBe(1);
+      expect(auditCount(store)).toBe(before + 2);
+      expect(events).toEqual([]); // appendAudit writes no live event; the thrown writes' events are gone
+      expect(store.lastEventId()).toBe(Math.max(...store.eventsSince(0).map((e) => e.id)));
+      expect(store.eventsSince(0).map((e) => e.kind)).not.toContain('test.sent');
       expect(store.verifyAudit().ok).toBe(true);
     } finally {
       fx.dispose();
