@@ -201,7 +201,7 @@ export async function runDispatchBench(o: DispatchOptions = {}): Promise<Record<
   return result;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)] ?? NaN;
 }

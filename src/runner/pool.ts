@@ -207,16 +207,22 @@ export class LocalPool {
     } catch {
       return; // store refused; the scheduler was rebuilt and the next tick retries
     }
+    let tasks = new Map<string, StoredTask>();
+    try {
+      tasks = this.o.service.tasksOf(claimed);
+    } catch {
+      // each run reads its own task
+    }
     claimed.forEach((id, i) => {
       const slot = free[i] as Slot;
-      const p = this.runOne(slot, id).finally(() => this.running.delete(p));
+      const p = this.runOne(slot, id, tasks.get(id)).finally(() => this.running.delete(p));
       this.running.add(p);
     });
   }
 
-  private async runOne(slot: Slot, taskId: string): Promise<void> {
+  private async runOne(slot: Slot, taskId: string, read?: StoredTask): Promise<void> {
     const { service } = this.o;
-    const task = service.requireTask(taskId);
+    const task = read ?? service.requireTask(taskId);
     slot.status = 'running';
     slot.task_id = task.id;
     slot.task_title = task.title;

@@ -204,13 +204,16 @@ export class TaskService implements PoolPort, RemotePort {
   }
 
   async endAttempt(taskId: string, attempt: number, end: AttemptEnd, next: NextStep, who: Actor, o: { now?: boolean } = {}): Promise<'recorded' | 'pending'> {
-    const write = (): void => this.store.finishAttempt(taskId, attempt, end, this.tryStep(taskId, next), who);
+    // The scheduler steps once per write: a group commit may run `write` twice (PostgreSQL replays a failed deferred batch).
+    let stepped: Transition[] | null = null;
+    const write = (): void => this.store.finishAttempt(taskId, attempt, end, (stepped ??= this.tryStep(taskId, next)), who);
     try {
       if (o.now) write();
       else await this.store.grouped(write);
       return 'recorded';
     } catch (e) {
       this.reload(); // memory back to what the store has: the attempt is still open there
+      stepped = null;
       if (!isStoreRefusal(e)) throw e;
       this.pending.keep(taskId, () => {
         this.catchUp();
@@ -440,6 +443,10 @@ export class TaskService implements PoolPort, RemotePort {
 
   expireWaits(): Transition[] {
     return this.persist(this.scheduler.expireWaits(this.now()), SYSTEM);
+  }
+
+  tasksOf(ids: readonly string[]): Map<string, StoredTask> {
+    return this.store.getTasks(ids);
   }
 
   requireTask(id: string): StoredTask {

@@ -39,6 +39,8 @@ export interface PoolPort extends AttemptPort {
   readonly memoryStale: boolean;
   /** Claims up to `limit` ready tasks of `lane` (ready → assigned, persisted); their ids. */
   claim(lane: string, limit: number, accept?: (id: string) => boolean): string[];
+  /** The tasks of these ids read in one pass (one round trip on PostgreSQL); missing ids are absent. */
+  tasksOf(ids: readonly string[]): Map<string, StoredTask>;
   /** assigned → running with its attempt row, in the next group commit; `inCommit` runs inside it. */
   beginAttempt(taskId: string, start: AttemptStart, inCommit?: () => void): Promise<number>;
   /** Publishes a worker card on the live bus (in the next group commit, or `now`). */

@@ -50,6 +50,8 @@ export interface StoreBackend {
   // reads
   getSetting(key: string): string | null;
   getTask(id: string): StoredTask | null;
+  /** Several tasks in one pass; ids with no task are absent. */
+  getTasks(ids: readonly string[]): Map<string, StoredTask>;
   depsOf(id: string): string[];
   attemptsOf(id: string): AttemptRow[];
   outputOf(id: string, opts?: { attempt?: number; after_id?: number; limit?: number }): OutputRow[];

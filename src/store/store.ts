@@ -23,6 +23,8 @@ import type { Transition } from '../core/scheduler.js';
 import type { TaskSpec, TaskState, TokenUsage } from '../core/task.js';
 import { openDb, type Db } from './db.js';
 import { registerDb } from './internal.js';
+import { DeferredBatchFailed, type SqlStatement } from './sql-port.js';
+import { TaskFacts } from './task-facts.js';
 import { taskFromRow, type AttemptRow, type EventRecord, type GraphRow, type OutputRow, type StoredTask, type TaskRow } from './rows.js';
 
 export interface Actor {
@@ -101,6 +103,9 @@ interface GroupedWrite {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** Several hosts: the tasks of this host's graphs. */
+const MINE = 'JOIN graphs g ON g.id = t.graph_id WHERE g.owner_host = ?';
+
 export class Store {
   private readonly db: Db;
   private lastHash: string;
@@ -121,6 +126,10 @@ export class Store {
   hostId: string | null = null;
   /** Several hosts: live listeners get every host's events by reading the log in id order (relayLive). */
   private relay: { seen: number; scheduled: boolean; listeners: Set<Listener> } | null = null;
+  /** Owner, graph and attempt counter of tasks, for writes that need not read them back (deferred writes only). */
+  private readonly facts: TaskFacts;
+  /** Writes conditioned on `facts` instead of returning them; prepared only on a backend that defers writes. */
+  private readonly known;
 
   static open(file: string, now: () => number = Date.now): Store {
     return new Store(openDb(file), now);
@@ -144,9 +153,9 @@ export class Store {
         'INSERT INTO graphs (id, name, budget_usd, submitted_by, workspace, source, created_at, owner_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertTask: db.prepare(`INSERT INTO tasks (id, seq, graph_id, title, prompt, engine, model, budget_usd, workspace, target, lane,
-        wait_timeout_s, run_timeout_s, max_attempts, trigger, state, submitted_by, created_at, updated_at)
+        wait_timeout_s, run_timeout_s, max_attempts, trigger, state, state_reason, submitted_by, created_at, updated_at)
         VALUES (@id, @seq, @graph_id, @title, @prompt, @engine, @model, @budget_usd, @workspace, @target, @lane,
-        @wait_timeout_s, @run_timeout_s, @max_attempts, @trigger, @state, @submitted_by, @created_at, @created_at)`),
+        @wait_timeout_s, @run_timeout_s, @max_attempts, @trigger, @state, @state_reason, @submitted_by, @created_at, @updated_at)`),
       insertEdge: db.prepare('INSERT INTO edges (task_id, depends_on) VALUES (?, ?)'),
       setState: db.prepare('UPDATE tasks SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING submitted_by, graph_id'),
       insertLog: db.prepare(`INSERT INTO log (id, at, kind, task_id, owner, data, audit_id, actor, origin, action, target, detail, prev_hash, hash)
@@ -177,6 +186,8 @@ export class Store {
       getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
       putSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
+    this.known = db.deferWrites === undefined ? null : knownWrites(db);
+    this.facts = new TaskFacts(this.known !== null);
   }
 
   isOpen(): boolean {
@@ -197,18 +208,39 @@ export class Store {
 
   /** Runs fn in one transaction; events and audit records it appends commit or vanish together. */
   transaction<T>(fn: () => T): T {
+    return this.atomic(fn, false);
+  }
+
+  /**
+   * A transaction; `replayable`: fn touches nothing but the store (or only
+   * idempotently), so on a backend that defers writes it may run with its
+   * writes deferred and, if their batch fails, run again step by step.
+   */
+  private atomic<T>(fn: () => T, replayable: boolean): T {
     if (this.db.inTransaction) return fn();
     if (this.group.length > 0) this.flushGroup();
-    const saved = { hash: this.lastHash, id: this.nextAuditId, logId: this.nextLogId };
-    let result: T;
-    try {
-      result = this.tx(fn);
-    } catch (e) {
+    const saved = { hash: this.lastHash, id: this.nextAuditId, logId: this.nextLogId, seq: this.seq };
+    const restore = (): void => {
       this.lastHash = saved.hash;
       this.nextAuditId = saved.id;
       this.nextLogId = saved.logId;
+      this.seq = saved.seq;
       this.pendingEvents = [];
-      throw wrapStoreError(e);
+      this.facts.clear(); // may hold what this transaction wrote
+      this.outputBytes.clear(); // likewise (read again from the table when needed)
+    };
+    let result: T;
+    try {
+      result = this.runTx(fn, replayable);
+    } catch (e) {
+      restore();
+      if (!(e instanceof DeferredBatchFailed)) throw wrapStoreError(e);
+      try {
+        result = this.runTx(fn, false); // step by step: each error at its own statement (and savepoint)
+      } catch (e2) {
+        restore();
+        throw wrapStoreError(e2);
+      }
     }
     const events = this.pendingEvents;
     this.pendingEvents = [];
@@ -271,11 +303,23 @@ export class Store {
     });
   }
 
+  private runTx<T>(fn: () => T, defer: boolean): T {
+    if (this.db.deferWrites === undefined) return this.tx(fn);
+    this.db.deferWrites = defer;
+    try {
+      return this.tx(fn);
+    } finally {
+      this.db.deferWrites = false;
+    }
+  }
+
   /**
    * Group commit: runs fn in the transaction shared by every write queued in
    * this event-loop turn, in its own savepoint (if fn throws, only its writes
    * roll back and only its promise rejects). Resolves with fn's result after
    * the commit; if the commit fails, every write of the group rejects with E_STORE.
+   * On PostgreSQL the group may be run twice (its deferred writes failed, then
+   * step by step): fn's effects outside the store must bear that.
    */
   grouped<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -297,7 +341,8 @@ export class Store {
     this.group = [];
     const outcomes: Outcome[] = [];
     try {
-      this.transaction(() => {
+      this.atomic(() => {
+        outcomes.length = 0; // a replay starts over
         for (const item of items) {
           const o = this.savepoint(item.fn);
           // SQLite may roll back the whole transaction on some errors (disk full, I/O):
@@ -305,7 +350,7 @@ export class Store {
           if (!o.ok && !this.db.inTransaction) throw o.error;
           outcomes.push(o);
         }
-      });
+      }, true);
     } catch (e) {
       for (const item of items) item.reject(e);
       return;
@@ -320,10 +365,15 @@ export class Store {
   // ---- writes ------------------------------------------------------------
 
   submitGraph(graph: NewGraph, tasks: readonly NewTask[], initial: readonly Transition[], who: Actor): void {
-    this.transaction(() => {
+    this.atomic(() => {
       const at = this.now();
+      // A task's first transition (waiting → ready) is written with its row: one statement, not an INSERT and an UPDATE.
+      const first = new Map<string, Transition>();
+      const states = new Map(tasks.map((t) => [t.id, t.state]));
+      for (const tr of initial) if (!first.has(tr.id) && states.get(tr.id) === tr.from) first.set(tr.id, tr);
       this.st.insertGraph.run(graph.id, graph.name, graph.budget_usd, graph.submitted_by, graph.workspace, graph.source, at, this.hostId);
       for (const t of tasks) {
+        const tr = first.get(t.id);
         this.st.insertTask.run({
           id: t.id,
           seq: ++this.seq,
@@ -340,32 +390,51 @@ export class Store {
           run_timeout_s: t.run_timeout_s,
           max_attempts: t.max_attempts,
           trigger: t.trigger,
-          state: t.state,
+          state: tr?.to ?? t.state,
+          state_reason: tr?.reason ?? null,
           submitted_by: graph.submitted_by,
           created_at: at,
+          updated_at: at,
         });
         for (const dep of t.depends_on) this.st.insertEdge.run(t.id, dep);
+        this.facts.set(t.id, graph.submitted_by, graph.id, 0);
       }
       this.logRow(
         at,
         { kind: 'graph.submitted', task_id: null, owner: graph.submitted_by, data: { graph_id: graph.id, name: graph.name, tasks: tasks.map((t) => t.id) } },
         { at, ...who, action: 'graph.submitted', target: graph.id, detail: { name: graph.name, tasks: tasks.length, budget_usd: graph.budget_usd } },
       );
-      this.applyTransitions(initial, who);
-    });
+      const folded = new Set(first.values());
+      for (const tr of initial) {
+        if (folded.has(tr)) this.transitionRow(at, tr, { submitted_by: graph.submitted_by, graph_id: graph.id }, who);
+        else this.applyTransitions([tr], who);
+      }
+    }, true);
   }
 
   /** Persists scheduler transitions; each gets its event and audit record. Fails if a row's state moved underneath. */
   applyTransitions(trs: readonly Transition[], who: Actor): void {
     if (trs.length === 0) return;
-    this.transaction(() => {
+    this.atomic(() => {
       const at = this.now();
       for (const t of trs) {
+        const fact = this.deferring() ? this.facts.get(t.id) : undefined;
+        if (fact && this.known) {
+          runChecked(this.known.setState, () => notIn(t), t.to, t.reason, at, t.id, t.from, fact.owner, fact.graph);
+          this.transitionRow(at, t, { submitted_by: fact.owner, graph_id: fact.graph }, who);
+          continue;
+        }
         const row = this.st.setState.get(t.to, t.reason, at, t.id, t.from) as { submitted_by: string; graph_id: string } | undefined;
-        if (!row) throw new ColonyError('E_INVALID_TRANSITION', `task ${t.id} is not ${t.from} in the store`);
+        if (!row) throw notIn(t);
+        this.facts.set(t.id, row.submitted_by, row.graph_id);
         this.transitionRow(at, t, row, who);
       }
-    });
+    }, true);
+  }
+
+  /** True while this transaction's writes are deferred (PostgreSQL, a replayable transaction). */
+  private deferring(): boolean {
+    return this.db.deferWrites === true;
   }
 
   /** A transition's one log row: its audit record and its live event. */
@@ -379,25 +448,40 @@ export class Store {
 
   /** assigned → running plus a new attempt row; returns the attempt number. */
   startAttempt(taskId: string, info: AttemptStart, trs: readonly Transition[], who: Actor): number {
-    return this.transaction(() => {
+    return this.atomic(() => {
       const own = trs[0]?.id === taskId ? (trs[0] as Transition) : null;
       const at = this.now();
-      const bumped = (own ? this.st.bumpAttemptAndSetState.get(own.to, own.reason, at, taskId, own.from) : this.st.bumpAttempt.get(taskId)) as
-        { attempt: number; submitted_by: string; graph_id?: string } | undefined;
-      if (!bumped) throw this.missing(taskId, own);
+      const bumped = this.bumpAttempt(taskId, own, at);
       const { attempt, submitted_by: owner } = bumped;
       this.st.insertAttempt.run(taskId, attempt, info.engine, info.model, info.worker_id, info.route_rule, info.route_explanation, at);
       if (own) this.transitionRow(at, own, { submitted_by: owner, graph_id: bumped.graph_id ?? '' }, who);
       this.applyTransitions(own ? trs.slice(1) : trs, who);
       this.event('attempt.started', taskId, owner, { attempt, ...info });
       return attempt;
-    });
+    }, true);
+  }
+
+  /** The attempt counter's bump (with the task's own transition, if any): from what is known, or read back. */
+  private bumpAttempt(taskId: string, own: Transition | null, at: number): { attempt: number; submitted_by: string; graph_id?: string } {
+    const fact = own && this.deferring() ? this.facts.get(taskId) : undefined;
+    if (own && fact && fact.attempt !== null && this.known) {
+      const args = [own.to, own.reason, at, taskId, own.from, fact.attempt, fact.owner, fact.graph];
+      runChecked(this.known.bumpAttemptAndSetState, () => notIn(own), ...args);
+      fact.attempt += 1;
+      return { attempt: fact.attempt, submitted_by: fact.owner, graph_id: fact.graph };
+    }
+    const bumped = (own ? this.st.bumpAttemptAndSetState.get(own.to, own.reason, at, taskId, own.from) : this.st.bumpAttempt.get(taskId)) as
+      { attempt: number; submitted_by: string; graph_id?: string } | undefined;
+    if (!bumped) throw this.missing(taskId, own);
+    this.facts.setAttempt(taskId, bumped.attempt);
+    return bumped;
   }
 
   finishAttempt(taskId: string, attempt: number, end: AttemptEnd, trs: readonly Transition[], who: Actor): void {
-    this.transaction(() => {
+    this.atomic(() => {
       const at = this.now();
-      const changed = this.st.endAttempt.run({
+      const notRunning = (): ColonyError => new ColonyError('E_INVALID_TRANSITION', `attempt ${attempt} of task ${taskId} is not running`);
+      const ended = {
         task_id: taskId,
         attempt,
         state: end.state,
@@ -409,14 +493,12 @@ export class Store {
         ...end.usage,
         error_code: end.error_code,
         summary: end.summary.slice(0, 4000),
-      }).changes;
-      if (changed === 0) throw new ColonyError('E_INVALID_TRANSITION', `attempt ${attempt} of task ${taskId} is not running`);
+      };
+      if (this.deferring()) runChecked(this.st.endAttempt, notRunning, ended);
+      else if (this.st.endAttempt.run(ended).changes === 0) throw notRunning();
       const own = trs[0]?.id === taskId ? (trs[0] as Transition) : null;
       const fold = { task_id: taskId, cost: end.cost_usd ?? 0, unknown: end.cost_usd === null ? 1 : 0, ...end.usage };
-      const row = (
-        own ? this.st.addTaskCostAndSetState.get({ ...fold, to: own.to, reason: own.reason, at, from: own.from }) : this.st.addTaskCost.get(fold)
-      ) as { submitted_by: string; graph_id?: string } | undefined;
-      if (own && !row) throw this.missing(taskId, own);
+      const row = this.foldCost(fold, own, at);
       this.logRow(
         at,
         { kind: 'attempt.finished', task_id: taskId, owner: row?.submitted_by ?? null, data: { attempt, ...end, summary: end.summary.slice(0, 500) } },
@@ -424,7 +506,26 @@ export class Store {
       );
       if (own && row) this.transitionRow(at, own, { submitted_by: row.submitted_by, graph_id: row.graph_id ?? '' }, who);
       this.applyTransitions(own ? trs.slice(1) : trs, who);
-    });
+    }, true);
+  }
+
+  /** The attempt's cost folded into its task (with the task's own transition, if any); the task's owner and graph, known or read back. */
+  private foldCost(
+    fold: Record<string, unknown> & { task_id: string },
+    own: Transition | null,
+    at: number,
+  ): { submitted_by: string; graph_id?: string } | undefined {
+    const fact = this.deferring() ? this.facts.get(fold.task_id) : undefined;
+    if (fact && this.known) {
+      const known = { ...fold, owner: fact.owner, graph: fact.graph };
+      if (own) runChecked(this.known.addTaskCostAndSetState, () => notIn(own), { ...known, to: own.to, reason: own.reason, at, from: own.from });
+      else runChecked(this.known.addTaskCost, () => new ColonyError('E_NOT_FOUND', `no task ${fold.task_id}`), known);
+      return { submitted_by: fact.owner, graph_id: fact.graph };
+    }
+    const row = (own ? this.st.addTaskCostAndSetState.get({ ...fold, to: own.to, reason: own.reason, at, from: own.from }) : this.st.addTaskCost.get(fold)) as
+      { submitted_by: string; graph_id?: string } | undefined;
+    if (own && !row) throw this.missing(fold.task_id, own);
+    return row;
   }
 
   /** What identifies the processes of a running attempt (the engine reports it once its leader runs). */
@@ -537,12 +638,12 @@ export class Store {
 
   /** A security or control event not tied to a transition (kill switch, refusals, logins). */
   appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: number }): AuditRecord {
-    return this.transaction(() => this.audit({ ...entry, at: entry.at ?? this.now() }));
+    return this.atomic(() => this.audit({ ...entry, at: entry.at ?? this.now() }), true);
   }
 
   /** A live event not tied to a task row change (worker status, kill switch state). */
   publish(kind: string, owner: string | null, data: Record<string, unknown>, taskId: string | null = null): void {
-    this.transaction(() => this.event(kind, taskId, owner, data));
+    this.atomic(() => this.event(kind, taskId, owner, data), true);
   }
 
   getSetting(key: string): string | null {
@@ -558,6 +659,28 @@ export class Store {
   getTask(id: string): StoredTask | null {
     const row = this.st.getTask.get(id) as TaskRow | undefined;
     return row ? taskFromRow(row, this.depsOf(id)) : null;
+  }
+
+  /** Several tasks in one pass (one statement per 100 ids: the rows joined with their edges), e.g. the tasks a pool just claimed. */
+  getTasks(ids: readonly string[]): Map<string, StoredTask> {
+    const out = new Map<string, StoredTask>();
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      const rows = this.db
+        .prepare(
+          `SELECT t.*, e.depends_on AS edge_dep FROM tasks t LEFT JOIN edges e ON e.task_id = t.id
+          WHERE t.id IN (${chunk.map(() => '?').join(', ')}) ORDER BY t.id, e.depends_on`,
+        )
+        .all(...chunk) as (TaskRow & { edge_dep: string | null })[];
+      const deps = new Map<string, string[]>();
+      for (const r of rows) {
+        const l = deps.get(r.id) ?? [];
+        if (r.edge_dep !== null) l.push(r.edge_dep);
+        if (!deps.has(r.id)) out.set(r.id, taskFromRow(r, l));
+        deps.set(r.id, l);
+      }
+    }
+    return out;
   }
 
   depsOf(id: string): string[] {
@@ -599,11 +722,14 @@ export class Store {
   /** Every task with its dependencies, for rebuilding the scheduler at start. One pass over each table. */
   loadAll(): StoredTask[] {
     if (!this.db.inTransaction) this.flushGroup(); // the rebuilt scheduler must see every write already decided
-    if (this.hostId === null) return this.withDeps(this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[]);
+    const rows =
+      this.hostId === null
+        ? (this.db.prepare('SELECT * FROM tasks ORDER BY seq').all() as TaskRow[])
+        : (this.db.prepare(`SELECT t.* FROM tasks t ${MINE} ORDER BY t.seq`).all(this.hostId) as TaskRow[]);
+    for (const r of rows) this.facts.set(r.id, r.submitted_by, r.graph_id, r.attempt);
+    if (this.hostId === null) return this.withDeps(rows);
     // Several hosts: this host's graphs only, their edges in one pass too.
-    const mine = 'JOIN graphs g ON g.id = t.graph_id WHERE g.owner_host = ?';
-    const rows = this.db.prepare(`SELECT t.* FROM tasks t ${mine} ORDER BY t.seq`).all(this.hostId) as TaskRow[];
-    const edges = this.db.prepare(`SELECT e.task_id, e.depends_on FROM edges e JOIN tasks t ON t.id = e.task_id ${mine}`).all(this.hostId);
+    const edges = this.db.prepare(`SELECT e.task_id, e.depends_on FROM edges e JOIN tasks t ON t.id = e.task_id ${MINE}`).all(this.hostId);
     return this.withDeps(rows, edges as Iterable<{ task_id: string; depends_on: string }>);
   }
 
@@ -757,6 +883,7 @@ export class Store {
     try {
       return { ok: true, value: this.tx(fn) };
     } catch (e) {
+      if (e instanceof DeferredBatchFailed) throw e; // the whole transaction is replayed
       this.lastHash = saved.hash;
       this.nextAuditId = saved.id;
       this.nextLogId = saved.logId;
@@ -781,6 +908,30 @@ export class Store {
     }
     return rows.map((r) => taskFromRow(r, deps.get(r.id) ?? []));
   }
+}
+
+function notIn(t: Transition): ColonyError {
+  return new ColonyError('E_INVALID_TRANSITION', `task ${t.id} is not ${t.from} in the store`);
+}
+
+/** A write that must change a row: deferred where the statement can be (its batch fails if not), else run and checked. */
+function runChecked(st: SqlStatement, none: () => Error, ...params: unknown[]): void {
+  if (st.runChecked) st.runChecked(none, ...params);
+  else if (st.run(...params).changes === 0) throw none();
+}
+
+/** The hot writes conditioned on what the store knows (TaskFacts) rather than returning it. */
+function knownWrites(db: Db): Record<'setState' | 'bumpAttemptAndSetState' | 'addTaskCost' | 'addTaskCostAndSetState', SqlStatement> {
+  const fold = `cost_usd = cost_usd + @cost, cost_unknown = MAX(cost_unknown, @unknown), tokens_in = tokens_in + @input, tokens_out = tokens_out + @output,
+    tokens_cache_read = tokens_cache_read + @cache_read, tokens_cache_write = tokens_cache_write + @cache_write`;
+  return {
+    setState: db.prepare('UPDATE tasks SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state = ? AND submitted_by = ? AND graph_id = ?'),
+    bumpAttemptAndSetState: db.prepare(`UPDATE tasks SET attempt = attempt + 1, state = ?, state_reason = ?, updated_at = ?
+      WHERE id = ? AND state = ? AND attempt = ? AND submitted_by = ? AND graph_id = ?`),
+    addTaskCost: db.prepare(`UPDATE tasks SET ${fold} WHERE id = @task_id AND submitted_by = @owner AND graph_id = @graph`),
+    addTaskCostAndSetState: db.prepare(`UPDATE tasks SET ${fold}, state = @to, state_reason = @reason, updated_at = @at
+      WHERE id = @task_id AND state = @from AND submitted_by = @owner AND graph_id = @graph`),
+  };
 }
 
 /** Output rows are at most this many characters: a live event and a replayed one stay bounded. */

@@ -357,6 +357,17 @@ export function describeStoreConformance(makeStore: () => StoreFixture, name = '
       expect(store.getTask('g:a')?.state).toBe('ready');
     });
 
+    it('reads several tasks in one pass with their dependencies, as getTask does', () => {
+      fx = makeStore();
+      const { store } = fx;
+      submit(store, new Scheduler(), 'g', [task('g:a'), task('g:b'), task('g:c', ['g:a', 'g:b']), task('g:d', ['g:c'])]);
+      const ids = ['g:d', 'g:c', 'g:a', 'g:nope'];
+      const got = store.getTasks(ids);
+      expect([...got.keys()].sort()).toEqual(['g:a', 'g:c', 'g:d']);
+      for (const id of ['g:a', 'g:c', 'g:d']) expect(got.get(id)).toEqual(store.getTask(id));
+      expect(got.get('g:c')?.depends_on).toEqual(['g:a', 'g:b']);
+    });
+
     it('keeps settings, attempt processes and an attempt history', () => {
       fx = makeStore();
       const { store } = fx;

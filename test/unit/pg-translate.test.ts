@@ -35,6 +35,12 @@ describe('PostgreSQL statement translation', () => {
 
   it('returns the id of an insert into an identity table (lastInsertRowid), and only there', () => {
     expect(translate('INSERT INTO events (at) VALUES (?)', facts).text).toBe('INSERT INTO events (at) VALUES ($1) RETURNING id');
+    // The id given: no RETURNING (the caller knows it, and the row can join a multi-row INSERT).
+    expect(translate('INSERT INTO events (at, id) VALUES (?, ?)', facts)).toEqual({
+      text: 'INSERT INTO events (at, id) VALUES ($1, $2)',
+      names: null,
+      idParam: 1,
+    });
     expect(translate('INSERT INTO bans (kind) VALUES (?)', facts).text).toBe('INSERT INTO bans (kind) VALUES ($1)');
     expect(translate('UPDATE tasks SET a = 1 WHERE id = ? RETURNING seq', facts).text).toBe('UPDATE tasks SET a = 1 WHERE id = $1 RETURNING seq');
   });

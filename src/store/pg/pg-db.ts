@@ -3,12 +3,21 @@
  * translated from the store's SQLite SQL once (translate.ts) and run through
  * the blocking worker client; transactions are BEGIN/COMMIT on one
  * connection, nested ones savepoints. Pragmas mean nothing here and are ignored.
+ *
+ * Deferred writes (`deferWrites`, set by the store around transactions it can
+ * replay): BEGIN, savepoints and writes are queued (write-queue.ts) and sent
+ * in one message with the next read or with COMMIT, so a transaction costs
+ * one round trip when it reads nothing. If such a batch fails, the
+ * transaction is rolled back and DeferredBatchFailed thrown: the store
+ * replays it with deferWrites off, statement by statement as before.
  */
 import { ColonyError } from '../../core/errors.js';
-import type { ArgumentTypes, SqlDb, SqlRunResult, SqlStatement } from '../sql-port.js';
+import { DeferredBatchFailed, type ArgumentTypes, type SqlDb, type SqlRunResult, type SqlStatement } from '../sql-port.js';
+import { merge, resultsOf } from './batch.js';
 import type { PgBeat, PgNotice } from './protocol.js';
 import { PgSyncClient } from './sync-client.js';
 import { translate, type SchemaFacts, type Translated } from './translate.js';
+import { WriteQueue } from './write-queue.js';
 
 type Row = Record<string, unknown>;
 
@@ -32,6 +41,15 @@ export class PgDb implements SqlDb {
   private closed = false;
   private facts: { identity: Set<string>; keys: Map<string, string[]> } | null = null;
   private readonly cache = new Map<string, Translated>();
+  private readonly queue = new WriteQueue();
+  /** A deferred batch of this transaction failed: it is aborted on the server; only the final ROLLBACK is sent. */
+  private doomed = false;
+  /** Batches sent so far, and per savepoint level where the queue stood when it began (deferred savepoints are not sent). */
+  private flushes = 0;
+  private readonly marks: { length: number; flushes: number }[] = [];
+  deferWrites = false;
+  /** Round trips to the worker (each one to the server) and statements sent, for benchmarks. */
+  readonly stats = { round_trips: 0, statements: 0 };
 
   /** Set by store/cluster.ts on a host's store; null: plain BEGIN/COMMIT. */
   hooks: TxHooks | null = null;
@@ -73,12 +91,14 @@ export class PgDb implements SqlDb {
         result = fn(...args) as ReturnType<F>;
       } catch (e) {
         this.depth = level;
-        this.abort(level);
-        throw e;
+        throw this.abort(level) ?? e;
       }
       try {
-        if (level === 0) this.commit();
-        else this.raw(`RELEASE SAVEPOINT sp${level}`);
+        // A failed batch and someone caught its error: the server would turn this COMMIT into a ROLLBACK silently.
+        if (this.doomed) throw new DeferredBatchFailed('an earlier batch of this transaction failed');
+        if (level > 0 && this.deferring()) this.marks.pop();
+        else if (level > 0) this.raw(`RELEASE SAVEPOINT sp${level}`);
+        else this.commit();
       } catch (e) {
         this.depth = level;
         this.abort(level);
@@ -92,6 +112,7 @@ export class PgDb implements SqlDb {
   }
 
   exec(sql: string): void {
+    if (this.queue.length > 0) this.flush(null, []);
     this.client.call({ op: 'exec', sql, session: this.session });
     this.facts = null; // DDL may have added tables
   }
@@ -106,11 +127,53 @@ export class PgDb implements SqlDb {
     this.client.end();
   }
 
-  /** Runs one translated statement. */
+  /** Runs one translated statement (with the queued writes before it, in one message). */
   query(sql: string, params: unknown[]): { rows: Row[]; rowCount: number } {
     if (this.closed) throw new ColonyError('E_STORE', 'the database connection is closed');
+    if (this.queue.length > 0) return this.flush(sql, params);
+    this.count(1);
     const r = this.client.call({ op: 'query', sql, params, session: this.session });
     return { rows: r.rows, rowCount: r.rowCount };
+  }
+
+  /** True while writes of the current transaction are queued rather than run. */
+  deferring(): boolean {
+    return this.deferWrites && this.depth > 0 && !this.doomed;
+  }
+
+  /** Queues a write; `check`: it must change a row (else the batch fails). Its result is read lazily (a read forces the flush). */
+  defer(sql: string, params: unknown[], check: boolean): { result: () => { rows: Row[]; rowCount: number } } {
+    const slot = this.queue.push(check ? checked(sql) : sql, params);
+    return {
+      result: () => {
+        if (slot.queued) this.flush(null, []);
+        return slot.result ?? { rows: [], rowCount: 0 };
+      },
+    };
+  }
+
+  /** Sends the queued statements (and `sql` after them, if any) in one message; returns the last one's result. */
+  private flush(sql: string | null, params: unknown[]): { rows: Row[]; rowCount: number } {
+    const items = this.queue.take();
+    if (sql !== null) items.push({ sql, params });
+    this.count(items.length);
+    const plan = merge(items);
+    let r;
+    try {
+      r = this.client.call(
+        plan ? { op: 'batch', script: plan.texts.join(';\n'), items: [], session: this.session } : { op: 'batch', script: null, items, session: this.session },
+      );
+    } catch (e) {
+      // Lost connection: E_STORE at once, as a single statement would (the server rolled back).
+      if (e instanceof ColonyError && e.message.startsWith('database unavailable')) throw e;
+      this.doomed = true;
+      throw new DeferredBatchFailed((e as Error).message);
+    }
+    this.flushes += 1;
+    this.session = r.session;
+    const results = plan ? resultsOf(plan.of, r.results ?? []) : (r.results ?? []);
+    this.queue.settle(results);
+    return results[results.length - 1] ?? { rows: [], rowCount: 0 };
   }
 
   translated(sql: string): Translated {
@@ -119,14 +182,37 @@ export class PgDb implements SqlDb {
     return t;
   }
 
+  private count(statements: number): void {
+    this.stats.round_trips += 1;
+    this.stats.statements += statements;
+  }
+
+  /** A statement sent now, after whatever is queued (so nothing overtakes a deferred BEGIN or write). */
   private raw(sql: string): number {
+    if (this.queue.length > 0) {
+      this.flush(sql, []);
+      return this.session ?? 0;
+    }
+    this.count(1);
     return this.client.call({ op: 'query', sql, params: [], session: this.session }).session;
   }
 
   private begin(level: number): void {
-    if (level > 0) return void this.raw(`SAVEPOINT sp${level}`);
+    if (level > 0) {
+      // Deferred, a savepoint is where the queue stands: any failure of the batch replays the whole transaction anyway.
+      if (this.deferWrites && !this.doomed) this.marks[level - 1] = { length: this.queue.length, flushes: this.flushes };
+      else this.raw(`SAVEPOINT sp${level}`);
+      return;
+    }
     const hooks = this.hooks;
-    if (!hooks) return void (this.session = this.client.call({ op: 'query', sql: 'BEGIN', params: [], session: null }).session);
+    if (!hooks) {
+      if (this.deferWrites && !this.doomed) return void this.queue.push('BEGIN', []);
+      this.count(1);
+      this.session = this.client.call({ op: 'query', sql: 'BEGIN', params: [], session: null }).session;
+      return;
+    }
+    // Several hosts: the prologue's answer (the heads re-read under the write lock) is needed before fn runs.
+    this.count(1);
     const r = this.client.call({ op: 'exec', sql: `BEGIN; ${hooks.prologue}`, session: null });
     this.session = r.session;
     try {
@@ -137,21 +223,48 @@ export class PgDb implements SqlDb {
     }
   }
 
+  /** COMMIT, after the queued writes and the hooks' closing statement (a NOTIFY), in one message. */
   private commit(): void {
     const closing = this.hooks?.closing() ?? null;
+    if (this.queue.length > 0) {
+      if (closing !== null) this.queue.push(closing, []);
+      this.flush('COMMIT', []);
+      return;
+    }
     if (closing === null) return void this.raw('COMMIT');
+    this.count(1);
     this.client.call({ op: 'exec', sql: `${closing}; COMMIT`, session: this.session });
   }
 
-  private abort(level: number): void {
+  /** Rolls back to where `level` began; returns an error to throw instead of the original one, if any. */
+  private abort(level: number): Error | null {
+    if (level > 0 && this.deferring()) {
+      const mark = this.marks.splice(level - 1)[0];
+      if (mark && mark.flushes === this.flushes) {
+        this.queue.truncate(mark.length); // nothing of this savepoint was sent: drop it
+        return null;
+      }
+      // Part of it reached the server without a savepoint to return to: replay the transaction step by step.
+      this.doomed = true;
+      return new DeferredBatchFailed('a savepoint rolled back after its writes were sent');
+    }
+    if (level > 0 && this.doomed) return null; // the final ROLLBACK ends it all
+    const unsent = level === 0 && this.session === null && !this.doomed;
+    this.queue.take();
+    this.marks.length = 0;
     try {
+      if (unsent) return null; // nothing of it reached the server
       if (level === 0) this.raw('ROLLBACK');
       else this.raw(`ROLLBACK TO SAVEPOINT sp${level}`);
     } catch {
       // the connection is gone: the server rolled the transaction back
     } finally {
-      if (level === 0) this.session = null;
+      if (level === 0) {
+        this.session = null;
+        this.doomed = false;
+      }
     }
+    return null;
   }
 
   private schemaFacts(): SchemaFacts {
@@ -196,9 +309,30 @@ class PgStatement implements SqlStatement {
   }
 
   run(...params: unknown[]): SqlRunResult {
-    const r = this.exec(params);
-    const id = r.rows[0]?.id;
-    return { changes: r.rowCount, lastInsertRowid: typeof id === 'number' ? id : 0 };
+    const [sql, values] = this.bind(params);
+    const given = this.db.translated(this.sql).idParam;
+    const rowid = (r: { rows: Row[] }): number => {
+      const id = given === undefined ? r.rows[0]?.id : Number(values[given]);
+      return typeof id === 'number' && Number.isFinite(id) ? id : 0;
+    };
+    if (this.db.deferring()) {
+      const d = this.db.defer(sql, values, false);
+      return {
+        get changes() {
+          return d.result().rowCount;
+        },
+        get lastInsertRowid() {
+          return rowid(d.result());
+        },
+      };
+    }
+    const r = this.db.query(sql, values);
+    return { changes: r.rowCount, lastInsertRowid: rowid(r) };
+  }
+
+  runChecked(none: () => Error, ...params: unknown[]): void {
+    if (this.db.deferring()) return void this.db.defer(...this.bind(params), true);
+    if (this.exec(params).rowCount === 0) throw none();
   }
 
   get(...params: unknown[]): unknown {
@@ -219,10 +353,20 @@ class PgStatement implements SqlStatement {
   }
 
   private exec(params: unknown[]): { rows: Row[]; rowCount: number } {
+    return this.db.query(...this.bind(params));
+  }
+
+  private bind(params: unknown[]): [string, unknown[]] {
     const t = this.db.translated(this.sql);
     const values = t.names ? t.names.map((n) => (params[0] as Row | undefined)?.[n]) : params.flat();
-    return this.db.query(t.text, values.map(toPg));
+    return [t.text, values.map(toPg)];
   }
+}
+
+/** The write made to fail (division by zero) when it changes no row, so a COMMIT later in its batch is skipped. */
+function checked(sql: string): string {
+  const body = /\bRETURNING\b/i.test(sql) ? sql : `${sql} RETURNING 1`;
+  return `WITH changed AS (${body}) SELECT 1 / COUNT(*) AS ok FROM changed`;
 }
 
 function toPg(v: unknown): unknown {

@@ -4,10 +4,15 @@ import type { MessagePort } from 'node:worker_threads';
 export type PgRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[]; session: number | null }
   | { id: number; op: 'exec'; sql: string; session: number | null }
+  /**
+   * Statements run back to back, stopping at the first error: `script`, one simple query (batch.ts, made on the main
+   * thread: one string crosses the thread boundary), its results one per statement; or else `items` one by one.
+   */
+  | { id: number; op: 'batch'; script: string | null; items: { sql: string; params: unknown[] }[]; session: number | null }
   | { id: number; op: 'end' };
 
 export type PgResponse =
-  | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number }
+  | { id: number; ok: true; rows: Record<string, unknown>[]; rowCount: number; session: number; results?: BatchResult[] }
   /** `unavailable`: the connection is down or was lost (retry later); otherwise the statement failed. */
   | { id: number; ok: false; unavailable: boolean; message: string; sqlstate: string | null };
 
@@ -35,4 +40,9 @@ export interface PgBeat {
   hostId: string;
   leaseMs: number;
   everyMs: number;
+}
+
+export interface BatchResult {
+  rows: Record<string, unknown>[];
+  rowCount: number;
 }

@@ -10,6 +10,8 @@ export interface Translated {
   text: string;
   /** Named parameters in $n order, or null when the statement uses `?`. */
   names: string[] | null;
+  /** An INSERT that gives the row's id: the index of that value among the parameters (its lastInsertRowid). */
+  idParam?: number;
 }
 
 export interface SchemaFacts {
@@ -36,7 +38,8 @@ export function translate(sql: string, facts: SchemaFacts): Translated {
   // An untyped parameter compared with NULL: PostgreSQL cannot infer its type.
   text = text.replace(/(\$\d+)(\s+IS\s+(?:NOT\s+)?NULL)/gi, '$1::text$2');
   text = dialect(text, facts);
-  return { text, names: names.length > 0 ? names : null };
+  const idParam = explicitId(text);
+  return { text, names: names.length > 0 ? names : null, ...(idParam === null ? {} : { idParam }) };
 }
 
 /** SQLite DDL → PostgreSQL DDL (for migrations that have no PostgreSQL text of their own). */
@@ -76,6 +79,18 @@ function dialect(sql: string, facts: SchemaFacts): string {
   const insert = /^\s*INSERT\s+INTO\s+(\w+)/i.exec(text);
   const returning = /\bRETURNING\b/i.exec(text);
   if (conflict) text = returning ? `${text.slice(0, returning.index)}${conflict.trim()} ${text.slice(returning.index)}` : `${text.trimEnd()}${conflict}`;
-  if (insert && !returning && facts.identityTables.has((insert[1] as string).toLowerCase())) text = `${text.trimEnd()} RETURNING id`;
+  // (Not when the id is given: the caller knows it; a plain INSERT can then join a multi-row one, batch.ts.)
+  if (insert && !returning && explicitId(text) === null && facts.identityTables.has((insert[1] as string).toLowerCase()))
+    text = `${text.trimEnd()} RETURNING id`;
   return text;
+}
+
+/** In `INSERT INTO t (…, id, …) VALUES (…, $n, …)`: n − 1; else null. */
+function explicitId(text: string): number | null {
+  const m = /^\s*INSERT\s+INTO\s+\w+\s*\(([^)]*)\)\s*VALUES\s*\(([^()]*)\)/i.exec(text);
+  if (!m || /\bON\s+CONFLICT\b/i.test(text)) return null;
+  const cols = (m[1] as string).split(',').map((c) => c.trim().toLowerCase());
+  const vals = (m[2] as string).split(',').map((v) => v.trim());
+  const p = /^\$(\d+)$/.exec(vals[cols.indexOf('id')] ?? '');
+  return p ? Number(p[1]) - 1 : null;
 }

@@ -7,6 +7,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import pg from 'pg';
+import { runBatch } from './batch.js';
 import { startListener } from './listener.js';
 import type { PgRequest, PgResponse, PgWorkerData } from './protocol.js';
 
@@ -68,6 +69,11 @@ async function handle(req: PgRequest): Promise<PgResponse> {
     return failure(req.id, e, true);
   }
   try {
+    if (req.op === 'batch') {
+      const results = await runBatch(c, req.script, req.items);
+      const last = results[results.length - 1];
+      return { id: req.id, ok: true, rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0, session, results };
+    }
     const r = req.op === 'query' ? await c.query({ text: req.sql, values: req.params }) : await c.query(req.sql);
     const last = Array.isArray(r) ? (r[r.length - 1] as pg.QueryResult | undefined) : r;
     return { id: req.id, ok: true, rows: (last?.rows ?? []) as Record<string, unknown>[], rowCount: last?.rowCount ?? 0, session };

@@ -1,0 +1,154 @@
+/**
+ * A batch of statements in one round trip: their parameters
+ * are inlined as quoted literals and the statements joined into one simple
+ * query, which PostgreSQL runs in order and stops at the first error (the
+ * rest, a COMMIT included, is skipped). An inlined value is an untyped
+ * literal, typed from its context as a `$n` parameter is (node-postgres sends
+ * every parameter as untyped text too). A batch with a value that has no
+ * literal form here (a Buffer) runs statement by statement instead.
+ *
+ * Plain INSERTs of one statement text become one multi-row INSERT (one parse
+ * and plan on the server instead of one per row), placed where the first of
+ * them was: a row moves earlier only past statements that do not name its
+ * table (and never past a ROLLBACK TO SAVEPOINT).
+ */
+import type pg from 'pg';
+import type { BatchResult } from './protocol.js';
+
+const LITERAL = /('(?:[^']|'')*')/;
+const PLAIN_INSERT = /^\s*(INSERT\s+INTO\s+(\w+)\s*\([^)]*\)\s*VALUES)\s*(\([^;]*\))\s*$/i;
+
+interface Item {
+  sql: string;
+  params: unknown[];
+}
+
+/** Worker side: the script in one round trip (results per statement), or the items one by one (results per item). */
+export async function runBatch(c: pg.Client, script: string | null, items: readonly Item[]): Promise<BatchResult[]> {
+  if (script !== null) {
+    const r = (await c.query(script)) as pg.QueryResult | pg.QueryResult[];
+    return (Array.isArray(r) ? r : [r]).map((x) => ({ rows: (x.rows ?? []) as Record<string, unknown>[], rowCount: x.rowCount ?? 0 }));
+  }
+  const out: BatchResult[] = [];
+  for (const i of items) {
+    const r = await c.query({ text: i.sql, values: i.params });
+    out.push({ rows: r.rows as Record<string, unknown>[], rowCount: r.rowCount ?? 0 });
+  }
+  return out;
+}
+
+/** Main side: each item's result from the script's results (`of`, from merge). */
+export function resultsOf(of: readonly number[], results: readonly BatchResult[]): BatchResult[] {
+  return of.map((k) => (k < 0 ? { rows: [], rowCount: 1 } : (results[k] ?? { rows: [], rowCount: 0 })));
+}
+
+/**
+ * The statements to send, and for each item the index of its result among
+ * them (-1: a row of a multi-row INSERT, which inserted exactly one row or
+ * failed the batch). Null if a value cannot be inlined.
+ */
+export function merge(items: readonly Item[]): { texts: string[]; of: number[] } | null {
+  const texts: string[] = [];
+  const parts: string[][] = []; // per text: its VALUES tuples when it is a multi-row INSERT
+  const of: number[] = [];
+  const open = new Map<Template, number>(); // a multi-row INSERT still open for more rows → its index in texts
+  for (const item of items) {
+    const t = template(item.sql);
+    if (t.insert) {
+      const tuple = fill(t.insert.tuple, item.params);
+      if (tuple === null) return null;
+      const at = open.get(t);
+      if (at !== undefined) {
+        (parts[at] as string[]).push(tuple);
+        of.push(-1);
+        continue;
+      }
+      open.set(t, texts.length);
+      of.push(texts.length);
+      texts.push(t.insert.head);
+      parts.push([tuple]);
+      continue;
+    }
+    const text = fill(t.segments, item.params);
+    if (text === null) return null;
+    if (t.rollback) open.clear();
+    for (const run of open.keys()) if (t.names((run.insert as Insert).table)) open.delete(run);
+    of.push(texts.length);
+    texts.push(text);
+    parts.push([]);
+  }
+  return { texts: texts.map((t, i) => (parts[i]?.length ? `${t} ${(parts[i] as string[]).join(', ')}` : t)), of };
+}
+
+/** The statement with its `$n` replaced by literals (outside string literals), or null if a value has no literal form here. */
+export function inline(sql: string, params: unknown[]): string | null {
+  return fill(template(sql).segments, params);
+}
+
+/** A statement cut once into text and parameter positions (statements repeat: the cache is bounded by the store's SQL). */
+interface Template {
+  segments: Segment[];
+  insert: Insert | null;
+  rollback: boolean;
+  names(table: string): boolean;
+}
+type Segment = string | number; // text, or the index of a parameter
+interface Insert {
+  head: string; // INSERT INTO t (…) VALUES
+  table: string;
+  tuple: Segment[];
+}
+
+const templates = new Map<string, Template>();
+
+function template(sql: string): Template {
+  let t = templates.get(sql);
+  if (t) return t;
+  const ins = PLAIN_INSERT.exec(sql);
+  const plain = ins !== null && !/\b(RETURNING|ON\s+CONFLICT)\b/i.test(sql);
+  const named = new Map<string, boolean>();
+  t = {
+    segments: cut(sql),
+    insert: plain ? { head: ins[1] as string, table: ins[2] as string, tuple: cut(ins[3] as string) } : null,
+    rollback: /^\s*ROLLBACK\b/i.test(sql),
+    names: (table) => {
+      let n = named.get(table);
+      if (n === undefined) named.set(table, (n = new RegExp(`\\b${table}\\b`, 'i').test(sql)));
+      return n;
+    },
+  };
+  if (templates.size > 5_000) templates.clear();
+  templates.set(sql, t);
+  return t;
+}
+
+function cut(sql: string): Segment[] {
+  const out: Segment[] = [];
+  sql.split(LITERAL).forEach((part, i) => {
+    if (i % 2 === 1) return void out.push(part);
+    part.split(/\$(\d+)/).forEach((p, j) => out.push(j % 2 === 1 ? Number(p) - 1 : p));
+  });
+  return out;
+}
+
+function fill(segments: readonly Segment[], params: readonly unknown[]): string | null {
+  let s = '';
+  for (const seg of segments) {
+    if (typeof seg === 'string') s += seg;
+    else {
+      const l = seg < params.length ? literal(params[seg]) : `$${seg + 1}`;
+      if (l === null) return null;
+      s += l;
+    }
+  }
+  return s;
+}
+
+/** pg's escapeLiteral, without its character loop: doubled quotes; with a backslash, an E'' literal with doubled backslashes. */
+function literal(v: unknown): string | null {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'number' || typeof v === 'bigint') return `'${String(v)}'`;
+  if (typeof v !== 'string') return null;
+  const quoted = v.includes("'") ? v.replace(/'/g, "''") : v;
+  return v.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+}
