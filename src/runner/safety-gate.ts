@@ -1,6 +1,6 @@
 /**
  * The safety gate of the local pool: runs the gateway before each attempt,
- * audits every check, and decides what an admin's approval covers.
+ * audits every check (one `safety.gate` record per run: each check with its verdict), and decides what an admin's approval covers.
  *
  * Approval is bound to what was shown: when the gateway says needs_approval,
  * the findings and their digest (safety/review.ts) are recorded with the task
@@ -75,14 +75,15 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
     const r = screen(task, d.killswitch);
     const rv = r.verdict === 'needs_approval' ? reviewOf(task, r) : null;
     const approved = rv !== null && reviews.get(task.id)?.approved_digest === rv.digest;
+    // One audit record per gate run, every check's verdict in it (issue 17: it was one record per check,
+    // 5 of a remote task's 11 log rows); the approval match stays its own record.
+    const checks = r.checks.map((c) =>
+      o.remote && c.check === 'sandbox' && d.config.safety.sandbox
+        ? { check: c.check, verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
+        : { check: c.check, verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null },
+    );
     d.store.transaction(() => {
-      for (const c of r.checks) {
-        const detail =
-          o.remote && c.check === 'sandbox' && d.config.safety.sandbox
-            ? { verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
-            : { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null };
-        d.store.appendAudit({ ...SYSTEM, action: `safety.${c.check}`, target: task.id, detail });
-      }
+      d.store.appendAudit({ ...SYSTEM, action: 'safety.gate', target: task.id, detail: { verdict: r.verdict, checks } });
       if (rv && approved) d.store.appendAudit({ ...SYSTEM, action: 'safety.approval_matched', target: task.id, detail: { digest: rv.digest } });
       else if (rv) reviews.record(task.id, rv.digest, rv.findings, now());
     });
