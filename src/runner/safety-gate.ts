@@ -53,15 +53,19 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
   const reviews = new SafetyReviewStore(d.store);
   const now = d.now ?? Date.now;
   const running = { state: () => 'running' as const };
+  // One object for the whole run: the gateway caches its compiled rules per config object (issue 17:
+  // a copy per task recompiled every pattern and the allow-list for each remote task).
+  const safety = o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety;
+  const roots = graphRoots(d.config, graphWorkspace);
 
   const screen = (task: StoredTask, killswitch: Pick<Killswitch, 'state'>): GatewayResult => {
     // The same roots the submission was checked against (nothing is added per task).
-    const allowedRoots = rootsForGraph(d.config, graphWorkspace(task.graph_id), task.submitted_by);
+    const allowedRoots = roots(task.graph_id, task.submitted_by);
     const provider = d.config.engines.providers[task.engine];
     return runGateway(
       {
         killswitch,
-        config: o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety,
+        config: safety,
         allowedRoots,
         home: d.paths.home,
         configFile: d.configFile,
@@ -110,6 +114,20 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
 /** Kept for callers that only need the gate function. */
 export function createGate(d: SafetyGateDeps): GateFn {
   return createSafetyGate(d).gate;
+}
+
+/** A graph's roots depend only on the config, its workspace and its submitter: computed once per graph, not per attempt. */
+function graphRoots(config: ColonyConfig, graphWorkspace: (graphId: string) => string | null): (graphId: string, submittedBy: string) => string[] {
+  const cache = new Map<string, string[]>();
+  return (graphId, submittedBy) => {
+    const key = `${graphId}\n${submittedBy}`;
+    let roots = cache.get(key);
+    if (!roots) {
+      if (cache.size > 1000) cache.clear();
+      cache.set(key, (roots = rootsForGraph(config, graphWorkspace(graphId), submittedBy)));
+    }
+    return roots;
+  };
 }
 
 /** A graph's base workspace never changes: one SELECT per graph, not per attempt. */
