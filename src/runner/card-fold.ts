@@ -1,12 +1,18 @@
 /**
- * Worker cards on the live bus, folded per group commit (issue 17): a slot's
- * card changes at least twice per task (start, release), and each was a log
- * row. Only the newest card of each worker is worth storing, so cards wait
- * for the next group commit and go out once per worker there. A card the
- * store refuses is only a stale card (the dashboards also read cards live).
+ * Worker cards on the live bus, folded (issue 17): a pool slot's card changes
+ * at least twice per task (start, release), and each change was a log row —
+ * two of a local task's eight. Only the newest card of each worker is worth
+ * storing, so a changed card waits up to FOLD_MS and then goes out, once per
+ * worker, in a group commit: at most one row per worker per FOLD_MS whatever
+ * the task rate (the remote host already publishes its cards every 250 ms).
+ * A card the store refuses is only a stale card (the dashboards also read
+ * cards from the APIs when they resync).
  */
 import type { WorkerCard } from '../core/live-types.js';
 import type { Store } from '../store/store.js';
+
+/** How long a changed card may wait for later changes of the same worker. */
+export const FOLD_MS = 50;
 
 export class CardFold {
   private readonly latest = new Map<string, WorkerCard>();
@@ -16,7 +22,7 @@ export class CardFold {
   add(card: WorkerCard): void {
     const first = this.latest.size === 0;
     this.latest.set(card.id, card);
-    if (first) this.store.grouped(() => this.flush()).catch(() => undefined);
+    if (first) setTimeout(() => this.store.grouped(() => this.flush()).catch(() => undefined), FOLD_MS).unref();
   }
 
   private flush(): void {

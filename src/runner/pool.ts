@@ -296,7 +296,7 @@ export class LocalPool {
     phase();
   }
 
-  /** assigned → running with its attempt row, in the next group commit (the slot's card in the one after: card-fold.ts); the engine starts after it committed. */
+  /** assigned → running with its attempt row, in the next group commit (the slot's card shortly after: card-fold.ts); the engine starts after it committed. */
   private startAttempt(slot: Slot, task: StoredTask, choice: RouteChoice): Promise<number> {
     const start = { engine: choice.engine.name, model: choice.model, worker_id: slot.id, route_rule: choice.rule, route_explanation: choice.explanation };
     return this.o.service.beginAttempt(task.id, start, () => {

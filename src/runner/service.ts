@@ -58,7 +58,7 @@ export class TaskService implements PoolPort, RemotePort {
   onHeld: ((taskIds: string[]) => void) | null = null;
   /** Graphs and users paused at their budget: their ready tasks are not claimed (issue 18). */
   private readonly pauses: PauseBook;
-  /** Worker cards, the newest of each worker once per group commit. */
+  /** Worker cards, the newest of each worker, folded over a few ms (card-fold.ts). */
   private readonly cards: CardFold;
 
   constructor(

@@ -41,7 +41,7 @@ export interface PoolPort extends AttemptPort {
   claim(lane: string, limit: number, accept?: (id: string) => boolean): string[];
   /** assigned → running with its attempt row, in the next group commit; `inCommit` runs inside it. */
   beginAttempt(taskId: string, start: AttemptStart, inCommit?: () => void): Promise<number>;
-  /** Publishes a worker card on the live bus: the newest card of each worker, once per group commit (runner/card-fold.ts). */
+  /** Publishes a worker card on the live bus: the newest card of each worker, folded over a few ms (runner/card-fold.ts). */
   publishWorker(card: WorkerCard): void;
   expireWaits(): void;
 }

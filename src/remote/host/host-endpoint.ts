@@ -171,7 +171,7 @@ export class RemoteHost {
       const w = this.workers.get(id);
       if (!w) continue;
       try {
-        this.host.service.publishWorker(this.view(w)); // all of this round's cards in one group commit
+        this.host.service.publishWorker(this.view(w)); // folded with the others into one group commit (card-fold.ts)
       } catch {
         /* the store could not be read; the next change republishes */
       }
