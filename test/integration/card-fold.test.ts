@@ -36,13 +36,17 @@ const card = (id: string, status: string, task: string | null): WorkerCard => ({
   origin_ip: null,
 });
 
+function open(): { s: Store; service: TaskService } {
+  const tmp = makeTempDir('colony-card-fold-');
+  cleanup = tmp.cleanup;
+  const s = Store.open(join(tmp.dir, 'colony.db'));
+  store = s;
+  return { s, service: new TaskService(s, defaultConfig()) };
+}
+
 describe('worker cards folded', () => {
   it('stores and publishes one event per worker per fold window, with the newest card', async () => {
-    const tmp = makeTempDir('colony-card-fold-');
-    cleanup = tmp.cleanup;
-    const s = Store.open(join(tmp.dir, 'colony.db'));
-    store = s;
-    const service = new TaskService(s, defaultConfig());
+    const { s, service } = open();
     const live: EventRecord[] = [];
     s.subscribe((evs) => live.push(...evs.filter((e) => e.kind === 'worker')));
 
@@ -71,11 +75,7 @@ describe('worker cards folded', () => {
   });
 
   it('a slot released and given its next task soon after stores only the newer card', async () => {
-    const tmp = makeTempDir('colony-card-fold-');
-    cleanup = tmp.cleanup;
-    const s = Store.open(join(tmp.dir, 'colony.db'));
-    store = s;
-    const service = new TaskService(s, defaultConfig());
+    const { s, service } = open();
     // As LocalPool does: the release card, then (a few turns later) the next task's start card set inside that start's commit.
     service.publishWorker(card('pool-1', 'idle', null));
     await new Promise((r) => setImmediate(r));
