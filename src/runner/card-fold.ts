@@ -9,7 +9,7 @@
  * cards from the APIs when they resync).
  */
 import type { WorkerCard } from '../core/live-types.js';
-import type { Store } from '../store/store.js';
+import type { StoreBackend } from '../store/backend.js';
 
 /** How long a changed card may wait for later changes of the same worker. */
 export const FOLD_MS = 50;
@@ -17,7 +17,7 @@ export const FOLD_MS = 50;
 export class CardFold {
   private readonly latest = new Map<string, WorkerCard>();
 
-  constructor(private readonly store: Pick<Store, 'grouped' | 'publish'>) {}
+  constructor(private readonly store: Pick<StoreBackend, 'grouped' | 'publish'>) {}
 
   add(card: WorkerCard): void {
     const first = this.latest.size === 0;
