@@ -15,6 +15,7 @@
  *   npx tsx bench/remote.bench.ts [--tasks 10000] [--workers 32] [--slots 4] [--agents main|thread] [--frames]
  * `--agents thread` runs the 32 agents in a worker thread (same process, own
  * core), as real workers on other machines do not use the host's CPU.
+ * `BENCH_ROWS=1` prints the host's log rows by kind (or audit action) at the end.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
