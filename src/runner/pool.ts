@@ -313,13 +313,13 @@ export class LocalPool {
     phase();
   }
 
-  /** assigned → running with its attempt row and the slot's card, in the next group commit; the engine starts after it committed. */
+  /** assigned → running with its attempt row, in the next group commit (the slot's card shortly after: card-fold.ts); the engine starts after it committed. */
   private startAttempt(slot: Slot, task: StoredTask, choice: RouteChoice): Promise<number> {
     const start = { engine: choice.engine.name, model: choice.model, worker_id: slot.id, route_rule: choice.rule, route_explanation: choice.explanation };
     return this.o.service.beginAttempt(task.id, start, () => {
       slot.engine = choice.engine.name;
       slot.model = choice.model;
-      this.o.service.publishWorker(cardOf(slot), true);
+      this.o.service.publishWorker(cardOf(slot));
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * The safety gate of the local pool: runs the gateway before each attempt,
- * audits every check, and decides what an admin's approval covers.
+ * audits every check (one `safety.gate` record per run: each check with its verdict), and decides what an admin's approval covers.
  *
  * Approval is bound to what was shown: when the gateway says needs_approval,
  * the findings and their digest (safety/review.ts) are recorded with the task
@@ -53,15 +53,19 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
   const reviews = new SafetyReviewStore(d.store);
   const now = d.now ?? Date.now;
   const running = { state: () => 'running' as const };
+  // One object for the whole run: the gateway caches its compiled rules per config object (issue 17:
+  // a copy per task recompiled every pattern and the allow-list for each remote task).
+  const safety = o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety;
+  const roots = graphRoots(d.config, graphWorkspace);
 
   const screen = (task: StoredTask, killswitch: Pick<Killswitch, 'state'>): GatewayResult => {
     // The same roots the submission was checked against (nothing is added per task).
-    const allowedRoots = rootsForGraph(d.config, graphWorkspace(task.graph_id), task.submitted_by);
+    const allowedRoots = roots(task.graph_id, task.submitted_by);
     const provider = d.config.engines.providers[task.engine];
     return runGateway(
       {
         killswitch,
-        config: o.remote ? { ...d.config.safety, sandbox: false } : d.config.safety,
+        config: safety,
         allowedRoots,
         home: d.paths.home,
         configFile: d.configFile,
@@ -75,14 +79,15 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
     const r = screen(task, d.killswitch);
     const rv = r.verdict === 'needs_approval' ? reviewOf(task, r) : null;
     const approved = rv !== null && reviews.get(task.id)?.approved_digest === rv.digest;
+    // One audit record per gate run, every check's verdict in it (issue 17: it was one record per check,
+    // 5 of a remote task's 11 log rows); the approval match stays its own record.
+    const checks = r.checks.map((c) =>
+      o.remote && c.check === 'sandbox' && d.config.safety.sandbox
+        ? { check: c.check, verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
+        : { check: c.check, verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null },
+    );
     d.store.transaction(() => {
-      for (const c of r.checks) {
-        const detail =
-          o.remote && c.check === 'sandbox' && d.config.safety.sandbox
-            ? { verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
-            : { verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null };
-        d.store.appendAudit({ ...SYSTEM, action: `safety.${c.check}`, target: task.id, detail });
-      }
+      d.store.appendAudit({ ...SYSTEM, action: 'safety.gate', target: task.id, detail: { verdict: r.verdict, checks } });
       if (rv && approved) d.store.appendAudit({ ...SYSTEM, action: 'safety.approval_matched', target: task.id, detail: { digest: rv.digest } });
       else if (rv) reviews.record(task.id, rv.digest, rv.findings, now());
     });
@@ -109,6 +114,20 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
 /** Kept for callers that only need the gate function. */
 export function createGate(d: SafetyGateDeps): GateFn {
   return createSafetyGate(d).gate;
+}
+
+/** A graph's roots depend only on the config, its workspace and its submitter: computed once per graph, not per attempt. */
+function graphRoots(config: ColonyConfig, graphWorkspace: (graphId: string) => string | null): (graphId: string, submittedBy: string) => string[] {
+  const cache = new Map<string, string[]>();
+  return (graphId, submittedBy) => {
+    const key = `${graphId}\n${submittedBy}`;
+    let roots = cache.get(key);
+    if (!roots) {
+      if (cache.size > 1000) cache.clear();
+      cache.set(key, (roots = rootsForGraph(config, graphWorkspace(graphId), submittedBy)));
+    }
+    return roots;
+  };
 }
 
 /** A graph's base workspace never changes: one SELECT per graph, not per attempt. */

@@ -11,6 +11,7 @@ import { decideAttempt, unchargedAttempts, type NextStep } from '../core/attempt
 import { ColonyError, isColonyError } from '../core/errors.js';
 import { compileGraph, makeGraphId, type GraphInput } from '../core/graph-schema.js';
 import type { WorkerCard } from '../core/live-types.js';
+import { CardFold } from './card-fold.js';
 import { Scheduler, type SchedTask, type Transition } from '../core/scheduler.js';
 import { isTerminal, ZERO_USAGE, type TaskState } from '../core/task.js';
 import type { ColonyConfig } from '../core/config.js';
@@ -57,6 +58,8 @@ export class TaskService implements PoolPort, RemotePort {
   onHeld: ((taskIds: string[]) => void) | null = null;
   /** Graphs and users paused at their budget: their ready tasks are not claimed (issue 18). */
   private readonly pauses: PauseBook;
+  /** Worker cards, the newest of each worker, folded over a few ms (card-fold.ts). */
+  private readonly cards: CardFold;
 
   constructor(
     readonly store: Store,
@@ -65,6 +68,7 @@ export class TaskService implements PoolPort, RemotePort {
   ) {
     this.pending = new PendingWrites(() => store.isOpen());
     this.pauses = new PauseBook(store);
+    this.cards = new CardFold(store);
   }
 
   /**
@@ -241,9 +245,8 @@ export class TaskService implements PoolPort, RemotePort {
     this.store.grouped(() => this.store.appendOutput(taskId, attempt, stream, text)).catch(() => undefined);
   }
 
-  publishWorker(card: WorkerCard, now = false): void {
-    if (now) this.store.publish('worker', card.owner, { ...card });
-    else this.store.grouped(() => this.store.publish('worker', card.owner, { ...card })).catch(() => undefined);
+  publishWorker(card: WorkerCard): void {
+    this.cards.add(card);
   }
 
   graphWorkspace(graphId: string): string | null {

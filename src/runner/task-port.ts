@@ -43,8 +43,8 @@ export interface PoolPort extends AttemptPort {
   tasksOf(ids: readonly string[]): Map<string, StoredTask>;
   /** assigned → running with its attempt row, in the next group commit; `inCommit` runs inside it. */
   beginAttempt(taskId: string, start: AttemptStart, inCommit?: () => void): Promise<number>;
-  /** Publishes a worker card on the live bus (in the next group commit, or `now`). */
-  publishWorker(card: WorkerCard, now?: boolean): void;
+  /** Publishes a worker card on the live bus: the newest card of each worker, folded over a few ms (runner/card-fold.ts). */
+  publishWorker(card: WorkerCard): void;
   expireWaits(): void;
 }
 

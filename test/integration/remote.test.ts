@@ -255,7 +255,12 @@ describe("the host's gateway and router decide for remote tasks too", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(a.events.some((e) => 'task_id' in e && e.task_id === id)).toBe(false); // the worker never saw it
     expect(h.host.store.attemptsOf(id)).toEqual([]);
-    expect(h.host.store.listAudit({ target: id }).map((x) => x.action)).toEqual(expect.arrayContaining(['safety.intent', 'safety.killswitch']));
+    // One record per gate run, each check in it with its verdict.
+    const gate = h.host.store.listAudit({ target: id, action: 'safety.gate' });
+    expect(gate.length).toBeGreaterThan(0);
+    const checks = (gate[0]?.detail as { checks: { check: string; verdict: string }[] }).checks;
+    expect(checks.map((c) => c.check)).toEqual(expect.arrayContaining(['killswitch', 'intent']));
+    expect(checks.find((c) => c.check === 'intent')?.verdict).not.toBe('allow');
   });
 
   it("routes an auto task with the host's router among the worker's engines and stores the explained decision", async () => {

@@ -176,9 +176,9 @@ export class RemoteHost {
       const w = this.workers.get(id);
       if (!w) continue;
       try {
-        this.host.store.publish('worker', w.owner, { ...this.view(w) });
+        this.host.service.publishWorker(this.view(w)); // folded with the others into one group commit (card-fold.ts)
       } catch {
-        /* the store reports its own failures; the next change republishes */
+        /* the store could not be read; the next change republishes */
       }
     }
   }

@@ -12,7 +12,7 @@ import { hookWants, retryDelayMs, signWebhook, webhookBody, SIGNATURE_HEADER, ty
 import { ColonyError } from '../../core/errors.js';
 import { BudgetScopeStore } from '../../store/budget-scopes.js';
 import { OutboxStore, type AttemptResult, type OutboxRow } from '../../store/outbox.js';
-import type { EventRecord } from '../../store/rows.js';
+import type { EventRecord, StoredTask } from '../../store/rows.js';
 import type { Store } from '../../store/store.js';
 import { fromEvent, graphFinished, graphMaybeDone } from './derive.js';
 
@@ -99,12 +99,23 @@ export class Notifier {
     return this.deliver(row);
   }
 
+  /**
+   * How fromEvent reads tasks. A submission only matters for its tasks held for
+   * approval: those are read in one query, not each task of the graph (issue 17).
+   */
+  private lookupFor(e: EventRecord): (id: string) => StoredTask | null {
+    const graphId = e.data['graph_id'];
+    if (e.kind !== 'graph.submitted' || typeof graphId !== 'string') return (id) => this.store.getTask(id);
+    const held = new Map(this.store.listTasks({ graph_id: graphId, state: 'awaiting_approval', limit: 1_000_000 }).map((t) => [t.id, t]));
+    return (id) => held.get(id) ?? null;
+  }
+
   private onEvents(events: readonly EventRecord[]): void {
     if (this.stopped || !this.store.isOpen()) return;
     for (const e of events) {
       if (e.kind === 'notify') continue;
       try {
-        for (const n of fromEvent(e, (id) => this.store.getTask(id))) this.emit(n);
+        for (const n of fromEvent(e, this.lookupFor(e))) this.emit(n);
       } catch {
         /* a notification must never break the host; the store reports its own failures */
       }
