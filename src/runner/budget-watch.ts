@@ -17,6 +17,7 @@
  * a user's is the override, else `budget.per_user_usd` for LAN users (the admin
  * has none unless one is set).
  */
+import { isColonyError } from '../core/errors.js';
 import { budgetLevel, canResume, type BudgetLevel } from '../core/budget.js';
 import { ColonyError } from '../core/errors.js';
 import { formatUsd } from '../core/pricing.js';
@@ -81,9 +82,14 @@ export class BudgetWatch {
    */
   attemptCost(taskId: string, attempt: number, usd: number): void {
     if (!this.store.isOpen()) return;
-    const scope = this.scopes.taskScope(taskId);
-    if (!scope || !this.flying.set(taskId, attempt, scope, usd)) return;
-    this.evaluateBoth(scope.graph_id, scope.submitted_by);
+    try {
+      const scope = this.scopes.taskScope(taskId);
+      if (!scope || !this.flying.set(taskId, attempt, scope, usd)) return;
+      this.evaluateBoth(scope.graph_id, scope.submitted_by);
+    } catch (e) {
+      // The store out of reach (PostgreSQL down) must not fail the attempt: the next cost report and its end check again.
+      if (!isColonyError(e) || e.code !== 'E_STORE') throw e;
+    }
   }
 
   status(scope: BudgetScope, key: string): ScopeStatus | null {

@@ -90,7 +90,10 @@ describe.skipIf(missing !== null)(`host on PostgreSQL${missing ? ` (skipped: ${m
     await waitFor(() => r.task_ids.every((id) => DONE.includes(h.service.stateOf(id) ?? '')), 'every task to end', 60_000).catch((e: Error) => {
       throw new Error(`${e.message}: ${states()}, ran ${ran().length}`);
     });
-    await waitFor(() => r.task_ids.every((id) => h.store.getTask(id)?.state === 'succeeded'), 'every end to be stored', 20_000);
+    await waitFor(() => r.task_ids.every((id) => h.store.getTask(id)?.state === 'succeeded'), 'every end to be stored', 20_000).catch((e: Error) => {
+      const bad = r.task_ids.filter((id) => h.store.getTask(id)?.state !== 'succeeded');
+      throw new Error(`${e.message}: ${JSON.stringify(bad.map((id) => [h.store.getTask(id), h.store.attemptsOf(id)]))}`);
+    });
     const lines = ran();
     expect(lines.length).toBe(n);
     expect(new Set(lines).size).toBe(n);
