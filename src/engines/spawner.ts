@@ -123,79 +123,76 @@ type FromThread =
   | { id: number; t: 'exit' | 'close'; code: number | null; signal: NodeJS.Signals | null }
   | { id: number; t: 'error'; error: { message: string; code?: string; errno?: number; syscall?: string; path?: string } };
 
-/** The thread's program (run with eval; self-contained, like the reaper's). */
-function threadMain(): void {
-  void (async () => {
-    const { parentPort } = await import('node:worker_threads');
-    const cp = await import('node:child_process');
-    const port = parentPort as NonNullable<typeof parentPort>;
-    const kids = new Map<number, import('node:child_process').ChildProcess>();
-    let batch: FromThread[] = [];
-    const flush = (): void => {
-      const b = batch;
-      batch = [];
-      port.postMessage(b);
-    };
-    const post = (m: FromThread): void => {
-      if (batch.length === 0) setImmediate(flush);
-      const last = batch[batch.length - 1];
-      // Output of one stream of one child in the same turn travels as one chunk (order is kept).
-      if (last && last.id === m.id && (m.t === 'out' || m.t === 'err') && last.t === m.t) last.text += m.text;
-      else batch.push(m);
-    };
-    const errorOf = (e: NodeJS.ErrnoException): Extract<FromThread, { t: 'error' }>['error'] => ({
-      message: e.message,
-      code: e.code,
-      errno: e.errno,
-      syscall: e.syscall,
-      path: e.path,
+/**
+ * The thread's program. Plain JavaScript text, not a function's source: test
+ * runners and bundlers rewrite `import()` and wrap functions in code that
+ * does not exist inside the thread. Messages: see ToThread / FromThread.
+ */
+const THREAD_MAIN = String.raw`
+(async () => {
+  const { parentPort: port } = await import('node:worker_threads');
+  const cp = await import('node:child_process');
+  const kids = new Map();
+  let batch = [];
+  const flush = () => {
+    const b = batch;
+    batch = [];
+    port.postMessage(b);
+  };
+  const post = (m) => {
+    if (batch.length === 0) setImmediate(flush);
+    const last = batch[batch.length - 1];
+    // Output of one stream of one child in the same turn travels as one chunk (order is kept).
+    if (last && last.id === m.id && (m.t === 'out' || m.t === 'err') && last.t === m.t) last.text += m.text;
+    else batch.push(m);
+  };
+  const errorOf = (e) => ({ message: String(e && e.message), code: e && e.code, errno: e && e.errno, syscall: e && e.syscall, path: e && e.path });
+  const spawn = (id, s) => {
+    const piped = s.input !== undefined;
+    let child;
+    try {
+      child = cp.spawn(s.command, s.args, { cwd: s.cwd, env: s.env, detached: true, stdio: [piped ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      post({ id, t: 'spawn', pid: undefined });
+      post({ id, t: 'error', error: errorOf(e) });
+      return;
+    }
+    kids.set(id, child);
+    post({ id, t: 'spawn', pid: child.pid });
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (text) => post({ id, t: 'out', text }));
+    child.stderr.on('data', (text) => post({ id, t: 'err', text }));
+    child.on('error', (e) => {
+      kids.delete(id);
+      post({ id, t: 'error', error: errorOf(e) });
     });
-    port.on('message', (m: ToThread) => {
-      if (m.op === 'spawn') {
-        const s = m.spec;
-        const piped = s.input !== undefined;
-        let child: import('node:child_process').ChildProcess;
-        try {
-          child = cp.spawn(s.command, [...s.args], { cwd: s.cwd, env: s.env, detached: true, stdio: [piped ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-        } catch (e) {
-          post({ id: m.id, t: 'spawn', pid: undefined });
-          post({ id: m.id, t: 'error', error: errorOf(e as NodeJS.ErrnoException) });
-          return;
-        }
-        kids.set(m.id, child);
-        post({ id: m.id, t: 'spawn', pid: child.pid });
-        child.stdout?.setEncoding('utf8');
-        child.stderr?.setEncoding('utf8');
-        child.stdout?.on('data', (text: string) => post({ id: m.id, t: 'out', text }));
-        child.stderr?.on('data', (text: string) => post({ id: m.id, t: 'err', text }));
-        child.on('error', (e: NodeJS.ErrnoException) => {
-          kids.delete(m.id);
-          post({ id: m.id, t: 'error', error: errorOf(e) });
-        });
-        child.on('exit', (code, signal) => post({ id: m.id, t: 'exit', code, signal }));
-        child.on('close', (code, signal) => {
-          kids.delete(m.id);
-          post({ id: m.id, t: 'close', code, signal });
-        });
-        if (piped) {
-          child.stdin?.on('error', () => undefined);
-          if (s.keepOpen) child.stdin?.write(s.input);
-          else child.stdin?.end(s.input);
-        }
-        return;
-      }
-      const child = kids.get(m.id);
-      if (!child) return;
-      try {
-        if (m.op === 'write' && child.stdin && !child.stdin.destroyed && !child.stdin.writableEnded) child.stdin.write(m.text);
-        else if (m.op === 'end' && child.stdin && !child.stdin.writableEnded) child.stdin.end();
-        else if (m.op === 'kill') child.kill(m.sig);
-      } catch {
-        /* the child is gone */
-      }
+    child.on('exit', (code, signal) => post({ id, t: 'exit', code, signal }));
+    child.on('close', (code, signal) => {
+      kids.delete(id);
+      post({ id, t: 'close', code, signal });
     });
-  })();
-}
+    if (piped) {
+      child.stdin.on('error', () => undefined); // EPIPE when the child exits before reading
+      if (s.keepOpen) child.stdin.write(s.input);
+      else child.stdin.end(s.input);
+    }
+  };
+  port.on('message', (m) => {
+    if (m.op === 'spawn') return spawn(m.id, m.spec);
+    const child = kids.get(m.id);
+    if (!child) return;
+    try {
+      const input = child.stdin;
+      if (m.op === 'write' && input && !input.destroyed && !input.writableEnded) input.write(m.text);
+      else if (m.op === 'end' && input && !input.writableEnded) input.end();
+      else if (m.op === 'kill') child.kill(m.sig);
+    } catch {
+      /* the child is gone */
+    }
+  });
+})();
+`;
 
 interface RemoteProc extends Proc {
   sink: ProcSink;
@@ -222,8 +219,7 @@ function threadCount(): number {
 }
 
 function startThread(slot: number): SpawnerThread {
-  // `__name`: some TypeScript loaders wrap named functions with this helper (keepNames); the thread has none.
-  const worker = new Worker(`const __name = (f) => f;\n(${threadMain.toString()})()`, { eval: true });
+  const worker = new Worker(THREAD_MAIN, { eval: true });
   const t: SpawnerThread = { worker, procs: new Map(), dead: false };
   worker.on('message', (batch: FromThread[]) => {
     for (const m of batch) deliver(t, m);
