@@ -44,6 +44,7 @@ export function sandboxForTasks(
   stateDirFor?: (task: StoredTask) => string | null,
 ): SandboxFor {
   return (task, engine, workspace) => {
+    if (planner.enabled === false) return null; // no realpath, no environment to build
     let ws = workspace;
     try {
       ws = realpathSync.native(workspace);
