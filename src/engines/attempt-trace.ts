@@ -24,7 +24,13 @@ export function attemptTraceTable(): string {
   return rows.length === 0 ? '' : [`phase     count    p50 ms    p90 ms    p99 ms  total ms`, ...rows].join('\n') + '\n';
 }
 
-if (on) process.once('exit', () => process.stderr.write(`[colony attempt trace]\n${attemptTraceTable()}`));
+/** CPU of this process itself (all its threads), apart from its children's. */
+function ownCpu(): string {
+  const u = process.cpuUsage();
+  return `colony process CPU: ${(u.user / 1000).toFixed(0)} ms user + ${(u.system / 1000).toFixed(0)} ms system (children not included)\n`;
+}
+
+if (on) process.once('exit', () => process.stderr.write(`[colony attempt trace]\n${attemptTraceTable()}${ownCpu()}`));
 
 /** Starts timing a phase; the returned function ends it. A no-op when tracing is off. */
 export function tracePhase(name: string): () => void {
