@@ -9,13 +9,11 @@ import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttemptProcess, EngineEvent, EngineRequest } from '../../src/core/engine.js';
-import { defaultConfig } from '../../src/core/config.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { spawnerThreads, terminateSpawnerThread } from '../../src/engines/spawner.js';
-import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
+import { execRequest } from '../helpers/exec-request.js';
 import { killQuietly, makeTempDir, processGone, readTaskPid, waitFor } from '../helpers/proc.js';
 
-const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: '/nonexistent-colony-home', configFile: null });
 type Done = Extract<EngineEvent, { type: 'done' }>;
 
 let dir: string;
@@ -34,23 +32,7 @@ afterEach(() => {
   else process.env['COLONY_SPAWN_THREADS'] = savedThreads;
 });
 
-function req(prompt: string, sandboxed: boolean, over: Partial<EngineRequest> = {}): EngineRequest {
-  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
-  return {
-    sandbox: sandboxed ? planner.planFor({ taskId: 'g:t', engine: 'exec', workspace: realpathSync(dir), env }) : null,
-    task_id: 'g:t',
-    attempt: 1,
-    prompt,
-    model: null,
-    budget_usd: 0,
-    workspace: dir,
-    env,
-    run_timeout_ms: null,
-    silence_timeout_ms: null,
-    signal: new AbortController().signal,
-    ...over,
-  };
-}
+const req = (prompt: string, sandboxed: boolean, over: Partial<EngineRequest> = {}): EngineRequest => execRequest(dir, prompt, sandboxed, over);
 
 async function run(r: EngineRequest): Promise<{ done: Done; out: string; err: string; events: EngineEvent[] }> {
   const events: EngineEvent[] = [];
