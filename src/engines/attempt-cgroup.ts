@@ -72,7 +72,8 @@ const emptied = (dir: string): boolean => /\bpopulated 0\b/.test(readFileSync(jo
 export function endAttemptCgroup(dir: string | null, tries = 50): void {
   if (!dir) return;
   try {
-    writeFileSync(join(dir, 'cgroup.kill'), '1');
+    // Most attempts end with their cgroup already empty: one read instead of a kill and a read.
+    if (!emptied(dir)) writeFileSync(join(dir, 'cgroup.kill'), '1');
   } catch {
     return; // already removed
   }

@@ -6,6 +6,8 @@
  * phase is written to stderr when the process exits. Off (the default) it
  * costs one boolean test per phase.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 const on = process.env['COLONY_TRACE_ATTEMPT'] === '1';
 const samples = new Map<string, number[]>();
 
@@ -24,7 +26,22 @@ export function attemptTraceTable(): string {
   return rows.length === 0 ? '' : [`phase     count    p50 ms    p90 ms    p99 ms  total ms`, ...rows].join('\n') + '\n';
 }
 
-if (on) process.once('exit', () => process.stderr.write(`[colony attempt trace]\n${attemptTraceTable()}`));
+/** CPU of this process itself (all its threads), apart from its children's. */
+function ownCpu(): string {
+  const u = process.cpuUsage();
+  return `colony process CPU: ${(u.user / 1000).toFixed(0)} ms user + ${(u.system / 1000).toFixed(0)} ms system (children not included)\n`;
+}
+
+// How long the event loop was blocked (what a blocking spawn costs everything else the process serves).
+const loopDelay = on ? monitorEventLoopDelay({ resolution: 1 }) : null;
+loopDelay?.enable();
+function loopLine(): string {
+  if (!loopDelay) return '';
+  const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+  return `event loop delay: p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms\n`;
+}
+
+if (on) process.once('exit', () => process.stderr.write(`[colony attempt trace]\n${attemptTraceTable()}${ownCpu()}${loopLine()}`));
 
 /** Starts timing a phase; the returned function ends it. A no-op when tracing is off. */
 export function tracePhase(name: string): () => void {

@@ -5,11 +5,11 @@
  * on wall clock and on silence separately (DESIGN §11: a timeout that starts
  * only after output ends never fires on a stalled stream).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { AttemptProcess } from '../core/engine.js';
 import { boundSpawn, releaseBound, type Bound } from './lifecycle.js';
 import type { SandboxAccess, SandboxPlan } from '../safety/os-sandbox/types.js';
 import { tracePhase } from './attempt-trace.js';
+import { spawnProc, type Proc, type ProcSink } from './spawner.js';
 
 export type ChildChunk =
   | { kind: 'stdout'; text: string }
@@ -54,15 +54,20 @@ export interface ChildHandle {
   holdSilence(): () => void;
 }
 
-export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | null = null): void {
-  const pid = child.pid;
-  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+/**
+ * SIGTERM to the process group now, SIGKILL after the grace (and the whole
+ * tree through the bound: setsid-escaped children included); returns what to
+ * do when the leader exits first (cancel the SIGKILL timer, end the group).
+ */
+function killGroup(proc: Proc, graceMs: number, bound: Bound | null = null): (() => void) | null {
+  const pid = proc.pid;
+  if (pid === undefined || proc.exited) return null;
   const send = (sig: NodeJS.Signals): void => {
     try {
       process.kill(-pid, sig);
     } catch {
       try {
-        child.kill(sig);
+        proc.kill(sig);
       } catch {
         /* already gone */
       }
@@ -74,7 +79,7 @@ export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | n
     if (bound) releaseBound(bound, 'stopped'); // the whole tree, setsid-escaped children included
   }, graceMs);
   t.unref();
-  child.once('exit', () => {
+  return () => {
     clearTimeout(t);
     // The leader is gone; make sure nothing it left in the group outlives it.
     try {
@@ -83,7 +88,7 @@ export function killGroup(child: ChildProcess, graceMs: number, bound: Bound | n
       /* group empty */
     }
     if (bound) releaseBound(bound, 'stopped');
-  });
+  };
 }
 
 /** A handle for a child that never started: its stream reports the spawn error, the rest does nothing. */
@@ -131,88 +136,98 @@ export function startChild(o: ChildOptions): ChildHandle {
     return spawnFailed(error);
   }
   wrapPhase();
-  const spawnPhase = tracePhase('spawn');
-  const child = spawn(bound.command, bound.args, {
-    cwd: o.cwd,
-    env: bound.env,
-    detached: true,
-    stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  spawnPhase();
-  const info = bound.started(child.pid);
-  if (info) o.onProcess?.(info);
-  if (o.stdin !== undefined) {
-    child.stdin?.on('error', () => undefined); // EPIPE when the child exits before reading: not our failure
-    if (o.keepStdinOpen) child.stdin?.write(o.stdin);
-    else child.stdin?.end(o.stdin);
-  }
-  // A background process left by the task can hold stdout open forever, so
-  // 'close' would never come: once the leader exited, give the pipes a moment,
-  // then kill what is left of its process group (tasks must not leave daemons).
-  child.once('exit', () => {
-    const t = setTimeout(() => {
-      releaseBound(bound, 'quick');
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* group already empty */
-      }
-    }, 1000);
-    t.unref();
-    child.once('close', () => {
-      clearTimeout(t);
-      // Nothing of the attempt outlives it, also what closed its output and stayed behind (a daemon).
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* group already empty */
-      }
-      releaseBound(bound, 'ended');
-    });
-  });
-
-  const stop = (reason: StopReason): void => {
-    if (stopReason || finished) return;
-    stopReason = reason;
-    killGroup(child, o.killGraceMs, bound);
-  };
-  sb?.run.started(child.pid, { stop: () => stop('limit'), note: (text) => push({ kind: 'stderr', text }) });
 
   let silence: NodeJS.Timeout | undefined;
+  let wall: NodeJS.Timeout | undefined;
   let holds = 0;
+  let exitTimer: NodeJS.Timeout | undefined;
+  let onLeaderExit: (() => void) | null = null; // a stop's: the leader went before the SIGKILL
   const armSilence = (): void => {
     if (o.silenceTimeoutMs === null) return;
     if (holds > 0) return;
     clearTimeout(silence);
     silence = setTimeout(() => stop('silence_timeout'), o.silenceTimeoutMs);
   };
-  const wall = o.wallTimeoutMs === null ? undefined : setTimeout(() => stop('wall_timeout'), o.wallTimeoutMs);
-  armSilence();
+  const killRest = (): void => {
+    try {
+      if (proc?.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      /* group already empty */
+    }
+  };
+  const sink: ProcSink = {
+    spawned(pid) {
+      const info = bound.started(pid);
+      if (info) o.onProcess?.(info);
+      if (!finished) sb?.run.started(pid, { stop: () => stop('limit'), note: (text) => push({ kind: 'stderr', text }) });
+      // A stop asked before the spawner said the process exists (the pid comes one message later from a spawner thread).
+      if (stopReason && pid !== undefined && proc) onLeaderExit = killGroup(proc, o.killGraceMs, bound);
+    },
+    data(stream, text) {
+      armSilence();
+      push({ kind: stream, text });
+    },
+    exit() {
+      onLeaderExit?.();
+      onLeaderExit = null;
+      // A background process left by the task can hold stdout open forever, so
+      // 'close' would never come: once the leader exited, give the pipes a moment,
+      // then kill what is left of its process group (tasks must not leave daemons).
+      exitTimer = setTimeout(() => {
+        releaseBound(bound, 'quick');
+        killRest();
+      }, 1000);
+      exitTimer.unref();
+    },
+    error(error) {
+      releaseBound(bound, 'quick');
+      if (finished) return;
+      finished = true;
+      cleanup();
+      sb?.run.finished({ code: null, signal: null });
+      push({ kind: 'spawn_error', error });
+    },
+    // 'close' (not 'exit') so every byte of stdout/stderr has been delivered first.
+    close(code, sig) {
+      clearTimeout(exitTimer);
+      // Nothing of the attempt outlives it, also what closed its output and stayed behind (a daemon).
+      killRest();
+      releaseBound(bound, 'ended');
+      if (finished) return;
+      finished = true;
+      cleanup();
+      const limit = sb ? sb.run.finished({ code, signal: sig }) : null;
+      push({ kind: 'exit', code, signal: sig, reason: stopReason, limit });
+    },
+  };
+  let proc: Proc | null = null;
+  const spawnPhase = tracePhase('spawn');
+  proc = spawnProc(
+    {
+      command: bound.command,
+      args: bound.args,
+      cwd: o.cwd,
+      env: bound.env,
+      ...(o.stdin !== undefined ? { input: o.stdin, keepOpen: o.keepStdinOpen === true } : {}),
+    },
+    sink,
+  );
+  spawnPhase();
+  const p = proc;
+
+  const stop = (reason: StopReason): void => {
+    if (stopReason || finished) return;
+    stopReason = reason;
+    onLeaderExit = killGroup(p, o.killGraceMs, bound); // null until the pid is known: sink.spawned applies it
+  };
+
+  if (!finished) {
+    wall = o.wallTimeoutMs === null ? undefined : setTimeout(() => stop('wall_timeout'), o.wallTimeoutMs);
+    armSilence();
+  }
   const onAbort = (): void => stop('aborted');
   if (o.signal.aborted) onAbort();
-  else o.signal.addEventListener('abort', onAbort, { once: true });
-
-  child.stdout?.setEncoding('utf8');
-  child.stderr?.setEncoding('utf8');
-  child.stdout?.on('data', (text: string) => (armSilence(), push({ kind: 'stdout', text })));
-  child.stderr?.on('data', (text: string) => (armSilence(), push({ kind: 'stderr', text })));
-  child.on('error', (error: NodeJS.ErrnoException) => {
-    releaseBound(bound, 'quick');
-    if (finished) return;
-    finished = true;
-    cleanup();
-    sb?.run.finished({ code: null, signal: null });
-    push({ kind: 'spawn_error', error });
-  });
-  // 'close' (not 'exit') so every byte of stdout/stderr has been delivered first.
-  child.on('close', (code, sig) => {
-    if (finished) return;
-    finished = true;
-    cleanup();
-    const limit = sb ? sb.run.finished({ code, signal: sig }) : null;
-    push({ kind: 'exit', code, signal: sig, reason: stopReason, limit });
-  });
+  else if (!finished) o.signal.addEventListener('abort', onAbort, { once: true });
 
   function cleanup(): void {
     clearTimeout(silence);
@@ -232,15 +247,6 @@ export function startChild(o: ChildOptions): ChildHandle {
     }
   }
 
-  const write = (text: string): boolean => {
-    const s = child.stdin;
-    if (!s || s.destroyed || s.writableEnded) return false;
-    s.write(text);
-    return true;
-  };
-  const endInput = (): void => {
-    if (child.stdin && !child.stdin.writableEnded) child.stdin.end();
-  };
   const holdSilence = (): (() => void) => {
     holds += 1;
     clearTimeout(silence);
@@ -252,7 +258,16 @@ export function startChild(o: ChildOptions): ChildHandle {
       if (!finished) armSilence();
     };
   };
-  return { pid: child.pid, chunks: chunks(), stop, write, endInput, holdSilence };
+  return {
+    get pid() {
+      return p.pid;
+    },
+    chunks: chunks(),
+    stop,
+    write: (text) => p.write(text),
+    endInput: () => p.endInput(),
+    holdSilence,
+  };
 }
 
 /** Splits a text stream into complete lines, keeping the partial tail for the next chunk. */

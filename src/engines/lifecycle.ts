@@ -3,6 +3,7 @@
  * task's processes never outlive their attempt), with the OS sandbox off:
  *
  *   setpriv --pdeathsig KILL -- /bin/sh -c 'echo $$ > CG/cgroup.procs; exec "$@"' CG cmd args…
+ * (the exec engine's own `sh -c SCRIPT` joins the cgroup on its first line instead: one exec less)
  *
  * - the leader gets SIGKILL from the kernel the moment its parent dies
  *   (`setpriv` from util-linux sets PR_SET_PDEATHSIG, kept across exec);
@@ -42,6 +43,17 @@ export interface Bound {
 }
 
 const ENTER_CGROUP = '{ echo $$ > "$0/cgroup.procs"; } 2>/dev/null; exec "$@"';
+
+/**
+ * The exec engine's `sh -c SCRIPT` joins its cgroup on the script's first line
+ * instead of through a wrapper shell (an exec less per attempt; the sandbox's
+ * limits do the same: os-sandbox/limits.ts inlineLimits).
+ */
+function isShellScript(resolved: string, args: readonly string[]): boolean {
+  return /\/(?:ba|da)?sh$/.test(resolved) && args.length === 2 && args[0] === '-c';
+}
+
+const enterLine = (cgroup: string): string => `{ echo $$ > '${cgroup.replace(/'/g, `'\\''`)}/cgroup.procs'; } 2>/dev/null`;
 
 let setprivCache: string | null | undefined;
 
@@ -99,7 +111,8 @@ export function boundSpawn(
   const tag = randomBytes(12).toString('hex');
   const cgroup = contained ? null : makeAttemptCgroup(`${label}.${tag.slice(0, 8)}`);
   let argv = [resolved, ...args];
-  if (cgroup) argv = ['/bin/sh', '-c', ENTER_CGROUP, cgroup, ...argv];
+  if (cgroup && isShellScript(resolved, args)) argv = [resolved, '-c', `${enterLine(cgroup)}\n${args[1] as string}`];
+  else if (cgroup) argv = ['/bin/sh', '-c', ENTER_CGROUP, cgroup, ...argv];
   const sp = contained ? null : setpriv();
   if (sp) argv = [sp, '--pdeathsig', 'KILL', '--', ...argv];
   const b: Bound = {

@@ -64,7 +64,14 @@ export function envForEngine(config: ColonyConfig, env: NodeJS.ProcessEnv): (eng
 /** Tasks get a scrubbed environment; an API key only reaches the engine that needs it. */
 export function createEnvFor(config: ColonyConfig, env: NodeJS.ProcessEnv): (task: StoredTask, engine: string) => Record<string, string> {
   const forEngine = envForEngine(config, env);
-  return (_task, engine) => forEngine(engine);
+  // The same for every attempt of an engine (it was scrubbed twice per attempt): kept for a second, a copy each time.
+  const memo = new Map<string, { at: number; env: Record<string, string> }>();
+  return (_task, engine) => {
+    const now = Date.now();
+    let m = memo.get(engine);
+    if (!m || now - m.at >= 1000) memo.set(engine, (m = { at: now, env: forEngine(engine) }));
+    return { ...m.env };
+  };
 }
 
 export function createRouting(d: RoutingDeps): Routing {
@@ -75,7 +82,7 @@ export function createRouting(d: RoutingDeps): Routing {
   const safety = createSafetyGate(d);
   return {
     route: (task, ctx) => engines.route(task, ctx),
-    gate: withSandboxGate(safety.gate, sandbox),
+    gate: withSandboxGate(safety.gateGrouped, sandbox),
     review: safety.review,
     envFor,
     sandboxFor: sandboxForTasks(sandbox, envFor, (task) => agentStateDirOf(d.paths.home, task.id)),

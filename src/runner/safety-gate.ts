@@ -33,6 +33,8 @@ export interface SafetyGateDeps {
 
 export interface SafetyGate {
   gate: (task: StoredTask) => GateVerdict;
+  /** The same, its audit records committed with the next group commit (the local pool's). */
+  gateGrouped: (task: StoredTask) => Promise<GateVerdict>;
   /** Screens tasks (held at submission) and records their findings for the admin. */
   review: (taskIds: readonly string[]) => void;
 }
@@ -75,7 +77,8 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
     );
   };
 
-  const gate = (task: StoredTask): GateVerdict => {
+  /** What the gateway found and how it is audited (the writes are the caller's to commit). */
+  const decide = (task: StoredTask): { write: () => void; verdict: GateVerdict } => {
     const r = screen(task, d.killswitch);
     const rv = r.verdict === 'needs_approval' ? reviewOf(task, r) : null;
     const approved = rv !== null && reviews.get(task.id)?.approved_digest === rv.digest;
@@ -86,15 +89,31 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
         ? { check: c.check, verdict: 'allow', rule: null, reason: 'remote task: the worker checks the workspace against its own root' }
         : { check: c.check, verdict: c.verdict, rule: c.rule ?? null, reason: c.reason ?? null },
     );
-    d.store.transaction(() => {
+    const write = (): void => {
       d.store.appendAudit({ ...SYSTEM, action: 'safety.gate', target: task.id, detail: { verdict: r.verdict, checks } });
       if (rv && approved) d.store.appendAudit({ ...SYSTEM, action: 'safety.approval_matched', target: task.id, detail: { digest: rv.digest } });
       else if (rv) reviews.record(task.id, rv.digest, rv.findings, now());
-    });
-    if (r.blocked_by_killswitch) return { verdict: 'defer', reason: r.reason ?? 'kill switch' };
-    if (r.verdict === 'deny') return { verdict: 'deny', reason: r.reason ?? 'denied' };
-    if (r.verdict === 'needs_approval' && !approved) return { verdict: 'needs_approval', reason: r.reason ?? 'needs approval' };
-    return { verdict: 'allow', prompt: r.prompt, workspace: r.workspace ?? task.workspace };
+    };
+    let verdict: GateVerdict;
+    if (r.blocked_by_killswitch) verdict = { verdict: 'defer', reason: r.reason ?? 'kill switch' };
+    else if (r.verdict === 'deny') verdict = { verdict: 'deny', reason: r.reason ?? 'denied' };
+    else if (r.verdict === 'needs_approval' && !approved) verdict = { verdict: 'needs_approval', reason: r.reason ?? 'needs approval' };
+    else verdict = { verdict: 'allow', prompt: r.prompt, workspace: r.workspace ?? task.workspace };
+    return { write, verdict };
+  };
+
+  const gate = (task: StoredTask): GateVerdict => {
+    const g = decide(task);
+    d.store.transaction(g.write);
+    return g.verdict;
+  };
+
+  // The local pool's: the audit records join the group commit of the attempts starting and ending in
+  // the same event-loop turn (a transaction of its own per attempt also flushed that group early).
+  const gateGrouped = async (task: StoredTask): Promise<GateVerdict> => {
+    const g = decide(task);
+    await d.store.grouped(g.write);
+    return g.verdict;
   };
 
   const review = (taskIds: readonly string[]): void => {
@@ -108,7 +127,7 @@ export function createSafetyGate(d: SafetyGateDeps, o: { remote?: boolean } = {}
     });
   };
 
-  return { gate, review };
+  return { gate, gateGrouped, review };
 }
 
 /** Kept for callers that only need the gate function. */

@@ -32,6 +32,7 @@ export function createHostSandbox(d: { config: ColonyConfig; store: Store; paths
 /** Refuses tasks while the sandbox is on but cannot start; otherwise the inner gate decides. */
 export function withSandboxGate(inner: GateFn, planner: SandboxPlanner): GateFn {
   return (task) => {
+    if (planner.enabled === false) return inner(task); // off: nothing to probe
     const s = planner.status();
     if (s.on && !s.available) return { verdict: 'deny', reason: `E_SANDBOX_UNAVAILABLE: ${s.problem}` };
     return inner(task);
@@ -44,6 +45,7 @@ export function sandboxForTasks(
   stateDirFor?: (task: StoredTask) => string | null,
 ): SandboxFor {
   return (task, engine, workspace) => {
+    if (planner.enabled === false) return null; // no realpath, no environment to build
     let ws = workspace;
     try {
       ws = realpathSync.native(workspace);

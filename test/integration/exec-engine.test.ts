@@ -10,11 +10,9 @@ import type { EngineEvent, EngineRequest } from '../../src/core/engine.js';
 import { createExecEngine } from '../../src/engines/exec.js';
 import { killQuietly, makeTempDir, processGone, readTaskPid as readPid, waitFor } from '../helpers/proc.js';
 import { homedir } from 'node:os';
-import { defaultConfig } from '../../src/core/config.js';
-import { createSandboxPlanner } from '../../src/safety/os-sandbox/index.js';
+import { execRequest } from '../helpers/exec-request.js';
 
 // Every case runs twice: plain, and inside the OS sandbox as the pool runs it (safety.sandbox on).
-const planner = createSandboxPlanner({ safety: defaultConfig().safety, colonyHome: '/nonexistent-colony-home', configFile: null });
 let sandboxed = false;
 
 type Done = Extract<EngineEvent, { type: 'done' }>;
@@ -32,21 +30,7 @@ afterEach(() => {
 });
 
 function req(prompt: string, over: Partial<EngineRequest> = {}): EngineRequest {
-  const env = over.env ?? { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
-  return {
-    sandbox: sandboxed ? planner.planFor({ taskId: 'g:t', engine: 'exec', workspace: realpathSync(dir), env }) : null,
-    task_id: 'g:t',
-    attempt: 1,
-    prompt,
-    model: null,
-    budget_usd: 0,
-    workspace: dir,
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-    run_timeout_ms: null,
-    silence_timeout_ms: null,
-    signal: new AbortController().signal,
-    ...over,
-  };
+  return execRequest(dir, prompt, sandboxed, over);
 }
 
 interface Timed {

@@ -58,6 +58,8 @@ export interface SandboxStatus {
 }
 
 export interface SandboxPlanner {
+  /** safety.sandbox (false: planFor always gives null). */
+  readonly enabled?: boolean;
   status(): SandboxStatus;
   /** The plan for one attempt; null when the sandbox is switched off; throws E_SANDBOX_UNAVAILABLE when it cannot start. */
   planFor(ctx: AttemptContext): SandboxPlan | null;
@@ -295,7 +297,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     return { invocation, run, contained: linux };
   }
 
-  return { status, planFor };
+  return { enabled: o.safety.sandbox, status, planFor };
 }
 
 function parseUrl(u: string): URL | null {
