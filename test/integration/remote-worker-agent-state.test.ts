@@ -8,7 +8,8 @@
  * (0700, the host's naming), not in the user's ~/.claude. Task B, from inside
  * its sandbox, lists the worker's agent-state folder: it sees its own folder
  * only, never A's (the attacker's side). At start the worker prunes folders
- * untouched for a week and keeps recent ones.
+ * untouched for a week and keeps recent ones. Today a remote task leaves no
+ * pending change on the host, so "request changes" answers 404 for it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -16,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync,
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentStateDirOf } from '../../src/remote/worker/agent-state.js';
+import { ChangeService } from '../../src/runner/change-service.js';
 import { requireAgentCli } from '../helpers/agent-clis.js';
 import { stopWorker, workerArgv } from '../helpers/colony-worker.js';
 import { startFakeAnthropic, type FakeModelServer } from '../helpers/fake-models.js';
@@ -112,6 +114,9 @@ describe('colony worker: per-task agent state', () => {
     expect(sessionFiles(stateA).length).toBeGreaterThan(0);
     expect(sessionFiles(join(cliHome, '.claude'))).toEqual([]); // not in the user's own Claude home
     expect(readFileSync(join(root, 'hello.txt'), 'utf8')).toBe('hello\n');
+    // A remote task's edits stay on the worker: the host holds no pending change for it, so no follow-up can be requested (yet).
+    const changes = new ChangeService(h.host.service, h.home.paths.home); // what `colony serve` gives its admin routes
+    expect(() => changes.requestChanges(ids.get('a') as string, 'also add a second line', { actor: 'admin', origin: 'local' })).toThrow(/no pending change/);
 
     // Task B looks for A's folder from inside its sandbox: only its own is there.
     api.enqueue(
