@@ -33,6 +33,7 @@ let out = '';
 let whome = '';
 let root = '';
 let cliHome = '';
+let submitter = '';
 
 /** Claude Code's session transcripts under a config dir (`projects/<cwd>/<session>.jsonl`). */
 const sessionFiles = (configDir: string): string[] =>
@@ -78,7 +79,7 @@ beforeAll(async () => {
   worker.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
   await waitFor(() => /connected to .* as worker w-/.test(out) || worker?.exitCode !== null, 'worker connected', 60_000);
   expect(out).toMatch(/connected to .* as worker w-/);
-  (globalThis as { adaSubmitter?: string }).adaSubmitter = s.submitter;
+  submitter = s.submitter;
 }, 90_000);
 
 afterAll(async () => {
@@ -88,7 +89,6 @@ afterAll(async () => {
 }, 30_000);
 
 async function runOnWorker(id: string, prompt: string): Promise<void> {
-  const submitter = (globalThis as { adaSubmitter?: string }).adaSubmitter as string;
   const taskId = submitTask(h, submitter, { id, prompt, engine: 'claude' });
   await waitFor(() => ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(stateOf(h, taskId) ?? ''), `task ${id} ended on the worker`, 200_000);
   expect(stateOf(h, taskId), out).toBe('succeeded');
