@@ -23,6 +23,7 @@ import { loadIdentity, pairWorker, type WorkerIdentity } from '../remote/worker/
 import { createWorkerGate } from '../remote/worker/worker-gate.js';
 import { TaskRunner } from '../remote/worker/worker-runner.js';
 import { InflightBook } from '../remote/worker/inflight.js';
+import { agentStateDirOf, pruneAgentState } from '../remote/worker/agent-state.js';
 import { acquireHostLock } from '../store/host-lock.js';
 
 interface WorkerFlags {
@@ -105,13 +106,23 @@ export function registerWorker(program: Command): void {
         budgetCap,
         gate,
         env,
-        sandboxFor: (t) => sandbox.planFor({ taskId: t.task_id, engine: t.engine, workspace: t.workspace, env: env(t.engine) }),
+        // Each task's agent CLI home is its own folder under the worker home (0700), bound into its sandbox only.
+        stateDirFor: (taskId) => agentStateDirOf(home, taskId),
+        sandboxFor: (t) =>
+          sandbox.planFor({
+            taskId: t.task_id,
+            engine: t.engine,
+            workspace: t.workspace,
+            env: env(t.engine),
+            ...(t.state_dir ? { stateDir: t.state_dir } : {}),
+          }),
         silenceTimeoutMs: config.runner.silence_timeout_s === null ? null : config.runner.silence_timeout_s * 1000,
       });
       // Attempts a previous run of this worker left (crash, kill): their processes are ended
       // before anything else runs here, and the host is told they were lost.
       acquireHostLock(join(home, 'worker.lock'), home); // one worker per home: the sweep assumes its records belong to a dead run
       const inflight = new InflightBook(home);
+      await pruneAgentState(home, Date.now()); // before any task runs: no folder is in use
       const recovered = inflight.recover();
       if (recovered.lost.length + recovered.finals.length > 0) {
         out(

@@ -7,16 +7,11 @@
  * this folder), never in the workspace, mode 0700, and goes with the task's
  * worktree (approve, reject, a discarded attempt).
  */
-import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { AGENT_STATE_DIR } from '../safety/guard-scan.js';
+import { agentStateDirOf } from '../engines/agent-home.js';
 
-/** `<colony home>/agent-state/<task id as a plain name>-<hash of the id>`: never a path outside the folder, never two tasks in one. */
-export function agentStateDirOf(home: string, taskId: string): string {
-  const name = taskId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
-  return join(home, AGENT_STATE_DIR, `${name}-${createHash('sha256').update(taskId).digest('hex').slice(0, 12)}`);
-}
+/** `<colony home>/agent-state/<task id as a plain name>-<hash of the id>` (engines/agent-home.ts: the worker names its folders the same way). */
+export { agentStateDirOf };
 
 /** Removes a task's agent state (idempotent). */
 export async function removeAgentState(home: string, taskId: string): Promise<void> {

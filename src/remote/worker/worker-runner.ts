@@ -32,8 +32,10 @@ export interface RunnerOptions {
    * (`colony worker`: each engine gets only its own provider variables, as on the host).
    */
   env: Record<string, string> | ((engine: string) => Record<string, string>);
-  /** The attempt's OS sandbox (safety/os-sandbox), given to the engine. */
-  sandboxFor?: (t: { task_id: string; engine: string; workspace: string }) => SandboxPlan | null;
+  /** The attempt's OS sandbox (safety/os-sandbox), given to the engine; `state_dir` is bound into it (that task's only). */
+  sandboxFor?: (t: { task_id: string; engine: string; workspace: string; state_dir: string | null }) => SandboxPlan | null;
+  /** The task's agent-state folder on this worker (agent-state.ts), the engine's `state_dir`; none: the CLI's own home. */
+  stateDirFor?: (taskId: string) => string;
   silenceTimeoutMs?: number | null;
   flushMs?: number;
   maxOutputBytes?: number;
@@ -122,6 +124,7 @@ export class TaskRunner {
     const budgetStop = new AbortController();
     const signal = AbortSignal.any([ctl.signal, budgetStop.signal]);
     let ended = false;
+    const stateDir = this.o.stateDirFor?.(p.msg.task_id) ?? null;
     try {
       for await (const ev of p.engine.run({
         task_id: p.msg.task_id,
@@ -131,7 +134,8 @@ export class TaskRunner {
         workspace: p.workspace,
         budget_usd: p.budget,
         env: typeof this.o.env === 'function' ? this.o.env(p.engine.name) : this.o.env,
-        sandbox: this.o.sandboxFor?.({ task_id: p.msg.task_id, engine: p.engine.name, workspace: p.workspace }) ?? null,
+        ...(stateDir ? { state_dir: stateDir } : {}),
+        sandbox: this.o.sandboxFor?.({ task_id: p.msg.task_id, engine: p.engine.name, workspace: p.workspace, state_dir: stateDir }) ?? null,
         run_timeout_ms: null,
         silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
         signal,
