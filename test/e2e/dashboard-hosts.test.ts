@@ -104,6 +104,8 @@ describe.skipIf(missing !== null)(`admin Hosts card with two hosts on PostgreSQL
     expect((await rowB.locator('td').allTextContents())[3]).toBe('1');
     expect((await rowA.locator('td').allTextContents())[3]).toBe('0');
     expect(await seriousViolations(page, '#hosts')).toEqual([]);
+    // The run picker marks B's graph as running on B.
+    await expect.poll(() => page.locator('#graph-select option').allTextContents()).toEqual([`on-b · ${sub.graph_id} (latest) · on host ${idB}`]);
 
     // B's waiting task opened on A: its owner said, every action disabled.
     await page.goto(`${a.adminUrl}#task=${encodeURIComponent(waiting)}`);
