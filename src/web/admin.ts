@@ -24,6 +24,7 @@ import { taskActions } from './task-actions.js';
 import { followDrawer, queueFiltersFromHash, taskFromHash, taskLink } from './deeplink.js';
 import { BudgetsView } from './budgets.js';
 import { NotificationToggle } from './notifications.js';
+import { HostsView } from './hosts.js';
 
 export function mountAdmin(shell: Shell): void {
   const { live } = shell;
@@ -34,9 +35,13 @@ export function mountAdmin(shell: Shell): void {
     return submittedBy;
   };
 
+  const hosts = new HostsView(live); // several hosts on PostgreSQL: the Hosts card, and which tasks are another host's
   const drawer = new TaskDrawer(live, {
-    load: (id) => api.get<TaskDetail>(`/admin/tasks/${encodeURIComponent(id)}`),
-    actions: (t, reload) => taskActions(t, reload),
+    load: async (id) => {
+      await hosts.ready;
+      return api.get<TaskDetail>(`/admin/tasks/${encodeURIComponent(id)}`);
+    },
+    actions: (t, reload) => taskActions(t, reload, hosts.thisHost),
     onOpenChange: followDrawer(),
     linkTo: taskLink,
   });
@@ -72,6 +77,7 @@ export function mountAdmin(shell: Shell): void {
     listGraphs: async () => (await api.get<{ graphs: GraphSummary[] }>('/admin/graphs')).graphs,
     loadGraph: (id) => api.get<{ tasks: TaskView[] }>(`/admin/graphs/${encodeURIComponent(id)}`),
     onSelectTask: openTask,
+    foreignOwner: (g) => (hosts.thisHost && g.owner_host && g.owner_host !== hosts.thisHost ? g.owner_host : null),
     emptyHint: () => [
       h('p', {}, 'Submit a task or a graph from the ', h('a', { href: '#submit' }, 'Submit'), ' tab, or from a terminal:'),
       h('pre', { class: 'cmd' }, 'colony submit examples/release.json'),
@@ -82,6 +88,7 @@ export function mountAdmin(shell: Shell): void {
     {},
     stats.el,
     section('Workers', { id: 'workers', actions: [workers.summary] }, workers.el),
+    hosts.el,
     section(
       'Task graph',
       {

@@ -16,6 +16,8 @@ export interface GraphViewOptions {
   loadGraph: (id: string) => Promise<{ tasks: TaskView[] }>;
   onSelectTask: (taskId: string) => void;
   emptyHint: () => (Node | string)[];
+  /** Several hosts on PostgreSQL: the graph's owner when it is another host (shown in the run picker). */
+  foreignOwner?: (g: GraphSummary) => string | null;
 }
 
 const NODE_W = 184;
@@ -131,7 +133,10 @@ export class GraphView {
   private renderSelect(): void {
     put(
       this.select,
-      this.graphs.map((g, i) => h('option', { value: g.id }, `${g.name} · ${g.id}${i === 0 ? ' (latest)' : ''}`)),
+      this.graphs.map((g, i) => {
+        const owner = this.o.foreignOwner?.(g) ?? null;
+        return h('option', { value: g.id }, `${g.name} · ${g.id}${i === 0 ? ' (latest)' : ''}${owner ? ` · on host ${owner}` : ''}`);
+      }),
     );
     this.select.disabled = this.graphs.length === 0;
     if (this.current) this.select.value = this.current;

@@ -6,7 +6,12 @@ import type { TaskView } from './types.js';
 
 const ACTIVE = new Set(['waiting', 'ready', 'assigned', 'running', 'awaiting_approval', 'paused']);
 
-export function taskActions(t: TaskView, reload: () => void): HTMLElement[] {
+/**
+ * `thisHost`: this host's id when several hosts share a PostgreSQL store. A task
+ * of a graph another host owns shows its owner, and its buttons are disabled
+ * saying why (the API would refuse them with E_FOREIGN_TASK).
+ */
+export function taskActions(t: TaskView, reload: () => void, thisHost: string | null = null): HTMLElement[] {
   const out: HTMLElement[] = [];
   const btn = (label: string, path: string, cls: string, confirm?: { title: string; body: string; danger?: boolean }): HTMLElement => {
     const b = h('button', { type: 'button', class: `btn btn-small ${cls}` }, label);
@@ -33,5 +38,14 @@ export function taskActions(t: TaskView, reload: () => void): HTMLElement[] {
         danger: true,
       }),
     );
-  return out;
+  const owner = t.owner_host ?? null;
+  if (thisHost === null || owner === null || owner === thisHost || out.length === 0) return out;
+  const noteId = `foreign-${t.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  const why = `Owned by colony host ${owner}: act on it through that host (this is ${thisHost}).`;
+  for (const b of out) {
+    b.setAttribute('disabled', '');
+    b.setAttribute('title', why);
+    b.setAttribute('aria-describedby', noteId);
+  }
+  return [h('p', { class: 'muted foreign-note', id: noteId }, why), ...out];
 }

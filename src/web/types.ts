@@ -11,7 +11,13 @@ export type Capability = 'admin' | 'user';
 export type SwitchState = 'running' | 'paused' | 'halted';
 
 /** A task as listed by the APIs; the user API may leave out or redact fields of other users' tasks. */
-export type TaskView = Partial<Task> & { id: string; state: TaskState; redacted?: boolean };
+export type TaskView = Partial<Task> & {
+  id: string;
+  state: TaskState;
+  redacted?: boolean;
+  /** Several hosts on PostgreSQL: the host owning the task's graph (admin task detail only). */
+  owner_host?: string | null;
+};
 
 export type { WorkerCard } from '../core/live-types.js';
 
@@ -55,6 +61,8 @@ export interface GraphSummary {
   created_at: number;
   counts: Record<string, number>;
   cost_usd: number;
+  /** Several hosts on PostgreSQL: the host running this graph (null on SQLite). */
+  owner_host?: string | null;
 }
 
 export interface Status {
@@ -128,4 +136,23 @@ export interface PendingChangeView {
 export interface LiveEvent {
   kind: string;
   data: Record<string, unknown>;
+}
+
+/** A colony host sharing the PostgreSQL store (GET /admin/hosts). */
+export interface HostView {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: number;
+  claimed_by: string | null;
+  lease: 'live' | 'expired' | 'claimed';
+  lease_left_ms: number;
+  graphs: number;
+  this_host: boolean;
+}
+
+export interface HostsInfo {
+  backend: 'sqlite' | 'postgres';
+  this_host: string | null;
+  hosts: HostView[];
 }

@@ -124,6 +124,7 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'GET /admin/pending': { ok: 200, prepare: () => ({ url: '/admin/pending' }) },
   'GET /admin/router': { ok: 200, prepare: () => ({ url: '/admin/router' }) },
+  'GET /admin/hosts': { ok: 200, prepare: () => ({ url: '/admin/hosts' }) },
   'POST /admin/router/explain': { ok: 200, prepare: () => ({ url: '/admin/router/explain', body: { prompt: 'Fix the typo in README.md' } }) },
   'POST /admin/kill': { ok: 200, prepare: () => ({ url: '/admin/kill' }) },
   'POST /admin/pause': { ok: 200, prepare: () => ({ url: '/admin/pause' }) },

@@ -16,6 +16,7 @@ import { registerAdminRoutes } from './routes.js';
 import { registerChangeRoutes } from './changes-routes.js';
 import { registerRouterRoutes } from './router-routes.js';
 import { registerNotifyRoutes } from './notify-routes.js';
+import { registerHostsRoutes } from './hosts-routes.js';
 import { registerRemoteAdminRoutes } from '../remote-routes.js';
 import { serveClient } from '../web.js';
 import { signInPage } from './signin-page.js';
@@ -68,6 +69,7 @@ export async function buildAdminApp(ctx: ServerContext, o: AdminAppOptions = {})
   if (ctx.changes) registerChangeRoutes(app, ctx.changes);
   registerRouterRoutes(app, ctx.host.router); // GET /admin/router, POST /admin/router/explain
   registerNotifyRoutes(app, ctx.host, () => ctx.host.pool.kick()); // notifications, webhook test, budgets, daily costs (issue 18)
+  registerHostsRoutes(app, ctx.host); // GET /admin/hosts: the hosts sharing a PostgreSQL store (issue 19)
   registerRemoteAdminRoutes(app, ctx); // worker list and revoke (src/server/remote-routes.ts)
   return app;
 }

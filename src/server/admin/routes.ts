@@ -102,7 +102,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get('/admin/tasks/:id', async (request) => {
     const { id } = idParam.parse(request.params);
     const task = service.requireTask(id);
-    return { task, attempts: store.attemptsOf(id), output: store.outputOf(id, { limit: 5000 }) };
+    // Several hosts: the dashboard disables the actions on another host's task (they answer E_FOREIGN_TASK).
+    const owner_host = store.getGraph(task.graph_id)?.owner_host ?? null;
+    return { task: { ...task, owner_host }, attempts: store.attemptsOf(id), output: store.outputOf(id, { limit: 5000 }) };
   });
 
   const override = (path: string, fn: (id: string, who: Actor) => unknown): void => {
