@@ -43,7 +43,8 @@ export class ApprovalsView {
     private readonly openTask: (id: string) => void,
     private readonly who: (submittedBy: string | null | undefined) => string,
   ) {
-    this.badge = h('span', { class: 'badge', hidden: true, 'aria-label': 'items waiting' });
+    // No aria-label: not allowed on a plain span (axe aria-prohibited-attr); the tab's name is read with the count.
+    this.badge = h('span', { class: 'badge', hidden: true, title: 'items waiting' });
     this.tasksBox = h('div', { class: 'approval-list' });
     this.changesBox = h('div', { class: 'approval-list' });
     this.toolBox = h('div', { class: 'approval-list' });

@@ -144,7 +144,7 @@ export class TaskDrawer {
     this.heading.textContent = t.title ?? t.id;
     const last = d.attempts[d.attempts.length - 1];
     const routed = [...d.attempts].reverse().find((a) => a.route_rule || a.route_explanation);
-    this.output = keptOutput ?? h('pre', { class: 'output', 'aria-live': 'off', tabindex: '0', 'aria-label': 'Task output' });
+    this.output = keptOutput ?? h('pre', { class: 'output', role: 'region', 'aria-live': 'off', tabindex: '0', 'aria-label': 'Task output' });
     if (!keptOutput) {
       this.output.replaceChildren();
       this.appendOutput(d.output);
