@@ -34,14 +34,20 @@ export function approveHeldTask(service: TaskService, id: string, who: Actor, sh
   });
 }
 
-export type PendingTask = StoredTask & { findings: SafetyReview['findings'] | null; review_digest: string | null };
+export type PendingTask = StoredTask & { findings: SafetyReview['findings'] | null; review_digest: string | null; owner_host: string | null };
 
 /** Tasks awaiting the admin, each with the screens' findings on its exact command. */
 export function pendingWithFindings(service: TaskService, limit = 1000): PendingTask[] {
   const tasks = service.store.listTasks({ state: 'awaiting_approval', limit });
   const reviews = new SafetyReviewStore(service.store).getMany(tasks.map((t) => t.id));
+  // Several hosts on PostgreSQL: another host's task is listed too, and approved through its owner.
+  const owners = new Map<string, string | null>();
+  const ownerOf = (graphId: string): string | null => {
+    if (!owners.has(graphId)) owners.set(graphId, service.store.getGraph(graphId)?.owner_host ?? null);
+    return owners.get(graphId) ?? null;
+  };
   return tasks.map((t) => {
     const r = reviews.get(t.id);
-    return { ...t, findings: r?.findings ?? null, review_digest: r?.digest ?? null };
+    return { ...t, findings: r?.findings ?? null, review_digest: r?.digest ?? null, owner_host: ownerOf(t.graph_id) };
   });
 }

@@ -124,7 +124,8 @@ export function mountAdmin(shell: Shell): void {
 
   const budgets = new BudgetsView(live, who);
   const submit = new SubmitView(openTask);
-  const approvals = new ApprovalsView(live, openTask, who);
+  const approvals = new ApprovalsView(live, openTask, who, () => hosts.thisHost);
+  void hosts.ready.then(() => approvals.relabel()); // another host's tasks: approve/reject disabled once this host is known
   const sessions = new SessionsView(live, (list) => {
     for (const s of list) sessionNames.set(s.user_id, s.display_name);
     approvals.relabel();

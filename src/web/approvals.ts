@@ -10,6 +10,7 @@ import { api, isMissingEndpoint } from './api.js';
 import { ago, debounce, engineModel, h, put, usd } from './dom.js';
 import { renderDiff } from './diff.js';
 import type { Live } from './live.js';
+import { foreignOwnerNote } from './task-actions.js';
 import { busy, confirmDialog, emptyState, errorBox, notice, section, showError } from './ui.js';
 import type { PendingChangeView, TaskView } from './types.js';
 
@@ -42,6 +43,8 @@ export class ApprovalsView {
     live: Live,
     private readonly openTask: (id: string) => void,
     private readonly who: (submittedBy: string | null | undefined) => string,
+    /** This host's id when several hosts share PostgreSQL (another host's task is approved there), else null. */
+    private readonly thisHost: () => string | null = () => null,
   ) {
     // No aria-label: not allowed on a plain span (axe aria-prohibited-attr); the tab's name is read with the count.
     this.badge = h('span', { class: 'badge', hidden: true, title: 'items waiting' });
@@ -202,6 +205,7 @@ export class ApprovalsView {
       findingsList(review.findings),
       h('p', { class: 'small muted' }, `engine ${engineModel(t.engine, t.model)} · budget ${usd(t.budget_usd)} · `, h('span', { class: 'mono' }, t.id)),
       err,
+      foreignOwnerNote(t, this.thisHost(), [approve, reject]),
       h('div', { class: 'approval-actions' }, approve, reject),
     );
   }

@@ -38,14 +38,25 @@ export function taskActions(t: TaskView, reload: () => void, thisHost: string | 
         danger: true,
       }),
     );
+  if (out.length === 0) return out;
+  const note = foreignOwnerNote(t, thisHost, out);
+  return note ? [note, ...out] : out;
+}
+
+/**
+ * Several hosts on PostgreSQL: a task of another host's graph can be acted on only through that host
+ * (the API answers E_FOREIGN_TASK). Disables `buttons` with the reason and returns the note to show,
+ * or null when the task is this host's (or there is one host).
+ */
+export function foreignOwnerNote(t: Pick<TaskView, 'id' | 'owner_host'>, thisHost: string | null, buttons: readonly HTMLElement[]): HTMLElement | null {
   const owner = t.owner_host ?? null;
-  if (thisHost === null || owner === null || owner === thisHost || out.length === 0) return out;
+  if (thisHost === null || owner === null || owner === thisHost) return null;
   const noteId = `foreign-${t.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const why = `Owned by colony host ${owner}: act on it through that host (this is ${thisHost}).`;
-  for (const b of out) {
+  for (const b of buttons) {
     b.setAttribute('disabled', '');
     b.setAttribute('title', why);
     b.setAttribute('aria-describedby', noteId);
   }
-  return [h('p', { class: 'muted foreign-note', id: noteId }, why), ...out];
+  return h('p', { class: 'muted foreign-note', id: noteId }, why);
 }

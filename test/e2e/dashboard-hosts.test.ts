@@ -115,7 +115,7 @@ describe.skipIf(missing !== null)(`admin Hosts card with two hosts on PostgreSQL
     const buttons = page.locator('#task-drawer .detail-actions button');
     expect(await buttons.allTextContents()).toEqual(['Force run', 'Skip', 'Cancel']);
     for (const disabled of await buttons.evaluateAll((bs) => bs.map((x) => (x as HTMLButtonElement).disabled))) expect(disabled).toBe(true);
-    // The note and the disabled buttons (the drawer's output pane is not this test's).
+    // The note, the disabled buttons and the output pane.
     expect(await seriousViolations(page, '#task-drawer')).toEqual([]);
     await page.screenshot({ path: join(ROOT, 'test-artifacts', 'admin-hosts.png'), fullPage: true });
 

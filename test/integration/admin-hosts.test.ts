@@ -109,6 +109,18 @@ describe.skipIf(missing !== null)(`GET /admin/hosts on PostgreSQL${missing ? ` (
     expect((detail.json['task'] as { owner_host: string }).owner_host).toBe(idB);
     const skip = await adminApi(a.port, a.token)('POST', `/admin/tasks/${encodeURIComponent(taskB)}/skip`);
     expect([skip.status, skip.json['code']]).toEqual([409, 'E_FOREIGN_TASK']);
+    // A task of B's held for approval: A's Approvals list shows it with its owner (the dashboard disables its
+    // buttons there), and A refuses to approve it.
+    const held = b.host.service.submitGraph(
+      { name: 'held-on-b', tasks: [{ id: 'h', prompt: 'true', engine: 'exec', depends_on: [], trigger: 'all_success' as const }] },
+      { submittedBy: 'ada', who, workspace: process.cwd(), defaultTarget: 'host', holdHostTasks: true },
+    ).task_ids[0] as string;
+    const pending = await adminApi(a.port, a.token)('GET', '/admin/pending');
+    const listed = (pending.json['tasks'] as { id: string; owner_host: string | null }[]).find((t) => t.id === held);
+    expect(listed?.owner_host).toBe(idB);
+    const approve = await adminApi(a.port, a.token)('POST', `/admin/approve/${encodeURIComponent(held)}`, {});
+    expect([approve.status, approve.json['code']]).toEqual([409, 'E_FOREIGN_TASK']);
+    expect(b.host.service.stateOf(held)).toBe('awaiting_approval');
 
     // B stops cleanly (its lease ends now): A's heartbeat claims it and its graph.
     await b.close();
@@ -123,7 +135,7 @@ describe.skipIf(missing !== null)(`GET /admin/hosts on PostgreSQL${missing ? ` (
       15_000,
     ).then((body) => {
       expect(body.hosts.find((x) => x.id === idB)).toMatchObject({ claimed_by: idA, graphs: 0, this_host: false });
-      expect(body.hosts.find((x) => x.id === idA)).toMatchObject({ lease: 'live', graphs: 1, this_host: true });
+      expect(body.hosts.find((x) => x.id === idA)).toMatchObject({ lease: 'live', graphs: 2, this_host: true }); // B's two graphs
     });
   }, 60_000);
 });

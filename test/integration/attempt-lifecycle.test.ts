@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AttemptProcess } from '../../src/core/engine.js';
@@ -232,9 +232,10 @@ describe('attempt cgroups a dead colony could not remove', () => {
       expect(makeAttemptCgroup('prune-test')).toBeNull(); // no cgroup v2 here: nothing is made, nothing to prune
       return;
     }
-    const mine = (name: string): boolean => name.includes('prune-test');
     const empty = makeAttemptCgroup('prune-test-empty') as string;
     const busy = makeAttemptCgroup('prune-test-busy') as string;
+    // By the dirs made, not by name: an emptied cgroup of an earlier attempt in this process is reused under its own name.
+    const mine = (name: string): boolean => name === basename(empty) || name === basename(busy);
     const p = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
     strays.push(p.pid as number);
     writeFileSync(join(busy, 'cgroup.procs'), String(p.pid));
