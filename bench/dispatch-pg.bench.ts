@@ -40,7 +40,7 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
       const url = await cluster.createDatabase(`dispatch_bench_${i}`);
       const load = round(loadavg()[0] ?? 0, 2);
       let db: PgDb | null = null;
-      let setup = { round_trips: 0, statements: 0 };
+      let setup = { round_trips: 0, statements: 0, merged_updates: 0 };
       const postgres = await colonyDispatch(n, concurrency, timeoutMs, () => {
         const store = openStore(url);
         Cluster.join(store, { hostId: `bench-one-${i}`, leaseMs: 30_000, beatMs: 3_000, onFenced: () => undefined });
@@ -58,6 +58,7 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
         bullmq,
         postgres_round_trips_per_task: round((stats.round_trips - setup.round_trips) / n, 3),
         postgres_statements_per_task: round((stats.statements - setup.statements) / n, 2),
+        postgres_updates_merged_per_task: round((stats.merged_updates - setup.merged_updates) / n, 2),
         ratio_postgres_over_bullmq: round(postgres.jobs_per_s / bullmq.jobs_per_s, 2),
         ratio_postgres_over_sqlite: round(postgres.jobs_per_s / sqlite.jobs_per_s, 2),
       });

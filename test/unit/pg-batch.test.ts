@@ -79,4 +79,53 @@ describe('pg batch', () => {
       ]),
     ).toBe(2);
   });
+
+  describe('checked UPDATEs of one text', () => {
+    const SET = 'WITH changed AS (UPDATE tasks SET state = $1 WHERE id = $2 AND state = $3 RETURNING 1) SELECT 1 / COUNT(*) AS ok FROM changed';
+    const shape = { types: ['text', 'text', 'text'], key: ['id'] };
+    const shapes = (sql: string): typeof shape | null => (sql === SET ? shape : null);
+    const set = (id: string): { sql: string; params: unknown[] } => ({ sql: SET, params: ['running', id, 'assigned'] });
+
+    it('become one UPDATE … FROM (VALUES …), typed by its first row, that fails unless every row was changed', () => {
+      const plan = merge([{ sql: 'BEGIN', params: [] }, set('a'), { sql: LOG, params: [1, 'x'] }, set("b'"), { sql: 'COMMIT', params: [] }], shapes);
+      expect(plan?.texts).toEqual([
+        'BEGIN',
+        "WITH changed AS (UPDATE tasks SET state = _v._p1 FROM (VALUES ('running'::text, 'a'::text, 'assigned'::text), ('running', 'b''', 'assigned'))" +
+          ' AS _v(_p1, _p2, _p3) WHERE id = _v._p2 AND state = _v._p3 RETURNING 1) SELECT 1 / (COUNT(*) = 2)::int AS ok FROM changed',
+        "INSERT INTO log (id, kind) VALUES ('1', 'x')",
+        'COMMIT',
+      ]);
+      expect(plan?.of).toEqual([0, 1, 2, -1, 3]);
+      expect(plan?.updates).toBe(1);
+    });
+
+    it('stay apart when the text is not known yet, or alone, or with a statement naming the table between them', () => {
+      expect(merge([set('a'), set('b')])?.texts).toHaveLength(2); // no shapes: not learned
+      expect(merge([set('a')], shapes)?.texts).toEqual([
+        "WITH changed AS (UPDATE tasks SET state = 'running' WHERE id = 'a' AND state = 'assigned' RETURNING 1) SELECT 1 / COUNT(*) AS ok FROM changed",
+      ]);
+      const between = merge([set('a'), { sql: 'UPDATE tasks SET seq = $1', params: [1] }, set('b')], shapes);
+      expect(between?.texts).toHaveLength(3);
+      expect(between?.updates).toBe(0);
+    });
+
+    it('are never merged unless the WHERE pins the whole key, without OR, parentheses or a subquery', () => {
+      const wrap = (body: string): string => `WITH changed AS (${body} RETURNING 1) SELECT 1 / COUNT(*) AS ok FROM changed`;
+      const texts = [
+        wrap('UPDATE tasks SET state = $1 WHERE graph_id = $2 AND state = $3'), // the key is not pinned: one write could change several rows
+        wrap('UPDATE tasks SET state = $1 WHERE id = $2 OR state = $3'),
+        wrap('UPDATE tasks SET state = $1 WHERE id = $2 AND (state = $3)'),
+        wrap('UPDATE tasks SET state = (SELECT $1) WHERE id = $2 AND state = $3'),
+        wrap('UPDATE attempts SET state = $1 WHERE task_id = $2 AND state = $3'), // attempts' key is (task_id, attempt)
+      ];
+      for (const sql of texts) {
+        const keyed = { types: ['text', 'text', 'text'], key: sql.includes('attempts') ? ['task_id', 'attempt'] : ['id'] };
+        const plan = merge(
+          [1, 2].map((i) => ({ sql, params: ['x', `k${i}`, 'y'] })),
+          () => keyed,
+        );
+        expect(plan?.texts).toHaveLength(2);
+      }
+    });
+  });
 });

@@ -13,6 +13,7 @@
  * table (and never past a ROLLBACK TO SAVEPOINT).
  */
 import type pg from 'pg';
+import { checkedUpdateTable, mergedUpdate, updatePlan, type Segment, type Shapes, type UpdatePlan, type UpdateShape } from './merge-update.js';
 import type { BatchResult } from './protocol.js';
 
 const LITERAL = /('(?:[^']|'')*')/;
@@ -45,40 +46,78 @@ export function resultsOf(of: readonly number[], results: readonly BatchResult[]
 /**
  * The statements to send, and for each item the index of its result among
  * them (-1: a row of a multi-row INSERT, which inserted exactly one row or
- * failed the batch). Null if a value cannot be inlined.
+ * failed the batch, or of a merged checked UPDATE, whose result is not read).
+ * Null if a value cannot be inlined. `shapes`: what the server said of a
+ * checked UPDATE's text (merge-update.ts); without it, UPDATEs are not merged.
  */
-export function merge(items: readonly Item[]): { texts: string[]; of: number[] } | null {
+export function merge(items: readonly Item[], shapes: Shapes = () => null): { texts: string[]; of: number[]; updates: number } | null {
   const texts: string[] = [];
-  const parts: string[][] = []; // per text: its VALUES tuples when it is a multi-row INSERT
+  const runs: (Run | null)[] = []; // per text: the run merged into it, if any
   const of: number[] = [];
-  const open = new Map<Template, number>(); // a multi-row INSERT still open for more rows → its index in texts
+  const open = new Map<Template, Run>(); // a run still open for more rows
+  let updates = 0; // UPDATEs folded into an earlier one
   for (const item of items) {
     const t = template(item.sql);
-    if (t.insert) {
-      const tuple = fill(t.insert.tuple, item.params);
+    const plan = t.insert ?? updateOf(t, item.sql, shapes);
+    // Nothing moves earlier past a statement naming its table (this one included, unless it joins that run).
+    if (t.rollback) open.clear();
+    for (const [other, run] of open) if (other !== t && t.names(run.table)) open.delete(other);
+    if (plan) {
+      const run = open.get(t);
+      const tuple = fill(run ? plan.rest : plan.first, item.params);
       if (tuple === null) return null;
-      const at = open.get(t);
-      if (at !== undefined) {
-        (parts[at] as string[]).push(tuple);
+      if (run) {
+        if (plan.kind === 'update') updates += 1;
+        run.tuples.push(tuple);
         of.push(-1);
         continue;
       }
-      open.set(t, texts.length);
+      const single = plan.kind === 'update' ? fill(t.segments, item.params) : '';
+      if (single === null) return null;
+      const fresh: Run = { plan, table: plan.table, tuples: [tuple], single };
+      open.set(t, fresh);
       of.push(texts.length);
-      texts.push(t.insert.head);
-      parts.push([tuple]);
+      texts.push('');
+      runs.push(fresh);
       continue;
     }
     const text = fill(t.segments, item.params);
     if (text === null) return null;
-    if (t.rollback) open.clear();
-    for (const run of open.keys()) if (t.names((run.insert as Insert).table)) open.delete(run);
     of.push(texts.length);
     texts.push(text);
-    parts.push([]);
+    runs.push(null);
   }
-  return { texts: texts.map((t, i) => (parts[i]?.length ? `${t} ${(parts[i] as string[]).join(', ')}` : t)), of };
+  return { texts: texts.map((text, i) => (runs[i] ? runText(runs[i] as Run) : text)), of, updates };
 }
+
+interface Run {
+  plan: Insert | UpdateRun;
+  table: string;
+  tuples: string[];
+  /** An UPDATE run of one row: its own statement, as it was. */
+  single: string;
+}
+
+function runText(run: Run): string {
+  if (run.plan.kind === 'insert') return `${run.plan.head} ${run.tuples.join(', ')}`;
+  return run.tuples.length === 1 ? run.single : mergedUpdate(run.plan, run.tuples);
+}
+
+/** A checked UPDATE's merge plan once its shape is known (cached per shape: each database's port has its own), or null. */
+function updateOf(t: Template, sql: string, shapes: Shapes): UpdateRun | null {
+  if (t.update === null) return null;
+  const shape = shapes(sql);
+  if (!shape) return null; // not mergeable, or not learned yet: sent as it is
+  let plan = plans.get(shape);
+  if (plan === undefined) {
+    const p = updatePlan(sql, shape, cut);
+    plans.set(shape, (plan = p ? { ...p, kind: 'update', table: t.update.table } : null));
+  }
+  return plan;
+}
+
+type UpdateRun = UpdatePlan & { kind: 'update'; table: string };
+const plans = new WeakMap<UpdateShape, UpdateRun | null>();
 
 /** The statement with its `$n` replaced by literals (outside string literals), or null if a value has no literal form here. */
 export function inline(sql: string, params: unknown[]): string | null {
@@ -89,14 +128,17 @@ export function inline(sql: string, params: unknown[]): string | null {
 interface Template {
   segments: Segment[];
   insert: Insert | null;
+  /** A checked UPDATE (merge-update.ts): its table. */
+  update: { table: string } | null;
   rollback: boolean;
   names(table: string): boolean;
 }
-type Segment = string | number; // text, or the index of a parameter
 interface Insert {
+  kind: 'insert';
   head: string; // INSERT INTO t (…) VALUES
   table: string;
-  tuple: Segment[];
+  first: Segment[]; // the tuple (the same for every row)
+  rest: Segment[];
 }
 
 const templates = new Map<string, Template>();
@@ -107,9 +149,11 @@ function template(sql: string): Template {
   const ins = PLAIN_INSERT.exec(sql);
   const plain = ins !== null && !/\b(RETURNING|ON\s+CONFLICT)\b/i.test(sql);
   const named = new Map<string, boolean>();
+  const updateTable = checkedUpdateTable(sql);
   t = {
     segments: cut(sql),
-    insert: plain ? { head: ins[1] as string, table: ins[2] as string, tuple: cut(ins[3] as string) } : null,
+    insert: plain ? insertOf(ins[1] as string, ins[2] as string, cut(ins[3] as string)) : null,
+    update: updateTable === null ? null : { table: updateTable },
     rollback: /^\s*ROLLBACK\b/i.test(sql),
     names: (table) => {
       let n = named.get(table);
@@ -120,6 +164,10 @@ function template(sql: string): Template {
   if (templates.size > 5_000) templates.clear();
   templates.set(sql, t);
   return t;
+}
+
+function insertOf(head: string, table: string, tuple: Segment[]): Insert {
+  return { kind: 'insert', head, table, first: tuple, rest: tuple };
 }
 
 function cut(sql: string): Segment[] {

@@ -14,6 +14,7 @@
 import { ColonyError } from '../../core/errors.js';
 import { DeferredBatchFailed, type ArgumentTypes, type SqlDb, type SqlRunResult, type SqlStatement } from '../sql-port.js';
 import { merge, resultsOf } from './batch.js';
+import { checkedUpdateTable, shapeQuery, type UpdateShape } from './merge-update.js';
 import type { PgBeat, PgNotice } from './protocol.js';
 import { PgSyncClient } from './sync-client.js';
 import { translate, type SchemaFacts, type Translated } from './translate.js';
@@ -42,14 +43,17 @@ export class PgDb implements SqlDb {
   private facts: { identity: Set<string>; keys: Map<string, string[]> } | null = null;
   private readonly cache = new Map<string, Translated>();
   private readonly queue = new WriteQueue();
+  /** Checked UPDATE texts → what the server said of them (merge-update.ts); pending ones are learned after the next commit. */
+  private readonly shapes = new Map<string, UpdateShape | null>();
+  private readonly unlearned = new Set<string>();
   /** A deferred batch of this transaction failed: it is aborted on the server; only the final ROLLBACK is sent. */
   private doomed = false;
   /** Batches sent so far, and per savepoint level where the queue stood when it began (deferred savepoints are not sent). */
   private flushes = 0;
   private readonly marks: { length: number; flushes: number }[] = [];
   deferWrites = false;
-  /** Round trips to the worker (each one to the server) and statements sent, for benchmarks. */
-  readonly stats = { round_trips: 0, statements: 0 };
+  /** Round trips to the worker (each one to the server), statements sent, and checked UPDATEs merged into an earlier one of their text (benchmarks, tests). */
+  readonly stats = { round_trips: 0, statements: 0, merged_updates: 0 };
 
   /** Set by store/cluster.ts on a host's store; null: plain BEGIN/COMMIT. */
   hooks: TxHooks | null = null;
@@ -98,7 +102,10 @@ export class PgDb implements SqlDb {
         if (this.doomed) throw new DeferredBatchFailed('an earlier batch of this transaction failed');
         if (level > 0 && this.deferring()) this.marks.pop();
         else if (level > 0) this.raw(`RELEASE SAVEPOINT sp${level}`);
-        else this.commit();
+        else {
+          this.commit();
+          this.learnShapes();
+        }
       } catch (e) {
         this.depth = level;
         this.abort(level);
@@ -115,6 +122,7 @@ export class PgDb implements SqlDb {
     if (this.queue.length > 0) this.flush(null, []);
     this.client.call({ op: 'exec', sql, session: this.session });
     this.facts = null; // DDL may have added tables
+    this.shapes.clear(); // or changed a column's type
   }
 
   pragma(): unknown {
@@ -157,7 +165,7 @@ export class PgDb implements SqlDb {
     const items = this.queue.take();
     if (sql !== null) items.push({ sql, params });
     this.count(items.length);
-    const plan = merge(items);
+    const plan = merge(items, (text) => this.shapeOf(text));
     let r;
     try {
       r = this.client.call(
@@ -171,9 +179,41 @@ export class PgDb implements SqlDb {
     }
     this.flushes += 1;
     this.session = r.session;
+    if (plan) this.stats.merged_updates += plan.updates;
     const results = plan ? resultsOf(plan.of, r.results ?? []) : (r.results ?? []);
     this.queue.settle(results);
     return results[results.length - 1] ?? { rows: [], rowCount: 0 };
+  }
+
+  private shapeOf(text: string): UpdateShape | null | undefined {
+    const shape = this.shapes.get(text);
+    if (shape === undefined && this.unlearned.size < 64) this.unlearned.add(text);
+    return shape;
+  }
+
+  /**
+   * Asks the server the parameter types and the key of the checked UPDATEs seen unmerged (once per text, outside any
+   * transaction, right after a commit). A text the server cannot prepare alone is never merged; a lost connection leaves it for later.
+   */
+  private learnShapes(): void {
+    for (const text of this.unlearned) {
+      const table = checkedUpdateTable(text);
+      this.unlearned.delete(text);
+      if (table === null) {
+        this.shapes.set(text, null);
+        continue;
+      }
+      try {
+        this.count(1);
+        const r = this.client.call({ op: 'batch', script: shapeQuery(text, table), items: [], session: null });
+        const row = r.results?.[1]?.rows[0] as { types?: unknown; key?: unknown } | undefined;
+        const ok = Array.isArray(row?.types) && Array.isArray(row?.key);
+        this.shapes.set(text, ok ? { types: (row?.types as unknown[]).map(String), key: (row?.key as unknown[]).map(String) } : null);
+      } catch (e) {
+        if (e instanceof ColonyError && e.message.startsWith('database unavailable')) return;
+        this.shapes.set(text, null);
+      }
+    }
   }
 
   translated(sql: string): Translated {
