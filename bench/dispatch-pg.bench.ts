@@ -27,6 +27,7 @@ import { openPgDb } from '../src/store/pg/open.js';
 import { startPg, type PgCluster } from '../test/helpers/pg.js';
 import { arg, bullmqDispatch, colonyDispatch, median } from './dispatch.bench.js';
 import { isMain, machine, round, writeResult } from './perf-kit.js';
+import { pgServerCpuMs } from './pg-server-cpu.js';
 
 export async function runDispatchPgBench(o: { tasks?: number; concurrency?: number; reps?: number } = {}): Promise<Record<string, unknown>> {
   const n = o.tasks ?? 5_000;
@@ -41,6 +42,7 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
       const load = round(loadavg()[0] ?? 0, 2);
       let db: PgDb | null = null;
       let setup = { round_trips: 0, statements: 0, merged_updates: 0 };
+      const server0 = pgServerCpuMs(cluster.port);
       const postgres = await colonyDispatch(n, concurrency, timeoutMs, () => {
         const store = openStore(url);
         Cluster.join(store, { hostId: `bench-one-${i}`, leaseMs: 30_000, beatMs: 3_000, onFenced: () => undefined });
@@ -49,6 +51,8 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
         return store;
       });
       const stats = (db as PgDb | null)?.stats ?? setup;
+      await new Promise((r) => setTimeout(r, 200)); // the closed connections' backends exit and are reaped
+      const server1 = pgServerCpuMs(cluster.port);
       const sqlite = await colonyDispatch(n, concurrency, timeoutMs);
       const bullmq = await bullmqDispatch(n, concurrency, timeoutMs);
       runs.push({
@@ -58,6 +62,8 @@ export async function runDispatchPgBench(o: { tasks?: number; concurrency?: numb
         bullmq,
         postgres_round_trips_per_task: round((stats.round_trips - setup.round_trips) / n, 3),
         postgres_statements_per_task: round((stats.statements - setup.statements) / n, 2),
+        // The server's CPU for the whole side (setup and migrations included), per task.
+        postgres_server_cpu_us_per_task: server0 === null || server1 === null ? null : round(((server1 - server0) * 1000) / n, 0),
         postgres_updates_merged_per_task: round((stats.merged_updates - setup.merged_updates) / n, 2),
         ratio_postgres_over_bullmq: round(postgres.jobs_per_s / bullmq.jobs_per_s, 2),
         ratio_postgres_over_sqlite: round(postgres.jobs_per_s / sqlite.jobs_per_s, 2),
@@ -142,8 +148,9 @@ if (isMain(import.meta.url)) {
   type Side = { jobs_per_s: number; cpu_us_per_job: number };
   for (const run of r['runs'] as (Record<'postgres' | 'sqlite' | 'bullmq', Side> & Record<string, unknown>)[]) {
     const line = (['postgres', 'sqlite', 'bullmq'] as const).map((k) => `${k} ${run[k].jobs_per_s}/s (${run[k].cpu_us_per_job} µs CPU)`).join(', ');
+    const server = `server ${String(run['postgres_server_cpu_us_per_task'])} µs CPU/task, ${String(run['postgres_updates_merged_per_task'])} UPDATEs merged/task`;
     console.log(
-      `load ${String(run['loadavg_1m'])}: ${line}; pg ${String(run['postgres_round_trips_per_task'])} round trips and ${String(run['postgres_statements_per_task'])} statements per task`,
+      `load ${String(run['loadavg_1m'])}: ${line}; pg ${String(run['postgres_round_trips_per_task'])} round trips and ${String(run['postgres_statements_per_task'])} statements per task, ${server}`,
     );
   }
   console.log(
