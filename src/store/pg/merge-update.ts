@@ -50,7 +50,8 @@ export function checkedUpdateTable(sql: string): string | null {
 /** The plan to merge rows of this checked UPDATE, or null if its text does not qualify (see above). */
 export function updatePlan(sql: string, shape: UpdateShape, cut: (s: string) => Segment[]): UpdatePlan | null {
   const m = CHECKED_UPDATE.exec(sql);
-  if (!m || shape.key.length === 0 || shape.types.length === 0) return null;
+  // A parameter the server could not type would leave its VALUES column text: not merged.
+  if (!m || shape.key.length === 0 || shape.types.length === 0 || shape.types.includes('unknown')) return null;
   const [, table, set, where] = m as unknown as [string, string, string, string];
   if (/\bSELECT\b/i.test(`${set} ${where}`) || /[()]|\bOR\b/i.test(where)) return null;
   const conjuncts = where.split(/\s+AND\s+/i).map((c) => c.trim());
