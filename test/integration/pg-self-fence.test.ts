@@ -161,13 +161,18 @@ describe.skipIf(missing !== null)(`self-fencing of a host cut off from PostgreSQ
         .filter((r) => r.task === t.id)
         .map((r) => [Math.min(...r.ticks), Math.max(...r.ticks)] as const)
         .sort((x, y) => x[0] - y[0]);
-      for (let i = 1; i < spans.length; i++) if ((spans[i] as readonly number[])[0]! <= (spans[i - 1] as readonly number[])[1]!) problems.push(`${t.id}: runs overlap`);
+      for (let i = 1; i < spans.length; i++)
+        if ((spans[i] as readonly number[])[0]! <= (spans[i - 1] as readonly number[])[1]!) problems.push(`${t.id}: runs overlap`);
     }
     expect(problems).toEqual([]);
     // Nothing of A's runs writes any more.
     const sizes = first.map((r) => r.ticks.length);
     await new Promise((r) => setTimeout(r, 500));
-    expect(runsIn(marks).filter((r) => runsOfA.has(r.file)).map((r) => r.ticks.length)).toEqual(sizes);
+    expect(
+      runsIn(marks)
+        .filter((r) => runsOfA.has(r.file))
+        .map((r) => r.ticks.length),
+    ).toEqual(sizes);
     const owners = await query<{ owner_host: string }>('SELECT owner_host FROM graphs');
     expect(owners.map((o) => o.owner_host)).toEqual([idB]);
 

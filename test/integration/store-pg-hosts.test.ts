@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/live-types.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import { openHost } from '../../src/runner/host.js';
+import { openHost, type Host } from '../../src/runner/host.js';
 import { TaskService } from '../../src/runner/service.js';
 import { Cluster, listHosts } from '../../src/store/cluster.js';
 import { dbOf } from '../../src/store/internal.js';
@@ -175,19 +175,45 @@ describe.skipIf(missing !== null)(`several hosts on one PostgreSQL${missing ? ` 
     for (const r of owners) expect([r.g, r.o]).toEqual([r.g, r.c]); // each graph went with its host's claimant
   }, 120_000);
 
-  it('does not make hosts take each other over when the database was away for longer than a lease', async () => {
+  it('never fences a healthy host whose main thread is busy for longer than its lease', async () => {
+    const url = await database();
+    const fenced: string[] = [];
+    const home = makeHome('colony-pg-busy-');
+    const config = testConfig({ store: { url, lease_ms: 1_000, heartbeat_ms: 200 }, runner: { worktrees: 'off' } });
+    const h = openHost({ paths: home.paths, config, hostId: 'busy-0', onFenced: (m) => fenced.push(m) });
+    try {
+      // The main thread does nothing else for 2.5 leases (a big synchronous submission looks like this to the event loop).
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2_500);
+      await new Promise((r) => setTimeout(r, 500)); // the main thread's own check and any message of the watchdog run now
+      expect(fenced).toEqual([]);
+      expect(h.cluster?.fence.fenced).toBe(false);
+      const row = listHosts(dbOf(h.store)).find((r) => r.id === 'busy-0');
+      expect([row?.lease, row?.claimed_by]).toEqual(['live', null]);
+    } finally {
+      await h.close();
+      home.cleanup();
+    }
+  }, 30_000);
+
+  it('fences both hosts when the database is away for longer than a lease; restarted, neither takes the other over', async () => {
     const url = await database();
     const fenced: string[] = [];
     const homes = [makeHome('colony-pg-outage-a-'), makeHome('colony-pg-outage-b-')];
     const config = testConfig({ store: { url, lease_ms: 1_000, heartbeat_ms: 200 }, runner: { worktrees: 'off' } });
-    const hosts = homes.map((home, i) => openHost({ paths: home.paths, config, hostId: `outage-${i}`, onFenced: (m) => fenced.push(m) }));
+    const open = (): Host[] => homes.map((home, i) => openHost({ paths: home.paths, config, hostId: `outage-${i}`, onFenced: (m) => fenced.push(m) }));
+    let hosts = open();
     try {
       const c = pgc as PgCluster;
       c.stop();
       await new Promise((r) => setTimeout(r, 2_500)); // both leases run out meanwhile
       c.start();
+      // Neither could prove its lease: each fenced itself (a supervisor restarts it on status 75).
+      expect(fenced).toHaveLength(2);
+      expect(fenced.every((m) => m.includes('fenced itself'))).toBe(true);
+      for (const h of hosts) await h.close();
+      hosts = open();
       await new Promise((r) => setTimeout(r, 3_000)); // several beats and more than a lease after the return
-      expect(fenced).toEqual([]);
+      expect(fenced).toHaveLength(2);
       const rows = listHosts(dbOf(hosts[0]?.store as Store)).filter((h) => h.id.startsWith('outage-'));
       expect(rows.map((h) => [h.id, h.lease, h.claimed_by])).toEqual([
         ['outage-0', 'live', null],
