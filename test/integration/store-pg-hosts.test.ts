@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/live-types.js';
 import { Scheduler } from '../../src/core/scheduler.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostIdFile, legacyHostId } from '../../src/runner/host-id.js';
 import { openHost, type Host } from '../../src/runner/host.js';
 import { TaskService } from '../../src/runner/service.js';
 import { Cluster, listHosts } from '../../src/store/cluster.js';
@@ -174,6 +176,35 @@ describe.skipIf(missing !== null)(`several hosts on one PostgreSQL${missing ? ` 
     expect(owners).toHaveLength(15);
     for (const r of owners) expect([r.g, r.o]).toEqual([r.g, r.c]); // each graph went with its host's claimant
   }, 120_000);
+
+  it('an upgraded home keeps the old id its graphs are owned under; a new home gets a random id of its own', async () => {
+    const url = await database();
+    const old = makeHome('colony-pg-upgrade-');
+    const fresh = makeHome('colony-pg-fresh-');
+    const legacy = legacyHostId(old.paths.home);
+    const before = host(url, legacy); // the host as it ran before <home>/host-id existed
+    submit(before.store, new Scheduler(), 'g-old', [task('g-old:x', [], { state: 'paused' })]);
+    before.cluster.release();
+    expect(existsSync(hostIdFile(old.paths.home))).toBe(false);
+    const config = testConfig({ store: { url }, runner: { worktrees: 'off' } });
+    const hosts = [openHost({ paths: old.paths, config }), openHost({ paths: fresh.paths, config })];
+    try {
+      const [upgraded, other] = hosts as [Host, Host];
+      expect(upgraded.cluster?.cluster.hostId).toBe(legacy);
+      expect(readFileSync(hostIdFile(old.paths.home), 'utf8').trim()).toBe(legacy);
+      expect(upgraded.service.stateOf('g-old:x')).toBe('paused'); // still its own graph, loaded
+      const graphs = dbOf(upgraded.store).prepare('SELECT id, owner_host FROM graphs').all();
+      expect(graphs).toEqual([{ id: 'g-old', owner_host: legacy }]);
+      const otherId = other.cluster?.cluster.hostId ?? '';
+      expect(otherId).not.toBe(legacyHostId(fresh.paths.home));
+      expect(otherId).toMatch(/-[0-9a-f]{12}$/);
+      expect(other.service.stateOf('g-old:x')).toBeUndefined();
+    } finally {
+      for (const h of hosts) await h.close();
+      old.cleanup();
+      fresh.cleanup();
+    }
+  }, 30_000);
 
   it('never fences a healthy host whose main thread is busy for longer than its lease', async () => {
     const url = await database();
