@@ -6,12 +6,16 @@
  * reset, no FIN) — and connections made meanwhile hang the same way; `heal()`
  * delivers what was held and forwards again.
  */
+import { spawn } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export interface TcpProxy {
   port: number;
-  partition(): void;
-  heal(): void;
+  /** Resolves once the partition is in force. */
+  partition(): Promise<void>;
+  heal(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,11 +43,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const a = server.address();
   return {
     port: typeof a === 'object' && a ? a.port : 0,
-    partition: () => {
+    partition: async () => {
       cut = true;
       for (const s of sockets) s.pause();
     },
-    heal: () => {
+    heal: async () => {
       cut = false;
       for (const s of sockets) s.resume();
     },
@@ -53,4 +57,59 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The same proxy in a child process, for a test whose database client runs in
+ * the test's own process: that client blocks the test's thread while it waits
+ * for an answer, so the proxy must not need that thread to forward it.
+ */
+export async function startTcpProxyProcess(targetPort: number): Promise<TcpProxy> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), String(targetPort)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /^port (\d+)$/m.exec(out);
+      if (m) {
+        clearInterval(t);
+        resolve(Number(m[1]));
+      } else if (child.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`tcp proxy exited ${child.exitCode}`));
+      }
+    }, 20);
+  });
+  // Each order is answered with its name once done, so a partition is in force when the call resolves.
+  const order = (cmd: string): Promise<void> => {
+    const seen = out.split('\n').filter((l) => l === cmd).length;
+    child.stdin.write(`${cmd}\n`);
+    return new Promise((resolve) => {
+      const t = setInterval(() => {
+        if (out.split('\n').filter((l) => l === cmd).length > seen) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 5);
+    });
+  };
+  return {
+    port,
+    partition: () => order('partition'),
+    heal: () => order('heal'),
+    close: async () => {
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const p = await startTcpProxy(Number(process.argv[2]));
+  process.stdout.write(`port ${p.port}\n`);
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    void (l === 'partition' ? p.partition() : l === 'heal' ? p.heal() : Promise.resolve()).then(() => process.stdout.write(`${l}\n`));
+  });
 }

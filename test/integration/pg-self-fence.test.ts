@@ -115,7 +115,7 @@ describe.skipIf(missing !== null)(`self-fencing of a host cut off from PostgreSQ
     // Every task runs on A for a moment, then A is cut off from the database.
     await waitFor(() => (runsIn(marks).filter((r) => r.ticks.length >= 5).length >= TASKS ? true : undefined), 'A to run every task', 60_000);
     const runsOfA = new Set(runsIn(marks).map((r) => r.file));
-    p.partition();
+    await p.partition();
     const cutAt = Date.now();
 
     // A fences itself and exits 75 for its supervisor.
