@@ -16,12 +16,12 @@ import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostIdFile } from '../../src/runner/host-id.js';
 import { adminApi } from '../helpers/admin-host.js';
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli.js';
-import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
+import { pgMissing, pgQuery, startPg, type PgCluster } from '../helpers/pg.js';
 import { killQuietly, makeTempDir, waitFor } from '../helpers/proc.js';
 
 const missing = pgMissing();
@@ -100,14 +100,8 @@ function follow(s: Serve): { text: () => string } {
   return { text: () => text };
 }
 
-async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
+function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return pgQuery<T>(url, sql, params);
 }
 
 const graphIdOf = async (name: string): Promise<string> => {

@@ -13,11 +13,11 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostIdFile } from '../../src/runner/host-id.js';
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli.js';
-import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
+import { pgMissing, pgQuery, startPg, type PgCluster } from '../helpers/pg.js';
 import { killQuietly, makeTempDir, waitFor } from '../helpers/proc.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -63,14 +63,8 @@ async function serve(ws: string): Promise<ServeProcess & { home: string }> {
   return { ...s, home };
 }
 
-async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
+function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return pgQuery<T>(url, sql, params);
 }
 
 /** One run of a task: its marker file's timestamps (ms since the epoch, this machine's clock). */
