@@ -4,8 +4,8 @@
  * database through a TCP proxy the test controls. A runs long exec tasks, each
  * run writing its own marker file (a start line, then a timestamp every
  * 100 ms). The proxy is black-holed (no forwarding either way, no socket
- * closed) for longer than the lease. Then: A fences itself and exits 75, its
- * attempts' processes are dead — the last line any A run wrote is older than
+ * closed) for longer than the lease. Then: A fences itself and exits 75 (after
+ * its attempts' processes were killed) before B's `host.claimed` record; they are dead — the last line any A run wrote is older than
  * B's `host.claimed` audit record and no A run writes after it — B reruns the
  * tasks, every task ends succeeded and no two runs of a task overlap in time.
  */
@@ -109,6 +109,8 @@ describe.skipIf(missing !== null)(`self-fencing of a host cut off from PostgreSQ
     // Every task runs on A for a moment, then A is cut off from the database.
     await waitFor(() => (runsIn(marks).filter((r) => r.ticks.length >= 5).length >= TASKS ? true : undefined), 'A to run every task', 60_000);
     const runsOfA = new Set(runsIn(marks).map((r) => r.file));
+    let exitedAt = Number.POSITIVE_INFINITY;
+    a.child.once('exit', () => (exitedAt = Date.now()));
     await p.partition();
     const cutAt = Date.now();
 
@@ -124,6 +126,8 @@ describe.skipIf(missing !== null)(`self-fencing of a host cut off from PostgreSQ
       30_000,
     );
     const claimedAt = Number(claimed.at);
+    // A exits only after its attempts' processes were SIGKILLed and seen gone (fence-watch.ts): before the claim.
+    expect(exitedAt).toBeLessThan(claimedAt);
     await waitFor(
       async () => {
         const rows = await query<{ n: number }>("SELECT COUNT(*)::int AS n FROM tasks WHERE state = 'succeeded'");
