@@ -41,7 +41,7 @@ export interface HostOptions {
   lock?: boolean;
   /** Several hosts on PostgreSQL: this host's id (default: `<home>/host-id`, runner/host-id.ts). */
   hostId?: string;
-  /** This host lost its database lease (another host took its graphs); default: log and exit with status 75. */
+  /** This host lost its database lease (another host took its graphs, or it fenced itself in time); default: log and exit with status 75. */
   onFenced?: (message: string) => void;
 }
 

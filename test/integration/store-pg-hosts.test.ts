@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/live-types.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,9 +35,13 @@ beforeAll(async () => {
   pgc = await startPg();
 }, 120_000);
 
+// Each test has its own database: its stores close after it (the throwaway cluster allows 50 connections).
+afterEach(() => {
+  for (const s of opened.splice(0)) s.close();
+});
+
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
-  for (const s of opened) s.close();
   pgc?.destroy();
 });
 
