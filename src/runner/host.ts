@@ -204,6 +204,10 @@ export function openHost(o: HostOptions): Host {
 /** A host presumed dead by the others must not act on the graphs they took: it stops (a supervisor restarts it clean). */
 function exitFenced(message: string): void {
   process.stderr.write(`colony: ${message}; exiting (status 75)\n`);
-  // A moment for the remote workers' cancel orders to leave the sockets; nothing is written meanwhile (the store refuses).
-  setTimeout(() => process.exit(75), 250);
+  // A moment for the remote workers' cancel orders to leave the sockets; nothing is written meanwhile (the store
+  // refuses). Whatever fails in that moment (a refused write nobody catches) ends it the same way.
+  const bye = (): never => process.exit(75);
+  process.on('uncaughtException', bye);
+  process.on('unhandledRejection', bye);
+  setTimeout(bye, 250);
 }
