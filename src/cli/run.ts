@@ -6,6 +6,7 @@ import { isTerminal, type TaskState } from '../core/task.js';
 import { readGraphFile } from '../runner/graph-file.js';
 import { loadConfig, resolveHome } from '../runner/home.js';
 import { openHost } from '../runner/host.js';
+import { ownResumedGraph } from '../runner/resume-owner.js';
 import { checkGraphInput } from '../runner/service.js';
 import { SYSTEM } from '../store/store.js';
 import { createReporter, formatDuration, formatUsd, table } from './output.js';
@@ -51,6 +52,7 @@ export async function runGraph(file: string, opts: RunOptions): Promise<number> 
     let graphId: string;
     const previous = opts.resume ? host.store.unfinishedGraphFrom(source) : null;
     if (previous) {
+      await ownResumedGraph(host, previous, (line) => out.line(line)); // several hosts: never run another live host's graph
       graphId = previous.id;
       const ended = host.orphans.killed ? `; ${host.orphans.killed} leftover process(es) of its attempts ended first` : '';
       out.line(`resuming ${graphId} (${host.recovered.requeued.length} task(s) requeued after the interrupted run${ended})`);

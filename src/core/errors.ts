@@ -51,7 +51,10 @@ export const ERROR_CODES = {
   },
   E_WEBHOOK: { status: 502, doc: 'A webhook delivery failed (network error or a non-2xx answer); it is retried with backoff and audited.' },
   E_FOREIGN_TASK: { status: 409, doc: 'The task belongs to another colony host on the same database; act on it through that host (named in the message).' },
-  E_HOST_FENCED: { status: 503, doc: 'This colony host lost its database lease (another host took over its graphs); it stops and must be restarted.' },
+  E_HOST_FENCED: {
+    status: 503,
+    doc: 'This colony host lost its database lease (another host took over its graphs, or it could not renew the lease in time and fenced itself); it stops and must be restarted.',
+  },
   E_STORE: { status: 500, doc: 'The database could not be written (disk full, read-only, corrupt).' },
   E_CANCELLED: { status: 409, doc: 'The attempt was cancelled (abort signal, kill switch or admin cancel) before it finished.' },
   E_ORPHANS_ALIVE: { status: 500, doc: 'Processes of an interrupted attempt could not be ended; its task is not requeued while they may run.' },

@@ -24,8 +24,10 @@ import { sweepOrphans, type OrphanSweep } from './orphans.js';
 import type { SandboxPlanner } from '../safety/os-sandbox/index.js';
 import { Notifier } from './notify/notifier.js';
 import { BudgetWatch } from './budget-watch.js';
-import { Cluster, defaultHostId } from '../store/cluster.js';
+import { Cluster } from '../store/cluster.js';
+import { loadOrCreateHostId } from './host-id.js';
 import { HostWatch } from './adopt.js';
+import { FenceWatch } from './fence-watch.js';
 
 export interface HostOptions {
   paths: HomePaths;
@@ -37,9 +39,9 @@ export interface HostOptions {
   gate?: GateFn;
   env?: NodeJS.ProcessEnv;
   lock?: boolean;
-  /** Several hosts on PostgreSQL: this host's id (default: machine name + a hash of the home). */
+  /** Several hosts on PostgreSQL: this host's id (default: `<home>/host-id`, runner/host-id.ts). */
   hostId?: string;
-  /** This host lost its database lease (another host took its graphs); default: log and exit with status 75. */
+  /** This host lost its database lease (another host took its graphs, or it fenced itself in time); default: log and exit with status 75. */
   onFenced?: (message: string) => void;
 }
 
@@ -65,8 +67,8 @@ export interface Host {
   notifier: Notifier;
   /** Budgets per graph and user: warnings, pauses at the budget, the admin's raise and resume (issue 18). */
   budgets: BudgetWatch;
-  /** Several hosts on PostgreSQL: this host's lease and takeovers; null on SQLite. */
-  cluster: { cluster: Cluster; watch: HostWatch } | null;
+  /** Several hosts on PostgreSQL: this host's lease, takeovers and self-fencing; null on SQLite. */
+  cluster: { cluster: Cluster; watch: HostWatch; fence: FenceWatch } | null;
   close(): Promise<void>;
 }
 
@@ -79,11 +81,12 @@ export function openHost(o: HostOptions): Host {
     store.outputCapBytes = o.config.retention.max_output_bytes_per_task;
     const s = store;
     const service = new TaskService(store, o.config);
+    const fenceRef: { watch: FenceWatch | null } = { watch: null }; // created once the cluster's lease slot exists
     const cluster = Cluster.join(store, {
-      hostId: o.hostId ?? defaultHostId(o.paths.home),
+      hostId: o.hostId ?? loadOrCreateHostId(o.paths.home, (legacy) => Cluster.knows(s, legacy)),
       leaseMs: o.config.store.lease_ms,
       beatMs: o.config.store.heartbeat_ms,
-      onFenced: o.onFenced ?? exitFenced,
+      onFenced: (message) => (fenceRef.watch ? fenceRef.watch.fenceNow(message) : (o.onFenced ?? exitFenced)(message)),
     });
     // Several hosts: only this host's graphs (a restart with the same id recovers its own; others' attempts are theirs).
     const mine = store.ownedGraphsInFlight() ?? undefined;
@@ -91,6 +94,23 @@ export function openHost(o: HostOptions): Host {
     const orphans = sweepOrphans(store, 'host died', undefined, mine);
     const recovered = service.recover(mine ?? null);
     const watch = cluster ? new HostWatch(cluster, store, service, o.config.store.heartbeat_ms, o.config.store.lease_ms) : null;
+    const poolRef: { pool: LocalPool | null } = { pool: null };
+    const fence = cluster
+      ? new FenceWatch({
+          slot: cluster.leaseSlot,
+          hostId: cluster.hostId,
+          leaseMs: o.config.store.lease_ms,
+          heartbeatMs: o.config.store.heartbeat_ms,
+          onFence: (e) => {
+            // Processes are dead already (fence-watch.ts); stop dispatching and let each slot end (its writes are refused).
+            void poolRef.pool?.stop();
+            poolRef.pool?.cancelAll(e.message);
+            (o.onFenced ?? exitFenced)(e.message);
+          },
+        })
+      : null;
+    fenceRef.watch = fence;
+    fence?.start();
     watch?.start();
     store.pruneAttemptProcesses();
     const killswitch = new Killswitch(store, o.paths.haltFile);
@@ -112,7 +132,11 @@ export function openHost(o: HostOptions): Host {
       route: o.route ?? routing.route,
       gate: o.gate ?? routing.gate,
       envFor: routing.envFor,
-      recordProcess: (taskId, attempt, info) => void s.grouped(() => s.recordAttemptProcess(taskId, attempt, info)).catch(() => undefined),
+      recordProcess: (taskId, attempt, info) => {
+        fence?.track(taskId, info); // first: a host that fences while the write waits still kills it
+        void s.grouped(() => s.recordAttemptProcess(taskId, attempt, info)).catch(() => undefined);
+      },
+      attemptEnded: fence ? (taskId) => fence.untrack(taskId) : undefined,
       sandboxFor: routing.sandboxFor,
       stateDirFor: (task) => agentStateDirOf(o.paths.home, task.id),
       concurrency: o.concurrency ?? o.config.runner.concurrency,
@@ -134,6 +158,7 @@ export function openHost(o: HostOptions): Host {
         },
       },
     });
+    poolRef.pool = pool;
     killswitch.onHalt({ onHalt: (reason) => pool.cancelAll(`halted: ${reason}`) });
     const notifier = new Notifier(store, o.config);
     const budgets = new BudgetWatch(store, service, o.config, (n) => notifier.emit(n));
@@ -156,11 +181,12 @@ export function openHost(o: HostOptions): Host {
       sandbox: routing.sandbox,
       notifier,
       budgets,
-      cluster: cluster && watch ? { cluster, watch } : null,
+      cluster: cluster && watch && fence ? { cluster, watch, fence } : null,
       async close() {
         watch?.quiesce();
         await pool.stop();
         watch?.stop();
+        fence?.stop();
         budgets.stop();
         notifier.stop();
         service.close();
@@ -178,5 +204,10 @@ export function openHost(o: HostOptions): Host {
 /** A host presumed dead by the others must not act on the graphs they took: it stops (a supervisor restarts it clean). */
 function exitFenced(message: string): void {
   process.stderr.write(`colony: ${message}; exiting (status 75)\n`);
-  process.exit(75);
+  // A moment for the remote workers' cancel orders to leave the sockets; nothing is written meanwhile (the store
+  // refuses). Whatever fails in that moment (a refused write nobody catches) ends it the same way.
+  const bye = (): never => process.exit(75);
+  process.on('uncaughtException', bye);
+  process.on('unhandledRejection', bye);
+  setTimeout(bye, 250);
 }

@@ -8,9 +8,13 @@ import { isColonyError } from '../core/errors.js';
 
 const RETRY_MS = 500;
 
-/** The store refused a write (disk full, read-only, I/O): worth retrying later, unlike a logic error. */
+/**
+ * The store refused a write (disk full, read-only, I/O): worth retrying later, unlike a logic error. A fenced
+ * host's writes (E_HOST_FENCED) are kept the same way — they never go through, the host is about to exit, and the
+ * next owner recovers the task — so a refused write cannot throw out of the code that made it.
+ */
 export function isStoreRefusal(e: unknown): boolean {
-  return isColonyError(e) && e.code === 'E_STORE';
+  return isColonyError(e) && (e.code === 'E_STORE' || e.code === 'E_HOST_FENCED');
 }
 
 export class PendingWrites {

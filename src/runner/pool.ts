@@ -77,6 +77,8 @@ export interface PoolOptions {
   accept?: (taskId: string) => boolean;
   /** Records what identifies an attempt's processes (the sweep after a crash finds them by it). */
   recordProcess?: (taskId: string, attempt: number, info: AttemptProcess) => void;
+  /** A slot is done with its task (its processes ended or were killed): the fence watch forgets them. */
+  attemptEnded?: (taskId: string) => void;
   /** Sets up where the attempt runs (worktree, protected-file guard) and checks it afterwards. */
   prepare?: (task: StoredTask, engine: string, workspace: string, followUp: FollowUp | null) => Promise<PreparedWorkspace>;
   /** Follow-ups ("request changes" on a pending change): the open one of a task, and where agent session ids are kept. */
@@ -242,6 +244,7 @@ export class LocalPool {
       else if (st === 'assigned' || st === 'running')
         service.stepDurably(task.id, { kind: 'finish', state: 'failed', reason: `${err.code}: ${err.message}` }, SYSTEM);
     } finally {
+      this.o.attemptEnded?.(task.id);
       slot.status = 'idle';
       slot.task_id = null;
       slot.task_title = null;

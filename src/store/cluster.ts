@@ -16,10 +16,10 @@
  * others at commit; they read the log past their last delivered id
  * (Store.subscribeLive).
  */
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ColonyError } from '../core/errors.js';
 import { dbOf } from './internal.js';
+import { isFencedSlot, noteRenewal, type LeaseSlot } from './pg/lease-slot.js';
 import { PgDb } from './pg/pg-db.js';
 import { SYSTEM, type Store } from './store.js';
 
@@ -52,15 +52,6 @@ export interface ClusterOptions {
   beatMs: number | null;
   /** Called once when this host finds it lost its lease (another host took its graphs). */
   onFenced: (message: string) => void;
-}
-
-/** A host id stable across restarts of one home on one machine: a restarted host finds its graphs still its own. */
-export function defaultHostId(home: string): string {
-  const name =
-    hostname()
-      .replace(/[^A-Za-z0-9._-]/g, '-')
-      .slice(0, 40) || 'host';
-  return `${name}-${createHash('sha256').update(home).digest('hex').slice(0, 8)}`;
 }
 
 export class Cluster {
@@ -107,12 +98,23 @@ export class Cluster {
     if (o.beatMs !== null) db.beat({ hostId: me, leaseMs: o.leaseMs, everyMs: o.beatMs });
   }
 
+  /** Whether the database has a host row under `id` (PostgreSQL; false on SQLite): runner/host-id.ts keeps an upgraded home's id. */
+  static knows(store: Store, id: string): boolean {
+    const db = dbOf(store);
+    return db instanceof PgDb && db.prepare('SELECT 1 FROM hosts WHERE id = ?').get(id) !== undefined;
+  }
+
   get hostId(): string {
     return this.o.hostId;
   }
 
   get isFenced(): boolean {
-    return this.fenced;
+    return this.fenced || isFencedSlot(this.db.leaseSlot);
+  }
+
+  /** When this host's last acknowledged lease renewal was sent, and whether it fenced itself (runner/fence-watch.ts). */
+  get leaseSlot(): LeaseSlot {
+    return this.db.leaseSlot;
   }
 
   /**
@@ -121,12 +123,16 @@ export class Cluster {
    * live event a lost notification left behind.
    */
   heartbeat(): boolean {
-    if (this.fenced) return false;
+    if (this.isFenced) return false;
+    const sent = process.hrtime.bigint();
     const row = this.db
       .prepare(`UPDATE hosts SET lease_until = ${DB_NOW} + ? WHERE id = ? AND claimed_by IS NULL RETURNING id`)
       .get(this.o.leaseMs, this.o.hostId);
     this.store.scheduleRelay();
-    if (row) return true;
+    if (row) {
+      noteRenewal(this.db.leaseSlot, sent);
+      return true;
+    }
     const by = this.db.prepare('SELECT claimed_by FROM hosts WHERE id = ?').pluck().get(this.o.hostId);
     this.fence(typeof by === 'string' ? by : 'another host');
     return false;
@@ -137,7 +143,7 @@ export class Cluster {
    * in one write transaction (audited). Returns the graphs moved.
    */
   claimExpired(): { hosts: string[]; graphs: string[] } {
-    if (this.fenced) return { hosts: [], graphs: [] };
+    if (this.isFenced) return { hosts: [], graphs: [] };
     // A plain read first: the claim takes the write lock, which no beat should do while every host is alive.
     const expired = this.db.prepare(`SELECT 1 FROM hosts WHERE id <> ? AND claimed_by IS NULL AND lease_until < ${DB_NOW} LIMIT 1`).get(this.o.hostId);
     if (!expired) return { hosts: [], graphs: [] };
@@ -159,7 +165,7 @@ export class Cluster {
 
   /** A clean stop: the lease ends now, so another host takes this one's graphs at its next beat. */
   release(): void {
-    if (this.fenced || !this.db.open) return;
+    if (this.isFenced || !this.db.open) return;
     try {
       this.db.prepare(`UPDATE hosts SET lease_until = ${DB_NOW} - 1 WHERE id = ? AND claimed_by IS NULL`).run(this.o.hostId);
     } catch {
@@ -178,6 +184,7 @@ export class Cluster {
    * Graphs of a database used by one host before hosts existed become this host's.
    */
   private register(): void {
+    const sent = process.hrtime.bigint();
     this.db.transaction(() => {
       this.db
         .prepare(
@@ -188,6 +195,7 @@ export class Cluster {
         .run(this.o.hostId, hostname(), process.pid, this.o.leaseMs);
       this.db.prepare('UPDATE graphs SET owner_host = ? WHERE owner_host IS NULL').run(this.o.hostId);
     })();
+    noteRenewal(this.db.leaseSlot, sent);
   }
 
   private fence(by: string): ColonyError {

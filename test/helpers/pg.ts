@@ -109,3 +109,14 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/** One query on its own connection (a test reading the shared database directly, past any host). */
+export async function pgQuery<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}

@@ -22,7 +22,7 @@ import { WorkerAgent, type AgentEvent } from '../../src/remote/worker/worker-age
 import { pairWorker, type WorkerIdentity } from '../../src/remote/worker/worker-identity.js';
 import { createWorkerGate } from '../../src/remote/worker/worker-gate.js';
 import { TaskRunner } from '../../src/remote/worker/worker-runner.js';
-import { openHost, type Host } from '../../src/runner/host.js';
+import { openHost, type Host, type HostOptions } from '../../src/runner/host.js';
 import { buildAdminApp } from '../../src/server/admin/app.js';
 import type { ServerContext } from '../../src/server/context.js';
 import { closeLiveStreams } from '../../src/server/live.js';
@@ -48,10 +48,15 @@ export interface RemoteTestHost {
 /** Short leases and timers so fault tests run in seconds. */
 export const FAST: RemoteHostOptions = { leaseMs: 3000, assignmentTtlMs: 10_000, heartbeatIntervalMs: 300, sweepIntervalMs: 50 };
 
-export async function startRemoteHost(opts: RemoteHostOptions = FAST, config: ColonyConfig = lanConfig()): Promise<RemoteTestHost> {
+/** `hostOptions`: e.g. `onFenced` for a host on a shared PostgreSQL (the default exits the process). */
+export async function startRemoteHost(
+  opts: RemoteHostOptions = FAST,
+  config: ColonyConfig = lanConfig(),
+  hostOptions: Pick<HostOptions, 'onFenced'> = {},
+): Promise<RemoteTestHost> {
   const home = makeHome('colony-remote-');
   const open = async (port: number) => {
-    const host = openHost({ paths: home.paths, config, concurrency: 1 });
+    const host = openHost({ paths: home.paths, config, concurrency: 1, ...hostOptions });
     const ctx: ServerContext = { host, adminToken: 'remote-test-admin-token', adminPort: () => 8080, webRoot: null, startedAt: Date.now() };
     configureRemote(ctx, opts);
     const user = await buildUserApp(ctx, { logger: false, accessCode: null, tls: null });

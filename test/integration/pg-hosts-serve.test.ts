@@ -12,16 +12,16 @@
  * doctor` lists both hosts, B claimed by A.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultHostId } from '../../src/store/cluster.js';
+import { hostIdFile } from '../../src/runner/host-id.js';
 import { adminApi } from '../helpers/admin-host.js';
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli.js';
-import { pgMissing, startPg, type PgCluster } from '../helpers/pg.js';
+import { pgMissing, pgQuery, startPg, type PgCluster } from '../helpers/pg.js';
 import { killQuietly, makeTempDir, waitFor } from '../helpers/proc.js';
 
 const missing = pgMissing();
@@ -44,6 +44,11 @@ afterAll(() => {
   pgc?.destroy();
   tmp.cleanup();
 });
+
+/** The id a host made for itself at its first start (runner/host-id.ts). */
+function hostIdOf(home: string): string {
+  return readFileSync(hostIdFile(home), 'utf8').trim();
+}
 
 interface Serve extends ServeProcess {
   home: string;
@@ -95,14 +100,8 @@ function follow(s: Serve): { text: () => string } {
   return { text: () => text };
 }
 
-async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
+function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return pgQuery<T>(url, sql, params);
 }
 
 const graphIdOf = async (name: string): Promise<string> => {
@@ -131,7 +130,7 @@ describe.skipIf(missing !== null)(`two colony hosts on one PostgreSQL${missing ?
       [refused.status, refused.json['code']],
       refused.body + JSON.stringify(await query('SELECT id, owner_host FROM graphs')) + JSON.stringify(await query('SELECT * FROM hosts')),
     ).toEqual([409, 'E_FOREIGN_TASK']);
-    expect(String(refused.json['error'] ?? refused.body)).toContain(defaultHostId(b.home));
+    expect(String(refused.json['error'] ?? refused.body)).toContain(hostIdOf(b.home));
 
     // SIGKILL B a quarter of the way through its graph.
     const doneOf = async (g: string): Promise<number> =>
@@ -153,8 +152,8 @@ describe.skipIf(missing !== null)(`two colony hosts on one PostgreSQL${missing ?
       const states = await query('SELECT graph_id, state, COUNT(*) AS n FROM tasks GROUP BY 1, 2');
       throw new Error(`${e.message}: ${JSON.stringify(states)}\nA: ${a.out().slice(-2000)}`);
     });
-    expect(a.out()).toContain(`took over host ${defaultHostId(b.home)}`);
-    expect(await query('SELECT owner_host, COUNT(*)::int AS n FROM graphs GROUP BY 1')).toEqual([{ owner_host: defaultHostId(a.home), n: 2 }]);
+    expect(a.out()).toContain(`took over host ${hostIdOf(b.home)}`);
+    expect(await query('SELECT owner_host, COUNT(*)::int AS n FROM graphs GROUP BY 1')).toEqual([{ owner_host: hostIdOf(a.home), n: 2 }]);
 
     // Exactly one succeeded attempt per task; no two attempts of a task ran at overlapping times.
     const attempts = await query<{ task_id: string; attempt: number; state: string; started_at: string; finished_at: string | null }>(
@@ -187,8 +186,8 @@ describe.skipIf(missing !== null)(`two colony hosts on one PostgreSQL${missing ?
     const hosts = (JSON.parse(doctor.stdout) as { store: { hosts: { id: string; lease: string; claimed_by: string | null }[] } }).store.hosts;
     expect(hosts.map((h) => [h.id, h.lease, h.claimed_by])).toEqual(
       expect.arrayContaining([
-        [defaultHostId(a.home), 'live', null],
-        [defaultHostId(b.home), 'claimed', defaultHostId(a.home)],
+        [hostIdOf(a.home), 'live', null],
+        [hostIdOf(b.home), 'claimed', hostIdOf(a.home)],
       ]),
     );
     a.child.kill('SIGTERM');

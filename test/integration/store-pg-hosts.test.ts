@@ -9,10 +9,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/live-types.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import { openHost } from '../../src/runner/host.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostIdFile, legacyHostId } from '../../src/runner/host-id.js';
+import { openHost, type Host } from '../../src/runner/host.js';
 import { TaskService } from '../../src/runner/service.js';
 import { Cluster, listHosts } from '../../src/store/cluster.js';
 import { dbOf } from '../../src/store/internal.js';
@@ -33,9 +35,13 @@ beforeAll(async () => {
   pgc = await startPg();
 }, 120_000);
 
+// Each test has its own database: its stores close after it (the throwaway cluster allows 50 connections).
+afterEach(() => {
+  for (const s of opened.splice(0)) s.close();
+});
+
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
-  for (const s of opened) s.close();
   pgc?.destroy();
 });
 
@@ -175,19 +181,74 @@ describe.skipIf(missing !== null)(`several hosts on one PostgreSQL${missing ? ` 
     for (const r of owners) expect([r.g, r.o]).toEqual([r.g, r.c]); // each graph went with its host's claimant
   }, 120_000);
 
-  it('does not make hosts take each other over when the database was away for longer than a lease', async () => {
+  it('an upgraded home keeps the old id its graphs are owned under; a new home gets a random id of its own', async () => {
+    const url = await database();
+    const old = makeHome('colony-pg-upgrade-');
+    const fresh = makeHome('colony-pg-fresh-');
+    const legacy = legacyHostId(old.paths.home);
+    const before = host(url, legacy); // the host as it ran before <home>/host-id existed
+    submit(before.store, new Scheduler(), 'g-old', [task('g-old:x', [], { state: 'paused' })]);
+    before.cluster.release();
+    expect(existsSync(hostIdFile(old.paths.home))).toBe(false);
+    const config = testConfig({ store: { url }, runner: { worktrees: 'off' } });
+    const hosts = [openHost({ paths: old.paths, config }), openHost({ paths: fresh.paths, config })];
+    try {
+      const [upgraded, other] = hosts as [Host, Host];
+      expect(upgraded.cluster?.cluster.hostId).toBe(legacy);
+      expect(readFileSync(hostIdFile(old.paths.home), 'utf8').trim()).toBe(legacy);
+      expect(upgraded.service.stateOf('g-old:x')).toBe('paused'); // still its own graph, loaded
+      const graphs = dbOf(upgraded.store).prepare('SELECT id, owner_host FROM graphs').all();
+      expect(graphs).toEqual([{ id: 'g-old', owner_host: legacy }]);
+      const otherId = other.cluster?.cluster.hostId ?? '';
+      expect(otherId).not.toBe(legacyHostId(fresh.paths.home));
+      expect(otherId).toMatch(/-[0-9a-f]{12}$/);
+      expect(other.service.stateOf('g-old:x')).toBeUndefined();
+    } finally {
+      for (const h of hosts) await h.close();
+      old.cleanup();
+      fresh.cleanup();
+    }
+  }, 30_000);
+
+  it('never fences a healthy host whose main thread is busy for longer than its lease', async () => {
+    const url = await database();
+    const fenced: string[] = [];
+    const home = makeHome('colony-pg-busy-');
+    const config = testConfig({ store: { url, lease_ms: 1_000, heartbeat_ms: 200 }, runner: { worktrees: 'off' } });
+    const h = openHost({ paths: home.paths, config, hostId: 'busy-0', onFenced: (m) => fenced.push(m) });
+    try {
+      // The main thread does nothing else for 2.5 leases (a big synchronous submission looks like this to the event loop).
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2_500);
+      await new Promise((r) => setTimeout(r, 500)); // the main thread's own check and any message of the watchdog run now
+      expect(fenced).toEqual([]);
+      expect(h.cluster?.fence.fenced).toBe(false);
+      const row = listHosts(dbOf(h.store)).find((r) => r.id === 'busy-0');
+      expect([row?.lease, row?.claimed_by]).toEqual(['live', null]);
+    } finally {
+      await h.close();
+      home.cleanup();
+    }
+  }, 30_000);
+
+  it('fences both hosts when the database is away for longer than a lease; restarted, neither takes the other over', async () => {
     const url = await database();
     const fenced: string[] = [];
     const homes = [makeHome('colony-pg-outage-a-'), makeHome('colony-pg-outage-b-')];
     const config = testConfig({ store: { url, lease_ms: 1_000, heartbeat_ms: 200 }, runner: { worktrees: 'off' } });
-    const hosts = homes.map((home, i) => openHost({ paths: home.paths, config, hostId: `outage-${i}`, onFenced: (m) => fenced.push(m) }));
+    const open = (): Host[] => homes.map((home, i) => openHost({ paths: home.paths, config, hostId: `outage-${i}`, onFenced: (m) => fenced.push(m) }));
+    let hosts = open();
     try {
       const c = pgc as PgCluster;
       c.stop();
       await new Promise((r) => setTimeout(r, 2_500)); // both leases run out meanwhile
       c.start();
+      // Neither could prove its lease: each fenced itself (a supervisor restarts it on status 75).
+      expect(fenced).toHaveLength(2);
+      expect(fenced.every((m) => m.includes('fenced itself'))).toBe(true);
+      for (const h of hosts) await h.close();
+      hosts = open();
       await new Promise((r) => setTimeout(r, 3_000)); // several beats and more than a lease after the return
-      expect(fenced).toEqual([]);
+      expect(fenced).toHaveLength(2);
       const rows = listHosts(dbOf(hosts[0]?.store as Store)).filter((h) => h.id.startsWith('outage-'));
       expect(rows.map((h) => [h.id, h.lease, h.claimed_by])).toEqual([
         ['outage-0', 'live', null],

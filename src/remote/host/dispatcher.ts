@@ -246,6 +246,17 @@ export class RemoteDispatcher {
     return n;
   }
 
+  /**
+   * This host fenced itself (runner/fence-watch.ts): no more offers, and every worker is told to stop its
+   * tasks of this host — orders only, no store write (the store refuses them; the next owner recovers the attempts).
+   */
+  fence(reason: string): number {
+    this.stop();
+    const recs = this.leases.all();
+    for (const rec of recs) this.sendCancel(rec, reason);
+    return recs.length;
+  }
+
   /** Live numbers per worker for the dashboards. */
   stats(workerId: string): { cost: number; tokens: number; engine: string | null; model: string | null; tasks: LeaseRec[] } {
     return this.settle.stats(workerId, this.leases.ofWorker(workerId));

@@ -77,6 +77,15 @@ export class RemoteHost {
     this.dispatcher.start();
     // Graph and user budgets reached in flight stop remote attempts too.
     this.unStopper = this.host.budgets.addStopper((taskId, reason) => this.dispatcher.stopForBudget(taskId, reason));
+    // A host that fences itself (several hosts on PostgreSQL) tells its workers to stop its tasks.
+    const unFence = this.host.cluster?.fence.addStopper((reason) => this.dispatcher.fence(reason));
+    if (unFence) {
+      const unBudget = this.unStopper;
+      this.unStopper = () => {
+        unBudget();
+        unFence();
+      };
+    }
     this.publisher = setInterval(() => this.publishChanged(), 250);
     this.publisher.unref();
     this.strandedTimer = setInterval(() => this.failStranded(), STRANDED_SWEEP_MS);

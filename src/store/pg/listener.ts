@@ -9,15 +9,17 @@
  * The same connection renews the host's lease once asked (`beat`): the main
  * thread blocks on long synchronous work (a big submission is thousands of
  * statements), which must not make a live host look dead. A renewal that
- * finds the row claimed tells the main thread (`fenced`).
+ * finds the row claimed tells the main thread (`fenced`); each one acknowledged
+ * is noted in the lease slot (lease-slot.ts) for the self-fence check.
  */
 import type { MessagePort } from 'node:worker_threads';
 import pg from 'pg';
+import { isFencedSlot, noteRenewal, type LeaseSlot } from './lease-slot.js';
 import type { PgBeat, PgNotice } from './protocol.js';
 
 const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
-export function startListener(url: string, connectTimeoutMs: number, channel: string, port: MessagePort): void {
+export function startListener(url: string, connectTimeoutMs: number, channel: string, port: MessagePort, slot: LeaseSlot): void {
   const post = (n: PgNotice): void => port.postMessage(n);
   let delay = 100;
   let first = true;
@@ -28,13 +30,17 @@ export function startListener(url: string, connectTimeoutMs: number, channel: st
 
   const renew = async (): Promise<void> => {
     const c = client;
-    if (!c || !beat || fenced) return;
+    // A host that fenced itself stops renewing: its lease runs out and another host takes its graphs.
+    if (!c || !beat || fenced || isFencedSlot(slot)) return;
+    // Counted from the send: the database's expiry runs from when it ran the statement, never earlier.
+    const sent = process.hrtime.bigint();
     try {
       const r = await c.query(`UPDATE hosts SET lease_until = ${DB_NOW} + $1::bigint WHERE id = $2 AND claimed_by IS NULL RETURNING id`, [
         beat.leaseMs,
         beat.hostId,
       ]);
-      if (r.rowCount === 0) {
+      if (r.rowCount !== 0) noteRenewal(slot, sent);
+      else {
         const by = await c.query<{ claimed_by: string | null }>('SELECT claimed_by FROM hosts WHERE id = $1', [beat.hostId]);
         fenced = true;
         post({ kind: 'fenced', by: by.rows[0]?.claimed_by ?? 'another host' });

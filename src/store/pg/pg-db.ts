@@ -77,6 +77,11 @@ export class PgDb implements SqlDb {
     return !this.closed;
   }
 
+  /** Shared with the worker thread: when the last acknowledged lease renewal was sent, and the self-fence flag (lease-slot.ts). */
+  get leaseSlot(): SharedArrayBuffer {
+    return this.client.leaseSlot;
+  }
+
   get inTransaction(): boolean {
     return this.depth > 0;
   }

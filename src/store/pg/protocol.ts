@@ -26,6 +26,8 @@ export interface PgWorkerData {
   listen: string | null;
   /** Where the listener posts notifications (async messages to the main thread). */
   notices: MessagePort;
+  /** The lease slot (lease-slot.ts): the listener notes each acknowledged renewal's send time there. */
+  lease: SharedArrayBuffer;
 }
 
 /**

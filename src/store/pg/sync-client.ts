@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type WorkerOptions } from 'node:worker_threads';
 import { ColonyError } from '../../core/errors.js';
+import { isFencedSlot, newLeaseSlot, type LeaseSlot } from './lease-slot.js';
 import type { PgBeat, PgNotice, PgRequest, PgResponse, PgWorkerData } from './protocol.js';
 
 type Ok = Extract<PgResponse, { ok: true }>;
@@ -22,6 +23,8 @@ export class PgSyncClient {
   private readonly notices: MessagePort;
   private nextId = 1;
   private ended = false;
+  /** Shared with the worker and the fence watchdog (lease-slot.ts). */
+  readonly leaseSlot: LeaseSlot = newLeaseSlot();
 
   constructor(
     url: string,
@@ -35,7 +38,7 @@ export class PgSyncClient {
     this.port = port1;
     const notices = new MessageChannel();
     this.notices = notices.port1;
-    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, listen, notices: notices.port2 };
+    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, listen, notices: notices.port2, lease: this.leaseSlot };
     this.worker = spawnWorker({ workerData: data, transferList: [port2, notices.port2] });
     this.worker.unref();
     this.worker.on('error', () => undefined); // a dead worker shows as calls without an answer (E_STORE)
@@ -54,6 +57,7 @@ export class PgSyncClient {
 
   call(req: Req): Ok {
     if (this.ended) throw new ColonyError('E_STORE', 'the database connection is closed');
+    this.refuseIfFenced();
     const id = this.nextId++;
     this.port.postMessage({ ...req, id });
     const deadline = Date.now() + this.timeoutMs;
@@ -61,11 +65,18 @@ export class PgSyncClient {
       const seen = Atomics.load(this.flag, 0);
       const res = this.take(id);
       if (res) return this.settle(res);
+      // A host that fenced itself (another thread decided) stops waiting on the database at once.
+      this.refuseIfFenced();
       const left = deadline - Date.now();
       if (left <= 0) throw new ColonyError('E_STORE', `database unavailable: no answer in ${this.timeoutMs} ms`);
       // Short waits: the answer may be posted a moment after the flag moved.
       Atomics.wait(this.flag, 0, seen, Math.min(left, 20));
     }
+  }
+
+  private refuseIfFenced(): void {
+    if (isFencedSlot(this.leaseSlot))
+      throw new ColonyError('E_HOST_FENCED', 'this host fenced itself (its database lease could not be renewed in time): it writes nothing');
   }
 
   end(): void {
@@ -97,16 +108,18 @@ export class PgSyncClient {
   }
 }
 
-/** dist: worker.js as it is; from the sources (tests, tsx) worker.ts through tsx's loader, registered in the thread first. */
-function spawnWorker(options: WorkerOptions): Worker {
-  const compiled = new URL('./worker.js', import.meta.url);
+/**
+ * A worker thread from a module next to the caller: dist runs `compiled` (a .js file) as it is; from the sources
+ * (tests, tsx) its .ts sibling through tsx's loader, registered in the thread first.
+ */
+export function spawnWorker(options: WorkerOptions, compiled = new URL('./worker.js', import.meta.url)): Worker {
   if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, options);
   const tsx = pathToFileURL(
     createRequire(import.meta.url)
       .resolve('tsx/esm/api')
       .replace(/\.cjs$/, '.mjs'),
   ).href;
-  const source = new URL('./worker.ts', import.meta.url).href;
+  const source = new URL(compiled.href.replace(/\.js$/, '.ts')).href;
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); });`;
   return new Worker(boot, { ...options, eval: true });
 }

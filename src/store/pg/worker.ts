@@ -107,7 +107,7 @@ function passwordOf(url: string): string {
   }
 }
 
-if (data.listen !== null) startListener(data.url, data.connectTimeoutMs, data.listen, data.notices);
+if (data.listen !== null) startListener(data.url, data.connectTimeoutMs, data.listen, data.notices, data.lease);
 
 const port = data.port;
 let chain: Promise<void> = Promise.resolve();
