@@ -24,6 +24,7 @@ import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 import { tracePhase } from '../engines/attempt-trace.js';
 import type { FollowUp } from '../store/follow-ups.js';
 import { followUpStep, followUpTask } from './follow-up.js';
+import type { CostScope } from './budget-inflight.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -82,7 +83,7 @@ export interface PoolOptions {
   /** Follow-ups ("request changes" on a pending change): the open one of a task, and where agent session ids are kept. */
   followUps?: FollowUpPort;
   /** A running attempt's cost so far (cumulative), as its engine reports it: graph and user budgets are checked in flight. */
-  onCost?: (taskId: string, attempt: number, usd: number) => void;
+  onCost?: (taskId: string, attempt: number, scope: CostScope, usd: number) => void;
   /** Decides each tool call of an agent (claude's permission requests) through the safety gateway; may hold one for the admin. */
   toolGateFor?: (task: StoredTask, attempt: number, workspace: string) => ToolGate;
 }
@@ -372,7 +373,7 @@ export class LocalPool {
       if (ev.type === 'cost') {
         slot.session_cost_usd = costBefore + (ev.usd ?? 0);
         this.publishSlot(slot);
-        if (ev.usd !== null) this.o.onCost?.(task.id, attempt, ev.usd); // may stop this attempt (stopForBudget)
+        if (ev.usd !== null) this.o.onCost?.(task.id, attempt, task, ev.usd); // may stop this attempt (stopForBudget)
       }
       if (f.budgetStop && !abort.signal.aborted) {
         slot.interruption = { kind: 'budget', reason: f.budgetStop };

@@ -28,6 +28,7 @@ import { signMessageAsync } from '../signing.js';
 import { OrphanHold } from './orphan-hold.js';
 import { planFrames } from '../../core/batch.js';
 import type { Store } from '../../store/store.js';
+import type { CostScope } from '../../runner/budget-inflight.js';
 
 export type { WorkerLink } from './assign.js';
 
@@ -48,7 +49,7 @@ export interface DispatcherOptions {
   sweepIntervalMs?: number;
   now?: () => number;
   /** A running attempt's cost so far (graph and user budgets checked in flight, runner/budget-watch.ts). */
-  onCost?: (taskId: string, attempt: number, usd: number) => void;
+  onCost?: (taskId: string, attempt: number, scope: CostScope, usd: number) => void;
 }
 
 /** A worker's report about a task, alone (signed) or as a BATCH item (the envelope was signed): fenced the same way. */

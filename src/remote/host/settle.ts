@@ -23,6 +23,7 @@ import type { BatchItemOf, TokenCounts } from '../../core/protocol.js';
 import type { RemotePort } from '../../runner/task-port.js';
 import { SYSTEM, type Actor, type AttemptEnd } from '../../store/store.js';
 import type { LeaseBook, LeaseRec } from './lease-book.js';
+import type { CostScope } from '../../runner/budget-inflight.js';
 
 export interface Outcome {
   ok: boolean;
@@ -40,7 +41,7 @@ export interface SettlerDeps {
   cancel(rec: LeaseRec, reason: string): void;
   changed(workerId: string): void;
   /** The attempt's cost so far, as its progress reports it (graph and user budgets checked in flight). */
-  onCost?: (taskId: string, attempt: number, usd: number) => void;
+  onCost?: (taskId: string, attempt: number, scope: CostScope, usd: number) => void;
 }
 
 type Result = BatchItemOf<'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
@@ -80,7 +81,7 @@ export class Settler {
       if (c.notice) this.d.service.appendOutput(task_id, attempt, 'stderr', `\n[colony: output truncated at ${max} bytes]\n`);
     }
     this.d.changed(rec.lease.worker_id);
-    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, msg.cost); // may stop this attempt (its scope's budget reached)
+    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, { graph_id: rec.graph, submitted_by: rec.owner }, msg.cost); // may stop this attempt (its scope's budget reached)
   }
 
   finished(rec: LeaseRec, msg: BatchItemOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
