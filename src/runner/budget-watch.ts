@@ -210,10 +210,14 @@ export class BudgetWatch {
     }
   }
 
-  /** Stops the scope's running attempts (each runner stops those it holds). */
+  /**
+   * Stops the scope's running attempts (each runner stops those it holds), and its claimed ones not started yet:
+   * a remote offer the worker has not accepted is withdrawn (the local pool checks the pause itself before it starts one).
+   */
   private stopRunning(scope: BudgetScope, key: string, reason: string): void {
-    const running = this.store.listTasks({ state: 'running', ...(scope === 'graph' ? { graph_id: key } : { submitted_by: key }), limit: 10_000 });
-    for (const t of running) for (const stop of this.stoppers) if (stop(t.id, reason)) break;
+    const of = scope === 'graph' ? { graph_id: key } : { submitted_by: key };
+    const open = [...this.store.listTasks({ state: 'running', ...of, limit: 10_000 }), ...this.store.listTasks({ state: 'assigned', ...of, limit: 10_000 })];
+    for (const t of open) for (const stop of this.stoppers) if (stop(t.id, reason)) break;
   }
 
   /** Compares the scope's level with the one last announced; announces a rise, pauses at the stop. */

@@ -271,6 +271,7 @@ export class LocalPool {
       service.stepDurably(task.id, refusal, SYSTEM);
       return;
     }
+    if (this.heldByPause(task)) return;
     const allowed = verdict.verdict === 'allow' ? verdict : { prompt: undefined, workspace: undefined };
     const ctx = routeContextOf(task, () => service.attemptsOf(task.id));
     const remaining = ctx.remaining_usd;
@@ -286,6 +287,11 @@ export class LocalPool {
       const reason = `${err.code}: ${err.message}`;
       if (followUp) this.o.followUps?.abandon(followUp, reason);
       service.stepDurably(task.id, followUp ? followUpStep(followUp, reason) : { kind: 'finish', state: 'failed', reason }, SYSTEM);
+      return;
+    }
+    if (this.heldByPause(task)) {
+      // Not started: a fresh worktree goes (the next attempt makes its own); a follow-up's stays open for when it resumes.
+      if (prepared && !followUp) await prepared.complete(false).catch(() => undefined);
       return;
     }
     phase = tracePhase('start');
@@ -312,6 +318,17 @@ export class LocalPool {
     phase = tracePhase('settle');
     await this.finish(task, attempt, outcome, slot.interruption, hold, followUp);
     phase();
+  }
+
+  /**
+   * Its graph or submitter was paused at its budget after the claim (a sibling's cost reached it while this one
+   * was screened or prepared): back to the queue, held there by the pause, without an attempt or a process.
+   */
+  private heldByPause(task: StoredTask): boolean {
+    const why = this.o.service.pausedReason(task);
+    if (!why) return false;
+    this.o.service.stepDurably(task.id, { kind: 'requeue', reason: why }, SYSTEM);
+    return true;
   }
 
   /** assigned → running with its attempt row, in the next group commit (the slot's card shortly after: card-fold.ts); the engine starts after it committed. */

@@ -33,7 +33,7 @@ function countStatements(store: Store): { n: number; restore: () => void } {
     };
   }
   counter.restore = () => {
-    for (const [m, fn] of saved) proto[m] = fn;
+    for (const [m, fn] of saved) if (fn) proto[m] = fn;
   };
   return counter;
 }

@@ -90,7 +90,7 @@ export class Settler {
     this.note(rec, msg);
     if (!o.ok && o.error_code === 'E_LOST') rec.cost = Math.max(known, msg.cost);
     const lost: Interruption | null = !o.ok && o.error_code === 'E_LOST' ? { kind: 'lost', reason: `worker lost: ${o.summary}`, charged: true } : null;
-    this.close(rec, o, lost, who, false);
+    this.close(rec, o, lost, who, false, true);
   }
 
   /** `busy`: the worker had no free slot — lost, not counted against the task. */
@@ -157,11 +157,17 @@ export class Settler {
    * Drops the lease, lets the policy decide, and hands the attempt's end and
    * the task's next step to the service: results (the hot path) in the next
    * group commit, everything else at once; retried there if the store refuses.
+   * `final`: the worker's own result, whose cost may be news (a worker reports no
+   * progress for a short attempt): it counts in flight before it is recorded, so
+   * reaching a graph's or user's budget stops the scope's other attempts now,
+   * not once the result is committed (or, with the store refusing it, retried).
+   * Its lease is dropped first, so this attempt itself ends as it reported.
    */
-  private close(rec: LeaseRec, o: Outcome, interruption: Interruption | null, who: Actor, now = true): void {
+  private close(rec: LeaseRec, o: Outcome, interruption: Interruption | null, who: Actor, now = true, final = false): void {
     if (!this.d.leases.drop(rec)) return;
     const { service } = this.d;
     const { task_id, attempt, worker_id } = rec.lease;
+    if (final) this.d.onCost?.(task_id, attempt, { graph_id: rec.graph, submitted_by: rec.owner }, rec.cost);
     const earlier = attempt > 1 ? service.attemptsOf(task_id).filter((a) => a.attempt < attempt) : [];
     const d = decideAttempt({
       task: { engine: rec.taskEngine, max_attempts: rec.maxAttempts },
