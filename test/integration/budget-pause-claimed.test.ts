@@ -22,11 +22,11 @@ import { openHost, type Host } from '../../src/runner/host.js';
 import type { GateVerdict } from '../../src/runner/pool.js';
 import type { StoredTask } from '../../src/store/rows.js';
 import { makeHome, testConfig, type TestHome } from '../helpers/admin-host.js';
+import { completedFor } from '../helpers/fake-host.js';
 import { waitFor } from '../helpers/proc.js';
 import { enrolKey, FAST, newSession, RawWorker, startRemoteHost, stateOf, submitTask, type RemoteTestHost } from '../helpers/remote-host.js';
 
 const FAKE_CLAUDE = resolve('test/fixtures/fake-claude.mjs');
-const ZERO = { input: 0, output: 0, cache_read: 0, cache_write: 0 };
 let home: TestHome | null = null;
 let host: Host | null = null;
 let remote: RemoteTestHost | null = null;
@@ -117,17 +117,7 @@ describe('a scope paused while its tasks are claimed', () => {
       `CREATE TRIGGER refuse_b BEFORE UPDATE OF finished_at ON attempts WHEN NEW.task_id = '${b}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
     );
     try {
-      w.signed({
-        type: 'TASK_COMPLETED' as const,
-        task_id: b,
-        attempt: offer(b).attempt,
-        cost: 2,
-        engine_used: 'exec',
-        model_used: null,
-        tokens: ZERO,
-        nonce: offer(b).nonce,
-        summary: 'done, and it cost $2',
-      });
+      w.signed(completedFor(offer(b), { cost: 2, summary: 'done, and it cost $2' }));
       const cancelled = new Set<string>();
       await w.until(() => {
         for (const m of w.inbox.splice(0)) if (m.type === 'TASK_CANCELLED') cancelled.add(m.task_id);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageOf } from '../../src/core/protocol.js';
 import { generateKeyPair } from '../../src/remote/signing.js';
 import { SYSTEM } from '../../src/store/store.js';
+import { completedFor } from '../helpers/fake-host.js';
 import { waitFor } from '../helpers/proc.js';
 import {
   api,
@@ -23,7 +24,6 @@ import {
   type Session,
 } from '../helpers/remote-host.js';
 
-const ZERO = { input: 0, output: 0, cache_read: 0, cache_write: 0 };
 let h: RemoteTestHost;
 let w: RawWorker | null = null;
 afterEach(async () => {
@@ -70,17 +70,7 @@ describe('my tasks name my worker', () => {
     for (let i = 0; i < 2; i++) {
       const m = (await w.next('TASK_ASSIGNED')) as MessageOf<'TASK_ASSIGNED'>;
       w.signed({ type: 'TASK_ACCEPTED' as const, task_id: m.task_id, attempt: m.attempt, nonce: m.nonce });
-      w.signed({
-        type: 'TASK_COMPLETED' as const,
-        task_id: m.task_id,
-        attempt: m.attempt,
-        cost: 0,
-        engine_used: 'exec',
-        model_used: null,
-        tokens: ZERO,
-        nonce: m.nonce,
-        summary: 'ok',
-      });
+      w.signed(completedFor(m));
     }
     await waitFor(() => stateOf(h, any) === 'succeeded' && stateOf(h, named) === 'succeeded', 'both tasks done', 10_000);
     const mine = await myTasks(ada);
