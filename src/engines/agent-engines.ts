@@ -5,7 +5,7 @@
  * (`sandboxNeeds`: its binary, its private state folders, its endpoint).
  */
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { AgentCliConfig, ColonyConfig } from '../core/config.js';
 import type { Engine } from '../core/engine.js';
 import type { PriceTable } from '../core/pricing.js';
@@ -22,7 +22,6 @@ export { DEFAULT_ENDPOINTS, findBinary };
 /** What colony's sandbox must allow an engine's process (see the sandbox issue). */
 export interface SandboxNeeds {
   binary: string; // the executable (resolved when found on PATH)
-  readonly: string[]; // folders the CLI reads: its package (natively built CLIs bring their runtime)
   writable: string[]; // besides the workspace: per-attempt state folders (created under these roots), the CLI's own home files
   endpoints: string[]; // API base URLs it must reach
 }
@@ -74,5 +73,6 @@ export function sandboxNeedsOf(name: AgentCliName | 'claude', bin: string, baseU
   const writable = [name === 'claude' ? tmpdir() : stateRootOf(name)];
   // Claude Code keeps its login, settings and session transcripts (for --resume) in the user's home.
   if (name === 'claude') writable.push(join(home, '.claude'), join(home, '.claude.json'));
-  return { binary, readonly: [dirname(binary)], writable, endpoints: [baseUrl ?? DEFAULT_ENDPOINTS[name]] };
+  // What the CLI reads (its install folder) the attempt binds itself: cli-agent.ts sandboxAccessOf, from its resolved package root.
+  return { binary, writable, endpoints: [baseUrl ?? DEFAULT_ENDPOINTS[name]] };
 }

@@ -15,8 +15,16 @@
  * {name, data{message, statusCode}}}; no final record (colony sums the steps).
  * Retried API errors are only in its log (`--print-logs --log-level WARN`,
  * `message="stream error" … error.error="…"`).
+ *
+ * Plugins: at every start opencode installs its plugin SDK (`@opencode-ai/plugin`,
+ * types for plugins kept in a config folder) into each config folder whose
+ * package-lock.json does not list it yet, from the npm registry. colony's config
+ * folder is the task's private one and holds no plugin, so it is written with
+ * that entry and an empty node_modules (`seedPluginLock`): nothing is fetched,
+ * not on a first run and not on later ones (in the sandbox the fetch was denied
+ * on every run, a warning and a denied-connection note in the task's output).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentCliConfig } from '../core/config.js';
 import type { Engine } from '../core/engine.js';
@@ -53,6 +61,17 @@ export function opencodeConfig(c: AgentCliConfig, model: string, pricing: PriceT
     };
   }
   return cfg;
+}
+
+/**
+ * What opencode 1.18's `Npm.install` checks before it fetches the plugin SDK into a
+ * config folder: a node_modules folder, and the package in package-lock.json's root
+ * dependencies. Written into the task's own config folder only (never a shared one).
+ */
+export async function seedPluginLock(configDir: string): Promise<void> {
+  await mkdir(join(configDir, 'node_modules'), { recursive: true, mode: 0o700 });
+  const lock = { name: 'colony-opencode-config', lockfileVersion: 3, requires: true, packages: { '': { dependencies: { '@opencode-ai/plugin': '*' } } } };
+  await writeFile(join(configDir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`, { mode: 0o600 });
 }
 
 type Json = Record<string, unknown>;
@@ -151,6 +170,7 @@ export function createOpencodeEngine(o: OpencodeEngineOptions): Engine {
           async prepare(stateDir, r, model) {
             const file = join(stateDir, 'opencode.json');
             await writeFile(file, JSON.stringify(opencodeConfig(c, model, o.pricing), null, 2), { mode: 0o600 });
+            await seedPluginLock(join(stateDir, 'config', 'opencode')); // its XDG_CONFIG_HOME/opencode, below
             const env: Record<string, string> = {
               ...r.env,
               OPENCODE_CONFIG: file,

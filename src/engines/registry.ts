@@ -139,7 +139,7 @@ export function createEngineRegistry(
     pricing,
     sandboxNeeds: (name) => {
       const n = needs.get(name);
-      return n ? { ...n, readonly: [...n.readonly], writable: [...n.writable], endpoints: [...n.endpoints] } : null;
+      return n ? { ...n, writable: [...n.writable], endpoints: [...n.endpoints] } : null;
     },
   };
 }

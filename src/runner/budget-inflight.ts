@@ -8,6 +8,12 @@
  */
 import type { BudgetScope } from '../store/budget-scopes.js';
 
+/** Whose budgets an attempt's cost counts against: its task's graph and submitter (known to whoever runs the attempt). */
+export interface CostScope {
+  graph_id: string;
+  submitted_by: string;
+}
+
 interface Flying {
   graph: string;
   user: string;
@@ -18,7 +24,7 @@ export class InFlightSpend {
   private readonly attempts = new Map<string, Flying>();
 
   /** The attempt's cost so far (cumulative for the attempt); false when nothing changed. */
-  set(taskId: string, attempt: number, scope: { graph_id: string; submitted_by: string }, usd: number): boolean {
+  set(taskId: string, attempt: number, scope: CostScope, usd: number): boolean {
     const k = `${taskId}#${attempt}`;
     const prev = this.attempts.get(k);
     if (prev?.usd === usd || (!prev && !(usd > 0))) return false;

@@ -8,7 +8,11 @@
  *
  * Checked in flight too: a running attempt's cost so far (its engine's cost
  * events, a remote worker's progress: `attemptCost`) counts against its graph
- * and submitter (budget-inflight.ts); reaching a budget pauses the scope and
+ * and submitter (budget-inflight.ts). What that check needs of the store (the
+ * scope's stored spend, budget and announced level) is read once and kept
+ * until the scope is evaluated again (an attempt of it ended, its budget
+ * changed) or BASE_TTL_MS passed (another host's attempts), so a stream of
+ * cost events reads nothing while no level moves. Reaching a budget pauses the scope and
  * stops the scope's running attempts through the stoppers the host registers
  * (the local pool, the remote dispatcher): each attempt is recorded as failed
  * with E_BUDGET and its task goes back to the queue, paused with the others.
@@ -17,7 +21,6 @@
  * a user's is the override, else `budget.per_user_usd` for LAN users (the admin
  * has none unless one is set).
  */
-import { isColonyError } from '../core/errors.js';
 import { budgetLevel, canResume, type BudgetLevel } from '../core/budget.js';
 import { ColonyError } from '../core/errors.js';
 import { formatUsd } from '../core/pricing.js';
@@ -27,7 +30,7 @@ import { BudgetScopeStore, type BudgetScope, type ScopeRow } from '../store/budg
 import type { EventRecord } from '../store/rows.js';
 import { SYSTEM, type Actor, type Store } from '../store/store.js';
 import type { TaskService } from './service.js';
-import { InFlightSpend } from './budget-inflight.js';
+import { InFlightSpend, type CostScope } from './budget-inflight.js';
 
 /** Stops a running attempt of a task for its scope's budget; false when this runner does not hold it. */
 export type AttemptStopper = (taskId: string, reason: string) => boolean;
@@ -44,11 +47,22 @@ export interface ScopeStatus {
   paused: boolean;
 }
 
+/** How long an in-flight check trusts the stored part of a scope's spend it read (attempts of other hosts end unseen). */
+const BASE_TTL_MS = 2000;
+
+interface ScopeBase {
+  at: number;
+  stored: number; // spend of the scope's finished attempts
+  budget: number | null;
+  level: BudgetLevel; // the level last announced
+}
+
 export class BudgetWatch {
   readonly scopes: BudgetScopeStore;
   private unsubscribe: () => void = () => {};
   private readonly flying = new InFlightSpend();
   private readonly stoppers = new Set<AttemptStopper>();
+  private readonly bases = new Map<string, ScopeBase>();
 
   constructor(
     private readonly store: Store,
@@ -79,17 +93,12 @@ export class BudgetWatch {
   /**
    * A running attempt's cost so far (cumulative for the attempt): counted against its graph and submitter at once,
    * so a long attempt cannot overshoot them; reaching a budget pauses the scope and stops its running attempts.
+   * The runner passes the task's graph and submitter (it holds the task), so an unchanged cost reads nothing.
    */
-  attemptCost(taskId: string, attempt: number, usd: number): void {
-    if (!this.store.isOpen()) return;
-    try {
-      const scope = this.scopes.taskScope(taskId);
-      if (!scope || !this.flying.set(taskId, attempt, scope, usd)) return;
-      this.evaluateBoth(scope.graph_id, scope.submitted_by);
-    } catch (e) {
-      // The store out of reach (PostgreSQL down) must not fail the attempt: the next cost report and its end check again.
-      if (!isColonyError(e) || e.code !== 'E_STORE') throw e;
-    }
+  attemptCost(taskId: string, attempt: number, scope: CostScope, usd: number): void {
+    if (!this.store.isOpen() || !this.flying.set(taskId, attempt, scope, usd)) return;
+    // evaluateBoth survives a store out of reach (PostgreSQL down): the next cost report and the attempt's end check again.
+    this.evaluateBoth(scope.graph_id, scope.submitted_by, new Set(), (s, k) => this.checkFlying(s, k));
   }
 
   status(scope: BudgetScope, key: string): ScopeStatus | null {
@@ -172,7 +181,21 @@ export class BudgetWatch {
     }
   }
 
-  private evaluateBoth(graphId: string, user: string, seen = new Set<string>()): void {
+  /** Evaluates the scope only when its cost so far moves its level past the one announced (the stored part read at most once per BASE_TTL_MS). */
+  private checkFlying(scope: BudgetScope, key: string): void {
+    const k = `${scope}:${key}`;
+    let b = this.bases.get(k);
+    if (!b || this.now() - b.at > BASE_TTL_MS) {
+      const s = this.status(scope, key);
+      if (!s) return;
+      const level = this.scopes.get(scope, key)?.level ?? 'ok';
+      b = { at: this.now(), stored: s.spent_usd - this.flying.of(scope, key), budget: s.budget_usd, level };
+      this.bases.set(k, b);
+    }
+    if (budgetLevel(b.stored + this.flying.of(scope, key), b.budget, this.config.budget.warn_share) !== b.level) this.evaluate(scope, key);
+  }
+
+  private evaluateBoth(graphId: string, user: string, seen = new Set<string>(), check = (s: BudgetScope, k: string) => this.evaluate(s, k)): void {
     for (const [scope, key] of [
       ['graph', graphId],
       ['user', user],
@@ -180,21 +203,26 @@ export class BudgetWatch {
       if (seen.has(`${scope}:${key}`)) continue;
       seen.add(`${scope}:${key}`);
       try {
-        this.evaluate(scope, key);
+        check(scope, key);
       } catch {
-        /* the store reports its own failures; the next attempt re-evaluates */
+        /* the store reports its own failures (PostgreSQL down must not fail the attempt); the next cost report or attempt re-evaluates */
       }
     }
   }
 
-  /** Stops the scope's running attempts (each runner stops those it holds). */
+  /**
+   * Stops the scope's running attempts (each runner stops those it holds), and its claimed ones not started yet:
+   * a remote offer the worker has not accepted is withdrawn (the local pool checks the pause itself before it starts one).
+   */
   private stopRunning(scope: BudgetScope, key: string, reason: string): void {
-    const running = this.store.listTasks({ state: 'running', ...(scope === 'graph' ? { graph_id: key } : { submitted_by: key }), limit: 10_000 });
-    for (const t of running) for (const stop of this.stoppers) if (stop(t.id, reason)) break;
+    const of = scope === 'graph' ? { graph_id: key } : { submitted_by: key };
+    const open = [...this.store.listTasks({ state: 'running', ...of, limit: 10_000 }), ...this.store.listTasks({ state: 'assigned', ...of, limit: 10_000 })];
+    for (const t of open) for (const stop of this.stoppers) if (stop(t.id, reason)) break;
   }
 
   /** Compares the scope's level with the one last announced; announces a rise, pauses at the stop. */
   private evaluate(scope: BudgetScope, key: string): void {
+    this.bases.delete(`${scope}:${key}`); // its spend, budget or level may have moved: the next in-flight check reads them again
     const s = this.status(scope, key);
     if (!s) return;
     const before = this.scopes.get(scope, key)?.level ?? 'ok';

@@ -127,7 +127,7 @@ export function openHost(o: HostOptions): Host {
     const followUps = new FollowUpStore(store);
     const budgetRef: { watch: BudgetWatch | null } = { watch: null }; // created below, once the pool it stops exists
     const pool = new LocalPool({
-      onCost: (taskId, attempt, usd) => budgetRef.watch?.attemptCost(taskId, attempt, usd),
+      onCost: (taskId, attempt, scope, usd) => budgetRef.watch?.attemptCost(taskId, attempt, scope, usd),
       service,
       route: o.route ?? routing.route,
       gate: o.gate ?? routing.gate,

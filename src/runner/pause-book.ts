@@ -24,6 +24,13 @@ export class PauseBook {
     return this.paused.has(`${scope}:${key}`);
   }
 
+  /** Which of a task's scopes is paused, if any (no store read: the caller holds the task). */
+  scopeOf(t: { graph_id: string; submitted_by: string }): { scope: BudgetScope; key: string } | null {
+    if (this.paused.has(`graph:${t.graph_id}`)) return { scope: 'graph', key: t.graph_id };
+    if (this.paused.has(`user:${t.submitted_by}`)) return { scope: 'user', key: t.submitted_by };
+    return null;
+  }
+
   /** True when the task's graph or submitter is paused (no store read while nothing is). */
   holds(taskId: string): boolean {
     if (this.paused.size === 0) return false;

@@ -24,6 +24,7 @@ import type { SandboxPlan } from '../safety/os-sandbox/types.js';
 import { tracePhase } from '../engines/attempt-trace.js';
 import type { FollowUp } from '../store/follow-ups.js';
 import { followUpStep, followUpTask } from './follow-up.js';
+import type { CostScope } from './budget-inflight.js';
 
 export interface RouteChoice {
   engine: Engine;
@@ -84,7 +85,7 @@ export interface PoolOptions {
   /** Follow-ups ("request changes" on a pending change): the open one of a task, and where agent session ids are kept. */
   followUps?: FollowUpPort;
   /** A running attempt's cost so far (cumulative), as its engine reports it: graph and user budgets are checked in flight. */
-  onCost?: (taskId: string, attempt: number, usd: number) => void;
+  onCost?: (taskId: string, attempt: number, scope: CostScope, usd: number) => void;
   /** Decides each tool call of an agent (claude's permission requests) through the safety gateway; may hold one for the admin. */
   toolGateFor?: (task: StoredTask, attempt: number, workspace: string) => ToolGate;
 }
@@ -273,6 +274,7 @@ export class LocalPool {
       service.stepDurably(task.id, refusal, SYSTEM);
       return;
     }
+    if (this.heldByPause(task)) return;
     const allowed = verdict.verdict === 'allow' ? verdict : { prompt: undefined, workspace: undefined };
     const ctx = routeContextOf(task, () => service.attemptsOf(task.id));
     const remaining = ctx.remaining_usd;
@@ -288,6 +290,11 @@ export class LocalPool {
       const reason = `${err.code}: ${err.message}`;
       if (followUp) this.o.followUps?.abandon(followUp, reason);
       service.stepDurably(task.id, followUp ? followUpStep(followUp, reason) : { kind: 'finish', state: 'failed', reason }, SYSTEM);
+      return;
+    }
+    if (this.heldByPause(task)) {
+      // Not started: a fresh worktree goes (the next attempt makes its own); a follow-up's stays open for when it resumes.
+      if (prepared && !followUp) await prepared.complete(false).catch(() => undefined);
       return;
     }
     phase = tracePhase('start');
@@ -314,6 +321,17 @@ export class LocalPool {
     phase = tracePhase('settle');
     await this.finish(task, attempt, outcome, slot.interruption, hold, followUp);
     phase();
+  }
+
+  /**
+   * Its graph or submitter was paused at its budget after the claim (a sibling's cost reached it while this one
+   * was screened or prepared): back to the queue, held there by the pause, without an attempt or a process.
+   */
+  private heldByPause(task: StoredTask): boolean {
+    const why = this.o.service.pausedReason(task);
+    if (!why) return false;
+    this.o.service.stepDurably(task.id, { kind: 'requeue', reason: why }, SYSTEM);
+    return true;
   }
 
   /** assigned → running with its attempt row, in the next group commit (the slot's card shortly after: card-fold.ts); the engine starts after it committed. */
@@ -375,7 +393,7 @@ export class LocalPool {
       if (ev.type === 'cost') {
         slot.session_cost_usd = costBefore + (ev.usd ?? 0);
         this.publishSlot(slot);
-        if (ev.usd !== null) this.o.onCost?.(task.id, attempt, ev.usd); // may stop this attempt (stopForBudget)
+        if (ev.usd !== null) this.o.onCost?.(task.id, attempt, task, ev.usd); // may stop this attempt (stopForBudget)
       }
       if (f.budgetStop && !abort.signal.aborted) {
         slot.interruption = { kind: 'budget', reason: f.budgetStop };

@@ -490,6 +490,11 @@ export class TaskService implements PoolPort, RemotePort {
     return this.pauses.set(scope, key, paused, owner, reason, who, this.now());
   }
 
+  pausedReason(task: Pick<StoredTask, 'graph_id' | 'submitted_by'>): string | null {
+    const p = this.pauses.scopeOf(task);
+    return p && `E_BUDGET: ${p.scope} ${p.key} was paused at its budget before this task started; it waits for the admin to resume`;
+  }
+
   isPaused(scope: BudgetScope, key: string): boolean {
     return this.pauses.isPaused(scope, key);
   }

@@ -46,6 +46,8 @@ export interface PoolPort extends AttemptPort {
   /** Publishes a worker card on the live bus: the newest card of each worker, folded over a few ms (runner/card-fold.ts). */
   publishWorker(card: WorkerCard): void;
   expireWaits(): void;
+  /** Why a claimed task must not start now (its graph or submitter was paused at its budget since the claim); null: it may. */
+  pausedReason(task: Pick<StoredTask, 'graph_id' | 'submitted_by'>): string | null;
 }
 
 /** The remote dispatcher's port (host side). */

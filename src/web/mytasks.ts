@@ -9,7 +9,8 @@ import type { Live } from './live.js';
 import { emptyState, section, setStatePill, showError, statePill } from './ui.js';
 import type { TaskView } from './types.js';
 
-type MyTask = TaskView & { output_tail?: string; target?: string };
+/** `worker_name`: my own worker it ran (or waits for), by name; the server never names another user's. */
+type MyTask = TaskView & { output_tail?: string; target?: string; worker_name?: string | null };
 
 interface MySessions {
   tasks: MyTask[];
@@ -110,7 +111,7 @@ export class MyTasksView {
       h(
         'p',
         { class: 'my-task-meta small muted' },
-        `${engineModel(t.engine, t.model)} · ${t.target === 'host' ? 'on the host' : 'on my worker'} · ${usd(t.cost_usd)} · `,
+        `${engineModel(t.engine, t.model)} · ${whereOf(t)} · ${usd(t.cost_usd)} · `,
         h('span', { title: time(t.updated_at) }, ago(t.updated_at)),
       ),
       h('p', { class: 'my-task-reason small muted' }, reasonOf(t)),
@@ -119,6 +120,12 @@ export class MyTasksView {
     this.cards.set(t.id, { root, tail, task: t });
     return root;
   }
+}
+
+function whereOf(t: MyTask): string {
+  if (t.target === 'host') return 'on the host';
+  if (t.worker_name) return `on ${t.worker_name}`;
+  return t.target === 'own-worker' ? 'on one of my workers' : 'on my worker';
 }
 
 /** The state reason, or what the user should know about a task that waits for their own worker or the admin. */

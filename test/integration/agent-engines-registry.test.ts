@@ -45,6 +45,8 @@ describe('agent CLI engines in the registry', () => {
     expect(needs?.binary).toBe(CODEX);
     expect(needs?.endpoints).toEqual(['http://127.0.0.1:9/v1']);
     expect(needs?.writable.length).toBeGreaterThan(0);
+    // The install folder is bound by the attempt itself, from the CLI's resolved package root (sandbox-agent-access.test.ts).
+    expect(needs).not.toHaveProperty('readonly');
     const claude = createEngineRegistry(cfg, { env: { PATH: '/usr/bin', HOME: '/home/u', ANTHROPIC_BASE_URL: 'http://gw:1' } }).sandboxNeeds('claude');
     expect(claude?.endpoints).toEqual(['http://gw:1']);
     expect(claude?.writable).toContain('/home/u/.claude');

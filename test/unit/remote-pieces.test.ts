@@ -14,6 +14,7 @@ function rec(task: string, worker: string, attempt = 1, nonce = 'nonce-aaaaaaaaa
     budget: 1,
     title: task,
     owner: 'session:u',
+    graph: 'g1',
     maxAttempts: 1,
     taskEngine: 'exec',
     assignedAt: T0,

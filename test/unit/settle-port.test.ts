@@ -51,6 +51,7 @@ function rig(earlier: Array<{ attempt: number; state: string; error_code: ErrorC
       budget: 1,
       title: 't',
       owner: 'session:u',
+      graph: 'g1',
       maxAttempts,
       taskEngine: 'exec',
       assignedAt: T0,

@@ -116,6 +116,7 @@ export function buildAssignment(
     budget,
     title: t.title,
     owner: t.submitted_by,
+    graph: t.graph_id,
     maxAttempts: t.max_attempts,
     taskEngine: t.engine,
     assignedAt: now,

@@ -28,6 +28,7 @@ import { signMessageAsync } from '../signing.js';
 import { OrphanHold } from './orphan-hold.js';
 import { planFrames } from '../../core/batch.js';
 import type { Store } from '../../store/store.js';
+import type { CostScope } from '../../runner/budget-inflight.js';
 
 export type { WorkerLink } from './assign.js';
 
@@ -48,7 +49,7 @@ export interface DispatcherOptions {
   sweepIntervalMs?: number;
   now?: () => number;
   /** A running attempt's cost so far (graph and user budgets checked in flight, runner/budget-watch.ts). */
-  onCost?: (taskId: string, attempt: number, usd: number) => void;
+  onCost?: (taskId: string, attempt: number, scope: CostScope, usd: number) => void;
 }
 
 /** A worker's report about a task, alone (signed) or as a BATCH item (the envelope was signed): fenced the same way. */
@@ -316,13 +317,15 @@ export class RemoteDispatcher {
   private offer(link: WorkerLink, list: Plan[]): void {
     const key = this.o.hostKey.privateKey;
     const live = (): boolean => this.links.get(link.workerId) === link;
+    // An offer withdrawn while it was signed (its scope paused at its budget, an admin cancel) is not sent at all.
+    const leased = (p: Plan): boolean => this.leases.get(p.rec.lease.task_id) === p.rec;
     const frames = link.version >= BATCH_VERSION ? planFrames(list, { body: (p) => p.unsigned }) : list.map((item) => ({ kind: 'single' as const, item }));
     for (const f of frames) {
       const sent =
         f.kind === 'single'
-          ? signMessageAsync(f.item.unsigned, key).then((m) => (live() ? link.send(m) : undefined))
+          ? signMessageAsync(f.item.unsigned, key).then((m) => (live() && leased(f.item) ? link.send(m) : undefined))
           : signMessageAsync({ type: 'BATCH' as const, worker_id: link.workerId, session: link.session, items: f.items.map((p) => p.unsigned) }, key).then(
-              (m) => (live() ? link.send(m) : undefined),
+              (m) => (live() && f.items.some(leased) ? link.send(m) : undefined),
             );
       const offered = sent.catch(() => undefined); // never sent: the offer lapses at expires_at and the task is requeued
       for (const p of f.kind === 'single' ? [f.item] : f.items) p.rec.offered = offered;

@@ -69,7 +69,7 @@ export class RemoteHost {
       slotsPerWorker: opts.slotsPerWorker,
       sweepIntervalMs: opts.sweepIntervalMs,
       now: this.now,
-      onCost: (taskId, attempt, usd) => host.budgets.attemptCost(taskId, attempt, usd),
+      onCost: (taskId, attempt, scope, usd) => host.budgets.attemptCost(taskId, attempt, scope, usd),
     });
   }
 

@@ -15,6 +15,7 @@ export interface LeaseRec {
   budget: number;
   title: string;
   owner: string; // the task's submitted_by
+  graph: string; // the task's graph_id (its budget scope, with owner)
   maxAttempts: number;
   /** The engine the task asked for ('auto' gets one fallback attempt, core/attempt-policy). */
   taskEngine: string;

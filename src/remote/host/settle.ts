@@ -23,6 +23,7 @@ import type { BatchItemOf, TokenCounts } from '../../core/protocol.js';
 import type { RemotePort } from '../../runner/task-port.js';
 import { SYSTEM, type Actor, type AttemptEnd } from '../../store/store.js';
 import type { LeaseBook, LeaseRec } from './lease-book.js';
+import type { CostScope } from '../../runner/budget-inflight.js';
 
 export interface Outcome {
   ok: boolean;
@@ -40,7 +41,7 @@ export interface SettlerDeps {
   cancel(rec: LeaseRec, reason: string): void;
   changed(workerId: string): void;
   /** The attempt's cost so far, as its progress reports it (graph and user budgets checked in flight). */
-  onCost?: (taskId: string, attempt: number, usd: number) => void;
+  onCost?: (taskId: string, attempt: number, scope: CostScope, usd: number) => void;
 }
 
 type Result = BatchItemOf<'TASK_PROGRESS' | 'TASK_COMPLETED' | 'TASK_FAILED'>;
@@ -80,7 +81,7 @@ export class Settler {
       if (c.notice) this.d.service.appendOutput(task_id, attempt, 'stderr', `\n[colony: output truncated at ${max} bytes]\n`);
     }
     this.d.changed(rec.lease.worker_id);
-    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, msg.cost); // may stop this attempt (its scope's budget reached)
+    this.d.onCost?.(rec.lease.task_id, rec.lease.attempt, { graph_id: rec.graph, submitted_by: rec.owner }, msg.cost); // may stop this attempt (its scope's budget reached)
   }
 
   finished(rec: LeaseRec, msg: BatchItemOf<'TASK_COMPLETED' | 'TASK_FAILED'>, o: Outcome, who: Actor): void {
@@ -89,7 +90,7 @@ export class Settler {
     this.note(rec, msg);
     if (!o.ok && o.error_code === 'E_LOST') rec.cost = Math.max(known, msg.cost);
     const lost: Interruption | null = !o.ok && o.error_code === 'E_LOST' ? { kind: 'lost', reason: `worker lost: ${o.summary}`, charged: true } : null;
-    this.close(rec, o, lost, who, false);
+    this.close(rec, o, lost, who, false, true);
   }
 
   /** `busy`: the worker had no free slot — lost, not counted against the task. */
@@ -156,11 +157,17 @@ export class Settler {
    * Drops the lease, lets the policy decide, and hands the attempt's end and
    * the task's next step to the service: results (the hot path) in the next
    * group commit, everything else at once; retried there if the store refuses.
+   * `final`: the worker's own result, whose cost may be news (a worker reports no
+   * progress for a short attempt): it counts in flight before it is recorded, so
+   * reaching a graph's or user's budget stops the scope's other attempts now,
+   * not once the result is committed (or, with the store refusing it, retried).
+   * Its lease is dropped first, so this attempt itself ends as it reported.
    */
-  private close(rec: LeaseRec, o: Outcome, interruption: Interruption | null, who: Actor, now = true): void {
+  private close(rec: LeaseRec, o: Outcome, interruption: Interruption | null, who: Actor, now = true, final = false): void {
     if (!this.d.leases.drop(rec)) return;
     const { service } = this.d;
     const { task_id, attempt, worker_id } = rec.lease;
+    if (final) this.d.onCost?.(task_id, attempt, { graph_id: rec.graph, submitted_by: rec.owner }, rec.cost);
     const earlier = attempt > 1 ? service.attemptsOf(task_id).filter((a) => a.attempt < attempt) : [];
     const d = decideAttempt({
       task: { engine: rec.taskEngine, max_attempts: rec.maxAttempts },

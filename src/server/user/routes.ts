@@ -9,6 +9,7 @@ import { canSeeTask, submitterOf } from '../../core/permissions.js';
 import { viewWorker } from '../../core/redact.js';
 import { outputTail } from '../../store/output.js';
 import { WorkerStore } from '../../store/workers.js';
+import type { StoredTask } from '../../store/rows.js';
 import { allWorkers, statusOf } from '../context.js';
 import { idParam, singleTaskGraph } from '../schemas.js';
 import { serveClient } from '../web.js';
@@ -71,6 +72,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
   app.get('/api/my-sessions', async (request) => {
     const s = requireSession(request, 'view_own_sessions');
     const all = store.listTasks({ submitted_by: submitterOf(s), limit: 100_000 });
+    const workerName = myWorkerNames(workers, store, submitterOf(s));
     const tasks = all
       .slice(-MY_TASKS_LIMIT)
       .reverse()
@@ -82,6 +84,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
         engine: t.engine,
         model: t.model,
         target: t.target,
+        worker_name: workerName(t),
         state: t.state,
         state_reason: t.state_reason,
         attempt: t.attempt,
@@ -117,6 +120,20 @@ export function registerUserRoutes(app: FastifyInstance, deps: LanDeps): void {
     }
     return { task, attempts: store.attemptsOf(id), output: store.outputOf(id, { limit: 5000 }) };
   });
+}
+
+/**
+ * The name of the caller's worker a task of theirs ran (its latest attempt) or is
+ * queued for; null for the host, for "any of my workers" before it ran, and for
+ * any worker that is not the caller's own (another user's name is never shown).
+ */
+function myWorkerNames(workers: WorkerStore, store: LanDeps['ctx']['host']['store'], mine: string): (t: StoredTask) => string | null {
+  const names = new Map(workers.list({ owner: mine, includeRevoked: true }).map((w) => [w.id, w.name]));
+  return (t) => {
+    if (t.target === 'host' || names.size === 0) return null;
+    const ran = t.attempt > 0 ? store.attemptsOf(t.id).at(-1)?.worker_id : undefined;
+    return names.get(ran ?? t.target) ?? null;
+  };
 }
 
 /**
