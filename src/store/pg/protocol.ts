@@ -22,6 +22,8 @@ export interface PgWorkerData {
   /** Requests in, answers out (the main thread reads answers with receiveMessageOnPort). */
   port: MessagePort;
   connectTimeoutMs: number;
+  /** The server ends a session idle inside a transaction this long (a partitioned host's write lock must not outlive it). */
+  idleTxMs: number;
   /** LISTEN on this channel on a second connection (store/pg/listener.ts); null: none. */
   listen: string | null;
   /** Where the listener posts notifications (async messages to the main thread). */

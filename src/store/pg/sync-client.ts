@@ -38,7 +38,7 @@ export class PgSyncClient {
     this.port = port1;
     const notices = new MessageChannel();
     this.notices = notices.port1;
-    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, listen, notices: notices.port2, lease: this.leaseSlot };
+    const data: PgWorkerData = { url, flag: shared, port: port2, connectTimeoutMs, idleTxMs: timeoutMs, listen, notices: notices.port2, lease: this.leaseSlot };
     this.worker = spawnWorker({ workerData: data, transferList: [port2, notices.port2] });
     this.worker.unref();
     this.worker.on('error', () => undefined); // a dead worker shows as calls without an answer (E_STORE)

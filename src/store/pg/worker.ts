@@ -27,7 +27,14 @@ async function connection(): Promise<pg.Client> {
   if (client) return client;
   if (connecting) return connecting;
   connecting = (async () => {
-    const c = new pg.Client({ connectionString: data.url, connectionTimeoutMillis: data.connectTimeoutMs, keepAlive: true });
+    // A host cut off mid-transaction would hold the write lock until TCP gave up (hours): the server ends
+    // such a session once it has been idle in its transaction as long as the main thread waits for any call.
+    const c = new pg.Client({
+      connectionString: data.url,
+      connectionTimeoutMillis: data.connectTimeoutMs,
+      keepAlive: true,
+      options: `-c idle_in_transaction_session_timeout=${data.idleTxMs}`,
+    });
     // Without a listener an idle connection's error would crash the thread; the next request reconnects.
     c.on('error', () => drop(c));
     c.on('end', () => drop(c));
