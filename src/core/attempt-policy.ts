@@ -10,7 +10,8 @@
  *  - cancelled (admin, kill switch, or the worker says E_CANCELLED) → cancelled, not retried;
  *  - stopped because its graph's or user's budget was reached while it ran ('paused') → failed
  *    with E_BUDGET, and the task goes back to the queue, where the scope's pause holds it
- *    (unless the engine had finished successfully anyway: then it succeeded);
+ *    (unless the engine had finished successfully anyway: then it succeeded); not counted
+ *    against max_attempts;
  *  - an attempt interrupted by a host crash or a lost worker is its own attempt,
  *    state `lost`, and counts against max_attempts like any failed one;
  *  - an offer a worker refused because it had no free slot ("busy") never started:
@@ -117,9 +118,15 @@ function retryOrEnd(f: AttemptFacts, notCounted: number, state: 'failed' | 'time
   return { kind: 'finish', state, reason: clip(reason, 1000) };
 }
 
-/** Earlier attempts that do not count against max_attempts (see MAX_UNCHARGED). */
+/**
+ * Earlier attempts that do not count against max_attempts: offers refused as
+ * busy (see MAX_UNCHARGED) and attempts stopped or withdrawn because their
+ * graph's or user's budget paused (failed E_BUDGET; a task's own budget stop
+ * also fails E_BUDGET but ends the task, so nothing follows it to be counted).
+ * A pause is not the task's failure, and each one needs the admin to resume.
+ */
 export function unchargedAttempts(rows: ReadonlyArray<{ state: string; error_code: string | null; summary?: string | null }>): number {
-  return rows.filter((r) => r.state === 'lost' && r.error_code === 'E_WORKER_BUSY').length;
+  return rows.filter((r) => (r.state === 'lost' && r.error_code === 'E_WORKER_BUSY') || (r.state === 'failed' && r.error_code === 'E_BUDGET')).length;
 }
 
 // ---- folding an engine's events ----------------------------------------

@@ -82,6 +82,16 @@ describe('decideAttempt', () => {
     ).toBe(1);
   });
 
+  it('does not count an attempt stopped by a budget pause against max_attempts', () => {
+    const failed = { ok: false, summary: 'x', error_code: 'E_ENGINE', engine: 'exec' } as const;
+    const after = (earlier: { state: string; error_code: string }[]) =>
+      decideAttempt(facts({ attempt: 2, uncharged_before: unchargedAttempts(earlier), outcome: failed }));
+    // max_attempts 2: a failure after a paused attempt is only the first counted one, so it is retried…
+    expect(after([{ state: 'failed', error_code: 'E_BUDGET' }]).next.kind).toBe('requeue');
+    // …while after a real failure it is the second, and the task ends.
+    expect(after([{ state: 'failed', error_code: 'E_ENGINE' }]).next.kind).toBe('finish');
+  });
+
   it('gives an auto-routed task one fallback attempt even with max_attempts 1, but not when it ran exec', () => {
     const auto = { engine: 'auto', max_attempts: 1 };
     expect(decideAttempt(facts({ task: auto, outcome: { ok: false, summary: 'x', error_code: 'E_ENGINE', engine: 'groq' } })).next.kind).toBe('requeue');
