@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import type { EventRecord } from '../store/rows.js';
 import { defaultConfig } from '../core/config.js';
 import { streamSlots, type HttpBounds } from './stream-bounds.js';
+import { Outbox } from './live-outbox.js';
 
 export type EventView = (e: EventRecord) => EventRecord | null;
 
@@ -89,9 +90,6 @@ export function formatSse(e: EventRecord): string {
   return text;
 }
 
-/** Past this many unsent bytes a stream writes what it has gathered at once (a long replay does not pile up in one string). */
-export const FLUSH_BYTES = 64 * 1024;
-
 /**
  * Calls `onEvent` once per event in id order: first those after `after`
  * (replayed from SQLite; -1 = none, live tail only), then live ones.
@@ -162,29 +160,31 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
   res.write('retry: 2000\n\n');
   let dropped = false;
   let unsubscribe: () => void = () => {};
-  // Backpressure: bytes the client has not taken stay in our buffer; past the bound it is dropped
-  // (it reconnects with Last-Event-ID and gets a bounded replay or a resync).
-  const write = (text: string): void => {
-    if (dropped) return;
-    res.write(text);
-    if (res.writableLength > bounds.stream_buffer_bytes) {
+  // Events of one store commit go out in one write; while the client does not read, they wait
+  // for 'drain' and go out together. Past the bound it is dropped (it reconnects with
+  // Last-Event-ID and gets a bounded replay or a resync).
+  const out = new Outbox(
+    {
+      buffered: () => res.writableLength,
+      backedUp: () => res.writableNeedDrain,
+      onceDrain: (fn) => res.once('drain', fn),
+      write: (chunks) => res.write(chunks.length === 1 ? (chunks[0] as string) : chunks.join('')),
+    },
+    bounds.stream_buffer_bytes,
+    () => {
       dropped = true;
       close();
       res.destroy();
-    }
-  };
-  // Events of one store commit are gathered and written once per client (one syscall, not one per event).
-  let pending = '';
-  const flush = (): void => {
-    if (pending.length === 0) return;
-    const text = pending;
-    pending = '';
-    write(text);
+    },
+  );
+  const write = (text: string): void => {
+    if (out.push(text)) out.flush();
   };
   const hb = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
   const streams = openStreams.get(server) ?? new Set<() => void>();
   openStreams.set(server, streams);
   const close = (): void => {
+    out.close();
     clearInterval(hb);
     unsubscribe();
     release();
@@ -196,12 +196,10 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, store
     (e) => {
       if (dropped) return false;
       const v = view(e);
-      if (v) pending += formatSse(v);
-      if (pending.length > FLUSH_BYTES) flush();
-      return !dropped;
+      return v ? out.push(formatSse(v)) : !dropped;
     },
     bounds.replay_window,
-    flush,
+    () => out.flush(),
   );
   const end = (): void => {
     close();

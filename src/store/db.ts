@@ -24,6 +24,9 @@ export function openDb(file: string, migrations: readonly Migration[] = MIGRATIO
     // Statement and savepoint sub-journals in memory: group commit runs each write in a savepoint,
     // and a temp-file sub-journal costs a pwrite per page first touched (~25% of a grouped commit).
     db.pragma('temp_store = MEMORY');
+    // Page cache up to 64 MiB (SQLite's default is 2 MiB; it grows only as pages are used): a 100k-task
+    // graph's indexes then stay cached instead of being spilled and read back (issue 17, bench/README.md).
+    db.pragma('cache_size = -65536');
   } catch (e) {
     throw new ColonyError('E_STORE', `cannot open database ${file}: ${(e as Error).message}`);
   }

@@ -12,7 +12,8 @@ import type { WebSocket } from 'ws';
 import { can, type UserSession } from '../../core/permissions.js';
 import { othersView, viewEvent, type LiveEvent } from '../../core/redact.js';
 import type { EventRecord } from '../../store/rows.js';
-import { cachedEventJson, FLUSH_BYTES, followEvents, lastEventId, streamEvents } from '../live.js';
+import { cachedEventJson, followEvents, lastEventId, streamEvents } from '../live.js';
+import { Outbox } from '../live-outbox.js';
 import type { LanDeps } from './deps.js';
 import { requireSession } from './session.js';
 import { clientIp, ipBucket } from './deps.js';
@@ -136,7 +137,9 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
       let unsubscribe: () => void = () => {};
       let stopped = false;
       const stop = (code: number, reason: string): false => {
+        if (stopped) return false;
         stopped = true;
+        out.close();
         unsubscribe();
         release();
         socket.close(code, reason);
@@ -144,19 +147,23 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
         setTimeout(() => socket.terminate(), 5000).unref();
         return false;
       };
-      // The frames of one store commit go out corked: one socket write per viewer per commit, not one per event.
+      // The frames of one store commit go out corked: one socket write per viewer per commit, not
+      // one per event; while the socket does not drain they wait and go out together (Outbox).
       const tcp = request.raw.socket;
-      let frames: string[] = [];
-      let bytes = 0;
-      const flush = (): void => {
-        if (frames.length === 0 || stopped) return;
-        const out = frames;
-        frames = [];
-        bytes = 0;
-        tcp.cork();
-        for (const f of out) socket.send(f);
-        process.nextTick(() => tcp.uncork()); // ws writes each frame in two parts: uncork after them all
-      };
+      const out = new Outbox(
+        {
+          buffered: () => socket.bufferedAmount,
+          backedUp: () => tcp.writableNeedDrain,
+          onceDrain: (fn) => tcp.once('drain', fn),
+          write: (frames) => {
+            tcp.cork();
+            for (const f of frames) socket.send(f);
+            process.nextTick(() => tcp.uncork()); // ws writes each frame in two parts: uncork after them all
+          },
+        },
+        maxBuffered,
+        () => stop(1013, 'too slow: reconnect with lastEventId'),
+      );
       unsubscribe = followEvents(
         store,
         lastEventId(request),
@@ -164,22 +171,18 @@ export function registerLiveRoutes(app: FastifyInstance, deps: LanDeps): void {
           if (stopped) return false;
           const v = view(e);
           if (v === 'closed') return stop(1008, 'session revoked');
-          if (!v) return true;
-          if (socket.bufferedAmount > maxBuffered) return stop(1013, 'too slow: reconnect with lastEventId');
-          const f = wsFrame(v);
-          frames.push(f);
-          bytes += f.length;
-          if (bytes > FLUSH_BYTES) flush();
-          return true;
+          return v ? out.push(wsFrame(v)) : true;
         },
         deps.ctx.host.config.http.replay_window,
-        flush,
+        () => out.flush(),
       );
       const ping = setInterval(() => socket.ping(), PING_MS);
       socket.on('message', () => {
         /* the stream is one-way; client messages are ignored */
       });
       socket.on('close', () => {
+        stopped = true;
+        out.close();
         clearInterval(ping);
         unsubscribe();
         release();
