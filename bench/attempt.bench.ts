@@ -21,7 +21,7 @@
  * colony home is fresh for each run.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildBwrapArgs, LINUX_SYSTEM_PATHS } from '../src/safety/os-sandbox/linux-bwrap.js';
 import { probePath } from '../src/safety/os-sandbox/host-paths.js';
@@ -90,6 +90,16 @@ function runCgroup(): string | null {
 }
 let cgroups = 0;
 
+/** Removes a run's cgroup and what colony made below it (its `colony-attempts`), deepest first. */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) removeCgroupTree(join(dir, d.name));
+    rmdirSync(dir);
+  } catch {
+    /* something still runs in it: left for the next boot */
+  }
+}
+
 const populated = (cg: string): boolean => !/\bpopulated 0\b/.test(readFileSync(join(cg, 'cgroup.events'), 'utf8'));
 
 /**
@@ -120,11 +130,7 @@ function timed(
         for (let i = 0; i < 250 && populated(cg); i++) await new Promise((r) => setTimeout(r, 20));
         const usec = /usage_usec (\d+)/.exec(readFileSync(join(cg, 'cpu.stat'), 'utf8'));
         cpu = usec ? Number(usec[1]) / 1000 : null;
-        try {
-          rmdirSync(cg);
-        } catch {
-          /* something still runs in it: left for the next boot */
-        }
+        removeCgroupTree(cg);
       } else {
         const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(err);
         cpu = m ? (Number(m[1]) + Number(m[2])) * 1000 : null;
