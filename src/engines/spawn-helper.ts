@@ -60,7 +60,14 @@ export function startSpawnHelper(hooks: ChannelHooks): Channel {
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      hooks.message(JSON.parse(line) as FromThread[]);
+      let batch: FromThread[];
+      try {
+        batch = JSON.parse(line) as FromThread[];
+      } catch {
+        child.kill('SIGKILL'); // not our helper talking: end it (its 'exit' fails its attempts)
+        return;
+      }
+      hooks.message(batch);
     }
   });
   inp.on('error', () => undefined); // it died: 'exit' says so

@@ -2,8 +2,11 @@
  * Where an attempt's process is spawned (issue 24). `child_process.spawn()`
  * is synchronous: the calling thread forks and then waits until the child has
  * exec'd, which on a loaded 2-core machine blocked colony's event loop for
- * about half of a trivial task's time. So by default the spawn happens in one
- * of a few spawner threads (worker_threads) that own the child processes and
+ * about half of a trivial task's time, and a fork of the host copies its
+ * whole (~100 MiB) address space. So by default the spawn happens in the
+ * spawn helper, a small process running the spawner program (spawn-helper.ts:
+ * its guarantees against orphans); with COLONY_SPAWN_HELPER=0 in one
+ * of a few spawner threads (worker_threads). Either owns the child processes and
  * stream their output, exit and close back in one message per event-loop
  * turn; the main thread keeps everything else: timeouts, the kill switch,
  * signals to the process group (by pid, from any thread), the cgroup, the
@@ -24,7 +27,8 @@
  *
  * COLONY_SPAWN_THREADS=n sets the number of threads (default 1: a second
  * one cost ~10 % more CPU in wake-ups and batched less); 0 spawns on
- * the main thread as before.
+ * the main thread as before (helper or not). The helper and the threads
+ * behave alike from here: a helper that dies is a thread that dies.
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';

@@ -26,11 +26,13 @@
  *
  * Cost: where it looks comes from guard-scan.ts — a per-workspace index of the
  * protected candidates (a big workspace is not walked on every attempt) plus
- * the protected locations read fresh; only candidates are hashed.
+ * the protected locations read fresh; only candidates are hashed, and a file
+ * is read again only when its identity or change time moved (guard-content.ts).
  */
 import { createHash } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
+import { fileContent } from './guard-content.js';
 import { CREATION_GUARDED } from './protected.js';
 import { LIVE_REASON, LOCK_FILES, protectedCandidates, scanLocations, type ScanOptions, type ScanResult } from './guard-scan.js';
 
@@ -110,9 +112,8 @@ async function readEntry(p: string, reason: string, maxBytes: number, dirs: Real
     const hash = createHash('sha256').update(`link:${target}`).digest('hex');
     return { path: p, reason, kind: 'symlink', mode: 0, hash, data: null, linkTarget: target, parentReal };
   }
-  const data = await fs.readFile(p);
-  const hash = createHash('sha256').update(data).digest('hex');
-  return { path: p, reason, kind: 'file', mode: st.mode & 0o7777, hash, data: data.length <= maxBytes ? data : null, linkTarget: null, parentReal };
+  const { hash, data } = await fileContent(p, st, maxBytes); // read again only when it changed (guard-content.ts)
+  return { path: p, reason, kind: 'file', mode: st.mode & 0o7777, hash, data, linkTarget: null, parentReal };
 }
 
 export async function snapshotProtected(workspace: string, opts: GuardOptions = {}): Promise<ProtectedSnapshot> {
