@@ -25,6 +25,7 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { buildBwrapArgs, LINUX_SYSTEM_PATHS } from '../src/safety/os-sandbox/linux-bwrap.js';
 import { probePath } from '../src/safety/os-sandbox/host-paths.js';
+import { ownCgroupV2 } from '../src/engines/attempt-cgroup.js';
 import { BENCH_DIR, isMain, machine, round, tempDir, writeResult } from './perf-kit.js';
 
 const CLI = join(BENCH_DIR, '..', 'dist', 'cli', 'index.js');
@@ -71,17 +72,10 @@ function graphFile(dir: string, n: number): string {
  */
 function runCgroup(): string | null {
   try {
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' '))
-      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
-    const own = readFileSync('/proc/self/cgroup', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('0::'))
-      ?.slice(3);
-    if (!mount || own === undefined) return null;
+    const cg = ownCgroupV2();
+    if (!cg) return null;
     // A sibling of our own cgroup: a process may not join a cgroup below one whose controllers are delegated.
-    const dir = join(mount, dirname(own), `colony-bench-${process.pid}-${++cgroups}`);
+    const dir = join(cg.mount, dirname(cg.own), `colony-bench-${process.pid}-${++cgroups}`);
     mkdirSync(dir);
     return dir;
   } catch {
