@@ -7,7 +7,7 @@
  * spawn helper, a small process running the spawner program (spawn-helper.ts:
  * its guarantees against orphans); with COLONY_SPAWN_HELPER=0 in one
  * of a few spawner threads (worker_threads). Either owns the child processes and
- * stream their output, exit and close back in one message per event-loop
+ * streams their output, exit and close back in one message per event-loop
  * turn; the main thread keeps everything else: timeouts, the kill switch,
  * signals to the process group (by pid, from any thread), the cgroup, the
  * reaper and the record (child.ts, lifecycle.ts).
