@@ -21,10 +21,11 @@
  * colony home is fresh for each run.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildBwrapArgs, LINUX_SYSTEM_PATHS } from '../src/safety/os-sandbox/linux-bwrap.js';
 import { probePath } from '../src/safety/os-sandbox/host-paths.js';
+import { ownCgroupV2 } from '../src/engines/attempt-cgroup.js';
 import { BENCH_DIR, isMain, machine, round, tempDir, writeResult } from './perf-kit.js';
 
 const CLI = join(BENCH_DIR, '..', 'dist', 'cli', 'index.js');
@@ -34,6 +35,8 @@ export interface AttemptOptions {
   concurrency?: number;
   sizes?: number[];
   reps?: number;
+  /** Also run colony (empty workspace, sandbox off and on) with the spawn helper and with the spawner thread, alternating. */
+  ab?: boolean;
 }
 
 interface RunFigures {
@@ -63,28 +66,85 @@ function graphFile(dir: string, n: number): string {
   return file;
 }
 
-/** Runs a command under /usr/bin/time; returns wall ms and user+sys CPU ms of it and its children. */
-function timed(cmd: string, args: string[], cwd: string): Promise<{ wall_ms: number; cpu_ms: number | null; code: number | null; out: string }> {
+/**
+ * A cgroup (v2) of its own for one timed run, or null: its `cpu.stat` counts every process of the run,
+ * also those its command does not wait for (colony's spawn helper and reaper run detached).
+ */
+function runCgroup(): string | null {
+  try {
+    const cg = ownCgroupV2();
+    if (!cg) return null;
+    // A sibling of our own cgroup: a process may not join a cgroup below one whose controllers are delegated.
+    const dir = join(cg.mount, dirname(cg.own), `colony-bench-${process.pid}-${++cgroups}`);
+    mkdirSync(dir);
+    return dir;
+  } catch {
+    return null;
+  }
+}
+let cgroups = 0;
+
+/** Removes a run's cgroup and what colony made below it (its `colony-attempts`), deepest first. */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) removeCgroupTree(join(dir, d.name));
+    rmdirSync(dir);
+  } catch {
+    /* something still runs in it: left for the next boot */
+  }
+}
+
+const populated = (cg: string): boolean => !/\bpopulated 0\b/.test(readFileSync(join(cg, 'cgroup.events'), 'utf8'));
+
+/**
+ * Runs a command; returns wall ms (until it exits) and the CPU ms (user+sys) of it and every process it
+ * started: from its own cgroup where one can be made (waiting up to 5 s for detached helpers to end),
+ * else from /usr/bin/time (its waited-for children only).
+ */
+function timed(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ wall_ms: number; cpu_ms: number | null; code: number | null; out: string }> {
+  const cg = runCgroup();
+  const argv = cg ? ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg, cmd, ...args] : ['/usr/bin/time', '-f', 'CPU %U %S', cmd, ...args];
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', async (code) => {
       const wall = performance.now() - t0;
-      const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(err);
-      resolve({ wall_ms: wall, cpu_ms: m ? (Number(m[1]) + Number(m[2])) * 1000 : null, code, out: out + err });
+      let cpu: number | null = null;
+      if (cg) {
+        for (let i = 0; i < 250 && populated(cg); i++) await new Promise((r) => setTimeout(r, 20));
+        const usec = /usage_usec (\d+)/.exec(readFileSync(join(cg, 'cpu.stat'), 'utf8'));
+        cpu = usec ? Number(usec[1]) / 1000 : null;
+        removeCgroupTree(cg);
+      } else {
+        const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(err);
+        cpu = m ? (Number(m[1]) + Number(m[2])) * 1000 : null;
+      }
+      resolve({ wall_ms: wall, cpu_ms: cpu, code, out: out + err });
     });
   });
 }
 
-async function colonyRun(ws: string, home: string, n: number, concurrency: number, config?: string): Promise<RunFigures & { files: number }> {
+async function colonyRun(
+  ws: string,
+  home: string,
+  n: number,
+  concurrency: number,
+  config?: string,
+  env: Record<string, string> = {},
+): Promise<RunFigures & { files: number }> {
   const graph = graphFile(ws, n);
   const extra = config ? ['--config', config] : [];
-  const r = await timed(process.execPath, [CLI, 'run', graph, '--concurrency', String(concurrency), '--home', home, '--json', ...extra], ws);
+  const r = await timed(process.execPath, [CLI, 'run', graph, '--concurrency', String(concurrency), '--home', home, '--json', ...extra], ws, env);
   if (r.code !== 0) throw new Error(`colony run exited ${r.code}: ${r.out.slice(-2000)}`);
   const summary = JSON.parse(r.out.slice(r.out.indexOf('{'), r.out.lastIndexOf('}') + 1)) as { ok: boolean; tasks: unknown[] };
   if (!summary.ok || summary.tasks.length !== n) throw new Error('colony run did not succeed on every task');
@@ -158,6 +218,8 @@ interface Rep {
   bare_bwrap: RunFigures;
   colony_unsandboxed: RunFigures;
   colony_sandboxed: RunFigures[]; // one per workspace size
+  /** --ab: the same empty-workspace runs with COLONY_SPAWN_HELPER=1 and =0. */
+  spawner_ab?: { helper: { off: RunFigures; on: RunFigures }; thread: { off: RunFigures; on: RunFigures } };
 }
 
 export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<string, unknown>> {
@@ -187,7 +249,22 @@ export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<st
       const colony_unsandboxed = { ...(await colonyRun(empty.ws, join(tmp.dir, `home-${k++}`), n, concurrency, offConfig)), files: empty.files };
       const colony_sandboxed: RunFigures[] = [];
       for (const { files, ws } of workspaces) colony_sandboxed.push({ ...(await colonyRun(ws, join(tmp.dir, `home-${k++}`), n, concurrency)), files });
-      const r: Rep = { load_before, load_after: loadavg(), bare_node, bare_bwrap, colony_unsandboxed, colony_sandboxed };
+      const r: Rep = { load_before, load_after: '', bare_node, bare_bwrap, colony_unsandboxed, colony_sandboxed };
+      if (o.ab) {
+        const ab = async (helper: boolean): Promise<{ off: RunFigures; on: RunFigures }> => {
+          const env = { COLONY_SPAWN_HELPER: helper ? '1' : '0' };
+          const off = await colonyRun(empty.ws, join(tmp.dir, `home-${k++}`), n, concurrency, offConfig, env);
+          return { off, on: await colonyRun(empty.ws, join(tmp.dir, `home-${k++}`), n, concurrency, undefined, env) };
+        };
+        // Alternating order per repetition, so a drifting load hits both alike.
+        const first = await ab(rep % 2 === 0);
+        const second = await ab(rep % 2 !== 0);
+        r.spawner_ab = rep % 2 === 0 ? { helper: first, thread: second } : { helper: second, thread: first };
+        console.log(
+          `  helper off/on ${r.spawner_ab.helper.off.cpu_ms}/${r.spawner_ab.helper.on.cpu_ms} ms CPU, thread ${r.spawner_ab.thread.off.cpu_ms}/${r.spawner_ab.thread.on.cpu_ms}`,
+        );
+      }
+      r.load_after = loadavg();
       runs.push(r);
       console.log(
         `rep ${rep + 1}: load ${r.load_before} → ${r.load_after}; bare node ${bare_node.wall_ms} ms, bare bwrap ${bare_bwrap.wall_ms} ms, ` +
@@ -204,6 +281,7 @@ export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<st
         runs.map((r) => ((r.colony_sandboxed[last] as RunFigures).cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN)),
       ),
       cpu_bare_node_over_unsandboxed: spread(runs.map((r) => (r.bare_node.cpu_ms ?? NaN) / (r.colony_unsandboxed.cpu_ms ?? NaN))),
+      ...(o.ab ? abRatios(runs) : {}),
       cpu_bare_bwrap_over_sandboxed: spread(runs.map((r) => (r.bare_bwrap.cpu_ms ?? NaN) / ((r.colony_sandboxed[0] as RunFigures).cpu_ms ?? NaN))),
     };
     const fs = execFileSync('sh', ['-c', `df -T ${tmp.dir} | tail -1 | awk '{print $2}'`], { encoding: 'utf8' }).trim();
@@ -227,6 +305,18 @@ export async function runAttemptBench(o: AttemptOptions = {}): Promise<Record<st
   }
 }
 
+/** Spawn helper ÷ spawner thread, per repetition (--ab). */
+function abRatios(runs: Rep[]): Record<string, ReturnType<typeof spread>> {
+  const ab = runs.flatMap((r) => (r.spawner_ab ? [r.spawner_ab] : []));
+  const cpu = (f: RunFigures): number => f.cpu_ms ?? NaN;
+  return {
+    helper_over_thread_cpu_unsandboxed: spread(ab.map((x) => cpu(x.helper.off) / cpu(x.thread.off))),
+    helper_over_thread_cpu_sandboxed: spread(ab.map((x) => cpu(x.helper.on) / cpu(x.thread.on))),
+    helper_over_thread_wall_unsandboxed: spread(ab.map((x) => x.helper.off.wall_ms / x.thread.off.wall_ms)),
+    helper_over_thread_wall_sandboxed: spread(ab.map((x) => x.helper.on.wall_ms / x.thread.on.wall_ms)),
+  };
+}
+
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -240,6 +330,7 @@ if (isMain(import.meta.url)) {
     tasks: tasks ? Number(tasks) : undefined,
     sizes: sizes ? sizes.split(',').map(Number) : undefined,
     reps: reps ? Number(reps) : undefined,
+    ab: process.argv.includes('--ab'),
   });
   writeResult('attempt', r);
   console.log(JSON.stringify({ ratios: r['ratios'], pass: r['pass'] }, null, 2));

@@ -13,22 +13,28 @@ import { join } from 'node:path';
 
 let baseCache: string | null | undefined;
 
+/** Where cgroup v2 is mounted and this process's cgroup in it, or null (no cgroup v2). */
+export function ownCgroupV2(): { mount: string; own: string } | null {
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+  const own = readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))
+    ?.slice(3);
+  return mount && own !== undefined ? { mount, own } : null;
+}
+
 /** Where attempt cgroups are made, or null when they cannot be. */
 export function attemptCgroupBase(): string | null {
   if (process.env['COLONY_ATTEMPT_CGROUP'] === 'off') return null;
   if (baseCache !== undefined) return baseCache;
   baseCache = null;
   try {
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' '))
-      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
-    const own = readFileSync('/proc/self/cgroup', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('0::'))
-      ?.slice(3);
-    if (!mount || own === undefined) return null;
-    const base = join(mount, own, 'colony-attempts');
+    const cg = ownCgroupV2();
+    if (!cg) return null;
+    const base = join(cg.mount, cg.own, 'colony-attempts');
     mkdirSync(base, { recursive: true });
     if (!existsSync(join(base, 'cgroup.procs')) || !existsSync(join(base, 'cgroup.kill'))) return null;
     baseCache = base;

@@ -57,7 +57,8 @@ const enterLine = (cgroup: string): string => `{ echo $$ > '${cgroup.replace(/'/
 
 let setprivCache: string | null | undefined;
 
-function setpriv(): string | null {
+/** util-linux `setpriv` (sets the parent-death signal before exec), or null (absent, or COLONY_PDEATHSIG=off). */
+export function setpriv(): string | null {
   if (setprivCache !== undefined) return setprivCache;
   setprivCache = null;
   if (process.env['COLONY_PDEATHSIG'] === 'off') return null;

@@ -28,15 +28,16 @@ export type FromThread =
   | { id: number; t: 'error'; error: { message: string; code?: string; errno?: number; syscall?: string; path?: string } };
 
 /**
- * The thread's program. Plain JavaScript text, not a function's source: test
+ * The spawner's program, in a thread or in the helper process (its port
+ * differs, below). Plain JavaScript text, not a function's source: test
  * runners and bundlers rewrite `import()` and wrap functions in code that
  * does not exist inside the thread. Messages: see ToThread / FromThread.
  */
-export const THREAD_MAIN = String.raw`
+const PROGRAM = String.raw`
 (async () => {
-  const { parentPort: port } = await import('node:worker_threads');
   const cp = await import('node:child_process');
   const kids = new Map();
+  const port = await (PORT)(kids);
   let batch = [];
   const flush = () => {
     const b = batch;
@@ -100,3 +101,42 @@ export const THREAD_MAIN = String.raw`
   });
 })();
 `;
+
+/** A spawner thread's port: the worker's parentPort. */
+const THREAD_PORT = String.raw`(async () => (await import('node:worker_threads')).parentPort)`;
+
+/**
+ * The spawn helper process's port (spawn-helper.ts): one JSON array per line
+ * on stdin and stdout. End of stdin means the host is gone (or let it go):
+ * every child's process group is killed and the helper exits.
+ */
+const PROCESS_PORT = String.raw`(async (kids) => {
+  process.stdin.setEncoding('utf8');
+  let buf = '';
+  const handlers = [];
+  process.stdin.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const ms = JSON.parse(line);
+      for (const h of handlers) h(ms);
+    }
+  });
+  const end = () => {
+    // COLONY_PDEATHSIG=off (tests of the layers below: reaper, sweep at recovery) leaves them be.
+    if (process.env.COLONY_PDEATHSIG !== 'off') for (const c of kids.values()) {
+      try { process.kill(-c.pid, 'SIGKILL'); } catch {}
+    }
+    process.exit(0);
+  };
+  process.stdin.on('end', end);
+  process.stdin.on('error', end);
+  process.stdout.on('error', end);
+  return { on: (_ev, h) => handlers.push(h), postMessage: (b) => process.stdout.write(JSON.stringify(b) + '\n') };
+})`;
+
+/** The program of a spawner thread (worker_threads, eval). */
+export const THREAD_MAIN = PROGRAM.replace('(PORT)', THREAD_PORT);
+/** The program of the spawn helper process (`node -e`). */
+export const HELPER_MAIN = PROGRAM.replace('(PORT)', PROCESS_PORT);

@@ -2,9 +2,12 @@
  * Where an attempt's process is spawned (issue 24). `child_process.spawn()`
  * is synchronous: the calling thread forks and then waits until the child has
  * exec'd, which on a loaded 2-core machine blocked colony's event loop for
- * about half of a trivial task's time. So by default the spawn happens in one
- * of a few spawner threads (worker_threads) that own the child processes and
- * stream their output, exit and close back in one message per event-loop
+ * about half of a trivial task's time, and a fork of the host copies its
+ * whole (~100 MiB) address space. So by default the spawn happens in the
+ * spawn helper, a small process running the spawner program (spawn-helper.ts:
+ * its guarantees against orphans); with COLONY_SPAWN_HELPER=0 in one
+ * of a few spawner threads (worker_threads). Either owns the child processes and
+ * streams their output, exit and close back in one message per event-loop
  * turn; the main thread keeps everything else: timeouts, the kill switch,
  * signals to the process group (by pid, from any thread), the cgroup, the
  * reaper and the record (child.ts, lifecycle.ts).
@@ -24,10 +27,12 @@
  *
  * COLONY_SPAWN_THREADS=n sets the number of threads (default 1: a second
  * one cost ~10 % more CPU in wake-ups and batched less); 0 spawns on
- * the main thread as before.
+ * the main thread as before (helper or not). The helper and the threads
+ * behave alike from here: a helper that dies is a thread that dies.
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
+import { startSpawnHelper, type Channel, type ChannelHooks } from './spawn-helper.js';
 import { THREAD_MAIN, type FromThread, type SpawnSpec, type ToThread } from './spawner-thread.js';
 
 export type { SpawnSpec } from './spawner-thread.js';
@@ -51,9 +56,11 @@ export interface Proc {
   kill(sig: NodeJS.Signals): void;
 }
 
-/** Spawns in a spawner thread, or here when COLONY_SPAWN_THREADS=0. */
+/** Spawns here when COLONY_SPAWN_THREADS=0, else in the spawn helper process (default) or, with COLONY_SPAWN_HELPER=0, a spawner thread. */
 export function spawnProc(spec: SpawnSpec, sink: ProcSink): Proc {
-  return threadCount() > 0 ? spawnInThread(spec, sink) : spawnHere(spec, sink);
+  const n = threadCount();
+  if (n === 0) return spawnHere(spec, sink);
+  return spawnInThread(spec, sink, useHelper() ? pickHelper() : pickThread());
 }
 
 /** The direct spawn on the calling thread; `spawned` is called before it returns. */
@@ -113,8 +120,9 @@ interface RemoteProc extends Proc {
   done: boolean;
 }
 
+/** A spawner thread or the spawn helper process. */
 interface SpawnerThread {
-  worker: Worker;
+  chan: Channel;
   procs: Map<number, RemoteProc>;
   dead: boolean;
   /** Requests of this event-loop turn, posted together (one message and one wake-up of the thread per turn). */
@@ -127,7 +135,7 @@ function sendTo(t: SpawnerThread, m: ToThread): void {
     setImmediate(() => {
       const ms = t.outbox;
       t.outbox = [];
-      if (!t.dead && ms.length > 0) t.worker.postMessage(ms);
+      if (!t.dead && ms.length > 0) t.chan.post(ms);
     });
   }
   t.outbox.push(m);
@@ -142,22 +150,45 @@ function threadCount(): number {
   return Number.isInteger(n) && n >= 0 ? Math.min(n, 16) : 1;
 }
 
-function startThread(slot: number): SpawnerThread {
-  const worker = new Worker(THREAD_MAIN, { eval: true });
-  const t: SpawnerThread = { worker, procs: new Map(), dead: false, outbox: [] };
-  worker.on('message', (batch: FromThread[]) => {
-    for (const m of batch) deliver(t, m);
+/** A spawner (thread or helper process) around a channel; `gone` clears its slot. */
+function startSpawner(open: (hooks: ChannelHooks) => Channel, gone: (t: SpawnerThread) => void): SpawnerThread {
+  const t = { procs: new Map(), dead: false, outbox: [] } as unknown as SpawnerThread;
+  t.chan = open({
+    message: (batch) => {
+      for (const m of batch) deliver(t, m);
+    },
+    died: (why) => {
+      if (t.dead) return;
+      t.dead = true;
+      gone(t);
+      failAll(t, why);
+    },
   });
-  worker.unref(); // after the 'message' listener: adding one refs the worker again
-  const died = (why: string): void => {
-    if (t.dead) return;
-    t.dead = true;
-    if (threads[slot] === t) threads[slot] = null;
-    failAll(t, why);
-  };
-  worker.on('error', (e) => died(e instanceof Error ? e.message : String(e)));
-  worker.on('exit', (code) => died(`exit code ${code}`));
+  t.chan.unref();
   return t;
+}
+
+function threadChannel(hooks: ChannelHooks): Channel {
+  const worker = new Worker(THREAD_MAIN, { eval: true });
+  worker.on('message', hooks.message);
+  worker.on('error', (e) => hooks.died(e instanceof Error ? e.message : String(e)));
+  worker.on('exit', (code) => hooks.died(`exit code ${code}`));
+  return {
+    kind: 'spawner thread',
+    id: worker.threadId,
+    post: (ms) => worker.postMessage(ms),
+    ref: () => worker.ref(),
+    unref: () => worker.unref(), // after the 'message' listener: adding one refs the worker again
+    end: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+function startThread(slot: number): SpawnerThread {
+  return startSpawner(threadChannel, (t) => {
+    if (threads[slot] === t) threads[slot] = null;
+  });
 }
 
 function deliver(t: SpawnerThread, m: FromThread): void {
@@ -193,7 +224,7 @@ function settle(t: SpawnerThread, id: number, p: RemoteProc): void {
   p.exitedYet = true;
   p.inputOpen = false;
   t.procs.delete(id);
-  if (t.procs.size === 0 && !t.dead) t.worker.unref();
+  if (t.procs.size === 0 && !t.dead) t.chan.unref();
 }
 
 /** The thread is gone: what it spawned is killed and every attempt it held ends (see the file comment). */
@@ -210,10 +241,10 @@ function failAll(t: SpawnerThread, why: string): void {
     settle(t, id, p);
     if (!spawned) {
       p.sink.spawned(undefined);
-      p.sink.error(Object.assign(new Error(`the spawner thread died before the process started (${why})`), { code: 'ESPAWNER' }));
+      p.sink.error(Object.assign(new Error(`the ${t.chan.kind} died before the process started (${why})`), { code: 'ESPAWNER' }));
       continue;
     }
-    p.sink.data('stderr', `\n[colony: the spawner thread holding this process died (${why}); the attempt was ended]\n`);
+    p.sink.data('stderr', `\n[colony: the ${t.chan.kind} holding this process died (${why}); the attempt was ended]\n`);
     p.sink.exit(null, 'SIGKILL');
     p.sink.close(null, 'SIGKILL');
   }
@@ -230,8 +261,7 @@ function pickThread(): SpawnerThread {
   return best as SpawnerThread;
 }
 
-function spawnInThread(spec: SpawnSpec, sink: ProcSink): Proc {
-  const t = pickThread();
+function spawnInThread(spec: SpawnSpec, sink: ProcSink, t: SpawnerThread): Proc {
   const id = nextId++;
   const send = (m: ToThread): void => sendTo(t, m);
   const p: RemoteProc = {
@@ -261,7 +291,7 @@ function spawnInThread(spec: SpawnSpec, sink: ProcSink): Proc {
       if (!p.done) send({ op: 'kill', id, sig });
     },
   };
-  if (t.procs.size === 0) t.worker.ref();
+  if (t.procs.size === 0) t.chan.ref();
   t.procs.set(id, p);
   send({ op: 'spawn', id, spec: { ...spec, args: [...spec.args] } });
   return p;
@@ -269,11 +299,34 @@ function spawnInThread(spec: SpawnSpec, sink: ProcSink): Proc {
 
 /** Spawner threads alive and the children each holds (tests, diagnostics). */
 export function spawnerThreads(): { index: number; live: number; threadId: number }[] {
-  return threads.flatMap((t, index) => (t && !t.dead ? [{ index, live: t.procs.size, threadId: t.worker.threadId }] : []));
+  return threads.flatMap((t, index) => (t && !t.dead ? [{ index, live: t.procs.size, threadId: t.chan.id }] : []));
 }
 
 /** Ends a spawner thread as if it had crashed (tests: its attempts must fail cleanly and the next spawn gets a new one). */
 export async function terminateSpawnerThread(index: number): Promise<void> {
   const t = threads[index];
-  if (t && !t.dead) await t.worker.terminate();
+  if (t && !t.dead) await t.chan.end();
+}
+
+// ---- the spawn helper process ----
+
+let helper: SpawnerThread | null = null;
+
+function useHelper(): boolean {
+  const v = process.env['COLONY_SPAWN_HELPER'];
+  return v !== '0' && v !== 'off';
+}
+
+function pickHelper(): SpawnerThread {
+  if (!helper || helper.dead) {
+    helper = startSpawner(startSpawnHelper, (t) => {
+      if (helper === t) helper = null;
+    });
+  }
+  return helper;
+}
+
+/** The spawn helper's pid and how many children it holds, or null when none runs (tests, diagnostics). */
+export function spawnHelper(): { pid: number; live: number } | null {
+  return helper && !helper.dead ? { pid: helper.chan.id, live: helper.procs.size } : null;
 }

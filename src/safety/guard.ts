@@ -26,13 +26,15 @@
  *
  * Cost: where it looks comes from guard-scan.ts — a per-workspace index of the
  * protected candidates (a big workspace is not walked on every attempt) plus
- * the protected locations read fresh; only candidates are hashed.
+ * the protected locations read fresh; only candidates are hashed, and a file
+ * is read again only when its identity or change time moved (guard-content.ts).
  */
 import { createHash } from 'node:crypto';
-import { promises as fs, type Stats } from 'node:fs';
+import { closeSync, openSync, promises as fs, readSync } from 'node:fs';
 import path from 'node:path';
+import { fileContent } from './guard-content.js';
 import { CREATION_GUARDED } from './protected.js';
-import { LIVE_REASON, LOCK_FILES, protectedCandidates, scanLocations, type ScanOptions, type ScanResult } from './guard-scan.js';
+import { LIVE_REASON, LOCK_FILES, lstatOrNull, protectedCandidates, scanLocations, type ScanOptions, type ScanResult } from './guard-scan.js';
 
 export interface GuardOptions extends ScanOptions {
   maxFileBytes?: number; // larger protected files are hashed but cannot be restored
@@ -67,21 +69,22 @@ export interface TouchedFile {
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
-async function lstatOrNull(p: string): Promise<Stats | null> {
-  return fs.lstat(p).catch(() => null);
-}
-
-/** First 16 bytes are SQLite's magic (a truncated or overwritten store loses them). Only meaningful for `*.db`. */
-async function sqliteHeaderOk(p: string): Promise<boolean> {
+/** First 16 bytes are SQLite's magic (a truncated or overwritten store loses them). Only meaningful for `*.db`. Sync: 16 bytes of a local file. */
+function sqliteHeaderOk(p: string): boolean {
   if (!p.endsWith('.db')) return true;
-  const fh = await fs.open(p, 'r').catch(() => null);
-  if (!fh) return false;
+  let fd: number;
+  try {
+    fd = openSync(p, 'r');
+  } catch {
+    return false;
+  }
   try {
     const buf = Buffer.alloc(16);
-    const { bytesRead } = await fh.read(buf, 0, 16, 0);
-    return bytesRead === 16 && buf.equals(SQLITE_MAGIC);
+    return readSync(fd, buf, 0, 16, 0) === 16 && buf.equals(SQLITE_MAGIC);
+  } catch {
+    return false;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -101,7 +104,7 @@ async function readEntry(p: string, reason: string, maxBytes: number, dirs: Real
   const parentReal = parent ? await parent : dir; // only the snapshot's value is used (restore compares with it)
   if (reason === LIVE_REASON) {
     // Identity, not content: the host commits to it during the task. A header that was valid must stay valid.
-    const header = st.isFile() && (await sqliteHeaderOk(p));
+    const header = st.isFile() && sqliteHeaderOk(p);
     const hash = `live:${st.dev}:${st.ino}:${st.isFile() ? 'file' : 'link'}:${header ? 'sqlite' : 'raw'}`;
     return { path: p, reason, kind: 'live', mode: st.mode & 0o7777, hash, data: null, linkTarget: null, parentReal };
   }
@@ -110,9 +113,8 @@ async function readEntry(p: string, reason: string, maxBytes: number, dirs: Real
     const hash = createHash('sha256').update(`link:${target}`).digest('hex');
     return { path: p, reason, kind: 'symlink', mode: 0, hash, data: null, linkTarget: target, parentReal };
   }
-  const data = await fs.readFile(p);
-  const hash = createHash('sha256').update(data).digest('hex');
-  return { path: p, reason, kind: 'file', mode: st.mode & 0o7777, hash, data: data.length <= maxBytes ? data : null, linkTarget: null, parentReal };
+  const { hash, data } = await fileContent(p, st, maxBytes); // read again only when it changed (guard-content.ts)
+  return { path: p, reason, kind: 'file', mode: st.mode & 0o7777, hash, data, linkTarget: null, parentReal };
 }
 
 export async function snapshotProtected(workspace: string, opts: GuardOptions = {}): Promise<ProtectedSnapshot> {

@@ -186,11 +186,14 @@ describe('the process running the attempt is SIGKILLed', () => {
     const [leader, bg, esc] = pids as [number, number, number];
     driver.kill('SIGKILL');
     await waitFor(() => processGone(leader), 'leader killed by its parent-death signal', 3000);
-    expect(processGone(bg)).toBe(false); // only the sweep (or the reaper) reaches these
+    // Only the sweep (or the reaper) reaches the setsid-escaped process. The leader's group (bg) may
+    // be gone already: the spawn helper kills its children's groups when it sees the host go before
+    // its own parent-death signal lands (spawn-helper.ts).
     expect(processGone(esc)).toBe(false);
     const r = sweepAttempts([info], 5000);
     expect(r.remaining).toEqual([]);
-    expect(r.killed).toBe(2);
+    expect(r.killed).toBeGreaterThanOrEqual(1);
+    expect(r.killed).toBeLessThanOrEqual(2);
     expect([bg, esc].filter((p) => !processGone(p))).toEqual([]);
   }, 20_000);
 });

@@ -1,16 +1,19 @@
 /**
- * Attempts spawned by the spawner threads (engines/spawner.ts, issue 24) with
- * real processes, plain and inside the OS sandbox: output order, a stop asked
- * before the thread reported the pid, a thread that dies (its attempts fail
- * cleanly, their trees are gone, the next attempt gets a new thread), and the
- * same events from the direct spawn (COLONY_SPAWN_THREADS=0).
+ * Attempts spawned by the spawn helper process (the default) and by the
+ * spawner threads (COLONY_SPAWN_HELPER=0) (engines/spawner.ts,
+ * spawn-helper.ts, issue 24) with real processes, plain and inside the OS
+ * sandbox: output order, a stop asked before the spawner reported the pid, a
+ * spawner that dies (its attempts fail cleanly, their trees are gone, the
+ * next attempt gets a new one), and the same events from the direct spawn
+ * (COLONY_SPAWN_THREADS=0). The host SIGKILLed: the helper and the task go.
  */
-import { realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttemptProcess, EngineEvent, EngineRequest } from '../../src/core/engine.js';
 import { createExecEngine } from '../../src/engines/exec.js';
-import { spawnerThreads, terminateSpawnerThread } from '../../src/engines/spawner.js';
+import { spawnerThreads, spawnHelper, terminateSpawnerThread } from '../../src/engines/spawner.js';
+import { assertBuilt, startCli } from '../helpers/cli.js';
 import { execRequest } from '../helpers/exec-request.js';
 import { killQuietly, makeTempDir, processGone, readTaskPid, waitFor } from '../helpers/proc.js';
 
@@ -19,18 +22,49 @@ type Done = Extract<EngineEvent, { type: 'done' }>;
 let dir: string;
 let cleanup: () => void;
 const strays: number[] = [];
-const savedThreads = process.env['COLONY_SPAWN_THREADS'];
+const saved = { threads: process.env['COLONY_SPAWN_THREADS'], helper: process.env['COLONY_SPAWN_HELPER'] };
+const restore = (name: string, v: string | undefined): void => {
+  if (v === undefined) delete process.env[name];
+  else process.env[name] = v;
+};
 
 beforeEach(() => {
   ({ dir, cleanup } = makeTempDir('colony-spawner-'));
-  delete process.env['COLONY_SPAWN_THREADS']; // the default: spawner threads
+  delete process.env['COLONY_SPAWN_THREADS']; // the default: one spawner
 });
 afterEach(() => {
   while (strays.length) killQuietly(strays.pop());
   cleanup();
-  if (savedThreads === undefined) delete process.env['COLONY_SPAWN_THREADS'];
-  else process.env['COLONY_SPAWN_THREADS'] = savedThreads;
+  restore('COLONY_SPAWN_THREADS', saved.threads);
+  restore('COLONY_SPAWN_HELPER', saved.helper);
 });
+
+/** What holds a live attempt's process: its id, and how to end it as if it crashed. */
+interface Holder {
+  id: number;
+  end(): Promise<void>;
+}
+const spawners = {
+  'spawn helper': {
+    env: undefined,
+    holder: (): Holder | undefined => {
+      const h = spawnHelper();
+      return h && h.live > 0 ? { id: h.pid, end: async () => void process.kill(h.pid, 'SIGKILL') } : undefined;
+    },
+    ids: (): number[] => {
+      const h = spawnHelper();
+      return h ? [h.pid] : [];
+    },
+  },
+  'spawner thread': {
+    env: '0',
+    holder: (): Holder | undefined => {
+      const t = spawnerThreads().find((x) => x.live > 0);
+      return t ? { id: t.threadId, end: () => terminateSpawnerThread(t.index) } : undefined;
+    },
+    ids: (): number[] => spawnerThreads().map((t) => t.threadId),
+  },
+} as const;
 
 const req = (prompt: string, sandboxed: boolean, over: Partial<EngineRequest> = {}): EngineRequest => execRequest(dir, prompt, sandboxed, over);
 
@@ -44,9 +78,13 @@ async function run(r: EngineRequest): Promise<{ done: Done; out: string; err: st
 }
 
 describe.each([
-  ['plain', false],
-  ['sandboxed', true],
-] as const)('spawner threads (%s)', (_mode, sandboxed) => {
+  ['spawn helper', 'plain', false],
+  ['spawn helper', 'sandboxed', true],
+  ['spawner thread', 'plain', false],
+  ['spawner thread', 'sandboxed', true],
+] as const)('%s (%s)', (kind, _mode, sandboxed) => {
+  const spawner = spawners[kind];
+  beforeEach(() => restore('COLONY_SPAWN_HELPER', spawner.env));
   it('keeps the order of each stream, bursts and pauses included, and the exit code', async () => {
     const script = 'i=0; while [ $i -lt 3000 ]; do echo "o$i"; [ $((i % 500)) -eq 0 ] && echo "e$i" >&2 && sleep 0.01; i=$((i+1)); done; exit 7';
     const r = await run(req(script, sandboxed));
@@ -73,16 +111,16 @@ describe.each([
     expect(() => realpathSync(join(dir, 'after.txt'))).toThrow(); // the script never got that far
   });
 
-  it('a thread that dies ends its attempts cleanly, kills their trees, and the next attempt runs in a new thread', async () => {
+  it('a spawner that dies ends its attempts cleanly, kills their trees, and the next attempt runs in a new one', async () => {
     const infos: AttemptProcess[] = [];
     const pending = run(req('sleep 30 & echo $! > child.pid; echo started; wait', sandboxed, { onProcess: (i) => infos.push(i) }));
     const grandchild = await waitFor(() => readTaskPid(join(dir, 'child.pid')), 'the grandchild pid');
     strays.push(grandchild);
-    const holder = await waitFor(() => spawnerThreads().find((t) => t.live > 0), 'the thread holding the attempt');
-    await terminateSpawnerThread(holder.index);
+    const holder = await waitFor(spawner.holder, 'the spawner holding the attempt');
+    await holder.end();
     const r = await pending;
     expect(r.out).toBe('started\n');
-    expect(r.err).toMatch(/the spawner thread holding this process died/);
+    expect(r.err).toMatch(new RegExp(`the ${kind} holding this process died`));
     expect(r.done).toMatchObject({ ok: false, summary: 'killed by SIGKILL', error_code: 'E_ENGINE' });
     await waitFor(() => processGone((infos[0] as AttemptProcess).pid), 'the leader to be gone', 10_000);
     await waitFor(() => processGone(grandchild), `grandchild ${grandchild} to be gone`, 10_000);
@@ -90,7 +128,7 @@ describe.each([
     const next = await run(req('echo again', sandboxed));
     expect(next.out).toBe('again\n');
     expect(next.done).toMatchObject({ ok: true });
-    expect(spawnerThreads().map((t) => t.threadId)).not.toContain(holder.threadId);
+    expect(spawner.ids()).not.toContain(holder.id);
   });
 
   it('gives the same events as the direct spawn on the main thread (COLONY_SPAWN_THREADS=0)', async () => {
@@ -104,4 +142,53 @@ describe.each([
     expect(viaThread.err).toBe(direct.err);
     expect(viaThread.done).toEqual(direct.done);
   });
+});
+
+/** The live processes whose parent is `ppid`, with their command lines. */
+function childrenOf(ppid: number): { pid: number; cmd: string }[] {
+  return readdirSync('/proc').flatMap((name) => {
+    if (!/^\d+$/.test(name)) return [];
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) return [];
+      return [{ pid: Number(name), cmd: readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ') }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+describe.each([
+  ['plain', false],
+  ['sandboxed', true],
+] as const)('the host SIGKILLed while the spawn helper holds a task (%s)', (_mode, sandboxed) => {
+  it('the helper dies with the host, and so does everything of the task', async () => {
+    assertBuilt();
+    const graph = join(dir, 'g.json');
+    writeFileSync(
+      graph,
+      JSON.stringify({ name: 'g', tasks: [{ id: 't', engine: 'exec', prompt: 'echo $$ > leader.pid; sleep 30 & echo $! > bg.pid; wait' }] }),
+    );
+    const config = join(dir, 'c.json');
+    writeFileSync(config, JSON.stringify({ safety: { sandbox: sandboxed } }));
+    const run = startCli(['run', graph, '--home', join(dir, 'home'), '--config', config], { cwd: dir, env: { COLONY_SPAWN_HELPER: undefined } });
+    const ended = run.result.catch((e: unknown) => e);
+    const host = run.child.pid as number;
+    strays.push(host);
+    const pids = await waitFor(() => {
+      const l = readTaskPid(join(dir, 'leader.pid'));
+      const b = readTaskPid(join(dir, 'bg.pid'));
+      return l && b ? [l, b] : undefined;
+    }, 'the task wrote its pids');
+    strays.push(...pids);
+    const helpers = childrenOf(host).filter((c) => c.cmd.includes('--max-semi-space-size'));
+    expect(helpers, 'one spawn helper, a child of the host').toHaveLength(1);
+    const helperPid = (helpers[0] as { pid: number }).pid;
+    strays.push(helperPid);
+    // The task's leader is the helper's child (sandboxed: bubblewrap, then the task inside it).
+    expect(childrenOf(helperPid).length).toBeGreaterThan(0);
+    run.child.kill('SIGKILL');
+    await ended;
+    for (const pid of [helperPid, ...pids]) await waitFor(() => processGone(pid), `process ${pid} to be gone after the host's SIGKILL`, 1_000);
+  }, 30_000);
 });
