@@ -76,6 +76,9 @@ export async function createNetns(opts: { count?: number; ipBin?: string } = {})
     destroyed = true;
     live.delete(destroySync);
     for (const c of children) if (c.exitCode === null && c.pid) safe(() => process.kill(c.pid as number, 'SIGKILL'));
+    // The veth first: `netns del` only drops a reference, the kernel destroys the namespace (and the
+    // veth's host end with it) later, so a next process that claims this subnet could find `cv<x>-<i>`.
+    for (const n of namespaces) safe(() => execFileSync(ip, ['link', 'del', n.veth], { stdio: 'ignore' }));
     for (const n of namespaces) safe(() => execFileSync(ip, ['netns', 'del', n.name], { stdio: 'ignore' }));
     safe(() => execFileSync(ip, ['link', 'del', bridge], { stdio: 'ignore' }));
   };
@@ -93,6 +96,9 @@ export async function createNetns(opts: { count?: number; ipBin?: string } = {})
         throw new Error(`LAN tests need root and iproute2: \`ip netns add ${n.name}\` failed: ${errText(e)}`);
       });
       namespaces.push(n);
+      // Owning the bridge cb-<x> means no live process uses this subnet: a `cv<x>-<i>` still here is a
+      // dead process's, its namespace not yet destroyed by the kernel (see destroySync).
+      await run(['link', 'del', n.veth]).catch(() => '');
       await run(['link', 'add', n.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n.name]);
       await run(['link', 'set', n.veth, 'master', bridge]);
       await run(['link', 'set', n.veth, 'up']);
