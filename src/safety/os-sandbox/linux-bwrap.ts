@@ -70,8 +70,10 @@ export function bwrapMounts(spec: SandboxSpec, probe: PathProbe): Mount[] {
     if (dest === b.src) bound.push(b.src);
   }
   for (const h of spec.hide) {
+    // Not visible anyway (most secret paths: the home is a tmpfs) needs no probe; one that is, is probed every attempt.
+    if (!bound.some((b) => isInside(b, h))) continue;
     const k = probe(h);
-    if (!k || !bound.some((b) => isInside(b, h))) continue; // not there, or not visible anyway
+    if (!k) continue;
     mounts.push({ dest: h, order: 3, args: k.kind === 'dir' ? ['--tmpfs', h] : ['--ro-bind', '/dev/null', h] });
   }
   // Parents before children, so a later bind never covers an earlier hide.
