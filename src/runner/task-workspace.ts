@@ -21,7 +21,6 @@ import type { FollowUp, FollowUpStore } from '../store/follow-ups.js';
 import { ColonyError } from '../core/errors.js';
 import { SYSTEM } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
-import type { SandboxCoverage } from './sandbox-plan.js';
 
 export interface PreparedWorkspace {
   workspace: string;
@@ -39,7 +38,7 @@ export interface WorkspaceDeps {
   home: string;
   configFile: string | null;
   /** Which protected paths the attempt's sandbox covers (runner/sandbox-plan.ts sandboxCoverage); absent: none. */
-  coverage?: SandboxCoverage;
+  coverage?: (task: StoredTask, engine: string, workspace: string, paths: readonly string[]) => string[];
 }
 
 async function gitTopLevel(dir: string): Promise<string | null> {

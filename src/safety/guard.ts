@@ -24,6 +24,10 @@
  * is reported; it cannot be restored from a copy). Not guarded: files inside
  * `skipDirs` (default node_modules) and the HALT file.
  *
+ * With the OS sandbox covering the colony home and/or the config file for an
+ * attempt (`covered`, runner/sandbox-plan.ts sandboxCoverage), those are not
+ * read at all: only their identity is compared after the attempt.
+ *
  * Cost: where it looks comes from guard-scan.ts — a per-workspace index of the
  * protected candidates (a big workspace is not walked on every attempt) plus
  * the protected locations read fresh; only candidates are hashed, and a file
