@@ -28,7 +28,8 @@ import { probePath } from '../src/safety/os-sandbox/host-paths.js';
 import { ownCgroupV2 } from '../src/engines/attempt-cgroup.js';
 import { BENCH_DIR, isMain, machine, round, tempDir, writeResult } from './perf-kit.js';
 
-const CLI = join(BENCH_DIR, '..', 'dist', 'cli', 'index.js');
+// COLONY_BENCH_CLI: another build's CLI (A/B of two commits in the same run).
+const CLI = process.env['COLONY_BENCH_CLI'] ?? join(BENCH_DIR, '..', 'dist', 'cli', 'index.js');
 
 export interface AttemptOptions {
   tasks?: number;

@@ -4,6 +4,7 @@
  * `colony serve` both start one; tests start one on a temp home.
  */
 import { agentStateDirOf } from './agent-state.js';
+import { sandboxCoverage } from './sandbox-plan.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open.js';
 import type { ColonyConfig } from '../core/config.js';
@@ -146,7 +147,8 @@ export function openHost(o: HostOptions): Host {
       accept: o.accept,
       toolGateFor: (task, attempt, workspace) => toolApprovals.gateFor(task, attempt, workspace),
       prepare: (() => {
-        const prep = createWorkspacePreparer({ config: o.config, changes, followUps, home: o.paths.home, configFile: o.configFile ?? null });
+        const coverage = sandboxCoverage(routing.sandbox, (task) => agentStateDirOf(o.paths.home, task.id));
+        const prep = createWorkspacePreparer({ config: o.config, changes, followUps, home: o.paths.home, configFile: o.configFile ?? null, coverage });
         return (task: StoredTask, engine: string, workspace: string, followUp: FollowUp | null) => prep({ ...task, workspace }, engine, followUp);
       })(),
       followUps: {

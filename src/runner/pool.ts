@@ -67,7 +67,7 @@ export interface PoolOptions {
   gate?: GateFn;
   envFor?: (task: StoredTask, engine: string) => Record<string, string>;
   /** The attempt's OS sandbox, given to the engine (runner/sandbox-plan.ts). */
-  sandboxFor?: (task: StoredTask, engine: string, workspace: string) => SandboxPlan | null;
+  sandboxFor?: (task: StoredTask, engine: string, workspace: string, covered?: readonly string[]) => SandboxPlan | null;
   /** The task's private agent-state folder (runner/agent-state.ts), the same for all its attempts; absent: engines use throwaway ones. */
   stateDirFor?: (task: StoredTask) => string | null;
   concurrency: number;
@@ -303,7 +303,7 @@ export class LocalPool {
     phase = tracePhase('run');
     const resume = followUp && followUp.engine === choice.engine.name ? followUp.resume_session : null;
     const workspace = prepared?.workspace ?? allowed.workspace ?? task.workspace;
-    let outcome = await this.drive(slot, run, attempt, choice, workspace, remaining, allowed.prompt, resume);
+    let outcome = await this.drive(slot, run, attempt, choice, workspace, remaining, allowed.prompt, resume, prepared?.covered);
     phase();
     phase = tracePhase('collect');
     let hold = false;
@@ -353,6 +353,7 @@ export class LocalPool {
     budget: number,
     cleanPrompt: string | undefined,
     resumeSession: string | null,
+    covered?: readonly string[],
   ): Promise<AttemptOutcome> {
     const { service } = this.o;
     const abort = slot.abort as AbortController;
@@ -373,7 +374,7 @@ export class LocalPool {
       silence_timeout_ms: this.o.silenceTimeoutMs ?? null,
       signal: abort.signal,
       onProcess: this.o.recordProcess ? (info) => this.o.recordProcess?.(task.id, attempt, info) : undefined,
-      sandbox: this.o.sandboxFor?.(task, choice.engine.name, workspace) ?? null,
+      sandbox: this.o.sandboxFor?.(task, choice.engine.name, workspace, covered) ?? null,
       ...(this.o.toolGateFor ? { tool_gate: this.o.toolGateFor(task, attempt, workspace) } : {}),
       ...(resumeSession ? { resume_session: resumeSession } : {}),
       ...(this.o.stateDirFor ? { state_dir: this.o.stateDirFor(task) } : {}),

@@ -11,8 +11,19 @@ import { SYSTEM, type Store } from '../store/store.js';
 import type { StoredTask } from '../store/rows.js';
 import type { GateFn } from './pool.js';
 import type { HomePaths } from './home.js';
+import { AGENT_CLI_ENGINES } from '../engines/agent-engines.js';
 
-export type SandboxFor = (task: StoredTask, engine: string, workspace: string) => SandboxPlan | null;
+/** `covered`: the paths the guard left to this attempt's sandbox (sandboxCoverage); its wraps refuse to start without covering them. */
+export type SandboxFor = (task: StoredTask, engine: string, workspace: string, covered?: readonly string[]) => SandboxPlan | null;
+
+/** Which of `paths` the sandbox covers for an attempt (the guard then only checks their identity): see sandboxCoverage. */
+export type SandboxCoverage = (task: StoredTask, engine: string, workspace: string, paths: readonly string[]) => string[];
+
+/**
+ * Engines whose every change to the filesystem is made by processes they spawn through the attempt's
+ * sandbox. Others (openai applies its diffs from the host process) keep the full guard.
+ */
+const SANDBOXED_WRITERS: ReadonlySet<string> = new Set(['exec', 'claude', ...AGENT_CLI_ENGINES]);
 
 export function createHostSandbox(d: { config: ColonyConfig; store: Store; paths: HomePaths; configFile: string | null }): SandboxPlanner {
   return createSandboxPlanner({
@@ -44,15 +55,39 @@ export function sandboxForTasks(
   envFor: (task: StoredTask, engine: string) => Record<string, string>,
   stateDirFor?: (task: StoredTask) => string | null,
 ): SandboxFor {
-  return (task, engine, workspace) => {
+  return (task, engine, workspace, covered) => {
     if (planner.enabled === false) return null; // no realpath, no environment to build
-    let ws = workspace;
-    try {
-      ws = realpathSync.native(workspace);
-    } catch {
-      /* the engine reports a missing workspace itself */
-    }
     const stateDir = stateDirFor?.(task) ?? null;
-    return planner.planFor({ taskId: task.id, engine, workspace: ws, env: envFor(task, engine), ...(stateDir ? { stateDir } : {}) });
+    const mustCover = covered?.length ? { mustCover: covered } : {};
+    return planner.planFor({
+      taskId: task.id,
+      engine,
+      workspace: realOr(workspace),
+      env: envFor(task, engine),
+      ...(stateDir ? { stateDir } : {}),
+      ...mustCover,
+    });
+  };
+}
+
+/** The workspace's real path (the engine reports a missing workspace itself). */
+function realOr(workspace: string): string {
+  try {
+    return realpathSync.native(workspace);
+  } catch {
+    return workspace;
+  }
+}
+
+/**
+ * The protected paths (colony home, config file) this attempt's sandbox makes unwritable, so the guard
+ * checks only their identity after it instead of reading them before and after (issue 24). From the
+ * plan the attempt will get (planner.coverage); nothing for an engine not in SANDBOXED_WRITERS.
+ */
+export function sandboxCoverage(planner: SandboxPlanner, stateDirFor?: (task: StoredTask) => string | null): SandboxCoverage {
+  return (task, engine, workspace, paths) => {
+    if (planner.enabled === false || !planner.coverage || !SANDBOXED_WRITERS.has(engine)) return [];
+    const stateDir = stateDirFor?.(task) ?? null;
+    return planner.coverage({ taskId: task.id, engine, workspace: realOr(workspace), env: {}, ...(stateDir ? { stateDir } : {}) }, paths);
   };
 }

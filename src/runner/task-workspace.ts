@@ -26,6 +26,8 @@ export interface PreparedWorkspace {
   workspace: string;
   /** Called once the engine ended; may turn a success into a failure, or ask to hold the task for review. */
   complete(ok: boolean): Promise<{ ok: boolean; reason?: string; hold?: boolean }>;
+  /** Protected paths left to the attempt's OS sandbox (the guard checks only their identity): the plan must cover them. */
+  covered?: readonly string[];
 }
 
 export interface WorkspaceDeps {
@@ -35,6 +37,8 @@ export interface WorkspaceDeps {
   followUps?: FollowUpStore;
   home: string;
   configFile: string | null;
+  /** Which protected paths the attempt's sandbox covers (runner/sandbox-plan.ts sandboxCoverage); absent: none. */
+  coverage?: (task: StoredTask, engine: string, workspace: string, paths: readonly string[]) => string[];
 }
 
 async function gitTopLevel(dir: string): Promise<string | null> {
@@ -86,11 +90,15 @@ export function createWorkspacePreparer(d: WorkspaceDeps) {
     const popts = { home: d.home, configFile: d.configFile, globs: d.config.safety.protected_globs };
     // A fresh worktree holds what its commit tracks: its protected files come from git, not from a walk.
     const candidates = wt ? await trackedProtected(wt.repo_dir, wt.base_commit, wt.path, popts) : null;
+    // With the OS sandbox on, the colony home and the config file are protected by its mounts (read-only or hidden) where this attempt's plan covers them.
+    const fixed = [d.home, ...(d.configFile ? [d.configFile] : [])];
+    const covered = d.config.safety.sandbox ? (d.coverage?.(task, engine, workspace, fixed) ?? []) : [];
     const guard = d.config.safety.sandbox
-      ? await snapshotProtected(wt ? wt.path : workspace, { ...popts, ...(candidates ? { candidates } : {}) }) // the whole worktree, its .git file included
+      ? await snapshotProtected(wt ? wt.path : workspace, { ...popts, ...(candidates ? { candidates } : {}), ...(covered.length ? { covered } : {}) }) // the whole worktree, its .git file included
       : null;
     return {
       workspace,
+      covered,
       async complete(ok) {
         if (guard) {
           const v = await verifyProtected(guard, { restore: true });

@@ -39,7 +39,15 @@ export interface ScanOptions extends Omit<ProtectedOptions, 'root'> {
    * protected paths tracked at its commit, see runner/task-workspace.ts). Locations are still read.
    */
   candidates?: ReadonlyMap<string, string>;
+  /**
+   * The colony home and/or config file when the attempt's OS sandbox makes them unwritable for the task
+   * (runner/sandbox-plan.ts sandboxCoverage): not listed here; guard.ts checks only their identity.
+   */
+  covered?: readonly string[];
 }
+
+/** How often the guard read the colony home (tests count it: with the sandbox covering the home, an attempt reads none). */
+export const guardWork = { homeReads: 0 };
 
 // The host itself writes these while a task runs: the store files are checked by identity
 // (same inode, SQLite header intact) instead of content; HALT is the kill switch's own file.
@@ -102,6 +110,7 @@ export const AGENT_STATE_DIR = 'agent-state';
 
 /** The colony home: everything in it (the live store by identity, see guard.ts), except HALT and the agent-state folders. */
 async function addHome(home: string, found: Map<string, string>): Promise<void> {
+  guardWork.homeReads++;
   const stack = [home];
   while (stack.length) {
     const d = stack.pop() as string;
@@ -117,9 +126,10 @@ async function addHome(home: string, found: Map<string, string>): Promise<void> 
 }
 
 async function addFixed(opts: ScanOptions, found: Map<string, string>): Promise<void> {
+  const covered = new Set((opts.covered ?? []).map((p) => path.resolve(p)));
   const home = opts.home ? path.resolve(opts.home) : null;
-  if (home && (await lstatOrNull(home))?.isDirectory()) await addHome(home, found);
-  if (opts.configFile) found.set(path.resolve(opts.configFile), 'the colony config file');
+  if (home && !covered.has(home) && (await lstatOrNull(home))?.isDirectory()) await addHome(home, found);
+  if (opts.configFile && !covered.has(path.resolve(opts.configFile))) found.set(path.resolve(opts.configFile), 'the colony config file');
   for (const f of opts.extraFiles ?? []) found.set(path.resolve(f), 'guarded by configuration');
 }
 
@@ -221,6 +231,7 @@ function keyOf(workspace: string, opts: ScanOptions): string {
     opts.extraFiles ?? [],
     opts.skipDirs ?? null,
     opts.maxEntries ?? null,
+    opts.covered ?? [],
   ]);
 }
 

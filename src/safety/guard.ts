@@ -24,13 +24,17 @@
  * is reported; it cannot be restored from a copy). Not guarded: files inside
  * `skipDirs` (default node_modules) and the HALT file.
  *
+ * With the OS sandbox covering the colony home and/or the config file for an
+ * attempt (`covered`, runner/sandbox-plan.ts sandboxCoverage), those are not
+ * read at all: only their identity is compared after the attempt.
+ *
  * Cost: where it looks comes from guard-scan.ts — a per-workspace index of the
  * protected candidates (a big workspace is not walked on every attempt) plus
  * the protected locations read fresh; only candidates are hashed, and a file
  * is read again only when its identity or change time moved (guard-content.ts).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, promises as fs, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, promises as fs, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileContent } from './guard-content.js';
 import { CREATION_GUARDED } from './protected.js';
@@ -57,6 +61,26 @@ export interface ProtectedSnapshot {
   readonly entries: ReadonlyMap<string, Entry>;
   /** Protected locations found by the scan, read again after the attempt for files created there. */
   readonly known: Pick<ScanResult, 'gitDirs' | 'gitFiles' | 'sshDirs'>;
+  /** Paths left to the OS sandbox (opts.covered): their identity before the attempt. */
+  readonly covered: readonly Identity[];
+}
+
+/** Where a covered path is and what it is: the task cannot write it, but could move a parent of its mount. */
+interface Identity {
+  path: string;
+  id: string | null; // dev:ino:type and real path; null: absent
+}
+
+function identityOf(p: string): Identity {
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  if (!st) return { path: p, id: null };
+  let where = p;
+  try {
+    where = realpathSync.native(p);
+  } catch {
+    /* vanished meanwhile: the id still differs from a present one */
+  }
+  return { path: p, id: `${st.dev}:${st.ino}:${st.mode & 0o170000}:${where}` };
 }
 
 export interface TouchedFile {
@@ -127,7 +151,8 @@ export async function snapshotProtected(workspace: string, opts: GuardOptions = 
     const e = await readEntry(p, reason, maxBytes, dirs);
     if (e) entries.set(p, e);
   }
-  return { workspace: ws, opts, entries, known: { gitDirs: scan.gitDirs, gitFiles: scan.gitFiles, sshDirs: scan.sshDirs } };
+  const covered = (opts.covered ?? []).map((p) => identityOf(path.resolve(p)));
+  return { workspace: ws, opts, entries, known: { gitDirs: scan.gitDirs, gitFiles: scan.gitFiles, sshDirs: scan.sshDirs }, covered };
 }
 
 async function restore(e: Entry): Promise<void> {
@@ -171,6 +196,11 @@ export async function verifyProtected(snapshot: ProtectedSnapshot, opts: { resto
     }
   };
 
+  for (const before of snapshot.covered) {
+    if (identityOf(before.path).id === before.id) continue;
+    const reason = 'covered by the OS sandbox (moved or replaced; cannot be restored by the guard)';
+    touched.push({ path: before.path, reason, change: 'modified', restored: false });
+  }
   const now = await scanLocations(snapshot.workspace, snapshot.opts, snapshot.known); // locations only: no walk
   for (const [p, before] of snapshot.entries) {
     const after = await readEntry(p, before.reason, maxBytes, null).catch(() => null);

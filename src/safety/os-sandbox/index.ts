@@ -18,7 +18,9 @@ import { buildAllowList } from '../network.js';
 import { isInside } from '../protected.js';
 import { writeBridge } from './bridge.js';
 import { CgroupPool, detectCgroups, type AttemptCgroup, type CgroupSetup } from './cgroup.js';
-import { buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv } from './linux-bwrap.js';
+import { bwrapMounts, buildBwrapArgs, insideHome, LINUX_SYSTEM_PATHS, sandboxEnv } from './linux-bwrap.js';
+import { sandboxCovers } from './coverage.js';
+import { AGENT_STATE_DIR } from '../guard-scan.js';
 import { buildSeatbeltProfile, seatbeltArgs } from './macos-seatbelt.js';
 import { sandboxProbe, unavailableMessage, type SandboxProbe } from './probe.js';
 import { SharedProxy, startAttemptProxy, type AttemptProxy } from './proxy.js';
@@ -47,6 +49,11 @@ export interface AttemptContext {
   env: Record<string, string>; // the task's (scrubbed) environment
   /** The task's private agent-state folder (under the colony home, otherwise hidden): bound writable for this task only. */
   stateDir?: string;
+  /**
+   * Host paths the protected-file guard did not snapshot for this attempt because `coverage` said
+   * the sandbox covers them: every wrap checks its real mounts still do, and refuses to start otherwise.
+   */
+  mustCover?: readonly string[];
 }
 
 export interface SandboxStatus {
@@ -63,6 +70,12 @@ export interface SandboxPlanner {
   status(): SandboxStatus;
   /** The plan for one attempt; null when the sandbox is switched off; throws E_SANDBOX_UNAVAILABLE when it cannot start. */
   planFor(ctx: AttemptContext): SandboxPlan | null;
+  /**
+   * Which of `paths` the attempt's mounts will make unwritable for its processes (coverage.ts), from the
+   * mounts of the attempt without an engine's own binds (those are checked at wrap: `mustCover`).
+   * Empty when the sandbox is off or unavailable, and on macOS (the guard keeps checking them).
+   */
+  coverage?(ctx: AttemptContext, paths: readonly string[]): string[];
 }
 
 export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
@@ -118,6 +131,21 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       kind: p.kind,
       wrap: (inv) => wrapOne(p, ctx, inv),
     };
+  }
+
+  // The guard does not guard the per-task agent-state folders (guard-scan.ts): a task's own folder may be writable.
+  const except = [path.join(o.colonyHome, AGENT_STATE_DIR), path.join(real(o.colonyHome), AGENT_STATE_DIR)];
+  const uncovered = (mounts: ReturnType<typeof bwrapMounts>, paths: readonly string[]): string[] =>
+    paths.filter((q) => ![path.resolve(q), real(q)].every((r) => sandboxCovers(mounts, r, except)));
+
+  function coverage(ctx: AttemptContext, paths: readonly string[]): string[] {
+    if (!o.safety.sandbox || paths.length === 0) return [];
+    const p = probe();
+    if (!p.ok || p.kind !== 'bwrap') return [];
+    const inv = { command: '/bin/sh', args: [], env: { PATH: '' }, cwd: ctx.workspace };
+    const { spec } = specFor(ctx, inv, insideHome(realHome, ctx.workspace));
+    const open = uncovered(bwrapMounts(spec, machine.probe), paths);
+    return paths.filter((q) => !open.includes(q));
   }
 
   function specFor(ctx: AttemptContext, inv: Invocation & { cwd: string; access?: SandboxAccess }, home: string): { spec: SandboxSpec; endpoints: URL[] } {
@@ -254,7 +282,17 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
       ];
     }
     if (linux) {
-      invocation = { command: p.bin, args: buildBwrapArgs(spec, machine.probe), env: sandboxEnv(spec) };
+      const mounts = bwrapMounts(spec, machine.probe);
+      const open = uncovered(mounts, ctx.mustCover ?? []);
+      if (open.length > 0) {
+        cgroup?.release();
+        proxy?.close();
+        throw new ColonyError(
+          'E_SANDBOX_UNAVAILABLE',
+          `the sandbox of this attempt no longer covers ${open.join(', ')}, which the protected-file guard left to it`,
+        );
+      }
+      invocation = { command: p.bin, args: buildBwrapArgs(spec, machine.probe, mounts), env: sandboxEnv(spec) };
     } else {
       const profile = buildSeatbeltProfile(spec, { realHome, tmpDir: macTmp as string, proxyPort, localPorts: forwardPorts });
       const env: Record<string, string> = { ...sandboxEnv({ ...spec, network: { ...spec.network, proxySocket: null } }), TMPDIR: macTmp as string };
@@ -297,7 +335,7 @@ export function createSandboxPlanner(o: PlannerOptions): SandboxPlanner {
     return { invocation, run, contained: linux };
   }
 
-  return { enabled: o.safety.sandbox, status, planFor };
+  return { enabled: o.safety.sandbox, status, planFor, coverage };
 }
 
 function parseUrl(u: string): URL | null {

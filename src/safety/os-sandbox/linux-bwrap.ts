@@ -27,16 +27,19 @@ export const INSIDE_PROXY_PORT = 3128;
 
 export const LINUX_SYSTEM_PATHS: readonly string[] = Object.freeze(['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/nix']);
 
-interface Mount {
+/** One mount of the sandbox; `src` and `writable` say what of the host it exposes (coverage.ts reads them). */
+export interface Mount {
   dest: string;
   order: number; // same depth: binds before hides
   args: string[];
+  src?: string; // the host path bound there (binds only)
+  writable?: boolean; // a writable bind of a host path (tmpfs is writable but holds nothing of the host)
 }
 
-const depth = (p: string): number => (p === '/' ? 0 : p.split('/').length - 1);
+export const mountDepth = (p: string): number => (p === '/' ? 0 : p.split('/').length - 1);
 
-/** bwrap arguments (without the `bwrap` itself) that run spec.command inside the sandbox. */
-export function buildBwrapArgs(spec: SandboxSpec, probe: PathProbe): string[] {
+/** The sandbox's mounts, parents before children (a later mount covers an earlier one at or below its path). */
+export function bwrapMounts(spec: SandboxSpec, probe: PathProbe): Mount[] {
   const mounts: Mount[] = [];
   const bound: string[] = [];
   for (const p of spec.system) {
@@ -44,7 +47,7 @@ export function buildBwrapArgs(spec: SandboxSpec, probe: PathProbe): string[] {
     if (!k) continue;
     if (k.kind === 'link') mounts.push({ dest: p, order: 0, args: ['--symlink', k.target, p] });
     else {
-      mounts.push({ dest: p, order: 0, args: ['--ro-bind', p, p] });
+      mounts.push({ dest: p, order: 0, args: ['--ro-bind', p, p], src: p });
       bound.push(p);
     }
   }
@@ -52,28 +55,34 @@ export function buildBwrapArgs(spec: SandboxSpec, probe: PathProbe): string[] {
   mounts.push({ dest: '/dev', order: 0, args: ['--dev', '/dev'] });
   mounts.push({ dest: '/tmp', order: 0, args: ['--tmpfs', '/tmp'] });
   mounts.push({ dest: spec.home, order: 1, args: ['--tmpfs', spec.home] });
-  mounts.push({ dest: spec.workspace, order: 2, args: ['--bind', spec.workspace, spec.workspace] });
+  mounts.push({ dest: spec.workspace, order: 2, args: ['--bind', spec.workspace, spec.workspace], src: spec.workspace, writable: true });
   bound.push(spec.workspace);
   for (const b of spec.ro) {
     if (!probe(b.src)) continue;
     const dest = b.dest ?? b.src;
-    mounts.push({ dest, order: 2, args: ['--ro-bind', b.src, dest] });
+    mounts.push({ dest, order: 2, args: ['--ro-bind', b.src, dest], src: b.src });
     if (dest === b.src) bound.push(b.src);
   }
   for (const b of spec.rw) {
     if (!probe(b.src)) continue;
     const dest = b.dest ?? b.src;
-    mounts.push({ dest, order: 2, args: ['--bind', b.src, dest] });
+    mounts.push({ dest, order: 2, args: ['--bind', b.src, dest], src: b.src, writable: true });
     if (dest === b.src) bound.push(b.src);
   }
   for (const h of spec.hide) {
+    // Not visible anyway (most secret paths: the home is a tmpfs) needs no probe; one that is, is probed every attempt.
+    if (!bound.some((b) => isInside(b, h))) continue;
     const k = probe(h);
-    if (!k || !bound.some((b) => isInside(b, h))) continue; // not there, or not visible anyway
+    if (!k) continue;
     mounts.push({ dest: h, order: 3, args: k.kind === 'dir' ? ['--tmpfs', h] : ['--ro-bind', '/dev/null', h] });
   }
   // Parents before children, so a later bind never covers an earlier hide.
-  mounts.sort((a, b) => depth(a.dest) - depth(b.dest) || a.order - b.order);
+  mounts.sort((a, b) => mountDepth(a.dest) - mountDepth(b.dest) || a.order - b.order);
+  return mounts;
+}
 
+/** bwrap arguments (without the `bwrap` itself) that run spec.command inside the sandbox (`mounts`: bwrapMounts of the same spec, if already made). */
+export function buildBwrapArgs(spec: SandboxSpec, probe: PathProbe, mounts: readonly Mount[] = bwrapMounts(spec, probe)): string[] {
   const args = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'colony-task'];
   for (const m of mounts) args.push(...m.args);
   let command = [spec.command, ...spec.args];
