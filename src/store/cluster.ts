@@ -126,7 +126,7 @@ export class Cluster {
     if (this.isFenced) return false;
     const sent = process.hrtime.bigint();
     const row = this.db
-      .prepare(`UPDATE hosts SET lease_until = ${DB_NOW} + ? WHERE id = ? AND claimed_by IS NULL RETURNING id`)
+      .prepare(`UPDATE hosts SET lease_until = ${DB_NOW} + ? WHERE id = ? AND claimed_by IS NULL AND lease_until > 0 RETURNING id`)
       .get(this.o.leaseMs, this.o.hostId);
     this.store.scheduleRelay();
     if (row) {
@@ -134,6 +134,7 @@ export class Cluster {
       return true;
     }
     const by = this.db.prepare('SELECT claimed_by FROM hosts WHERE id = ?').pluck().get(this.o.hostId);
+    if (by === null) return false; // released by a clean stop: nothing to renew, nobody to fence us
     this.fence(typeof by === 'string' ? by : 'another host');
     return false;
   }
@@ -163,11 +164,16 @@ export class Cluster {
     });
   }
 
-  /** A clean stop: the lease ends now, so another host takes this one's graphs at its next beat. */
+  /**
+   * A clean stop: the lease ends now, so another host takes this one's graphs
+   * at its next beat. Stored negative (minus the time of the stop): a renewal
+   * already on its way from the listener thread renews only a positive lease,
+   * so it cannot bring a released host back to life.
+   */
   release(): void {
     if (this.isFenced || !this.db.open) return;
     try {
-      this.db.prepare(`UPDATE hosts SET lease_until = ${DB_NOW} - 1 WHERE id = ? AND claimed_by IS NULL`).run(this.o.hostId);
+      this.db.prepare(`UPDATE hosts SET lease_until = -${DB_NOW} WHERE id = ? AND claimed_by IS NULL`).run(this.o.hostId);
     } catch {
       // the database is out of reach: the lease expires on its own
     }
@@ -212,7 +218,7 @@ export class Cluster {
 export function listHosts(db: { prepare: PgDb['prepare'] }): HostRow[] {
   const rows = db
     .prepare(
-      `SELECT h.*, h.lease_until - ${DB_NOW} AS lease_left_ms, (SELECT COUNT(*) FROM graphs g WHERE g.owner_host = h.id) AS graphs
+      `SELECT h.*, ABS(h.lease_until) - ${DB_NOW} AS lease_left_ms, (SELECT COUNT(*) FROM graphs g WHERE g.owner_host = h.id) AS graphs
       FROM hosts h ORDER BY h.started_at`,
     )
     .all() as Omit<HostRow, 'lease'>[];

@@ -230,6 +230,25 @@ describe.skipIf(missing !== null)(`several hosts on one PostgreSQL${missing ? ` 
     }
   }, 30_000);
 
+  it('keeps a clean stop released: renewals from the listener thread after the release neither revive the lease nor fence', async () => {
+    const url = await database();
+    const store = openStore(url);
+    opened.push(store);
+    const fenced: string[] = [];
+    const cluster = Cluster.join(store, { hostId: 'leaving-0', leaseMs: 1_000, beatMs: 50, onFenced: (m) => fenced.push(m) }) as Cluster;
+    const lease = (): string | undefined => listHosts(dbOf(store)).find((r) => r.id === 'leaving-0')?.lease;
+    await waitFor(() => lease() === 'live', 'the first renewal');
+    cluster.release();
+    // Twenty beat periods: a listener still renewing would have made the lease live again by now.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(lease()).toBe('expired');
+    expect(cluster.heartbeat()).toBe(false);
+    expect(lease()).toBe('expired');
+    expect(fenced).toEqual([]);
+    // Another host takes the released host's graphs at once, as after any ended lease.
+    expect(host(url, 'taker-0').cluster.claimExpired().hosts).toEqual(['leaving-0']);
+  }, 30_000);
+
   it('fences both hosts when the database is away for longer than a lease; restarted, neither takes the other over', async () => {
     const url = await database();
     const fenced: string[] = [];

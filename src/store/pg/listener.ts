@@ -35,13 +35,18 @@ export function startListener(url: string, connectTimeoutMs: number, channel: st
     // Counted from the send: the database's expiry runs from when it ran the statement, never earlier.
     const sent = process.hrtime.bigint();
     try {
-      const r = await c.query(`UPDATE hosts SET lease_until = ${DB_NOW} + $1::bigint WHERE id = $2 AND claimed_by IS NULL RETURNING id`, [
+      const r = await c.query(`UPDATE hosts SET lease_until = ${DB_NOW} + $1::bigint WHERE id = $2 AND claimed_by IS NULL AND lease_until > 0 RETURNING id`, [
         beat.leaseMs,
         beat.hostId,
       ]);
       if (r.rowCount !== 0) noteRenewal(slot, sent);
       else {
         const by = await c.query<{ claimed_by: string | null }>('SELECT claimed_by FROM hosts WHERE id = $1', [beat.hostId]);
+        // Released by a clean stop (cluster.ts release): stop renewing, fence nothing.
+        if (by.rows[0] !== undefined && by.rows[0].claimed_by === null) {
+          beat = null;
+          return;
+        }
         fenced = true;
         post({ kind: 'fenced', by: by.rows[0]?.claimed_by ?? 'another host' });
       }
